@@ -1,0 +1,135 @@
+/**
+ * The client API: requests a client sends to any node's client port, and the responses.
+ * Each frame on a client connection carries one `ClientRequest` or one `ClientResponse`;
+ * requests are pipelined and matched to responses by `id` (responses may arrive out of order).
+ * Keys and values travel as bytes.
+ */
+import type { WireError } from './errors.js';
+
+/** Documented limits; the server enforces them and answers TOO_LARGE / INVALID_ARGUMENT. */
+export const LIMITS = {
+  /** Largest key, in bytes. */
+  keyBytesMax: 4 * 1024,
+  /** Largest value, in bytes. */
+  valueBytesMax: 1024 * 1024,
+  /** Largest frame on any connection (client or peer), in bytes, length prefix excluded. */
+  frameBytesMax: 16 * 1024 * 1024,
+  /** Largest client request frame, in bytes. */
+  requestBytesMax: 2 * 1024 * 1024,
+  /** Most entries a scan returns in one response. */
+  scanLimitMax: 10_000,
+  /** Requests in flight on one client connection before the server answers OVERLOADED. */
+  inflightPerConnectionMax: 4096,
+} as const;
+
+export const CLIENT_PROTOCOL_VERSION = 1;
+
+/** `linearizable` reads go through ReadIndex; `serializable` reads are served locally and may be stale. */
+export type Consistency = 'linearizable' | 'serializable';
+
+/**
+ * Identifies a write for exactly-once application across retries. A client picks a random
+ * `clientId` once, numbers its writes with increasing `seq`, and resends the same identity when it
+ * retries. `ackedBelow` tells the server that every seq below it was answered, so it may forget them.
+ */
+export interface WriteSession {
+  readonly clientId: string;
+  readonly seq: number;
+  readonly ackedBelow: number;
+}
+
+/** What a CAS compares against: the current value, the key's modify revision, or absence. */
+export type CasExpectation =
+  | { readonly value: Uint8Array }
+  | { readonly revision: number }
+  | { readonly absent: true };
+
+export type ClientRequest =
+  | { readonly id: number; readonly op: 'get'; readonly key: Uint8Array; readonly consistency: Consistency }
+  | {
+      readonly id: number;
+      readonly op: 'put';
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      readonly session: WriteSession;
+    }
+  | { readonly id: number; readonly op: 'delete'; readonly key: Uint8Array; readonly session: WriteSession }
+  | {
+      readonly id: number;
+      readonly op: 'cas';
+      readonly key: Uint8Array;
+      readonly expect: CasExpectation;
+      readonly value: Uint8Array;
+      readonly session: WriteSession;
+    }
+  | {
+      readonly id: number;
+      readonly op: 'scan';
+      /** Inclusive start; with `end`, exclusive end. Or `prefix` alone. */
+      readonly start?: Uint8Array;
+      readonly end?: Uint8Array;
+      readonly prefix?: Uint8Array;
+      readonly limit: number;
+      readonly consistency: Consistency;
+    }
+  | { readonly id: number; readonly op: 'status' }
+  | { readonly id: number; readonly op: 'memberList' }
+  | {
+      readonly id: number;
+      readonly op: 'memberAdd';
+      readonly nodeId: number;
+      readonly peerAddress: string;
+      readonly clientAddress: string;
+      readonly learner: boolean;
+    }
+  | { readonly id: number; readonly op: 'memberPromote'; readonly nodeId: number }
+  | { readonly id: number; readonly op: 'memberRemove'; readonly nodeId: number }
+  | { readonly id: number; readonly op: 'leaderTransfer'; readonly to: number };
+
+export type ClientOp = ClientRequest['op'];
+
+export interface KeyValue {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  /** Log index of the write that created the key (since its last delete). */
+  readonly createRevision: number;
+  /** Log index of the last write to the key. */
+  readonly modRevision: number;
+}
+
+export interface Member {
+  readonly id: number;
+  readonly role: 'voter' | 'learner';
+  readonly peerAddress: string;
+  readonly clientAddress: string;
+}
+
+export interface NodeStatus {
+  readonly id: number;
+  readonly role: 'follower' | 'preCandidate' | 'candidate' | 'leader';
+  readonly term: number;
+  readonly leader: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly clientAddress: string;
+}
+
+/** Result shapes, by op. `revision` is the log index at which a write applied. */
+export interface ClientResults {
+  get: { readonly kv: KeyValue | null; readonly revision: number };
+  put: { readonly revision: number };
+  delete: { readonly revision: number; readonly deleted: boolean };
+  cas: { readonly revision: number; readonly succeeded: boolean };
+  scan: { readonly kvs: readonly KeyValue[]; readonly more: boolean; readonly revision: number };
+  status: NodeStatus;
+  memberList: { readonly members: readonly Member[]; readonly leader: number };
+  memberAdd: { readonly members: readonly Member[] };
+  memberPromote: { readonly members: readonly Member[] };
+  memberRemove: { readonly members: readonly Member[] };
+  leaderTransfer: { readonly leader: number };
+}
+
+export type ClientResponse =
+  | { readonly id: number; readonly ok: true; readonly result: ClientResults[ClientOp] }
+  | { readonly id: number; readonly ok: false; readonly error: WireError };

@@ -1,0 +1,100 @@
+/**
+ * Stable error codes shared by server, client and `kvctl`. Codes never change meaning; messages
+ * may improve. Programmer mistakes in the client library stay `TypeError`s.
+ */
+export const ERROR_CODES = {
+  /** This node is not the leader; `leaderHint` names the leader when known. Definite: not applied. */
+  NOT_LEADER: 'NOT_LEADER',
+  /** No leader is known or reachable (election in progress, minority partition). */
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** The request timed out. When `definite` is false a write may still apply. */
+  TIMEOUT: 'TIMEOUT',
+  /** The request was sent but its outcome is unknown (connection lost, leader changed). */
+  INDETERMINATE: 'INDETERMINATE',
+  /** A field is missing, of the wrong type, or out of range. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** A key, value, request or frame exceeds its documented limit. */
+  TOO_LARGE: 'TOO_LARGE',
+  /** The request names an operation the server does not know. */
+  UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
+  /** The bytes on the connection are not a valid frame; the connection is closed. */
+  MALFORMED_FRAME: 'MALFORMED_FRAME',
+  /** Too many requests in flight on this connection or node. Definite: not applied. */
+  OVERLOADED: 'OVERLOADED',
+  /** A leadership transfer is in progress; retry shortly. Definite: not applied. */
+  TRANSFER_IN_PROGRESS: 'TRANSFER_IN_PROGRESS',
+  /** A membership change is already in progress, or the leader has not committed in its term. */
+  CONF_CHANGE_PENDING: 'CONF_CHANGE_PENDING',
+  /** The membership change is not valid (unknown node, duplicate, learner not caught up, …). */
+  INVALID_MEMBERSHIP: 'INVALID_MEMBERSHIP',
+  /** The peer belongs to another cluster or speaks another protocol version. */
+  CLUSTER_MISMATCH: 'CLUSTER_MISMATCH',
+  /** The node is shutting down. */
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** The connection to the server closed or could not be opened. */
+  CONNECTION_LOST: 'CONNECTION_LOST',
+  /** A bug or an unexpected failure on the server; the message says more. */
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** The error as it travels on the wire. */
+export interface WireError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** True when the operation certainly did not take effect; false when it may have. */
+  readonly definite: boolean;
+  /** With NOT_LEADER: the leader's node id and client address, when known. */
+  readonly leaderId?: number;
+  readonly leaderAddress?: string;
+}
+
+export interface KeelErrorOptions {
+  readonly definite?: boolean;
+  readonly leaderId?: number;
+  readonly leaderAddress?: string;
+  readonly cause?: unknown;
+}
+
+/** Every failure Keel reports to a caller, with a stable `code`. */
+export class KeelError extends Error {
+  override readonly name = 'KeelError';
+  readonly code: ErrorCode;
+  /** True when the operation certainly did not take effect. */
+  readonly definite: boolean;
+  readonly leaderId: number | undefined;
+  readonly leaderAddress: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: KeelErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.definite = options.definite ?? true;
+    this.leaderId = options.leaderId;
+    this.leaderAddress = options.leaderAddress;
+  }
+
+  toWire(): WireError {
+    const wire: { -readonly [K in keyof WireError]: WireError[K] } = {
+      code: this.code,
+      message: this.message,
+      definite: this.definite,
+    };
+    if (this.leaderId !== undefined) wire.leaderId = this.leaderId;
+    if (this.leaderAddress !== undefined) wire.leaderAddress = this.leaderAddress;
+    return wire;
+  }
+
+  static fromWire(wire: WireError): KeelError {
+    const options: KeelErrorOptions = { definite: wire.definite };
+    return new KeelError(wire.code, wire.message, {
+      ...options,
+      ...(wire.leaderId !== undefined ? { leaderId: wire.leaderId } : {}),
+      ...(wire.leaderAddress !== undefined ? { leaderAddress: wire.leaderAddress } : {}),
+    });
+  }
+}
+
+export function isKeelError(value: unknown): value is KeelError {
+  return value instanceof KeelError;
+}

@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+// In-process tests run the TypeScript sources directly; child processes (servers, kvctl)
+// run the built `dist/` that `pnpm test` compiles first with `tsc -b`.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@keel\/raft\/testing$/, replacement: `${root}packages/raft/src/testing/index.ts` },
+      { find: /^@keel\/(raft|protocol|kv-server|client)$/, replacement: `${root}packages/$1/src/index.ts` },
+    ],
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'jepsen-style-tests/test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
