@@ -9,3 +9,5 @@ export type { Storage, StorageErrorCode } from './storage.js';
 export { StorageError } from './storage.js';
 export { MemoryStorage, entrySize } from './memory-storage.js';
 export { SeededRng } from './rng.js';
+export type { RaftConfig } from './config.js';
+export { RawNode } from './raw-node.js';
