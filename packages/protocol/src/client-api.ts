@@ -20,6 +20,8 @@ export const LIMITS = {
   scanLimitMax: 10_000,
   /** Requests in flight on one client connection before the server answers OVERLOADED. */
   inflightPerConnectionMax: 4096,
+  /** Longest write-session client id, in UTF-8 bytes. */
+  clientIdBytesMax: 128,
 } as const;
 
 export const CLIENT_PROTOCOL_VERSION = 1;

@@ -1,0 +1,180 @@
+/**
+ * The accepting half: a connection a peer dialed to this node. The first frame must be a valid
+ * hello for this cluster and node; then the connection carries either Raft messages from that
+ * peer (channel 'raft', read-only from here) or one snapshot stream (channel 'snapshot').
+ *
+ * A malformed or oversized frame closes only this connection. A structurally invalid Raft
+ * message (or one whose `from`/`to` contradict the handshake) is dropped and logged; the
+ * connection stays up.
+ */
+import type net from 'node:net';
+import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
+import type { PeerHello, PeerHelloResult, PeerIdentity } from '@keel/protocol';
+import { FrameDecoder, KeelError, PEER_PROTOCOL_VERSION, checkPeerHello, encodeFrame, validatePeerHello } from '@keel/protocol';
+import { closeGracefully } from './graceful-close.js';
+import { validateMessage } from './message-codec.js';
+import { ChunkStream, validateSnapshotFrame, type SnapshotReply } from './snapshot-stream.js';
+
+export interface InboundSettings {
+  readonly identity: PeerIdentity;
+  readonly logger: Logger;
+  readonly maxFrameBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly snapshotChunkTimeoutMs: number;
+  readonly onMessage: (m: Message) => void;
+  readonly onSnapshot: (from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>) => Promise<void>;
+  /** A raft channel from `peer` is up; the transport closes any older one from the same peer. */
+  readonly onRaftChannel: (peer: NodeId, connection: InboundPeerConnection) => void;
+  readonly onClosed: (connection: InboundPeerConnection) => void;
+}
+
+type Phase = 'hello' | 'raft' | 'snapshot' | 'closed';
+
+export class InboundPeerConnection {
+  private phase: Phase = 'hello';
+  private peer: NodeId = 0;
+  private readonly decoder: FrameDecoder;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private stream: ChunkStream | null = null;
+  private dropped = 0;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly settings: InboundSettings,
+  ) {
+    socket.setNoDelay(true);
+    this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes, copyBuffers: true });
+    this.handshakeTimer = setTimeout(() => this.close('warn', 'peer.handshake.timeout', {}), settings.handshakeTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.close('debug', 'peer.inbound.error', { error: error.message }));
+    socket.on('close', () => this.close('debug', 'peer.inbound.closed', {}));
+  }
+
+  /** The peer this connection comes from (0 before the handshake). */
+  get peerId(): NodeId {
+    return this.peer;
+  }
+
+  /** Closes the connection; a snapshot stream in progress fails. */
+  close(level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>): void {
+    if (this.phase === 'closed') return;
+    const phase = this.phase;
+    this.phase = 'closed';
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.socket.destroy();
+    this.stream?.fail(new KeelError('CONNECTION_LOST', `snapshot connection from node ${this.peer} closed`));
+    this.settings.logger.log(level, event, { peer: this.peer, channel: phase, remote: this.socket.remoteAddress, ...fields });
+    this.settings.onClosed(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (value) => this.onFrame(value));
+    } catch (error) {
+      const keel = error instanceof KeelError ? error : new KeelError('INTERNAL', String(error));
+      this.close('warn', 'peer.frame.rejected', { code: keel.code, error: keel.message });
+    }
+  }
+
+  private onFrame(value: unknown): void {
+    switch (this.phase) {
+      case 'hello':
+        return this.onHello(validatePeerHello(value));
+      case 'raft':
+        return this.onRaftFrame(value);
+      case 'snapshot':
+        return this.onSnapshotFrame(value);
+      case 'closed':
+        return;
+    }
+  }
+
+  private onHello(hello: PeerHello): void {
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    const refusal = checkPeerHello(hello, this.settings.identity);
+    if (refusal !== null) {
+      const result: PeerHelloResult = { type: 'helloResult', ok: false, error: refusal.toWire() };
+      this.phase = 'closed';
+      closeGracefully(this.socket, encodeFrame(result));
+      this.settings.logger.log('warn', 'peer.handshake.refused', {
+        peer: hello.nodeId,
+        clusterId: hello.clusterId,
+        protocolVersion: hello.protocolVersion,
+        remote: this.socket.remoteAddress,
+        error: refusal.message,
+      });
+      this.settings.onClosed(this);
+      return;
+    }
+    this.peer = hello.nodeId;
+    const result: PeerHelloResult = {
+      type: 'helloResult',
+      ok: true,
+      clusterId: this.settings.identity.clusterId,
+      nodeId: this.settings.identity.nodeId,
+      protocolVersion: PEER_PROTOCOL_VERSION,
+    };
+    this.socket.write(encodeFrame(result));
+    this.phase = hello.channel;
+    if (hello.channel === 'raft') this.settings.onRaftChannel(hello.nodeId, this);
+  }
+
+  private onRaftFrame(value: unknown): void {
+    let message: Message;
+    try {
+      message = validateMessage(value);
+      if (message.from !== this.peer || message.to !== this.settings.identity.nodeId) {
+        throw new KeelError('MALFORMED_FRAME', `message from ${message.from} to ${message.to} on the channel from node ${this.peer}`);
+      }
+    } catch (error) {
+      // Log the first few, then every 1000th, so a babbling peer cannot flood the log.
+      if (this.dropped++ < 10 || this.dropped % 1000 === 0) {
+        this.settings.logger.log('warn', 'peer.message.dropped', { peer: this.peer, dropped: this.dropped, error: (error as Error).message });
+      }
+      return;
+    }
+    try {
+      this.settings.onMessage(message);
+    } catch (error) {
+      this.settings.logger.log('error', 'peer.onMessage.failed', { peer: this.peer, type: message.type, error: String(error) });
+    }
+  }
+
+  private onSnapshotFrame(value: unknown): void {
+    const frame = validateSnapshotFrame(value);
+    if (frame.type === 'snapBegin') {
+      if (this.stream !== null) throw new KeelError('MALFORMED_FRAME', 'a second snapBegin on one snapshot connection');
+      const stream = new ChunkStream((seq) => this.reply({ type: 'snapAck', seq }), 2 * this.settings.snapshotChunkTimeoutMs);
+      this.stream = stream;
+      const from = this.peer;
+      this.settings.logger.log('info', 'peer.snapshot.receiving', { peer: from, index: frame.meta.index, term: frame.meta.term });
+      let installing: Promise<void>;
+      try {
+        installing = Promise.resolve(this.settings.onSnapshot(from, frame.meta, stream));
+      } catch (error) {
+        installing = Promise.reject(error);
+      }
+      installing.then(
+        () => {
+          this.settings.logger.log('info', 'peer.snapshot.received', { peer: from, index: frame.meta.index, chunks: stream.count });
+          this.reply({ type: 'snapDone', ok: true });
+        },
+        (error: unknown) => {
+          const keel = error instanceof KeelError ? error : new KeelError('INTERNAL', `snapshot install failed: ${String(error)}`);
+          this.settings.logger.log('warn', 'peer.snapshot.failed', { peer: from, index: frame.meta.index, error: keel.message });
+          this.reply({ type: 'snapDone', ok: false, error: keel.toWire() });
+        },
+      );
+      return;
+    }
+    if (this.stream === null) throw new KeelError('MALFORMED_FRAME', `${frame.type} before snapBegin`);
+    if (frame.type === 'snapChunk') this.stream.push(frame.seq, frame.data);
+    else this.stream.end(frame.chunks);
+  }
+
+  private reply(reply: SnapshotReply): void {
+    if (this.phase === 'closed') return;
+    this.socket.write(encodeFrame(reply));
+  }
+}

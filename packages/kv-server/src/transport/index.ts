@@ -1,0 +1,3 @@
+export type { PeerTransportOptions } from './peer-transport.js';
+export { PEER_TRANSPORT_DEFAULTS, PeerTransport } from './peer-transport.js';
+export { validateMessage, validateSnapshotMeta } from './message-codec.js';

@@ -1,0 +1,213 @@
+/**
+ * The outbound half of one peer pair: this node's single connection to one peer, used to send
+ * Raft messages. It dials the peer's DIAL address (which may be a proxy), performs the handshake,
+ * and then writes queued frames — all frames queued by one `send()` call in one socket write.
+ *
+ * States: connecting (dialing or handshaking: messages are queued) -> ready (queue flushed;
+ * writes wait for 'drain' when the socket pushes back) -> on any failure, backoff (messages are
+ * dropped and reported unreachable; a timer redials) -> connecting … ; closed is final.
+ *
+ * Invariant: `queue.byteLength <= sendQueueBytesMax`; messages that do not fit are dropped (the
+ * newest first) and the peer is reported unreachable — Raft retransmits.
+ */
+import net from 'node:net';
+import type { Logger, NodeId } from '@keel/raft';
+import type { PeerIdentity } from '@keel/protocol';
+import {
+  FrameBatch,
+  FrameDecoder,
+  KeelError,
+  PEER_PROTOCOL_VERSION,
+  checkPeerHelloResult,
+  encodeFrame,
+  validatePeerHelloResult,
+  type PeerHello,
+} from '@keel/protocol';
+import { parseAddress } from './address.js';
+import { Backoff } from './backoff.js';
+
+export interface PeerLinkSettings {
+  readonly identity: PeerIdentity;
+  readonly logger: Logger;
+  readonly maxFrameBytes: number;
+  readonly sendQueueBytesMax: number;
+  readonly handshakeTimeoutMs: number;
+  readonly reconnectDelayMsMin: number;
+  readonly reconnectDelayMsMax: number;
+  /** Called when messages to the peer were dropped or its connection broke. */
+  readonly onUnreachable: (id: NodeId) => void;
+}
+
+type LinkState = 'connecting' | 'ready' | 'backoff' | 'closed';
+
+export class PeerLink {
+  private state: LinkState = 'backoff';
+  private socket: net.Socket | null = null;
+  private readonly queue: FrameBatch;
+  /** True while the socket has pushed back (write() returned false) and 'drain' has not come. */
+  private blocked = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly backoff: Backoff;
+  /** Set when the queue overflowed; cleared by the next successful flush (log once per episode). */
+  private overflowing = false;
+  /** Consecutive failed attempts, for log levels (first failure warns, the rest are debug). */
+  private failures = 0;
+
+  constructor(
+    readonly peerId: NodeId,
+    readonly address: string,
+    private readonly settings: PeerLinkSettings,
+  ) {
+    parseAddress(address); // fail fast on a bad address
+    this.queue = new FrameBatch(settings.maxFrameBytes);
+    this.backoff = new Backoff(settings.reconnectDelayMsMin, settings.reconnectDelayMsMax);
+    this.connect();
+  }
+
+  /** True once the handshake succeeded and until the connection breaks. */
+  get connected(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** False while the link is down (backoff) or closed: `send()` would drop everything. */
+  get accepting(): boolean {
+    return this.state === 'connecting' || this.state === 'ready';
+  }
+
+  /** Bytes waiting to be written. */
+  get queuedBytes(): number {
+    return this.queue.byteLength;
+  }
+
+  /**
+   * Queues packed message payloads and writes them (one write) if the connection is ready.
+   * Returns false when any was dropped (queue full, or the link is down).
+   */
+  send(payloads: readonly Buffer[]): boolean {
+    if (this.state === 'backoff' || this.state === 'closed') return false;
+    let dropped = 0;
+    for (const payload of payloads) {
+      if (this.queue.byteLength + payload.length + 4 > this.settings.sendQueueBytesMax) {
+        dropped++;
+        continue;
+      }
+      this.queue.addPayload(payload);
+    }
+    if (dropped > 0 && !this.overflowing) {
+      this.overflowing = true;
+      this.settings.logger.log('warn', 'peer.queue.full', {
+        peer: this.peerId,
+        queuedBytes: this.queue.byteLength,
+        limitBytes: this.settings.sendQueueBytesMax,
+        dropped,
+      });
+    }
+    this.flush();
+    return dropped === 0;
+  }
+
+  /** Closes the connection and stops redialing. */
+  close(): void {
+    this.state = 'closed';
+    this.clearTimer();
+    this.socket?.destroy();
+    this.socket = null;
+    this.queue.take();
+  }
+
+  private flush(): void {
+    if (this.state !== 'ready' || this.blocked || this.queue.count === 0 || this.socket === null) return;
+    const socket = this.socket;
+    if (!socket.write(this.queue.take())) {
+      this.blocked = true;
+      socket.once('drain', () => {
+        if (this.socket !== socket) return;
+        this.blocked = false;
+        this.flush();
+      });
+    } else {
+      this.overflowing = false;
+    }
+  }
+
+  private connect(): void {
+    if (this.state === 'closed') return;
+    this.state = 'connecting';
+    const { host, port } = parseAddress(this.address);
+    const socket = net.connect({ host, port });
+    this.socket = socket;
+    this.blocked = false;
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder({ maxFrameBytes: this.settings.maxFrameBytes });
+    this.timer = setTimeout(() => {
+      this.fail(socket, 'warn', 'peer.handshake.timeout', { timeoutMs: this.settings.handshakeTimeoutMs });
+    }, this.settings.handshakeTimeoutMs);
+
+    socket.once('connect', () => {
+      const hello: PeerHello = {
+        type: 'hello',
+        clusterId: this.settings.identity.clusterId,
+        nodeId: this.settings.identity.nodeId,
+        to: this.peerId,
+        protocolVersion: PEER_PROTOCOL_VERSION,
+        channel: 'raft',
+      };
+      socket.write(encodeFrame(hello));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk, (value) => this.onFrame(socket, value));
+      } catch (error) {
+        this.fail(socket, 'warn', 'peer.frame.rejected', { error: (error as Error).message });
+      }
+    });
+    socket.on('error', (error) => {
+      this.fail(socket, this.failures === 0 ? 'info' : 'debug', 'peer.connection.failed', { error: error.message });
+    });
+    socket.on('close', () => this.fail(socket, 'info', 'peer.disconnected', {}));
+  }
+
+  private onFrame(socket: net.Socket, value: unknown): void {
+    if (this.state !== 'connecting') {
+      throw new KeelError('MALFORMED_FRAME', 'unexpected frame from the peer on an outbound connection');
+    }
+    const result = validatePeerHelloResult(value);
+    const refusal = checkPeerHelloResult(result, this.settings.identity, this.peerId);
+    if (refusal !== null) {
+      this.fail(socket, 'warn', 'peer.handshake.refused', { error: refusal.message, code: refusal.code });
+      return;
+    }
+    this.clearTimer();
+    this.state = 'ready';
+    this.failures = 0;
+    this.backoff.reset();
+    this.settings.logger.log('info', 'peer.connected', { peer: this.peerId, address: this.address });
+    this.flush();
+  }
+
+  /** Tears down `socket` (if it is still the current one) and schedules a redial. */
+  private fail(socket: net.Socket, level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>): void {
+    if (this.socket !== socket || this.state === 'closed') return;
+    const wasReady = this.state === 'ready';
+    const lostBytes = this.queue.byteLength;
+    this.socket = null;
+    socket.destroy();
+    this.clearTimer();
+    this.queue.take();
+    this.failures++;
+    this.state = 'backoff';
+    const delayMs = this.backoff.next();
+    const quiet = !wasReady && this.failures > 1 && event !== 'peer.handshake.refused';
+    this.settings.logger.log(quiet ? 'debug' : level, event, { peer: this.peerId, address: this.address, retryInMs: delayMs, ...fields });
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, delayMs);
+    if (wasReady || lostBytes > 0) this.settings.onUnreachable(this.peerId);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * PeerTransport: Raft messages and snapshot streams between nodes over TCP.
+ *
+ * - One outbound connection per peer (`PeerLink`), dialed at the peer's DIAL address, which is
+ *   configured apart from the address the peer listens on (a test harness may put a proxy in
+ *   between). Inbound connections (`InboundPeerConnection`) only receive.
+ * - Every connection starts with the handshake (cluster id, node id, protocol version); a node of
+ *   another cluster is refused with a clear log line.
+ * - `send()` never blocks: it packs each message once, queues it on its peer's bounded queue and
+ *   writes each peer's frames in one socket write; full queues drop messages and report the peer
+ *   unreachable (Raft retransmits).
+ * - Snapshots stream over a dedicated connection per `sendSnapshot()` call, one acknowledged chunk
+ *   at a time with a timeout per chunk.
+ */
+import net from 'node:net';
+import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
+import type { PeerHello, PeerIdentity } from '@keel/protocol';
+import {
+  KeelError,
+  LIMITS,
+  PEER_PROTOCOL_VERSION,
+  checkPeerHelloResult,
+  packPayload,
+  validatePeerHelloResult,
+} from '@keel/protocol';
+import { FrameChannel } from './frame-channel.js';
+import { InboundPeerConnection } from './inbound-peer.js';
+import { PeerLink, type PeerLinkSettings } from './peer-link.js';
+import { streamSnapshot } from './snapshot-stream.js';
+
+export interface PeerTransportOptions {
+  clusterId: string;
+  nodeId: NodeId;
+  /** Where this node listens for peers; port 0 picks an ephemeral port. */
+  listen: { host: string; port: number };
+  /** DIAL address "host:port" per peer (may be a proxy!). Entries for this node are ignored. */
+  peers: ReadonlyMap<NodeId, string>;
+  logger: Logger;
+  /** Largest frame, in bytes. Default `LIMITS.frameBytesMax` (16 MiB). */
+  maxFrameBytes?: number;
+  /** Most bytes queued for one peer before messages are dropped. Default 64 MiB. */
+  sendQueueBytesMax?: number;
+  /** Time allowed for each snapshot chunk's acknowledgement (and the handshake, and the final result), in ms. Default 10 000. */
+  snapshotChunkTimeoutMs?: number;
+  /** Time allowed for a peer handshake, in ms. Default 5 000. */
+  handshakeTimeoutMs?: number;
+  /** First reconnect delay, in ms. Default 50. */
+  reconnectDelayMsMin?: number;
+  /** Longest reconnect delay, in ms. Default 2 000. */
+  reconnectDelayMsMax?: number;
+  /** Every Raft message received (already validated structurally). */
+  onMessage(m: Message): void;
+  /** Receiver side of a snapshot stream; resolve once installed. Each chunk is acknowledged after the iterator moves past it. */
+  onSnapshot(from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
+}
+
+export const PEER_TRANSPORT_DEFAULTS = {
+  sendQueueBytesMax: 64 * 1024 * 1024,
+  snapshotChunkTimeoutMs: 10_000,
+  handshakeTimeoutMs: 5_000,
+  reconnectDelayMsMin: 50,
+  reconnectDelayMsMax: 2_000,
+} as const;
+
+export class PeerTransport {
+  /**
+   * Called when messages to a peer were dropped or its connection broke (once per peer per batch,
+   * from a microtask, never inside `send()`). Assign before `listen()`.
+   */
+  onUnreachable?: (id: NodeId) => void;
+
+  private readonly identity: PeerIdentity;
+  private readonly logger: Logger;
+  private readonly maxFrameBytes: number;
+  private readonly snapshotChunkTimeoutMs: number;
+  private readonly linkSettings: PeerLinkSettings;
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly inbound = new Set<InboundPeerConnection>();
+  private readonly raftChannels = new Map<NodeId, InboundPeerConnection>();
+  private readonly snapshotChannels = new Set<FrameChannel>();
+  private peers: ReadonlyMap<NodeId, string> = new Map();
+  private server: net.Server | null = null;
+  private closed = false;
+  /** Peers to report unreachable at the next microtask. */
+  private readonly unreachable = new Set<NodeId>();
+  /** Scratch space for `send()`: payloads per peer (reused to avoid allocating per call). */
+  private readonly outgoing = new Map<NodeId, Buffer[]>();
+
+  constructor(private readonly opts: PeerTransportOptions) {
+    if (typeof opts.clusterId !== 'string' || opts.clusterId.length === 0) throw new TypeError('clusterId must be a non-empty string');
+    if (!Number.isSafeInteger(opts.nodeId) || opts.nodeId <= 0) throw new TypeError(`nodeId must be a positive integer, got ${opts.nodeId}`);
+    this.identity = { clusterId: opts.clusterId, nodeId: opts.nodeId };
+    this.logger = opts.logger;
+    this.maxFrameBytes = positive(opts.maxFrameBytes ?? LIMITS.frameBytesMax, 'maxFrameBytes');
+    this.snapshotChunkTimeoutMs = positive(opts.snapshotChunkTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.snapshotChunkTimeoutMs, 'snapshotChunkTimeoutMs');
+    this.linkSettings = {
+      identity: this.identity,
+      logger: opts.logger,
+      maxFrameBytes: this.maxFrameBytes,
+      sendQueueBytesMax: positive(opts.sendQueueBytesMax ?? PEER_TRANSPORT_DEFAULTS.sendQueueBytesMax, 'sendQueueBytesMax'),
+      handshakeTimeoutMs: positive(opts.handshakeTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs'),
+      reconnectDelayMsMin: positive(opts.reconnectDelayMsMin ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMin, 'reconnectDelayMsMin'),
+      reconnectDelayMsMax: positive(opts.reconnectDelayMsMax ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMax, 'reconnectDelayMsMax'),
+      onUnreachable: (id) => this.reportUnreachable(id),
+    };
+    this.peers = opts.peers;
+  }
+
+  /** Starts listening for peers and dialing them. Resolves with the bound port. */
+  listen(): Promise<{ port: number }> {
+    if (this.server !== null) throw new Error('PeerTransport.listen() called twice');
+    if (this.closed) return Promise.reject(new KeelError('SHUTTING_DOWN', 'the transport is closed'));
+    const server = net.createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.listen.port, this.opts.listen.host, () => {
+        server.off('error', reject);
+        server.on('error', (error) => this.logger.log('error', 'peer.server.error', { error: error.message }));
+        const address = server.address() as net.AddressInfo;
+        this.logger.log('info', 'peer.listening', { host: address.address, port: address.port });
+        this.setPeers(this.peers);
+        resolve({ port: address.port });
+      });
+    });
+  }
+
+  /** Replaces the dial addresses (membership changed): new peers are dialed, removed ones closed. */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    this.peers = new Map(peers);
+    if (this.closed || this.server === null) return;
+    for (const [id, link] of this.links) {
+      if (peers.get(id) !== link.address) {
+        link.close();
+        this.links.delete(id);
+      }
+    }
+    for (const [id, address] of peers) {
+      if (id === this.identity.nodeId || this.links.has(id)) continue;
+      try {
+        this.links.set(id, new PeerLink(id, address, this.linkSettings));
+      } catch (error) {
+        this.logger.log('error', 'peer.address.invalid', { peer: id, address, error: (error as Error).message });
+      }
+    }
+  }
+
+  /** The outbound link to `id`: whether its handshake is done, and bytes waiting to be written. */
+  peerState(id: NodeId): { connected: boolean; queuedBytes: number } | undefined {
+    const link = this.links.get(id);
+    return link === undefined ? undefined : { connected: link.connected, queuedBytes: link.queuedBytes };
+  }
+
+  /**
+   * Sends messages without blocking: each is packed once and queued for its peer; each peer's
+   * frames from this call go out in one socket write. Messages to unknown or unreachable peers,
+   * or beyond a full queue, are dropped and the peer reported via `onUnreachable`.
+   */
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    const outgoing = this.outgoing;
+    for (const message of messages) {
+      const link = this.links.get(message.to);
+      if (link === undefined || !link.accepting) {
+        // Not worth packing: the link is down (it redials on its own) or the peer is unknown.
+        if (link === undefined) this.logger.log('debug', 'peer.unknown', { peer: message.to, type: message.type });
+        this.reportUnreachable(message.to);
+        continue;
+      }
+      let payload: Buffer;
+      try {
+        payload = packPayload(message, this.maxFrameBytes);
+      } catch (error) {
+        this.logger.log('error', 'peer.message.unsendable', { peer: message.to, type: message.type, error: (error as Error).message });
+        this.reportUnreachable(message.to);
+        continue;
+      }
+      let list = outgoing.get(message.to);
+      if (list === undefined) outgoing.set(message.to, (list = []));
+      list.push(payload);
+    }
+    for (const [to, payloads] of outgoing) {
+      if (payloads.length === 0) continue;
+      const link = this.links.get(to);
+      if (link === undefined || !link.send(payloads)) this.reportUnreachable(to);
+      payloads.length = 0;
+    }
+  }
+
+  /**
+   * Streams a snapshot to `to` over a dedicated connection, one chunk at a time; each chunk must
+   * be acknowledged within `snapshotChunkTimeoutMs`. Resolves once the receiver installed it;
+   * rejects (`KeelError`: TIMEOUT, CONNECTION_LOST, CLUSTER_MISMATCH, UNAVAILABLE, or the
+   * receiver's install error) on any failure.
+   */
+  async sendSnapshot(to: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.closed) throw new KeelError('SHUTTING_DOWN', 'the transport is closed');
+    const address = this.peers.get(to);
+    if (address === undefined || to === this.identity.nodeId) throw new KeelError('UNAVAILABLE', `no address for node ${to}`);
+    const timeoutMs = this.snapshotChunkTimeoutMs;
+    const channel = await FrameChannel.connect(address, this.maxFrameBytes, timeoutMs);
+    this.snapshotChannels.add(channel);
+    try {
+      const hello: PeerHello = {
+        type: 'hello',
+        clusterId: this.identity.clusterId,
+        nodeId: this.identity.nodeId,
+        to,
+        protocolVersion: PEER_PROTOCOL_VERSION,
+        channel: 'snapshot',
+      };
+      channel.send(hello);
+      const result = validatePeerHelloResult(await channel.next(timeoutMs, 'handshake answer'));
+      const refusal = checkPeerHelloResult(result, this.identity, to);
+      if (refusal !== null) {
+        this.logger.log('warn', 'peer.handshake.refused', { peer: to, address, error: refusal.message });
+        throw refusal;
+      }
+      this.logger.log('info', 'peer.snapshot.sending', { peer: to, index: meta.index, term: meta.term });
+      const count = await streamSnapshot(channel, meta, chunks, timeoutMs);
+      this.logger.log('info', 'peer.snapshot.sent', { peer: to, index: meta.index, chunks: count });
+    } catch (error) {
+      this.logger.log('warn', 'peer.snapshot.send.failed', { peer: to, index: meta.index, error: (error as Error).message });
+      throw error;
+    } finally {
+      channel.close();
+      this.snapshotChannels.delete(channel);
+    }
+  }
+
+  /** Stops listening, closes every connection and stops redialing. Snapshot transfers in progress fail. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+    for (const channel of this.snapshotChannels) channel.close();
+    for (const connection of [...this.inbound]) connection.close('debug', 'peer.inbound.closed', { reason: 'shutdown' });
+    const server = this.server;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    const connection = new InboundPeerConnection(socket, {
+      identity: this.identity,
+      logger: this.logger,
+      maxFrameBytes: this.maxFrameBytes,
+      handshakeTimeoutMs: this.linkSettings.handshakeTimeoutMs,
+      snapshotChunkTimeoutMs: this.snapshotChunkTimeoutMs,
+      onMessage: (m) => this.opts.onMessage(m),
+      onSnapshot: (from, meta, chunks) => this.opts.onSnapshot(from, meta, chunks),
+      onRaftChannel: (peer, c) => {
+        // The newest raft connection from a peer wins: an older one is a leftover of a
+        // connection that peer already gave up on (restart, partition through a proxy).
+        const previous = this.raftChannels.get(peer);
+        this.raftChannels.set(peer, c);
+        previous?.close('info', 'peer.inbound.replaced', {});
+      },
+      onClosed: (c) => {
+        this.inbound.delete(c);
+        if (this.raftChannels.get(c.peerId) === c) this.raftChannels.delete(c.peerId);
+      },
+    });
+    this.inbound.add(connection);
+  }
+
+  /**
+   * Reports `id` unreachable: deferred to a microtask and deduplicated, so the callback never runs
+   * inside `send()` (the caller may be in the middle of handling a Ready) and runs once per peer
+   * per batch of drops.
+   */
+  private reportUnreachable(id: NodeId): void {
+    if (this.onUnreachable === undefined || this.closed) return;
+    this.unreachable.add(id);
+    if (this.unreachable.size > 1) return;
+    queueMicrotask(() => {
+      const ids = [...this.unreachable];
+      this.unreachable.clear();
+      const callback = this.onUnreachable;
+      if (callback === undefined || this.closed) return;
+      for (const peer of ids) {
+        try {
+          callback(peer);
+        } catch (error) {
+          this.logger.log('error', 'peer.onUnreachable.failed', { peer, error: String(error) });
+        }
+      }
+    });
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}

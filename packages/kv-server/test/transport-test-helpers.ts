@@ -1,0 +1,77 @@
+/** Shared by the transport and client-port tests: a recording logger, waiting, raw framed sockets. */
+import net from 'node:net';
+import { FrameDecoder, encodeFrame } from '@keel/protocol';
+import type { Logger, LogLevel } from '@keel/raft';
+
+export interface LogRecord {
+  level: LogLevel;
+  event: string;
+  fields: Record<string, unknown>;
+}
+
+/** A logger that keeps every record (set KEEL_TEST_LOG=1 to also print them). */
+export function recordingLogger(name: string): Logger & { records: LogRecord[]; has(event: string, level?: LogLevel): boolean } {
+  const records: LogRecord[] = [];
+  return {
+    records,
+    log(level, event, fields = {}) {
+      records.push({ level, event, fields });
+      if (process.env['KEEL_TEST_LOG'] === '1') console.log(JSON.stringify({ node: name, level, event, ...fields }));
+    },
+    has(event, level) {
+      return records.some((r) => r.event === event && (level === undefined || r.level === level));
+    },
+  };
+}
+
+/** Polls `condition` until it holds; fails (with `what`) after a generous deadline. Not a timing assertion. */
+export async function waitFor(condition: () => boolean, what: string, deadlineMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A raw TCP client that speaks frames, for poking servers with good and bad bytes. */
+export class RawFrameSocket {
+  readonly frames: unknown[] = [];
+  closed = false;
+  private readonly decoder = new FrameDecoder();
+  decodeError: Error | null = null;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk, (v) => this.frames.push(v));
+      } catch (error) {
+        this.decodeError = error as Error;
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => (this.closed = true));
+  }
+
+  static connect(port: number): Promise<RawFrameSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(new RawFrameSocket(socket));
+      });
+    });
+  }
+
+  send(value: unknown): void {
+    this.socket.write(encodeFrame(value));
+  }
+
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

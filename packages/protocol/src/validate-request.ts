@@ -1,0 +1,277 @@
+/**
+ * Validation of client requests at the boundary (STYLE item 10): the server checks every decoded
+ * frame here before it calls its handler, and a client may check what it is about to send.
+ *
+ * Rules (each produces one stable error code):
+ * - the frame is not an object with a non-negative integer `id`  -> MALFORMED_FRAME (no request to
+ *   answer: the server replies with `NO_REQUEST_ID` and closes the connection);
+ * - the request frame exceeds `LIMITS.requestBytesMax`            -> TOO_LARGE;
+ * - `op` missing or not a string                                  -> INVALID_ARGUMENT;
+ * - `op` not a known operation                                    -> UNKNOWN_COMMAND;
+ * - a field missing, of the wrong type, or out of range           -> INVALID_ARGUMENT;
+ * - a key over `LIMITS.keyBytesMax` or value over `LIMITS.valueBytesMax` -> TOO_LARGE;
+ * - a scan `limit` outside 1..`LIMITS.scanLimitMax`               -> INVALID_ARGUMENT.
+ * Keys (and scan bounds) must be non-empty byte strings; values may be empty.
+ */
+import type { CasExpectation, ClientOp, ClientRequest, Consistency, WriteSession } from './client-api.js';
+import { LIMITS } from './client-api.js';
+import { KeelError } from './errors.js';
+
+/** The id carried by a response that answers no request (a connection-level error before close). */
+export const NO_REQUEST_ID = -1;
+
+/** Every operation the client API knows. */
+export const CLIENT_OPS: readonly ClientOp[] = [
+  'get',
+  'put',
+  'delete',
+  'cas',
+  'scan',
+  'status',
+  'memberList',
+  'memberAdd',
+  'memberPromote',
+  'memberRemove',
+  'leaderTransfer',
+];
+
+const KNOWN_OPS: ReadonlySet<string> = new Set(CLIENT_OPS);
+
+/**
+ * A request that failed validation. `id` is the request id when one could be read (answer with
+ * `{ id, ok: false, error: error.toWire() }`), or `NO_REQUEST_ID` when the frame is not a request
+ * at all (answer, then close the connection).
+ */
+export class RequestValidationError extends KeelError {
+  readonly requestId: number;
+  constructor(requestId: number, error: KeelError) {
+    super(error.code, error.message, { definite: true });
+    this.requestId = requestId;
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+function invalid(message: string): never {
+  throw new KeelError('INVALID_ARGUMENT', message);
+}
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function requireBytes(fields: Fields, name: string, maxBytes: number, allowEmpty: boolean): Uint8Array {
+  const value = fields[name];
+  if (!(value instanceof Uint8Array)) {
+    return invalid(`'${name}' must be a byte string, got ${describe(value)}`);
+  }
+  if (!allowEmpty && value.length === 0) invalid(`'${name}' must not be empty`);
+  if (value.length > maxBytes) {
+    throw new KeelError('TOO_LARGE', `'${name}' is ${value.length} bytes; the limit is ${maxBytes} bytes`);
+  }
+  return value;
+}
+
+function optionalKeyBytes(fields: Fields, name: string): Uint8Array | undefined {
+  const value = fields[name];
+  if (value === undefined || value === null) return undefined;
+  return requireBytes(fields, name, LIMITS.keyBytesMax, false);
+}
+
+function requireKey(fields: Fields): Uint8Array {
+  return requireBytes(fields, 'key', LIMITS.keyBytesMax, false);
+}
+
+function requireValue(fields: Fields, name = 'value'): Uint8Array {
+  return requireBytes(fields, name, LIMITS.valueBytesMax, true);
+}
+
+function requireInteger(fields: Fields, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = fields[name];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    return invalid(`'${name}' must be an integer, got ${describe(value)}`);
+  }
+  if (value < min || value > max) invalid(`'${name}' must be in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+function requireNodeId(fields: Fields, name: string): number {
+  return requireInteger(fields, name, 1);
+}
+
+function requireBoolean(fields: Fields, name: string): boolean {
+  const value = fields[name];
+  if (typeof value !== 'boolean') return invalid(`'${name}' must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+function requireConsistency(fields: Fields): Consistency {
+  const value = fields['consistency'];
+  if (value !== 'linearizable' && value !== 'serializable') {
+    return invalid(`'consistency' must be 'linearizable' or 'serializable', got ${describe(value)}`);
+  }
+  return value;
+}
+
+const ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** Checks a "host:port" address (IPv6 hosts in brackets); returns it unchanged. */
+function requireAddress(fields: Fields, name: string): string {
+  const value = fields[name];
+  if (typeof value !== 'string') return invalid(`'${name}' must be a "host:port" string, got ${describe(value)}`);
+  const match = ADDRESS.exec(value);
+  const port = match === null ? NaN : Number(match[1]);
+  if (value.length > 255 || !(port >= 1 && port <= 65535)) {
+    invalid(`'${name}' must be a "host:port" address with a port in [1, 65535], got ${JSON.stringify(value.slice(0, 300))}`);
+  }
+  return value;
+}
+
+function requireSession(fields: Fields): WriteSession {
+  const session = fields['session'];
+  if (!isObject(session)) return invalid(`'session' must be an object, got ${describe(session)}`);
+  const clientId = session['clientId'];
+  if (typeof clientId !== 'string' || clientId.length === 0) {
+    invalid(`'session.clientId' must be a non-empty string, got ${describe(clientId)}`);
+  }
+  if (Buffer.byteLength(clientId) > LIMITS.clientIdBytesMax) {
+    invalid(`'session.clientId' is longer than ${LIMITS.clientIdBytesMax} bytes`);
+  }
+  const seq = prefixed('session.', () => requireInteger(session, 'seq', 0));
+  const ackedBelow = prefixed('session.', () => requireInteger(session, 'ackedBelow', 0));
+  if (ackedBelow > seq) invalid(`'session.ackedBelow' (${ackedBelow}) must not exceed 'session.seq' (${seq})`);
+  return { clientId, seq, ackedBelow };
+}
+
+function requireExpectation(fields: Fields): CasExpectation {
+  const expect = fields['expect'];
+  if (!isObject(expect)) return invalid(`'expect' must be an object, got ${describe(expect)}`);
+  const has = (name: string): boolean => expect[name] !== undefined && expect[name] !== null;
+  const present = ['value', 'revision', 'absent'].filter(has);
+  if (present.length !== 1) {
+    invalid(`'expect' must hold exactly one of 'value', 'revision' or 'absent', got ${present.length === 0 ? 'none' : present.join(', ')}`);
+  }
+  if (has('value')) return { value: prefixed('expect.', () => requireValue(expect)) };
+  if (has('revision')) return { revision: prefixed('expect.', () => requireInteger(expect, 'revision', 0)) };
+  if (expect['absent'] !== true) invalid(`'expect.absent' must be true, got ${describe(expect['absent'])}`);
+  return { absent: true };
+}
+
+/** Runs `check`, qualifying the field name in its message with `prefix`. */
+function prefixed<T>(prefix: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof KeelError) throw new KeelError(error.code, error.message.replace(/^'/, `'${prefix}`));
+    throw error;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return 'a byte string';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  return `a ${typeof value}`;
+}
+
+function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest {
+  switch (op) {
+    case 'get':
+      return { id, op, key: requireKey(fields), consistency: requireConsistency(fields) };
+    case 'put':
+      return { id, op, key: requireKey(fields), value: requireValue(fields), session: requireSession(fields) };
+    case 'delete':
+      return { id, op, key: requireKey(fields), session: requireSession(fields) };
+    case 'cas':
+      return {
+        id,
+        op,
+        key: requireKey(fields),
+        expect: requireExpectation(fields),
+        value: requireValue(fields),
+        session: requireSession(fields),
+      };
+    case 'scan': {
+      const start = optionalKeyBytes(fields, 'start');
+      const end = optionalKeyBytes(fields, 'end');
+      const prefix = optionalKeyBytes(fields, 'prefix');
+      if (prefix !== undefined && (start !== undefined || end !== undefined)) {
+        invalid(`a scan takes either 'prefix' or 'start'/'end', not both`);
+      }
+      const limit = requireInteger(fields, 'limit', 1, LIMITS.scanLimitMax);
+      const consistency = requireConsistency(fields);
+      return {
+        id,
+        op,
+        ...(start !== undefined ? { start } : {}),
+        ...(end !== undefined ? { end } : {}),
+        ...(prefix !== undefined ? { prefix } : {}),
+        limit,
+        consistency,
+      };
+    }
+    case 'status':
+    case 'memberList':
+      return { id, op };
+    case 'memberAdd':
+      return {
+        id,
+        op,
+        nodeId: requireNodeId(fields, 'nodeId'),
+        peerAddress: requireAddress(fields, 'peerAddress'),
+        clientAddress: requireAddress(fields, 'clientAddress'),
+        learner: requireBoolean(fields, 'learner'),
+      };
+    case 'memberPromote':
+    case 'memberRemove':
+      return { id, op, nodeId: requireNodeId(fields, 'nodeId') };
+    case 'leaderTransfer':
+      return { id, op, to: requireNodeId(fields, 'to') };
+  }
+}
+
+/**
+ * Reads the request id of a decoded frame, or `NO_REQUEST_ID` when it has none (not an object,
+ * or `id` not a non-negative safe integer).
+ */
+export function requestIdOf(value: unknown): number {
+  if (!isObject(value)) return NO_REQUEST_ID;
+  const id = value['id'];
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : NO_REQUEST_ID;
+}
+
+/**
+ * Validates a decoded client request frame and returns a well-typed copy holding only the known
+ * fields (byte strings are shared, not copied). `frameBytes` is the frame's payload size, checked
+ * against `LIMITS.requestBytesMax` (pass 0 to skip, e.g. before encoding on the client).
+ *
+ * Throws `RequestValidationError` (a `KeelError`; see the module doc for the codes) whose
+ * `requestId` says which request to answer.
+ */
+export function validateClientRequest(value: unknown, frameBytes = 0): ClientRequest {
+  const id = requestIdOf(value);
+  if (id === NO_REQUEST_ID) {
+    throw new RequestValidationError(
+      NO_REQUEST_ID,
+      new KeelError('MALFORMED_FRAME', `a request must be a map with a non-negative integer 'id', got ${describe(value)}`),
+    );
+  }
+  try {
+    if (frameBytes > LIMITS.requestBytesMax) {
+      throw new KeelError('TOO_LARGE', `request of ${frameBytes} bytes exceeds the limit of ${LIMITS.requestBytesMax} bytes`);
+    }
+    const fields = value as Fields;
+    const op = fields['op'];
+    if (typeof op !== 'string') return invalid(`'op' must be a string naming the operation, got ${describe(op)}`);
+    if (!KNOWN_OPS.has(op)) {
+      throw new KeelError('UNKNOWN_COMMAND', `unknown operation ${JSON.stringify(op.slice(0, 64))}; known: ${CLIENT_OPS.join(', ')}`);
+    }
+    return validateFields(id, op as ClientOp, fields);
+  } catch (error) {
+    if (error instanceof KeelError) throw new RequestValidationError(id, error);
+    throw error;
+  }
+}

@@ -1,0 +1,219 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  CLIENT_OPS,
+  KeelError,
+  LIMITS,
+  NO_REQUEST_ID,
+  RequestValidationError,
+  validateClientRequest,
+  validateClientResponse,
+  type ErrorCode,
+} from '@keel/protocol';
+
+const key = new Uint8Array([0x6b]);
+const session = { clientId: 'c1', seq: 5, ackedBelow: 3 };
+
+/** One valid request per operation. */
+const VALID: Record<string, Record<string, unknown>> = {
+  get: { id: 1, op: 'get', key, consistency: 'linearizable' },
+  put: { id: 2, op: 'put', key, value: new Uint8Array(0), session },
+  delete: { id: 3, op: 'delete', key, session },
+  cas: { id: 4, op: 'cas', key, expect: { revision: 7 }, value: new Uint8Array([1]), session },
+  scan: { id: 5, op: 'scan', prefix: key, limit: 10, consistency: 'serializable' },
+  status: { id: 6, op: 'status' },
+  memberList: { id: 7, op: 'memberList' },
+  memberAdd: { id: 8, op: 'memberAdd', nodeId: 4, peerAddress: '127.0.0.1:7004', clientAddress: 'node4.example:8004', learner: true },
+  memberPromote: { id: 9, op: 'memberPromote', nodeId: 4 },
+  memberRemove: { id: 10, op: 'memberRemove', nodeId: 4 },
+  leaderTransfer: { id: 11, op: 'leaderTransfer', to: 2 },
+};
+
+function errorOf(value: unknown, frameBytes = 0): RequestValidationError {
+  try {
+    validateClientRequest(value, frameBytes);
+  } catch (error) {
+    expect(error).toBeInstanceOf(RequestValidationError);
+    expect(error).toBeInstanceOf(KeelError);
+    return error as RequestValidationError;
+  }
+  throw new Error(`expected ${JSON.stringify(value)} to be rejected`);
+}
+
+function expectRejected(value: Record<string, unknown>, code: ErrorCode, message?: RegExp): void {
+  const error = errorOf(value);
+  expect(error.code).toBe(code);
+  expect(error.requestId).toBe(value['id']);
+  expect(error.definite).toBe(true);
+  if (message) expect(error.message).toMatch(message);
+}
+
+const without = (r: Record<string, unknown>, field: string): Record<string, unknown> => {
+  const copy = { ...r };
+  delete copy[field];
+  return copy;
+};
+
+describe('validateClientRequest', () => {
+  it('accepts one valid request of every operation and returns only the known fields', () => {
+    expect(Object.keys(VALID).sort()).toEqual([...CLIENT_OPS].sort());
+    for (const request of Object.values(VALID)) {
+      const checked = validateClientRequest({ ...request, extra: 'ignored' }, 100);
+      expect(checked).toEqual(request);
+      expect('extra' in checked).toBe(false);
+    }
+  });
+
+  it('answers MALFORMED_FRAME with NO_REQUEST_ID when the frame is not a request with an id', () => {
+    for (const value of [null, 3, 'get', [1, 'get'], new Uint8Array(2), { op: 'get' }, { id: -1, op: 'status' }, { id: 1.5, op: 'status' }, { id: '1', op: 'status' }]) {
+      const error = errorOf(value);
+      expect(error.code).toBe('MALFORMED_FRAME');
+      expect(error.requestId).toBe(NO_REQUEST_ID);
+    }
+  });
+
+  it('answers TOO_LARGE for a request frame over LIMITS.requestBytesMax', () => {
+    expect(validateClientRequest(VALID['status'], LIMITS.requestBytesMax).op).toBe('status');
+    const error = errorOf(VALID['status'], LIMITS.requestBytesMax + 1);
+    expect(error.code).toBe('TOO_LARGE');
+    expect(error.requestId).toBe(6);
+  });
+
+  it('answers INVALID_ARGUMENT for a missing or non-string op and UNKNOWN_COMMAND for an unknown one', () => {
+    expectRejected({ id: 1 }, 'INVALID_ARGUMENT', /'op'/);
+    expectRejected({ id: 1, op: 7 }, 'INVALID_ARGUMENT', /'op'/);
+    expectRejected({ id: 1, op: 'frobnicate' }, 'UNKNOWN_COMMAND', /frobnicate/);
+    expectRejected({ id: 1, op: 'toString' }, 'UNKNOWN_COMMAND');
+  });
+
+  it('answers INVALID_ARGUMENT when any required field is missing', () => {
+    const required: Record<string, string[]> = {
+      get: ['key', 'consistency'],
+      put: ['key', 'value', 'session'],
+      delete: ['key', 'session'],
+      cas: ['key', 'expect', 'value', 'session'],
+      scan: ['limit', 'consistency'],
+      memberAdd: ['nodeId', 'peerAddress', 'clientAddress', 'learner'],
+      memberPromote: ['nodeId'],
+      memberRemove: ['nodeId'],
+      leaderTransfer: ['to'],
+    };
+    for (const [op, fields] of Object.entries(required)) {
+      for (const field of fields) expectRejected(without(VALID[op]!, field), 'INVALID_ARGUMENT', new RegExp(`'${field}`));
+    }
+  });
+
+  it('answers INVALID_ARGUMENT for fields of the wrong type', () => {
+    const wrong: Array<[string, string, unknown]> = [
+      ['get', 'key', 'k'],
+      ['get', 'consistency', 'strong'],
+      ['put', 'value', [1, 2]],
+      ['put', 'session', 'c1'],
+      ['cas', 'expect', 7],
+      ['scan', 'start', 'a'],
+      ['scan', 'limit', '10'],
+      ['memberAdd', 'nodeId', 0],
+      ['memberAdd', 'nodeId', 2.5],
+      ['memberAdd', 'peerAddress', 7004],
+      ['memberAdd', 'peerAddress', 'no-port'],
+      ['memberAdd', 'clientAddress', 'host:99999'],
+      ['memberAdd', 'learner', 'yes'],
+      ['memberPromote', 'nodeId', -3],
+      ['memberRemove', 'nodeId', null],
+      ['leaderTransfer', 'to', 2n],
+    ];
+    for (const [op, field, value] of wrong) {
+      expectRejected({ ...VALID[op]!, [field]: value }, 'INVALID_ARGUMENT', new RegExp(`'${field}`));
+    }
+  });
+
+  it('answers INVALID_ARGUMENT for empty keys and bad sessions', () => {
+    expectRejected({ ...VALID['get']!, key: new Uint8Array(0) }, 'INVALID_ARGUMENT', /'key' must not be empty/);
+    expectRejected({ ...VALID['put']!, session: { ...session, clientId: '' } }, 'INVALID_ARGUMENT', /clientId/);
+    expectRejected({ ...VALID['put']!, session: { ...session, clientId: 'x'.repeat(LIMITS.clientIdBytesMax + 1) } }, 'INVALID_ARGUMENT', /clientId/);
+    expectRejected({ ...VALID['put']!, session: { ...session, seq: -1 } }, 'INVALID_ARGUMENT', /'session.seq'/);
+    expectRejected({ ...VALID['put']!, session: without(session, 'ackedBelow') }, 'INVALID_ARGUMENT', /'session.ackedBelow'/);
+    expectRejected({ ...VALID['put']!, session: { ...session, ackedBelow: 6 } }, 'INVALID_ARGUMENT', /must not exceed/);
+  });
+
+  it('checks cas expectations: exactly one of value, revision or absent', () => {
+    expect(validateClientRequest({ ...VALID['cas']!, expect: { absent: true } })).toMatchObject({ expect: { absent: true } });
+    expect(validateClientRequest({ ...VALID['cas']!, expect: { value: new Uint8Array(0) } })).toMatchObject({ expect: { value: new Uint8Array(0) } });
+    expectRejected({ ...VALID['cas']!, expect: {} }, 'INVALID_ARGUMENT', /exactly one/);
+    expectRejected({ ...VALID['cas']!, expect: { revision: 1, absent: true } }, 'INVALID_ARGUMENT', /exactly one/);
+    expectRejected({ ...VALID['cas']!, expect: { absent: false } }, 'INVALID_ARGUMENT', /'expect.absent'/);
+    expectRejected({ ...VALID['cas']!, expect: { revision: -1 } }, 'INVALID_ARGUMENT', /'expect.revision'/);
+    expectRejected({ ...VALID['cas']!, expect: { value: new Uint8Array(LIMITS.valueBytesMax + 1) } }, 'TOO_LARGE', /'expect.value'/);
+  });
+
+  it('answers TOO_LARGE for keys and values over their limits, and accepts them at the limit', () => {
+    const atKey = new Uint8Array(LIMITS.keyBytesMax);
+    const atValue = new Uint8Array(LIMITS.valueBytesMax);
+    expect(validateClientRequest({ ...VALID['put']!, key: atKey, value: atValue }).op).toBe('put');
+    expectRejected({ ...VALID['put']!, key: new Uint8Array(LIMITS.keyBytesMax + 1) }, 'TOO_LARGE', /'key'/);
+    expectRejected({ ...VALID['put']!, value: new Uint8Array(LIMITS.valueBytesMax + 1) }, 'TOO_LARGE', /'value'/);
+    expectRejected({ ...VALID['get']!, key: new Uint8Array(LIMITS.keyBytesMax + 1) }, 'TOO_LARGE');
+    expectRejected({ ...VALID['scan']!, prefix: new Uint8Array(LIMITS.keyBytesMax + 1) }, 'TOO_LARGE', /'prefix'/);
+  });
+
+  it('checks scan bounds and its limit in 1..LIMITS.scanLimitMax', () => {
+    const range = { id: 5, op: 'scan', start: new Uint8Array([1]), end: new Uint8Array([2]), limit: LIMITS.scanLimitMax, consistency: 'linearizable' };
+    expect(validateClientRequest(range)).toEqual(range);
+    expect(validateClientRequest({ ...range, start: null, end: undefined })).toEqual({ id: 5, op: 'scan', limit: LIMITS.scanLimitMax, consistency: 'linearizable' });
+    expectRejected({ ...range, limit: 0 }, 'INVALID_ARGUMENT', /'limit'/);
+    expectRejected({ ...range, limit: LIMITS.scanLimitMax + 1 }, 'INVALID_ARGUMENT', /'limit'/);
+    expectRejected({ ...range, limit: 1.5 }, 'INVALID_ARGUMENT', /'limit'/);
+    expectRejected({ ...range, prefix: new Uint8Array([1]) }, 'INVALID_ARGUMENT', /either 'prefix'/);
+    expectRejected({ ...range, end: new Uint8Array(0) }, 'INVALID_ARGUMENT', /'end' must not be empty/);
+  });
+
+  it('only ever throws RequestValidationError with a stable code, whatever the input', () => {
+    const anyField = fc.oneof(fc.anything(), fc.uint8Array({ maxLength: 5 }));
+    const request = fc.record(
+      {
+        id: fc.oneof(fc.nat(), anyField),
+        op: fc.oneof(fc.constantFrom(...CLIENT_OPS), anyField),
+        key: anyField,
+        value: anyField,
+        session: fc.oneof(fc.record({ clientId: fc.oneof(fc.string(), anyField), seq: anyField, ackedBelow: anyField }), anyField),
+        expect: fc.oneof(fc.record({ value: anyField, revision: anyField, absent: anyField }, { requiredKeys: [] }), anyField),
+        limit: fc.oneof(fc.integer(), anyField),
+        consistency: fc.oneof(fc.constantFrom('linearizable', 'serializable'), anyField),
+        nodeId: anyField,
+        to: anyField,
+        peerAddress: fc.oneof(fc.constant('127.0.0.1:1'), anyField),
+        clientAddress: anyField,
+        learner: anyField,
+      },
+      { requiredKeys: [] },
+    );
+    const codes = new Set(['MALFORMED_FRAME', 'TOO_LARGE', 'INVALID_ARGUMENT', 'UNKNOWN_COMMAND']);
+    fc.assert(
+      fc.property(request, fc.nat({ max: LIMITS.requestBytesMax + 10 }), (value, frameBytes) => {
+        try {
+          const checked = validateClientRequest(value, frameBytes);
+          expect(CLIENT_OPS).toContain(checked.op);
+          expect(checked.id).toBe(value.id);
+        } catch (error) {
+          expect(error).toBeInstanceOf(RequestValidationError);
+          expect(codes.has((error as RequestValidationError).code)).toBe(true);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('validateClientResponse', () => {
+  it('accepts results and wire errors, including the connection-level id', () => {
+    expect(validateClientResponse({ id: 3, ok: true, result: { revision: 9 } })).toEqual({ id: 3, ok: true, result: { revision: 9 } });
+    const wire = new KeelError('NOT_LEADER', 'ask node 2', { leaderId: 2, leaderAddress: 'h:1' }).toWire();
+    expect(validateClientResponse({ id: NO_REQUEST_ID, ok: false, error: wire })).toEqual({ id: -1, ok: false, error: wire });
+  });
+
+  it('rejects broken envelopes as MALFORMED_FRAME', () => {
+    for (const bad of [null, [], { id: 'x', ok: true, result: 1 }, { id: 1, ok: 'yes' }, { id: 1, ok: true }, { id: 1, ok: false, error: { code: 'NOPE', message: '', definite: true } }, { id: 1, ok: false, error: { code: 'TIMEOUT', message: 'm' } }]) {
+      expect(() => validateClientResponse(bad)).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }));
+    }
+  });
+});
