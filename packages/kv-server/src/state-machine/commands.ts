@@ -1,0 +1,177 @@
+/**
+ * The commands the state machine applies, and their encoding in log entries.
+ *
+ * A command is what a client write becomes once the leader proposes it: the operation and the
+ * write session that makes retries exactly-once. Encoding is a compact msgpackr array whose first
+ * element is the operation code (the codes are stable: they are stored in every log):
+ *
+ *   put:    [1, key, value, clientId, seq, ackedBelow]
+ *   delete: [2, key, clientId, seq, ackedBelow]
+ *   cas:    [3, key, value, expectKind, expectArg, clientId, seq, ackedBelow]
+ *           expectKind 0 = value (expectArg bytes), 1 = revision (number), 2 = absent (null)
+ *
+ * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
+ * mistake: the client port validates requests first), so nothing malformed reaches the log.
+ * `decodeCommand` checks the same rules and throws `StateMachineError('MALFORMED_COMMAND')`.
+ *
+ * Rules: key 1..LIMITS.keyBytesMax bytes; value <= LIMITS.valueBytesMax bytes; clientId a
+ * non-empty string of at most `CLIENT_ID_BYTES_MAX` UTF-8 bytes; seq and ackedBelow safe
+ * integers with 0 <= ackedBelow <= seq; a CAS revision a non-negative safe integer.
+ */
+import { LIMITS, type CasExpectation, type WriteSession } from '@keel/protocol';
+import { StateMachineError } from './errors.js';
+import { pack, plainBytes, unpack } from './msgpack.js';
+
+/** Longest client id, in UTF-8 bytes (the client API's documented limit). */
+export const CLIENT_ID_BYTES_MAX: number = LIMITS.clientIdBytesMax;
+/** Longest peer or client address in a member context, in characters. */
+export const MEMBER_ADDRESS_CHARS_MAX = 1024;
+
+export type Command =
+  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly session: WriteSession }
+  | { readonly op: 'delete'; readonly key: Uint8Array; readonly session: WriteSession }
+  | {
+      readonly op: 'cas';
+      readonly key: Uint8Array;
+      readonly expect: CasExpectation;
+      readonly value: Uint8Array;
+      readonly session: WriteSession;
+    };
+
+const OP_PUT = 1;
+const OP_DELETE = 2;
+const OP_CAS = 3;
+const EXPECT_VALUE = 0;
+const EXPECT_REVISION = 1;
+const EXPECT_ABSENT = 2;
+
+/** Why a command breaks the rules, or undefined when it is fine. */
+export function commandProblem(c: Command): string | undefined {
+  if (!(c.key instanceof Uint8Array)) return 'key must be bytes';
+  if (c.key.byteLength === 0) return 'key must not be empty';
+  if (c.key.byteLength > LIMITS.keyBytesMax) return `key exceeds ${LIMITS.keyBytesMax} bytes`;
+  if (c.op !== 'delete') {
+    if (!(c.value instanceof Uint8Array)) return 'value must be bytes';
+    if (c.value.byteLength > LIMITS.valueBytesMax) return `value exceeds ${LIMITS.valueBytesMax} bytes`;
+  }
+  if (c.op === 'cas') {
+    const e = c.expect as Partial<{ value: unknown; revision: unknown; absent: unknown }> | null;
+    if (e === null || typeof e !== 'object') return 'cas expectation missing';
+    if ('value' in e) {
+      if (!(e.value instanceof Uint8Array) || e.value.byteLength > LIMITS.valueBytesMax) return 'cas expected value must be bytes';
+    } else if ('revision' in e) {
+      if (!isCount(e.revision)) return 'cas expected revision must be a non-negative integer';
+    } else if (e.absent !== true) {
+      return 'cas expectation must be { value }, { revision } or { absent: true }';
+    }
+  }
+  return sessionProblem(c.session);
+}
+
+function sessionProblem(s: WriteSession | undefined): string | undefined {
+  if (s === null || typeof s !== 'object') return 'write session missing';
+  if (typeof s.clientId !== 'string' || s.clientId.length === 0) return 'clientId must be a non-empty string';
+  if (Buffer.byteLength(s.clientId, 'utf8') > CLIENT_ID_BYTES_MAX) return `clientId exceeds ${CLIENT_ID_BYTES_MAX} bytes`;
+  if (!isCount(s.seq)) return 'seq must be a non-negative integer';
+  if (!isCount(s.ackedBelow)) return 'ackedBelow must be a non-negative integer';
+  if (s.ackedBelow > s.seq) return 'ackedBelow must not exceed seq';
+  return undefined;
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+/** Encode a command for a log entry. Throws `TypeError` if it breaks the rules (see module doc). */
+export function encodeCommand(c: Command): Uint8Array {
+  const problem = commandProblem(c);
+  if (problem !== undefined) throw new TypeError(`encodeCommand: ${problem}`);
+  const { clientId, seq, ackedBelow } = c.session;
+  switch (c.op) {
+    case 'put':
+      return pack([OP_PUT, c.key, c.value, clientId, seq, ackedBelow]);
+    case 'delete':
+      return pack([OP_DELETE, c.key, clientId, seq, ackedBelow]);
+    case 'cas': {
+      const e = c.expect;
+      const [kind, arg] =
+        'value' in e ? [EXPECT_VALUE, e.value] : 'revision' in e ? [EXPECT_REVISION, e.revision] : [EXPECT_ABSENT, null];
+      return pack([OP_CAS, c.key, c.value, kind, arg, clientId, seq, ackedBelow]);
+    }
+    default:
+      throw new TypeError(`encodeCommand: unknown op ${String((c as { op: unknown }).op)}`);
+  }
+}
+
+/** Decode a log entry's command. Throws `StateMachineError('MALFORMED_COMMAND')` on anything invalid. */
+export function decodeCommand(data: Uint8Array): Command {
+  let raw: unknown;
+  try {
+    raw = unpack(data);
+  } catch (cause) {
+    throw new StateMachineError('MALFORMED_COMMAND', 'command is not valid msgpack', { cause });
+  }
+  if (!Array.isArray(raw)) throw new StateMachineError('MALFORMED_COMMAND', 'command is not an array');
+  const command = toCommand(raw);
+  const problem = command === undefined ? 'unknown operation or wrong arity' : commandProblem(command);
+  if (problem !== undefined) throw new StateMachineError('MALFORMED_COMMAND', `malformed command: ${problem}`);
+  return command!;
+}
+
+function toCommand(a: unknown[]): Command | undefined {
+  const bytes = (v: unknown): Uint8Array => (v instanceof Uint8Array ? plainBytes(v) : (v as Uint8Array));
+  const session = (at: number): WriteSession => ({
+    clientId: a[at] as string,
+    seq: a[at + 1] as number,
+    ackedBelow: a[at + 2] as number,
+  });
+  switch (a[0]) {
+    case OP_PUT:
+      return a.length === 6 ? { op: 'put', key: bytes(a[1]), value: bytes(a[2]), session: session(3) } : undefined;
+    case OP_DELETE:
+      return a.length === 5 ? { op: 'delete', key: bytes(a[1]), session: session(2) } : undefined;
+    case OP_CAS: {
+      if (a.length !== 8) return undefined;
+      let expect: CasExpectation;
+      if (a[3] === EXPECT_VALUE) expect = { value: bytes(a[4]) };
+      else if (a[3] === EXPECT_REVISION) expect = { revision: a[4] as number };
+      else if (a[3] === EXPECT_ABSENT && a[4] === null) expect = { absent: true };
+      else return undefined;
+      return { op: 'cas', key: bytes(a[1]), expect, value: bytes(a[2]), session: session(5) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The addresses a membership change carries in `ConfChange.context`. */
+export interface MemberAddresses {
+  readonly peerAddress: string;
+  readonly clientAddress: string;
+}
+
+/** Encode a member's addresses for `ConfChange.context`. Throws `TypeError` on non-strings or over-long addresses. */
+export function encodeMemberContext(m: MemberAddresses): Uint8Array {
+  if (!isAddress(m.peerAddress) || !isAddress(m.clientAddress)) {
+    throw new TypeError(`encodeMemberContext: addresses must be strings of at most ${MEMBER_ADDRESS_CHARS_MAX} characters`);
+  }
+  return pack([m.peerAddress, m.clientAddress]);
+}
+
+/** Decode `ConfChange.context`. Throws `StateMachineError('MALFORMED_MEMBER_CONTEXT')` on anything invalid. */
+export function decodeMemberContext(b: Uint8Array): MemberAddresses {
+  let raw: unknown;
+  try {
+    raw = unpack(b);
+  } catch (cause) {
+    throw new StateMachineError('MALFORMED_MEMBER_CONTEXT', 'member context is not valid msgpack', { cause });
+  }
+  if (!Array.isArray(raw) || raw.length !== 2 || !isAddress(raw[0]) || !isAddress(raw[1])) {
+    throw new StateMachineError('MALFORMED_MEMBER_CONTEXT', 'member context must be [peerAddress, clientAddress]');
+  }
+  return { peerAddress: raw[0], clientAddress: raw[1] };
+}
+
+function isAddress(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= MEMBER_ADDRESS_CHARS_MAX;
+}

@@ -1,0 +1,42 @@
+/**
+ * Membership with addresses: the `ConfState` the core knows (ids and roles) joined with the
+ * addresses each member's `ConfChange.context` carried when it was added.
+ */
+import type { Member } from '@keel/protocol';
+import type { ConfChangeEntry, ConfState, Logger } from '@keel/raft';
+import { decodeMemberContext } from './commands.js';
+
+/**
+ * The members after `entry` applies: exactly the nodes of `entry.conf`, in conf order (voters,
+ * then learners), with addresses from the change's context for the changed node (when present
+ * and valid) and the previous addresses for everybody else ('' when never known). A malformed
+ * context is logged and ignored — it never stops the node.
+ */
+export function membersAfter(previous: readonly Member[], entry: ConfChangeEntry, logger?: Logger): Member[] {
+  const addresses = new Map<number, { peerAddress: string; clientAddress: string }>();
+  for (const m of previous) addresses.set(m.id, { peerAddress: m.peerAddress, clientAddress: m.clientAddress });
+  const { change } = entry;
+  if (change.type !== 'removeNode' && change.context !== undefined && change.context.byteLength > 0) {
+    try {
+      addresses.set(change.nodeId, decodeMemberContext(change.context));
+    } catch (err) {
+      logger?.log('warn', 'conf change context ignored', { index: entry.index, nodeId: change.nodeId, error: String(err) });
+    }
+  }
+  if (change.type === 'removeNode') addresses.delete(change.nodeId);
+  return membersOf(entry.conf, addresses);
+}
+
+/** Members of `conf`, addresses looked up by id ('' when unknown). */
+export function membersOf(conf: ConfState, addresses: ReadonlyMap<number, { peerAddress: string; clientAddress: string }>): Member[] {
+  const member = (id: number, role: Member['role']): Member => {
+    const a = addresses.get(id);
+    return { id, role, peerAddress: a?.peerAddress ?? '', clientAddress: a?.clientAddress ?? '' };
+  };
+  return [...conf.voters.map((id) => member(id, 'voter')), ...conf.learners.map((id) => member(id, 'learner'))];
+}
+
+/** Bootstrap members, reconciled with `conf` (roles from `conf`; members not in `conf` dropped). */
+export function bootstrapMembers(conf: ConfState, members: readonly Member[]): Member[] {
+  return membersOf(conf, new Map(members.map((m) => [m.id, m])));
+}

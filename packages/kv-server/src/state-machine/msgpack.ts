@@ -1,0 +1,28 @@
+import { Packr } from 'msgpackr';
+
+/**
+ * The one msgpackr configuration for everything Keel stores or snapshots. Records/structures are
+ * off: shared structure definitions would have to be stored too, and a byte string written today
+ * must decode the same way after a restart or on another node.
+ */
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** Encode one value. The result is a fresh view that stays valid (msgpackr never reuses it). */
+export function pack(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Decode one value; throws on malformed input (callers wrap it in their typed error). */
+export function unpack(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
+/** A plain `Uint8Array` view of the same bytes (msgpackr and LevelDB hand out `Buffer`s). */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Byte-wise equality. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}

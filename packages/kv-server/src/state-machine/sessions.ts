@@ -1,0 +1,278 @@
+/**
+ * The client-session table: exactly-once application of retried writes.
+ *
+ * Every write carries `(clientId, seq, ackedBelow)`. The table remembers, per client, the result of
+ * each applied write by `seq`, so a retry that reaches the log again is answered with the first
+ * result instead of being applied twice. `ackedBelow` is the client's promise that it has every
+ * answer below that seq, so those results are dropped.
+ *
+ * The table is bounded, and every decision it makes depends only on the sequence of applied
+ * entries, so every replica (and every replica restored from a snapshot) decides the same:
+ *  - at most `sessionsMax` sessions: beyond that the least recently used session (smallest
+ *    `lastApplied` index) is forgotten entirely — a later retry from that client of a write it
+ *    sent before is then applied again (the classic limit of session tables, documented);
+ *  - at most `resultsPerSessionMax` results per session: beyond that the smallest seq is dropped
+ *    and the session's `floor` rises past it;
+ *  - at most `resultsTotalMax` results over all sessions: least recently used sessions go first.
+ * A write with a seq the table no longer remembers (below `ackedBelow` or `floor`) is not applied:
+ * its answer is "forgotten" (the caller answers INDETERMINATE, definite: false).
+ *
+ * The table lives in memory (it is bounded) and is written through to the store: sessions touched
+ * since the last `drainChanges()` are encoded once each and written in the same batch as the
+ * entries' other effects — one record per client, however many of its writes the batch holds.
+ * Record layout:
+ *   key   = clientId in UTF-8
+ *   value = msgpack [lastApplied, ackedBelow, floor, [seq, code, revision, seq, code, revision, …]]
+ *           code: 0 put, 1 delete (not found), 2 delete (deleted), 3 cas (failed), 4 cas (succeeded)
+ */
+import { LIMITS, type ClientResults, type WriteSession } from '@keel/protocol';
+import { StateMachineError } from './errors.js';
+import { pack, unpack } from './msgpack.js';
+
+export type WriteResult = ClientResults['put'] | ClientResults['delete'] | ClientResults['cas'];
+
+/** Bounds of the table. Part of the replicated state machine: every node must use the same values. */
+export interface SessionLimits {
+  readonly sessionsMax: number;
+  readonly resultsPerSessionMax: number;
+  readonly resultsTotalMax: number;
+}
+
+/** The limits every Keel node uses. */
+export const SESSION_LIMITS: SessionLimits = {
+  sessionsMax: 10_000,
+  resultsPerSessionMax: LIMITS.inflightPerConnectionMax,
+  resultsTotalMax: 1_000_000,
+};
+
+export type SessionLookup =
+  | { readonly kind: 'new' }
+  | { readonly kind: 'duplicate'; readonly result: WriteResult }
+  | { readonly kind: 'forgotten' };
+
+/** A session record to write (`value` undefined: delete it). */
+export type SessionChange = readonly [key: Uint8Array, value: Uint8Array | undefined];
+
+interface Session {
+  readonly clientId: string;
+  /** Index of the last entry that carried this client's write (LRU order). */
+  lastApplied: number;
+  /** Every seq below this was answered (the client said so). */
+  ackedBelow: number;
+  /** Every seq below this may have been dropped because of `resultsPerSessionMax`. */
+  floor: number;
+  /** Seqs with a remembered result, ascending. Invariant: same set as `results`' keys. */
+  readonly seqs: number[];
+  readonly results: Map<number, WriteResult>;
+}
+
+export class SessionTable {
+  /** Sessions in least-recently-used-first order (a touched session is re-inserted at the end). */
+  private readonly sessions = new Map<string, Session>();
+  /** Clients whose record changed since the last `drainChanges()`. */
+  private readonly dirty = new Set<string>();
+  private resultsTotal = 0;
+
+  constructor(readonly limits: SessionLimits = SESSION_LIMITS) {}
+
+  /** Number of sessions. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Number of remembered results over all sessions. */
+  get resultCount(): number {
+    return this.resultsTotal;
+  }
+
+  /** What the table knows about write `s` (no change). */
+  lookup(s: WriteSession): SessionLookup {
+    const session = this.sessions.get(s.clientId);
+    if (session === undefined) return NEW;
+    const result = session.results.get(s.seq);
+    if (result !== undefined) return { kind: 'duplicate', result };
+    if (s.seq < session.ackedBelow || s.seq < session.floor) return FORGOTTEN;
+    return NEW;
+  }
+
+  /**
+   * Record that the entry at `index` carried write `s`; `result` is its result when it was applied
+   * now (undefined for a duplicate or a forgotten write).
+   */
+  record(s: WriteSession, index: number, result: WriteResult | undefined): void {
+    let session = this.sessions.get(s.clientId);
+    if (session === undefined) {
+      session = { clientId: s.clientId, lastApplied: index, ackedBelow: 0, floor: 0, seqs: [], results: new Map() };
+    } else {
+      if (!(index > session.lastApplied)) throw new Error(`SessionTable.record: index ${index} not after ${session.lastApplied}`);
+      this.sessions.delete(s.clientId);
+    }
+    this.sessions.set(s.clientId, session);
+    this.dirty.add(s.clientId);
+    session.lastApplied = index;
+
+    if (s.ackedBelow > session.ackedBelow) {
+      session.ackedBelow = s.ackedBelow;
+      let drop = 0;
+      while (drop < session.seqs.length && session.seqs[drop]! < s.ackedBelow) drop++;
+      this.dropFront(session, drop);
+    }
+    if (result !== undefined && !session.results.has(s.seq)) {
+      insertSorted(session.seqs, s.seq);
+      session.results.set(s.seq, result);
+      this.resultsTotal++;
+      if (session.seqs.length > this.limits.resultsPerSessionMax) {
+        session.floor = Math.max(session.floor, session.seqs[0]! + 1);
+        this.dropFront(session, 1);
+      }
+    }
+
+    while (this.sessions.size > this.limits.sessionsMax || this.resultsTotal > this.limits.resultsTotalMax) {
+      const lru = this.sessions.values().next().value as Session;
+      if (lru === session) break; // never evict the session being written
+      this.dropFront(lru, lru.seqs.length);
+      this.sessions.delete(lru.clientId);
+      this.dirty.add(lru.clientId);
+    }
+  }
+
+  /** The records changed since the last call, one per client (encoded now), and forget them. */
+  drainChanges(): SessionChange[] {
+    const changes: SessionChange[] = [];
+    for (const clientId of this.dirty) {
+      const session = this.sessions.get(clientId);
+      changes.push([sessionKey(clientId), session === undefined ? undefined : encodeSession(session)]);
+    }
+    this.dirty.clear();
+    return changes;
+  }
+
+  /** The sessions as plain data, least recently used first (for tests and diagnostics). */
+  describe(): Array<{ clientId: string; lastApplied: number; ackedBelow: number; floor: number; seqs: number[] }> {
+    return [...this.sessions.values()].map((s) => ({
+      clientId: s.clientId,
+      lastApplied: s.lastApplied,
+      ackedBelow: s.ackedBelow,
+      floor: s.floor,
+      seqs: [...s.seqs],
+    }));
+  }
+
+  private dropFront(session: Session, count: number): void {
+    if (count === 0) return;
+    for (const seq of session.seqs.splice(0, count)) session.results.delete(seq);
+    this.resultsTotal -= count;
+  }
+
+  /** Rebuild a table from its stored records (any order). Throws `StateMachineError('MALFORMED_SESSION')`. */
+  static fromRecords(records: Iterable<readonly [Uint8Array, Uint8Array]>, limits: SessionLimits = SESSION_LIMITS): SessionTable {
+    const builder = new SessionTableBuilder(limits);
+    for (const [key, value] of records) builder.add(key, value);
+    return builder.build();
+  }
+}
+
+/** Collects stored session records one at a time (a snapshot streams them), then builds the table. */
+export class SessionTableBuilder {
+  private readonly sessions: Session[] = [];
+  private readonly seen = new Set<string>();
+  private results = 0;
+
+  constructor(private readonly limits: SessionLimits = SESSION_LIMITS) {}
+
+  /** Validate and add one record. Throws `StateMachineError('MALFORMED_SESSION')`. */
+  add(key: Uint8Array, value: Uint8Array): void {
+    const clientId = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8');
+    if (clientId.length === 0 || this.seen.has(clientId)) throw malformed('session record with an empty or repeated client id');
+    const session = decodeSession(clientId, value);
+    if (session.seqs.length > this.limits.resultsPerSessionMax) throw malformed(`session ${clientId} has too many results`);
+    this.seen.add(clientId);
+    this.sessions.push(session);
+    this.results += session.seqs.length;
+    if (this.sessions.length > this.limits.sessionsMax || this.results > this.limits.resultsTotalMax) {
+      throw malformed('session records exceed the table limits');
+    }
+  }
+
+  build(): SessionTable {
+    const table = new SessionTable(this.limits);
+    const internals = table as unknown as { sessions: Map<string, Session>; resultsTotal: number };
+    for (const session of [...this.sessions].sort((a, b) => a.lastApplied - b.lastApplied)) {
+      internals.sessions.set(session.clientId, session);
+    }
+    internals.resultsTotal = this.results;
+    return table;
+  }
+}
+
+const NEW: SessionLookup = { kind: 'new' };
+const FORGOTTEN: SessionLookup = { kind: 'forgotten' };
+
+const CODE_PUT = 0;
+const CODE_DELETE_MISSING = 1;
+const CODE_DELETE_DONE = 2;
+const CODE_CAS_FAILED = 3;
+const CODE_CAS_DONE = 4;
+
+function sessionKey(clientId: string): Uint8Array {
+  return Buffer.from(clientId, 'utf8');
+}
+
+function encodeSession(s: Session): Uint8Array {
+  const flat: number[] = new Array(s.seqs.length * 3);
+  s.seqs.forEach((seq, k) => {
+    const r = s.results.get(seq)!;
+    flat[3 * k] = seq;
+    flat[3 * k + 1] =
+      'deleted' in r ? (r.deleted ? CODE_DELETE_DONE : CODE_DELETE_MISSING) : 'succeeded' in r ? (r.succeeded ? CODE_CAS_DONE : CODE_CAS_FAILED) : CODE_PUT;
+    flat[3 * k + 2] = r.revision;
+  });
+  return pack([s.lastApplied, s.ackedBelow, s.floor, flat]);
+}
+
+function decodeSession(clientId: string, value: Uint8Array): Session {
+  let a: unknown;
+  try {
+    a = unpack(value);
+  } catch (cause) {
+    throw new StateMachineError('MALFORMED_SESSION', `session ${clientId} is not valid msgpack`, { cause });
+  }
+  if (!Array.isArray(a) || a.length !== 4 || !isCount(a[0]) || !isCount(a[1]) || !isCount(a[2]) || !Array.isArray(a[3])) {
+    throw malformed(`session ${clientId} is not [lastApplied, ackedBelow, floor, results]`);
+  }
+  const flat = a[3] as unknown[];
+  if (flat.length % 3 !== 0 || !flat.every(isCount)) throw malformed(`session ${clientId} results are malformed`);
+  const seqs: number[] = [];
+  const results = new Map<number, WriteResult>();
+  for (let k = 0; k < flat.length; k += 3) {
+    const seq = flat[k] as number;
+    const revision = flat[k + 2] as number;
+    if (seqs.length > 0 && seq <= seqs[seqs.length - 1]!) throw malformed(`session ${clientId} results are not in seq order`);
+    let result: WriteResult;
+    switch (flat[k + 1]) {
+      case CODE_PUT: result = { revision }; break;
+      case CODE_DELETE_MISSING: result = { revision, deleted: false }; break;
+      case CODE_DELETE_DONE: result = { revision, deleted: true }; break;
+      case CODE_CAS_FAILED: result = { revision, succeeded: false }; break;
+      case CODE_CAS_DONE: result = { revision, succeeded: true }; break;
+      default: throw malformed(`session ${clientId} has an unknown result code`);
+    }
+    seqs.push(seq);
+    results.set(seq, result);
+  }
+  return { clientId, lastApplied: a[0], ackedBelow: a[1], floor: a[2], seqs, results };
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+function insertSorted(seqs: number[], seq: number): void {
+  let i = seqs.length;
+  while (i > 0 && seqs[i - 1]! > seq) i--;
+  seqs.splice(i, 0, seq);
+}
+
+function malformed(message: string): StateMachineError {
+  return new StateMachineError('MALFORMED_SESSION', message);
+}

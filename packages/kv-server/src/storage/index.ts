@@ -1,0 +1,9 @@
+/**
+ * Durable storage of a Keel node: the LevelDB-backed `NodeStore` (Raft log, hard state, applied
+ * index, membership, user data, sessions, snapshots) and the snapshot wire format.
+ */
+export { NodeStore } from './node-store.js';
+export type { OpenStoreOptions, ScanRange, SnapshotStream, ApplyResult, SnapshotInstall } from './node-store.js';
+export { StoreError } from './errors.js';
+export type { StoreErrorCode } from './errors.js';
+export { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';

@@ -1,0 +1,88 @@
+/**
+ * The sending side of a snapshot: the state machine as of one instant, read from one LevelDB
+ * snapshot (consistent while applies continue) and packed into bounded chunks
+ * (`snapshot-format.ts`). The meta is read from the same LevelDB snapshot, so it always describes
+ * exactly the data that is sent.
+ */
+import type { SnapshotMeta } from '@keel/raft';
+import { pack } from '../state-machine/msgpack.js';
+import { META, decodeApplied, decodeCount, decodeMembership } from './codec.js';
+import { StoreError } from './errors.js';
+import { kvSublevelName, sessionsSublevelName, type BytesSublevel, type Db, type MetaSublevel } from './layout.js';
+import { ChunkPacker, RECORD_KV, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
+
+/** Rows read per step: values may be up to LIMITS.valueBytesMax, so keep the read-ahead small. */
+const SNAPSHOT_READ_ROWS = 64;
+
+/** A snapshot to send: its meta and its contents as chunks (iterate once). */
+export interface SnapshotStream {
+  readonly meta: SnapshotMeta;
+  readonly chunks: AsyncIterable<Uint8Array>;
+  /** Release the LevelDB snapshot, also when the consumer stopped pulling mid-way. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function openSnapshotStream(
+  db: Db,
+  metaDb: MetaSublevel,
+  sublevelOf: (name: string) => BytesSublevel,
+  chunkBytes: number,
+): Promise<SnapshotStream> {
+  const snapshot = db.snapshot();
+  let iterator: ReturnType<BytesSublevel['iterator']> | undefined;
+  let closing: Promise<void> | undefined;
+  // Closes the iterator in use too: a LevelDB snapshot's close waits for the iterators reading it,
+  // and a consumer that stops pulling (a failed send) would otherwise hold it forever.
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await iterator?.close();
+      await snapshot.close();
+    })());
+  try {
+    const [appliedB, membersB, generationB] = await metaDb.getMany([META.applied, META.members, META.generation], { snapshot });
+    if (appliedB === undefined || membersB === undefined || generationB === undefined) throw new StoreError('CORRUPTED', 'snapshot metadata missing');
+    const applied = decodeApplied(appliedB);
+    const membership = decodeMembership(membersB);
+    const generation = decodeCount(generationB, 'generation');
+    const meta: SnapshotMeta = { index: applied.index, term: applied.term, conf: membership.conf };
+    const header = headerRecord(meta, membership.members);
+    const sources: Array<[BytesSublevel, number]> = [
+      [sublevelOf(kvSublevelName(generation)), RECORD_KV],
+      [sublevelOf(sessionsSublevelName(generation)), RECORD_SESSION],
+    ];
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      try {
+        const packer = new ChunkPacker(chunkBytes);
+        let records = 0;
+        packer.add(header, pack(header).byteLength);
+        for (const [sublevel, tag] of sources) {
+          const it = (iterator = sublevel.iterator({ snapshot }));
+          try {
+            for (;;) {
+              const rows = await it.nextv(SNAPSHOT_READ_ROWS);
+              if (rows.length === 0) break;
+              for (const [k, v] of rows) {
+                records++;
+                const out = packer.add([tag, k, v], k.byteLength + v.byteLength);
+                if (out === undefined) continue;
+                if (closing !== undefined) throw new StoreError('CLOSED', 'the snapshot stream was closed');
+                yield out;
+              }
+            }
+          } finally {
+            await it.close();
+          }
+        }
+        const out = packer.add([RECORD_TRAILER, records], 8);
+        if (out !== undefined) yield out;
+        yield packer.flush()!;
+      } finally {
+        await close();
+      }
+    }
+    return { meta, chunks: chunks(), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,547 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CasExpectation, WriteSession } from '@keel/protocol';
+import type { ConfState, Entry } from '@keel/raft';
+import { NodeStore, type ApplyResult } from '../src/storage/index.js';
+import {
+  SessionTable,
+  StateMachineError,
+  decodeCommand,
+  decodeMemberContext,
+  encodeCommand,
+  encodeMemberContext,
+  type Command,
+  type WriteResult,
+} from '../src/state-machine/index.js';
+
+const CONF: ConfState = { voters: [1], learners: [] };
+const MEMBERS = [{ id: 1, role: 'voter' as const, peerAddress: '127.0.0.1:7001', clientAddress: '127.0.0.1:8001' }];
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const b = (s: string): Uint8Array => enc.encode(s);
+const s = (u: Uint8Array): string => dec.decode(u);
+
+const dirs: string[] = [];
+const open = new Set<NodeStore>();
+
+async function newStore(dir?: string): Promise<{ store: NodeStore; dir: string }> {
+  const d = dir ?? (await mkdtemp(join(tmpdir(), 'keel-sm-')));
+  if (dir === undefined) dirs.push(d);
+  const store = await NodeStore.open({ dir: d, bootstrap: { conf: CONF, members: MEMBERS } });
+  open.add(store);
+  return { store, dir: d };
+}
+
+async function closeStore(store: NodeStore): Promise<void> {
+  open.delete(store);
+  await store.close();
+}
+
+afterEach(async () => {
+  for (const st of open) await st.close().catch(() => undefined);
+  open.clear();
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+/** Drives a store like the node does: persist, commit, apply; one entry per command. */
+class Driver {
+  term = 1;
+  constructor(public store: NodeStore) {}
+
+  async run(datas: Array<Uint8Array | Entry>): Promise<ApplyResult[]> {
+    const first = this.store.raftStorage.lastIndex() + 1;
+    const es: Entry[] = datas.map((d, k) =>
+      d instanceof Uint8Array ? { type: 'normal', index: first + k, term: this.term, data: d } : { ...d, index: first + k, term: this.term },
+    );
+    const last = first + es.length - 1;
+    await this.store.persist({ hardState: { term: this.term, vote: 1, commit: last }, entries: es }, true);
+    return this.store.apply(es);
+  }
+
+  async one(c: Command): Promise<WriteResult | unknown> {
+    const [r] = await this.run([encodeCommand(c)]);
+    return r!.kind === 'command' ? r!.result : r;
+  }
+}
+
+let seqs = new Map<string, number>();
+function session(clientId = 'c1', ackedBelow?: number): WriteSession {
+  const seq = (seqs.get(clientId) ?? 0) + 1;
+  seqs.set(clientId, seq);
+  return { clientId, seq, ackedBelow: ackedBelow ?? seq };
+}
+const put = (key: string, value: string, sess = session()): Command => ({ op: 'put', key: b(key), value: b(value), session: sess });
+const del = (key: string, sess = session()): Command => ({ op: 'delete', key: b(key), session: sess });
+const cas = (key: string, expect: CasExpectation, value: string, sess = session()): Command => ({ op: 'cas', key: b(key), expect, value: b(value), session: sess });
+
+describe('commands', () => {
+  it('round-trips every command shape through encode/decode', () => {
+    seqs = new Map();
+    const commands: Command[] = [
+      put('k', 'v'),
+      del('k'),
+      cas('k', { value: b('old') }, 'new'),
+      cas('k', { revision: 42 }, 'new'),
+      cas('k', { absent: true }, 'new'),
+      put('k', '', { clientId: 'ü-client', seq: 2 ** 40, ackedBelow: 7 }),
+    ];
+    for (const c of commands) expect(decodeCommand(encodeCommand(c))).toEqual(c);
+  });
+
+  it('refuses to encode commands that break the rules (TypeError)', () => {
+    const sess = { clientId: 'c', seq: 1, ackedBelow: 0 };
+    expect(() => encodeCommand({ op: 'put', key: new Uint8Array(0), value: b('v'), session: sess })).toThrow(TypeError);
+    expect(() => encodeCommand({ op: 'put', key: b('k'), value: b('v'), session: { clientId: '', seq: 1, ackedBelow: 0 } })).toThrow(TypeError);
+    expect(() => encodeCommand({ op: 'put', key: b('k'), value: b('v'), session: { clientId: 'c', seq: 1, ackedBelow: 2 } })).toThrow(TypeError);
+    expect(() => encodeCommand({ op: 'put', key: b('k'), value: b('v'), session: { clientId: 'c', seq: 1.5, ackedBelow: 0 } })).toThrow(TypeError);
+    expect(() => encodeCommand({ op: 'put', key: new Uint8Array(5000), value: b('v'), session: sess })).toThrow(/key exceeds/);
+    expect(() => encodeCommand({ op: 'cas', key: b('k'), expect: {} as CasExpectation, value: b('v'), session: sess })).toThrow(TypeError);
+  });
+
+  it('decodes arbitrary bytes to a command or a typed MALFORMED_COMMAND error, never anything else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          const c = decodeCommand(bytes);
+          expect(['put', 'delete', 'cas']).toContain(c.op);
+        } catch (err) {
+          expect(err).toBeInstanceOf(StateMachineError);
+          expect((err as StateMachineError).code).toBe('MALFORMED_COMMAND');
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('round-trips member contexts and rejects garbage with a typed error', () => {
+    const m = { peerAddress: '10.0.0.1:7000', clientAddress: '10.0.0.1:8000' };
+    expect(decodeMemberContext(encodeMemberContext(m))).toEqual(m);
+    const codeOf = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (err) {
+        return err instanceof StateMachineError ? err.code : 'not a StateMachineError';
+      }
+      return undefined;
+    };
+    expect(codeOf(() => decodeMemberContext(b('garbage')))).toBe('MALFORMED_MEMBER_CONTEXT');
+    expect(codeOf(() => decodeMemberContext(new Uint8Array([0xc1])))).toBe('MALFORMED_MEMBER_CONTEXT');
+    expect(codeOf(() => decodeMemberContext(encodeCommand(put('k', 'v'))))).toBe('MALFORMED_MEMBER_CONTEXT');
+  });
+});
+
+describe('state machine: apply', () => {
+  it('returns the log index as revision and keeps create/mod revisions per key', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    expect(await d.one(put('a', '1'))).toEqual({ revision: 1 });
+    expect(await d.one(put('b', '1'))).toEqual({ revision: 2 });
+    expect(await d.one(put('a', '2'))).toEqual({ revision: 3 });
+    expect(await store.get(b('a'))).toEqual({ key: b('a'), value: b('2'), createRevision: 1, modRevision: 3 });
+    expect(await d.one(del('a'))).toEqual({ revision: 4, deleted: true });
+    expect(await d.one(del('a'))).toEqual({ revision: 5, deleted: false });
+    expect(await store.get(b('a'))).toBeNull();
+    expect(await d.one(put('a', '3'))).toEqual({ revision: 6 });
+    expect(await store.get(b('a'))).toMatchObject({ createRevision: 6, modRevision: 6 });
+    expect(store.appliedIndex()).toBe(6);
+  });
+
+  it('applies a retried write once and answers it with the first result', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    const first = put('k', 'v1', { clientId: 'c1', seq: 1, ackedBelow: 0 });
+    expect(await d.one(first)).toEqual({ revision: 1 });
+    expect(await d.one(put('k', 'other', { clientId: 'c2', seq: 1, ackedBelow: 0 }))).toEqual({ revision: 2 });
+    // The retry reaches the log again (e.g. through a new leader): not applied, same answer.
+    expect(await d.one(first)).toEqual({ revision: 1 });
+    expect(await store.get(b('k'))).toMatchObject({ value: b('other'), modRevision: 2 });
+    // Duplicates inside one batch too.
+    const c = cas('n', { absent: true }, 'x', { clientId: 'c3', seq: 5, ackedBelow: 0 });
+    const results = await d.run([encodeCommand(c), encodeCommand(c)]);
+    expect(results.map((r) => (r.kind === 'command' ? r.result : r))).toEqual([
+      { revision: 4, succeeded: true },
+      { revision: 4, succeeded: true },
+    ]);
+  });
+
+  it('forgets results below ackedBelow and answers a late retry INDETERMINATE without applying it', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    await d.one(put('k', 'v1', { clientId: 'c', seq: 1, ackedBelow: 0 }));
+    await d.one(put('k', 'v2', { clientId: 'c', seq: 2, ackedBelow: 2 }));
+    const late = await d.one(put('k', 'v1', { clientId: 'c', seq: 1, ackedBelow: 0 }));
+    expect(late).toMatchObject({ code: 'INDETERMINATE', definite: false });
+    expect(await store.get(b('k'))).toMatchObject({ value: b('v2'), modRevision: 2 });
+    // seq 2 is still remembered
+    expect(await d.one(put('k', 'v2', { clientId: 'c', seq: 2, ackedBelow: 2 }))).toEqual({ revision: 2 });
+  });
+
+  it('compares value, revision or absence in cas', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    expect(await d.one(cas('k', { value: b('x') }, 'v'))).toEqual({ revision: 1, succeeded: false });
+    expect(await d.one(cas('k', { revision: 0 }, 'v'))).toEqual({ revision: 2, succeeded: false });
+    expect(await d.one(cas('k', { absent: true }, 'v1'))).toEqual({ revision: 3, succeeded: true });
+    expect(await d.one(cas('k', { absent: true }, 'v2'))).toEqual({ revision: 4, succeeded: false });
+    expect(await d.one(cas('k', { value: b('v1') }, 'v2'))).toEqual({ revision: 5, succeeded: true });
+    expect(await d.one(cas('k', { value: b('v1') }, 'v3'))).toEqual({ revision: 6, succeeded: false });
+    expect(await d.one(cas('k', { revision: 3 }, 'v3'))).toEqual({ revision: 7, succeeded: false });
+    expect(await d.one(cas('k', { revision: 5 }, 'v3'))).toEqual({ revision: 8, succeeded: true });
+    expect(await store.get(b('k'))).toEqual({ key: b('k'), value: b('v3'), createRevision: 3, modRevision: 8 });
+  });
+
+  it('scans by prefix and by range with limit and more', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    const keys = ['a', 'ab', 'abc', 'abd', 'ac', 'b', 'ba'];
+    await d.run(keys.map((k) => encodeCommand(put(k, k.toUpperCase()))));
+    await d.run([encodeCommand({ op: 'put', key: new Uint8Array([0xff, 0xff]), value: b('top'), session: session() })]);
+    await d.run([encodeCommand({ op: 'put', key: new Uint8Array([0xff, 0xff, 0x01]), value: b('top2'), session: session() })]);
+    const names = (r: { kvs: { key: Uint8Array }[] }): string[] => r.kvs.map((kv) => s(kv.key));
+
+    expect(names(await store.scan({ prefix: b('ab') }, 10))).toEqual(['ab', 'abc', 'abd']);
+    expect(await store.scan({ prefix: b('ab') }, 2)).toMatchObject({ more: true });
+    expect((await store.scan({ prefix: b('ab') }, 3)).more).toBe(false);
+    expect(names(await store.scan({ start: b('ab'), end: b('b') }, 10))).toEqual(['ab', 'abc', 'abd', 'ac']);
+    expect(names(await store.scan({ start: b('ab'), end: b('b') }, 2))).toEqual(['ab', 'abc']);
+    expect(names(await store.scan({ start: b('b') }, 2))).toEqual(['b', 'ba']);
+    expect(names(await store.scan({ prefix: b('a'), start: b('abd') }, 10))).toEqual(['abd', 'ac']);
+    expect(names(await store.scan({ start: b('b'), end: b('a') }, 10))).toEqual([]);
+    const top = await store.scan({ prefix: new Uint8Array([0xff, 0xff]) }, 10);
+    expect(top.kvs.map((kv) => s(kv.value))).toEqual(['top', 'top2']);
+    const all = await store.scan({}, 100);
+    expect(all.kvs.length).toBe(9);
+    expect(all.kvs[0]).toEqual({ key: b('a'), value: b('A'), createRevision: 1, modRevision: 1 });
+    await expect(store.scan({}, 0)).rejects.toThrow(TypeError);
+  });
+
+  it('advances the applied index over no-ops and conf changes, and records members with addresses', async () => {
+    seqs = new Map();
+    const { store, dir } = await newStore();
+    const d = new Driver(store);
+    const add2: Entry = {
+      type: 'confChange', index: 0, term: 0,
+      change: { type: 'addLearner', nodeId: 2, context: encodeMemberContext({ peerAddress: 'p2', clientAddress: 'c2' }) },
+      conf: { voters: [1], learners: [2] },
+    };
+    const promote2: Entry = { type: 'confChange', index: 0, term: 0, change: { type: 'addVoter', nodeId: 2 }, conf: { voters: [1, 2], learners: [] } };
+    const badContext: Entry = {
+      type: 'confChange', index: 0, term: 0,
+      change: { type: 'addVoter', nodeId: 3, context: b('not msgpack of two strings') },
+      conf: { voters: [1, 2, 3], learners: [] },
+    };
+    const remove1: Entry = { type: 'confChange', index: 0, term: 0, change: { type: 'removeNode', nodeId: 1 }, conf: { voters: [2, 3], learners: [] } };
+    const results = await d.run([new Uint8Array(0), add2, promote2, badContext, remove1]);
+    expect(results.map((r) => r.kind)).toEqual(['noop', 'conf', 'conf', 'conf', 'conf']);
+    expect(results[1]).toMatchObject({ kind: 'conf', members: [MEMBERS[0], { id: 2, role: 'learner', peerAddress: 'p2', clientAddress: 'c2' }] });
+    const expected = [
+      { id: 2, role: 'voter', peerAddress: 'p2', clientAddress: 'c2' },
+      { id: 3, role: 'voter', peerAddress: '', clientAddress: '' },
+    ];
+    expect(store.members()).toEqual(expected);
+    expect(store.confState()).toEqual({ voters: [2, 3], learners: [] });
+    expect(store.appliedIndex()).toBe(5);
+    await closeStore(store);
+    const { store: again } = await newStore(dir);
+    expect(again.members()).toEqual(expected);
+    expect(again.confState()).toEqual({ voters: [2, 3], learners: [] });
+    expect(again.appliedIndex()).toBe(5);
+  });
+
+  it('answers an undecodable entry INTERNAL, applies the rest of the batch and keeps going', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    const results = await d.run([encodeCommand(put('a', '1')), b('garbage'), new Uint8Array([0x93, 1, 2]), encodeCommand(put('b', '2'))]);
+    expect(results.map((r) => (r.kind === 'command' ? r.result : r))).toEqual([
+      { revision: 1 },
+      expect.objectContaining({ code: 'INTERNAL', definite: true }),
+      expect.objectContaining({ code: 'INTERNAL', definite: true }),
+      { revision: 4 },
+    ]);
+    expect(store.appliedIndex()).toBe(4);
+    expect(await d.one(put('c', '3'))).toEqual({ revision: 5 });
+  });
+
+  it('keeps data, revisions and sessions across reopen (a retry after restart is still deduplicated)', async () => {
+    seqs = new Map();
+    const { store, dir } = await newStore();
+    const d = new Driver(store);
+    const w = put('k', 'v1', { clientId: 'c', seq: 1, ackedBelow: 0 });
+    await d.one(w);
+    await d.one(put('k', 'v2', { clientId: 'd', seq: 1, ackedBelow: 0 }));
+    await closeStore(store);
+    const { store: again } = await newStore(dir);
+    expect(again.appliedIndex()).toBe(2);
+    const d2 = new Driver(again);
+    expect(await d2.one(w)).toEqual({ revision: 1 });
+    expect(await again.get(b('k'))).toMatchObject({ value: b('v2'), createRevision: 1, modRevision: 2 });
+  });
+
+  it('refuses entries that do not follow the applied index', async () => {
+    const { store } = await newStore();
+    await store.persist({ entries: [{ type: 'normal', index: 1, term: 1, data: new Uint8Array(0) }] }, true);
+    await expect(store.apply([{ type: 'normal', index: 2, term: 1, data: new Uint8Array(0) }])).rejects.toThrow(/applied index is 0/);
+  });
+});
+
+describe('SessionTable bounds (deterministic)', () => {
+  const result = (revision: number): WriteResult => ({ revision });
+
+  it('evicts the least recently used session beyond sessionsMax', () => {
+    const t = new SessionTable({ sessionsMax: 2, resultsPerSessionMax: 10, resultsTotalMax: 100 });
+    t.record({ clientId: 'a', seq: 1, ackedBelow: 0 }, 1, result(1));
+    t.record({ clientId: 'b', seq: 1, ackedBelow: 0 }, 2, result(2));
+    t.record({ clientId: 'a', seq: 2, ackedBelow: 0 }, 3, result(3)); // a is now most recent
+    expect(t.drainChanges().map(([k, v]) => [s(k), v !== undefined])).toEqual([['a', true], ['b', true]]);
+    t.record({ clientId: 'c', seq: 1, ackedBelow: 0 }, 4, result(4));
+    expect(t.describe().map((x) => x.clientId)).toEqual(['a', 'c']);
+    // The evicted session's record is deleted in the same batch.
+    expect(t.drainChanges().map(([k, v]) => [s(k), v !== undefined])).toEqual([['c', true], ['b', false]]);
+    expect(t.lookup({ clientId: 'b', seq: 1, ackedBelow: 0 })).toEqual({ kind: 'new' }); // forgotten entirely
+    expect(t.lookup({ clientId: 'a', seq: 1, ackedBelow: 0 })).toEqual({ kind: 'duplicate', result: result(1) });
+    expect(t.resultCount).toBe(3);
+  });
+
+  it('drops the smallest seq beyond resultsPerSessionMax and answers it as forgotten', () => {
+    const t = new SessionTable({ sessionsMax: 5, resultsPerSessionMax: 2, resultsTotalMax: 100 });
+    for (let seq = 1; seq <= 3; seq++) t.record({ clientId: 'a', seq, ackedBelow: 0 }, seq, result(seq));
+    expect(t.lookup({ clientId: 'a', seq: 1, ackedBelow: 0 })).toEqual({ kind: 'forgotten' });
+    expect(t.lookup({ clientId: 'a', seq: 2, ackedBelow: 0 })).toEqual({ kind: 'duplicate', result: result(2) });
+    expect(t.describe()).toEqual([{ clientId: 'a', lastApplied: 3, ackedBelow: 0, floor: 2, seqs: [2, 3] }]);
+  });
+
+  it('evicts whole sessions beyond resultsTotalMax, but never the one being written', () => {
+    const t = new SessionTable({ sessionsMax: 5, resultsPerSessionMax: 10, resultsTotalMax: 3 });
+    t.record({ clientId: 'a', seq: 1, ackedBelow: 0 }, 1, result(1));
+    t.record({ clientId: 'a', seq: 2, ackedBelow: 0 }, 2, result(2));
+    t.record({ clientId: 'b', seq: 1, ackedBelow: 0 }, 3, result(3));
+    t.record({ clientId: 'b', seq: 2, ackedBelow: 0 }, 4, result(4));
+    expect(t.describe().map((x) => x.clientId)).toEqual(['b']);
+    expect(t.resultCount).toBe(2);
+  });
+
+  it('writes one record per touched client per batch, however many of its writes the batch holds', () => {
+    const t = new SessionTable();
+    for (let seq = 1; seq <= 50; seq++) t.record({ clientId: 'busy', seq, ackedBelow: Math.max(0, seq - 4) }, seq, result(seq));
+    const changes = t.drainChanges();
+    expect(changes.length).toBe(1);
+    expect(t.drainChanges()).toEqual([]);
+  });
+
+  it('rebuilds the same table from its records (as after a restart or a snapshot)', () => {
+    const records = new Map<string, [Uint8Array, Uint8Array]>();
+    const t = new SessionTable({ sessionsMax: 3, resultsPerSessionMax: 3, resultsTotalMax: 7 });
+    const rng = fc.sample(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 3 }), fc.nat(3)), { numRuns: 200, seed: 7 });
+    const next = new Map<string, number>();
+    rng.forEach(([client, ackLag, kind], k) => {
+      const clientId = `client-${client}`;
+      const seq = (next.get(clientId) ?? 0) + 1;
+      next.set(clientId, seq);
+      const r: WriteResult = kind === 0 ? { revision: k + 1 } : kind === 1 ? { revision: k + 1, deleted: k % 2 === 0 } : { revision: k + 1, succeeded: k % 3 === 0 };
+      t.record({ clientId, seq, ackedBelow: Math.max(0, seq - ackLag) }, k + 1, r);
+      if (k % 5 === 4) {
+        for (const [key, value] of t.drainChanges()) {
+          if (value === undefined) records.delete(s(key));
+          else records.set(s(key), [key, value]);
+        }
+      }
+    });
+    for (const [key, value] of t.drainChanges()) {
+      if (value === undefined) records.delete(s(key));
+      else records.set(s(key), [key, value]);
+    }
+    const rebuilt = SessionTable.fromRecords(records.values(), t.limits);
+    expect(rebuilt.describe()).toEqual(t.describe());
+    expect(rebuilt.resultCount).toBe(t.resultCount);
+    for (const { clientId, seqs } of t.describe()) {
+      for (const seq of seqs) expect(rebuilt.lookup({ clientId, seq, ackedBelow: 0 })).toEqual(t.lookup({ clientId, seq, ackedBelow: 0 }));
+    }
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// Property: the store's state machine against a naive in-memory model, with retries and restarts.
+// -------------------------------------------------------------------------------------------------
+
+interface ModelValue {
+  value: string;
+  create: number;
+  mod: number;
+}
+
+/** The naive oracle: a map, and an unbounded session table with the same acknowledgement rule. */
+class Model {
+  kv = new Map<string, ModelValue>();
+  sessions = new Map<string, { acked: number; results: Map<number, unknown> }>();
+
+  apply(index: number, c: Command): unknown {
+    let sess = this.sessions.get(c.session.clientId);
+    const { seq, ackedBelow } = c.session;
+    let answer: unknown;
+    let fresh: unknown;
+    if (sess?.results.has(seq)) answer = sess.results.get(seq);
+    else if (sess !== undefined && seq < sess.acked) answer = 'INDETERMINATE';
+    else answer = fresh = this.run(index, c);
+    if (sess === undefined) this.sessions.set(c.session.clientId, (sess = { acked: 0, results: new Map() }));
+    sess.acked = Math.max(sess.acked, ackedBelow);
+    for (const k of [...sess.results.keys()]) if (k < sess.acked) sess.results.delete(k);
+    if (fresh !== undefined) sess.results.set(seq, fresh);
+    return answer;
+  }
+
+  private run(index: number, c: Command): unknown {
+    const key = s(c.key);
+    const cur = this.kv.get(key);
+    const set = (value: Uint8Array): void => void this.kv.set(key, { value: s(value), create: cur?.create ?? index, mod: index });
+    if (c.op === 'put') {
+      set(c.value);
+      return { revision: index };
+    }
+    if (c.op === 'delete') {
+      this.kv.delete(key);
+      return { revision: index, deleted: cur !== undefined };
+    }
+    const e = c.expect;
+    const ok = 'value' in e ? cur?.value === s(e.value) : 'revision' in e ? cur?.mod === e.revision : cur === undefined;
+    if (ok) set(c.value);
+    return { revision: index, succeeded: ok };
+  }
+
+  rows(): Array<[string, ModelValue]> {
+    return [...this.kv.entries()].sort(([a], [b2]) => (Buffer.compare(Buffer.from(a), Buffer.from(b2))));
+  }
+}
+
+type Step =
+  | { kind: 'write'; client: number; op: 'put' | 'delete' | 'cas'; key: string; value: string; expect: number; expectValue: string; ackLag: number }
+  | { kind: 'retry'; pick: number }
+  | { kind: 'noop' }
+  | { kind: 'garbage' }
+  | { kind: 'flush' }
+  | { kind: 'reopen' };
+
+const KEYS = ['a', 'ab', 'b', 'ba', 'c'];
+const VALUES = ['', 'x', 'y'];
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 10,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      client: fc.integer({ min: 0, max: 2 }),
+      op: fc.constantFrom('put' as const, 'delete' as const, 'cas' as const),
+      key: fc.constantFrom(...KEYS),
+      value: fc.constantFrom(...VALUES),
+      expect: fc.integer({ min: 0, max: 12 }),
+      expectValue: fc.constantFrom(...VALUES),
+      ackLag: fc.integer({ min: 0, max: 3 }),
+    }),
+  },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('retry' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('noop' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('garbage' as const) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('flush' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
+);
+
+describe('state machine against a naive model (property)', () => {
+  it('matches the model on every answer, every read and after every restart', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => {
+        const model = new Model();
+        let { store, dir } = await newStore();
+        let driver = new Driver(store);
+        const sent: Command[] = [];
+        const nextSeq = [0, 0, 0];
+        let pending: Array<{ data: Uint8Array; command?: Command }> = [];
+        let index = 0;
+        const flush = async (): Promise<void> => {
+          if (pending.length === 0) return;
+          const results = await driver.run(pending.map((p) => p.data));
+          pending.forEach((p, k) => {
+            index++;
+            const r = results[k]!;
+            expect(r.index).toBe(index);
+            if (p.command === undefined) {
+              expect(r.kind === 'noop' || (r.kind === 'command' && (r.result as { code?: string }).code === 'INTERNAL')).toBe(true);
+              return;
+            }
+            const expected = model.apply(index, p.command);
+            const got = r.kind === 'command' ? r.result : r;
+            if (expected === 'INDETERMINATE') expect(got).toMatchObject({ code: 'INDETERMINATE', definite: false });
+            else expect(got).toEqual(expected);
+          });
+          pending = [];
+        };
+        const checkReads = async (): Promise<void> => {
+          const all = await store.scan({}, 1000);
+          expect(all.more).toBe(false);
+          expect(all.kvs.map((kv) => [s(kv.key), { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision }])).toEqual(model.rows());
+          for (const key of KEYS) {
+            const kv = await store.get(b(key));
+            const m = model.kv.get(key);
+            expect(kv === null ? undefined : { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision }).toEqual(m);
+          }
+          const prefixA = await store.scan({ prefix: b('a') }, 1);
+          const modelA = model.rows().filter(([k]) => k.startsWith('a'));
+          expect(prefixA.kvs.map((kv) => s(kv.key))).toEqual(modelA.slice(0, 1).map(([k]) => k));
+          expect(prefixA.more).toBe(modelA.length > 1);
+        };
+        try {
+          for (const st of steps) {
+            if (st.kind === 'write') {
+              const seq = ++nextSeq[st.client]!;
+              const sess = { clientId: `client-${st.client}`, seq, ackedBelow: Math.max(0, seq - st.ackLag) };
+              const c: Command =
+                st.op === 'put'
+                  ? { op: 'put', key: b(st.key), value: b(st.value), session: sess }
+                  : st.op === 'delete'
+                    ? { op: 'delete', key: b(st.key), session: sess }
+                    : {
+                        op: 'cas',
+                        key: b(st.key),
+                        value: b(st.value),
+                        session: sess,
+                        expect: st.expect % 3 === 0 ? { absent: true } : st.expect % 3 === 1 ? { value: b(st.expectValue) } : { revision: st.expect },
+                      };
+              sent.push(c);
+              pending.push({ data: encodeCommand(c), command: c });
+            } else if (st.kind === 'retry') {
+              if (sent.length === 0) continue;
+              const c = sent[st.pick % sent.length]!;
+              pending.push({ data: encodeCommand(c), command: c });
+            } else if (st.kind === 'noop') {
+              pending.push({ data: new Uint8Array(0) });
+            } else if (st.kind === 'garbage') {
+              pending.push({ data: b('not a command') });
+            } else if (st.kind === 'flush') {
+              await flush();
+              await checkReads();
+            } else {
+              await flush();
+              await closeStore(store);
+              ({ store } = await newStore(dir));
+              driver = new Driver(store);
+              expect(store.appliedIndex()).toBe(index);
+              await checkReads();
+            }
+          }
+          await flush();
+          await checkReads();
+        } finally {
+          await closeStore(store);
+        }
+        void dir;
+      }),
+      { numRuns: 40 },
+    );
+  });
+});

@@ -1,0 +1,279 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Level } from 'level';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStorage, StorageError, type ConfState, type Entry, type HardState } from '@keel/raft';
+import { NodeStore, StoreError, type OpenStoreOptions } from '../src/storage/index.js';
+import { encodeMemberContext } from '../src/state-machine/index.js';
+
+const CONF: ConfState = { voters: [1, 2, 3], learners: [] };
+const MEMBERS = [1, 2, 3].map((id) => ({ id, role: 'voter' as const, peerAddress: `127.0.0.1:${7000 + id}`, clientAddress: `127.0.0.1:${8000 + id}` }));
+
+const dirs: string[] = [];
+const open = new Set<NodeStore>();
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'keel-storage-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function openStore(dir: string, opts: Partial<OpenStoreOptions> = {}): Promise<NodeStore> {
+  const store = await NodeStore.open({ dir, bootstrap: { conf: CONF, members: MEMBERS }, ...opts });
+  open.add(store);
+  return store;
+}
+
+async function closeStore(store: NodeStore): Promise<void> {
+  open.delete(store);
+  await store.close();
+}
+
+afterEach(async () => {
+  for (const s of open) await s.close().catch(() => undefined);
+  open.clear();
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+function normal(index: number, term: number, text = `e${index}`): Entry {
+  return { type: 'normal', index, term, data: new TextEncoder().encode(text) };
+}
+
+function entries(from: number, to: number, term: number, tag = ''): Entry[] {
+  const out: Entry[] = [];
+  for (let i = from; i <= to; i++) out.push(normal(i, term, `${tag}e${i}`));
+  return out;
+}
+
+/** Everything the core can ask a Storage, as plain data (bytes as arrays). */
+function describeStorage(s: MemoryStorage): unknown {
+  const plain = (e: Entry): unknown => (e.type === 'normal' ? { ...e, data: Array.from(e.data) } : { ...e, change: { ...e.change, context: e.change.context && Array.from(e.change.context) } });
+  const first = s.firstIndex();
+  const last = s.lastIndex();
+  const terms: number[] = [];
+  for (let i = first - 1; i <= last; i++) terms.push(s.term(i));
+  return {
+    initialState: s.initialState(),
+    first,
+    last,
+    terms,
+    entries: last >= first ? s.entries(first, last + 1).map(plain) : [],
+    snapshot: s.snapshot().meta,
+  };
+}
+
+describe('NodeStore: log and hard state', () => {
+  it('bootstraps a brand-new store with the given membership, and ignores bootstrap afterwards', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    expect(store.confState()).toEqual(CONF);
+    expect(store.members()).toEqual(MEMBERS);
+    expect(store.appliedIndex()).toBe(0);
+    expect(store.raftStorage.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, conf: CONF });
+    expect(store.raftStorage.firstIndex()).toBe(1);
+    expect(store.raftStorage.lastIndex()).toBe(0);
+    await closeStore(store);
+
+    const again = await openStore(dir, { bootstrap: { conf: { voters: [9], learners: [] }, members: [] } });
+    expect(again.confState()).toEqual(CONF);
+    expect(again.members()).toEqual(MEMBERS);
+  });
+
+  it('persists entries and hard state and rebuilds the same view after reopen', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const hs: HardState = { term: 2, vote: 1, commit: 3 };
+    const conf: Entry = {
+      type: 'confChange',
+      index: 6,
+      term: 2,
+      change: { type: 'addLearner', nodeId: 4, context: encodeMemberContext({ peerAddress: 'p4', clientAddress: 'c4' }) },
+      conf: { voters: [1, 2, 3], learners: [4] },
+    };
+    await store.persist({ hardState: hs, entries: [...entries(1, 5, 1), conf, normal(7, 2, '')] }, true);
+    const before = describeStorage(store.raftStorage);
+    expect(store.raftStorage.lastIndex()).toBe(7);
+    expect(store.raftStorage.hardState()).toEqual(hs);
+    await closeStore(store);
+
+    const reopened = await openStore(dir);
+    expect(describeStorage(reopened.raftStorage)).toEqual(before);
+    expect(reopened.raftStorage.entries(6, 7)[0]).toMatchObject({ type: 'confChange', change: { type: 'addLearner', nodeId: 4 } });
+  });
+
+  it('overwrites a conflicting suffix and deletes the stored entries beyond the new last index', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entries: entries(1, 10, 1) }, true);
+    // A new leader in term 3 replaces everything from index 4 with a shorter log.
+    await store.persist({ hardState: { term: 3, vote: 2, commit: 0 }, entries: entries(4, 6, 3, 'new') }, true);
+    expect(store.raftStorage.lastIndex()).toBe(6);
+    expect(store.raftStorage.term(3)).toBe(1);
+    expect(store.raftStorage.term(4)).toBe(3);
+    const view = describeStorage(store.raftStorage);
+    await closeStore(store);
+
+    const reopened = await openStore(dir);
+    expect(describeStorage(reopened.raftStorage)).toEqual(view);
+    expect(() => reopened.raftStorage.term(7)).toThrow(StorageError);
+    const data = reopened.raftStorage.entries(4, 7).map((e) => (e.type === 'normal' ? new TextDecoder().decode(e.data) : ''));
+    expect(data).toEqual(['newe4', 'newe5', 'newe6']);
+  });
+
+  it('refuses to overwrite an applied entry with a different term (Reference: §5.4 Leader Completeness)', async () => {
+    const store = await openStore(await tempDir());
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 3 }, entries: entries(1, 3, 1) }, true);
+    await store.apply(store.raftStorage.entries(1, 4));
+    await expect(store.persist({ entries: entries(3, 4, 2) }, true)).rejects.toThrow(/applied entry/);
+    expect(store.raftStorage.lastIndex()).toBe(3);
+    // Re-persisting identical entries is harmless.
+    await store.persist({ entries: entries(3, 4, 1) }, true);
+    expect(store.raftStorage.lastIndex()).toBe(4);
+  });
+
+  it('rejects entries that would leave a gap, without writing anything', async () => {
+    const store = await openStore(await tempDir());
+    await store.persist({ entries: entries(1, 3, 1) }, true);
+    await expect(store.persist({ entries: entries(5, 6, 1) }, true)).rejects.toThrow(/gap/);
+    expect(store.raftStorage.lastIndex()).toBe(3);
+    await expect(store.persist({ entries: [normal(4, 1), normal(6, 1)] }, true)).rejects.toThrow(/contiguous/);
+    expect(store.raftStorage.lastIndex()).toBe(3);
+  });
+
+  it('resumes exactly where it stopped after a crash-like close (no further writes)', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entries: entries(1, 4, 1) }, true);
+    await store.apply(store.raftStorage.entries(1, 3));
+    // Not synced: still in LevelDB's ordered log, so a process crash keeps it.
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: [] }, false);
+    const view = describeStorage(store.raftStorage);
+    const applied = store.appliedIndex();
+    await closeStore(store);
+
+    const reopened = await openStore(dir);
+    expect(describeStorage(reopened.raftStorage)).toEqual(view);
+    expect(reopened.appliedIndex()).toBe(applied);
+    expect(reopened.appliedIndex()).toBe(2);
+  });
+
+  it('refuses a second open of the same directory with a clear error and stays usable', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await expect(NodeStore.open({ dir })).rejects.toThrow();
+    await store.persist({ entries: entries(1, 1, 1) }, true);
+    expect(store.raftStorage.lastIndex()).toBe(1);
+  });
+
+  it('refuses damaged metadata with StoreError CORRUPTED and releases the database', async () => {
+    const dir = await tempDir();
+    await closeStore(await openStore(dir));
+    const raw = new Level<string, Uint8Array>(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await raw.put('!meta!hard', new Uint8Array([0xc1, 0xff]));
+    await raw.close();
+    await expect(NodeStore.open({ dir })).rejects.toMatchObject({ name: 'StoreError', code: 'CORRUPTED' });
+    // Still refused (not a lock error): the failed open closed LevelDB.
+    await expect(NodeStore.open({ dir })).rejects.toMatchObject({ code: 'CORRUPTED' });
+  });
+
+  it('refuses a log with a gap with StoreError CORRUPTED', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await store.persist({ entries: entries(1, 5, 1) }, true);
+    await closeStore(store);
+    const raw = new Level<Uint8Array, Uint8Array>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+    const key = new Uint8Array([...new TextEncoder().encode('!log!'), 0, 0, 0, 0, 0, 0, 0, 3]);
+    expect(await raw.get(key)).toBeDefined();
+    await raw.del(key);
+    await raw.close();
+    await expect(NodeStore.open({ dir })).rejects.toMatchObject({ code: 'CORRUPTED', message: expect.stringMatching(/gap/) });
+  });
+
+  it('reports CLOSED after close', async () => {
+    const store = await openStore(await tempDir());
+    await closeStore(store);
+    await expect(store.persist({ entries: [] }, true)).rejects.toThrow(StoreError);
+    await expect(store.get(new Uint8Array([1]))).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('persists a Ready of hundreds of entries in one call', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const big = entries(1, 500, 1);
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entries: big }, true);
+    expect(store.raftStorage.lastIndex()).toBe(500);
+    await closeStore(store);
+    const reopened = await openStore(dir);
+    expect(reopened.raftStorage.lastIndex()).toBe(500);
+    expect(reopened.raftStorage.entries(1, 501).length).toBe(500);
+  });
+});
+
+describe('NodeStore.raftStorage conformance with MemoryStorage', () => {
+  type Op =
+    | { kind: 'append'; back: number; count: number; termBump: boolean }
+    | { kind: 'hard'; vote: number }
+    | { kind: 'applyAndSnapshot'; fraction: number; retain: number }
+    | { kind: 'reopen' };
+
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), back: fc.nat(4), count: fc.integer({ min: 0, max: 8 }), termBump: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('hard' as const), vote: fc.integer({ min: 0, max: 3 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('applyAndSnapshot' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }), retain: fc.nat(5) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
+  );
+
+  it('answers every Storage query like a MemoryStorage fed the same operations, across reopens', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+        const dir = await tempDir();
+        let store = await openStore(dir);
+        const model = new MemoryStorage(CONF);
+        let term = 1;
+        let commit = 0;
+        try {
+          for (const o of ops) {
+            if (o.kind === 'append') {
+              if (o.termBump) term++;
+              // Committed entries never change: a new leader only replaces entries after the commit index.
+              const first = Math.max(model.firstIndex(), model.lastIndex() + 1 - o.back, commit + 1);
+              const es = entries(first, first + o.count - 1, term, `t${term}`);
+              const hs = { term, vote: 1, commit };
+              await store.persist({ hardState: hs, entries: es }, true);
+              model.append(es);
+              model.setHardState(hs);
+            } else if (o.kind === 'hard') {
+              const hs = { term, vote: o.vote, commit };
+              await store.persist({ hardState: hs, entries: [] }, false);
+              model.setHardState(hs);
+            } else if (o.kind === 'applyAndSnapshot') {
+              const target = store.appliedIndex() + Math.floor((model.lastIndex() - store.appliedIndex()) * o.fraction);
+              if (target > store.appliedIndex()) {
+                commit = Math.max(commit, target);
+                const hs = { term, vote: model.hardState().vote, commit };
+                await store.persist({ hardState: hs, entries: [] }, true);
+                model.setHardState(hs);
+                await store.apply(store.raftStorage.entries(store.appliedIndex() + 1, target + 1));
+              }
+              const meta = await store.createSnapshot({ retainEntries: o.retain });
+              expect(meta.index).toBe(Math.max(model.snapshot().meta.index, store.appliedIndex() - o.retain));
+              if (meta.index > model.snapshot().meta.index) model.createSnapshot(meta.index, CONF);
+            } else {
+              await closeStore(store);
+              store = await openStore(dir);
+            }
+            expect(describeStorage(store.raftStorage)).toEqual(describeStorage(model));
+          }
+          await closeStore(store);
+          store = await openStore(dir);
+          expect(describeStorage(store.raftStorage)).toEqual(describeStorage(model));
+        } finally {
+          await closeStore(store);
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
