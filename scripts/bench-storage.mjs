@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// Storage throughput benchmark: prints numbers, asserts nothing.
+//   npx --yes pnpm@10 build && node scripts/bench-storage.mjs [--rounds 200] [--batch 256]
+// Each round is one Ready of `batch` client puts (100-byte values, 64 pipelining clients, 10,000
+// distinct keys): persist (synced, one batch) then apply (one batch), as keel-server does.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { NodeStore } from '../packages/kv-server/dist/storage/index.js';
+import { encodeCommand } from '../packages/kv-server/dist/state-machine/index.js';
+
+const { values: args } = parseArgs({
+  options: { rounds: { type: 'string', default: '200' }, batch: { type: 'string', default: '256' } },
+});
+const ROUNDS = Number(args.rounds);
+const BATCH = Number(args.batch);
+const CLIENTS = 64;
+
+const dir = await mkdtemp(join(tmpdir(), 'keel-bench-'));
+const store = await NodeStore.open({ dir, bootstrap: { conf: { voters: [1], learners: [] }, members: [] } });
+try {
+  const value = new Uint8Array(100).fill(7);
+  const enc = new TextEncoder();
+  let index = 0;
+  let encodeMs = 0;
+  let persistMs = 0;
+  let applyMs = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now();
+    const entries = [];
+    for (let k = 0; k < BATCH; k++) {
+      index++;
+      const seq = Math.ceil(index / CLIENTS);
+      const session = { clientId: `client-${index % CLIENTS}`, seq, ackedBelow: Math.max(0, seq - 4) };
+      const data = encodeCommand({ op: 'put', key: enc.encode(`key-${index % 10_000}`), value, session });
+      entries.push({ type: 'normal', index, term: 1, data });
+    }
+    const t1 = performance.now();
+    await store.persist({ hardState: { term: 1, vote: 1, commit: index }, entries }, true);
+    const t2 = performance.now();
+    await store.apply(entries);
+    encodeMs += t1 - t0;
+    persistMs += t2 - t1;
+    applyMs += performance.now() - t2;
+  }
+  const n = BATCH * ROUNDS;
+  const perSec = (ms) => Math.round((n / ms) * 1000);
+  console.log(
+    `${n} entries in Readies of ${BATCH}: persist ${(persistMs / ROUNDS).toFixed(2)} ms/Ready (${perSec(persistMs)} entries/s), ` +
+      `apply ${(applyMs / ROUNDS).toFixed(2)} ms/Ready (${perSec(applyMs)} entries/s), encode ${((encodeMs / n) * 1000).toFixed(1)} us/entry`,
+  );
+  const t3 = performance.now();
+  await store.createSnapshot();
+  const stream = await store.readSnapshot(1 << 20);
+  let bytes = 0;
+  for await (const chunk of stream.chunks) bytes += chunk.byteLength;
+  await stream.close();
+  console.log(`snapshot of ${bytes} bytes created and read in ${(performance.now() - t3).toFixed(0)} ms`);
+} finally {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+}
