@@ -2,6 +2,19 @@
  * @keel/raft — a pure Raft consensus core, modelled on the contract of etcd's raft library.
  * No I/O, no timers, no ambient randomness: time arrives as `tick()`, randomness from an
  * injected `Rng`, and all work leaves through `ready()`.
+ *
+ * @example
+ * ```ts
+ * const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [] });
+ * const node = new RawNode({ id: 1, storage, rng: new SeededRng(42) });
+ * node.tick();
+ * if (node.hasReady()) {
+ *   const rd = node.ready();
+ *   // 1. install rd.snapshot  2. persist rd.entries + rd.hardState  3. send rd.messages
+ *   // 4. apply rd.committedEntries  5. serve rd.readStates
+ *   node.advance(rd);
+ * }
+ * ```
  */
 export type * from './types.js';
 export { NONE } from './types.js';
@@ -10,4 +23,9 @@ export { StorageError } from './storage.js';
 export { MemoryStorage, entrySize } from './memory-storage.js';
 export { SeededRng } from './rng.js';
 export type { RaftConfig } from './config.js';
+export { CONFIG_DEFAULTS, resolveConfig, type ResolvedConfig } from './resolved-config.js';
 export { RawNode } from './raw-node.js';
+export { Raft, type SnapshotAction } from './raft.js';
+export { describeConf, describeEntry, describeHardState, describeMessage, describeReady, describeSoftState } from './describe.js';
+export { majorityCommitIndex, majorityVoteResult, type VoteResult } from './quorum.js';
+export { applyConfChange } from './conf-change.js';
