@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { ConfigError, type KeelNodeConfig } from '../node/config.js';
+import { JsonLogger } from '../node/json-logger.js';
+import type { KeelNode } from '../node/keel-node.js';
+import { parseConfig } from './options.js';
+
+/**
+ * `keel-server`: parse and validate the configuration (exit 2 with one line on stderr when it is
+ * bad), start the node, and shut it down cleanly on SIGTERM/SIGINT (exit 0). Fatal runtime
+ * errors are logged as JSON and exit 1.
+ */
+
+const EXIT_OK = 0;
+const EXIT_FATAL = 1;
+const EXIT_CONFIG = 2;
+/** A shutdown that takes longer than this is abandoned (exit 1). */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+function configFailure(message: string): never {
+  process.stderr.write(`keel-server: configuration error: ${message}\n`);
+  process.exit(EXIT_CONFIG);
+}
+
+function loadConfig(): KeelNodeConfig {
+  try {
+    return parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) process.exit(EXIT_OK); // --help
+      configFailure(err.message.replace(/^error: /, ''));
+    }
+    if (err instanceof ConfigError) configFailure(err.message);
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+  } catch (err) {
+    configFailure(`cannot create data dir ${config.dataDir}: ${(err as Error).message}`);
+  }
+  const logger = new JsonLogger(config.logLevel, () => ({ nodeId: config.id }));
+  let started: Promise<KeelNode | undefined> = Promise.resolve(undefined);
+  let stopping = false;
+
+  const exitAfterLog = (code: number): never => process.exit(code);
+  process.on('uncaughtException', (err) => {
+    logger.log('error', 'process.uncaught_exception', { error: err });
+    exitAfterLog(EXIT_FATAL);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.log('error', 'process.unhandled_rejection', { error: reason });
+    exitAfterLog(EXIT_FATAL);
+  });
+
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.log('warn', 'process.signal_again', { signal });
+      return;
+    }
+    stopping = true;
+    logger.log('info', 'process.signal', { signal });
+    const timer = setTimeout(() => {
+      logger.log('error', 'process.shutdown_timeout', { timeoutMs: SHUTDOWN_TIMEOUT_MS });
+      exitAfterLog(EXIT_FATAL);
+    }, SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    started.then((node) => node?.close()).then(
+      () => exitAfterLog(EXIT_OK),
+      (err: unknown) => {
+        logger.log('error', 'process.shutdown_failed', { error: err });
+        exitAfterLog(EXIT_FATAL);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  logger.log('info', 'node.config', {
+    id: config.id,
+    clusterId: config.clusterId,
+    listenPeer: `${config.listenPeer.host}:${config.listenPeer.port}`,
+    listenClient: `${config.listenClient.host}:${config.listenClient.port}`,
+    initialCluster: config.initialCluster,
+    peerDial: config.peerDial,
+    dataDir: config.dataDir,
+    tickMs: config.tickMs,
+    electionTicks: config.electionTicks,
+    heartbeatTicks: config.heartbeatTicks,
+    snapshotEntries: config.snapshotEntries,
+    requestTimeoutMs: config.requestTimeoutMs,
+    pid: process.pid,
+  });
+  // Loaded after validation: a configuration error never depends on the node's modules loading.
+  const { KeelNode } = await import('../node/keel-node.js');
+  started = KeelNode.start(config, logger, { onFatal: () => exitAfterLog(EXIT_FATAL) }).catch((err: unknown) => {
+    logger.log('error', 'node.start_failed', { error: err });
+    return exitAfterLog(EXIT_FATAL);
+  });
+  await started;
+}
+
+await main();

@@ -1,0 +1,433 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import type { LogLevel, NodeId } from '@keel/raft';
+import {
+  ConfigError,
+  LOG_LEVELS,
+  NODE_DEFAULTS,
+  validateNodeConfig,
+  type InitialMember,
+  type KeelNodeConfig,
+  type ListenAddress,
+} from '../node/config.js';
+
+/**
+ * The `keel-server` command line. Every option can also come from an environment variable or a
+ * JSON config file; precedence is command line > environment > config file > default.
+ * Everything is validated here, once; a problem becomes one `ConfigError`.
+ */
+
+/** One configurable setting: its flag, environment variable and config-file key. */
+interface Setting {
+  readonly key: ConfigKey;
+  readonly flag: string;
+  readonly env: string;
+  readonly description: string;
+  readonly boolean?: boolean;
+}
+
+type ConfigKey =
+  | 'id'
+  | 'clusterId'
+  | 'listenPeer'
+  | 'listenClient'
+  | 'initialCluster'
+  | 'join'
+  | 'peers'
+  | 'dataDir'
+  | 'tickMs'
+  | 'electionTicks'
+  | 'heartbeatTicks'
+  | 'snapshotEntries'
+  | 'requestTimeoutMs'
+  | 'pendingProposalsMax'
+  | 'pendingProposalBytesMax'
+  | 'pendingReadsMax'
+  | 'snapshotChunkBytes'
+  | 'logLevel';
+
+const SETTINGS: readonly Setting[] = [
+  { key: 'id', flag: '--id <id>', env: 'KEEL_ID', description: "this node's id (positive integer, unique in the cluster)" },
+  {
+    key: 'clusterId',
+    flag: '--cluster-id <name>',
+    env: 'KEEL_CLUSTER_ID',
+    description: `cluster name checked at every peer handshake (default "${NODE_DEFAULTS.clusterId}")`,
+  },
+  {
+    key: 'initialCluster',
+    flag: '--initial-cluster <members>',
+    env: 'KEEL_INITIAL_CLUSTER',
+    description:
+      'bootstrap membership, used only when the data dir is new: comma-separated id=peerHost:peerPort/clientHost:clientPort, ' +
+      'e.g. "1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202"',
+  },
+  {
+    key: 'join',
+    flag: '--join',
+    env: 'KEEL_JOIN',
+    boolean: true,
+    description: 'start with no membership and wait to be added by an existing cluster (instead of --initial-cluster)',
+  },
+  {
+    key: 'listenPeer',
+    flag: '--listen-peer <host:port>',
+    env: 'KEEL_LISTEN_PEER',
+    description: "where to listen for peers (default: this node's peer address in --initial-cluster)",
+  },
+  {
+    key: 'listenClient',
+    flag: '--listen-client <host:port>',
+    env: 'KEEL_LISTEN_CLIENT',
+    description: "where to listen for clients (default: this node's client address in --initial-cluster)",
+  },
+  {
+    key: 'peers',
+    flag: '--peers <list>',
+    env: 'KEEL_PEERS',
+    description:
+      'addresses to DIAL per peer, overriding the membership: comma-separated id=host:port, e.g. "2=127.0.0.1:9102" ' +
+      '(a test harness points these at its proxies)',
+  },
+  { key: 'dataDir', flag: '--data-dir <dir>', env: 'KEEL_DATA_DIR', description: 'directory for the LevelDB database (created if missing)' },
+  {
+    key: 'tickMs',
+    flag: '--tick-ms <ms>',
+    env: 'KEEL_TICK_MS',
+    description: `length of one Raft tick in ms (default ${NODE_DEFAULTS.tickMs})`,
+  },
+  {
+    key: 'electionTicks',
+    flag: '--election-ticks <n>',
+    env: 'KEEL_ELECTION_TICKS',
+    description: `election timeout in ticks, randomized in [n, 2n) (default ${NODE_DEFAULTS.electionTicks})`,
+  },
+  {
+    key: 'heartbeatTicks',
+    flag: '--heartbeat-ticks <n>',
+    env: 'KEEL_HEARTBEAT_TICKS',
+    description: `leader heartbeat interval in ticks, below --election-ticks (default ${NODE_DEFAULTS.heartbeatTicks})`,
+  },
+  {
+    key: 'snapshotEntries',
+    flag: '--snapshot-entries <n>',
+    env: 'KEEL_SNAPSHOT_ENTRIES',
+    description: `snapshot and compact the log every n applied entries (default ${NODE_DEFAULTS.snapshotEntries})`,
+  },
+  {
+    key: 'requestTimeoutMs',
+    flag: '--request-timeout-ms <ms>',
+    env: 'KEEL_REQUEST_TIMEOUT_MS',
+    description: `client requests not answered in this time fail with TIMEOUT (default ${NODE_DEFAULTS.requestTimeoutMs})`,
+  },
+  {
+    key: 'pendingProposalsMax',
+    flag: '--pending-proposals-max <n>',
+    env: 'KEEL_PENDING_PROPOSALS_MAX',
+    description: `writes waiting for commit before new ones get OVERLOADED (default ${NODE_DEFAULTS.pendingProposalsMax})`,
+  },
+  {
+    key: 'pendingProposalBytesMax',
+    flag: '--pending-proposal-bytes-max <n>',
+    env: 'KEEL_PENDING_PROPOSAL_BYTES_MAX',
+    description: `bytes of writes waiting for commit before new ones get OVERLOADED (default ${NODE_DEFAULTS.pendingProposalBytesMax})`,
+  },
+  {
+    key: 'pendingReadsMax',
+    flag: '--pending-reads-max <n>',
+    env: 'KEEL_PENDING_READS_MAX',
+    description: `linearizable reads waiting before new ones get OVERLOADED (default ${NODE_DEFAULTS.pendingReadsMax})`,
+  },
+  {
+    key: 'snapshotChunkBytes',
+    flag: '--snapshot-chunk-bytes <n>',
+    env: 'KEEL_SNAPSHOT_CHUNK_BYTES',
+    description: `largest snapshot chunk sent to a follower, in bytes (default ${NODE_DEFAULTS.snapshotChunkBytes})`,
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level <level>',
+    env: 'KEEL_LOG_LEVEL',
+    description: `least important log level printed: ${LOG_LEVELS.join(', ')} (default ${NODE_DEFAULTS.logLevel})`,
+  },
+];
+
+const CONFIG_FILE_ENV = 'KEEL_CONFIG';
+
+const HELP_AFTER = `
+Every option may also be set in the environment (the variable is shown after each option) or in
+a JSON file given with --config, whose keys are the camelCase option names, e.g.
+  {"id": 1, "initialCluster": "1=127.0.0.1:7101/127.0.0.1:7201,...", "dataDir": "/var/lib/keel/1", "tickMs": 50}
+("initialCluster" may also be an array of {"id", "peerAddress", "clientAddress"}; "peers" an object {"2": "host:port"}).
+Precedence: command line, then environment, then config file, then defaults.
+
+Logs: one JSON object per line on stdout, with ts, level, event, nodeId, term and role.
+Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a fatal runtime error,
+2 on bad configuration (one line on stderr explains it).
+
+Example (node 1 of 3):
+  keel-server --id 1 --data-dir /tmp/keel1 \\
+    --initial-cluster 1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202,3=127.0.0.1:7103/127.0.0.1:7203
+`;
+
+/** Build the commander program (exposed for `--help` tests). */
+export function buildProgram(): Command {
+  const program = new Command('keel-server')
+    .description('Run one Keel node: Raft-replicated key-value store over TCP with a LevelDB state machine.')
+    .helpOption('-h, --help', 'show this help')
+    .addOption(new Option('--config <file.json>', 'read settings from a JSON file').env(CONFIG_FILE_ENV));
+  for (const s of SETTINGS) {
+    // Boolean flags read their variable here (commander would treat KEEL_JOIN=0 as set).
+    program.addOption(s.boolean ? new Option(s.flag, `${s.description} (env: ${s.env}=1)`) : new Option(s.flag, s.description).env(s.env));
+  }
+  program.addHelpText('after', HELP_AFTER);
+  program.allowExcessArguments(false);
+  // Errors become one line printed by the caller (exit 2), not commander's own output and exit.
+  program.exitOverride();
+  program.configureOutput({ outputError: () => undefined });
+  return program;
+}
+
+/** Where a raw setting came from, for error messages. */
+interface Raw {
+  readonly value: unknown;
+  readonly origin: string;
+}
+
+/**
+ * Parse `argv` (without the node and script paths) and `env` into a validated config.
+ * Throws `ConfigError` on any problem, or a commander `CommanderError` for --help/usage errors.
+ */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, program = buildProgram()): KeelNodeConfig {
+  const saved = { ...process.env };
+  // commander reads option env variables from process.env; point it at `env` while parsing.
+  for (const s of [...SETTINGS.map((x) => x.env), CONFIG_FILE_ENV]) {
+    if (env[s] === undefined) delete process.env[s];
+    else process.env[s] = env[s];
+  }
+  try {
+    program.parse([...argv], { from: 'user' });
+  } finally {
+    for (const s of [...SETTINGS.map((x) => x.env), CONFIG_FILE_ENV]) {
+      if (saved[s] === undefined) delete process.env[s];
+      else process.env[s] = saved[s];
+    }
+  }
+  const opts = program.opts<Record<string, unknown>>();
+  const file = opts['config'] === undefined ? {} : readConfigFile(String(opts['config']));
+  const raw = (s: Setting): Raw | undefined => {
+    const source = program.getOptionValueSource(s.key);
+    if (source === 'cli') return { value: opts[s.key], origin: s.flag.split(' ')[0]! };
+    if (source === 'env') return { value: opts[s.key], origin: `environment ${s.env}` };
+    if (s.boolean && env[s.env] !== undefined) return { value: parseBoolean(env[s.env], s.env), origin: `environment ${s.env}` };
+    if (Object.hasOwn(file, s.key)) return { value: file[s.key], origin: `config file key "${s.key}"` };
+    return undefined;
+  };
+  const get = (key: ConfigKey): Raw | undefined => raw(SETTINGS.find((s) => s.key === key)!);
+
+  const idRaw = get('id');
+  if (idRaw === undefined) throw new ConfigError('--id is required (or KEEL_ID, or "id" in the config file)');
+  const id = parseInteger(idRaw, 1);
+  const dataDirRaw = get('dataDir');
+  if (dataDirRaw === undefined) throw new ConfigError('--data-dir is required (or KEEL_DATA_DIR, or "dataDir" in the config file)');
+  const dataDir = parseString(dataDirRaw);
+
+  const join = get('join') === undefined ? false : parseBool(get('join')!);
+  const clusterRaw = get('initialCluster');
+  if (join && clusterRaw !== undefined) throw new ConfigError('--join and --initial-cluster are mutually exclusive');
+  if (!join && clusterRaw === undefined) {
+    throw new ConfigError('--initial-cluster is required to bootstrap (or --join to be added to a running cluster)');
+  }
+  const initialCluster = clusterRaw === undefined ? [] : parseInitialCluster(clusterRaw);
+  const self = initialCluster.find((m) => m.id === id);
+  if (!join && self === undefined) {
+    throw new ConfigError(`--initial-cluster does not contain this node's id ${id}`);
+  }
+  const listenPeerRaw = get('listenPeer');
+  const listenClientRaw = get('listenClient');
+  if (listenPeerRaw === undefined && self === undefined) throw new ConfigError('--listen-peer is required with --join');
+  if (listenClientRaw === undefined && self === undefined) throw new ConfigError('--listen-client is required with --join');
+  const listenPeer = listenPeerRaw !== undefined ? parseListen(listenPeerRaw) : parseAddress(self!.peerAddress, 'initial-cluster');
+  const listenClient =
+    listenClientRaw !== undefined ? parseListen(listenClientRaw) : parseAddress(self!.clientAddress, 'initial-cluster');
+  if (listenPeer.port === listenClient.port && sameHost(listenPeer.host, listenClient.host)) {
+    throw new ConfigError(`the peer and client ports are the same (${listenPeer.host}:${listenPeer.port})`);
+  }
+
+  const num = (key: ConfigKey, fallback: number): number => {
+    const r = get(key);
+    return r === undefined ? fallback : parseInteger(r, 1);
+  };
+  const peersRaw = get('peers');
+  const logLevelRaw = get('logLevel');
+  const clusterIdRaw = get('clusterId');
+  const config: KeelNodeConfig = {
+    id,
+    clusterId: clusterIdRaw === undefined ? NODE_DEFAULTS.clusterId : parseString(clusterIdRaw),
+    listenPeer,
+    listenClient,
+    initialCluster,
+    peerDial: peersRaw === undefined ? new Map() : parsePeers(peersRaw),
+    dataDir,
+    tickMs: num('tickMs', NODE_DEFAULTS.tickMs),
+    electionTicks: num('electionTicks', NODE_DEFAULTS.electionTicks),
+    heartbeatTicks: num('heartbeatTicks', NODE_DEFAULTS.heartbeatTicks),
+    snapshotEntries: num('snapshotEntries', NODE_DEFAULTS.snapshotEntries),
+    requestTimeoutMs: num('requestTimeoutMs', NODE_DEFAULTS.requestTimeoutMs),
+    pendingProposalsMax: num('pendingProposalsMax', NODE_DEFAULTS.pendingProposalsMax),
+    pendingProposalBytesMax: num('pendingProposalBytesMax', NODE_DEFAULTS.pendingProposalBytesMax),
+    pendingReadsMax: num('pendingReadsMax', NODE_DEFAULTS.pendingReadsMax),
+    snapshotChunkBytes: num('snapshotChunkBytes', NODE_DEFAULTS.snapshotChunkBytes),
+    logLevel: logLevelRaw === undefined ? NODE_DEFAULTS.logLevel : parseLogLevel(logLevelRaw),
+  };
+  return validateNodeConfig(config);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold one JSON object`);
+  }
+  const known = new Set<string>(SETTINGS.map((s) => s.key));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) {
+      throw new ConfigError(`config file ${path}: unknown key "${key}" (known keys: ${[...known].join(', ')})`);
+    }
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function parseString(raw: Raw): string {
+  if (typeof raw.value !== 'string' || raw.value.trim().length === 0) {
+    throw new ConfigError(`${raw.origin}: expected a non-empty string, got ${JSON.stringify(raw.value)}`);
+  }
+  return raw.value.trim();
+}
+
+function parseInteger(raw: Raw, min: number): number {
+  const v = raw.value;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min) {
+    throw new ConfigError(`${raw.origin}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function parseBool(raw: Raw): boolean {
+  if (typeof raw.value === 'boolean') return raw.value;
+  throw new ConfigError(`${raw.origin}: expected true or false, got ${JSON.stringify(raw.value)}`);
+}
+
+function parseBoolean(value: unknown, env: string): boolean {
+  if (value === true) return true;
+  const s = String(value).toLowerCase();
+  if (s === '1' || s === 'true' || s === 'yes') return true;
+  if (s === '0' || s === 'false' || s === 'no' || s === '') return false;
+  throw new ConfigError(`environment ${env}: expected true or false, got ${JSON.stringify(value)}`);
+}
+
+function parseLogLevel(raw: Raw): LogLevel {
+  const v = raw.value;
+  if (typeof v === 'string' && (LOG_LEVELS as readonly string[]).includes(v)) return v as LogLevel;
+  throw new ConfigError(`${raw.origin}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(v)}`);
+}
+
+/** "host:port" or "[v6]:port" with port 1..65535. */
+export function parseAddress(text: string, origin: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(text.trim());
+  if (m === null) throw new ConfigError(`${origin}: "${text}" is not host:port`);
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw new ConfigError(`${origin}: port ${m[3]} in "${text}" is not in 1..65535`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function parseListen(raw: Raw): ListenAddress {
+  return parseAddress(parseString(raw), raw.origin);
+}
+
+function parseId(text: string, origin: string): NodeId {
+  if (!/^\d+$/.test(text.trim())) throw new ConfigError(`${origin}: node id "${text}" is not a positive integer`);
+  const id = Number(text.trim());
+  if (!Number.isSafeInteger(id) || id < 1) throw new ConfigError(`${origin}: node id "${text}" is not a positive integer`);
+  return id;
+}
+
+function parseInitialCluster(raw: Raw): InitialMember[] {
+  const members: InitialMember[] = [];
+  if (Array.isArray(raw.value)) {
+    for (const item of raw.value as unknown[]) {
+      const o = item as { id?: unknown; peerAddress?: unknown; clientAddress?: unknown };
+      if (typeof o !== 'object' || o === null || typeof o.peerAddress !== 'string' || typeof o.clientAddress !== 'string') {
+        throw new ConfigError(`${raw.origin}: each member needs id, peerAddress and clientAddress`);
+      }
+      members.push(checkedMember(parseId(String(o.id), raw.origin), o.peerAddress, o.clientAddress, raw.origin));
+    }
+  } else {
+    const text = parseString(raw);
+    for (const part of text.split(',')) {
+      const m = /^\s*([^=\s]+)\s*=\s*([^/\s]+)\/([^/\s]+)\s*$/.exec(part);
+      if (m === null) {
+        throw new ConfigError(`${raw.origin}: "${part}" is not id=peerHost:peerPort/clientHost:clientPort`);
+      }
+      members.push(checkedMember(parseId(m[1]!, raw.origin), m[2]!, m[3]!, raw.origin));
+    }
+  }
+  if (members.length === 0) throw new ConfigError(`${raw.origin}: no members`);
+  const seen = new Set<number>();
+  const addresses = new Set<string>();
+  for (const m of members) {
+    if (seen.has(m.id)) throw new ConfigError(`${raw.origin}: duplicate member id ${m.id}`);
+    seen.add(m.id);
+    for (const a of [m.peerAddress, m.clientAddress]) {
+      if (addresses.has(a)) throw new ConfigError(`${raw.origin}: address ${a} is used twice`);
+      addresses.add(a);
+    }
+  }
+  return members;
+}
+
+function checkedMember(id: NodeId, peerAddress: string, clientAddress: string, origin: string): InitialMember {
+  parseAddress(peerAddress, `${origin} (member ${id} peer address)`);
+  parseAddress(clientAddress, `${origin} (member ${id} client address)`);
+  return { id, peerAddress: peerAddress.trim(), clientAddress: clientAddress.trim() };
+}
+
+function parsePeers(raw: Raw): Map<NodeId, string> {
+  const out = new Map<NodeId, string>();
+  const add = (idText: string, address: string): void => {
+    const id = parseId(idText, raw.origin);
+    if (out.has(id)) throw new ConfigError(`${raw.origin}: peer ${id} listed twice`);
+    parseAddress(address, `${raw.origin} (peer ${id})`);
+    out.set(id, address.trim());
+  };
+  if (typeof raw.value === 'object' && raw.value !== null && !Array.isArray(raw.value)) {
+    for (const [k, v] of Object.entries(raw.value)) {
+      if (typeof v !== 'string') throw new ConfigError(`${raw.origin}: address of peer ${k} must be a string`);
+      add(k, v);
+    }
+    return out;
+  }
+  const text = parseString(raw);
+  for (const part of text.split(',')) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(part);
+    if (m === null) throw new ConfigError(`${raw.origin}: "${part}" is not id=host:port`);
+    add(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+function sameHost(a: string, b: string): boolean {
+  const wild = (h: string): boolean => h === '0.0.0.0' || h === '::';
+  return a === b || wild(a) || wild(b);
+}

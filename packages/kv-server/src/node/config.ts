@@ -1,0 +1,137 @@
+import type { LogLevel, NodeId } from '@keel/raft';
+import { SNAPSHOT_CHUNK_BYTES_MIN } from '../storage/snapshot-format.js';
+
+/** One member of the bootstrap membership: where it listens for peers and for clients. */
+export interface InitialMember {
+  readonly id: NodeId;
+  /** "host:port" other nodes dial to reach this member's peer port. */
+  readonly peerAddress: string;
+  /** "host:port" clients use; carried in NOT_LEADER hints. */
+  readonly clientAddress: string;
+}
+
+/** A "host:port" pair to listen on. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Everything one `KeelNode` needs, already validated (`validateNodeConfig`). Times in
+ * milliseconds or ticks as the name says; sizes in bytes.
+ */
+export interface KeelNodeConfig {
+  /** This node's id: a positive integer, unique in the cluster. */
+  readonly id: NodeId;
+  /** Peers of another cluster are refused at the handshake. */
+  readonly clusterId: string;
+  readonly listenPeer: ListenAddress;
+  readonly listenClient: ListenAddress;
+  /**
+   * Bootstrap membership, used only when the data directory is brand new. Empty when the node
+   * joins an existing cluster (it then learns membership from the leader).
+   */
+  readonly initialCluster: readonly InitialMember[];
+  /**
+   * Dial-address overrides per peer ("host:port"). A peer not listed is dialled at the
+   * `peerAddress` recorded in the membership. A test harness points these at its proxies.
+   */
+  readonly peerDial: ReadonlyMap<NodeId, string>;
+  /** Directory of this node's LevelDB database (created when missing). */
+  readonly dataDir: string;
+  /** Length of one Raft tick in ms. Default 50. */
+  readonly tickMs: number;
+  /** Election timeout in ticks (randomized in [n, 2n)). Default 20 (1–2 s at 50 ms ticks). */
+  readonly electionTicks: number;
+  /** Leader heartbeat interval in ticks. Default 2. Must be below `electionTicks`. */
+  readonly heartbeatTicks: number;
+  /** Take a snapshot (and compact the log) every this many applied entries. Default 10,000. */
+  readonly snapshotEntries: number;
+  /** A client request not answered within this many ms fails with TIMEOUT. Default 10,000. */
+  readonly requestTimeoutMs: number;
+  /** Most proposals waiting for commit on this node before new writes get OVERLOADED. Default 16,384. */
+  readonly pendingProposalsMax: number;
+  /** Most payload bytes of writes waiting for commit before new writes get OVERLOADED. Default 64 MiB. */
+  readonly pendingProposalBytesMax: number;
+  /** Most linearizable reads waiting on this node before new reads get OVERLOADED. Default 16,384. */
+  readonly pendingReadsMax: number;
+  /** Largest snapshot chunk streamed to a follower. Default 1 MiB. */
+  readonly snapshotChunkBytes: number;
+  /** Least important log level printed. Default "info". */
+  readonly logLevel: LogLevel;
+}
+
+/** The defaults of every tunable, in one place. */
+export const NODE_DEFAULTS = {
+  clusterId: 'keel',
+  tickMs: 50,
+  electionTicks: 20,
+  heartbeatTicks: 2,
+  snapshotEntries: 10_000,
+  requestTimeoutMs: 10_000,
+  pendingProposalsMax: 16_384,
+  pendingProposalBytesMax: 64 * 1024 * 1024,
+  pendingReadsMax: 16_384,
+  snapshotChunkBytes: 1024 * 1024,
+  logLevel: 'info',
+} as const satisfies Partial<KeelNodeConfig>;
+
+/** Configuration the node cannot run with. The CLI prints `message` and exits with status 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * Check the cross-field rules of a config whose fields are individually well-formed.
+ * Throws `ConfigError` naming the first problem.
+ */
+export function validateNodeConfig(config: KeelNodeConfig): KeelNodeConfig {
+  const fail = (message: string): never => {
+    throw new ConfigError(message);
+  };
+  if (!isPositiveInt(config.id)) fail(`id must be a positive integer, got ${String(config.id)}`);
+  if (config.clusterId.length === 0 || config.clusterId.length > 128) fail('cluster id must be 1..128 characters');
+  for (const [name, value] of [
+    ['tick-ms', config.tickMs],
+    ['election-ticks', config.electionTicks],
+    ['heartbeat-ticks', config.heartbeatTicks],
+    ['snapshot-entries', config.snapshotEntries],
+    ['request-timeout-ms', config.requestTimeoutMs],
+    ['pending-proposals-max', config.pendingProposalsMax],
+    ['pending-proposal-bytes-max', config.pendingProposalBytesMax],
+    ['pending-reads-max', config.pendingReadsMax],
+    ['snapshot-chunk-bytes', config.snapshotChunkBytes],
+  ] as const) {
+    if (!isPositiveInt(value)) fail(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  if (config.heartbeatTicks >= config.electionTicks) {
+    fail(`heartbeat-ticks (${config.heartbeatTicks}) must be less than election-ticks (${config.electionTicks})`);
+  }
+  if (config.tickMs > 60_000) fail(`tick-ms must be at most 60000, got ${config.tickMs}`);
+  if (config.requestTimeoutMs < config.tickMs) fail('request-timeout-ms must be at least one tick');
+  if (config.snapshotEntries < 2) fail('snapshot-entries must be at least 2');
+  if (config.snapshotChunkBytes < SNAPSHOT_CHUNK_BYTES_MIN || config.snapshotChunkBytes > 8 * 1024 * 1024) {
+    fail(`snapshot-chunk-bytes must be in ${SNAPSHOT_CHUNK_BYTES_MIN}..${8 * 1024 * 1024}, got ${config.snapshotChunkBytes}`);
+  }
+  if (config.dataDir.length === 0) fail('data-dir is required');
+  const ids = new Set<number>();
+  for (const m of config.initialCluster) {
+    if (!isPositiveInt(m.id)) fail(`initial-cluster: member id must be a positive integer, got ${String(m.id)}`);
+    if (ids.has(m.id)) fail(`initial-cluster: duplicate member id ${m.id}`);
+    ids.add(m.id);
+  }
+  if (config.initialCluster.length > 0 && !ids.has(config.id)) {
+    fail(`initial-cluster does not contain this node's id ${config.id}`);
+  }
+  for (const id of config.peerDial.keys()) {
+    if (id === config.id) fail(`peers: lists this node's own id ${id} (list the other members only)`);
+    if (config.initialCluster.length > 0 && !ids.has(id)) fail(`peers: node ${id} is not in initial-cluster`);
+  }
+  return config;
+}
+
+export function isPositiveInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}

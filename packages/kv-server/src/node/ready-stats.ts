@@ -1,0 +1,67 @@
+import type { Logger, Ready } from '@keel/raft';
+
+/**
+ * Counters of the Ready loop, printed as one `node.stats` line per interval while there is
+ * traffic: how well writes batch (entries per Ready, per fsync) and where the time goes.
+ */
+export class ReadyStats {
+  private readies = 0;
+  private syncs = 0;
+  private entries = 0;
+  private committed = 0;
+  private messages = 0;
+  private persistMs = 0;
+  private applyMs = 0;
+  private elapsedMs = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    /** Length of one interval, in ms. */
+    private readonly intervalMs: number,
+  ) {}
+
+  ready(rd: Ready): void {
+    this.readies++;
+    this.entries += rd.entries.length;
+    this.messages += rd.messages.length;
+    this.committed += rd.committedEntries.length;
+    if (rd.mustSync) this.syncs++;
+  }
+
+  persisted(ms: number): void {
+    this.persistMs += ms;
+  }
+
+  applied(ms: number): void {
+    this.applyMs += ms;
+  }
+
+  /** Time passed (on the tick); logs and resets once an interval is complete. */
+  tick(ms: number, pending: { proposals: number; reads: number }): void {
+    this.elapsedMs += ms;
+    if (this.elapsedMs < this.intervalMs) return;
+    const seconds = this.elapsedMs / 1000;
+    if (this.entries > 0 || this.committed > 0) {
+      const r = Math.max(1, this.readies);
+      this.logger.log('info', 'node.stats', {
+        seconds,
+        readies: this.readies,
+        syncs: this.syncs,
+        entriesPerReady: round(this.entries / r),
+        committedPerReady: round(this.committed / r),
+        messagesPerReady: round(this.messages / r),
+        persistMsAvg: round(this.persistMs / r),
+        applyMsAvg: round(this.applyMs / r),
+        appliedPerSec: Math.round(this.committed / seconds),
+        pendingProposals: pending.proposals,
+        pendingReads: pending.reads,
+      });
+    }
+    this.readies = this.syncs = this.entries = this.committed = this.messages = 0;
+    this.persistMs = this.applyMs = this.elapsedMs = 0;
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TEST_TUNING, TestCluster, sleep } from './support/cluster.js';
+import { errorOf, type WireClient } from './support/wire-client.js';
+
+let cluster: TestCluster | undefined;
+afterEach(async () => {
+  await cluster?.destroy();
+  cluster = undefined;
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** Retry a membership request while the leader answers CONF_CHANGE_PENDING (previous change not yet committed). */
+async function memberCall(c: WireClient, body: Parameters<WireClient['request']>[0]) {
+  for (let attempt = 0; ; attempt++) {
+    const r = await c.request(body);
+    if (r.ok || r.error.code !== 'CONF_CHANGE_PENDING' || attempt > 50) return r;
+    await sleep(100);
+  }
+}
+
+describe('membership and leadership over the client API', () => {
+  it('transfers leadership to a chosen follower', async () => {
+    cluster = await TestCluster.start({ args: TEST_TUNING });
+    const leader = await cluster.waitForLeader();
+    const target = cluster.specs.find((s) => s.id !== leader)!.id;
+    const l = await cluster.client(leader);
+    expect((await l.put('before', 'transfer')).ok).toBe(true);
+
+    const moved = await l.call({ op: 'leaderTransfer', to: target });
+    expect(moved.leader).toBe(target);
+    expect(await cluster.waitForLeader()).toBe(target);
+    // The old leader now redirects, and the new one serves what was written before.
+    expect(errorOf(await l.put('x', 'y')).code).toBe('NOT_LEADER');
+    const t = await cluster.client(target);
+    expect(await t.get('before')).toBe('transfer');
+    // Transferring to an unknown node is refused as invalid.
+    expect(errorOf(await t.request({ op: 'leaderTransfer', to: 42 })).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('adds a learner, promotes it to voter and removes it; the new node receives the data', async () => {
+    cluster = await TestCluster.start({ args: TEST_TUNING });
+    const leader = await cluster.waitForLeader();
+    const l = await cluster.client(leader);
+    for (let i = 0; i < 50; i++) expect((await l.put(`m${i}`, `v${i}`)).ok).toBe(true);
+
+    const spec = await cluster.addSpec(4);
+    await cluster.startNode(4);
+    const added = await memberCall(l, {
+      op: 'memberAdd',
+      nodeId: 4,
+      peerAddress: `127.0.0.1:${spec.peerPort}`,
+      clientAddress: `127.0.0.1:${spec.clientPort}`,
+      learner: true,
+    });
+    expect(added.ok, JSON.stringify(added)).toBe(true);
+    const addedMembers = (added as { result: { members: Array<{ id: number; role: string }> } }).result.members;
+    expect(addedMembers.find((m) => m.id === 4)?.role).toBe('learner');
+
+    // The learner catches up and serves the data locally.
+    const n4 = await cluster.client(4);
+    const commit = (await l.call({ op: 'status' })).commit;
+    await until('learner catches up', async () => ((await n4.call({ op: 'status' })).applied >= commit ? true : undefined));
+    expect(await n4.get('m49', 'serializable')).toBe('v49');
+
+    const promoted = await memberCall(l, { op: 'memberPromote', nodeId: 4 });
+    expect(promoted.ok, JSON.stringify(promoted)).toBe(true);
+    const list = await l.call({ op: 'memberList' });
+    expect(list.members.filter((m) => m.role === 'voter').map((m) => m.id).sort()).toEqual([1, 2, 3, 4]);
+    expect(list.members.find((m) => m.id === 4)?.clientAddress).toBe(`127.0.0.1:${spec.clientPort}`);
+    // Writes still commit with four voters.
+    expect((await l.put('four', 'voters')).ok).toBe(true);
+
+    const removed = await memberCall(l, { op: 'memberRemove', nodeId: 4 });
+    expect(removed.ok, JSON.stringify(removed)).toBe(true);
+    const after = await l.call({ op: 'memberList' });
+    expect(after.members.map((m) => m.id).sort()).toEqual([1, 2, 3]);
+    expect((await l.put('three', 'again')).ok).toBe(true);
+
+    // Invalid changes get INVALID_MEMBERSHIP.
+    const promoteVoter = await l.request({ op: 'memberPromote', nodeId: leader });
+    expect(errorOf(promoteVoter).code).toBe('INVALID_MEMBERSHIP');
+  });
+});

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { KeelError } from '@keel/protocol';
+import { ProposalTracker, type PendingProposal } from '../src/node/proposal-tracker.js';
+import { ReadTracker, type PendingRead } from '../src/node/read-tracker.js';
+
+const err = (code: 'TIMEOUT' | 'NOT_LEADER' | 'INDETERMINATE' | 'UNAVAILABLE') => () => new KeelError(code, code);
+
+function proposal(index: number, term: number, deadlineTick: number, log: string[]): PendingProposal<string> {
+  return {
+    index,
+    term,
+    bytes: 10 * index,
+    deadlineTick,
+    onApplied: (r) => log.push(`${index}/${term} ok ${r}`),
+    onFailed: (e) => log.push(`${index}/${term} ${e.code}`),
+  };
+}
+
+describe('ProposalTracker', () => {
+  it('settles a proposal by (index, term): same term applied = success, other term = definitely lost', () => {
+    const log: string[] = [];
+    const t = new ProposalTracker<string>();
+    t.add(proposal(5, 2, 100, log), err('NOT_LEADER'));
+    t.add(proposal(6, 2, 100, log), err('NOT_LEADER'));
+    expect(t.bytes).toBe(110);
+    t.applied(5, 2, 'r5', err('NOT_LEADER'));
+    expect(t.bytes).toBe(60);
+    t.applied(6, 3, 'other', err('NOT_LEADER'));
+    t.applied(7, 3, 'nobody waits', err('NOT_LEADER'));
+    expect(log).toEqual(['5/2 ok r5', '6/2 NOT_LEADER']);
+    expect(t.size).toBe(0);
+  });
+
+  it('a newer-term proposal at the same index displaces the older one; the same term twice is a bug', () => {
+    const log: string[] = [];
+    const t = new ProposalTracker<string>();
+    t.add(proposal(5, 2, 100, log), err('NOT_LEADER'));
+    t.add(proposal(5, 4, 100, log), err('NOT_LEADER'));
+    expect(log).toEqual(['5/2 NOT_LEADER']);
+    expect(() => t.add(proposal(5, 4, 100, log), err('NOT_LEADER'))).toThrow(/proposed twice/);
+  });
+
+  it('expires by tick, caps deadlines on leadership loss, fails through a snapshot and on close', () => {
+    const log: string[] = [];
+    const t = new ProposalTracker<string>();
+    for (let i = 1; i <= 4; i++) t.add(proposal(i, 1, 10 * i, log), err('NOT_LEADER'));
+    t.expire(10, err('TIMEOUT'));
+    expect(log).toEqual(['1/1 TIMEOUT']);
+    expect(t.bytes).toBe(90);
+    t.capDeadlines(25);
+    t.expire(25, err('INDETERMINATE'));
+    expect(log).toEqual(['1/1 TIMEOUT', '2/1 INDETERMINATE', '3/1 INDETERMINATE', '4/1 INDETERMINATE']);
+    t.add(proposal(8, 2, 100, log), err('NOT_LEADER'));
+    t.add(proposal(9, 2, 100, log), err('NOT_LEADER'));
+    t.failThrough(8, err('INDETERMINATE'));
+    expect(log.at(-1)).toBe('8/2 INDETERMINATE');
+    t.failAll(err('UNAVAILABLE'));
+    expect(log.at(-1)).toBe('9/2 UNAVAILABLE');
+    expect(t.size).toBe(0);
+    expect(t.bytes).toBe(0);
+  });
+});
+
+describe('ReadTracker', () => {
+  function read(name: string, deadlineTick: number, log: string[]): PendingRead {
+    return { deadlineTick, serve: () => log.push(`${name} served`), onFailed: (e) => log.push(`${name} ${e.code}`) };
+  }
+
+  it('batches queued reads under one request id and serves them once applied reaches the read index', () => {
+    const log: string[] = [];
+    const t = new ReadTracker();
+    t.enqueue(read('a', 100, log));
+    t.enqueue(read('b', 100, log));
+    expect(t.takeBatch('r1')).toBe(true);
+    expect(t.takeBatch('r2')).toBe(false); // nothing queued
+    // A read arriving after the batch was asked for does not join it.
+    t.enqueue(read('c', 100, log));
+    t.indexKnown('r1', 10);
+    t.serveThrough(9);
+    expect(log).toEqual([]);
+    t.serveThrough(10);
+    expect(log).toEqual(['a served', 'b served']);
+    expect(t.size).toBe(1);
+    expect(t.hasQueued()).toBe(true);
+  });
+
+  it('fails rejected batches, defers transient refusals to the next round, and expires by tick', () => {
+    const log: string[] = [];
+    const t = new ReadTracker();
+    t.enqueue(read('a', 5, log));
+    t.takeBatch('r1');
+    t.defer('r1');
+    expect(t.hasQueued()).toBe(false);
+    expect(t.retryDeferred()).toBe(true);
+    expect(t.takeBatch('r2')).toBe(true);
+    t.rejected('r2', new KeelError('NOT_LEADER', 'x'));
+    expect(log).toEqual(['a NOT_LEADER']);
+    t.enqueue(read('b', 5, log));
+    t.enqueue(read('c', 50, log));
+    t.takeBatch('r3');
+    t.expire(5, err('TIMEOUT'));
+    expect(log).toEqual(['a NOT_LEADER', 'b TIMEOUT']);
+    t.failAll(err('UNAVAILABLE'));
+    expect(log).toEqual(['a NOT_LEADER', 'b TIMEOUT', 'c UNAVAILABLE']);
+    expect(t.size).toBe(0);
+  });
+});
