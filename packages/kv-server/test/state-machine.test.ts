@@ -223,6 +223,18 @@ describe('state machine: apply', () => {
     await expect(store.scan({}, 0)).rejects.toThrow(TypeError);
   });
 
+  it('scans with Buffer bounds (as the network delivers them) without changing them', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    await d.run(['ab', 'abc', 'ac'].map((k) => encodeCommand(put(k, k))));
+    // Buffer#slice shares memory; computing the prefix's upper bound must not write through it.
+    const prefix = Buffer.from('ab');
+    const found = await store.scan({ prefix }, 10);
+    expect(found.kvs.map((kv) => s(kv.key))).toEqual(['ab', 'abc']);
+    expect(prefix.toString()).toBe('ab');
+  });
+
   it('advances the applied index over no-ops and conf changes, and records members with addresses', async () => {
     seqs = new Map();
     const { store, dir } = await newStore();

@@ -46,12 +46,10 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
       return node.read(request.consistency, () => node.get(key));
     }
     case 'scan': {
-      // Plain Uint8Array copies: the decoder hands out Buffers, whose slice() is a view, and the
-      // store's scan derives its upper bound with slice() (a Buffer prefix got mutated).
       const range: ScanRange = {
-        ...(request.start !== undefined ? { start: Uint8Array.from(request.start) } : {}),
-        ...(request.end !== undefined ? { end: Uint8Array.from(request.end) } : {}),
-        ...(request.prefix !== undefined ? { prefix: Uint8Array.from(request.prefix) } : {}),
+        ...(request.start !== undefined ? { start: request.start } : {}),
+        ...(request.end !== undefined ? { end: request.end } : {}),
+        ...(request.prefix !== undefined ? { prefix: request.prefix } : {}),
       };
       const limit = request.limit;
       return node.read(request.consistency, () => node.scan(range, limit));

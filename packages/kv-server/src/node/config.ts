@@ -45,7 +45,11 @@ export interface KeelNodeConfig {
   readonly electionTicks: number;
   /** Leader heartbeat interval in ticks. Default 2. Must be below `electionTicks`. */
   readonly heartbeatTicks: number;
-  /** Take a snapshot (and compact the log) every this many applied entries. Default 10,000. */
+  /**
+   * Take a snapshot every this many applied entries. Default 10,000. The log is compacted up to
+   * `snapshotCatchUpEntries` behind the snapshot point, so a follower a little behind catches up
+   * from the log rather than with a whole snapshot.
+   */
   readonly snapshotEntries: number;
   /** A client request not answered within this many ms fails with TIMEOUT. Default 10,000. */
   readonly requestTimeoutMs: number;
@@ -134,4 +138,12 @@ export function validateNodeConfig(config: KeelNodeConfig): KeelNodeConfig {
 
 export function isPositiveInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+/**
+ * Log entries kept behind each snapshot for followers that are only a little behind: half the
+ * snapshot interval (etcd keeps a fixed 5,000), so the log stays under 1.5 x `snapshotEntries`.
+ */
+export function snapshotCatchUpEntries(config: Pick<KeelNodeConfig, 'snapshotEntries'>): number {
+  return Math.floor(config.snapshotEntries / 2);
 }

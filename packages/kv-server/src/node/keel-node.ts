@@ -3,7 +3,7 @@ import { ERROR_CODES, KeelError } from '@keel/protocol';
 import type { ClientRequest, ClientResults, KeyValue, Member, NodeStatus, WireError } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
 import type { ConfChange, Entry, Message, NodeId, Ready, Role, Snapshot, SoftState } from '@keel/raft';
-import type { KeelNodeConfig } from './config.js';
+import { snapshotCatchUpEntries, type KeelNodeConfig } from './config.js';
 import {
   internalError,
   notLeaderError,
@@ -75,6 +75,8 @@ export class KeelNode {
   private closePromise: Promise<void> | undefined;
   private applied: number;
   private snapshotIndex: number;
+  /** Applied index when the last snapshot was taken or installed: the snapshot interval counts from here. */
+  private snapshotTakenAt: number;
   private role: Role = 'follower';
   private leader: NodeId = 0;
   private term = 0;
@@ -121,6 +123,7 @@ export class KeelNode {
   ) {
     this.applied = store.appliedIndex();
     this.snapshotIndex = store.raftStorage.snapshot().meta.index;
+    this.snapshotTakenAt = this.applied;
     this.term = store.raftStorage.hardState().term;
     this.requestTimeoutTicks = Math.max(1, Math.ceil(config.requestTimeoutMs / config.tickMs));
     this.leaderLossGraceTicks = 2 * config.electionTicks;
@@ -361,7 +364,7 @@ export class KeelNode {
       const results = await this.store.apply(entries);
       this.onApplied(results);
       this.reads.serveThrough(this.applied);
-      if (this.applied - this.snapshotIndex >= this.config.snapshotEntries) await this.takeSnapshot();
+      if (this.applied - this.snapshotTakenAt >= this.config.snapshotEntries) await this.takeSnapshot();
     } catch (err) {
       this.fatal('apply.failed', err); // the state machine cannot go on
     } finally {
@@ -432,8 +435,10 @@ export class KeelNode {
   }
 
   private async takeSnapshot(): Promise<void> {
-    const meta = await this.store.createSnapshot();
+    const takenAt = this.applied;
+    const meta = await this.store.createSnapshot({ retainEntries: snapshotCatchUpEntries(this.config) });
     this.snapshotIndex = meta.index;
+    this.snapshotTakenAt = takenAt;
     this.logger.log('info', 'snapshot.created', { index: meta.index, snapshotTerm: meta.term });
   }
 
@@ -453,6 +458,7 @@ export class KeelNode {
   private snapshotInstalled(snapshot: Snapshot): void {
     this.applied = this.store.appliedIndex();
     this.snapshotIndex = snapshot.meta.index;
+    this.snapshotTakenAt = snapshot.meta.index;
     this.proposals.failThrough(snapshot.meta.index, () => indeterminate('replaced by a snapshot'));
     this.onMembership(this.store.members());
     this.reads.serveThrough(this.applied);

@@ -20,7 +20,7 @@ export function membersAfter(previous: readonly Member[], entry: ConfChangeEntry
     try {
       addresses.set(change.nodeId, decodeMemberContext(change.context));
     } catch (err) {
-      logger?.log('warn', 'conf change context ignored', { index: entry.index, nodeId: change.nodeId, error: String(err) });
+      logger?.log('warn', 'apply.member.context.ignored', { index: entry.index, nodeId: change.nodeId, error: String(err) });
     }
   }
   if (change.type === 'removeNode') addresses.delete(change.nodeId);

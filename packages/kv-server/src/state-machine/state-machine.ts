@@ -122,7 +122,7 @@ export class StateMachine {
         continue;
       }
       if (c instanceof StateMachineError) {
-        this.logger?.log('error', 'undecodable command applied as an error', { index: e.index, error: c.message });
+        this.logger?.log('error', 'apply.command.undecodable', { index: e.index, error: c.message });
         const error: WireError = { code: ERROR_CODES.INTERNAL, message: `entry ${e.index}: ${c.message}`, definite: true };
         results[i] = { index: e.index, term: e.term, kind: 'command', result: error };
         continue;

@@ -232,7 +232,7 @@ export class NodeStore {
     this.sm = new StateMachine(install.sessions, members, s.conf, this.logger);
     this.install = undefined;
     install.markConsumed();
-    this.logger?.log('info', 'snapshot installed', { index: s.index, term: s.term, generation: this.generation, keptLog: keep });
+    this.logger?.log('info', 'snapshot.swapped', { index: s.index, term: s.term, generation: this.generation, keptLog: keep });
     this.inBackground(this.collectGarbage(oldGeneration, s.index));
   }
 
@@ -342,7 +342,7 @@ export class NodeStore {
       const meta: SnapshotMeta = { index, term: this.raftStorage.term(index), conf: this.confAt(index) };
       await this.write([{ type: 'put', sublevel: this.meta, key: META.snapshot, value: encodeSnapshotMeta(meta) }], true);
       this.raftStorage.createSnapshot(meta.index, meta.conf);
-      this.logger?.log('info', 'snapshot created', { index: meta.index, term: meta.term, applied: this.applied.index, firstIndex: this.raftStorage.firstIndex() });
+      this.logger?.log('info', 'snapshot.created', { index: meta.index, term: meta.term, applied: this.applied.index, firstIndex: this.raftStorage.firstIndex() });
       this.inBackground(this.log.clear({ lte: logKey(meta.index) }));
       return meta;
     });
@@ -413,7 +413,7 @@ export class NodeStore {
       await this.clearGeneration(side);
       const installer = new SnapshotInstaller(meta, side, target);
       this.install = installer;
-      this.logger?.log('info', 'snapshot install started', { index: meta.index, term: meta.term, generation: side });
+      this.logger?.log('info', 'snapshot.staging', { index: meta.index, term: meta.term, generation: side });
       return installer;
     });
   }
@@ -482,7 +482,7 @@ export class NodeStore {
 
   private inBackground(work: Promise<void>): void {
     const tracked = work.catch((err: unknown) => {
-      this.logger?.log('warn', 'store cleanup failed (retried at next open)', { error: String(err) });
+      this.logger?.log('warn', 'store.cleanup.failed', { error: String(err), retry: 'at next open' });
     });
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
@@ -504,7 +504,9 @@ function prefixUpperBound(prefix: Uint8Array): Uint8Array | undefined {
   let end = prefix.byteLength;
   while (end > 0 && prefix[end - 1] === 0xff) end--;
   if (end === 0) return undefined;
-  const out = prefix.slice(0, end);
+  // A copy, never a view: Buffer#slice (unlike Uint8Array#slice) would share memory and the
+  // increment below would corrupt the caller's prefix.
+  const out = new Uint8Array(prefix.subarray(0, end));
   out[end - 1]! += 1;
   return out;
 }

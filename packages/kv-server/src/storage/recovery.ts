@@ -126,7 +126,7 @@ export async function recover(db: Db, opts: OpenStoreOptions): Promise<Recovered
     throw err;
   }
   const sm = new StateMachine(sessions, membership.members, membership.conf, opts.logger);
-  opts.logger?.log('info', 'store opened', {
+  opts.logger?.log('info', 'store.opened', {
     dir: opts.dir,
     snapshotIndex: snap.index,
     applied: applied.index,
@@ -159,5 +159,5 @@ async function bootstrap(db: Db, meta: MetaSublevel, opts: OpenStoreOptions): Pr
     ],
     true,
   );
-  opts.logger?.log('info', 'store created', { dir: opts.dir, voters: conf.voters, learners: conf.learners });
+  opts.logger?.log('info', 'store.created', { dir: opts.dir, voters: conf.voters, learners: conf.learners });
 }
