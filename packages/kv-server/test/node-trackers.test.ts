@@ -20,8 +20,8 @@ describe('ProposalTracker', () => {
   it('settles a proposal by (index, term): same term applied = success, other term = definitely lost', () => {
     const log: string[] = [];
     const t = new ProposalTracker<string>();
-    t.add(proposal(5, 2, 100, log), err('NOT_LEADER'));
-    t.add(proposal(6, 2, 100, log), err('NOT_LEADER'));
+    t.add(proposal(5, 2, 100, log));
+    t.add(proposal(6, 2, 100, log));
     expect(t.bytes).toBe(110);
     t.applied(5, 2, 'r5', err('NOT_LEADER'));
     expect(t.bytes).toBe(60);
@@ -31,27 +31,30 @@ describe('ProposalTracker', () => {
     expect(t.size).toBe(0);
   });
 
-  it('a newer-term proposal at the same index displaces the older one; the same term twice is a bug', () => {
+  it('a newer-term proposal at the same index does not decide the older one; the same term twice is a bug', () => {
+    // Reference: §5.4.2 — the older entry may survive elsewhere and still commit; the applied entry decides.
     const log: string[] = [];
     const t = new ProposalTracker<string>();
-    t.add(proposal(5, 2, 100, log), err('NOT_LEADER'));
-    t.add(proposal(5, 4, 100, log), err('NOT_LEADER'));
-    expect(log).toEqual(['5/2 NOT_LEADER']);
-    expect(() => t.add(proposal(5, 4, 100, log), err('NOT_LEADER'))).toThrow(/proposed twice/);
+    t.add(proposal(5, 2, 100, log));
+    t.add(proposal(5, 4, 100, log));
+    expect(log).toEqual([]);
+    expect(() => t.add(proposal(5, 4, 100, log))).toThrow(/proposed twice/);
+    t.applied(5, 4, 'r', err('NOT_LEADER'));
+    expect(log).toEqual(['5/2 NOT_LEADER', '5/4 ok r']);
   });
 
   it('expires by tick, caps deadlines on leadership loss, fails through a snapshot and on close', () => {
     const log: string[] = [];
     const t = new ProposalTracker<string>();
-    for (let i = 1; i <= 4; i++) t.add(proposal(i, 1, 10 * i, log), err('NOT_LEADER'));
+    for (let i = 1; i <= 4; i++) t.add(proposal(i, 1, 10 * i, log));
     t.expire(10, err('TIMEOUT'));
     expect(log).toEqual(['1/1 TIMEOUT']);
     expect(t.bytes).toBe(90);
     t.capDeadlines(25);
     t.expire(25, err('INDETERMINATE'));
     expect(log).toEqual(['1/1 TIMEOUT', '2/1 INDETERMINATE', '3/1 INDETERMINATE', '4/1 INDETERMINATE']);
-    t.add(proposal(8, 2, 100, log), err('NOT_LEADER'));
-    t.add(proposal(9, 2, 100, log), err('NOT_LEADER'));
+    t.add(proposal(8, 2, 100, log));
+    t.add(proposal(9, 2, 100, log));
     t.failThrough(8, err('INDETERMINATE'));
     expect(log.at(-1)).toBe('8/2 INDETERMINATE');
     t.failAll(err('UNAVAILABLE'));

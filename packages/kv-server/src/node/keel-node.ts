@@ -567,7 +567,7 @@ export class KeelNode {
         onApplied: (r) => settle(r, resolve, reject),
         onFailed: reject,
       };
-      this.proposals.add(pending, () => this.displacedError());
+      this.proposals.add(pending);
     });
   }
 

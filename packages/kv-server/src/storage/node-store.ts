@@ -71,6 +71,17 @@ export type { ApplyResult, SnapshotInstall, SnapshotStream };
 const EMPTY = new Uint8Array(0);
 
 /**
+ * Most bytes of keys and values one scan returns: half a frame (LIMITS.frameBytesMax), leaving
+ * ample room for the encoding of the response around them. One entry (key + value, at most
+ * ~1 MiB) always fits.
+ */
+export const SCAN_RESPONSE_BYTES_MAX = LIMITS.frameBytesMax / 2;
+/** Allowance per scanned entry for its revisions and msgpack framing. */
+const SCAN_ROW_OVERHEAD_BYTES = 64;
+/** Rows a scan reads from LevelDB at a time. */
+const SCAN_READ_ROWS = 16;
+
+/**
  * One node's durable state. Typical use by the node driver, per Ready:
  * `persist(ready, ready.mustSync)` → send messages → `apply(ready.committedEntries)` → advance;
  * `createSnapshot()` every N applied entries; `readSnapshot()` to stream to a lagging follower;
@@ -292,9 +303,11 @@ export class NodeStore {
   }
 
   /**
-   * Keys in `range` in byte order, at most `limit` (1..LIMITS.scanLimitMax, else `TypeError`);
-   * `more` is true when the range holds further keys. `prefix` and `[start, end)` combine (both
-   * must hold).
+   * Keys in `range` in byte order, at most `limit` (1..LIMITS.scanLimitMax, else `TypeError`) and
+   * at most about `SCAN_RESPONSE_BYTES_MAX` bytes of keys and values (always at least one entry),
+   * so that the answer fits in one client frame whatever the value sizes; `more` is true when the
+   * range holds further keys (the caller continues after the last key returned). `prefix` and
+   * `[start, end)` combine (both must hold).
    */
   async scan(range: ScanRange, limit: number): Promise<{ kvs: KeyValue[]; more: boolean }> {
     this.usable();
@@ -312,9 +325,28 @@ export class NodeStore {
     const options: { gte?: Bytes; lt?: Bytes; limit: number } = { limit: limit + 1 };
     if (lower !== undefined) options.gte = lower;
     if (upper !== undefined) options.lt = upper;
-    const rows = await this.kv().iterator(options).all();
-    const more = rows.length > limit;
-    const kvs = (more ? rows.slice(0, limit) : rows).map(([k, v]) => toKeyValue(k, v));
+    // Read in small batches and stop at the byte budget: never hold more than one response's worth.
+    const it = this.kv().iterator(options);
+    const kvs: KeyValue[] = [];
+    let size = 0;
+    let more = false;
+    try {
+      pages: for (;;) {
+        const rows = await it.nextv(SCAN_READ_ROWS);
+        if (rows.length === 0) break;
+        for (const [k, v] of rows) {
+          const rowBytes = k.byteLength + v.byteLength + SCAN_ROW_OVERHEAD_BYTES;
+          if (kvs.length === limit || (kvs.length > 0 && size + rowBytes > SCAN_RESPONSE_BYTES_MAX)) {
+            more = true;
+            break pages;
+          }
+          kvs.push(toKeyValue(k, v));
+          size += rowBytes;
+        }
+      }
+    } finally {
+      await it.close();
+    }
     return { kvs, more };
   }
 

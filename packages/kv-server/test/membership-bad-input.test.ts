@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TEST_TUNING, TestCluster } from './support/cluster.js';
+import type { ClientResponse } from '@keel/protocol';
+
+/**
+ * Review: membership and leadership requests naming members that do not exist (or this node
+ * itself) get typed, definite errors, never crash the node or wedge its Ready loop.
+ */
+let cluster: TestCluster | undefined;
+afterEach(async () => {
+  await cluster?.destroy();
+  cluster = undefined;
+});
+
+function show(r: ClientResponse): string {
+  return r.ok ? `ok ${JSON.stringify(r.result)}` : `${r.error.code} definite=${String(r.error.definite)}`;
+}
+
+describe('membership input from clients', () => {
+  it('answers unknown ids, self-removal of the only voter and odd transfers with typed errors and keeps serving', async () => {
+    cluster = await TestCluster.start({ size: 1, args: TEST_TUNING });
+    await cluster.waitForLeader();
+    const c = await cluster.client(1);
+    const answers: Record<string, string> = {};
+    const ask = async (name: string, body: Parameters<typeof c.request>[0]): Promise<ClientResponse> => {
+      const r = await c.request(body);
+      answers[name] = show(r);
+      return r;
+    };
+    await ask('remove unknown', { op: 'memberRemove', nodeId: 99 });
+    await ask('promote unknown', { op: 'memberPromote', nodeId: 99 });
+    await ask('promote voter', { op: 'memberPromote', nodeId: 1 });
+    await ask('transfer unknown', { op: 'leaderTransfer', to: 99 });
+    await ask('transfer self', { op: 'leaderTransfer', to: 1 });
+    await ask('add existing', { op: 'memberAdd', nodeId: 1, peerAddress: '127.0.0.1:1', clientAddress: '127.0.0.1:2', learner: false });
+    await ask('remove only voter', { op: 'memberRemove', nodeId: 1 });
+    expect(answers).toEqual({
+      'remove unknown': 'INVALID_MEMBERSHIP definite=true',
+      'promote unknown': 'INVALID_MEMBERSHIP definite=true',
+      'promote voter': 'INVALID_MEMBERSHIP definite=true',
+      'transfer unknown': 'INVALID_ARGUMENT definite=true',
+      'transfer self': 'ok {"leader":1}',
+      'add existing': 'INVALID_MEMBERSHIP definite=true',
+      'remove only voter': 'INVALID_MEMBERSHIP definite=true',
+    });
+    expect(cluster.proc(1).running).toBe(true);
+    // The node still commits writes.
+    expect((await c.put('after', 'membership')).ok).toBe(true);
+    expect(await c.get('after')).toBe('membership');
+  });
+});
