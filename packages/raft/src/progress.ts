@@ -98,15 +98,22 @@ export class Progress {
    * match. Returns false when the rejection is stale (answers an older append).
    */
   maybeDecrTo(rejected: number, matchHint: number): boolean {
+    if (this.isStaleRejection(rejected)) return false;
     if (this.state === 'replicate') {
-      if (rejected <= this.match) return false;
       this.next = this.match + 1;
       return true;
     }
-    if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.msgAppFlowPaused = false;
     return true;
+  }
+
+  /**
+   * A rejection of an append at `rejected` answers an older append (or was duplicated): in
+   * replicate state it is at or below `match`, otherwise it is not the probe outstanding.
+   */
+  isStaleRejection(rejected: number): boolean {
+    return this.state === 'replicate' ? rejected <= this.match : this.next - 1 !== rejected;
   }
 
   isPaused(): boolean {

@@ -469,7 +469,13 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case 'timeoutNow':
-        // Thesis §3.10: the leader asks us to campaign now, skipping PreVote and the lease.
+        // Thesis §3.10: the leader asks us to campaign now, skipping PreVote and the lease. Only
+        // our leader may: it sends this after we acknowledged its whole log, so we know it; from
+        // anyone else it would let a peer depose a healthy leader despite the lease.
+        if (m.from !== this.leader) {
+          this.logAt('warn', 'raft.drop', { reason: 'timeoutNowNotFromLeader', from: m.from, leader: this.leader });
+          return;
+        }
         this.logAt('info', 'raft.timeoutNow', { from: m.from });
         this.campaign(true);
         return;
@@ -581,8 +587,14 @@ export class Raft {
   }
 
   private handleHeartbeat(m: HeartbeatMessage): void {
-    // The leader sends min(match, commit), which is in our log; clamp defensively.
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    // The leader sends min(match, commit): entries we acknowledged, so in our log. A commit
+    // beyond our log means the sender's view of us is wrong; clamping it to our last index could
+    // commit a tail the leader never matched (an old leader's entries), so ignore it.
+    if (m.commit > this.log.lastIndex()) {
+      this.logAt('error', 'raft.heartbeat.commitBeyondLog', { from: m.from, commit: m.commit, lastIndex: this.log.lastIndex() });
+    } else {
+      this.log.commitTo(m.commit);
+    }
     const resp: HeartbeatResponseMessage =
       m.context === undefined
         ? { type: 'heartbeatResp', from: this.id, to: m.from, term: this.term }
@@ -601,7 +613,9 @@ export class Raft {
         return;
       case 'fastForward':
         this.log.commitTo(meta.index);
-        this.sendAppendResponse(m.from, this.log.lastIndex(), false, 0, 0);
+        // Acknowledge only what the snapshot vouches for: entries after it may be an old
+        // leader's and differ from the sender's log (the leader probes on from here).
+        this.sendAppendResponse(m.from, this.log.committed, false, 0, 0);
         return;
       case 'restore':
         this.log.restore(m.snapshot);
@@ -727,8 +741,11 @@ export class Raft {
     if (pr === undefined) return;
     pr.recentActive = true;
     if (m.reject) {
+      // The hint search walks the log back to the hinted term: skip it for a stale rejection
+      // (and in replicate state, which ignores the hint), so duplicates cost nothing.
+      if (pr.isStaleRejection(m.index)) return;
       let nextProbe = m.hintIndex;
-      if (m.hintTerm > 0) nextProbe = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
+      if (m.hintTerm > 0 && pr.state !== 'replicate') nextProbe = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
       if (pr.maybeDecrTo(m.index, nextProbe)) {
         if (pr.state === 'replicate') pr.becomeProbe();
         this.markDirty(m.from, false);

@@ -108,7 +108,9 @@ export interface AppendMessage extends MessageBase {
 }
 
 /**
- * Answer to `app`. On success `index` is the follower's last index matching the leader.
+ * Answer to `app` (and to `snap`). On success `index` is an index up to which the follower's log
+ * is known to match the leader's: the last entry the append carried (or its commit index, for an
+ * append below it), or the snapshot's index — never a tail the message did not vouch for.
  * On rejection `index` is the `prevIndex` that failed and `hintIndex`/`hintTerm` let the leader
  * skip back a whole term at a time (fast back-off).
  */

@@ -57,14 +57,14 @@ export class Unstable {
     if (first === undefined) return;
     const from = first.index;
     if (from === this.offset + this.entries.length) {
-      this.entries.push(...ents);
+      pushAll(this.entries, ents);
     } else if (from <= this.offset) {
       // Replace everything unstable; the application truncates storage from `from` when persisting.
       this.offset = from;
-      this.entries = [...ents];
+      this.entries = ents.slice();
     } else {
       this.entries = this.entries.slice(0, from - this.offset);
-      this.entries.push(...ents);
+      pushAll(this.entries, ents);
     }
   }
 
@@ -75,4 +75,9 @@ export class Unstable {
     }
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }
+}
+
+/** `target.push(...items)` without spreading: a spread of ~125k+ arguments overflows the stack. */
+function pushAll<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
 }
