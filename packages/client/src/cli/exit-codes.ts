@@ -1,0 +1,61 @@
+/**
+ * kvctl's exit statuses. They are part of the interface (scripts depend on them): never change
+ * the meaning of a number; add new ones at the end.
+ *
+ * | status | meaning |
+ * |---|---|
+ * | 0 | success |
+ * | 1 | negative answer: `get` found no such key; `cas` did not swap (condition false) |
+ * | 2 | usage: bad command line or input rejected as invalid (`INVALID_ARGUMENT`, `TOO_LARGE`) |
+ * | 3 | unavailable: no answer in time, no leader, nodes unreachable, or a write's outcome is unknown (`UNAVAILABLE`, `TIMEOUT`, `INDETERMINATE`, `CONNECTION_LOST`, `NOT_LEADER`, `OVERLOADED`, `TRANSFER_IN_PROGRESS`, `SHUTTING_DOWN`); `status` when no endpoint answered |
+ * | 4 | refused or failed by the cluster for another reason (`INVALID_MEMBERSHIP`, `CONF_CHANGE_PENDING`, `CLUSTER_MISMATCH`, `UNKNOWN_COMMAND`, `MALFORMED_FRAME`, `INTERNAL`), or an unexpected error in kvctl |
+ */
+import { KeelError } from '@keel/protocol';
+import type { ErrorCode } from '@keel/protocol';
+
+export const EXIT = {
+  OK: 0,
+  NEGATIVE: 1,
+  USAGE: 2,
+  UNAVAILABLE: 3,
+  FAILED: 4,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+const BY_CODE: Record<ErrorCode, ExitCode> = {
+  INVALID_ARGUMENT: EXIT.USAGE,
+  TOO_LARGE: EXIT.USAGE,
+  UNAVAILABLE: EXIT.UNAVAILABLE,
+  TIMEOUT: EXIT.UNAVAILABLE,
+  INDETERMINATE: EXIT.UNAVAILABLE,
+  CONNECTION_LOST: EXIT.UNAVAILABLE,
+  NOT_LEADER: EXIT.UNAVAILABLE,
+  OVERLOADED: EXIT.UNAVAILABLE,
+  TRANSFER_IN_PROGRESS: EXIT.UNAVAILABLE,
+  SHUTTING_DOWN: EXIT.UNAVAILABLE,
+  INVALID_MEMBERSHIP: EXIT.FAILED,
+  CONF_CHANGE_PENDING: EXIT.FAILED,
+  CLUSTER_MISMATCH: EXIT.FAILED,
+  UNKNOWN_COMMAND: EXIT.FAILED,
+  MALFORMED_FRAME: EXIT.FAILED,
+  INTERNAL: EXIT.FAILED,
+};
+
+/** The exit status for an error that ended a command. */
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof KeelError) return BY_CODE[error.code] ?? EXIT.FAILED;
+  if (error instanceof TypeError) return EXIT.USAGE;
+  return EXIT.FAILED;
+}
+
+/** The exit-status table as help text. */
+export const EXIT_CODES_HELP = `Exit status:
+  0  success
+  1  get: no such key; cas: condition false, nothing written
+  2  usage error, or input rejected as invalid (INVALID_ARGUMENT, TOO_LARGE)
+  3  cluster unavailable: timeout, no leader, nodes unreachable, or the outcome of a
+     write is unknown (UNAVAILABLE, TIMEOUT, INDETERMINATE, CONNECTION_LOST, ...);
+     status: no endpoint answered
+  4  refused or failed by the cluster for another reason (INVALID_MEMBERSHIP,
+     CONF_CHANGE_PENDING, INTERNAL, ...), or an unexpected error`;

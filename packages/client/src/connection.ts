@@ -1,0 +1,384 @@
+/**
+ * One TCP connection to one node's client port (the Node adapter of the client).
+ *
+ * Requests are pipelined: each gets a connection-unique `id`, responses are matched by `id` and may
+ * arrive in any order. Frames produced in the same event-loop turn leave in ONE socket write.
+ * There are no per-request timers: the owning client sweeps deadlines with {@link expire}.
+ *
+ * A node is judged by progress, not by the latency of one request. When, while requests wait, no
+ * answer at all arrived for `stallMs`, or no answer to a request that needs a quorum (writes,
+ * linearizable reads) arrived for `stallMs`, the node is probed with a status request: no answer
+ * within `stallMs` (paused, partitioned) or a commit index that stands still between two probes
+ * (a leader cut off from its quorum still answers local reads) gives up on the node. A busy
+ * leader that keeps answering or committing is never abandoned, however long a queued request
+ * waits: abandoning it would only add retries to its queue.
+ */
+import { Socket } from 'node:net';
+import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, packPayload, validateClientResponse } from '@keel/protocol';
+import type { ClientOp, ClientRequest, ClientResults } from '@keel/protocol';
+import { parseAddress } from './validate.js';
+
+/** A request without its id (the connection assigns ids). */
+export type RequestBody = DistributiveOmit<ClientRequest, 'id'>;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface Pending {
+  readonly op: ClientOp;
+  readonly deadlineMs: number;
+  readonly startedMs: number;
+  /** The frame, until it is handed to the socket. */
+  payload: Buffer | undefined;
+  /** True once the frame was handed to the socket: from then on the server may act on it. */
+  sent: boolean;
+  /** Counted against the server's in-flight limit (queued for sending, or sent). */
+  admitted: boolean;
+  /** How stall detection treats the request (see {@link Watch}). */
+  readonly watch: Watch;
+  resolve(result: unknown): void;
+  reject(error: KeelError): void;
+}
+
+/** Requests admitted onto the wire at once: the server's limit, less one slot kept for the probe. */
+const PROBE_LIMIT = LIMITS.inflightPerConnectionMax;
+const REQUEST_LIMIT = PROBE_LIMIT - 1;
+
+/**
+ * How a request takes part in stall detection: `quorum` requests need the cluster (writes,
+ * linearizable reads); `local` ones are answered by the node alone (serializable reads, status);
+ * `patient` ones may legitimately be held by the server until their deadline (membership and
+ * leadership changes) and never make the node look stalled.
+ */
+export type Watch = 'quorum' | 'local' | 'patient';
+
+export interface NodeConnectionOptions {
+  /** Monotonic clock, in milliseconds. */
+  readonly now: () => number;
+  /** Called once when the connection is closed for good (the owner drops it). */
+  readonly onClosed: (connection: NodeConnection) => void;
+  /** Give up on the node when it answers nothing for this long while requests wait, in ms (also the connect timeout). */
+  readonly stallMs: number;
+}
+
+export class NodeConnection {
+  readonly address: string;
+  private readonly socket: Socket;
+  private readonly options: NodeConnectionOptions;
+  private readonly decoder = new FrameDecoder({ copyBuffers: true });
+  /** Requests awaiting an answer, by id. Insertion order = id order. */
+  private readonly pending = new Map<number, Pending>();
+  /** Ids whose frames wait for the next flush. */
+  private unsent: number[] = [];
+  /**
+   * Ids waiting for room under `LIMITS.inflightPerConnectionMax` (the server would answer
+   * OVERLOADED beyond it), admitted in order as answers arrive. Never sent yet: definite on failure.
+   */
+  private backlog: number[] = [];
+  /** Index of the oldest id still in `backlog` (a queue without O(n) shifts). */
+  private backlogHead = 0;
+  /** Requests admitted and not finished. Invariant: = count of pending with `admitted`; <= PROBE_LIMIT. */
+  private admitted = 0;
+  private nextId = 1;
+  /** Sent, unanswered requests by watch. Invariant: equal to the counts over `pending` with `sent`. */
+  private readonly sentInFlight: Record<Watch, number> = { quorum: 0, local: 0, patient: 0 };
+  /** Last time any answer arrived, or a busy period (sent quorum/local requests) began. */
+  private progressMs: number;
+  /** Last time a quorum request was answered, or a busy period of quorum requests began, or a probe showed commits. */
+  private quorumProgressMs: number;
+  /** A status probe is in flight (see {@link probe}). */
+  private probing = false;
+  /** The commit index the last probe saw since quorum answers stopped; undefined before the first. */
+  private probeCommit: number | undefined;
+  private readonly openedMs: number;
+  private connected = false;
+  private closed = false;
+  /** Whether the socket keeps the event loop alive (only while requests are pending). */
+  private refd = true;
+  private flushScheduled = false;
+  /** Why the connection is going down, for the errors of the requests it takes with it. */
+  private closeReason: string | undefined;
+
+  constructor(address: string, options: NodeConnectionOptions) {
+    this.address = address;
+    this.options = options;
+    this.openedMs = options.now();
+    this.progressMs = this.openedMs;
+    this.quorumProgressMs = this.openedMs;
+    const parsed = parseAddress(address);
+    if (parsed === undefined) throw new Error(`invariant: address ${address} was validated`);
+    this.socket = new Socket();
+    this.socket.setNoDelay(true);
+    this.socket.on('connect', () => {
+      this.connected = true;
+      this.flush();
+    });
+    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.closeReason ??= this.connected
+        ? `failed (${error.code ?? error.message})`
+        : `could not be opened (${error.code ?? error.message})`;
+    });
+    this.socket.on('close', () => this.shutDown(this.closeReason ?? 'was closed by the server'));
+    this.socket.connect({ host: parsed.host, port: parsed.port });
+    this.socket.unref();
+    this.refd = false;
+  }
+
+  /** Requests in flight (sent or waiting to be sent). */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** True once the connection is down; the owner opens a new one for later requests. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Sends `body`; resolves with the server's result or rejects with a `KeelError`. `watch` says
+   * how the request takes part in stall detection.
+   */
+  send(body: RequestBody, deadlineMs: number, watch: Watch): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      if (this.closed) {
+        reject(new KeelError('CONNECTION_LOST', `connection to ${this.address} ${this.closeReason ?? 'is closed'}`));
+        return;
+      }
+      const id = this.nextId++;
+      let payload: Buffer;
+      try {
+        payload = packPayload({ ...body, id }, LIMITS.requestBytesMax);
+      } catch (error) {
+        reject(error instanceof KeelError ? error : new KeelError('INVALID_ARGUMENT', String(error)));
+        return;
+      }
+      const p: Pending = {
+        op: body.op,
+        deadlineMs,
+        startedMs: this.options.now(),
+        payload,
+        sent: false,
+        admitted: false,
+        watch,
+        resolve,
+        reject,
+      };
+      this.pending.set(id, p);
+      this.setRef(true);
+      // One slot under the server's limit is kept for the status probe.
+      if (this.admitted < (body.op === 'status' && this.probing ? PROBE_LIMIT : REQUEST_LIMIT)) this.admit(id, p);
+      else this.backlog.push(id);
+    });
+  }
+
+  /**
+   * The sweep: fails requests whose deadline passed with `TIMEOUT`; probes a node that shows no
+   * progress (see the module doc); abandons a connection that could not be opened within `stallMs`.
+   */
+  expire(nowMs: number): void {
+    for (const [id, p] of this.pending) {
+      if (p.deadlineMs > nowMs) continue;
+      this.remove(id, p);
+      p.reject(
+        new KeelError('TIMEOUT', `no answer from ${this.address} to ${p.op} within ${Math.round(nowMs - p.startedMs)} ms`, {
+          definite: !p.sent,
+        }),
+      );
+    }
+    this.checkProgress(nowMs);
+    if (this.closed) return;
+    // A connection that could not be opened in time (e.g. a blackholed address) is abandoned, so a
+    // later attempt dials afresh instead of queueing behind it.
+    if (!this.connected && !this.closed && nowMs - this.openedMs >= this.options.stallMs) {
+      this.close(`could not be opened within ${this.options.stallMs} ms`);
+      return;
+    }
+    this.idleCheck();
+  }
+
+  /** Closes the connection; requests in flight fail with `CONNECTION_LOST`. */
+  close(reason = 'was closed by the client'): void {
+    this.closeReason ??= reason;
+    this.socket.destroy();
+    this.shutDown(this.closeReason);
+  }
+
+  /** Writes every frame queued since the last flush in one socket write. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.connected || this.closed || this.unsent.length === 0) return;
+    const batch = new FrameBatch(LIMITS.frameBytesMax);
+    for (const id of this.unsent) {
+      const p = this.pending.get(id);
+      if (p === undefined || p.payload === undefined) continue; // expired before it could be sent
+      batch.addPayload(p.payload);
+      p.payload = undefined;
+      p.sent = true;
+      // A busy period starts: the node is judged from now on.
+      const t = this.options.now();
+      if (p.watch !== 'patient' && this.sentInFlight.quorum + this.sentInFlight.local === 0) this.progressMs = t;
+      if (p.watch === 'quorum' && this.sentInFlight.quorum === 0) {
+        this.quorumProgressMs = t;
+        this.probeCommit = undefined;
+      }
+      this.sentInFlight[p.watch]++;
+    }
+    this.unsent = [];
+    if (batch.count > 0) this.socket.write(batch.take());
+  }
+
+  private receive(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (value) => this.answer(value));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.close(`sent a bad response (${message})`);
+    }
+  }
+
+  private answer(value: unknown): void {
+    const response = validateClientResponse(value);
+    if (response.id === NO_REQUEST_ID) {
+      if (!response.ok) this.closeReason ??= `was closed by the server (${response.error.code}: ${response.error.message})`;
+      return;
+    }
+    const t = this.options.now();
+    this.progressMs = t;
+    const p = this.pending.get(response.id);
+    if (p === undefined) return; // answered after its deadline: the caller already moved on
+    if (p.watch === 'quorum') {
+      this.quorumProgressMs = t;
+      this.probeCommit = undefined;
+    }
+    this.remove(response.id, p);
+    if (response.ok) p.resolve(response.result);
+    else p.reject(KeelError.fromWire(response.error));
+    this.idleCheck();
+  }
+
+  private shutDown(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    const failed = [...this.pending.values()];
+    this.pending.clear();
+    this.unsent = [];
+    this.backlog = [];
+    this.backlogHead = 0;
+    this.admitted = 0;
+    this.sentInFlight.quorum = this.sentInFlight.local = this.sentInFlight.patient = 0;
+    for (const p of failed) {
+      p.reject(
+        new KeelError('CONNECTION_LOST', `connection to ${this.address} ${reason}` + (p.sent ? ' after the request was sent' : ''), {
+          definite: !p.sent,
+        }),
+      );
+    }
+    this.options.onClosed(this);
+  }
+
+  private remove(id: number, p: Pending): void {
+    this.pending.delete(id);
+    if (p.sent) this.sentInFlight[p.watch]--;
+    if (!p.admitted) return;
+    this.admitted--;
+    // Room for the oldest waiting request (skipping those that expired while waiting).
+    while (this.backlogHead < this.backlog.length && this.admitted < REQUEST_LIMIT) {
+      const next = this.backlog[this.backlogHead++]!;
+      const q = this.pending.get(next);
+      if (q !== undefined) this.admit(next, q);
+    }
+    if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
+      this.backlog = this.backlog.slice(this.backlogHead);
+      this.backlogHead = 0;
+    }
+  }
+
+  /** Queues a request for the next flush (one socket write per event-loop turn). */
+  private admit(id: number, p: Pending): void {
+    p.admitted = true;
+    this.admitted++;
+    this.unsent.push(id);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /**
+   * Starts a probe when the node looks stuck: no answer at all for `stallMs` while requests wait,
+   * or no answer to a quorum request for `stallMs` while such requests wait.
+   */
+  private checkProgress(nowMs: number): void {
+    if (this.probing) return;
+    const stallMs = this.options.stallMs;
+    const silent = this.sentInFlight.quorum + this.sentInFlight.local > 0 && nowMs - this.progressMs >= stallMs;
+    const noQuorum = this.sentInFlight.quorum > 0 && nowMs - this.quorumProgressMs >= stallMs;
+    if (silent || noQuorum) this.probe();
+  }
+
+  /**
+   * Is the node stuck, or just slow? Its status says. No answer to the probe within `stallMs`:
+   * paused or partitioned, give up on it. A commit index that advances between two probes:
+   * busy but committing, keep waiting. One that stands still while quorum requests wait: it
+   * cannot commit (cut off from its quorum), give up on it.
+   */
+  private probe(): void {
+    this.probing = true;
+    const stallMs = this.options.stallMs;
+    this.send({ op: 'status' }, this.options.now() + stallMs, 'local').then(
+      (result) => {
+        this.probing = false;
+        if (this.closed) return;
+        if (this.sentInFlight.quorum === 0) return; // alive, and no quorum request waits
+        const commit = (result as ClientResults['status']).commit;
+        const before = this.probeCommit;
+        this.probeCommit = commit;
+        if (this.options.now() - this.quorumProgressMs < stallMs) return; // a quorum answer arrived meanwhile
+        if (before === undefined) {
+          this.quorumProgressMs = this.options.now() - stallMs / 2; // a baseline; probe again soon
+        } else if (commit > before) {
+          this.quorumProgressMs = this.options.now(); // busy but committing
+        } else {
+          this.abandon(`committed nothing for ${stallMs * 1.5} ms (commit index stayed at ${commit}; cut off from its quorum?)`);
+        }
+      },
+      (error: KeelError) => {
+        this.probing = false;
+        if (this.closed) return;
+        if (error.code === 'TIMEOUT') {
+          this.abandon(`answered nothing for ${stallMs * 2} ms, not even a status probe (paused or partitioned?)`);
+          return;
+        }
+        // The node answered (with an error, e.g. OVERLOADED): alive. Look again in a while.
+        this.quorumProgressMs = Math.max(this.quorumProgressMs, this.options.now() - stallMs / 2);
+        this.progressMs = Math.max(this.progressMs, this.options.now() - stallMs / 2);
+      },
+    );
+  }
+
+  /** Gives up on the node: every request fails with `TIMEOUT` (definite if never sent) and the connection closes. */
+  private abandon(reason: string): void {
+    const failed = [...this.pending.values()];
+    this.pending.clear();
+    this.unsent = [];
+    this.backlog = [];
+    this.backlogHead = 0;
+    this.admitted = 0;
+    this.sentInFlight.quorum = this.sentInFlight.local = this.sentInFlight.patient = 0;
+    for (const p of failed) p.reject(new KeelError('TIMEOUT', `${this.address} ${reason}`, { definite: !p.sent }));
+    this.close(`was abandoned: it ${reason}`);
+  }
+
+  /** An idle connection does not keep the process alive. */
+  private idleCheck(): void {
+    if (this.pending.size === 0 && !this.closed) this.setRef(false);
+  }
+
+  /** (Un)refs the socket on changes only: before it connects, each call queues a listener. */
+  private setRef(on: boolean): void {
+    if (on === this.refd) return;
+    this.refd = on;
+    if (on) this.socket.ref();
+    else this.socket.unref();
+  }
+}

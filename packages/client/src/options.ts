@@ -1,0 +1,72 @@
+/**
+ * {@link KeelClient} options: each field's unit, default and interactions, checked once here.
+ */
+import { KeelError } from '@keel/protocol';
+import { describeType } from './bytes.js';
+import { checkAddress } from './validate.js';
+
+export interface KeelClientOptions {
+  /** Client addresses ("host:port") of some or all nodes. Required, at least one. */
+  readonly endpoints: readonly string[];
+  /**
+   * Deadline of one operation, retries included, in milliseconds. Default 5000. When it passes
+   * the operation fails with `TIMEOUT` (or `UNAVAILABLE`/`INDETERMINATE`, see the README).
+   */
+  readonly timeoutMs?: number;
+  /**
+   * How long a node may go without progress while requests wait before the client probes it
+   * (asks its status), in milliseconds; also the probe's deadline and the connect timeout. A node
+   * that does not answer the probe (paused, partitioned), or whose commit index stands still
+   * while writes wait (a leader cut off from its quorum), is given up on and another node is
+   * tried. A busy node that keeps answering or committing is never abandoned. Default
+   * `min(1000, timeoutMs)`.
+   */
+  readonly stallTimeoutMs?: number;
+  /** First retry backoff, in milliseconds (doubles per failed attempt, with jitter). Default 10. */
+  readonly backoffBaseMs?: number;
+  /** Largest retry backoff, in milliseconds. Default 400. */
+  readonly backoffMaxMs?: number;
+  /** How long a node that was unreachable or timed out is avoided, in milliseconds. Default 1000. */
+  readonly avoidMs?: number;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  readonly endpoints: readonly string[];
+  readonly timeoutMs: number;
+  readonly stallTimeoutMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly avoidMs: number;
+  /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
+  readonly sweepMs: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+export const DEFAULT_STALL_TIMEOUT_MS = 1000;
+
+function positive(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describeType(value)}`);
+  if (!Number.isFinite(value) || value <= 0) throw new KeelError('INVALID_ARGUMENT', `${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+/** Validates options and fills in defaults. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`KeelClient options must be an object, got ${describeType(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  const endpoints = o['endpoints'];
+  if (!Array.isArray(endpoints)) throw new TypeError(`endpoints must be an array of "host:port" strings, got ${describeType(endpoints)}`);
+  if (endpoints.length === 0) throw new KeelError('INVALID_ARGUMENT', 'endpoints must name at least one node');
+  const checked = [...new Set(endpoints.map((e, i) => checkAddress(e, `endpoints[${i}]`)))];
+  const timeoutMs = positive(o['timeoutMs'], 'timeoutMs', DEFAULT_TIMEOUT_MS);
+  const stallTimeoutMs = Math.min(timeoutMs, positive(o['stallTimeoutMs'], 'stallTimeoutMs', DEFAULT_STALL_TIMEOUT_MS));
+  const backoffBaseMs = positive(o['backoffBaseMs'], 'backoffBaseMs', 10);
+  const backoffMaxMs = Math.max(backoffBaseMs, positive(o['backoffMaxMs'], 'backoffMaxMs', 400));
+  const avoidMs = positive(o['avoidMs'], 'avoidMs', 1000);
+  const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
+  return { endpoints: checked, timeoutMs, stallTimeoutMs, backoffBaseMs, backoffMaxMs, avoidMs, sweepMs };
+}

@@ -1,0 +1,30 @@
+/** Runs a command-line program as a real child process and collects what it printed. */
+import { spawn } from 'node:child_process';
+import { ROOT } from './cluster.js';
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `node <script> ...args`; `input` (if given) is written to stdin, which is then closed. */
+export function runNode(
+  script: string,
+  args: readonly string[],
+  options: { input?: string; env?: Record<string, string | undefined> } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...options.env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}

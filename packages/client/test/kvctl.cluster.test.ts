@@ -1,0 +1,134 @@
+/**
+ * kvctl as a user runs it: real child processes against a real 3-node cluster, checking output
+ * and the documented exit statuses (0 ok, 1 not found / not swapped, 2 usage, 3 unavailable).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KVCTL_BIN, TestCluster, freePort } from './helpers/cluster.js';
+import { runNode } from './helpers/run.js';
+import type { RunResult } from './helpers/run.js';
+
+let cluster: TestCluster | undefined;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start(3);
+});
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+function kvctl(args: readonly string[], input?: string): Promise<RunResult> {
+  // Endpoints through the environment, as a user would export them.
+  return runNode(KVCTL_BIN, args, { env: { KEEL_ENDPOINTS: cluster!.endpoints.join(',') }, ...(input !== undefined ? { input } : {}) });
+}
+
+describe('kvctl', () => {
+  it('put, get, del with exit statuses 0 and 1', async () => {
+    const put = await kvctl(['put', 'greeting', 'hello world']);
+    expect(put).toMatchObject({ code: 0 });
+    expect(put.stdout).toMatch(/^OK revision=\d+\n$/);
+    const get = await kvctl(['get', 'greeting']);
+    expect(get).toMatchObject({ code: 0, stdout: 'hello world\n' });
+    const missing = await kvctl(['get', 'nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toContain('not found');
+    const del = await kvctl(['del', 'greeting']);
+    expect(del.code).toBe(0);
+    expect(del.stdout).toMatch(/^deleted revision=\d+\n$/);
+    expect((await kvctl(['get', 'greeting'])).code).toBe(1);
+    expect((await kvctl(['delete', 'greeting'])).stdout).toMatch(/^not found/);
+  });
+
+  it('reads the value from stdin with "-" or when it is omitted', async () => {
+    expect((await kvctl(['put', 'from-stdin', '-'], 'line one\nline two')).code).toBe(0);
+    expect((await kvctl(['get', 'from-stdin'])).stdout).toBe('line one\nline two\n');
+    expect((await kvctl(['put', 'implicit'], 'piped')).code).toBe(0);
+    expect((await kvctl(['get', 'implicit'])).stdout).toBe('piped\n');
+  });
+
+  it('cas: exit 0 when swapped, 1 when the condition is false', async () => {
+    await kvctl(['put', 'lock', 'free']);
+    const no = await kvctl(['cas', 'lock', 'mine', '--expect-value', 'taken']);
+    expect(no.code).toBe(1);
+    expect(no.stdout).toMatch(/^not swapped/);
+    const yes = await kvctl(['cas', 'lock', 'mine', '--expect-value', 'free']);
+    expect(yes.code).toBe(0);
+    expect(yes.stdout).toMatch(/^swapped revision=\d+/);
+    const revision = Number(/revision=(\d+)/.exec(yes.stdout)![1]);
+    expect((await kvctl(['cas', 'lock', 'again', '--expect-revision', String(revision)])).code).toBe(0);
+    expect((await kvctl(['cas', 'new-key', 'v', '--expect-absent'])).code).toBe(0);
+    expect((await kvctl(['cas', 'new-key', 'v', '--expect-absent'])).code).toBe(1);
+    expect((await kvctl(['get', 'lock'])).stdout).toBe('again\n');
+  });
+
+  it('scan prints key<TAB>value lines in key order; --json gives machine output', async () => {
+    for (const [k, v] of [
+      ['fruit/banana', 'yellow'],
+      ['fruit/apple', 'red'],
+      ['vegetable/kale', 'green'],
+    ]) {
+      expect((await kvctl(['put', k!, v!])).code).toBe(0);
+    }
+    const scan = await kvctl(['scan', 'fruit/']);
+    expect(scan).toMatchObject({ code: 0, stdout: 'fruit/apple\tred\nfruit/banana\tyellow\n' });
+    const json = await kvctl(['--json', 'scan', 'fruit/', '--limit', '1']);
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.stdout) as { entries: { key: string; value: string }[]; more: boolean };
+    expect(parsed.entries.map((e) => [e.key, e.value])).toEqual([['fruit/apple', 'red']]);
+    expect(parsed.more).toBe(true);
+    const get = JSON.parse((await kvctl(['get', 'fruit/apple', '--json'])).stdout) as Record<string, unknown>;
+    expect(get).toMatchObject({ found: true, key: 'fruit/apple', value: 'red' });
+    expect(typeof get['revision']).toBe('number');
+    const missing = await kvctl(['get', 'fruit/cherry', '--json', '--consistency', 'serializable']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toEqual({ found: false, key: 'fruit/cherry' });
+  });
+
+  it('status shows every node in a table, or as JSON', async () => {
+    const table = await kvctl(['status']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+ENDPOINT\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED/);
+    expect(lines).toHaveLength(4);
+    expect(lines.filter((l) => /\bleader\b/.test(l.split(/\s+/)[2] ?? ''))).toHaveLength(1);
+    const json = JSON.parse((await kvctl(['status', '--json'])).stdout) as { ok: boolean; id: number; role: string }[];
+    expect(json.map((s) => s.ok)).toEqual([true, true, true]);
+    expect(json.map((s) => s.id).sort()).toEqual([1, 2, 3]);
+    const members = await kvctl(['member', 'list']);
+    expect(members.code).toBe(0);
+    expect(members.stdout.trimEnd().split('\n')).toHaveLength(4);
+    expect(members.stdout).toMatch(/\d\*/); // the leader is marked
+  });
+
+  it('bad usage exits 2 without contacting the cluster', async () => {
+    for (const args of [
+      ['get'],
+      ['frobnicate'],
+      ['cas', 'k', 'v'],
+      ['scan', '--limit', 'lots'],
+      ['--consistency', 'eventual', 'get', 'k'],
+      ['put', '', 'empty key'],
+      ['member', 'remove', 'zero'],
+    ]) {
+      const r = await kvctl(args);
+      expect(r.code, `kvctl ${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.length).toBeGreaterThan(0);
+    }
+    expect((await kvctl(['--help'])).code).toBe(0);
+    expect((await kvctl(['--help'])).stdout).toContain('Exit status');
+  });
+
+  it('unreachable cluster exits 3, also with --json', async () => {
+    const nobody = `127.0.0.1:${await freePort()}`;
+    const r = await runNode(KVCTL_BIN, ['--endpoints', nobody, '--timeout', '500', 'put', 'k', 'v']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('UNAVAILABLE');
+    const j = await runNode(KVCTL_BIN, ['--endpoints', nobody, '--timeout', '500', '--json', 'get', 'k']);
+    expect(j.code).toBe(3);
+    expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'UNAVAILABLE', definite: true } });
+    const s = await runNode(KVCTL_BIN, ['--endpoints', nobody, 'status']);
+    expect(s.code).toBe(3);
+    expect(s.stdout).toContain('unreachable');
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * Membership and leadership changes through kvctl (real child processes) against a real cluster:
+ * add a learner, let it catch up, promote it, hand it the leadership, remove an original member.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { KeelClient } from '@keel/client';
+import { KVCTL_BIN, TestCluster } from './helpers/cluster.js';
+import { runNode } from './helpers/run.js';
+
+let cluster: TestCluster | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+describe('kvctl member and leader commands', () => {
+  it('add-learner, promote, leader transfer, remove', async () => {
+    cluster = await TestCluster.start(3);
+    const original = cluster.endpoints;
+    const kvctl = (args: string[], endpoints = original) => runNode(KVCTL_BIN, ['--endpoints', endpoints.join(','), ...args]);
+    expect((await kvctl(['put', 'before-join', 'yes'])).code).toBe(0);
+
+    const n4 = await cluster.startJoiningNode();
+    const add = await kvctl(['member', 'add-learner', '4', n4.peerAddress, n4.clientAddress]);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).toMatch(/^4\s+learner/m);
+
+    // The learner catches up: its own (serializable) read shows the earlier write.
+    const local = new KeelClient({ endpoints: [n4.clientAddress], timeoutMs: 2000 });
+    try {
+      let seen: string | undefined;
+      for (let i = 0; i < 200 && seen !== 'yes'; i++) {
+        seen = (await local.get('before-join', { consistency: 'serializable' }).catch(() => null))?.text;
+        if (seen !== 'yes') await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(seen, `learner never caught up\n${cluster.logs()}`).toBe('yes');
+    } finally {
+      await local.close();
+    }
+
+    const promote = await kvctl(['member', 'promote', '4']);
+    expect(promote.code, promote.stderr).toBe(0);
+    expect(promote.stdout).toMatch(/^4\s+voter/m);
+
+    const transfer = await kvctl(['leader', 'transfer', '4']);
+    expect(transfer.code, transfer.stderr).toBe(0);
+    expect(transfer.stdout).toBe('leader is now 4\n');
+
+    const all = cluster.endpoints;
+    const remove = await kvctl(['member', 'remove', '1'], all);
+    expect(remove.code, remove.stderr).toBe(0);
+    // memberList answers from the applied membership, which may trail the commit that answered
+    // `member remove` by a moment: wait (bounded) until the removal shows.
+    type List = { members: { id: number; role: string }[]; leader: number };
+    let parsed: List = { members: [], leader: 0 };
+    for (let i = 0; i < 100; i++) {
+      const list = await kvctl(['--json', 'member', 'list'], all);
+      expect(list.code, list.stderr).toBe(0);
+      parsed = JSON.parse(list.stdout) as List;
+      if (!parsed.members.some((m) => m.id === 1)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(parsed.members.map((m) => [m.id, m.role]).sort()).toEqual([
+      [2, 'voter'],
+      [3, 'voter'],
+      [4, 'voter'],
+    ]);
+    expect(parsed.leader).toBe(4);
+
+    // Refusals are exit status 4 with the server's code.
+    const unknown = await kvctl(['--json', 'member', 'remove', '9'], all);
+    expect(unknown.code).toBe(4);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { code: 'INVALID_MEMBERSHIP', definite: true } });
+  });
+});
