@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ClientResults } from '@keel/protocol';
 import { TEST_TUNING, TestCluster, sleep } from './support/cluster.js';
 import { errorOf, type WireClient } from './support/wire-client.js';
 
@@ -62,7 +63,8 @@ describe('membership and leadership over the client API', () => {
       learner: true,
     });
     expect(added.ok, JSON.stringify(added)).toBe(true);
-    const addedMembers = (added as { result: { members: Array<{ id: number; role: string }> } }).result.members;
+    if (!added.ok) return;
+    const addedMembers = (added.result as ClientResults['memberAdd']).members;
     expect(addedMembers.find((m) => m.id === 4)?.role).toBe('learner');
 
     // The learner catches up and serves the data locally.

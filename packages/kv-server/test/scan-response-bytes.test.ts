@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LIMITS } from '@keel/protocol';
+import { LIMITS, type ClientResults } from '@keel/protocol';
 import { TEST_TUNING, TestCluster } from './support/cluster.js';
 import { bytes, text } from './support/wire-client.js';
 
@@ -41,7 +41,7 @@ describe('scan of large values', () => {
       });
       expect(r.ok ? 'ok' : `${r.error.code}: ${r.error.message}`).toBe('ok');
       if (!r.ok) return;
-      const res = r.result as { kvs: Array<{ key: Uint8Array; value: Uint8Array }>; more: boolean };
+      const res = r.result as ClientResults['scan'];
       expect(res.kvs.length).toBeGreaterThan(0);
       for (const kv of res.kvs) {
         const i = seen.length;
