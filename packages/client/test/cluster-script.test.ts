@@ -5,13 +5,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLUSTER_SCRIPT, KVCTL_BIN, ROOT, isAlive, requireBuilt } from './helpers/cluster.js';
 import { runNode } from './helpers/run.js';
+import { freeBasePort } from '../../../test-support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -19,28 +18,6 @@ afterEach(async () => {
 });
 
 /** A base port whose client ports (base..base+n-1) and peer ports (base+100..) are free now. */
-async function freeBasePort(nodes: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = Array.from({ length: nodes }, (_, i) => [base + i, base + 100 + i]).flat();
-    const held: Server[] = [];
-    let ok = true;
-    for (const port of ports) {
-      const s = createServer();
-      const bound = await new Promise<boolean>((resolve) => {
-        s.once('error', () => resolve(false));
-        s.listen({ host: '127.0.0.1', port }, () => resolve(true));
-      });
-      if (!bound) {
-        ok = false;
-        break;
-      }
-      held.push(s);
-    }
-    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    if (ok) return base;
-  }
-}
 
 interface Running {
   readonly child: ChildProcess;
@@ -86,7 +63,7 @@ describe('scripts/cluster.mjs', () => {
       for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     });
-    const base = await freeBasePort(3);
+    const base = await freeBasePort([0, 1, 2, 100, 101, 102]); // client ports base+i, peer ports base+100+i
     const endpoints = [0, 1, 2].map((i) => `127.0.0.1:${base + i}`).join(',');
     const args = ['--base-port', String(base), '--data-dir', dataDir];
 

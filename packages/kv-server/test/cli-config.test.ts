@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/cli/options.js';
 import { ConfigError } from '../src/node/config.js';
 import { spawn } from 'node:child_process';
-import { SERVER_BIN, ServerProcess, freePort, runServer } from './support/cluster.js';
+import { SERVER_BIN, ServerProcess, freePorts, runServer } from './support/cluster.js';
 import { WireClient } from './support/wire-client.js';
 
 const CLUSTER = '1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202,3=127.0.0.1:7103/127.0.0.1:7203';
@@ -147,9 +147,7 @@ describe('parseConfig precedence: command line > environment > config file > def
 
 describe('a node configured only by a config file and the environment', () => {
   it('starts, logs its effective configuration, serves, and stops on SIGTERM with exit 0', async () => {
-    const peerPort = await freePort();
-    let clientPort = await freePort();
-    while (clientPort === peerPort) clientPort = await freePort();
+    let [peerPort, clientPort] = (await freePorts(2)) as [number, number];
     const file = join(dir, 'keel.json');
     writeFileSync(
       file,

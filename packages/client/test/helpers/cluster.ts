@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePorts } from '../../../../test-support/ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,20 +25,8 @@ export function requireBuilt(): void {
   }
 }
 
-/** A port nobody listens on right now (the kernel picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../../../test-support/ports.js';
 
-/** Is a process with this PID alive? */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -78,11 +66,12 @@ export class TestCluster {
     requireBuilt();
     const dir = mkdtempSync(join(tmpdir(), 'keel-client-test-'));
     const nodes: TestNode[] = [];
+    const ports = await freePorts(2 * size);
     for (let id = 1; id <= size; id++) {
       nodes.push({
         id,
-        clientAddress: `127.0.0.1:${await freePort()}`,
-        peerAddress: `127.0.0.1:${await freePort()}`,
+        clientAddress: `127.0.0.1:${ports[2 * (id - 1)]!}`,
+        peerAddress: `127.0.0.1:${ports[2 * (id - 1) + 1]!}`,
         dataDir: join(dir, `node-${id}`),
         joins: false,
         process: undefined,
@@ -152,10 +141,12 @@ export class TestCluster {
   /** Starts a new, empty node with --join (the next id); add it with memberAdd/memberAddLearner. */
   async startJoiningNode(): Promise<TestNode> {
     const id = Math.max(...this.nodes.map((n) => n.id)) + 1;
+    const used = this.nodes.flatMap((n) => [n.clientAddress, n.peerAddress].map((a) => Number(a.split(':')[1])));
+    const [clientPort, peerPort] = await freePorts(2, used);
     const node: TestNode = {
       id,
-      clientAddress: `127.0.0.1:${await freePort()}`,
-      peerAddress: `127.0.0.1:${await freePort()}`,
+      clientAddress: `127.0.0.1:${clientPort!}`,
+      peerAddress: `127.0.0.1:${peerPort!}`,
       dataDir: join(this.dir, `node-${id}`),
       joins: true,
       process: undefined,

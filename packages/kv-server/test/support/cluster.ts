@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,17 +70,9 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** A free TCP port on 127.0.0.1 right now (the OS picks it; it may be taken again before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { freePorts } from '../../../../test-support/ports.js';
+
+export { freePort, freePorts } from '../../../../test-support/ports.js';
 
 export interface NodeSpec {
   readonly id: number;
@@ -238,9 +229,7 @@ export class TestCluster {
   }
 
   private async allocate(size: number): Promise<void> {
-    const ports = new Set<number>();
-    while (ports.size < 2 * size) ports.add(await freePort());
-    const list = [...ports];
+    const list = await freePorts(2 * size);
     for (let id = 1; id <= size; id++) {
       this.specs.push({
         id,
@@ -264,11 +253,7 @@ export class TestCluster {
   /** Ports and a data dir for a node that will join the running cluster (not in the initial cluster). */
   async addSpec(id: number): Promise<NodeSpec> {
     const used = new Set(this.specs.flatMap((s) => [s.peerPort, s.clientPort]));
-    const ports: number[] = [];
-    while (ports.length < 2) {
-      const p = await freePort();
-      if (!used.has(p) && !ports.includes(p)) ports.push(p);
-    }
+    const ports = await freePorts(2, used);
     const spec = { id, peerPort: ports[0]!, clientPort: ports[1]!, dataDir: join(this.root, `node${id}`) };
     this.joiners.add(id);
     this.specs.push(spec);
