@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelError, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
-import { ClientPortServer, type ClientPortOptions } from '../src/client-port/index.js';
+import { ClientPortServer, RESPONSE_BYTES_BOUND, type ClientPortOptions } from '../src/client-port/index.js';
 import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -41,7 +41,7 @@ describe('ClientPortServer', () => {
     const { port } = await startServer((request) => {
       seen.push(request);
       return new Promise((resolve) => pending.set(request.id, resolve as (v: unknown) => void));
-    });
+    }, { responseBytesPerConnectionMax: 64 * RESPONSE_BYTES_BOUND.get }); // room for every get at once
     const c = await client(port);
     const count = 50;
     for (let id = 1; id <= count; id++) c.send({ id, op: 'get', key: new Uint8Array([id]), consistency: 'linearizable' });

@@ -20,6 +20,11 @@ export const LIMITS = {
   scanLimitMax: 10_000,
   /** Requests in flight on one client connection before the server answers OVERLOADED. */
   inflightPerConnectionMax: 4096,
+  /**
+   * Client connections one server keeps open at once (its default; a node may be configured
+   * otherwise). A connection beyond it receives one OVERLOADED error frame (id -1) and is closed.
+   */
+  clientConnectionsMax: 1024,
   /** Longest write-session client id, in UTF-8 bytes. */
   clientIdBytesMax: 128,
 } as const;

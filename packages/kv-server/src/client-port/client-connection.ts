@@ -3,16 +3,29 @@
  * at once (pipelining; responses carry the request id and may leave out of order), and write all
  * responses ready in one event-loop turn with one socket write.
  *
- * Invariants: `inflight` counts requests handed to `handle()` and not yet answered, and never
- * exceeds `inflightMax` (more get OVERLOADED without running). While the socket pushes back
- * (write() returned false) the connection stops reading, so a client that does not read its
- * responses cannot make the server buffer without bound.
+ * Memory is bounded by bytes, whatever the client does (it may pipeline thousands of large reads
+ * and never read the answers):
+ * - `accepted` counts requests taken off the wire and not yet answered (queued or running) and
+ *   never exceeds `inflightMax`; more get OVERLOADED without running.
+ * - Accepted requests start in arrival order. Each running request reserves its worst-case
+ *   response size (`responseBytesBound`). A request starts only while `reserved + unsent + its
+ *   bound <= responseBytesMax`, where `unsent` is output not yet taken by the kernel (the socket's
+ *   `writableLength` plus the batch for the next write) — or, so that a budget smaller than one
+ *   response still makes progress, when nothing runs and the socket has taken all output without
+ *   pushing back. So `reserved + unsent` stays within `responseBytesMax` plus one response (and
+ *   the socket's high-water mark); a response larger than its bound only delays the next start.
+ * - While a request waits to start, or unsent output exceeds the budget, the connection stops
+ *   reading from the socket (checked after every chunk read), so requests taken off the wire are
+ *   limited to one chunk beyond that point. Error answers to invalid requests reserve nothing, so
+ *   they may pass the budget by the answers to one chunk (64 KiB) of requests.
+ * Waiting requests start as running ones finish, the batch is written, or the socket drains.
  */
 import type net from 'node:net';
 import type { Logger } from '@keel/raft';
 import type { ClientRequest, ClientResponse, ClientResults, WireError } from '@keel/protocol';
 import { FrameBatch, FrameDecoder, KeelError, NO_REQUEST_ID, RequestValidationError, validateClientRequest } from '@keel/protocol';
 import { closeGracefully } from '../transport/graceful-close.js';
+import { responseBytesBound } from './response-cost.js';
 
 export type ClientHandler = (request: ClientRequest) => Promise<ClientResults[ClientRequest['op']]>;
 
@@ -21,17 +34,32 @@ export interface ClientConnectionSettings {
   readonly handle: ClientHandler;
   readonly maxFrameBytes: number;
   readonly inflightMax: number;
+  /** Budget of response bytes held per connection (reserved for running requests + unsent). */
+  readonly responseBytesMax: number;
   readonly onClosed: (connection: ClientConnection) => void;
 }
 
 export class ClientConnection {
   private readonly decoder: FrameDecoder;
   private readonly batch: FrameBatch;
-  private inflight = 0;
+  /** Requests accepted and not yet answered: waiting in `queue` or running. */
+  private accepted = 0;
+  /** Accepted requests waiting to start, oldest first from `queueHead`. */
+  private queue: ClientRequest[] = [];
+  private queueHead = 0;
+  private running = 0;
+  /** Sum of `responseBytesBound` over running requests. */
+  private reserved = 0;
+  private peakHeld = 0;
   private flushScheduled = false;
   private readingPaused = false;
+  private drainAwaited = false;
   private closed = false;
   private readonly flushBound = (): void => this.flush();
+  private readonly onDrainBound = (): void => {
+    this.drainAwaited = false;
+    this.pump();
+  };
 
   constructor(
     readonly socket: net.Socket,
@@ -50,7 +78,32 @@ export class ClientConnection {
 
   /** Requests running in `handle()`. */
   get inflightCount(): number {
-    return this.inflight;
+    return this.running;
+  }
+
+  /** Requests accepted and waiting to start (their connection stops reading meanwhile). */
+  get queuedCount(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** Response bytes not yet taken by the kernel: the socket's buffer plus the next batch. */
+  get unsentBytes(): number {
+    return this.socket.writableLength + this.batch.byteLength;
+  }
+
+  /** Response bytes reserved for the requests running now. */
+  get reservedBytes(): number {
+    return this.reserved;
+  }
+
+  /** Largest `reservedBytes + unsentBytes` seen on this connection. */
+  get peakHeldBytes(): number {
+    return this.peakHeld;
+  }
+
+  /** True while the connection does not read from its socket (a request waits for budget). */
+  get readPaused(): boolean {
+    return this.readingPaused;
   }
 
   /** Closes the connection at once; answers still running are discarded. */
@@ -67,7 +120,11 @@ export class ClientConnection {
       this.decoder.push(chunk, (value, bytes) => this.onFrame(value, bytes));
     } catch (error) {
       this.reject(error instanceof KeelError ? error : new KeelError('INTERNAL', String(error)));
+      return;
     }
+    // Error answers to this chunk may have passed the budget: stop reading before the next chunk
+    // (the socket may deliver several in one turn, before the batch is written).
+    this.pump();
   }
 
   private onFrame(value: unknown, bytes: number): void {
@@ -81,32 +138,79 @@ export class ClientConnection {
       this.respond({ id: error.requestId, ok: false, error: error.toWire() });
       return;
     }
-    const id = request.id;
-    if (this.inflight >= this.settings.inflightMax) {
+    if (this.accepted >= this.settings.inflightMax) {
       this.respond({
-        id,
+        id: request.id,
         ok: false,
         error: { code: 'OVERLOADED', message: `more than ${this.settings.inflightMax} requests in flight on this connection`, definite: true },
       });
       return;
     }
-    this.inflight++;
+    this.accepted++;
+    this.queue.push(request);
+    this.pump();
+  }
+
+  /** Starts waiting requests, in order, while the response budget allows; reads only when none waits. */
+  private pump(): void {
+    if (this.closed) return;
+    const budget = this.settings.responseBytesMax;
+    while (this.queueHead < this.queue.length) {
+      const request = this.queue[this.queueHead]!;
+      const cost = responseBytesBound(request);
+      const idle = this.running === 0 && this.batch.count === 0 && !this.socket.writableNeedDrain;
+      // Idle: no event would end the wait (the socket will not emit 'drain'), and one response fits anyway.
+      if (this.reserved + this.unsentBytes + cost > budget && !idle) break;
+      this.queueHead++;
+      this.start(request, cost);
+    }
+    if (this.queueHead === this.queue.length && this.queueHead > 0) {
+      this.queue = [];
+      this.queueHead = 0;
+    }
+    // Read only while nothing waits and the output fits the budget (error answers take no
+    // reservation) or the socket took it all without pushing back.
+    const pushedBack = this.batch.count > 0 || this.socket.writableNeedDrain;
+    const read = this.queue.length === 0 && (this.unsentBytes <= budget || !pushedBack);
+    if (read === this.readingPaused) {
+      this.readingPaused = !read;
+      if (read) this.socket.resume();
+      else this.socket.pause();
+    }
+    // Output the socket holds leaves silently except for 'drain'; finishing requests and flushes call pump() themselves.
+    if (!read && this.socket.writableNeedDrain && !this.drainAwaited) {
+      this.drainAwaited = true;
+      this.socket.once('drain', this.onDrainBound);
+    }
+  }
+
+  private start(request: ClientRequest, cost: number): void {
+    const id = request.id;
+    this.running++;
+    this.reserved += cost;
+    this.notePeak();
     let pending: Promise<ClientResults[ClientRequest['op']]>;
     try {
       pending = this.settings.handle(request);
     } catch (error) {
       pending = Promise.reject(error);
     }
+    const finish = (response: ClientResponse): void => {
+      this.running--;
+      this.accepted--;
+      this.reserved -= cost;
+      this.respond(response);
+      this.pump();
+    };
     pending.then(
-      (result) => {
-        this.inflight--;
-        this.respond({ id, ok: true, result });
-      },
-      (error: unknown) => {
-        this.inflight--;
-        this.respond({ id, ok: false, error: this.toWire(request, error) });
-      },
+      (result) => finish({ id, ok: true, result }),
+      (error: unknown) => finish({ id, ok: false, error: this.toWire(request, error) }),
     );
+  }
+
+  private notePeak(): void {
+    const held = this.reserved + this.unsentBytes;
+    if (held > this.peakHeld) this.peakHeld = held;
   }
 
   private toWire(request: ClientRequest, error: unknown): WireError {
@@ -139,6 +243,7 @@ export class ClientConnection {
         },
       } satisfies ClientResponse);
     }
+    this.notePeak();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushBound);
@@ -149,14 +254,8 @@ export class ClientConnection {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.batch.count === 0) return;
-    if (!this.socket.write(this.batch.take()) && !this.readingPaused) {
-      this.readingPaused = true;
-      this.socket.pause();
-      this.socket.once('drain', () => {
-        this.readingPaused = false;
-        if (!this.closed) this.socket.resume();
-      });
-    }
+    this.socket.write(this.batch.take());
+    this.pump();
   }
 
   /** A bad frame: answer with its error (id NO_REQUEST_ID) after the queued responses, then close. */

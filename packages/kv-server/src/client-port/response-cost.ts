@@ -1,0 +1,35 @@
+/**
+ * What a request may cost in response bytes before it runs: the client port reserves this much of
+ * a connection's response budget for each request it starts (see `ClientConnection`), so that
+ * requests already running can never produce more than the budget between them. One place for
+ * these estimates.
+ */
+import { LIMITS, type ClientRequest } from '@keel/protocol';
+import { SCAN_RESPONSE_BYTES_MAX } from '../storage/node-store.js';
+
+/** Room for the envelope, revisions and an error message around a response's keys and values. */
+const ENVELOPE_BYTES = 4 * 1024;
+/** Status, member lists and leadership answers: a few small records. */
+const ADMIN_RESPONSE_BYTES = 64 * 1024;
+
+/** Upper bound of the encoded size of each op's response, in bytes (length prefix included). */
+export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: number } = {
+  get: LIMITS.keyBytesMax + LIMITS.valueBytesMax + ENVELOPE_BYTES,
+  // The store stops a scan at about SCAN_RESPONSE_BYTES_MAX of keys, values and per-row allowance,
+  // which covers each row's encoding; the first row may pass it by up to one key and value.
+  scan: SCAN_RESPONSE_BYTES_MAX + LIMITS.keyBytesMax + LIMITS.valueBytesMax + ENVELOPE_BYTES,
+  put: ENVELOPE_BYTES,
+  delete: ENVELOPE_BYTES,
+  cas: ENVELOPE_BYTES,
+  status: ADMIN_RESPONSE_BYTES,
+  memberList: ADMIN_RESPONSE_BYTES,
+  memberAdd: ADMIN_RESPONSE_BYTES,
+  memberPromote: ADMIN_RESPONSE_BYTES,
+  memberRemove: ADMIN_RESPONSE_BYTES,
+  leaderTransfer: ADMIN_RESPONSE_BYTES,
+};
+
+/** Response bytes reserved for `request` while it runs. */
+export function responseBytesBound(request: ClientRequest): number {
+  return RESPONSE_BYTES_BOUND[request.op];
+}

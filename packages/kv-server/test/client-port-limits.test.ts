@@ -1,0 +1,234 @@
+/**
+ * Review finding: a misbehaving client could drive the client port out of memory. There was no cap
+ * on connections, and a client that pipelined thousands of large reads or scans and never read the
+ * answers made the server buffer every response (pausing socket reads only stopped new requests).
+ * Now each connection holds at most a budget of response bytes (reserved for running requests plus
+ * unsent output), requests beyond it wait in order, and connections beyond the cap are refused
+ * with OVERLOADED.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FrameDecoder, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
+import { ClientPortServer, RESPONSE_BYTES_BOUND, RESPONSE_BYTES_PER_CONNECTION_DEFAULT, type ClientPortOptions } from '../src/client-port/index.js';
+import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+async function startServer(handle: ClientPortOptions['handle'], extra: Partial<ClientPortOptions> = {}) {
+  const logger = recordingLogger('client-port-limits');
+  const server = new ClientPortServer({ host: '127.0.0.1', port: 0, logger, handle, ...extra });
+  cleanup.push(() => server.close());
+  const { port } = await server.listen();
+  return { server, port, logger };
+}
+
+async function client(port: number): Promise<RawFrameSocket> {
+  const socket = await RawFrameSocket.connect(port);
+  cleanup.push(() => socket.destroy());
+  return socket;
+}
+
+/**
+ * A client that checks each response as it arrives and keeps only a summary, so that it can take
+ * far more response bytes than it could hold. Starts paused: it reads nothing until `read()`.
+ */
+class CheckingReader {
+  readonly okIds = new Set<number>();
+  readonly problems: string[] = [];
+  private readonly decoder = new FrameDecoder();
+
+  private constructor(
+    readonly socket: net.Socket,
+    check: (response: ClientResponse) => string | null,
+  ) {
+    socket.pause();
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) =>
+      this.decoder.push(chunk, (value) => {
+        const response = value as ClientResponse;
+        const problem = check(response);
+        if (problem !== null) this.problems.push(problem);
+        else if (this.okIds.has(response.id)) this.problems.push(`response ${response.id} twice`);
+        else this.okIds.add(response.id);
+      }),
+    );
+  }
+
+  static connect(port: number, check: (response: ClientResponse) => string | null): Promise<CheckingReader> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        const reader = new CheckingReader(socket, check);
+        cleanup.push(() => socket.destroy());
+        resolve(reader);
+      });
+    });
+  }
+
+  read(): void {
+    this.socket.resume();
+  }
+}
+
+describe('client port resource limits', () => {
+  it('holds at most the response budget for a client that pipelines large reads and does not read, then answers all', async () => {
+    const budget = 4 * 1024 * 1024;
+    const valueBytes = 128 * 1024;
+    const count = 1000; // 125 MiB of responses: far more than the budget plus the kernel's socket buffers
+    let calls = 0;
+    const { server, port } = await startServer(
+      async (request) => {
+        calls++;
+        if (request.op !== 'get') throw new Error(`unexpected ${request.op}`);
+        const id = request.key[0]! + 256 * request.key[1]!;
+        return { kv: { key: request.key, value: new Uint8Array(valueBytes).fill(id % 251), createRevision: 1, modRevision: id }, revision: id };
+      },
+      { responseBytesPerConnectionMax: budget },
+    );
+    const reader = await CheckingReader.connect(port, (r) => {
+      if (!r.ok) return `response ${r.id}: ${r.error.code} ${r.error.message}`;
+      const result = r.result as { kv: { value: Uint8Array; modRevision: number }; revision: number };
+      if (result.revision !== r.id || result.kv.modRevision !== r.id) return `response ${r.id}: wrong revision ${result.revision}`;
+      if (result.kv.value.byteLength !== valueBytes || result.kv.value[valueBytes - 1] !== r.id % 251) return `response ${r.id}: wrong value`;
+      return null;
+    });
+    const requests = Array.from({ length: count }, (_, i): ClientRequest => {
+      const id = i + 1;
+      return { id, op: 'get', key: new Uint8Array([id % 256, Math.floor(id / 256)]), consistency: 'serializable' };
+    });
+    reader.socket.write(encodeFrames(requests));
+
+    // The server ends up waiting for the client: requests queued, none running, output stuck.
+    await waitFor(() => {
+      const stats = server.connectionStats()[0];
+      return stats !== undefined && stats.queued > 0 && stats.running === 0 && stats.readPaused && stats.unsentBytes > 0;
+    }, 'the connection to wait for its client');
+    const [stats] = server.connectionStats();
+    expect(calls).toBeLessThan(count);
+    expect(stats!.peakHeldBytes).toBeLessThanOrEqual(budget);
+    expect(stats!.peakHeldBytes).toBeGreaterThan(budget / 2); // the budget was used, not just under-filled
+
+    reader.read();
+    await waitFor(() => reader.okIds.size + reader.problems.length === count, 'every response once the client reads');
+    expect(reader.problems).toEqual([]);
+    expect(calls).toBe(count);
+    expect(server.connectionStats()[0]!.peakHeldBytes).toBeLessThanOrEqual(budget);
+    expect(server.connectionStats()[0]).toMatchObject({ queued: 0, running: 0, reservedBytes: 0, readPaused: false });
+  });
+
+  it('runs only the scans that fit the budget, starting the rest in order as earlier ones finish, never refusing them', async () => {
+    const release = new Map<number, () => void>();
+    const started: number[] = [];
+    const { server, port } = await startServer(
+      (request) => {
+        started.push(request.id);
+        if (request.op !== 'scan') return Promise.resolve({ revision: request.id });
+        return new Promise((resolve) => release.set(request.id, () => resolve({ kvs: [], more: false, revision: request.id })));
+      },
+      // Room for one scan at a time (two would exceed it).
+      { responseBytesPerConnectionMax: 2 * RESPONSE_BYTES_BOUND.scan - 1 },
+    );
+    const c = await client(port);
+    const scans = 5;
+    for (let id = 1; id <= scans; id++) c.send({ id, op: 'scan', prefix: new Uint8Array([id]), limit: LIMITS.scanLimitMax, consistency: 'linearizable' });
+    c.send({ id: scans + 1, op: 'put', key: new Uint8Array([1]), value: new Uint8Array([2]), session: { clientId: 'c', seq: 1, ackedBelow: 0 } });
+    for (let id = 1; id < scans; id++) {
+      await waitFor(() => started.length === id && server.connectionStats()[0]?.queued === scans + 1 - id, `scan ${id} running`);
+      expect(started).toEqual(Array.from({ length: id }, (_, i) => i + 1));
+      expect(server.connectionStats()[0]).toMatchObject({ running: 1, reservedBytes: RESPONSE_BYTES_BOUND.scan, readPaused: true });
+      expect(c.frames).toHaveLength(id - 1);
+      release.get(id)!();
+    }
+    // The last scan and the small put behind it fit together.
+    await waitFor(() => started.length === scans + 1 && c.frames.length === scans, 'the last scan and the put running');
+    expect(started).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((c.frames as ClientResponse[]).map((r) => r.id)).toEqual([1, 2, 3, 4, 6]);
+    release.get(scans)!();
+    await waitFor(() => c.frames.length === scans + 1, 'every answer');
+    for (const frame of c.frames as ClientResponse[]) expect(frame.ok, `response ${frame.id}`).toBe(true);
+    expect(server.connectionStats()[0]).toMatchObject({ queued: 0, running: 0, reservedBytes: 0, readPaused: false });
+  });
+
+  it('stops reading from a client that floods bad requests and does not read the error answers', async () => {
+    const budget = 1024 * 1024;
+    const { server, port } = await startServer(async () => {
+      throw new Error('no valid request was sent');
+    }, { responseBytesPerConnectionMax: budget });
+    const reader = await CheckingReader.connect(port, (r) => (!r.ok && r.error.code === 'INVALID_ARGUMENT' ? null : `response ${r.id}: ${JSON.stringify(r)}`));
+    // About 21 MiB of error answers (148 bytes each): more than the kernel's socket buffers take.
+    const count = 150_000;
+    const bad = Array.from({ length: count }, (_, i) => ({ id: i + 1, op: 'get', key: new Uint8Array([1]), consistency: 'sometimes' }));
+    for (let i = 0; i < count; i += 10_000) reader.socket.write(encodeFrames(bad.slice(i, i + 10_000)));
+    await waitFor(() => server.connectionStats()[0]?.readPaused === true, 'the server to stop reading');
+    // Reading stops once the budget is passed; the answers to one read chunk (64 KiB) of requests,
+    // about three times its size, may add to it.
+    const slack = 1024 * 1024;
+    expect(server.connectionStats()[0]!.peakHeldBytes).toBeLessThan(budget + slack);
+
+    reader.read();
+    await waitFor(() => reader.okIds.size + reader.problems.length === count, 'every error answer');
+    expect(reader.problems).toEqual([]);
+    expect(server.connectionStats()[0]!.peakHeldBytes).toBeLessThan(budget + slack);
+  });
+
+  it('refuses connections beyond maxConnections with OVERLOADED, logs once per burst, and accepts again after one closes', async () => {
+    const { server, port, logger } = await startServer(async (request) => ({ revision: request.id }), { maxConnections: 2 });
+    const a = await client(port);
+    const b = await client(port);
+    await waitFor(() => server.connectionCount === 2, 'two connections accepted');
+
+    const refused: RawFrameSocket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const extra = await client(port);
+      await waitFor(() => extra.closed, `refused connection ${i} closed`);
+      refused.push(extra);
+    }
+    for (const extra of refused) {
+      expect(extra.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'OVERLOADED', definite: true }) }]);
+    }
+    expect(server.refusedConnectionCount).toBe(3);
+    expect(logger.records.filter((r) => r.event === 'client.connections.full')).toHaveLength(1);
+    expect(server.connectionCount).toBe(2);
+
+    // The open connections are unaffected.
+    b.send({ id: 7, op: 'status' });
+    await waitFor(() => b.frames.length === 1, 'b answered');
+    expect(b.frames[0]).toEqual({ id: 7, ok: true, result: { revision: 7 } });
+
+    a.destroy();
+    await waitFor(() => server.connectionCount === 1, 'a gone');
+    const c = await client(port);
+    c.send({ id: 1, op: 'status' });
+    await waitFor(() => c.frames.length === 1, 'the new connection answered');
+    expect(c.frames[0]).toEqual({ id: 1, ok: true, result: { revision: 1 } });
+    expect(c.closed).toBe(false);
+    expect(logger.records.filter((r) => r.event === 'client.connections.accepting')).toEqual([
+      expect.objectContaining({ level: 'info', fields: expect.objectContaining({ refused: 3 }) }),
+    ]);
+
+    // A new burst logs again, once.
+    const d = await client(port);
+    await waitFor(() => d.closed, 'refused again');
+    expect(d.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'OVERLOADED' }) }]);
+    expect(logger.records.filter((r) => r.event === 'client.connections.full')).toHaveLength(2);
+  });
+
+  it('has documented defaults and rejects nonsense options', () => {
+    expect(LIMITS.clientConnectionsMax).toBe(1024);
+    // The default budget lets many large reads, and several scans, run at once on one connection.
+    expect(Math.floor(RESPONSE_BYTES_PER_CONNECTION_DEFAULT / RESPONSE_BYTES_BOUND.get)).toBeGreaterThanOrEqual(100);
+    expect(Math.floor(RESPONSE_BYTES_PER_CONNECTION_DEFAULT / RESPONSE_BYTES_BOUND.scan)).toBeGreaterThanOrEqual(10);
+    expect(RESPONSE_BYTES_BOUND.get).toBeGreaterThan(LIMITS.keyBytesMax + LIMITS.valueBytesMax);
+    expect(RESPONSE_BYTES_BOUND.scan).toBeLessThanOrEqual(LIMITS.frameBytesMax);
+    const base = { host: '127.0.0.1', port: 0, logger: recordingLogger('x'), handle: async () => ({ revision: 1 }) };
+    expect(() => new ClientPortServer({ ...base, maxConnections: 0 })).toThrow(TypeError);
+    expect(() => new ClientPortServer({ ...base, maxConnections: 1.5 })).toThrow(TypeError);
+    expect(() => new ClientPortServer({ ...base, responseBytesPerConnectionMax: 1000 })).toThrow(TypeError);
+    expect(() => new ClientPortServer({ ...base, inflightPerConnectionMax: -1 })).toThrow(TypeError);
+  });
+});
