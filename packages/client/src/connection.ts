@@ -259,13 +259,7 @@ export class NodeConnection {
   private shutDown(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    const failed = [...this.pending.values()];
-    this.pending.clear();
-    this.unsent = [];
-    this.backlog = [];
-    this.backlogHead = 0;
-    this.admitted = 0;
-    this.sentInFlight.quorum = this.sentInFlight.local = this.sentInFlight.patient = 0;
+    const failed = this.dropAllPending();
     for (const p of failed) {
       p.reject(
         new KeelError('CONNECTION_LOST', `connection to ${this.address} ${reason}` + (p.sent ? ' after the request was sent' : ''), {
@@ -274,6 +268,18 @@ export class NodeConnection {
       );
     }
     this.options.onClosed(this);
+  }
+
+  /** Forgets every request (pending, unsent and waiting) and returns them, to be failed by the caller. */
+  private dropAllPending(): Pending[] {
+    const dropped = [...this.pending.values()];
+    this.pending.clear();
+    this.unsent = [];
+    this.backlog = [];
+    this.backlogHead = 0;
+    this.admitted = 0;
+    this.sentInFlight.quorum = this.sentInFlight.local = this.sentInFlight.patient = 0;
+    return dropped;
   }
 
   private remove(id: number, p: Pending): void {
@@ -358,13 +364,7 @@ export class NodeConnection {
 
   /** Gives up on the node: every request fails with `TIMEOUT` (definite if never sent) and the connection closes. */
   private abandon(reason: string): void {
-    const failed = [...this.pending.values()];
-    this.pending.clear();
-    this.unsent = [];
-    this.backlog = [];
-    this.backlogHead = 0;
-    this.admitted = 0;
-    this.sentInFlight.quorum = this.sentInFlight.local = this.sentInFlight.patient = 0;
+    const failed = this.dropAllPending();
     for (const p of failed) p.reject(new KeelError('TIMEOUT', `${this.address} ${reason}`, { definite: !p.sent }));
     this.close(`was abandoned: it ${reason}`);
   }

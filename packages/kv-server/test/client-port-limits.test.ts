@@ -64,7 +64,7 @@ class CheckingReader {
       socket.once('connect', () => {
         socket.off('error', reject);
         const reader = new CheckingReader(socket, check);
-        cleanup.push(() => socket.destroy());
+        cleanup.push(() => void socket.destroy());
         resolve(reader);
       });
     });

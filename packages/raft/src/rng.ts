@@ -53,6 +53,22 @@ export class SeededRng implements Rng {
     return this.nextFloat() < p;
   }
 
+  /** A uniformly chosen element of a non-empty array. */
+  pick<T>(xs: readonly T[]): T {
+    if (xs.length === 0) throw new RangeError('pick: empty array');
+    return xs[this.nextInt(xs.length)]!;
+  }
+
+  /** A uniformly shuffled copy (Fisher–Yates). */
+  shuffle<T>(xs: readonly T[]): T[] {
+    const out = [...xs];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.nextInt(i + 1);
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  }
+
   /** An independent generator derived from this one (for per-component streams). */
   fork(): SeededRng {
     return new SeededRng(this.nextUint32());

@@ -130,7 +130,7 @@ export class Nemesis {
     if (roll < s.lagForSnapshotShare && s.snapshotEvery > 0 && leader !== undefined) {
       const followers = members.filter((id) => id !== leader.id);
       if (followers.length > 0) {
-        const node = this.pick(followers);
+        const node = this.rng.pick(followers);
         this.lagging = { node, until: tick + LAG_FOR_SNAPSHOT_TICKS_MAX };
         this.ctx.note(`nemesis: keep ${node} away until it needs a snapshot`);
         this.apply({ type: 'isolate', node });
@@ -142,7 +142,7 @@ export class Nemesis {
       return;
     }
     if (roll < s.lagForSnapshotShare + s.isolateLeaderShare + s.asymmetricShare) {
-      const node = leader !== undefined && this.rng.chance(0.5) ? leader.id : this.pick(members);
+      const node = leader !== undefined && this.rng.chance(0.5) ? leader.id : this.rng.pick(members);
       const outgoing = this.rng.chance(0.5);
       this.ctx.note(`nemesis: cut ${outgoing ? 'outgoing' : 'incoming'} links of ${node}`);
       this.ctx.counters.partitions++;
@@ -152,7 +152,7 @@ export class Nemesis {
       }
       return;
     }
-    const shuffled = this.shuffle(members);
+    const shuffled = this.rng.shuffle(members);
     const size = 1 + this.rng.nextInt(Math.max(1, Math.floor(members.length / 2)));
     this.apply({ type: 'split', minority: shuffled.slice(0, size) });
   }
@@ -167,8 +167,8 @@ export class Nemesis {
     if (this.scenario.clogRate <= 0 || !this.rng.chance(this.scenario.clogRate)) return;
     const members = this.ctx.members();
     if (members.length < 2) return;
-    const from = this.pick(members);
-    const to = this.pick(members.filter((id) => id !== from));
+    const from = this.rng.pick(members);
+    const to = this.rng.pick(members.filter((id) => id !== from));
     this.apply({ type: 'clog', from, to });
     this.clogs.push({ from, to, until: tick + CLOG_TICKS_MIN + this.rng.nextInt(CLOG_TICKS_MAX - CLOG_TICKS_MIN + 1) });
   }
@@ -180,23 +180,12 @@ export class Nemesis {
     if (leader !== undefined && this.rng.chance(s.crashLeaderShare)) target = leader.id;
     else {
       const up = this.ctx.members().filter((id) => this.ctx.node(id).up);
-      if (up.length > 0) target = this.pick(up);
+      if (up.length > 0) target = this.rng.pick(up);
     }
     if (target === undefined) return;
     this.apply({ type: 'crash', node: target });
     this.restartAt.set(target, tick + s.downTicksMin + this.rng.nextInt(s.downTicksMax - s.downTicksMin + 1));
   }
 
-  private pick<T>(xs: readonly T[]): T {
-    return xs[this.rng.nextInt(xs.length)]!;
-  }
 
-  private shuffle<T>(xs: readonly T[]): T[] {
-    const out = [...xs];
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = this.rng.nextInt(i + 1);
-      [out[i], out[j]] = [out[j]!, out[i]!];
-    }
-    return out;
-  }
 }

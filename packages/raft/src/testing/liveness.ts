@@ -40,7 +40,7 @@ export class LivenessPhase {
     const voters = ctx.ids.filter((id) => confs.some((c) => c.voters.includes(id)));
     // Leave out as many voters as every configuration in play can spare while keeping a majority.
     const excluded: NodeId[] = [];
-    for (const id of this.shuffle(voters)) {
+    for (const id of this.rng.shuffle(voters)) {
       const keepsMajority = confs.every((c) => {
         if (c.voters.length === 0) return true;
         const left = c.voters.filter((v) => v !== id && !excluded.includes(v)).length;
@@ -86,12 +86,4 @@ export class LivenessPhase {
     return false;
   }
 
-  private shuffle<T>(xs: readonly T[]): T[] {
-    const out = [...xs];
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = this.rng.nextInt(i + 1);
-      [out[i], out[j]] = [out[j]!, out[i]!];
-    }
-    return out;
-  }
 }
