@@ -3,7 +3,7 @@ import { TEST_TUNING, TestCluster } from './support/cluster.js';
 import type { ClientResponse } from '@keel/protocol';
 
 /**
- * Review: membership and leadership requests naming members that do not exist (or this node
+ * Membership and leadership requests naming members that do not exist (or this node
  * itself) get typed, definite errors, never crash the node or wedge its Ready loop.
  */
 let cluster: TestCluster | undefined;
@@ -47,5 +47,17 @@ describe('membership input from clients', () => {
     // The node still commits writes.
     expect((await c.put('after', 'membership')).ok).toBe(true);
     expect(await c.get('after')).toBe('membership');
+  });
+
+  it('answers a promotion sent to a follower with NOT_LEADER naming the leader, not from its local view', async () => {
+    cluster = await TestCluster.start({ size: 3, args: TEST_TUNING });
+    const leader = await cluster.waitForLeader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const c = await cluster.client(follower);
+    for (const nodeId of [99, leader]) {
+      const r = await c.request({ op: 'memberPromote', nodeId });
+      expect(r.ok ? 'ok' : r.error.code).toBe('NOT_LEADER');
+      if (!r.ok) expect(r.error.leaderId).toBe(leader);
+    }
   });
 });

@@ -65,10 +65,15 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
         context: memberContext(request.peerAddress, request.clientAddress),
       });
     case 'memberPromote': {
+      // Only the leader's view of the membership is authoritative: elsewhere the proposal itself
+      // answers NOT_LEADER (with the leader's address) before any local view is consulted.
       const m = node.members().find((x) => x.id === request.nodeId);
-      if (m === undefined) throw new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, `node ${request.nodeId} is not a member`);
-      if (m.role === 'voter') throw new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, `node ${m.id} is already a voter`);
-      return node.changeMembership({ type: 'addVoter', nodeId: m.id, context: memberContext(m.peerAddress, m.clientAddress) });
+      if (node.status().role === 'leader') {
+        if (m === undefined) throw new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, `node ${request.nodeId} is not a member`);
+        if (m.role === 'voter') throw new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, `node ${m.id} is already a voter`);
+      }
+      const context = memberContext(m?.peerAddress ?? '', m?.clientAddress ?? '');
+      return node.changeMembership({ type: 'addVoter', nodeId: request.nodeId, context });
     }
     case 'memberRemove':
       return node.changeMembership({ type: 'removeNode', nodeId: request.nodeId });
