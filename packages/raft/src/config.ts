@@ -30,6 +30,15 @@ export interface RaftConfig {
   readonly maxInflightMsgs?: number;
   /** Most bytes of entries in flight to one follower; 0 means no byte limit. Default 32 MiB. */
   readonly maxInflightBytes?: number;
+  /**
+   * Most bytes of client proposals a leader holds uncommitted (appended in its term, beyond the
+   * commit index), counted with `entrySize` (payload plus 24 bytes of framing); past it `propose`
+   * refuses with `uncommittedLimit` until the commit index catches up. The new leader's no-op and
+   * membership changes do not count, and a proposal is always accepted when nothing counts yet,
+   * so one entry larger than the limit still goes through (etcd's `MaxUncommittedEntriesSize`).
+   * 0 means no limit. Default 64 MiB.
+   */
+  readonly maxUncommittedBytes?: number;
   /** Most bytes of committed entries handed out in one Ready. Default 8 MiB. */
   readonly maxCommittedSizePerReady?: number;
   /** A learner is promoted only when its match index is within this many entries of the commit index. Default 1000. */

@@ -7,6 +7,7 @@ import { ForwardedReads, ReadOnly } from './read-only.js';
 import type { ResolvedConfig } from './resolved-config.js';
 import { StorageError } from './storage.js';
 import { ProgressTracker } from './tracker.js';
+import { UncommittedBytes } from './uncommitted.js';
 import {
   NONE,
   type AppendMessage,
@@ -101,6 +102,8 @@ export class Raft {
   private entriesDirty = false;
   /** The commit index advanced: followers may need an (empty) append carrying it. */
   private commitDirty = false;
+  /** Leader: bytes of this term's proposals beyond the commit index (`maxUncommittedBytes`). */
+  private readonly uncommitted: UncommittedBytes;
 
   private stepFn: StepFn = this.stepFollower;
   private tickFn: TickFn = this.tickElection;
@@ -109,6 +112,7 @@ export class Raft {
     this.id = cfg.id;
     this.log = new RaftLog(cfg.storage);
     this.tracker = new ProgressTracker(cfg.maxInflightMsgs, cfg.maxInflightBytes);
+    this.uncommitted = new UncommittedBytes(cfg.maxUncommittedBytes);
     // A forwarded read unanswered for two election timeouts was lost (or its answer was).
     this.forwardedReads = new ForwardedReads(2 * cfg.electionTick);
     const { hardState } = cfg.storage.initialState();
@@ -396,6 +400,8 @@ export class Raft {
     this.appendDirty.clear();
     this.entriesDirty = false;
     this.commitDirty = false;
+    // A new leader starts counting afresh; its predecessors' entries never count (etcd resets too).
+    this.uncommitted.clear();
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -656,7 +662,17 @@ export class Raft {
   propose(data: Uint8Array): ProposeResult {
     const refusal = this.proposalRefusal();
     if (refusal !== undefined) return refusal;
-    return { ok: true, ...this.appendEntries([{ type: 'normal', index: 0, term: 0, data }]) };
+    const entry: Entry = { type: 'normal', index: 0, term: 0, data };
+    const size = entrySize(entry);
+    if (!this.uncommitted.admits(size)) {
+      // Back-pressure (etcd MaxUncommittedEntriesSize): followers lag or the commit is stuck.
+      this.logAt('debug', 'raft.propose.refused', { reason: 'uncommittedLimit', uncommittedBytes: this.uncommitted.total, size });
+      return { ok: false, reason: 'uncommittedLimit', leader: this.id };
+    }
+    const at = this.appendEntries([entry]);
+    // A single voter commits at once (appendEntries ran maybeCommit): nothing left to count.
+    if (at.index > this.log.committed) this.uncommitted.add(at.index, size);
+    return { ok: true, ...at };
   }
 
   private proposalRefusal(): ProposeResult | undefined {
@@ -707,6 +723,7 @@ export class Raft {
     if (index <= this.log.committed || !this.mayCommitAt(index)) return false;
     this.log.commitTo(index);
     this.commitDirty = true;
+    this.uncommitted.commitTo(index);
     if (this.queuedReads.length > 0 && this.committedInCurrentTerm()) {
       const queued = this.queuedReads;
       this.queuedReads = [];

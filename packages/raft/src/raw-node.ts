@@ -63,7 +63,11 @@ export class RawNode {
     this.raft.campaign(false);
   }
 
-  /** Append `data` to the log if this node is the leader. Never throws for a non-leader: see the result. */
+  /**
+   * Append `data` to the log if this node is the leader. Never throws for a non-leader: see the
+   * result. A leader refuses with `uncommittedLimit` while it holds `maxUncommittedBytes` of
+   * uncommitted proposals (see `RaftConfig`).
+   */
   propose(data: Uint8Array): ProposeResult {
     if (!(data instanceof Uint8Array)) throw new TypeError('propose: data must be a Uint8Array');
     return this.raft.propose(data);

@@ -14,6 +14,7 @@ export interface ResolvedConfig {
   readonly maxSizePerMsg: number;
   readonly maxInflightMsgs: number;
   readonly maxInflightBytes: number;
+  readonly maxUncommittedBytes: number;
   readonly maxCommittedSizePerReady: number;
   readonly promotionLagMax: number;
   readonly applied: number;
@@ -29,6 +30,7 @@ export const CONFIG_DEFAULTS = {
   maxSizePerMsg: 1024 * 1024,
   maxInflightMsgs: 256,
   maxInflightBytes: 32 * 1024 * 1024,
+  maxUncommittedBytes: 64 * 1024 * 1024,
   maxCommittedSizePerReady: 8 * 1024 * 1024,
   promotionLagMax: 1000,
   applied: 0,
@@ -68,6 +70,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     maxSizePerMsg: positiveInt('maxSizePerMsg', config.maxSizePerMsg ?? d.maxSizePerMsg),
     maxInflightMsgs: positiveInt('maxInflightMsgs', config.maxInflightMsgs ?? d.maxInflightMsgs),
     maxInflightBytes: nonNegativeInt('maxInflightBytes', config.maxInflightBytes ?? d.maxInflightBytes),
+    maxUncommittedBytes: nonNegativeInt('maxUncommittedBytes', config.maxUncommittedBytes ?? d.maxUncommittedBytes),
     maxCommittedSizePerReady: positiveInt('maxCommittedSizePerReady', config.maxCommittedSizePerReady ?? d.maxCommittedSizePerReady),
     promotionLagMax: nonNegativeInt('promotionLagMax', config.promotionLagMax ?? d.promotionLagMax),
     applied: nonNegativeInt('applied', config.applied ?? d.applied),

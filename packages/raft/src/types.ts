@@ -213,6 +213,11 @@ export interface RejectedRead {
   readonly reason: ReadRejection;
 }
 
+/**
+ * Why a proposal was refused; nothing was appended. `uncommittedLimit`: the leader holds
+ * `RaftConfig.maxUncommittedBytes` of uncommitted proposals already (back-pressure: retry once
+ * the commit index catches up).
+ */
 export type ProposalRejection =
   | 'notLeader'
   | 'transferring'
@@ -220,7 +225,8 @@ export type ProposalRejection =
   | 'notCommittedInTerm'
   | 'invalidConfChange'
   | 'learnerBehind'
-  | 'tooLarge';
+  | 'tooLarge'
+  | 'uncommittedLimit';
 
 /**
  * The outcome of `propose`/`proposeConfChange`. When accepted, the entry sits at `index` in

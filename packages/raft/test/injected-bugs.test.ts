@@ -39,10 +39,18 @@ const BUGS: readonly InjectedBug[] = [
   // Issue 2 (c) — Reference: §5.3 / Ready contract (persist before send). Caught directly: a crash
   // loses an entry or vote the node had acknowledged…
   { name: 'ackBeforePersist', inject: { ackBeforePersist: true }, regime: 'crashDuringFsync', kinds: ['lostAck'] },
-  // …and, with that check switched off, by what the loss does to the committed history.
+  // …with that check switched off, by the core's error log: a leader's heartbeat carries a commit
+  // index beyond the log of the follower that lost what it acknowledged…
+  {
+    name: 'ackBeforePersist (core error log)',
+    inject: { ackBeforePersist: true, disabledChecks: ['lostAck'] },
+    regime: 'crashDuringFsync',
+    kinds: ['coreError', ...SAFETY_LOSS],
+  },
+  // …and, with both switched off, by what the loss does to the committed history.
   {
     name: 'ackBeforePersist (consequences)',
-    inject: { ackBeforePersist: true, disabledChecks: ['lostAck'] },
+    inject: { ackBeforePersist: true, disabledChecks: ['lostAck', 'coreError'] },
     regime: 'crashDuringFsync',
     kinds: SAFETY_LOSS,
   },

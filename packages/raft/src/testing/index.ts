@@ -11,8 +11,10 @@
  * Invariants are checked as each event happens (`ViolationKind` lists them): one leader per term,
  * log matching on durable logs, leader completeness, state machine safety, commit/applied/term
  * never moving back (also across restarts), no stale snapshot installs, linearizable ReadIndex
- * answers, one membership change at a time. A liveness phase then heals a majority of every
- * configuration in play and requires a proposal to commit within a bound.
+ * answers, one membership change at a time, and no error-level event logged by any node's core
+ * (each simulated node gets a logger; the core logs at error level only what honest peers cannot
+ * cause). A liveness phase then heals a majority of every configuration in play and requires a
+ * proposal to commit within a bound.
  *
  * ```ts
  * import { runSimulation, sweep, formatFailure } from '@keel/raft/testing';

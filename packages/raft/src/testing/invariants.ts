@@ -27,7 +27,12 @@ export type ViolationKind =
   /** The healed majority made no progress within the liveness bound. */
   | 'liveness'
   /** The core threw, or broke its own contract (e.g. handed out entries that do not fit the log). */
-  | 'contract';
+  | 'contract'
+  /**
+   * The core logged an error-level event: something it holds impossible from honest peers (two
+   * leaders in one term, an acknowledgement beyond its log, a commit beyond the follower's log…).
+   */
+  | 'coreError';
 
 export interface Violation {
   readonly kind: ViolationKind;

@@ -1,6 +1,6 @@
 import type { RaftConfig } from '../config.js';
 import type { RawNode } from '../raw-node.js';
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ProposeResult, Ready, ReadState, RejectedRead, Role, Snapshot, TransferResult } from '../types.js';
+import type { ConfChange, ConfState, Entry, HardState, Logger, LogLevel, Message, NodeId, ProposeResult, Ready, ReadState, RejectedRead, Role, Snapshot, TransferResult } from '../types.js';
 import { NONE } from '../types.js';
 import type { SeededRng } from '../rng.js';
 import { SimDisk } from './disk.js';
@@ -43,8 +43,11 @@ export interface NodeObserver {
   readState(node: SimNode, read: ReadState): void;
   readServed(node: SimNode, read: ReadState): void;
   readRejected(node: SimNode, read: RejectedRead): void;
-  /** The core broke its contract: it handed out an impossible batch. */
-  contractBroken(node: SimNode, kind: 'appliedRegressed' | 'contract', message: string): void;
+  /**
+   * The core broke its contract (it handed out an impossible batch), or logged an error-level
+   * event (`coreError`: the event name and its fields), which an honest cluster never causes.
+   */
+  contractBroken(node: SimNode, kind: 'appliedRegressed' | 'contract' | 'coreError', message: string): void;
 }
 
 /**
@@ -99,7 +102,23 @@ export class SimNode {
     this.role = 'follower';
     this.leader = NONE;
     this.hard = storage.hardState();
-    this.raw = this.factory({ ...this.baseConfig, id: this.id, storage, applied, rng: this.rng.fork() });
+    this.raw = this.factory({ ...this.baseConfig, id: this.id, storage, applied, rng: this.rng.fork(), logger: this.logger(this.incarnation) });
+  }
+
+  /**
+   * The core's logger for incarnation `incarnation`: error-level events become `coreError`
+   * violations (the core logs at error level only what an honest cluster cannot cause); every
+   * event also reaches the configured logger, if any. Events of a dead incarnation are ignored.
+   */
+  private logger(incarnation: number): Logger {
+    const inner = this.baseConfig.logger;
+    return {
+      log: (level: LogLevel, event: string, fields?: Record<string, unknown>): void => {
+        inner?.log(level, event, fields);
+        if (level !== 'error' || incarnation !== this.incarnation) return;
+        this.observer.contractBroken(this, 'coreError', `${event} ${JSON.stringify(fields ?? {})}`);
+      },
+    };
   }
 
   /** Kill the process: everything not yet on disk is gone. */

@@ -24,6 +24,8 @@ export interface Scenario {
   /** 0 = no byte limit. */
   readonly maxInflightBytes: number;
   readonly maxCommittedSizePerReady: number;
+  /** 0 = no limit. Small values make leaders refuse writes while followers lag (back-pressure). */
+  readonly maxUncommittedBytes: number;
   // --- network ---
   readonly link: LinkParams;
   /** Chance per tick that a partition starts when none is active. */
@@ -148,11 +150,13 @@ export function chooseScenario(rng: SeededRng, nodes: number, regime?: RegimeNam
   const random = drawScenario(rng, nodes);
   const names = Object.keys(REGIMES) as RegimeName[];
   const drawn = rng.chance(REGIME_SHARE) ? names[rng.nextInt(names.length)]! : 'random';
+  // Drawn last, so that adding it left every earlier draw of a seed as it was.
+  const maxUncommittedBytes = [0, 120, 1000, 64 << 20][rng.nextInt(4)]!;
   const chosen = regime ?? drawn;
-  return chosen === 'random' ? random : { ...random, ...REGIMES[chosen], regime: chosen };
+  return chosen === 'random' ? { ...random, maxUncommittedBytes } : { ...random, maxUncommittedBytes, ...REGIMES[chosen], regime: chosen };
 }
 
-function drawScenario(rng: SeededRng, nodes: number): Scenario {
+function drawScenario(rng: SeededRng, nodes: number): Omit<Scenario, 'maxUncommittedBytes'> {
   const pick = <T>(xs: readonly T[]): T => xs[rng.nextInt(xs.length)]!;
   const delayMax = pick([4, 8, 15, 30]);
   const calm = rng.chance(0.15);

@@ -145,6 +145,7 @@ class Simulation implements SimContext, NodeObserver {
       maxInflightMsgs: s.maxInflightMsgs,
       maxInflightBytes: s.maxInflightBytes,
       maxCommittedSizePerReady: s.maxCommittedSizePerReady,
+      maxUncommittedBytes: s.maxUncommittedBytes,
     };
     for (const id of this.ids) {
       const conf: ConfState = id <= n ? { voters, learners: [] } : { voters: [], learners: [] };
@@ -426,7 +427,7 @@ class Simulation implements SimContext, NodeObserver {
     this.counters.readsRejected++;
   }
 
-  contractBroken(node: SimNode, kind: 'appliedRegressed' | 'contract', message: string): void {
+  contractBroken(node: SimNode, kind: 'appliedRegressed' | 'contract' | 'coreError', message: string): void {
     this.checker.report(kind, `node ${node.id}: ${message}`);
   }
 

@@ -16,6 +16,8 @@ export interface SimCounters {
   /** Client writes proposed, refused by the node (not leader, transferring…), and accepted but superseded. */
   proposals: number;
   proposalsRejected: number;
+  /** Of the refused proposals, those refused by a leader at `maxUncommittedBytes` (back-pressure). */
+  proposalsThrottled: number;
   proposalsSuperseded: number;
   crashes: number;
   restarts: number;
@@ -48,6 +50,7 @@ export function emptyCounters(): SimCounters {
     committed: 0,
     proposals: 0,
     proposalsRejected: 0,
+    proposalsThrottled: 0,
     proposalsSuperseded: 0,
     crashes: 0,
     restarts: 0,

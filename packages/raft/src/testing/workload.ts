@@ -54,6 +54,7 @@ export class Workload {
     const result = target.propose(data);
     if (result?.ok !== true) {
       this.ctx.counters.proposalsRejected++;
+      if (result?.reason === 'uncommittedLimit') this.ctx.counters.proposalsThrottled++;
       return;
     }
     const key = entryKey({ type: 'normal', index: result.index, term: result.term, data });
