@@ -1,6 +1,7 @@
 /**
  * Membership and leadership changes through kvctl (real child processes) against a real cluster:
- * add a learner, let it catch up, promote it, hand it the leadership, remove an original member.
+ * add a learner (started with --join and no --peers), let it catch up, promote it, hand it the
+ * leadership, check it knows every member's addresses, remove an original member.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelClient } from '@keel/client';
@@ -45,6 +46,18 @@ describe('kvctl member and leader commands', () => {
     const transfer = await kvctl(['leader', 'transfer', '4']);
     expect(transfer.code, transfer.stderr).toBe(0);
     expect(transfer.stdout).toBe('leader is now 4\n');
+
+    // The joined node (started without --peers) knows every member's addresses, including the
+    // bootstrap members' (not in its log: learned from their handshakes).
+    type Addressed = { members: { id: number; peerAddress: string; clientAddress: string }[]; leader: number };
+    const onJoined = await kvctl(['--json', 'member', 'list'], [n4.clientAddress]);
+    expect(onJoined.code, onJoined.stderr).toBe(0);
+    const joinedView = JSON.parse(onJoined.stdout) as Addressed;
+    expect(joinedView.members.map((m) => [m.id, m.peerAddress, m.clientAddress]).sort()).toEqual(
+      [1, 2, 3, 4].map((id) => [id, cluster!.node(id).peerAddress, cluster!.node(id).clientAddress]),
+    );
+    // As leader it serves writes.
+    expect((await kvctl(['put', 'after-transfer', 'yes'], [n4.clientAddress])).code).toBe(0);
 
     const all = cluster.endpoints;
     const remove = await kvctl(['member', 'remove', '1'], all);

@@ -19,6 +19,9 @@ export type PeerChannel = 'raft' | 'snapshot';
 /** Longest cluster id, in characters. */
 export const CLUSTER_ID_LENGTH_MAX = 256;
 
+/** Longest advertised address ("host:port") in a hello, in characters. */
+export const PEER_ADDRESS_LENGTH_MAX = 256;
+
 export interface PeerHello {
   readonly type: 'hello';
   readonly clusterId: string;
@@ -28,6 +31,14 @@ export interface PeerHello {
   readonly to: number;
   readonly protocolVersion: number;
   readonly channel: PeerChannel;
+  /**
+   * "host:port" where the dialer listens for peers (what others should dial). Optional: older
+   * nodes do not send it. Lets a node that joined learn the addresses of members whose addresses
+   * are not in its log (the bootstrap members).
+   */
+  readonly peerAddress?: string;
+  /** "host:port" where the dialer listens for clients (for NOT_LEADER hints and memberList). Optional. */
+  readonly clientAddress?: string;
 }
 
 export type PeerHelloResult =
@@ -56,6 +67,10 @@ function isNodeId(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }
 
+function isAddress(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= PEER_ADDRESS_LENGTH_MAX;
+}
+
 function isClusterId(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= CLUSTER_ID_LENGTH_MAX;
 }
@@ -64,13 +79,28 @@ function isClusterId(value: unknown): value is string {
 export function validatePeerHello(value: unknown): PeerHello {
   const f = asObject(value, 'hello');
   if (f['type'] !== 'hello') malformed(`expected a 'hello' frame first`);
-  const { clusterId, nodeId, to, protocolVersion, channel } = f;
+  const { clusterId, nodeId, to, protocolVersion, channel, peerAddress, clientAddress } = f;
   if (!isClusterId(clusterId)) malformed(`'clusterId' must be a non-empty string of at most ${CLUSTER_ID_LENGTH_MAX} characters`);
   if (!isNodeId(nodeId)) malformed(`'nodeId' must be a positive integer`);
   if (!isNodeId(to)) malformed(`'to' must be a positive integer`);
   if (typeof protocolVersion !== 'number' || !Number.isSafeInteger(protocolVersion)) malformed(`'protocolVersion' must be an integer`);
   if (channel !== 'raft' && channel !== 'snapshot') malformed(`'channel' must be 'raft' or 'snapshot'`);
-  return { type: 'hello', clusterId, nodeId, to, protocolVersion, channel };
+  if (peerAddress !== undefined && !isAddress(peerAddress)) {
+    malformed(`'peerAddress' must be a non-empty string of at most ${PEER_ADDRESS_LENGTH_MAX} characters`);
+  }
+  if (clientAddress !== undefined && !isAddress(clientAddress)) {
+    malformed(`'clientAddress' must be a non-empty string of at most ${PEER_ADDRESS_LENGTH_MAX} characters`);
+  }
+  return {
+    type: 'hello',
+    clusterId,
+    nodeId,
+    to,
+    protocolVersion,
+    channel,
+    ...(peerAddress !== undefined ? { peerAddress } : {}),
+    ...(clientAddress !== undefined ? { clientAddress } : {}),
+  };
 }
 
 /** Checks the shape of a decoded hello-result frame. Throws `KeelError('MALFORMED_FRAME')`. */

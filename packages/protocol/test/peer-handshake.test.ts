@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  PEER_ADDRESS_LENGTH_MAX,
   PEER_PROTOCOL_VERSION,
   checkPeerHello,
   checkPeerHelloResult,
@@ -33,6 +34,26 @@ describe('peer handshake', () => {
 
   it('rejects malformed hellos with MALFORMED_FRAME', () => {
     for (const bad of [null, 'hello', { ...hello, type: 'hi' }, { ...hello, clusterId: '' }, { ...hello, nodeId: 0 }, { ...hello, to: '2' }, { ...hello, protocolVersion: 1.5 }, { ...hello, channel: 'x' }]) {
+      expect(() => validatePeerHello(bad)).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }));
+    }
+  });
+
+  it("carries the dialer's advertised addresses when given, and still accepts hellos without them", () => {
+    const advertising = { ...hello, peerAddress: '127.0.0.1:7101', clientAddress: '127.0.0.1:7201' };
+    expect(validatePeerHello(advertising)).toEqual(advertising);
+    expect(validatePeerHello({ ...hello, peerAddress: '127.0.0.1:7101' })).toEqual({ ...hello, peerAddress: '127.0.0.1:7101' });
+    const older = validatePeerHello(hello);
+    expect(older).not.toHaveProperty('peerAddress');
+    expect(older).not.toHaveProperty('clientAddress');
+    const tooLong = 'h'.repeat(PEER_ADDRESS_LENGTH_MAX) + ':1';
+    for (const bad of [
+      { ...hello, peerAddress: 7101 },
+      { ...hello, peerAddress: '' },
+      { ...hello, peerAddress: tooLong },
+      { ...hello, clientAddress: null },
+      { ...hello, clientAddress: ['127.0.0.1:7201'] },
+      { ...hello, clientAddress: tooLong },
+    ]) {
       expect(() => validatePeerHello(bad)).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }));
     }
   });

@@ -107,14 +107,10 @@ export class TestCluster {
       .filter((m) => !m.joins)
       .map((m) => `${m.id}=${m.peerAddress}/${m.clientAddress}`)
       .join(',');
-    // A joining node has no membership yet, so it is told where its peers are (--peers);
-    // without it, it could not answer the leader until it learned the membership from the log.
-    const peers = this.nodes
-      .filter((m) => m.id !== id)
-      .map((m) => `${m.id}=${m.peerAddress}`)
-      .join(',');
+    // A joining node is given no --peers: it learns each member's addresses from the handshake
+    // when that member connects to it.
     const membership = n.joins
-      ? ['--join', '--listen-peer', n.peerAddress, '--listen-client', n.clientAddress, '--peers', peers]
+      ? ['--join', '--listen-peer', n.peerAddress, '--listen-client', n.clientAddress]
       : ['--initial-cluster', initialCluster];
     const child = spawn(
       process.execPath,

@@ -67,7 +67,9 @@ const SETTINGS: readonly Setting[] = [
     flag: '--join',
     env: 'KEEL_JOIN',
     boolean: true,
-    description: 'start with no membership and wait to be added by an existing cluster (instead of --initial-cluster)',
+    description:
+      'start with no membership and wait to be added by an existing cluster (instead of --initial-cluster); ' +
+      'the node advertises --listen-peer/--listen-client and learns the members\' addresses when they connect (no --peers needed)',
   },
   {
     key: 'listenPeer',
@@ -168,6 +170,8 @@ Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a fatal runtime err
 Example (node 1 of 3):
   keel-server --id 1 --data-dir /tmp/keel1 \\
     --initial-cluster 1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202,3=127.0.0.1:7103/127.0.0.1:7203
+Example (a fourth node, then \`kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7204\`):
+  keel-server --id 4 --data-dir /tmp/keel4 --join --listen-peer 127.0.0.1:7104 --listen-client 127.0.0.1:7204
 `;
 
 /** Build the commander program (exposed for `--help` tests). */

@@ -3,7 +3,8 @@ import { ERROR_CODES, KeelError } from '@keel/protocol';
 import type { ClientRequest, ClientResults, KeyValue, Member, NodeStatus, WireError } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
 import type { ConfChange, Entry, Message, NodeId, Ready, Role, Snapshot, SoftState } from '@keel/raft';
-import { snapshotCatchUpEntries, type KeelNodeConfig } from './config.js';
+import { AddressBook } from './address-book.js';
+import { snapshotCatchUpEntries, type KeelNodeConfig, type ListenAddress } from './config.js';
 import {
   internalError,
   notLeaderError,
@@ -16,7 +17,7 @@ import {
 } from './errors.js';
 import type { JsonLogger } from './json-logger.js';
 import { ClientPortServer, encodeCommand, NodeStore, PeerTransport } from './parts.js';
-import type { ApplyResult, Command } from './parts.js';
+import type { ApplyResult, Command, PeerAddresses } from './parts.js';
 import { dispatch, encodeOrReject, type AnyResult, type NodeOperations, type WriteResult } from './client-requests.js';
 import { ProposalTracker, type PendingProposal } from './proposal-tracker.js';
 import { ReadTracker } from './read-tracker.js';
@@ -106,6 +107,8 @@ export class KeelNode {
   private clientServer!: ClientPortServer;
   private peerPortNumber = 0;
   private clientPortNumber = 0;
+  /** Addresses peers advertised in their hellos: fill the gaps the log leaves (bootstrap members seen from a joined node). */
+  private readonly learnedAddresses = new AddressBook();
   private readonly runReadyLoop = (): void => {
     this.readyScheduled = false;
     if (this.readyRunning !== undefined || this.closing) return;
@@ -204,6 +207,8 @@ export class KeelNode {
       listen: c.listenPeer,
       peers: this.dialMap(this.store.members()),
       logger: this.logger,
+      advertised: () => this.advertised(),
+      onPeerAddresses: (id, addresses) => this.onPeerAddresses(id, addresses),
       onMessage: (m) => this.onPeerMessage(m),
       onSnapshot: (from, meta, chunks) => this.receiver.receive(from, meta, chunks),
     });
@@ -426,12 +431,46 @@ export class KeelNode {
     this.transport.setPeers(this.dialMap(members));
   }
 
-  /** Dial address per peer: the CLI override when given, else the member's advertised peer address. */
+  /**
+   * Dial address per peer: the CLI override when given, else the member's peer address from the
+   * log, else the one it advertised in its hello. While this node is not a member itself (it is
+   * joining), peers that connected to it are dialed too, so it can answer the leader.
+   */
   private dialMap(members: readonly Member[]): Map<NodeId, string> {
     const map = new Map<NodeId, string>();
-    for (const m of members) if (m.id !== this.config.id && m.peerAddress !== '') map.set(m.id, m.peerAddress);
+    if (!members.some((m) => m.id === this.config.id)) {
+      for (const [id, address] of this.learnedAddresses.outside(members)) map.set(id, address);
+    }
+    for (const m of this.learnedAddresses.fill(members)) {
+      if (m.peerAddress !== '') map.set(m.id, m.peerAddress);
+    }
     for (const [id, address] of this.config.peerDial) map.set(id, address);
+    map.delete(this.config.id);
     return map;
+  }
+
+  /** The membership as clients see it: the store's, with empty addresses filled from what peers advertised. */
+  private members(): Member[] {
+    return this.learnedAddresses.fill(this.store.members());
+  }
+
+  /**
+   * Where other nodes reach this one, sent in every hello: its own membership entry (its
+   * --initial-cluster entry, or the addresses it was added with), else the addresses it listens on.
+   */
+  private advertised(): PeerAddresses {
+    const self = this.store.members().find((m) => m.id === this.config.id);
+    return {
+      peerAddress: self?.peerAddress || listenAddress(this.config.listenPeer, this.peerPortNumber),
+      clientAddress: self?.clientAddress || listenAddress(this.config.listenClient, this.clientPortNumber),
+    };
+  }
+
+  /** A peer's hello told where it listens: remember it, and dial it there if the log had no address. */
+  private onPeerAddresses(id: NodeId, addresses: PeerAddresses): void {
+    if (this.closing || id === this.config.id || !this.learnedAddresses.learn(id, addresses)) return;
+    this.logger.log('info', 'peer.addresses_learned', { peer: id, ...this.learnedAddresses.get(id) });
+    this.transport.setPeers(this.dialMap(this.store.members()));
   }
 
   private async takeSnapshot(): Promise<void> {
@@ -498,7 +537,7 @@ export class KeelNode {
     get: (key) => this.readGet(key),
     scan: (range, limit) => this.readScan(range, limit),
     status: () => this.status(),
-    members: () => this.store.members(),
+    members: () => this.members(),
     leader: () => this.leader,
     changeMembership: (change) => this.changeMembership(change),
     transferLeadership: (to) => this.transferLeadership(to),
@@ -637,7 +676,7 @@ export class KeelNode {
 
   private clientAddressOf(id: NodeId): string | undefined {
     if (id === 0) return undefined;
-    const address = this.store.members().find((m) => m.id === id)?.clientAddress;
+    const address = this.members().find((m) => m.id === id)?.clientAddress;
     return address === '' ? undefined : address;
   }
 
@@ -690,6 +729,16 @@ const SWEEP_INTERVAL_MS = 200;
 /** Most committed entries waiting on the apply chain before the Ready loop waits for it. */
 const APPLY_BACKLOG_MAX = 8192;
 
+
+/**
+ * "host:port" of a listen address, with the bound port when the configured one was 0; '' when
+ * it cannot be dialed as is (a wildcard host, or the port is not bound yet).
+ */
+function listenAddress(listen: ListenAddress, boundPort: number): string {
+  const port = boundPort !== 0 ? boundPort : listen.port;
+  if (port === 0 || listen.host === '' || listen.host === '0.0.0.0' || listen.host === '::') return '';
+  return listen.host.includes(':') ? `[${listen.host}]:${port}` : `${listen.host}:${port}`;
+}
 
 function isWireError(value: unknown): value is WireError {
   return typeof value === 'object' && value !== null && 'code' in value && 'message' in value;

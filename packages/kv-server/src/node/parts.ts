@@ -7,4 +7,5 @@ export type { ApplyResult, SnapshotInstall } from '../storage/index.js';
 export { encodeCommand, encodeMemberContext } from '../state-machine/index.js';
 export type { Command } from '../state-machine/index.js';
 export { PeerTransport } from '../transport/index.js';
+export type { PeerAddresses } from '../transport/index.js';
 export { ClientPortServer } from '../client-port/index.js';

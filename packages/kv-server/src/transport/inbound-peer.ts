@@ -11,6 +11,7 @@ import type net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
 import type { PeerHello, PeerHelloResult, PeerIdentity } from '@keel/protocol';
 import { FrameDecoder, KeelError, PEER_PROTOCOL_VERSION, checkPeerHello, encodeFrame, validatePeerHello } from '@keel/protocol';
+import type { PeerAddresses } from './advertised.js';
 import { closeGracefully } from './graceful-close.js';
 import { validateMessage } from './message-codec.js';
 import { ChunkStream, validateSnapshotFrame, type SnapshotReply } from './snapshot-stream.js';
@@ -26,6 +27,8 @@ export interface InboundSettings {
   /** A raft channel from `peer` is up; the transport closes any older one from the same peer. */
   readonly onRaftChannel: (peer: NodeId, connection: InboundPeerConnection) => void;
   readonly onClosed: (connection: InboundPeerConnection) => void;
+  /** An accepted hello from `peer` advertised where it listens (at least one address non-empty). */
+  readonly onPeerAddresses: (peer: NodeId, addresses: PeerAddresses) => void;
 }
 
 type Phase = 'hello' | 'raft' | 'snapshot' | 'closed';
@@ -117,6 +120,9 @@ export class InboundPeerConnection {
     };
     this.socket.write(encodeFrame(result));
     this.phase = hello.channel;
+    if (hello.peerAddress !== undefined || hello.clientAddress !== undefined) {
+      this.settings.onPeerAddresses(hello.nodeId, { peerAddress: hello.peerAddress ?? '', clientAddress: hello.clientAddress ?? '' });
+    }
     if (hello.channel === 'raft') this.settings.onRaftChannel(hello.nodeId, this);
   }
 

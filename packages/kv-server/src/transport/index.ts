@@ -1,3 +1,4 @@
+export type { PeerAddresses } from './advertised.js';
 export type { PeerTransportOptions } from './peer-transport.js';
 export { PEER_TRANSPORT_DEFAULTS, PeerTransport } from './peer-transport.js';
 export { validateMessage, validateSnapshotMeta } from './message-codec.js';

@@ -13,17 +13,9 @@
 import net from 'node:net';
 import type { Logger, NodeId } from '@keel/raft';
 import type { PeerIdentity } from '@keel/protocol';
-import {
-  FrameBatch,
-  FrameDecoder,
-  KeelError,
-  PEER_PROTOCOL_VERSION,
-  checkPeerHelloResult,
-  encodeFrame,
-  validatePeerHelloResult,
-  type PeerHello,
-} from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, checkPeerHelloResult, encodeFrame, validatePeerHelloResult } from '@keel/protocol';
 import { parseAddress } from './address.js';
+import { helloFor, type PeerAddresses } from './advertised.js';
 import { Backoff } from './backoff.js';
 
 export interface PeerLinkSettings {
@@ -34,6 +26,8 @@ export interface PeerLinkSettings {
   readonly handshakeTimeoutMs: number;
   readonly reconnectDelayMsMin: number;
   readonly reconnectDelayMsMax: number;
+  /** The addresses this node advertises in its hello (read at every dial). */
+  readonly advertised: () => PeerAddresses | undefined;
   /** Called when messages to the peer were dropped or its connection broke. */
   readonly onUnreachable: (id: NodeId) => void;
 }
@@ -144,15 +138,7 @@ export class PeerLink {
     }, this.settings.handshakeTimeoutMs);
 
     socket.once('connect', () => {
-      const hello: PeerHello = {
-        type: 'hello',
-        clusterId: this.settings.identity.clusterId,
-        nodeId: this.settings.identity.nodeId,
-        to: this.peerId,
-        protocolVersion: PEER_PROTOCOL_VERSION,
-        channel: 'raft',
-      };
-      socket.write(encodeFrame(hello));
+      socket.write(encodeFrame(helloFor(this.settings.identity, this.peerId, 'raft', this.settings.advertised())));
     });
     socket.on('data', (chunk: Buffer) => {
       try {

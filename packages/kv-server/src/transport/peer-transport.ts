@@ -14,15 +14,9 @@
  */
 import net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
-import type { PeerHello, PeerIdentity } from '@keel/protocol';
-import {
-  KeelError,
-  LIMITS,
-  PEER_PROTOCOL_VERSION,
-  checkPeerHelloResult,
-  packPayload,
-  validatePeerHelloResult,
-} from '@keel/protocol';
+import type { PeerIdentity } from '@keel/protocol';
+import { KeelError, LIMITS, checkPeerHelloResult, packPayload, validatePeerHelloResult } from '@keel/protocol';
+import { helloFor, type PeerAddresses } from './advertised.js';
 import { FrameChannel } from './frame-channel.js';
 import { InboundPeerConnection } from './inbound-peer.js';
 import { PeerLink, type PeerLinkSettings } from './peer-link.js';
@@ -48,6 +42,16 @@ export interface PeerTransportOptions {
   reconnectDelayMsMin?: number;
   /** Longest reconnect delay, in ms. Default 2 000. */
   reconnectDelayMsMax?: number;
+  /**
+   * The addresses this node advertises in every hello: where OTHER nodes can reach it (not the
+   * dial overrides). Read at each dial, so it may change (e.g. once the bound port is known).
+   */
+  advertised?: () => PeerAddresses | undefined;
+  /**
+   * A peer's accepted hello carried its advertised addresses ('' for one it left out). Called on
+   * every accepted connection; the callee decides whether they are news.
+   */
+  onPeerAddresses?(nodeId: NodeId, addresses: PeerAddresses): void;
   /** Every Raft message received (already validated structurally). */
   onMessage(m: Message): void;
   /** Receiver side of a snapshot stream; resolve once installed. Each chunk is acknowledged after the iterator moves past it. */
@@ -102,6 +106,7 @@ export class PeerTransport {
       reconnectDelayMsMin: positive(opts.reconnectDelayMsMin ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMin, 'reconnectDelayMsMin'),
       reconnectDelayMsMax: positive(opts.reconnectDelayMsMax ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMax, 'reconnectDelayMsMax'),
       onUnreachable: (id) => this.reportUnreachable(id),
+      advertised: () => this.opts.advertised?.(),
     };
     this.peers = opts.peers;
   }
@@ -201,15 +206,7 @@ export class PeerTransport {
     const channel = await FrameChannel.connect(address, this.maxFrameBytes, timeoutMs);
     this.snapshotChannels.add(channel);
     try {
-      const hello: PeerHello = {
-        type: 'hello',
-        clusterId: this.identity.clusterId,
-        nodeId: this.identity.nodeId,
-        to,
-        protocolVersion: PEER_PROTOCOL_VERSION,
-        channel: 'snapshot',
-      };
-      channel.send(hello);
+      channel.send(helloFor(this.identity, to, 'snapshot', this.opts.advertised?.()));
       const result = validatePeerHelloResult(await channel.next(timeoutMs, 'handshake answer'));
       const refusal = checkPeerHelloResult(result, this.identity, to);
       if (refusal !== null) {
@@ -263,6 +260,14 @@ export class PeerTransport {
       onClosed: (c) => {
         this.inbound.delete(c);
         if (this.raftChannels.get(c.peerId) === c) this.raftChannels.delete(c.peerId);
+      },
+      onPeerAddresses: (peer, addresses) => {
+        if (this.closed || this.opts.onPeerAddresses === undefined) return;
+        try {
+          this.opts.onPeerAddresses(peer, addresses);
+        } catch (error) {
+          this.logger.log('error', 'peer.onPeerAddresses.failed', { peer, error: String(error) });
+        }
       },
     });
     this.inbound.add(connection);
