@@ -115,6 +115,25 @@ describe('createSnapshot', () => {
 });
 
 describe('snapshot transfer', () => {
+  it('a joined node takes no snapshot before it knows a configuration (one with no voters is invalid)', async () => {
+    // Started with --join: empty configuration until the first configuration entry in its log.
+    const { store } = await newStore({ bootstrap: false });
+    await write(store, [encodeCommand(put('a', '1')), encodeCommand(put('b', '2'))]);
+    expect(await store.createSnapshot()).toMatchObject({ index: 0 });
+    expect(store.raftStorage.firstIndex()).toBe(1);
+    await write(store, [
+      {
+        type: 'confChange', index: 0, term: 0,
+        change: { type: 'addLearner', nodeId: 4, context: encodeMemberContext({ peerAddress: 'p4', clientAddress: 'c4' }) },
+        conf: { voters: [1, 2, 3], learners: [4] },
+      },
+      encodeCommand(put('c', '3')),
+    ]);
+    // Retaining entries would put the snapshot before the configuration entry: still none.
+    expect(await store.createSnapshot({ retainEntries: 2 })).toMatchObject({ index: 0 });
+    expect(await store.createSnapshot()).toEqual({ index: 4, term: 1, conf: { voters: [1, 2, 3], learners: [4] } });
+  });
+
   it('streams bounded chunks that install into a fresh store with identical reads, members and sessions', async () => {
     const a = await source(300);
     const meta = await a.createSnapshot();

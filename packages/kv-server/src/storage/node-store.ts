@@ -371,7 +371,11 @@ export class NodeStore {
       const current = this.raftStorage.snapshot().meta;
       const index = Math.max(current.index, this.applied.index - retain);
       if (index === current.index) return current;
-      const meta: SnapshotMeta = { index, term: this.raftStorage.term(index), conf: this.confAt(index) };
+      const conf = this.confAt(index);
+      // A node that joined with an empty configuration knows none before the first configuration
+      // entry in its log; a snapshot there would carry no voters, which every receiver refuses.
+      if (conf.voters.length === 0) return current;
+      const meta: SnapshotMeta = { index, term: this.raftStorage.term(index), conf };
       await this.write([{ type: 'put', sublevel: this.meta, key: META.snapshot, value: encodeSnapshotMeta(meta) }], true);
       this.raftStorage.createSnapshot(meta.index, meta.conf);
       this.logger?.log('info', 'snapshot.created', { index: meta.index, term: meta.term, applied: this.applied.index, firstIndex: this.raftStorage.firstIndex() });
