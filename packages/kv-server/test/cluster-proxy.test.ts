@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_TUNING, TestCluster, sleep } from './support/cluster.js';
-import { TcpProxy } from './support/tcp-proxy.js';
+import { TcpProxy, proxyEveryPeerLink } from './support/tcp-proxy.js';
 
 let cluster: TestCluster | undefined;
 const proxies = new Map<string, TcpProxy>();
@@ -15,16 +15,7 @@ describe('peer links through harness proxies (--peers dial overrides)', () => {
   it('routes every peer link through its proxy; isolating the leader elects a new one; healing converges', async () => {
     cluster = await TestCluster.start({
       args: TEST_TUNING,
-      nodeArgs: async (id, c) => {
-        const dial: string[] = [];
-        for (const s of c.specs) {
-          if (s.id === id) continue;
-          const proxy = await TcpProxy.start(s.peerPort);
-          proxies.set(`${id}->${s.id}`, proxy);
-          dial.push(`${s.id}=127.0.0.1:${proxy.port}`);
-        }
-        return ['--peers', dial.join(',')];
-      },
+      nodeArgs: proxyEveryPeerLink(proxies),
     });
     const leader = await cluster.waitForLeader();
     const l = await cluster.client(leader);

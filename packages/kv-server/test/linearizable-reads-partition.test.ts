@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_TUNING, TestCluster, sleep } from './support/cluster.js';
-import { TcpProxy } from './support/tcp-proxy.js';
+import { TcpProxy, proxyEveryPeerLink } from './support/tcp-proxy.js';
 import { bytes, text, type WireClient } from './support/wire-client.js';
 
 /**
@@ -28,16 +28,7 @@ describe('linearizable reads across a leader isolation', () => {
   it('an isolated old leader never answers a linearizable read with the value it had; followers and the new leader see the new one', async () => {
     cluster = await TestCluster.start({
       args: TEST_TUNING,
-      nodeArgs: async (id, c) => {
-        const dial: string[] = [];
-        for (const s of c.specs) {
-          if (s.id === id) continue;
-          const proxy = await TcpProxy.start(s.peerPort);
-          proxies.set(`${id}->${s.id}`, proxy);
-          dial.push(`${s.id}=127.0.0.1:${proxy.port}`);
-        }
-        return ['--peers', dial.join(',')];
-      },
+      nodeArgs: proxyEveryPeerLink(proxies),
     });
     const oldLeader = await cluster.waitForLeader();
     const old = await cluster.client(oldLeader);

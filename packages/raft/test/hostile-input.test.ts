@@ -6,7 +6,7 @@
 import { MemoryStorage, RawNode, SeededRng, type Entry, type Message, type Ready } from '@keel/raft';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { entry, storageWith, voters } from './support/fixtures.js';
+import { entry, msg, storageWith, voters } from './support/fixtures.js';
 import { Network, enc } from './support/network.js';
 
 /** Take every Ready of `node`, persisting it into `storage` as the contract says. */
@@ -23,16 +23,7 @@ function drainInto(node: RawNode, storage: MemoryStorage): Ready[] {
   return out;
 }
 
-const app = (from: number, to: number, term: number, prevIndex: number, prevTerm: number, entries: Entry[], commit: number): Message => ({
-  type: 'app',
-  from,
-  to,
-  term,
-  prevIndex,
-  prevTerm,
-  entries,
-  commit,
-});
+const app = msg.app;
 
 /** Follower 2 of {1,2,3} with log 1..2 of term 1 and 3..4 of term 2 (an old leader's, uncommitted), commit 2, term 2. */
 function followerWithStaleTail(): { node: RawNode; storage: MemoryStorage } {

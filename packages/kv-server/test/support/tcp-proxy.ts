@@ -67,3 +67,23 @@ export class TcpProxy {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/**
+ * Routes every peer link of a cluster through its own proxy, keyed `"from->to"` in `proxies`:
+ * pass the result as `ClusterOptions.nodeArgs`, then cut or heal any link from the test. The
+ * caller closes the proxies (after the cluster) in its cleanup.
+ */
+export function proxyEveryPeerLink(
+  proxies: Map<string, TcpProxy>,
+): (id: number, cluster: { readonly specs: readonly { readonly id: number; readonly peerPort: number }[] }) => Promise<string[]> {
+  return async (id, cluster) => {
+    const dial: string[] = [];
+    for (const s of cluster.specs) {
+      if (s.id === id) continue;
+      const proxy = await TcpProxy.start(s.peerPort);
+      proxies.set(`${id}->${s.id}`, proxy);
+      dial.push(`${s.id}=127.0.0.1:${proxy.port}`);
+    }
+    return ['--peers', dial.join(',')];
+  };
+}
