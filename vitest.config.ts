@@ -10,10 +10,11 @@ export default defineConfig({
     alias: [
       { find: /^@keel\/raft\/testing$/, replacement: `${root}packages/raft/src/testing/index.ts` },
       { find: /^@keel\/(raft|protocol|kv-server|client)$/, replacement: `${root}packages/$1/src/index.ts` },
+      { find: /^@keel\/test-support$/, replacement: `${root}test-support/src/index.ts` },
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'jepsen-style-tests/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'test-support/test/**/*.test.ts', 'jepsen-style-tests/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -4,9 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelClient, KeelError } from '@keel/client';
-import { TestCluster } from './helpers/cluster.js';
+import { Cluster } from '@keel/test-support';
 
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 const clients: KeelClient[] = [];
 
 function client(endpoints: string[], options: { timeoutMs?: number; stallTimeoutMs?: number } = {}): KeelClient {
@@ -17,13 +17,13 @@ function client(endpoints: string[], options: { timeoutMs?: number; stallTimeout
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
-  await cluster?.close();
+  await cluster?.destroy();
   cluster = undefined;
 });
 
 describe('KeelClient against a real cluster', () => {
   it('puts, gets, deletes, compares-and-swaps and scans', async () => {
-    cluster = await TestCluster.start(3);
+    cluster = await Cluster.start({ nodes: 3 });
     const c = client(cluster.endpoints);
 
     const put = await c.put('user/1', 'ada');
@@ -101,7 +101,7 @@ describe('KeelClient against a real cluster', () => {
   });
 
   it('follows redirects when it only knows a follower', async () => {
-    cluster = await TestCluster.start(3);
+    cluster = await Cluster.start({ nodes: 3 });
     const leader = await cluster.waitForLeader();
     const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
     const c = client([follower.clientAddress]);
@@ -117,27 +117,27 @@ describe('KeelClient against a real cluster', () => {
   });
 
   it('fails over from a stopped node and from a paused (unresponsive) node', async () => {
-    cluster = await TestCluster.start(3);
+    cluster = await Cluster.start({ nodes: 3 });
     const leader = await cluster.waitForLeader();
     const [f1, f2] = cluster.nodes.filter((n) => n.id !== leader.id);
     // A crashed follower listed first: connection refused, the client moves on.
-    await cluster.stopNode(f1!.id);
+    await cluster.node(f1!.id).kill();
     const c = client([f1!.clientAddress, f2!.clientAddress, cluster.node(leader.id).clientAddress]);
     await c.put('failover', 'one');
     expect((await c.get('failover'))?.text).toBe('one');
-    await cluster.startNode(f1!.id);
+    await cluster.node(f1!.id).start();
     // A paused follower listed first: it accepts the connection but never answers.
-    cluster.pauseNode(f2!.id);
+    cluster.node(f2!.id).pause();
     const p = client([f2!.clientAddress, cluster.node(leader.id).clientAddress], { stallTimeoutMs: 500 });
     await p.put('paused', 'two');
     expect((await p.get('paused'))?.text).toBe('two');
-    cluster.resumeNode(f2!.id);
+    cluster.node(f2!.id).resume();
   });
 
   it.each(['killed', 'paused'] as const)(
     'when the leader is %s mid-load, every acknowledged write survives and none applies twice',
     async (fault) => {
-      cluster = await TestCluster.start(3);
+      cluster = await Cluster.start({ nodes: 3 });
       const leader = await cluster.waitForLeader();
       const c = client(cluster.endpoints, { timeoutMs: 8000, stallTimeoutMs: 1000 });
       type Outcome = { key: string; value: string; kind: 'ok' | 'fail' | 'info'; revision?: number };
@@ -149,8 +149,8 @@ describe('KeelClient against a real cluster', () => {
 
       const nemesis = (async () => {
         while (acked < faultAfter) await new Promise((r) => setTimeout(r, 5));
-        if (fault === 'killed') await cluster!.stopNode(leader.id);
-        else cluster!.pauseNode(leader.id);
+        if (fault === 'killed') await cluster!.node(leader.id).kill();
+        else cluster!.node(leader.id).pause();
       })();
 
       await Promise.all(
@@ -174,7 +174,7 @@ describe('KeelClient against a real cluster', () => {
       // Writes after the fault went through: the client found the new leader.
       expect(outcomes.filter((o) => o.kind === 'ok').length).toBeGreaterThan(faultAfter);
       // A paused leader comes back as a follower; whatever it still holds must not apply twice.
-      if (fault === 'paused') cluster.resumeNode(leader.id);
+      if (fault === 'paused') cluster.node(leader.id).resume();
 
       const newLeader = await cluster.waitForLeader();
       if (fault === 'killed') expect(newLeader.id).not.toBe(leader.id);

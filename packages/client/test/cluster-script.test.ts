@@ -1,6 +1,6 @@
 /**
- * scripts/cluster.mjs as a user runs it: start it, wait for the ready banner, use kvctl against
- * it, interrupt it, and check that every node process is gone.
+ * `pnpm cluster` (test-support/src/cli) as a user runs it: start it, wait for the ready banner,
+ * use kvctl against it, interrupt it, and check that every node process is gone.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLUSTER_SCRIPT, KVCTL_BIN, ROOT, isAlive, requireBuilt } from './helpers/cluster.js';
+import { CLUSTER_CLI, KVCTL_BIN, ROOT, freeBasePort, isAlive, requireBuilt } from '@keel/test-support';
 import { runNode } from './helpers/run.js';
-import { freeBasePort } from '../../../test-support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -26,7 +25,7 @@ interface Running {
 }
 
 function startScript(args: string[]): Running {
-  const child = spawn(process.execPath, [CLUSTER_SCRIPT, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLUSTER_CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const running: Running = {
     child,
     output: '',
@@ -54,7 +53,7 @@ function pidsOf(output: string): number[] {
   return [...line.matchAll(/n\d+=(\d+)/g)].map((m) => Number(m[1]));
 }
 
-describe('scripts/cluster.mjs', () => {
+describe('pnpm cluster', () => {
   it('starts a cluster, serves kvctl, and stops every node on SIGINT; data persists without --fresh', async () => {
     requireBuilt();
     const dataDir = mkdtempSync(join(tmpdir(), 'keel-cluster-script-'));
@@ -95,7 +94,7 @@ describe('scripts/cluster.mjs', () => {
     expect(got).toMatchObject({ code: 0, stdout: 'yes\n' });
 
     // A second cluster on the same ports is refused with a clear message.
-    const clash = await runNode(CLUSTER_SCRIPT, [...args]);
+    const clash = await runNode(CLUSTER_CLI, [...args]);
     expect(clash.code).toBe(1);
     expect(clash.stderr).toMatch(/already in use/);
 

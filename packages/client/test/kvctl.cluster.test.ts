@@ -3,18 +3,18 @@
  * and the documented exit statuses (0 ok, 1 not found / not swapped, 2 usage, 3 unavailable).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KVCTL_BIN, TestCluster, freePort } from './helpers/cluster.js';
+import { Cluster, KVCTL_BIN, freePort } from '@keel/test-support';
 import { runNode } from './helpers/run.js';
 import type { RunResult } from './helpers/run.js';
 
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 
 beforeAll(async () => {
-  cluster = await TestCluster.start(3);
+  cluster = await Cluster.start({ nodes: 3 });
 });
 
 afterAll(async () => {
-  await cluster?.close();
+  await cluster?.destroy();
 });
 
 function kvctl(args: readonly string[], input?: string): Promise<RunResult> {

@@ -5,23 +5,23 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelClient } from '@keel/client';
-import { KVCTL_BIN, TestCluster } from './helpers/cluster.js';
+import { Cluster, KVCTL_BIN } from '@keel/test-support';
 import { runNode } from './helpers/run.js';
 
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 afterEach(async () => {
-  await cluster?.close();
+  await cluster?.destroy();
   cluster = undefined;
 });
 
 describe('kvctl member and leader commands', () => {
   it('add-learner, promote, leader transfer, remove', async () => {
-    cluster = await TestCluster.start(3);
+    cluster = await Cluster.start({ nodes: 3 });
     const original = cluster.endpoints;
     const kvctl = (args: string[], endpoints = original) => runNode(KVCTL_BIN, ['--endpoints', endpoints.join(','), ...args]);
     expect((await kvctl(['put', 'before-join', 'yes'])).code).toBe(0);
 
-    const n4 = await cluster.startJoiningNode();
+    const n4 = await cluster.startJoiner();
     const add = await kvctl(['member', 'add-learner', '4', n4.peerAddress, n4.clientAddress]);
     expect(add.code, add.stderr).toBe(0);
     expect(add.stdout).toMatch(/^4\s+learner/m);
@@ -34,7 +34,7 @@ describe('kvctl member and leader commands', () => {
         seen = (await local.get('before-join', { consistency: 'serializable' }).catch(() => null))?.text;
         if (seen !== 'yes') await new Promise((r) => setTimeout(r, 50));
       }
-      expect(seen, `learner never caught up\n${cluster.logs()}`).toBe('yes');
+      expect(seen, `learner never caught up\n${cluster.tail(30)}`).toBe('yes');
     } finally {
       await local.close();
     }

@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NodeProcess, freePorts, runServer } from '@keel/test-support';
 import { parseConfig } from '../src/cli/options.js';
 import { ConfigError } from '../src/node/config.js';
-import { spawn } from 'node:child_process';
-import { SERVER_BIN, ServerProcess, freePorts, runServer } from './support/cluster.js';
 import { WireClient } from './support/wire-client.js';
 
 const CLUSTER = '1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202,3=127.0.0.1:7103/127.0.0.1:7203';
@@ -160,13 +159,8 @@ describe('a node configured only by a config file and the environment', () => {
         tickMs: 500,
       }),
     );
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KEEL_')) env[k] = v;
-    const child = spawn(process.execPath, [SERVER_BIN], {
-      env: { ...env, KEEL_CONFIG: file, KEEL_TICK_MS: '20', KEEL_ELECTION_TICKS: '10' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const proc = new ServerProcess({ id: 7, peerPort, clientPort, dataDir: join(dir, 'data') }, child);
+    // No arguments at all: everything comes from the file and the environment.
+    const proc = NodeProcess.spawn({ args: [], env: { KEEL_CONFIG: file, KEEL_TICK_MS: '20', KEEL_ELECTION_TICKS: '10' } });
     try {
       await proc.waitForLog((l) => l.event === 'node.started');
       const config = proc.logs.find((l) => l.event === 'node.config')!;

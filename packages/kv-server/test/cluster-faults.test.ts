@@ -1,10 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientResponse } from '@keel/protocol';
-import { TEST_TUNING, TestCluster, sleep } from './support/cluster.js';
-import { WireClient, bytes, text } from './support/wire-client.js';
+import { Cluster } from '@keel/test-support';
+import { bytes, text, WireClient, wireClient } from './support/wire-client.js';
 import { key, pipelined, value } from './support/workload.js';
 
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
@@ -39,9 +40,9 @@ async function readAll(
 
 describe('keel-server under crashes', () => {
   it('loses no acknowledged write when the leader is killed with SIGKILL mid-load; a new leader serves them', async () => {
-    cluster = await TestCluster.start({ args: TEST_TUNING });
-    const oldLeader = await cluster.waitForLeader();
-    const c = await cluster.client(oldLeader);
+    cluster = await Cluster.start();
+    const { id: oldLeader } = await cluster.waitForLeader();
+    const c = await wireClient(cluster, oldLeader);
     const acked: number[] = [];
     let killed = false;
     const N = 20_000;
@@ -58,22 +59,22 @@ describe('keel-server under crashes', () => {
     let settled = false;
     void run.finally(() => (settled = true));
     while (acked.length < 2_000 && !settled) await sleep(10);
-    await cluster.proc(oldLeader).kill('SIGKILL');
+    await cluster.node(oldLeader).kill();
     killed = true;
     const responses = await run;
     // Every write answered after the kill failed as "outcome unknown" (connection lost), never as success.
     expect(acked.length).toBeGreaterThanOrEqual(2_000);
     expect(responses.filter((r) => r !== undefined && !r.ok).every((r) => !r!.ok && r!.error.definite === false)).toBe(true);
 
-    const newLeader = await cluster.waitForLeader();
+    const { id: newLeader } = await cluster.waitForLeader();
     expect(newLeader).not.toBe(oldLeader);
-    const n = await cluster.client(newLeader);
+    const n = await wireClient(cluster, newLeader);
     const got = await readAll(n, acked);
     for (const i of acked) expect(got.get(i), key(i)).toBe(value(i));
 
     // The old leader comes back as a follower and converges on the same data.
-    await cluster.startNode(oldLeader);
-    const back = await cluster.client(oldLeader);
+    await cluster.node(oldLeader).start();
+    const back = await wireClient(cluster, oldLeader);
     const st = await n.call({ op: 'status' });
     await waitApplied(back, st.commit);
     const local = await readAll(back, acked, 'serializable');
@@ -81,14 +82,14 @@ describe('keel-server under crashes', () => {
   });
 
   it('a node kept down past a snapshot catches up through the snapshot when it restarts', async () => {
-    cluster = await TestCluster.start({ args: [...TEST_TUNING, '--snapshot-entries', '300'] });
-    const leader = await cluster.waitForLeader();
-    const lagger = cluster.specs.find((s) => s.id !== leader)!.id;
-    const l = await cluster.client(leader);
+    cluster = await Cluster.start({ serverArgs: ['--snapshot-entries', '300'] });
+    const { id: leader } = await cluster.waitForLeader();
+    const lagger = cluster.nodes.find((s) => s.id !== leader)!.id;
+    const l = await wireClient(cluster, leader);
     // Some data before the crash, then kill the follower.
     const before = await pipelined(200, 64, (i) => l.put(key(i), value(i)));
     expect(before.every((r) => r?.ok)).toBe(true);
-    await cluster.proc(lagger).kill('SIGKILL');
+    await cluster.node(lagger).kill();
 
     // Write well past several snapshots while it is down (the log behind them is compacted).
     const N = 2_000;
@@ -97,15 +98,15 @@ describe('keel-server under crashes', () => {
     // Overwrite and delete some keys too, so the snapshot is not just appends.
     expect((await l.put(key(5), 'overwritten')).ok).toBe(true);
     expect((await l.write({ op: 'delete', key: bytes(key(6)) })).ok).toBe(true);
-    await cluster.proc(leader).waitForLog((e) => e.event === 'snapshot.created');
+    await cluster.node(leader).waitForLog((e) => e.event === 'snapshot.created');
     const commit = (await l.call({ op: 'status' })).commit;
 
-    const proc = await cluster.startNode(lagger);
+    const proc = await cluster.node(lagger).start();
     const installed = await proc.waitForLog((e) => e.event === 'snapshot.installed');
     expect(installed['index']).toBeGreaterThan(200);
-    await cluster.proc(leader).waitForLog((e) => e.event === 'snapshot.sent' && e['to'] === lagger);
+    await cluster.node(leader).waitForLog((e) => e.event === 'snapshot.sent' && e['to'] === lagger);
 
-    const f = await cluster.client(lagger);
+    const f = await wireClient(cluster, lagger);
     await waitApplied(f, commit);
     const scan = await f.call({ op: 'scan', prefix: bytes('key-'), limit: N, consistency: 'serializable' });
     const got = new Map(scan.kvs.map((kv) => [text(kv.key), text(kv.value)]));
@@ -122,17 +123,17 @@ describe('keel-server under crashes', () => {
   });
 
   it('keeps all data when every node is killed at once and restarted', async () => {
-    cluster = await TestCluster.start({ args: TEST_TUNING });
-    const leader = await cluster.waitForLeader();
-    const l = await cluster.client(leader);
+    cluster = await Cluster.start();
+    const { id: leader } = await cluster.waitForLeader();
+    const l = await wireClient(cluster, leader);
     const N = 3_000;
     const rs = await pipelined(N, 128, (i) => l.put(key(i), value(i)));
     expect(rs.every((r) => r?.ok)).toBe(true);
 
-    await Promise.all(cluster.specs.map((s) => cluster!.proc(s.id).kill('SIGKILL')));
-    await Promise.all(cluster.specs.map((s) => cluster!.startNode(s.id)));
-    const again = await cluster.waitForLeader();
-    const c = await cluster.client(again);
+    await Promise.all(cluster.nodes.map((n) => n.kill()));
+    await Promise.all(cluster.nodes.map((n) => n.start()));
+    const { id: again } = await cluster.waitForLeader();
+    const c = await wireClient(cluster, again);
     const got = await readAll(c, Array.from({ length: N }, (_, i) => i));
     for (let i = 0; i < N; i++) expect(got.get(i), key(i)).toBe(value(i));
     // And the cluster still takes writes.
@@ -141,19 +142,19 @@ describe('keel-server under crashes', () => {
   });
 
   it('SIGTERM answers writes that cannot commit with SHUTTING_DOWN (outcome unknown) and exits 0', async () => {
-    cluster = await TestCluster.start({ args: TEST_TUNING });
-    const leader = await cluster.waitForLeader();
-    const l = await cluster.client(leader);
+    cluster = await Cluster.start();
+    const { id: leader } = await cluster.waitForLeader();
+    const l = await wireClient(cluster, leader);
     expect((await l.put('w0', 'committed')).ok).toBe(true);
     // Without its followers the leader can append but never commit.
-    for (const s of cluster.specs) if (s.id !== leader) await cluster.proc(s.id).kill('SIGKILL');
+    for (const n of cluster.nodes) if (n.id !== leader) await n.kill();
     const before = (await l.call({ op: 'status' })).lastIndex;
     const pending = Array.from({ length: 10 }, (_, i) => l.put(`stuck${i}`, 'v'));
     for (;;) {
       if ((await l.call({ op: 'status' })).lastIndex >= before + 10) break;
       await sleep(20);
     }
-    const exit = cluster.proc(leader).kill('SIGTERM');
+    const exit = cluster.node(leader).stop();
     const answers = await Promise.all(pending);
     for (const r of answers) {
       expect(r.ok).toBe(false);

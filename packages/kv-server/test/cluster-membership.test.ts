@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientResults } from '@keel/protocol';
-import { TEST_TUNING, TestCluster, sleep } from './support/cluster.js';
-import { errorOf, type WireClient } from './support/wire-client.js';
+import { Cluster } from '@keel/test-support';
+import { errorOf, wireClient, type WireClient } from './support/wire-client.js';
 
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
@@ -30,36 +31,35 @@ async function memberCall(c: WireClient, body: Parameters<WireClient['request']>
 
 describe('membership and leadership over the client API', () => {
   it('transfers leadership to a chosen follower', async () => {
-    cluster = await TestCluster.start({ args: TEST_TUNING });
-    const leader = await cluster.waitForLeader();
-    const target = cluster.specs.find((s) => s.id !== leader)!.id;
-    const l = await cluster.client(leader);
+    cluster = await Cluster.start();
+    const { id: leader } = await cluster.waitForLeader();
+    const target = cluster.nodes.find((s) => s.id !== leader)!.id;
+    const l = await wireClient(cluster, leader);
     expect((await l.put('before', 'transfer')).ok).toBe(true);
 
     const moved = await l.call({ op: 'leaderTransfer', to: target });
     expect(moved.leader).toBe(target);
-    expect(await cluster.waitForLeader()).toBe(target);
+    expect((await cluster.waitForLeader()).id).toBe(target);
     // The old leader now redirects, and the new one serves what was written before.
     expect(errorOf(await l.put('x', 'y')).code).toBe('NOT_LEADER');
-    const t = await cluster.client(target);
+    const t = await wireClient(cluster, target);
     expect(await t.get('before')).toBe('transfer');
     // Transferring to an unknown node is refused as invalid.
     expect(errorOf(await t.request({ op: 'leaderTransfer', to: 42 })).code).toBe('INVALID_ARGUMENT');
   });
 
   it('adds a learner, promotes it to voter and removes it; the new node receives the data', async () => {
-    cluster = await TestCluster.start({ args: TEST_TUNING });
-    const leader = await cluster.waitForLeader();
-    const l = await cluster.client(leader);
+    cluster = await Cluster.start();
+    const { id: leader } = await cluster.waitForLeader();
+    const l = await wireClient(cluster, leader);
     for (let i = 0; i < 50; i++) expect((await l.put(`m${i}`, `v${i}`)).ok).toBe(true);
 
-    const spec = await cluster.addSpec(4);
-    await cluster.startNode(4);
+    const joiner = await cluster.startJoiner(4);
     const added = await memberCall(l, {
       op: 'memberAdd',
       nodeId: 4,
-      peerAddress: `127.0.0.1:${spec.peerPort}`,
-      clientAddress: `127.0.0.1:${spec.clientPort}`,
+      peerAddress: joiner.peerAddress,
+      clientAddress: joiner.clientAddress,
       learner: true,
     });
     expect(added.ok, JSON.stringify(added)).toBe(true);
@@ -68,7 +68,7 @@ describe('membership and leadership over the client API', () => {
     expect(addedMembers.find((m) => m.id === 4)?.role).toBe('learner');
 
     // The learner catches up and serves the data locally.
-    const n4 = await cluster.client(4);
+    const n4 = await wireClient(cluster, 4);
     const commit = (await l.call({ op: 'status' })).commit;
     await until('learner catches up', async () => ((await n4.call({ op: 'status' })).applied >= commit ? true : undefined));
     expect(await n4.get('m49', 'serializable')).toBe('v49');
@@ -77,7 +77,7 @@ describe('membership and leadership over the client API', () => {
     expect(promoted.ok, JSON.stringify(promoted)).toBe(true);
     const list = await l.call({ op: 'memberList' });
     expect(list.members.filter((m) => m.role === 'voter').map((m) => m.id).sort()).toEqual([1, 2, 3, 4]);
-    expect(list.members.find((m) => m.id === 4)?.clientAddress).toBe(`127.0.0.1:${spec.clientPort}`);
+    expect(list.members.find((m) => m.id === 4)?.clientAddress).toBe(joiner.clientAddress);
     // Writes still commit with four voters.
     expect((await l.put('four', 'voters')).ok).toBe(true);
 

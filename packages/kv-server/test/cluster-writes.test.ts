@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_TUNING, TestCluster } from './support/cluster.js';
-import { bytes, errorOf, text } from './support/wire-client.js';
+import { Cluster } from '@keel/test-support';
+import { bytes, errorOf, text, wireClient } from './support/wire-client.js';
 import { key, pipelined, value } from './support/workload.js';
 
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
@@ -11,9 +11,9 @@ afterEach(async () => {
 
 describe('a 3-node cluster of real keel-server processes', () => {
   it('takes 10,000 pipelined writes and serves every one of them, from the leader and from the followers', async () => {
-    cluster = await TestCluster.start({ args: TEST_TUNING });
-    const leader = await cluster.waitForLeader();
-    const c = await cluster.client(leader);
+    cluster = await Cluster.start();
+    const { id: leader } = await cluster.waitForLeader();
+    const c = await wireClient(cluster, leader);
     const N = 10_000;
     const responses = await pipelined(N, 256, (i) => c.put(key(i), value(i)));
     const revisions = responses.map((r, i) => {
@@ -34,9 +34,9 @@ describe('a 3-node cluster of real keel-server processes', () => {
     });
 
     // Every follower applies the same data; a serializable scan there returns all of it.
-    for (const s of cluster.specs) {
+    for (const s of cluster.nodes) {
       if (s.id === leader) continue;
-      const f = await cluster.client(s.id);
+      const f = await wireClient(cluster, s.id);
       for (;;) {
         const st = await f.call({ op: 'status' });
         if (st.applied >= lastRevision) break;
@@ -53,19 +53,19 @@ describe('a 3-node cluster of real keel-server processes', () => {
   });
 
   it('answers writes on a follower with NOT_LEADER naming the leader and its client address', async () => {
-    cluster = await TestCluster.start({ args: TEST_TUNING });
-    const leader = await cluster.waitForLeader();
-    const follower = cluster.specs.find((s) => s.id !== leader)!;
-    const f = await cluster.client(follower.id);
+    cluster = await Cluster.start();
+    const { id: leader } = await cluster.waitForLeader();
+    const follower = cluster.nodes.find((s) => s.id !== leader)!;
+    const f = await wireClient(cluster, follower.id);
     const err = errorOf(await f.put('a', 'b'));
     expect(err.code).toBe('NOT_LEADER');
     expect(err.definite).toBe(true);
     expect(err.leaderId).toBe(leader);
-    expect(err.leaderAddress).toBe(`127.0.0.1:${cluster.spec(leader).clientPort}`);
+    expect(err.leaderAddress).toBe(cluster.node(leader).clientAddress);
 
     // A linearizable read on a follower is answered (ReadIndex forwarded to the leader) and sees
     // a write acknowledged just before it.
-    const l = await cluster.client(leader);
+    const l = await wireClient(cluster, leader);
     expect((await l.put('fresh', 'yes')).ok).toBe(true);
     expect(await f.get('fresh', 'linearizable')).toBe('yes');
 

@@ -1,19 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_TUNING, TestCluster, sleep } from './support/cluster.js';
-import { TcpProxy, proxyEveryPeerLink } from './support/tcp-proxy.js';
-import { bytes, text, type WireClient } from './support/wire-client.js';
+import { Cluster } from '@keel/test-support';
+import { bytes, text, wireClient, type WireClient } from './support/wire-client.js';
 
 /**
  * Review: linearizable reads on a deposed-but-unaware leader and on followers, through real
  * processes and real TCP partitions (harness proxies on every peer link).
  */
-let cluster: TestCluster | undefined;
-const proxies = new Map<string, TcpProxy>();
+let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
-  await Promise.all([...proxies.values()].map((p) => p.close()));
-  proxies.clear();
 });
 
 /** Outcome of a get: the value read, or the error code. */
@@ -26,33 +23,30 @@ async function tryGet(c: WireClient, key: string, consistency: 'linearizable' | 
 
 describe('linearizable reads across a leader isolation', () => {
   it('an isolated old leader never answers a linearizable read with the value it had; followers and the new leader see the new one', async () => {
-    cluster = await TestCluster.start({
-      args: TEST_TUNING,
-      nodeArgs: proxyEveryPeerLink(proxies),
-    });
-    const oldLeader = await cluster.waitForLeader();
-    const old = await cluster.client(oldLeader);
+    cluster = await Cluster.start({ network: 'proxy' });
+    const { id: oldLeader } = await cluster.waitForLeader();
+    const old = await wireClient(cluster, oldLeader);
     expect((await old.put('k', 'v1')).ok).toBe(true);
     expect(await old.get('k')).toBe('v1');
 
     // Reads keep arriving at the old leader from before the cut until well after the new write.
-    for (const [name, proxy] of proxies) if (name.startsWith(`${oldLeader}->`) || name.endsWith(`->${oldLeader}`)) proxy.cut();
+    cluster.isolate(oldLeader, 'reset');
     const staleReads: Array<Promise<{ value: string | null } | { code: string }>> = [tryGet(old, 'k', 'linearizable')];
 
-    const others = cluster.specs.filter((s) => s.id !== oldLeader).map((s) => s.id);
-    const probe = await cluster.client(others[0]!);
+    const others = cluster.nodes.filter((s) => s.id !== oldLeader).map((s) => s.id);
+    const probe = await wireClient(cluster, others[0]!);
     let newLeader = 0;
     for (let i = 0; i < 400 && (newLeader === 0 || newLeader === oldLeader); i++) {
       newLeader = (await probe.call({ op: 'status' })).leader;
       if (newLeader === 0 || newLeader === oldLeader) await sleep(25);
     }
     expect(others).toContain(newLeader);
-    const fresh = await cluster.client(newLeader);
+    const fresh = await wireClient(cluster, newLeader);
     expect((await fresh.put('k', 'v2')).ok).toBe(true);
     // The write is acknowledged: from now on no linearizable read anywhere may return v1.
     const afterAck = [tryGet(old, 'k', 'linearizable'), tryGet(old, 'k', 'linearizable')];
     const follower = others.find((id) => id !== newLeader)!;
-    const f = await cluster.client(follower);
+    const f = await wireClient(cluster, follower);
     expect(await tryGet(f, 'k', 'linearizable')).toEqual({ value: 'v2' });
     expect(await tryGet(fresh, 'k', 'linearizable')).toEqual({ value: 'v2' });
 
@@ -66,7 +60,7 @@ describe('linearizable reads across a leader isolation', () => {
     const first = await staleReads[0]!;
     if ('value' in first) expect(first.value).toBe('v1');
 
-    for (const proxy of proxies.values()) proxy.heal();
+    cluster.heal();
     for (let i = 0; ; i++) {
       const r = await tryGet(old, 'k', 'linearizable');
       if ('value' in r) {

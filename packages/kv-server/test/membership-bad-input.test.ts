@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_TUNING, TestCluster } from './support/cluster.js';
+import { Cluster } from '@keel/test-support';
+import { wireClient } from './support/wire-client.js';
 import type { ClientResponse } from '@keel/protocol';
 
 /**
  * Membership and leadership requests naming members that do not exist (or this node
  * itself) get typed, definite errors, never crash the node or wedge its Ready loop.
  */
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
@@ -18,9 +19,9 @@ function show(r: ClientResponse): string {
 
 describe('membership input from clients', () => {
   it('answers unknown ids, self-removal of the only voter and odd transfers with typed errors and keeps serving', async () => {
-    cluster = await TestCluster.start({ size: 1, args: TEST_TUNING });
+    cluster = await Cluster.start({ nodes: 1 });
     await cluster.waitForLeader();
-    const c = await cluster.client(1);
+    const c = await wireClient(cluster, 1);
     const answers: Record<string, string> = {};
     const ask = async (name: string, body: Parameters<typeof c.request>[0]): Promise<ClientResponse> => {
       const r = await c.request(body);
@@ -43,17 +44,17 @@ describe('membership input from clients', () => {
       'add existing': 'INVALID_MEMBERSHIP definite=true',
       'remove only voter': 'INVALID_MEMBERSHIP definite=true',
     });
-    expect(cluster.proc(1).running).toBe(true);
+    expect(cluster.node(1).state).toBe('running');
     // The node still commits writes.
     expect((await c.put('after', 'membership')).ok).toBe(true);
     expect(await c.get('after')).toBe('membership');
   });
 
   it('answers a promotion sent to a follower with NOT_LEADER naming the leader, not from its local view', async () => {
-    cluster = await TestCluster.start({ size: 3, args: TEST_TUNING });
-    const leader = await cluster.waitForLeader();
+    cluster = await Cluster.start({ nodes: 3 });
+    const { id: leader } = await cluster.waitForLeader();
     const follower = [1, 2, 3].find((id) => id !== leader)!;
-    const c = await cluster.client(follower);
+    const c = await wireClient(cluster, follower);
     for (const nodeId of [99, leader]) {
       const r = await c.request({ op: 'memberPromote', nodeId });
       expect(r.ok ? 'ok' : r.error.code).toBe('NOT_LEADER');

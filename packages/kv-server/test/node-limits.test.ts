@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '@keel/protocol';
-import { TEST_TUNING, TestCluster } from './support/cluster.js';
-import { WireClient, bytes, errorOf } from './support/wire-client.js';
+import { Cluster } from '@keel/test-support';
+import { bytes, errorOf, wireClient } from './support/wire-client.js';
 import { pipelined } from './support/workload.js';
 
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
@@ -14,9 +14,9 @@ const session = (seq: number) => ({ clientId: 'limits-test', seq, ackedBelow: 0 
 
 describe('a single keel-server over the wire', () => {
   it('answers every documented limit and bad input with its typed error, and keeps serving', async () => {
-    cluster = await TestCluster.start({ size: 1, args: TEST_TUNING });
+    cluster = await Cluster.start({ nodes: 1 });
     await cluster.waitForLeader();
-    const c = await cluster.client(1);
+    const c = await wireClient(cluster, 1);
 
     // Key too large.
     const bigKey = new Uint8Array(LIMITS.keyBytesMax + 1).fill(97);
@@ -52,18 +52,18 @@ describe('a single keel-server over the wire', () => {
     expect(await c.get('still')).toBe('here');
 
     // A request frame over the request limit: TOO_LARGE.
-    const huge = await cluster.client(1);
+    const huge = await wireClient(cluster, 1);
     const hugeValue = new Uint8Array(LIMITS.requestBytesMax + 1024);
     const hugeErr = errorOf(await huge.request({ op: 'put', key: bytes('h'), value: hugeValue, session: session(5) }));
     expect(hugeErr.code).toBe('TOO_LARGE');
 
     // A malformed frame: MALFORMED_FRAME, then only that connection is closed.
-    const bad = await cluster.client(1);
+    const bad = await wireClient(cluster, 1);
     bad.sendRaw(Uint8Array.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]));
     await bad.closed;
     expect(bad.unmatched.map((r) => (r.ok ? 'ok' : r.error.code))).toContain('MALFORMED_FRAME');
     // A frame that announces more than the frame limit.
-    const liar = await cluster.client(1);
+    const liar = await wireClient(cluster, 1);
     const header = Buffer.alloc(4);
     header.writeUInt32BE(LIMITS.frameBytesMax + 1);
     liar.sendRaw(header);
@@ -72,15 +72,15 @@ describe('a single keel-server over the wire', () => {
 
     // The server is unharmed: the first connection and new ones still work.
     expect(await c.get('still')).toBe('here');
-    const fresh = await cluster.client(1);
+    const fresh = await wireClient(cluster, 1);
     expect(await fresh.get('still', 'serializable')).toBe('here');
-    expect(cluster.proc(1).running).toBe(true);
+    expect(cluster.node(1).state).toBe('running');
   });
 
   it('answers OVERLOADED beyond --pending-proposals-max, definitely not applied', async () => {
-    cluster = await TestCluster.start({ size: 1, args: [...TEST_TUNING, '--pending-proposals-max', '4'] });
+    cluster = await Cluster.start({ nodes: 1, serverArgs: ['--pending-proposals-max', '4'] });
     await cluster.waitForLeader();
-    const c = await cluster.client(1);
+    const c = await wireClient(cluster, 1);
     // 1000 writes sent in one burst: far more than 4 can be waiting for one fsync.
     const rs = await pipelined(1000, 1000, (i) => c.put(`o${i}`, 'v'));
     const codes = rs.map((r) => (r!.ok ? 'ok' : r!.error.code));
@@ -94,45 +94,41 @@ describe('a single keel-server over the wire', () => {
   });
 
   it('shuts down cleanly on SIGTERM (exit 0) and keeps its data across the restart', async () => {
-    cluster = await TestCluster.start({ size: 1, args: TEST_TUNING });
+    cluster = await Cluster.start({ nodes: 1 });
     await cluster.waitForLeader();
-    const c = await cluster.client(1);
+    const c = await wireClient(cluster, 1);
     const rs = await pipelined(500, 64, (i) => c.put(`t${i}`, `v${i}`));
     expect(rs.every((r) => r?.ok)).toBe(true);
 
-    const exit = await cluster.proc(1).kill('SIGTERM');
+    const exit = await cluster.node(1).stop();
     expect(exit).toEqual({ code: 0, signal: null });
-    const events = cluster.proc(1).logs.map((l) => l.event);
+    const events = cluster.node(1).logs.map((l) => l.event);
     expect(events).toContain('node.stopped');
-    expect(cluster.proc(1).logs.filter((l) => l.level === 'error')).toEqual([]);
+    expect(cluster.node(1).logs.filter((l) => l.level === 'error')).toEqual([]);
     // Every log line carries the documented fields.
-    for (const l of cluster.proc(1).logs) {
+    for (const l of cluster.node(1).logs) {
       expect(typeof l.ts).toBe('string');
       expect(l.nodeId).toBe(1);
     }
 
-    await cluster.startNode(1);
+    await cluster.node(1).start();
     await cluster.waitForLeader();
-    const again = await WireClient.connect(cluster.spec(1).clientPort);
-    try {
-      const got = await pipelined(500, 64, (i) => again.request({ op: 'get', key: bytes(`t${i}`), consistency: 'linearizable' }));
-      got.forEach((r, i) => {
-        expect(r?.ok).toBe(true);
-        const kv = (r as { result: { kv: { value: Uint8Array } | null } }).result.kv;
-        expect(kv === null ? null : Buffer.from(kv.value).toString()).toBe(`v${i}`);
-      });
-    } finally {
-      again.close();
-    }
+    const again = await wireClient(cluster, 1);
+    const got = await pipelined(500, 64, (i) => again.request({ op: 'get', key: bytes(`t${i}`), consistency: 'linearizable' }));
+    got.forEach((r, i) => {
+      expect(r?.ok).toBe(true);
+      const kv = (r as { result: { kv: { value: Uint8Array } | null } }).result.kv;
+      expect(kv === null ? null : Buffer.from(kv.value).toString()).toBe(`v${i}`);
+    });
   });
 
   it('answers OVERLOADED beyond the per-connection in-flight limit', async () => {
-    cluster = await TestCluster.start({ args: TEST_TUNING });
-    const leader = await cluster.waitForLeader();
-    const c = await cluster.client(leader);
+    cluster = await Cluster.start();
+    const { id: leader } = await cluster.waitForLeader();
+    const c = await wireClient(cluster, leader);
     expect((await c.put('first', 'ok')).ok).toBe(true);
     // Without followers nothing commits, so every write stays in flight on this connection.
-    for (const s of cluster.specs) if (s.id !== leader) await cluster.proc(s.id).kill('SIGKILL');
+    for (const n of cluster.nodes) if (n.id !== leader) await n.kill();
     const n = LIMITS.inflightPerConnectionMax + 50;
     const all = Array.from({ length: n }, (_, i) => c.put(`f${i}`, 'v'));
     const overloaded = await Promise.race([

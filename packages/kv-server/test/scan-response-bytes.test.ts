@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS, type ClientResults } from '@keel/protocol';
-import { TEST_TUNING, TestCluster } from './support/cluster.js';
-import { bytes, text } from './support/wire-client.js';
+import { Cluster } from '@keel/test-support';
+import { bytes, text, wireClient } from './support/wire-client.js';
 
 /**
  * Review finding: a scan was bounded only by entry count (LIMITS.scanLimitMax), not by bytes.
@@ -11,7 +11,7 @@ import { bytes, text } from './support/wire-client.js';
  * and a handful of pipelined scans could exhaust the server's memory. A scan must stop early
  * (more = true) so that its response always fits in one frame.
  */
-let cluster: TestCluster | undefined;
+let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
@@ -19,9 +19,9 @@ afterEach(async () => {
 
 describe('scan of large values', () => {
   it('pages through values whose total exceeds a frame, every page fitting in one response', async () => {
-    cluster = await TestCluster.start({ size: 1, args: TEST_TUNING });
+    cluster = await Cluster.start({ nodes: 1 });
     await cluster.waitForLeader();
-    const c = await cluster.client(1);
+    const c = await wireClient(cluster, 1);
     const count = 24; // 24 MiB of values: more than one 16 MiB frame
     for (let i = 0; i < count; i++) {
       const value = new Uint8Array(LIMITS.valueBytesMax).fill(i);

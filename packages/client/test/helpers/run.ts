@@ -1,6 +1,6 @@
 /** Runs a command-line program as a real child process and collects what it printed. */
 import { spawn } from 'node:child_process';
-import { ROOT } from './cluster.js';
+import { ROOT } from '@keel/test-support';
 
 export interface RunResult {
   readonly code: number | null;

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { FrameDecoder, KeelError, encodeFrame } from '@keel/protocol';
+import { splitAddress, type Cluster } from '@keel/test-support';
 import type { ClientRequest, ClientResponse, ClientResults, WireError, WriteSession } from '@keel/protocol';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -151,6 +152,14 @@ export class WireClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** A connection to node `id`'s client port, closed when the cluster is destroyed. */
+export async function wireClient(cluster: Cluster, id: number): Promise<WireClient> {
+  const { host, port } = splitAddress(cluster.node(id).clientAddress);
+  const client = await WireClient.connect(port, host);
+  cluster.defer(() => client.close());
+  return client;
 }
 
 /** The error of a failed response, or a thrown Error for a successful one. */

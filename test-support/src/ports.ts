@@ -82,3 +82,14 @@ export async function freeBasePort(offsets: readonly number[]): Promise<number> 
   }
   throw new Error(`freeBasePort: no free layout ${offsets.join(',')} on 127.0.0.1`);
 }
+
+/** The ports of `ports` that something is listening on now (e.g. another cluster). */
+export async function portsInUse(ports: readonly number[]): Promise<number[]> {
+  const busy: number[] = [];
+  for (const port of ports) {
+    const server = await probe(port);
+    if (server === undefined) busy.push(port);
+    else await closeAll([server]);
+  }
+  return busy;
+}

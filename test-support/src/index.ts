@@ -1,0 +1,40 @@
+/**
+ * @keel/test-support — the one cluster harness of the repository (private; never a dependency of
+ * the shipped packages). Real `keel-server` processes on 127.0.0.1, network faults through
+ * proxies the harness owns, logs in memory and on disk, cleanup by PID. The integration tests,
+ * the Jepsen-style runner, benchmarks and `pnpm cluster` all build on it; see README.md.
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from '@keel/test-support';
+ *
+ * const cluster = await Cluster.start({ nodes: 3, network: 'proxy' });
+ * try {
+ *   const { id: leader } = await cluster.waitForLeader();
+ *   cluster.isolate(leader, 'blackhole');
+ *   await cluster.waitForLeader({ among: cluster.ids.filter((id) => id !== leader) });
+ *   cluster.heal();
+ * } finally {
+ *   await cluster.destroy();
+ * }
+ * ```
+ */
+export { Cluster, PEER_PORT_OFFSET } from './cluster.js';
+export type { ClusterOptions, LogLevel, NodeReport } from './cluster.js';
+export { ClusterNode, STOP_GRACE_MS } from './cluster-node.js';
+export type { Membership, NodeState } from './cluster-node.js';
+export { NodeProcess, cleanEnv, describeExit, isAlive, runServer } from './node-process.js';
+export type { ExitInfo, LogLine, OutputStream, SpawnServerOptions } from './node-process.js';
+export { CUT_MODES, splitAddress } from './network/network.js';
+export type { Cut, CutMode, FixedPorts, Network, NodeAddresses } from './network/network.js';
+export { DirectNetwork } from './network/direct.js';
+export { ProxyNetwork } from './network/proxy.js';
+export type { ProxyNetworkOptions } from './network/proxy.js';
+export { bridge, isolationCuts, majorityMinority, partitionCuts, ring } from './network/topology.js';
+export type { Link } from './network/topology.js';
+export { DataRootInUseError, clearDataRoot, nodeDataDir } from './data-root.js';
+export { LOCK_FILE, UnreadableLockError, holderOf, holdersUnder, readNodeLock } from './lock-file.js';
+export type { NodeLock } from './lock-file.js';
+export { freeBasePort, freePort, freePorts, portsInUse } from './ports.js';
+export { CLUSTER_CLI, KVCTL_BIN, ROOT, SERVER_BIN, requireBuilt } from './paths.js';
+export { TEST_TUNING } from './tuning.js';

@@ -1,0 +1,237 @@
+/**
+ * One `keel-server` OS process (the built `dist/`): its parsed JSON log lines, its stderr, its
+ * exit, and signals sent by PID. Every process spawned here is registered with the reaper until
+ * it exits, so nothing outlives the process that started it.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { SERVER_BIN } from './paths.js';
+import { signalPid, trackPid, untrackPid } from './reaper.js';
+
+/** One parsed JSON log line of a node (see the server's logger). */
+export interface LogLine {
+  readonly ts: string;
+  readonly level: string;
+  readonly event: string;
+  readonly nodeId: number;
+  readonly term?: number;
+  readonly role?: string;
+  readonly [field: string]: unknown;
+}
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface SpawnServerOptions {
+  /** keel-server arguments. */
+  readonly args: readonly string[];
+  /** Extra environment; KEEL_* variables of this process are never passed on. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The command that runs node (a network namespace wraps it); default: this Node binary. */
+  readonly command?: (argv: readonly string[]) => { file: string; args: readonly string[] };
+  /** Every line the process prints, as it comes. */
+  readonly onLine?: (line: string, stream: OutputStream) => void;
+  /** Most log lines kept in `logs` (oldest dropped first). Default: all. */
+  readonly logLinesMax?: number;
+  /** A label for failure messages, e.g. "node 2". */
+  readonly label?: string;
+}
+
+/** process.env without KEEL_* variables, so the developer's shell cannot leak into a node. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KEEL_')) env[k] = v;
+  return env;
+}
+
+/** True when a process with this pid exists (EPERM: it exists but is not ours). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface Waiter {
+  readonly pred: (l: LogLine) => boolean;
+  /** The matching line, or undefined when the process exited first. */
+  readonly settle: (l: LogLine | undefined) => void;
+}
+
+export class NodeProcess {
+  readonly pid: number;
+  readonly label: string;
+  /** When it was spawned (Date.now()). */
+  readonly startedAt = Date.now();
+  /** Parsed stdout lines, oldest first (bounded by `logLinesMax`). */
+  readonly logs: LogLine[] = [];
+  /** stderr lines, and stdout lines that were not JSON. */
+  readonly stderrLines: string[] = [];
+  /** Resolves when the process has exited and its output is drained. */
+  readonly exited: Promise<ExitInfo>;
+  exit: ExitInfo | undefined;
+  /** Set by `pause()`, cleared by `resume()`. */
+  paused = false;
+  private readonly waiters = new Set<Waiter>();
+  private readonly logLinesMax: number;
+
+  private constructor(options: SpawnServerOptions) {
+    this.label = options.label ?? 'keel-server';
+    this.logLinesMax = options.logLinesMax ?? Infinity;
+    const argv = [SERVER_BIN, ...options.args];
+    const { file, args } = options.command?.(argv) ?? { file: process.execPath, args: argv };
+    const child = spawn(file, args, { env: { ...cleanEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid === undefined) {
+      // spawn failed synchronously (ENOENT and the like): report it as an exit.
+      this.pid = 0;
+      this.exit = { code: 127, signal: null };
+      this.exited = Promise.resolve(this.exit);
+      child.on('error', () => undefined);
+      return;
+    }
+    this.pid = child.pid;
+    trackPid(this.pid);
+    const streams = [
+      ['stdout', child.stdout!],
+      ['stderr', child.stderr!],
+    ] as const;
+    const drained = streams.map(
+      ([name, stream]) =>
+        new Promise<void>((resolve) => {
+          const lines = createInterface({ input: stream, crlfDelay: Infinity });
+          lines.on('line', (line) => {
+            options.onLine?.(line, name);
+            if (name === 'stdout') this.onStdout(line);
+            else this.keep(this.stderrLines, line);
+          });
+          lines.on('close', resolve);
+        }),
+    );
+    this.exited = new Promise((resolve) => {
+      child.on('error', () => undefined); // 'exit' follows, or the streams close
+      child.on('exit', (code, signal) => {
+        untrackPid(this.pid);
+        void Promise.all(drained).then(() => {
+          this.exit = { code, signal };
+          this.paused = false;
+          for (const w of this.waiters) w.settle(undefined);
+          resolve(this.exit);
+        });
+      });
+    });
+  }
+
+  /** Starts `keel-server` with `options.args`. The caller waits for readiness as it sees fit. */
+  static spawn(options: SpawnServerOptions): NodeProcess {
+    return new NodeProcess(options);
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** Sends `signal` by PID; false when the process had already exited. */
+  signal(signal: NodeJS.Signals): boolean {
+    if (this.exit !== undefined) return false;
+    return signalPid(this.pid, signal);
+  }
+
+  /** SIGSTOP: the process keeps its sockets open and answers nothing. */
+  pause(): void {
+    if (this.signal('SIGSTOP')) this.paused = true;
+  }
+
+  /** SIGCONT after `pause()`. */
+  resume(): void {
+    this.signal('SIGCONT');
+    this.paused = false;
+  }
+
+  /** Sends `signal` (SIGKILL by default; SIGCONT first if paused) and waits for the exit. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> {
+    if (this.paused && signal !== 'SIGKILL') this.resume();
+    this.signal(signal);
+    if (signal === 'SIGKILL') this.paused = false;
+    return this.exited;
+  }
+
+  /**
+   * The first log line, past or future, matching `pred`. Rejects when the process exits first or
+   * after `timeoutMs` (a failure, never an assertion on speed).
+   */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+    const seen = this.logs.find(pred);
+    if (seen !== undefined) return Promise.resolve(seen);
+    if (this.exit !== undefined) return Promise.reject(this.exitedError('before the awaited log line'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`${this.label}: no matching log line within ${timeoutMs} ms\n${this.tail()}`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        pred,
+        settle: (line) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          if (line === undefined) reject(this.exitedError('before the awaited log line'));
+          else resolve(line);
+        },
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** "node 2 exited (status 1) <what>", with the last lines of its output. */
+  exitedError(what: string): Error {
+    const how = this.exit === undefined ? 'is running' : `exited (${describeExit(this.exit)})`;
+    return new Error(`${this.label} ${how} ${what}\n${this.tail()}`);
+  }
+
+  /** The last log and stderr lines, for failure messages. */
+  tail(n = 15): string {
+    return [...this.logs.slice(-n).map((l) => JSON.stringify(l)), ...this.stderrLines.slice(-5)].join('\n');
+  }
+
+  private onStdout(line: string): void {
+    let parsed: LogLine;
+    try {
+      parsed = JSON.parse(line) as LogLine;
+    } catch {
+      this.keep(this.stderrLines, `(stdout, not JSON) ${line}`);
+      return;
+    }
+    this.keep(this.logs, parsed);
+    for (const w of this.waiters) if (w.pred(parsed)) w.settle(parsed);
+  }
+
+  private keep<T>(list: T[], item: T): void {
+    list.push(item);
+    if (list.length > 2 * this.logLinesMax) list.splice(0, list.length - this.logLinesMax);
+  }
+}
+
+/** "status 0", "SIGKILL". */
+export function describeExit(exit: ExitInfo): string {
+  return exit.signal ?? `status ${exit.code}`;
+}
+
+/** Runs keel-server to completion (configuration tests): its exit and everything it printed. */
+export async function runServer(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+  timeoutMs = 20_000,
+): Promise<ExitInfo & { stdout: string; stderr: string }> {
+  const out: Record<OutputStream, string> = { stdout: '', stderr: '' };
+  const proc = NodeProcess.spawn({ args, env, onLine: (line, stream) => (out[stream] += `${line}\n`) });
+  const timer = setTimeout(() => proc.signal('SIGKILL'), timeoutMs);
+  const exit = await proc.exited;
+  clearTimeout(timer);
+  if (exit.signal === 'SIGKILL') throw new Error(`keel-server ${args.join(' ')} did not exit within ${timeoutMs} ms`);
+  return { ...exit, ...out };
+}

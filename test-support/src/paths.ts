@@ -1,0 +1,22 @@
+/**
+ * Where the repository's built programs are. The harness runs from its TypeScript sources (in
+ * vitest) and from `dist/` (the `pnpm cluster` CLI); both are two levels below the repository.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const SERVER_BIN = join(ROOT, 'packages/kv-server/bin/keel-server.js');
+export const KVCTL_BIN = join(ROOT, 'packages/client/bin/kvctl.js');
+/** The built `pnpm cluster` CLI. */
+export const CLUSTER_CLI = join(ROOT, 'test-support/dist/cli/cluster.js');
+
+const BUILT = ['packages/kv-server/dist/cli/main.js', 'packages/client/dist/cli/main.js'];
+
+/** Fails loudly when the packages were not built (every process the harness starts runs `dist/`). */
+export function requireBuilt(): void {
+  for (const f of BUILT) {
+    if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run \`npx --yes pnpm@10 build\` first`);
+  }
+}
