@@ -3,7 +3,7 @@
  * process ones (kill, pause): what `pnpm cluster` and benchmarks use.
  */
 import { freePorts } from '../ports.js';
-import type { Cut, FixedPorts, Network, NodeAddresses } from './network.js';
+import type { Cut, CutMode, FixedPorts, Network, NodeAddresses } from './network.js';
 
 export const HOST = '127.0.0.1';
 
@@ -27,7 +27,7 @@ export class DirectNetwork implements Network {
     return { file: process.execPath, args: argv };
   }
 
-  cut(): void {
+  cut(_from: number, _to: number, _mode: CutMode): never {
     throw new Error("the direct network cannot cut links: start the cluster with network: 'proxy'");
   }
 

@@ -8,8 +8,8 @@
  * reset according to its link's state at that moment:
  *
  * - no cut: delivered;
- * - `blackhole`: held, and the proxy stops reading that side, so the sender's socket buffer fills
- *   as it would while TCP retransmits into a dead link. Nothing crosses the cut;
+ * - `blackhole`: held, and the proxy stops reading that side until the heal, so the sender's
+ *   socket buffer fills as it would while TCP retransmits into a dead link. Nothing crosses;
  * - `reset`: both sockets are reset.
  *
  * When the links heal, held bytes are delivered (TCP retransmitted them) — or, when the network
@@ -68,13 +68,17 @@ export class ProxiedConnection {
     for (const dir of ['forward', 'backward'] as const) {
       const mode = this.modeOf(dir);
       if (mode === 'reset') return this.reset();
-      if (mode === 'blackhole') {
-        this.blackholed = true;
-        this.source(dir)?.pause();
-      } else {
-        this.release(dir);
-      }
+      if (mode === 'blackhole') this.blackholed = true; // the next chunk read is held, and reading stops
+      else this.release(dir);
     }
+  }
+
+  /** Bytes held back now on their way from `from` to `to` (0 unless that link is blackholed). */
+  heldBytes(from: number, to: number): number {
+    if (this.from === 0) return 0;
+    const dir: Direction | undefined =
+      from === this.from && to === this.to ? 'forward' : from === this.to && to === this.from ? 'backward' : undefined;
+    return dir === undefined ? 0 : this.held[dir].reduce((sum, chunk) => sum + chunk.length, 0);
   }
 
   /** Silent both ways from now on: nothing read, nothing delivered (a connection in TCP backoff). */
@@ -153,10 +157,6 @@ export class ProxiedConnection {
     // The node is down: the dialer sees the connection reset, as it would dialing the node.
     socket.on('error', () => this.reset());
     socket.on('close', () => this.close());
-    if (this.modeOf('backward') === 'blackhole') {
-      this.blackholed = true;
-      socket.pause();
-    }
     return socket;
   }
 

@@ -114,6 +114,13 @@ export class ProxyNetwork implements Network {
     return this.delivered.get(linkKey(from, to)) ?? 0;
   }
 
+  /** Bytes on their way from `from` to `to` that the proxies hold back now (the link is blackholed). */
+  held(from: number, to: number): number {
+    let sum = 0;
+    for (const c of this.connections) sum += c.heldBytes(from, to);
+    return sum;
+  }
+
   async close(): Promise<void> {
     for (const c of [...this.connections]) c.close();
     await Promise.all([...this.doors.keys()].map((id) => this.removeNode(id)));

@@ -1,0 +1,151 @@
+/**
+ * `pnpm cluster` as a user runs it: commands typed on its stdin, --restart-crashed, --fresh
+ * refused while a node holds the data dir, and Ctrl-C on a terminal through
+ * `npx --yes pnpm@10 cluster`, which must end with exit status 0 and no pnpm error once every
+ * node has stopped cleanly. (packages/client/test/cluster-script.test.ts covers the rest.)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLUSTER_CLI, LOCK_FILE, ROOT, freeBasePort, isAlive } from '@keel/test-support';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A running program and everything it printed (stdout and stderr together). */
+class Running {
+  output = '';
+  readonly exited: Promise<number | null>;
+  /** Every pid the output mentions as a node's, for cleanup and checks. */
+  readonly pids = new Set<number>();
+
+  constructor(readonly child: ChildProcess) {
+    const collect = (d: Buffer): void => {
+      this.output += d.toString();
+      for (const m of this.output.matchAll(/\bn\d+=(\d+)|\(pid (\d+)\)/g)) this.pids.add(Number(m[1] ?? m[2]));
+    };
+    child.stdout!.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const pid of this.pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
+  }
+
+  /** Waits (bounded) until the output matches `pattern` after position `from`. */
+  async waitFor(pattern: RegExp, from = 0, timeoutMs = 60_000): Promise<RegExpExecArray> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const m = pattern.exec(this.output.slice(from));
+      if (m !== null) return m;
+      if (this.child.exitCode !== null || Date.now() > end) {
+        throw new Error(`never printed ${pattern}:\n${this.output.slice(-5000)}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  /** Types `line` and waits for the answer matching `answer`. */
+  async type(line: string, answer: RegExp): Promise<RegExpExecArray> {
+    const from = this.output.length;
+    this.child.stdin!.write(`${line}\n`);
+    return this.waitFor(answer, from);
+  }
+
+  /** The node pids of the ready banner. */
+  bannerPids(): number[] {
+    const line = /pids:\s+(.*)/.exec(this.output)?.[1] ?? '';
+    return [...line.matchAll(/n\d+=(\d+)/g)].map((m) => Number(m[1]));
+  }
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'keel-cluster-cli-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function clusterArgs(dataDir: string): Promise<string[]> {
+  const base = await freeBasePort([0, 1, 2, 100, 101, 102]);
+  return ['--base-port', String(base), '--data-dir', dataDir];
+}
+
+describe('pnpm cluster', () => {
+  it('takes status, stop, kill, start and restart on stdin, and restarts a node that crashed with --restart-crashed', async () => {
+    const args = await clusterArgs(join(tempDir(), 'data'));
+    const cli = new Running(
+      spawn(process.execPath, [CLUSTER_CLI, ...args, '--fresh', '--restart-crashed', '--log-level', 'warn'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
+    );
+    await cli.waitFor(/Keel cluster ready/);
+    const [p1, p2, p3] = cli.bannerPids();
+
+    const table = await cli.type('status', /ID\s+PID\s+STATE\s+ROLE[^\n]*\n(?:.*\n){3}/);
+    for (const [id, pid] of [[1, p1], [2, p2], [3, p3]]) expect(table[0]).toMatch(new RegExp(`\\n${id}\\s+${pid}\\s+running\\s+(leader|follower)\\s`));
+
+    const restarted = await cli.type('restart 2', /node 2 restarted \(pid (\d+)\)/);
+    expect(Number(restarted[1])).not.toBe(p2);
+    expect(isAlive(p2!)).toBe(false);
+
+    // A crash (not asked for): reported, and the node is started again.
+    let from = cli.output.length;
+    process.kill(p3!, 'SIGKILL');
+    await cli.waitFor(new RegExp(`node 3 \\(pid ${p3}\\) exited \\(SIGKILL\\)`), from);
+    const back = await cli.waitFor(/node 3 restarted \(pid (\d+)\)/, from);
+    expect(isAlive(Number(back[1]))).toBe(true);
+
+    // A kill that was asked for is not a crash: no restart.
+    from = cli.output.length;
+    await cli.type('kill 1', /node 1 killed \(SIGKILL\)/);
+    expect(cli.output.slice(from)).not.toMatch(/restarting node 1/);
+    await cli.type('status', /\n1\s+-\s+stopped\s/);
+    await cli.type('start 1', /node 1 started \(pid \d+\)/);
+    await cli.type('stop 2', /node 2 stopped \(status 0\)/);
+    await cli.type('start 2', /node 2 started \(pid \d+\)/);
+    await cli.type('restart 9', /no node 9 \(nodes: 1, 2, 3\)/);
+    await cli.type('frobnicate', /unknown command "frobnicate"; commands: status \| stop <id>/);
+
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    for (const pid of cli.pids) expect(isAlive(pid), `pid ${pid}`).toBe(false);
+    expect(cli.output).toMatch(/n3 \(pid \d+\) stopped \(status 0\)/);
+  });
+
+  it('--fresh deletes nothing while a running node holds a node dir, and names the process', async () => {
+    const dataDir = join(tempDir(), 'data');
+    mkdirSync(join(dataDir, 'node-2'), { recursive: true });
+    writeFileSync(join(dataDir, 'cluster.json'), '{"nodes":3,"basePort":7001}\n');
+    // This test runner is alive: as a keel-server would, it "holds" node 2's data dir.
+    writeFileSync(join(dataDir, 'node-2', LOCK_FILE), JSON.stringify({ pid: process.pid, nodeId: 2, startedAt: new Date().toISOString() }));
+    const cli = new Running(spawn(process.execPath, [CLUSTER_CLI, ...(await clusterArgs(dataDir)), '--fresh'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    expect(await cli.exited).toBe(1);
+    expect(cli.output).toBe(
+      `cluster: --fresh refused: ${join(dataDir, 'node-2')} is in use by pid ${process.pid}; stop that process first (nothing was deleted)\n`,
+    );
+    expect(existsSync(join(dataDir, 'cluster.json'))).toBe(true);
+  });
+
+  it('Ctrl-C on a terminal stops every node and `npx --yes pnpm@10 cluster` exits 0 without a pnpm error', async () => {
+    const args = await clusterArgs(join(tempDir(), 'data'));
+    // `script` gives the command a terminal, as a user has; its stdin becomes the keyboard.
+    const command = ['npx', '--yes', 'pnpm@10', 'cluster', ...args, '--fresh'].join(' ');
+    const cli = new Running(spawn('script', ['-q', '-e', '-f', '-c', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }));
+    cli.child.on('error', (error) => {
+      throw new Error(`cannot run \`script\` (util-linux) to give pnpm cluster a terminal: ${error.message}`);
+    });
+    await cli.waitFor(/Keel cluster ready/, 0, 120_000);
+    const pids = cli.bannerPids();
+    expect(pids).toHaveLength(3);
+    cli.child.stdin!.write('\x03'); // Ctrl-C
+    expect(await cli.exited).toBe(0);
+    expect(cli.output).toMatch(/SIGINT received; stopping 3 node\(s\)/);
+    for (const id of [1, 2, 3]) expect(cli.output).toMatch(new RegExp(`n${id} \\(pid \\d+\\) stopped \\(status 0\\)`));
+    expect(cli.output).not.toMatch(/ELIFECYCLE|Command failed/);
+    for (const pid of pids) expect(isAlive(pid), `pid ${pid}`).toBe(false);
+  });
+});
