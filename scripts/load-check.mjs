@@ -12,11 +12,9 @@
  * answered; requests are spread over `connections` sockets to the leader, frames written once
  * per event-loop turn. Requires a build (`npx tsc -b`).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -119,54 +117,17 @@ async function findLeader(endpoints, timeoutMs = 30_000) {
   throw new Error('no leader found');
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
+/** A fresh 3-node cluster in a temp dir, on the server's default tuning, through the test harness. */
 async function spawnCluster(serverArgs) {
-  const dir = mkdtempSync(join(tmpdir(), 'keel-load-'));
-  const members = [];
-  for (let id = 1; id <= 3; id++) members.push({ id, peer: await freePort(), client: await freePort() });
-  const initial = members.map((m) => `${m.id}=127.0.0.1:${m.peer}/127.0.0.1:${m.client}`).join(',');
-  const children = members.map((m) =>
-    spawn(
-      process.execPath,
-      [
-        join(ROOT, 'packages/kv-server/bin/keel-server.js'),
-        '--id',
-        String(m.id),
-        '--data-dir',
-        join(dir, `n${m.id}`),
-        '--initial-cluster',
-        initial,
-        '--log-level',
-        'warn',
-        ...serverArgs,
-      ],
-      { stdio: ['ignore', 'inherit', 'inherit'] },
-    ),
-  );
-  const stop = async () => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise((resolve) => {
-            if (c.exitCode !== null) return resolve();
-            c.once('exit', resolve);
-            process.kill(c.pid, 'SIGTERM');
-          }),
-      ),
-    );
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { endpoints: members.map((m) => `127.0.0.1:${m.client}`), stop, pids: children.map((c) => c.pid) };
+  const { Cluster } = await import(join(ROOT, 'test-support/dist/index.js'));
+  const cluster = await Cluster.start({
+    nodes: 3,
+    tuning: [],
+    serverArgs,
+    logLevel: 'warn',
+    onLine: (id, line) => process.stderr.write(`n${id} ${line}\n`),
+  });
+  return { endpoints: cluster.endpoints, stop: () => cluster.destroy(), pids: cluster.nodes.map((n) => n.pid) };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux only; NaN elsewhere). */
