@@ -36,5 +36,7 @@ export { DataRootInUseError, clearDataRoot, nodeDataDir } from './data-root.js';
 export { LOCK_FILE, UnreadableLockError, holderOf, holdersUnder, readNodeLock } from './lock-file.js';
 export type { NodeLock } from './lock-file.js';
 export { freeBasePort, freePort, freePorts, portsInUse } from './ports.js';
+export { runNode } from './run-node.js';
+export type { RunResult } from './run-node.js';
 export { CLUSTER_CLI, KVCTL_BIN, ROOT, SERVER_BIN, requireBuilt } from './paths.js';
 export { TEST_TUNING } from './tuning.js';

@@ -1,8 +1,8 @@
 /**
- * `pnpm cluster` as a user runs it: commands typed on its stdin, --restart-crashed, --fresh
- * refused while a node holds the data dir, and Ctrl-C on a terminal through
- * `npx --yes pnpm@10 cluster`, which must end with exit status 0 and no pnpm error once every
- * node has stopped cleanly. (packages/client/test/cluster-script.test.ts covers the rest.)
+ * `pnpm cluster` as a user runs it: start it, use kvctl against it, interrupt it and start it
+ * again on its data; commands typed on its stdin and --restart-crashed; --fresh refused while a
+ * node holds the data dir; and Ctrl-C on a terminal through `npx --yes pnpm@10 cluster`, which
+ * must end with exit status 0 and no pnpm error once every node has stopped cleanly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLUSTER_CLI, LOCK_FILE, ROOT, freeBasePort, isAlive } from '@keel/test-support';
+import { CLUSTER_CLI, KVCTL_BIN, LOCK_FILE, ROOT, freeBasePort, isAlive, runNode } from '@keel/test-support';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -71,17 +71,58 @@ function tempDir(): string {
   return dir;
 }
 
-async function clusterArgs(dataDir: string): Promise<string[]> {
+/** Arguments for a 3-node cluster on a base port whose client ports (base..base+2) and peer ports (base+100..) are free now. */
+async function clusterArgs(dataDir: string): Promise<{ args: string[]; endpoints: string }> {
   const base = await freeBasePort([0, 1, 2, 100, 101, 102]);
-  return ['--base-port', String(base), '--data-dir', dataDir];
+  const endpoints = [0, 1, 2].map((i) => `127.0.0.1:${base + i}`).join(',');
+  return { args: ['--base-port', String(base), '--data-dir', dataDir], endpoints };
+}
+
+function startCli(args: readonly string[], stdin: 'pipe' | 'ignore' = 'ignore'): Running {
+  return new Running(spawn(process.execPath, [CLUSTER_CLI, ...args], { cwd: ROOT, stdio: [stdin, 'pipe', 'pipe'] }));
 }
 
 describe('pnpm cluster', () => {
+  it('starts a cluster, serves kvctl, and stops every node on SIGINT; data persists without --fresh', async () => {
+    const { args, endpoints } = await clusterArgs(tempDir());
+
+    const first = startCli([...args, '--fresh']);
+    await first.waitFor(/Keel cluster ready/);
+    const pids = first.bannerPids();
+    expect(pids).toHaveLength(3);
+    expect(first.output).toContain(`--endpoints ${endpoints}`);
+
+    expect((await runNode(KVCTL_BIN, ['--endpoints', endpoints, 'put', 'persisted', 'yes'])).code).toBe(0);
+    const status = await runNode(KVCTL_BIN, ['--endpoints', endpoints, 'status']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('leader');
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    for (const pid of pids) expect(isAlive(pid), `node pid ${pid} still running`).toBe(false);
+    // The nodes' logs were streamed with a node prefix.
+    expect(first.output).toMatch(/n1 │ /);
+
+    // Restart on the same data dir, without --fresh: the key is still there.
+    const second = startCli(args);
+    await second.waitFor(/Keel cluster ready/);
+    const secondPids = second.bannerPids();
+    const got = await runNode(KVCTL_BIN, ['--endpoints', endpoints, 'get', 'persisted']);
+    expect(got).toMatchObject({ code: 0, stdout: 'yes\n' });
+
+    // A second cluster on the same ports is refused with a clear message.
+    const clash = await runNode(CLUSTER_CLI, [...args]);
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toMatch(/already in use/);
+
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    for (const pid of secondPids) expect(isAlive(pid), `node pid ${pid} still running`).toBe(false);
+  });
+
   it('takes status, stop, kill, start and restart on stdin, and restarts a node that crashed with --restart-crashed', async () => {
-    const args = await clusterArgs(join(tempDir(), 'data'));
-    const cli = new Running(
-      spawn(process.execPath, [CLUSTER_CLI, ...args, '--fresh', '--restart-crashed', '--log-level', 'warn'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
-    );
+    const { args } = await clusterArgs(join(tempDir(), 'data'));
+    const cli = startCli([...args, '--fresh', '--restart-crashed', '--log-level', 'warn'], 'pipe');
     await cli.waitFor(/Keel cluster ready/);
     const [p1, p2, p3] = cli.bannerPids();
 
@@ -122,7 +163,7 @@ describe('pnpm cluster', () => {
     writeFileSync(join(dataDir, 'cluster.json'), '{"nodes":3,"basePort":7001}\n');
     // This test runner is alive: as a keel-server would, it "holds" node 2's data dir.
     writeFileSync(join(dataDir, 'node-2', LOCK_FILE), JSON.stringify({ pid: process.pid, nodeId: 2, startedAt: new Date().toISOString() }));
-    const cli = new Running(spawn(process.execPath, [CLUSTER_CLI, ...(await clusterArgs(dataDir)), '--fresh'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const cli = startCli([...(await clusterArgs(dataDir)).args, '--fresh']);
     expect(await cli.exited).toBe(1);
     expect(cli.output).toBe(
       `cluster: --fresh refused: ${join(dataDir, 'node-2')} is in use by pid ${process.pid}; stop that process first (nothing was deleted)\n`,
@@ -131,7 +172,7 @@ describe('pnpm cluster', () => {
   });
 
   it('Ctrl-C on a terminal stops every node and `npx --yes pnpm@10 cluster` exits 0 without a pnpm error', async () => {
-    const args = await clusterArgs(join(tempDir(), 'data'));
+    const { args } = await clusterArgs(join(tempDir(), 'data'));
     // `script` gives the command a terminal, as a user has; its stdin becomes the keyboard.
     const command = ['npx', '--yes', 'pnpm@10', 'cluster', ...args, '--fresh'].join(' ');
     const cli = new Running(spawn('script', ['-q', '-e', '-f', '-c', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }));

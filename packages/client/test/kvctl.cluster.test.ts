@@ -3,9 +3,7 @@
  * and the documented exit statuses (0 ok, 1 not found / not swapped, 2 usage, 3 unavailable).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, KVCTL_BIN, freePort } from '@keel/test-support';
-import { runNode } from './helpers/run.js';
-import type { RunResult } from './helpers/run.js';
+import { Cluster, KVCTL_BIN, freePort, runNode, type RunResult } from '@keel/test-support';
 
 let cluster: Cluster | undefined;
 

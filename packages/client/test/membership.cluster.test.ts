@@ -5,8 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelClient } from '@keel/client';
-import { Cluster, KVCTL_BIN } from '@keel/test-support';
-import { runNode } from './helpers/run.js';
+import { Cluster, KVCTL_BIN, runNode } from '@keel/test-support';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {

@@ -1,6 +1,6 @@
-/** Runs a command-line program as a real child process and collects what it printed. */
+/** Runs a Node.js program (kvctl, the cluster CLI) as a real child process and collects what it printed. */
 import { spawn } from 'node:child_process';
-import { ROOT } from '@keel/test-support';
+import { ROOT } from './paths.js';
 
 export interface RunResult {
   readonly code: number | null;
