@@ -121,7 +121,7 @@ class ClusterCli {
       `  ${kv} status`,
       ...(defaults ? [] : [`  (or: export KEEL_ENDPOINTS=${endpoints})`]),
       `Type a command here (${COMMANDS_HELP.slice('commands: '.length)}).`,
-      'Ctrl-C stops the cluster; the data stays in the data dir unless you restart with --fresh.',
+      `Ctrl-C (or kill -INT ${process.pid}) stops the cluster; the data stays in the data dir unless you restart with --fresh.`,
       '',
     ];
     this.say(lines.join('\n') + '\n');
