@@ -216,7 +216,8 @@ export interface RejectedRead {
 /**
  * Why a proposal was refused; nothing was appended. `uncommittedLimit`: the leader holds
  * `RaftConfig.maxUncommittedBytes` of uncommitted proposals already (back-pressure: retry once
- * the commit index catches up).
+ * the commit index catches up). The size of a single entry is not the core's concern: the
+ * application bounds what it proposes at its own boundary (the server's request limits).
  */
 export type ProposalRejection =
   | 'notLeader'
@@ -225,7 +226,6 @@ export type ProposalRejection =
   | 'notCommittedInTerm'
   | 'invalidConfChange'
   | 'learnerBehind'
-  | 'tooLarge'
   | 'uncommittedLimit';
 
 /**
