@@ -370,7 +370,7 @@ export class Raft {
     this.tickFn = this.tickHeartbeat;
     const self = this.tracker.progress.get(this.id);
     if (self !== undefined) {
-      self.match = this.log.lastIndex();
+      self.maybeUpdate(this.log.lastIndex());
       self.becomeReplicate();
     }
     this.logAt('info', 'raft.becomeLeader', { lastIndex: this.log.lastIndex() });
@@ -394,7 +394,7 @@ export class Raft {
     this.tracker.resetVotes();
     this.tracker.resetProgress(this.log.lastIndex() + 1);
     const self = this.tracker.progress.get(this.id);
-    if (self !== undefined) self.match = this.log.lastIndex();
+    if (self !== undefined) self.maybeUpdate(this.log.lastIndex());
     this.failLeaderReads();
     this.failForwardedReads('leadershipLost');
     this.appendDirty.clear();
@@ -763,10 +763,7 @@ export class Raft {
       if (pr.isStaleRejection(m.index)) return;
       let nextProbe = m.hintIndex;
       if (m.hintTerm > 0 && pr.state !== 'replicate') nextProbe = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
-      if (pr.maybeDecrTo(m.index, nextProbe)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.markDirty(m.from, false);
-      }
+      if (pr.maybeDecrTo(m.index, nextProbe)) this.markDirty(m.from, false);
       return;
     }
     if (m.index > this.log.lastIndex()) {
@@ -779,8 +776,6 @@ export class Raft {
     } else if (pr.state === 'snapshot' && pr.match + 1 >= this.log.firstIndex()) {
       pr.becomeProbe();
       pr.becomeReplicate();
-    } else if (pr.state === 'replicate') {
-      pr.inflights.freeLE(m.index);
     }
     this.maybeCommit();
     this.markDirty(m.from, false);
@@ -918,8 +913,8 @@ export class Raft {
     if (this.role !== 'leader') return;
     const pr = this.tracker.progress.get(id);
     if (pr === undefined || pr.state !== 'snapshot') return;
-    if (status === 'failure') pr.pendingSnapshot = 0;
-    pr.becomeProbe();
+    if (status === 'failure') pr.snapshotFailed();
+    else pr.becomeProbe();
     // Wait for a heartbeat answer before sending, as the follower may still be installing it.
     pr.msgAppFlowPaused = true;
     this.logAt('info', 'raft.snapshot.reported', { to: id, status, next: pr.next });
