@@ -22,12 +22,15 @@ export class Progress {
   private stateNow: ProgressState = 'probe';
   /** In `snapshot` state, the index of the snapshot being sent. */
   private pendingSnapshotNow = 0;
+  /**
+   * Highest commit index in flight to the follower. It may regress when `next` does (a probe, a
+   * rejection): what was sent beyond the follower's log did not take effect.
+   */
+  private sentCommitNow = 0;
   /** Heard from the follower since the last CheckQuorum round. */
   recentActive = false;
   /** No more appends until an answer arrives (probe: one in flight; replicate: inflights full). */
   msgAppFlowPaused = false;
-  /** Highest commit index sent to the follower. */
-  sentCommit = 0;
   readonly inflights: Inflights;
 
   constructor(
@@ -74,6 +77,7 @@ export class Progress {
       this.resetState('probe');
       this.nextNow = this.matchNow + 1;
     }
+    this.sentCommitNow = Math.min(this.sentCommitNow, this.nextNow - 1);
     this.check('becomeProbe');
   }
 
@@ -82,6 +86,7 @@ export class Progress {
     if (this.stateNow !== 'snapshot') return;
     this.resetState('probe');
     this.nextNow = this.matchNow + 1;
+    this.sentCommitNow = Math.min(this.sentCommitNow, this.nextNow - 1);
     this.check('snapshotFailed');
   }
 
@@ -96,6 +101,7 @@ export class Progress {
     this.resetState('snapshot');
     this.pendingSnapshotNow = snapshotIndex;
     this.nextNow = snapshotIndex + 1;
+    this.sentCommitNow = snapshotIndex;
     this.check('becomeSnapshot');
   }
 
@@ -116,6 +122,20 @@ export class Progress {
       throw new Error(`invariant: append sent to a follower in ${this.stateNow} state`);
     }
     this.check('sentEntries');
+  }
+
+  /** A message carrying commit index `commit` was sent. */
+  commitSent(commit: number): void {
+    this.sentCommitNow = Math.max(this.sentCommitNow, commit);
+  }
+
+  /**
+   * Could sending commit index `commit` move the follower's commit forward (etcd's
+   * `CanBumpCommit`)? A follower commits at most up to the end of what it was sent, `next - 1`:
+   * send again only if what is in flight does not already carry it that far.
+   */
+  canBumpCommit(commit: number): boolean {
+    return commit > this.sentCommitNow && this.sentCommitNow < this.nextNow - 1;
   }
 
   /**
@@ -147,6 +167,7 @@ export class Progress {
       return true;
     }
     this.nextNow = Math.max(Math.min(rejected, matchHint + 1), this.matchNow + 1);
+    this.sentCommitNow = Math.min(this.sentCommitNow, this.nextNow - 1);
     this.msgAppFlowPaused = false;
     this.check('maybeDecrTo');
     return true;

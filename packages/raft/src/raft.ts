@@ -777,8 +777,10 @@ export class Raft {
       pr.becomeProbe();
       pr.becomeReplicate();
     }
-    this.maybeCommit();
-    this.markDirty(m.from, false);
+    // A commit that moves goes to every follower whose commit it can bump (`flushAppends`).
+    // Otherwise this follower may be the last to acknowledge an index already committed: send
+    // it the commit now rather than with the next heartbeat (etcd's `CanBumpCommit`).
+    this.markDirty(m.from, !this.maybeCommit() && pr.canBumpCommit(this.log.committed));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
     this.maybeStepDownRemoved();
   }
@@ -819,7 +821,7 @@ export class Raft {
       if (id === this.id) continue;
       const pr = this.tracker.progress.get(id);
       if (pr === undefined) continue;
-      const sendIfEmpty = (this.appendDirty.get(id) ?? false) || (this.commitDirty && pr.sentCommit < this.log.committed);
+      const sendIfEmpty = (this.appendDirty.get(id) ?? false) || (this.commitDirty && pr.canBumpCommit(this.log.committed));
       this.maybeSendAppend(id, sendIfEmpty);
       while (this.maybeSendAppend(id, false)) {
         // Pipeline in replicate state until caught up or the inflight budget is spent.
@@ -861,7 +863,7 @@ export class Raft {
     const commit = this.log.committed;
     this.send({ type: 'app', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit });
     pr.sentEntries(entries.length, bytes, prevIndex + entries.length);
-    pr.sentCommit = Math.max(pr.sentCommit, commit);
+    pr.commitSent(commit);
     return true;
   }
 
@@ -898,6 +900,7 @@ export class Raft {
           ? { type: 'heartbeat', from: this.id, to, term: this.term, commit }
           : { type: 'heartbeat', from: this.id, to, term: this.term, commit, context };
       this.send(hb);
+      pr.commitSent(commit);
     }
   }
 

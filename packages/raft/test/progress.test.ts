@@ -106,3 +106,22 @@ describe('Progress invariants', () => {
     expect([inf.oldest(), inf.newest(), inf.count, inf.bytes]).toEqual([4, 4, 1, 1]);
   });
 });
+
+describe('CanBumpCommit', () => {
+  it('asks for a commit-carrying append only when what is in flight does not carry it to next - 1', () => {
+    const pr = new Progress(6, 4, 0, false);
+    pr.maybeUpdate(5);
+    pr.becomeReplicate();
+    pr.sentEntries(2, 20, 7); // entries 6..7 in flight
+    pr.commitSent(5);
+    expect(pr.canBumpCommit(5)).toBe(false); // nothing new
+    expect(pr.canBumpCommit(7)).toBe(true); // the follower could commit 6..7
+    pr.commitSent(7);
+    expect(pr.canBumpCommit(8)).toBe(false); // the follower has nothing beyond 7 to commit
+    // A rejection takes back what was in flight, and with it the commit sent beyond it.
+    pr.maybeDecrTo(6, 5);
+    expect(pr.state).toBe('probe');
+    expect(pr.canBumpCommit(7)).toBe(false); // next - 1 = 5: nothing to bump until the probe lands
+    // Reference: etcd raft tracker/progress.go CanBumpCommit
+  });
+});
