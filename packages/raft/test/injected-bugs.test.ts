@@ -36,8 +36,8 @@ const BUGS: readonly InjectedBug[] = [
   bug('voteWithoutLogCheck', BUGGY_NODES.voteWithoutLogCheck, 'leaderFlapping', SAFETY_LOSS),
   // Issue 2 (b) — Reference: §5.4.2, Figure 8.
   bug('commitPreviousTermByCounting', BUGGY_NODES.commitPreviousTermByCounting, 'leaderFlapping', SAFETY_LOSS),
-  // Issue 2 (c) — Reference: §5.3 / Ready contract (persist before send). Caught directly: a crash
-  // loses an entry or vote the node had acknowledged…
+  // Issue 2 (c) — Reference: §5.3 / Ready contract: the driver sends `messagesAfterPersist` before
+  // the write is durable. Caught directly: a crash loses an entry or vote the node had acknowledged…
   { name: 'ackBeforePersist', inject: { ackBeforePersist: true }, regime: 'crashDuringFsync', kinds: ['lostAck'] },
   // …with that check switched off, by the core's error log: a leader's heartbeat carries a commit
   // index beyond the log of the follower that lost what it acknowledged…
