@@ -54,6 +54,17 @@ const BUGS: readonly InjectedBug[] = [
     regime: 'crashDuringFsync',
     kinds: SAFETY_LOSS,
   },
+  // Issue 10 — Reference: §5.2, §5.3 / Ready contract (only acknowledgements wait for the write).
+  // The core files append and vote responses with the messages that leave before the write, so
+  // a correct driver sends them early. Caught directly: a crash loses what was acknowledged…
+  bug('acksBeforePersist', BUGGY_NODES.acksBeforePersist, 'crashDuringFsync', ['lostAck']),
+  // …and, with that check off, by the damage it does.
+  {
+    name: 'acksBeforePersist (consequences)',
+    inject: { nodeFactory: BUGGY_NODES.acksBeforePersist, disabledChecks: ['lostAck'] },
+    regime: 'crashDuringFsync',
+    kinds: ['coreError', ...SAFETY_LOSS],
+  },
   // Issue 3 (a) — Reference: thesis §6.4 (ReadIndex confirms leadership with a heartbeat round).
   bug('readIndexWithoutHeartbeat', BUGGY_NODES.readIndexWithoutHeartbeat, 'staleLeaderReads', ['staleRead']),
   // Issue 3 (b) — Reference: thesis §4.1 (one membership change at a time).
