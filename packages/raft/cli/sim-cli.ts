@@ -28,7 +28,7 @@ const USAGE = `usage: pnpm sim [--seeds N] [--seed S] [--nodes 3|5] [--ticks T] 
   --regime NAME force one fault regime for every seed (default: each seed picks):
                 random, ${Object.keys(REGIMES).join(', ')}
   --trace N     events kept for failure reports; with one seed, print them even on success
-  --ack-before-persist  inject the driver bug (messages sent before persistence) — for demos`;
+  --ack-before-persist  inject the driver bug (messagesAfterPersist sent before persistence) — for demos`;
 
 function fail(message: string): never {
   process.stderr.write(`pnpm sim: ${message}\n${USAGE}\n`);

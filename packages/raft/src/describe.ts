@@ -70,6 +70,7 @@ export function describeReady(rd: Ready): string {
   if (rd.entries.length > 0) lines.push(`entries: ${describeEntries(rd.entries)}`);
   if (rd.committedEntries.length > 0) lines.push(`committed: ${describeEntries(rd.committedEntries)}`);
   for (const m of rd.messages) lines.push(`send: ${describeMessage(m)}`);
+  for (const m of rd.messagesAfterPersist) lines.push(`send after persist: ${describeMessage(m)}`);
   for (const r of rd.readStates) lines.push(`read: ${r.requestId} index=${r.index}`);
   for (const r of rd.rejectedReads) lines.push(`readRejected: ${r.requestId} ${r.reason}`);
   return lines.length === 0 ? '(empty)' : lines.join('\n');

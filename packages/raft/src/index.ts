@@ -10,9 +10,9 @@
  * node.tick();
  * if (node.hasReady()) {
  *   const rd = node.ready();
- *   // 1. install rd.snapshot  2. persist rd.entries + rd.hardState  3. send rd.messages
- *   // 4. apply rd.committedEntries  5. serve rd.readStates
- *   node.advance(rd);
+ *   // 1. send rd.messages (at once)  2. install rd.snapshot, persist rd.entries + rd.hardState
+ *   // 3. then send rd.messagesAfterPersist  4. apply rd.committedEntries  5. serve rd.readStates
+ *   node.advance(rd); // now the node counts its own write (see `Ready`)
  * }
  * ```
  */

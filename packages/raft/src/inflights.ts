@@ -2,8 +2,8 @@
  * The append messages in flight to one follower in replicate state (etcd's `tracker.Inflights`):
  * a FIFO of (last index, bytes) bounded both by count and by total bytes.
  *
- * Invariants: `count <= capacity`; `bytes` is the sum of the queued sizes; queued indexes are
- * strictly increasing.
+ * Invariants (asserted): `0 <= count <= capacity`; `bytes` is the sum of the queued sizes (0 when
+ * empty); queued indexes are strictly increasing.
  */
 export class Inflights {
   private readonly indexes: number[] = [];
@@ -33,6 +33,16 @@ export class Inflights {
     return this.bytesNow;
   }
 
+  /** Last index of the oldest message in flight, if any. */
+  oldest(): number | undefined {
+    return this.countNow === 0 ? undefined : this.indexes[this.start];
+  }
+
+  /** Last index of the newest message in flight, if any. */
+  newest(): number | undefined {
+    return this.countNow === 0 ? undefined : this.indexes[(this.start + this.countNow - 1) % this.capacity];
+  }
+
   /** No more messages may be sent: the count or the byte budget is exhausted. */
   full(): boolean {
     return this.countNow === this.capacity || (this.bytesMax > 0 && this.bytesNow >= this.bytesMax);
@@ -40,11 +50,10 @@ export class Inflights {
 
   /** Record a message whose last entry is `index`. Callers check `full()` first. */
   add(index: number, bytes: number): void {
-    if (this.full()) throw new Error('Inflights.add: full');
-    if (this.countNow > 0) {
-      const last = this.indexes[(this.start + this.countNow - 1) % this.capacity]!;
-      if (index <= last) throw new Error(`Inflights.add: index ${index} not above last in flight ${last}`);
-    }
+    if (this.full()) throw new Error('invariant: Inflights.add while full');
+    const last = this.newest();
+    if (last !== undefined && index <= last) throw new Error(`invariant: Inflights.add: index ${index} not above last in flight ${last}`);
+    if (!(bytes >= 0)) throw new Error(`invariant: Inflights.add: negative size ${bytes}`);
     const at = (this.start + this.countNow) % this.capacity;
     this.indexes[at] = index;
     this.sizes[at] = bytes;
@@ -62,6 +71,8 @@ export class Inflights {
     if (this.countNow === 0) {
       this.start = 0;
       this.bytesNow = 0;
+    } else if (this.bytesNow < 0) {
+      throw new Error(`invariant: Inflights bytes ${this.bytesNow} < 0 with ${this.countNow} in flight`);
     }
   }
 

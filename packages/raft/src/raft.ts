@@ -48,8 +48,13 @@ const EMPTY = new Uint8Array(0);
  * then hands the message to the step function of the current role, which `becomeFollower`,
  * `becomePreCandidate`, `becomeCandidate` and `becomeLeader` swap together with the tick function.
  *
- * The core queues messages in `msgs`; it never sends. Messages leave through `Ready` only after
- * the state they depend on is durable, so the leader may count itself as a replica of its own log.
+ * The core queues messages; it never sends. `send` files each message by what it promises:
+ * acknowledgements that vouch for local durability (append and vote responses) wait in
+ * `msgsAfterPersist` for the Ready's write, everything else leaves at once through `msgs` — in
+ * particular the leader's appends, so that it writes its log in parallel with replicating it
+ * (thesis §10.2.1). The node never sends itself a message: the leader counts its own copy of its
+ * entries, and a candidate its own vote, only once the application reports them durable
+ * (`ownWriteDurable`, from `RawNode.advance`).
  *
  * The `protected` methods are decision points that tests override to inject one bug at a time.
  * Applications use `RawNode`; `Raft` is exported for those test variants (`RawNode.createRaft`).
@@ -64,8 +69,10 @@ export class Raft {
   leader: NodeId = NONE;
   role: Role = 'follower';
 
-  /** Outgoing messages, sent by the application after persisting the Ready they came with. */
+  /** Outgoing messages the application may send at once, before its write of the Ready is durable. */
   msgs: Message[] = [];
+  /** Outgoing messages the application sends only once the Ready they came with is durable. */
+  msgsAfterPersist: Message[] = [];
   readStates: ReadState[] = [];
   rejectedReads: RejectedRead[] = [];
 
@@ -305,15 +312,16 @@ export class Raft {
     if (kind === 'preVote') {
       this.becomePreCandidate();
       term = this.term + 1;
+      // A pre-vote changes no durable state, so the pre-candidate counts its own at once (a
+      // single voter goes straight on to the real election).
+      if (this.tracker.recordVote(this.id, true) === 'won') {
+        this.runElection('vote', transfer);
+        return;
+      }
     } else {
+      // The candidate's own vote counts once its term and vote are durable (`ownWriteDurable`).
       this.becomeCandidate();
       term = this.term;
-    }
-    if (this.tracker.recordVote(this.id, true) === 'won') {
-      // A single voter wins at once.
-      if (kind === 'preVote') this.runElection('vote', transfer);
-      else this.becomeLeader();
-      return;
     }
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
@@ -370,7 +378,9 @@ export class Raft {
     this.tickFn = this.tickHeartbeat;
     const self = this.tracker.progress.get(this.id);
     if (self !== undefined) {
-      self.match = this.log.lastIndex();
+      // The whole log is durable here: a candidate's log does not change, and it wins only once
+      // its own vote, persisted after everything before it, was counted (see `tallyVotes`).
+      self.maybeUpdate(this.log.lastIndex());
       self.becomeReplicate();
     }
     this.logAt('info', 'raft.becomeLeader', { lastIndex: this.log.lastIndex() });
@@ -393,8 +403,6 @@ export class Raft {
     this.leadTransferee = NONE;
     this.tracker.resetVotes();
     this.tracker.resetProgress(this.log.lastIndex() + 1);
-    const self = this.tracker.progress.get(this.id);
-    if (self !== undefined) self.match = this.log.lastIndex();
     this.failLeaderReads();
     this.failForwardedReads('leadershipLost');
     this.appendDirty.clear();
@@ -521,14 +529,7 @@ export class Raft {
       case 'preVoteResp': {
         const mine = this.role === 'preCandidate' ? 'preVoteResp' : 'voteResp';
         if (m.type !== mine) return;
-        const result = this.tracker.recordVote(m.from, !m.reject);
-        if (result === 'won') {
-          if (this.role === 'preCandidate') this.runElection('vote', false);
-          else this.becomeLeader();
-        } else if (result === 'lost') {
-          this.logAt('info', 'raft.campaign.lost', { role: this.role, ...this.tracker.voteCounts() });
-          this.becomeFollower(this.term, NONE);
-        }
+        this.tallyVotes(m.from, !m.reject);
         return;
       }
       case 'readIndex':
@@ -537,6 +538,45 @@ export class Raft {
       default:
         this.logAt('debug', 'raft.drop', { reason: 'unexpected', role: this.role, from: m.from, type: m.type });
     }
+  }
+
+  /**
+   * Count `from`'s (pre-)vote and act on the outcome. A candidate wins only once its own vote is
+   * counted, i.e. its term and vote are durable: a leader whose term could be lost in a crash
+   * might, after the restart, be elected again in the same term and append different entries
+   * under (index, term) pairs its followers already hold.
+   */
+  private tallyVotes(from: NodeId, granted: boolean): void {
+    const result = this.tracker.recordVote(from, granted);
+    if (result === 'won') {
+      if (this.role === 'preCandidate') this.runElection('vote', false);
+      else if (this.tracker.hasVoted(this.id)) this.becomeLeader();
+      else this.logAt('debug', 'raft.campaign.wonAwaitingOwnVote', {});
+    } else if (result === 'lost') {
+      this.logAt('info', 'raft.campaign.lost', { role: this.role, ...this.tracker.voteCounts() });
+      this.becomeFollower(this.term, NONE);
+    }
+  }
+
+  /**
+   * The application made a Ready durable (`RawNode.advance`): `lastEntry` is the last entry it
+   * wrote, `hardState` the hard state, if the Ready carried them. Thesis §10.2.1: the leader sent
+   * its entries while writing them, and counts its own copy only now; likewise a candidate counts
+   * its own vote only once term and vote are on disk.
+   */
+  ownWriteDurable(lastEntry: Entry | undefined, hardState: HardState | undefined): void {
+    if (this.role === 'leader' && lastEntry !== undefined && lastEntry.term === this.term) {
+      this.ownEntriesDurable(lastEntry.index);
+    } else if (this.role === 'candidate' && hardState !== undefined && hardState.term === this.term && hardState.vote === this.id) {
+      this.tallyVotes(this.id, true);
+    }
+  }
+
+  /** The leader's entries up to `index` (of its term) are durable on its own disk: count them. */
+  protected ownEntriesDurable(index: number): void {
+    const self = this.tracker.progress.get(this.id);
+    if (self === undefined || !self.maybeUpdate(index)) return;
+    this.maybeCommit();
   }
 
   private stepLeader(m: Message): void {
@@ -646,16 +686,16 @@ export class Raft {
   // Leader side of replication
   // -------------------------------------------------------------------------------------------
 
-  /** Append entries to the leader's log (assigning index and term), counting the leader itself. */
+  /**
+   * Append entries to the leader's log (assigning index and term). The leader's own copy counts
+   * towards commitment only once it is durable (`ownWriteDurable`), not now.
+   */
   private appendEntries(ents: readonly Entry[]): { index: number; term: number } {
     let index = this.log.lastIndex();
     const stamped = ents.map((e): Entry => ({ ...e, index: ++index, term: this.term }));
     this.log.append(stamped);
-    const self = this.tracker.progress.get(this.id);
-    if (self !== undefined) self.maybeUpdate(this.log.lastIndex());
     this.syncConf(stamped);
     this.entriesDirty = true;
-    this.maybeCommit();
     return { index, term: this.term };
   }
 
@@ -670,8 +710,7 @@ export class Raft {
       return { ok: false, reason: 'uncommittedLimit', leader: this.id };
     }
     const at = this.appendEntries([entry]);
-    // A single voter commits at once (appendEntries ran maybeCommit): nothing left to count.
-    if (at.index > this.log.committed) this.uncommitted.add(at.index, size);
+    this.uncommitted.add(at.index, size);
     return { ok: true, ...at };
   }
 
@@ -763,10 +802,7 @@ export class Raft {
       if (pr.isStaleRejection(m.index)) return;
       let nextProbe = m.hintIndex;
       if (m.hintTerm > 0 && pr.state !== 'replicate') nextProbe = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
-      if (pr.maybeDecrTo(m.index, nextProbe)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.markDirty(m.from, false);
-      }
+      if (pr.maybeDecrTo(m.index, nextProbe)) this.markDirty(m.from, false);
       return;
     }
     if (m.index > this.log.lastIndex()) {
@@ -779,11 +815,11 @@ export class Raft {
     } else if (pr.state === 'snapshot' && pr.match + 1 >= this.log.firstIndex()) {
       pr.becomeProbe();
       pr.becomeReplicate();
-    } else if (pr.state === 'replicate') {
-      pr.inflights.freeLE(m.index);
     }
-    this.maybeCommit();
-    this.markDirty(m.from, false);
+    // A commit that moves goes to every follower whose commit it can bump (`flushAppends`).
+    // Otherwise this follower may be the last to acknowledge an index already committed: send
+    // it the commit now rather than with the next heartbeat (etcd's `CanBumpCommit`).
+    this.markDirty(m.from, !this.maybeCommit() && pr.canBumpCommit(this.log.committed));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
     this.maybeStepDownRemoved();
   }
@@ -824,7 +860,7 @@ export class Raft {
       if (id === this.id) continue;
       const pr = this.tracker.progress.get(id);
       if (pr === undefined) continue;
-      const sendIfEmpty = (this.appendDirty.get(id) ?? false) || (this.commitDirty && pr.sentCommit < this.log.committed);
+      const sendIfEmpty = (this.appendDirty.get(id) ?? false) || (this.commitDirty && pr.canBumpCommit(this.log.committed));
       this.maybeSendAppend(id, sendIfEmpty);
       while (this.maybeSendAppend(id, false)) {
         // Pipeline in replicate state until caught up or the inflight budget is spent.
@@ -866,7 +902,7 @@ export class Raft {
     const commit = this.log.committed;
     this.send({ type: 'app', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit });
     pr.sentEntries(entries.length, bytes, prevIndex + entries.length);
-    pr.sentCommit = Math.max(pr.sentCommit, commit);
+    pr.commitSent(commit);
     return true;
   }
 
@@ -903,6 +939,7 @@ export class Raft {
           ? { type: 'heartbeat', from: this.id, to, term: this.term, commit }
           : { type: 'heartbeat', from: this.id, to, term: this.term, commit, context };
       this.send(hb);
+      pr.commitSent(commit);
     }
   }
 
@@ -918,8 +955,8 @@ export class Raft {
     if (this.role !== 'leader') return;
     const pr = this.tracker.progress.get(id);
     if (pr === undefined || pr.state !== 'snapshot') return;
-    if (status === 'failure') pr.pendingSnapshot = 0;
-    pr.becomeProbe();
+    if (status === 'failure') pr.snapshotFailed();
+    else pr.becomeProbe();
     // Wait for a heartbeat answer before sending, as the follower may still be installing it.
     pr.msgAppFlowPaused = true;
     this.logAt('info', 'raft.snapshot.reported', { to: id, status, next: pr.next });
@@ -1052,8 +1089,22 @@ export class Raft {
 
   // -------------------------------------------------------------------------------------------
 
-  /** Queue `m`; it leaves with the next Ready, after what it depends on is persisted. */
+  /** Queue `m` to leave with the next Ready: at once, or once that Ready is durable. */
   private send(m: Message): void {
-    this.msgs.push(m);
+    if (m.to === this.id) throw new Error(`invariant: ${m.type} addressed to the sender ${this.id}`);
+    if (this.waitsForPersist(m)) this.msgsAfterPersist.push(m);
+    else this.msgs.push(m);
+  }
+
+  /**
+   * Does `m` vouch for local durability? Append responses acknowledge entries (§5.3: a follower
+   * persists them before answering, or a crash could lose a committed entry) and vote responses
+   * promise the vote (§5.2: or a restarted node could vote twice in a term). Rejections too: they
+   * may rest on state not yet durable (etcd errs the same way). Everything else may leave before
+   * the write: a pre-vote binds nobody, and what the rest depends on is either durable already or
+   * counted only once it is (the leader's own entries, a candidate's own vote).
+   */
+  protected waitsForPersist(m: Message): boolean {
+    return m.type === 'appResp' || m.type === 'voteResp';
   }
 }

@@ -21,8 +21,8 @@ import type {
  * synchronous: every input returns at once; work comes out through `ready()`.
  *
  * Usage: feed `tick()`, `step()`, `propose()`…; whenever `hasReady()`, take `ready()`, handle it
- * as its TSDoc says (persist, then send, then apply), and call `advance(ready)` before the next
- * `ready()`. Inputs may arrive between `ready()` and `advance()`.
+ * as its TSDoc says (send `messages`, persist, send `messagesAfterPersist`, apply), and call
+ * `advance(ready)` before the next `ready()`. Inputs may arrive between `ready()` and `advance()`.
  *
  * Restart: build a new `RawNode` over a `Storage` holding the persisted log and hard state, with
  * `config.applied` set to the index the state machine has applied.
@@ -33,6 +33,8 @@ export class RawNode {
   private readonly maxCommittedSizePerReady: number;
   private prevSoft: SoftState;
   private prevHard: HardState;
+  /** The Ready handed out and not yet advanced: there is at most one. */
+  private outstanding: Ready | undefined;
 
   /** Throws `TypeError` for an invalid config, `Error` if the storage is inconsistent. */
   constructor(config: RaftConfig) {
@@ -112,6 +114,7 @@ export class RawNode {
     r.flushAppends();
     return (
       r.msgs.length > 0 ||
+      r.msgsAfterPersist.length > 0 ||
       r.log.unstable.entries.length > 0 ||
       r.log.unstable.snapshot !== undefined ||
       r.readStates.length > 0 ||
@@ -122,8 +125,12 @@ export class RawNode {
     );
   }
 
-  /** The next batch of work. Call `advance(ready)` once it is handled (see `Ready`). */
+  /**
+   * The next batch of work. Call `advance(ready)` once it is handled (see `Ready`). Throws
+   * `TypeError` while the previous Ready is not advanced.
+   */
   ready(): Ready {
+    if (this.outstanding !== undefined) throw new TypeError('RawNode.ready: the previous Ready was not advanced');
     const r = this.raft;
     r.flushAppends();
     const soft = r.softState();
@@ -136,6 +143,7 @@ export class RawNode {
       entries,
       committedEntries,
       messages: r.msgs,
+      messagesAfterPersist: r.msgsAfterPersist,
       readStates: r.readStates,
       rejectedReads: r.rejectedReads,
       mustSync:
@@ -148,21 +156,33 @@ export class RawNode {
     this.prevSoft = soft;
     if (hardChanged) this.prevHard = hard;
     r.msgs = [];
+    r.msgsAfterPersist = [];
     r.readStates = [];
     r.rejectedReads = [];
     const lastCommitted = committedEntries[committedEntries.length - 1];
     if (lastCommitted !== undefined) r.log.acceptApplying(lastCommitted.index);
+    this.outstanding = rd;
     return rd;
   }
 
-  /** The application handled `ready`: its entries and snapshot are durable and its committed entries applied. */
+  /**
+   * The application handled `ready`: its snapshot, entries and hard state are durable and its
+   * committed entries applied. The core now counts the node's own acknowledgements (see `Ready`),
+   * which may produce more work. Throws `TypeError` unless `ready` is the Ready handed out last.
+   */
   advance(ready: Ready): void {
-    const log = this.raft.log;
+    if (ready !== this.outstanding) {
+      throw new TypeError(this.outstanding === undefined ? 'RawNode.advance: no Ready to advance' : 'RawNode.advance: not the Ready handed out last');
+    }
+    this.outstanding = undefined;
+    const r = this.raft;
+    const log = r.log;
     if (ready.snapshot !== undefined) log.stableSnapTo(ready.snapshot.meta.index);
     const last = ready.entries[ready.entries.length - 1];
     if (last !== undefined) log.stableTo(last.index, last.term);
     const applied = ready.committedEntries[ready.committedEntries.length - 1];
     if (applied !== undefined) log.appliedTo(applied.index);
+    r.ownWriteDurable(last, ready.hardState);
   }
 
   status(): Status {

@@ -82,6 +82,11 @@ export class ProgressTracker {
     this.votes.clear();
   }
 
+  /** Has `id`'s vote (granted or not) been recorded in this election? */
+  hasVoted(id: NodeId): boolean {
+    return this.votes.has(id);
+  }
+
   /** Record `id`'s vote (the first one counts) and return the election's outcome so far. */
   recordVote(id: NodeId, granted: boolean): VoteResult {
     if (!this.votes.has(id)) this.votes.set(id, granted);

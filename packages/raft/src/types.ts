@@ -216,7 +216,8 @@ export interface RejectedRead {
 /**
  * Why a proposal was refused; nothing was appended. `uncommittedLimit`: the leader holds
  * `RaftConfig.maxUncommittedBytes` of uncommitted proposals already (back-pressure: retry once
- * the commit index catches up).
+ * the commit index catches up). The size of a single entry is not the core's concern: the
+ * application bounds what it proposes at its own boundary (the server's request limits).
  */
 export type ProposalRejection =
   | 'notLeader'
@@ -225,7 +226,6 @@ export type ProposalRejection =
   | 'notCommittedInTerm'
   | 'invalidConfChange'
   | 'learnerBehind'
-  | 'tooLarge'
   | 'uncommittedLimit';
 
 /**
@@ -272,19 +272,30 @@ export interface Status {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * One batch of work for the application, returned by `RawNode.ready()`.
+ * One batch of work for the application, returned by `RawNode.ready()`. There is at most one
+ * Ready at a time: `ready()` again before `advance(ready)` throws a `TypeError`.
  *
- * The application must handle a Ready in this order, then call `advance(ready)`:
- *  1. If `snapshot` is set, install it durably (state machine contents and log base).
- *  2. Append `entries` to stable storage, first discarding any stored entries at or after
- *     `entries[0].index`, and write `hardState` if set — all in ONE synced write when
- *     `mustSync` is true. Update the in-memory `Storage` view to match.
- *  3. Only after step 2 is durable, send `messages`. Vote grants and append acknowledgements
- *     promise that the sender has persisted its vote and entries; sending them earlier can lose
+ * The application handles a Ready in this order, then calls `advance(ready)`:
+ *  1. Send `messages`. They may leave at once, before or while step 2 runs: nothing in them
+ *     depends on this Ready being durable (a leader's appends and heartbeats, pre-vote traffic,
+ *     vote requests…). This is what lets a leader write its log in parallel with replicating it
+ *     (Raft thesis §10.2.1).
+ *  2. Make `snapshot` (installed: state machine contents and log base), `entries` (first
+ *     discarding any stored entries at or after `entries[0].index`) and `hardState` durable —
+ *     all in ONE synced write when `mustSync` is true. Update the in-memory `Storage` view to match.
+ *  3. Only once step 2 is durable, send `messagesAfterPersist`: append and vote responses, which
+ *     promise that the sender persisted its entries and its vote. Sending them earlier can lose
  *     committed entries or elect two leaders in one term.
- *  4. Apply `committedEntries` to the state machine in order (each is handed out exactly once),
- *     recording the applied index atomically with their effects.
+ *  4. Once step 2 is durable, apply `committedEntries` to the state machine in order (each is
+ *     handed out exactly once; they may include this Ready's own `entries`), recording the
+ *     applied index atomically with their effects.
  *  5. Serve `readStates` once the applied index reaches their `index`; fail `rejectedReads`.
+ *  6. `advance(ready)`. Only now does the core count what this node's own write vouches for:
+ *     the leader's own copy of its entries (towards commitment) and a candidate's own vote.
+ *     Self-directed acknowledgements therefore never appear in either message list.
+ *
+ * Inputs (`step`, `tick`, `propose`…) may arrive between `ready()` and `advance()`; their work
+ * comes out in the next Ready.
  */
 export interface Ready {
   /** Present when leader or role changed since the last Ready. */
@@ -295,10 +306,12 @@ export interface Ready {
   readonly entries: readonly Entry[];
   /** A snapshot to install (received from the leader). */
   readonly snapshot?: Snapshot;
-  /** Entries committed and not yet handed out, to apply in order. */
+  /** Entries committed and not yet handed out, to apply in order once this Ready is durable. */
   readonly committedEntries: readonly Entry[];
-  /** Messages to send after persisting. */
+  /** Messages to send now: they may leave before this Ready's write is durable. */
   readonly messages: readonly Message[];
+  /** Messages to send only after this Ready's snapshot, entries and hard state are durable. */
+  readonly messagesAfterPersist: readonly Message[];
   readonly readStates: readonly ReadState[];
   readonly rejectedReads: readonly RejectedRead[];
   /** True when term, vote or entries changed: the write in step 2 must be synced (fsync). */

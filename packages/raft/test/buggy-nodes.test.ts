@@ -6,7 +6,7 @@
 import { RawNode, type RaftConfig, type Snapshot } from '@keel/raft';
 import { describe, expect, it } from 'vitest';
 import * as bugs from './support/buggy-nodes.js';
-import { msg, storageWith, voters } from './support/fixtures.js';
+import { entry, msg, storageWith, voters } from './support/fixtures.js';
 import { Network, drain, enc, type NodeFactory } from './support/network.js';
 
 const correct: NodeFactory = (c: RaftConfig) => new RawNode(c);
@@ -83,5 +83,22 @@ describe.each<[string, NodeFactory, boolean]>([
     const rd = net.raw(2).ready();
     expect(rd.snapshot !== undefined).toBe(buggy);
     // Reference: thesis §5.1
+  });
+});
+
+describe.each<[string, NodeFactory, boolean]>([
+  ['the real core', correct, false],
+  ['the buggy variant', bugs.acksBeforePersist, true],
+])('acksBeforePersist: %s', (_name, factory, buggy) => {
+  it(buggy ? 'lets an acknowledgement leave before the entries are durable' : 'holds acknowledgements until the Ready is durable', () => {
+    const net = new Network([], {}, factory);
+    net.add(2, voters(1, 2, 3), 1, storageWith(voters(1, 2, 3), [1], { term: 1, commit: 1 }));
+    drain(net.get(2));
+    net.raw(2).step(msg.app(1, 2, 1, 1, 1, [entry(2, 1)], 1));
+    const rd = net.raw(2).ready();
+    const ack = { type: 'appResp', index: 2, reject: false };
+    expect(rd.messages).toMatchObject(buggy ? [ack] : []);
+    expect(rd.messagesAfterPersist).toMatchObject(buggy ? [] : [ack]);
+    // Reference: §5.3; thesis §10.2.1 (only the leader's own write may trail its messages)
   });
 });

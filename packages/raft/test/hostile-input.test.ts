@@ -45,7 +45,7 @@ describe('heartbeat commit beyond the follower log', () => {
     const rds = drainInto(node, storage);
     expect(node.status()).toMatchObject({ commit: 4, lastIndex: 4 });
     expect(storage.term(3)).toBe(3);
-    expect(rds.flatMap((r) => r.messages)).toContainEqual(expect.objectContaining({ type: 'appResp', index: 4, reject: false }));
+    expect(rds.flatMap((r) => r.messagesAfterPersist)).toContainEqual(expect.objectContaining({ type: 'appResp', index: 4, reject: false }));
   });
 });
 
@@ -60,7 +60,7 @@ describe('InstallSnapshot that the follower already has (fast-forward)', () => {
     // then tell us to commit our own, different, entries).
     const snap = { meta: { index: 2, term: 1, conf: voters(1, 2, 3) }, data: new Uint8Array(0) };
     node.step({ type: 'snap', from: 1, to: 2, term: 3, snapshot: snap });
-    const msgs = drainInto(node, storage).flatMap((r) => r.messages);
+    const msgs = drainInto(node, storage).flatMap((r) => r.messagesAfterPersist);
     expect(node.status()).toMatchObject({ commit: 2, lastIndex: 4 });
     expect(msgs).toEqual([expect.objectContaining({ type: 'appResp', reject: false, index: 2 })]);
     // Reference: §7 (InstallSnapshot: "If existing log entry has same index and term as
@@ -84,7 +84,7 @@ describe('entries inconsistent with their message', () => {
     const rds = drainInto(node, storage);
     expect(rds.flatMap((r) => r.entries)).toEqual([]);
     expect(node.status()).toMatchObject({ lastIndex: before.lastIndex, commit: before.commit, term: 3 });
-    expect(rds.flatMap((r) => r.messages).filter((x) => x.type === 'appResp' && !x.reject)).toEqual([]);
+    expect(rds.flatMap((r) => [...r.messages, ...r.messagesAfterPersist]).filter((x) => x.type === 'appResp' && !x.reject)).toEqual([]);
   });
 
   it('a snapshot whose term is above the message term is dropped', () => {
@@ -251,7 +251,7 @@ describe('semantically wrong input the core already handles (guards)', () => {
     const node = new RawNode({ id: 2, storage, rng: new SeededRng(7), applied: 7 });
     node.step({ type: 'snap', from: 1, to: 2, term: 1, snapshot: { meta: { index: 3, term: 1, conf: voters(1, 2) }, data: new Uint8Array(0) } });
     const rds = drainInto(node, storage);
-    expect(rds.flatMap((r) => r.messages)).toEqual([expect.objectContaining({ type: 'appResp', index: 7, reject: false })]);
+    expect(rds.flatMap((r) => r.messagesAfterPersist)).toEqual([expect.objectContaining({ type: 'appResp', index: 7, reject: false })]);
     expect(rds.some((r) => r.snapshot !== undefined)).toBe(false);
     expect(node.status()).toMatchObject({ commit: 7, lastIndex: 8, conf: voters(1, 2, 3) });
   });

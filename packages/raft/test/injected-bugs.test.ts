@@ -36,8 +36,8 @@ const BUGS: readonly InjectedBug[] = [
   bug('voteWithoutLogCheck', BUGGY_NODES.voteWithoutLogCheck, 'leaderFlapping', SAFETY_LOSS),
   // Issue 2 (b) — Reference: §5.4.2, Figure 8.
   bug('commitPreviousTermByCounting', BUGGY_NODES.commitPreviousTermByCounting, 'leaderFlapping', SAFETY_LOSS),
-  // Issue 2 (c) — Reference: §5.3 / Ready contract (persist before send). Caught directly: a crash
-  // loses an entry or vote the node had acknowledged…
+  // Issue 2 (c) — Reference: §5.3 / Ready contract: the driver sends `messagesAfterPersist` before
+  // the write is durable. Caught directly: a crash loses an entry or vote the node had acknowledged…
   { name: 'ackBeforePersist', inject: { ackBeforePersist: true }, regime: 'crashDuringFsync', kinds: ['lostAck'] },
   // …with that check switched off, by the core's error log: a leader's heartbeat carries a commit
   // index beyond the log of the follower that lost what it acknowledged…
@@ -53,6 +53,17 @@ const BUGS: readonly InjectedBug[] = [
     inject: { ackBeforePersist: true, disabledChecks: ['lostAck', 'coreError'] },
     regime: 'crashDuringFsync',
     kinds: SAFETY_LOSS,
+  },
+  // Issue 10 — Reference: §5.2, §5.3 / Ready contract (only acknowledgements wait for the write).
+  // The core files append and vote responses with the messages that leave before the write, so
+  // a correct driver sends them early. Caught directly: a crash loses what was acknowledged…
+  bug('acksBeforePersist', BUGGY_NODES.acksBeforePersist, 'crashDuringFsync', ['lostAck']),
+  // …and, with that check off, by the damage it does.
+  {
+    name: 'acksBeforePersist (consequences)',
+    inject: { nodeFactory: BUGGY_NODES.acksBeforePersist, disabledChecks: ['lostAck'] },
+    regime: 'crashDuringFsync',
+    kinds: ['coreError', ...SAFETY_LOSS],
   },
   // Issue 3 (a) — Reference: thesis §6.4 (ReadIndex confirms leadership with a heartbeat round).
   bug('readIndexWithoutHeartbeat', BUGGY_NODES.readIndexWithoutHeartbeat, 'staleLeaderReads', ['staleRead']),

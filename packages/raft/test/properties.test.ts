@@ -178,8 +178,9 @@ describe('RaftLog over MemoryStorage', () => {
             const to = Math.min(model.length, log.committed + s.k);
             log.commitTo(to);
           } else if (s.op === 'compact') {
-            // Only persisted, committed entries can be compacted.
-            const upTo = Math.min(log.committed, storage.lastIndex(), compacted + s.k);
+            // Only persisted, committed entries can be compacted: the stored entries the log still
+            // overrides with unstable ones (a truncated suffix not yet rewritten) are not the log's.
+            const upTo = Math.min(log.committed, log.unstable.offset - 1, compacted + s.k);
             if (upTo > compacted) {
               storage.createSnapshot(upTo, { voters: [1], learners: [] });
               compacted = upTo;

@@ -28,30 +28,56 @@ describe('Ready', () => {
     expect(net.get(2).storage.hardState().commit).toBe(2);
   });
 
-  it('messages of a Ready depend only on state persisted by that same Ready', () => {
-    // A candidate's vote requests and its self-vote come in one Ready: the vote is in hardState.
+  it('messages leave at once; acknowledgements only after the Ready is persisted', () => {
+    // A candidate's vote requests need not wait for its term and vote to be durable: its own
+    // vote counts only at advance(), so nothing in them rests on an unpersisted state.
     const net = new Network([1, 2, 3], { preVote: false });
     net.raw(1).campaign();
     const rd = net.raw(1).ready();
     expect(rd.hardState).toEqual({ term: 1, vote: 1, commit: 0 });
     expect(rd.mustSync).toBe(true);
     expect(rd.messages.map((m) => m.type)).toEqual(['vote', 'vote']);
-    // A follower's acknowledgement comes with the entries it acknowledges.
+    expect(rd.messagesAfterPersist).toEqual([]);
     net.raw(1).advance(rd);
+    // A vote grant promises the vote is on disk: it waits for the Ready that carries the vote.
+    net.raw(2).step({ type: 'vote', from: 1, to: 2, term: 1, lastIndex: 0, lastTerm: 0, transfer: false });
+    const v = net.raw(2).ready();
+    expect(v.hardState).toEqual({ term: 1, vote: 1, commit: 0 });
+    expect(v.messages).toEqual([]);
+    expect(v.messagesAfterPersist).toMatchObject([{ type: 'voteResp', reject: false }]);
+    net.raw(2).advance(v);
+    // So does a follower's acknowledgement of the entries it comes with.
     net.raw(2).step({ type: 'app', from: 1, to: 2, term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ type: 'normal', index: 1, term: 1, data: enc('a') }] });
     const f = net.raw(2).ready();
     expect(f.entries.map((e) => e.index)).toEqual([1]);
-    expect(f.messages).toMatchObject([{ type: 'appResp', index: 1, reject: false }]);
+    expect(f.messages).toEqual([]);
+    expect(f.messagesAfterPersist).toMatchObject([{ type: 'appResp', index: 1, reject: false }]);
+    // Reference: §5.2, §5.3 (respond after persisting); thesis §10.2.1
   });
 
-  it('committed entries are handed out exactly once even without advance between readies', () => {
+  it('ready() twice without advance() is a programming error', () => {
     const net = new Network([1]);
     net.elect(1);
     net.raw(1).propose(enc('a'));
     const r1 = net.raw(1).ready();
+    expect(() => net.raw(1).ready()).toThrow(TypeError);
+    // Nothing was handed out twice or lost: handling the first lets the work go on.
+    net.get(1).storage.append(r1.entries);
+    net.raw(1).advance(r1);
     const r2 = net.raw(1).ready();
-    expect(r1.committedEntries.map((e) => e.index)).toEqual([2]);
-    expect(r2.committedEntries).toEqual([]);
+    expect(r2.entries).toEqual([]);
+    expect(r2.committedEntries.map((e) => e.index)).toEqual([2]);
+    net.raw(1).advance(r2);
+  });
+
+  it('advance() accepts only the Ready handed out last, once', () => {
+    const net = new Network([1]);
+    net.elect(1);
+    net.raw(1).propose(enc('a'));
+    const rd = net.raw(1).ready();
+    expect(() => net.raw(1).advance({ ...rd })).toThrow(TypeError);
+    net.raw(1).advance(rd);
+    expect(() => net.raw(1).advance(rd)).toThrow(TypeError);
   });
 
   it('maxCommittedSizePerReady splits committed entries across readies', () => {
@@ -79,6 +105,8 @@ describe('Ready', () => {
     expect(describeReady(net.raw(1).ready())).toBe(
       ['soft: candidate leader=0', 'hard: term=1 vote=1 commit=0 (sync)', 'send: 1->2 vote t1 last=0/0', 'send: 1->3 vote t1 last=0/0'].join('\n'),
     );
+    net.raw(2).step({ type: 'vote', from: 1, to: 2, term: 1, lastIndex: 0, lastTerm: 0, transfer: false });
+    expect(describeReady(net.raw(2).ready())).toBe(['hard: term=1 vote=1 commit=0 (sync)', 'send after persist: 2->1 voteResp t1 grant'].join('\n'));
   });
 });
 

@@ -48,6 +48,50 @@ describe('batching', () => {
   });
 });
 
+describe('commit propagation', () => {
+  it('the last follower to acknowledge learns the commit at once, not with the next heartbeat', () => {
+    // One append in flight per follower: when the commit moves, node 3's pipeline is full and the
+    // leader cannot tell it; node 3's acknowledgement then frees it, and the leader sends the
+    // commit right away (etcd's CanBumpCommit).
+    const net = leaderNet({ maxInflightMsgs: 1 });
+    net.raw(1).propose(enc('x'));
+    net.processAll();
+    net.deliverOne((m) => m.to === 2);
+    net.processAll();
+    net.deliverOne((m) => m.to === 1);
+    net.processAll();
+    expect(net.raw(1).status().commit).toBe(2);
+    expect(apps(net.queue, 3).map((m) => m.commit)).toEqual([1]); // only the append of 'x'
+    net.deliverOne((m) => m.to === 3);
+    net.processAll();
+    net.deliverOne((m) => m.to === 1 && m.from === 3);
+    net.processAll();
+    expect(apps(net.queue, 3).map((m) => [m.entries.length, m.commit])).toEqual([[0, 2]]);
+    net.stabilize(); // no tick: no heartbeat
+    expect(net.get(3).appliedData()).toEqual(['x']);
+    // Reference: etcd raft stepLeader MsgAppResp (CanBumpCommit)
+  });
+
+  it('a follower whose appends already carry the commit gets no extra message', () => {
+    const net = leaderNet();
+    net.raw(1).propose(enc('x'));
+    net.processAll();
+    net.deliverOne((m) => m.to === 2);
+    net.deliverOne((m) => m.to === 3);
+    net.processAll();
+    net.deliverOne((m) => m.to === 1);
+    net.processAll();
+    // The commit went to both followers in one empty append each; node 3's late
+    // acknowledgement of 'x' adds nothing, since what is in flight to it carries the commit.
+    net.deliverOne((m) => m.to === 1);
+    net.processAll();
+    expect(apps(net.queue).map((m) => [m.to, m.commit])).toEqual([
+      [2, 2],
+      [3, 2],
+    ]);
+  });
+});
+
 describe('progress states and flow control', () => {
   it('a follower in probe state gets one append at a time until it answers', () => {
     const net = leaderNet();
@@ -160,14 +204,18 @@ describe('proposals', () => {
     expect(net.get(2).applied.find((e) => e.index === 2)?.term).toBe(1);
   });
 
-  it('a single-node cluster commits at once', () => {
+  it('a single-node cluster commits as soon as its own write is durable', () => {
     const net = new Network([1]);
     net.elect(1);
     expect(net.raw(1).status().role).toBe('leader');
     net.raw(1).propose(enc('solo'));
     const rd = net.handleReady(1)!;
     expect(rd.entries.map((e) => e.index)).toEqual([2]);
-    expect(rd.committedEntries.map((e) => e.index)).toEqual([2]);
-    expect(rd.hardState?.commit).toBe(2);
+    expect(rd.committedEntries).toEqual([]);
+    // advance() counted the leader's own copy: the next Ready commits and applies it.
+    const next = net.handleReady(1)!;
+    expect(next.hardState?.commit).toBe(2);
+    expect(next.committedEntries.map((e) => e.index)).toEqual([2]);
+    // Reference: thesis §10.2.1
   });
 });

@@ -72,7 +72,7 @@ describe('restart over snapshot + log + hard state + applied', () => {
     const rd = node.ready();
     expect(rd.entries.map((e) => [e.index, e.term])).toEqual([[13, 5]]);
     expect(rd.committedEntries.map((e) => [e.index, e.term])).toEqual([[13, 5]]);
-    expect(rd.messages).toMatchObject([{ type: 'appResp', index: 13, reject: false }]);
+    expect(rd.messagesAfterPersist).toMatchObject([{ type: 'appResp', index: 13, reject: false }]);
     // Reference: thesis §4.1 ("a log entry for a configuration change can be removed … the server must fall back")
   });
 });

@@ -68,7 +68,7 @@ describe('InstallSnapshot', () => {
     net.raw(2).step({ type: 'snap', from: 1, to: 2, term: 1, snapshot: stale });
     const rd = net.raw(2).ready();
     expect(rd.snapshot).toBeUndefined();
-    expect(rd.messages).toMatchObject([{ type: 'appResp', index: commit, reject: false }]);
+    expect(rd.messagesAfterPersist).toMatchObject([{ type: 'appResp', index: commit, reject: false }]);
     expect(net.raw(2).status().commit).toBe(commit);
     // Reference: thesis §5.1 ("If the follower receives a snapshot describing a prefix of its log…")
   });
@@ -84,7 +84,7 @@ describe('InstallSnapshot', () => {
     expect(rd.committedEntries.map((e) => e.index)).toEqual([1, 2, 3]);
     // The entries after the snapshot are kept but not acknowledged: only the snapshot's last
     // entry is known to match the sender's log (the tail may be an older leader's).
-    expect(rd.messages).toMatchObject([{ type: 'appResp', index: 3, reject: false }]);
+    expect(rd.messagesAfterPersist).toMatchObject([{ type: 'appResp', index: 3, reject: false }]);
     expect(rd.entries).toEqual([]);
     expect(net.raw(2).status().lastIndex).toBe(5);
     // Reference: thesis §5.1 (retain following entries), etcd raft.restore (fast-forward answers the commit)
@@ -100,7 +100,7 @@ describe('InstallSnapshot', () => {
     expect(rd.snapshot?.meta).toEqual(snapshot.meta);
     expect(rd.hardState).toEqual({ term: 3, vote: 0, commit: 6 });
     expect(rd.committedEntries).toEqual([]);
-    expect(rd.messages).toMatchObject([{ type: 'appResp', index: 6, reject: false }]);
+    expect(rd.messagesAfterPersist).toMatchObject([{ type: 'appResp', index: 6, reject: false }]);
     expect(net.raw(2).status()).toMatchObject({ commit: 6, applied: 6, lastIndex: 6, conf: { voters: [1, 2, 3, 4], learners: [5] } });
     expect(net.get(2).storage.allEntries()).toEqual([]);
     expect(net.get(2).appliedData()).toEqual(['a', 'b']);

@@ -192,7 +192,7 @@ describe('maxUncommittedBytes', () => {
     expect(proposeMany(net, 200, 'u').every((r) => r.ok)).toBe(true);
   });
 
-  it('a single voter commits every proposal at once, so it never refuses', () => {
+  it('a single voter counts a proposal as uncommitted only until its own write is durable', () => {
     const storage = new MemoryStorage({ voters: [1], learners: [] });
     const node = new RawNode({ id: 1, storage, rng: new SeededRng(1), maxUncommittedBytes: ENTRY });
     node.campaign();
@@ -206,9 +206,18 @@ describe('maxUncommittedBytes', () => {
     };
     handle();
     expect(node.status().role).toBe('leader');
-    for (let k = 0; k < 20; k++) expect(node.propose(payload(`s${k}`)).ok).toBe(true);
-    handle();
+    // Each Ready handled: each proposal commits on its own write, so none is ever refused.
+    for (let k = 0; k < 20; k++) {
+      expect(node.propose(payload(`s${k}`)).ok).toBe(true);
+      handle();
+    }
     expect(node.status().commit).toBe(node.status().lastIndex);
+    // Until advance() reports the write durable, even a single voter's proposal is uncommitted.
+    expect(node.propose(payload('a')).ok).toBe(true);
+    expect(node.propose(payload('b'))).toEqual({ ok: false, reason: 'uncommittedLimit', leader: 1 });
+    handle();
+    expect(node.propose(payload('b')).ok).toBe(true);
+    // Reference: thesis §10.2.1 (the leader's own copy counts once it is on its disk)
   });
 
   it('rejects a nonsensical limit with a TypeError', () => {

@@ -36,8 +36,6 @@ export function proposalRejectionError(reason: ProposalRejection, hint: LeaderHi
       return new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, 'the membership change is not valid for the current configuration');
     case 'learnerBehind':
       return new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, 'the learner has not caught up with the log yet; retry later');
-    case 'tooLarge':
-      return new KeelError(ERROR_CODES.TOO_LARGE, 'the proposal exceeds the largest entry the log accepts');
     case 'uncommittedLimit':
       // Back-pressure from the core (RaftConfig.maxUncommittedBytes): nothing was appended.
       return new KeelError(

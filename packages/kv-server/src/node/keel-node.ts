@@ -46,12 +46,14 @@ export interface KeelNodeHooks {
  * One Keel node: the driver that owns a `RawNode`, a `NodeStore`, a `PeerTransport` and a
  * `ClientPortServer` and moves work between them.
  *
- * The Ready loop (one at a time, never two Readies concurrently): persist a received snapshot,
- * the entries and the hard state in ONE synced batch (group commit: every proposal made since
- * the last Ready rides in the same fsync), then send the messages, hand the committed entries to
- * the apply chain and `advance()`. The apply chain applies each Ready's committed entries in
- * one batch, in order, behind the loop (so an apply overlaps the next fsync, as in etcd's
- * server), and answers the proposals (by index and term) and linearizable reads they complete.
+ * The Ready loop (one at a time, never two Readies concurrently): send the Ready's `messages`
+ * (a leader's appends leave while it writes its own copy, thesis §10.2.1), persist a received
+ * snapshot, the entries and the hard state in ONE synced batch (group commit: every proposal
+ * made since the last Ready rides in the same fsync), then send `messagesAfterPersist` (the
+ * acknowledgements), hand the committed entries to the apply chain and `advance()`. The apply
+ * chain applies each Ready's committed entries in one batch, in order, behind the loop (so an
+ * apply overlaps the next fsync, as in etcd's server), and answers the proposals (by index and
+ * term) and linearizable reads they complete.
  * While a persist is in flight new proposals accumulate in the core for the next Ready, so
  * batches grow with load.
  *
@@ -314,6 +316,7 @@ export class KeelNode {
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
     if (rd.softState !== undefined) this.onSoftState(rd.softState);
     this.stats.ready(rd);
+    if (rd.messages.length > 0) this.send(rd.messages);
     const t0 = performance.now();
     if (rd.snapshot !== undefined) {
       this.receiver.take(rd.snapshot);
@@ -333,7 +336,7 @@ export class KeelNode {
     }
     if (rd.snapshot !== undefined) this.snapshotInstalled(rd.snapshot);
     this.stats.persisted(performance.now() - t0);
-    if (rd.messages.length > 0) this.send(rd.messages);
+    if (rd.messagesAfterPersist.length > 0) this.send(rd.messagesAfterPersist);
     for (const rs of rd.readStates) this.reads.indexKnown(rs.requestId, rs.index);
     for (const rr of rd.rejectedReads) {
       // A new leader answers reads once it has committed in its term: ask again on the next tick.

@@ -23,7 +23,7 @@ export class ReadyStats {
   ready(rd: Ready): void {
     this.readies++;
     this.entries += rd.entries.length;
-    this.messages += rd.messages.length;
+    this.messages += rd.messages.length + rd.messagesAfterPersist.length;
     this.committed += rd.committedEntries.length;
     if (rd.mustSync) this.syncs++;
   }

@@ -13,25 +13,50 @@ export interface DiskWrite {
  * The simulated disk of one node: its durable Raft state (hard state, log and snapshot in a
  * `MemoryStorage`) and its durable state machine (applied index and contents).
  *
- * Durability model: the node driver keeps a Ready's write pending until its simulated fsync
- * completes, then calls `persist`; a crash simply forgets the pending write, so only what
- * reached `persist` survives. `recover()` is the restart path: it rebuilds the in-memory storage
- * view from the durable state, as the server rebuilds its view from LevelDB.
+ * Durability model: a Ready's write is issued (`write`) and stays pending, invisible to the
+ * storage view, until its simulated fsync completes (`sync`), which applies it atomically, as
+ * one LevelDB batch. A crash (`crash`) forgets the pending write, so only what was synced
+ * survives. The node driver sends the Ready's `messages` before issuing the write, so a crash
+ * in between is a node dying after its messages left but before its fsync: a leader whose
+ * followers hold entries its own disk never got. `recover()` is the restart path: it rebuilds
+ * the in-memory storage view from the durable state, as the server rebuilds its view from LevelDB.
  */
 export class SimDisk {
   storage: MemoryStorage;
   readonly stateMachine: SimStateMachine;
+  private pendingWrite: DiskWrite | undefined;
 
   constructor(conf: ConfState) {
     this.storage = new MemoryStorage(conf);
     this.stateMachine = new SimStateMachine(conf);
   }
 
-  /** Make a Ready's snapshot, entries and hard state durable, in that order, atomically. */
-  persist(write: DiskWrite): void {
+  /** The write issued and not yet synced, if any. */
+  get pending(): DiskWrite | undefined {
+    return this.pendingWrite;
+  }
+
+  /** Issue a write; it becomes durable at `sync`, or is lost at `crash`. One at a time. */
+  write(write: DiskWrite): void {
+    if (this.pendingWrite !== undefined) throw new Error('SimDisk.write: a write is already pending');
+    this.pendingWrite = write;
+  }
+
+  /** The pending write's fsync completed: its snapshot, entries and hard state become durable, in that order, atomically. */
+  sync(): void {
+    const write = this.pendingWrite;
+    if (write === undefined) throw new Error('SimDisk.sync: no write pending');
+    this.pendingWrite = undefined;
     if (write.snapshot !== undefined) this.storage.applySnapshot(write.snapshot);
     this.storage.append(write.entries);
     if (write.hardState !== undefined) this.storage.setHardState(write.hardState);
+  }
+
+  /** The process died: a write not yet synced is lost. Returns it, if there was one. */
+  crash(): DiskWrite | undefined {
+    const lost = this.pendingWrite;
+    this.pendingWrite = undefined;
+    return lost;
   }
 
   /** Take a snapshot of the state machine at its applied index and compact the log up to it. */

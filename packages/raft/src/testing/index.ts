@@ -4,7 +4,8 @@
  * One seed drives everything: the scenario (a fault regime, see `REGIMES`), the simulated
  * network (per-link delay, loss, duplication, reordering; symmetric, asymmetric and
  * isolate-the-leader partitions), the simulated disks (a Ready's write stays pending until its
- * fsync completes; a crash loses it; a restart rebuilds a `RawNode` from what is durable), the
+ * fsync completes while its `messages` are already on the network; a crash loses it; a restart
+ * rebuilds a `RawNode` from what is durable), the
  * nodes' election timers and the clients (writes, ReadIndex reads, leadership transfers,
  * membership changes, periodic snapshots with log compaction).
  *
@@ -24,7 +25,8 @@
  * ```
  *
  * Test seams (never used in production): `nodeFactory` builds each node's core (tests pass
- * deliberately broken variants), `ackBeforePersist` makes the driver send before persisting.
+ * deliberately broken variants), `ackBeforePersist` makes the driver send a Ready's
+ * `messagesAfterPersist` before persisting it.
  */
 export { runSimulation, type SimOptions, type SimResult } from './simulator.js';
 export { sweep, formatFailure, type SweepOptions, type SweepResult } from './sweep.js';

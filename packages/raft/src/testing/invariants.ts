@@ -18,7 +18,7 @@ export type ViolationKind =
   | 'appliedRegressed'
   /** A node installed a snapshot at or below what it had already applied. */
   | 'staleSnapshot'
-  /** A crash lost an entry or a vote the node had already acknowledged (Ready: persist, then send). */
+  /** A crash lost an entry or a vote the node had already acknowledged (Ready: `messagesAfterPersist` only once durable). */
   | 'lostAck'
   /** A ReadIndex answer older than a commit index reached before the read began (thesis §6.4). */
   | 'staleRead'

@@ -11,8 +11,9 @@ export type NodeFactory = (config: RaftConfig) => RawNode;
 /** How the driver handles Readies. */
 export interface DriverOptions {
   /**
-   * TEST SEAM (injected bug): send a Ready's messages before its entries and hard state are
-   * durable, so a crash can lose entries the node already acknowledged. Never true in production.
+   * TEST SEAM (injected bug): send a Ready's `messagesAfterPersist` along with its `messages`,
+   * before its entries and hard state are durable, so a crash can lose entries or a vote the node
+   * already acknowledged. Never true in production.
    */
   readonly ackBeforePersist: boolean;
   /**
@@ -33,7 +34,10 @@ export interface NodeObserver {
   readyReceived(node: SimNode, ready: Ready): void;
   /** The persistent part of a Ready is durable. */
   persisted(node: SimNode, ready: Ready): void;
-  /** Messages leave the node (once per Ready, after persistence unless `ackBeforePersist`). */
+  /**
+   * Messages leave the node: a Ready's `messages` as soon as it is taken, its
+   * `messagesAfterPersist` once it is durable (before, with `ackBeforePersist`).
+   */
   send(node: SimNode, messages: readonly Message[]): void;
   /** Schedule `node.diskDone(incarnation)` after `delay` time units. */
   scheduleDiskDone(node: SimNode, delay: number, incarnation: number): void;
@@ -52,11 +56,13 @@ export interface NodeObserver {
 
 /**
  * The simulated process of one node: a real `RawNode` over a `SimDisk`, driven by the Ready
- * contract. Handling a Ready: (1) install the snapshot and append entries/hard state as one
- * write that stays pending until its simulated fsync completes; (2) only then send the messages;
- * (3) apply committed entries to the state machine; (4) serve reads; (5) `advance`.
- * A crash drops the core, the pending write and its unsent messages; `start` is the restart path:
- * a new `RawNode` over the storage view rebuilt from the disk and the durable applied index.
+ * contract. Handling a Ready: (1) send its `messages`; (2) issue its snapshot, entries and hard
+ * state as one disk write that stays pending until its simulated fsync completes; (3) only then
+ * send its `messagesAfterPersist`, (4) apply committed entries to the state machine, (5) serve
+ * reads and (6) `advance`. One Ready at a time, as in the server.
+ * A crash drops the core, the pending write and the messages still waiting for it, while those
+ * sent in step 1 are already on the network; `start` is the restart path: a new `RawNode` over
+ * the storage view rebuilt from the disk and the durable applied index.
  */
 export class SimNode {
   readonly disk: SimDisk;
@@ -68,6 +74,7 @@ export class SimNode {
   leader: NodeId = NONE;
   hard: HardState = { term: 0, vote: NONE, commit: 0 };
   private pending: Ready | undefined;
+  /** The pending Ready's `messagesAfterPersist` were sent (early only with `ackBeforePersist`). */
   private released = false;
   private inbox: Message[] = [];
   private missedTicks = 0;
@@ -125,6 +132,7 @@ export class SimNode {
   crash(): void {
     this.raw = undefined;
     this.incarnation++;
+    this.disk.crash();
     this.pending = undefined;
     this.released = false;
     this.inbox = [];
@@ -211,7 +219,9 @@ export class SimNode {
       if (ready.hardState !== undefined) this.hard = ready.hardState;
       this.pending = ready;
       this.released = false;
+      if (ready.messages.length > 0) this.observer.send(this, ready.messages);
       if (this.options.ackBeforePersist) this.release(ready);
+      this.disk.write(ready);
       const writes = ready.snapshot !== undefined || ready.entries.length > 0 || ready.hardState !== undefined;
       const delay = writes && ready.mustSync ? this.options.fsyncDelay() : 0;
       if (delay > 0) {
@@ -227,7 +237,7 @@ export class SimNode {
     const ready = this.pending!;
     const raw = this.raw!;
     const sm = this.disk.stateMachine;
-    this.disk.persist(ready);
+    this.disk.sync();
     if (ready.snapshot !== undefined) {
       const appliedBefore = sm.applied;
       sm.restore(ready.snapshot);
@@ -258,10 +268,11 @@ export class SimNode {
     this.drainQueuedInputs();
   }
 
+  /** Send the Ready's `messagesAfterPersist` (once). */
   private release(ready: Ready): void {
     if (this.released) return;
     this.released = true;
-    if (ready.messages.length > 0) this.observer.send(this, ready.messages);
+    if (ready.messagesAfterPersist.length > 0) this.observer.send(this, ready.messagesAfterPersist);
   }
 
   private maybeSnapshot(): void {

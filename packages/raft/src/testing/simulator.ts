@@ -25,7 +25,7 @@ export interface SimOptions {
   readonly livenessTicks?: number;
   /** Builds each node's core. Default `new RawNode(config)`. Tests pass deliberately broken nodes. */
   readonly nodeFactory?: NodeFactory;
-  /** TEST SEAM (injected bug): the driver sends a Ready's messages before persisting it. */
+  /** TEST SEAM (injected bug): the driver sends a Ready's `messagesAfterPersist` before persisting it. */
   readonly ackBeforePersist?: boolean;
   /** Overrides of the scenario the seed draws (applied after the draw, so the seed's streams stay). */
   readonly scenario?: Partial<Scenario>;
@@ -224,9 +224,20 @@ class Simulation implements SimContext, NodeObserver {
       this.checker.crashed(id, ack.acked, ack.vote, node.disk.storage.lastIndex(), node.disk.storage.hardState());
       this.acks.delete(id);
     }
+    const unsynced = node.disk.pending;
+    const wasLeader = node.role === 'leader';
     node.crash();
     this.counters.crashes++;
-    this.trace.note(this.now, `crash ${id}`);
+    if (unsynced === undefined) {
+      this.trace.note(this.now, `crash ${id}`);
+      return;
+    }
+    // The Ready's `messages` left before its write: a leader dies with its appends out there.
+    this.counters.crashesDuringPersist++;
+    const entries = unsynced.entries;
+    if (wasLeader && entries.length > 0) this.counters.leaderCrashesDuringPersist++;
+    const lost = entries.length > 0 ? ` entries ${entries[0]!.index}..${entries[entries.length - 1]!.index}` : '';
+    this.trace.note(this.now, `crash ${id}${wasLeader ? ' (leader)' : ''} before its fsync: lost${lost}${unsynced.hardState === undefined ? '' : ' hard state'}${unsynced.snapshot === undefined ? '' : ' snapshot'}`);
   }
 
   restart(id: NodeId): void {

@@ -20,6 +20,10 @@ export interface SimCounters {
   proposalsThrottled: number;
   proposalsSuperseded: number;
   crashes: number;
+  /** Crashes while a write was pending (its Ready's `messages` already sent): the write was lost. */
+  crashesDuringPersist: number;
+  /** Of those, crashes of a leader whose lost write held entries it had already sent to followers. */
+  leaderCrashesDuringPersist: number;
   restarts: number;
   partitions: number;
   messagesDelivered: number;
@@ -53,6 +57,8 @@ export function emptyCounters(): SimCounters {
     proposalsThrottled: 0,
     proposalsSuperseded: 0,
     crashes: 0,
+    crashesDuringPersist: 0,
+    leaderCrashesDuringPersist: 0,
     restarts: 0,
     partitions: 0,
     messagesDelivered: 0,

@@ -62,6 +62,19 @@ export const installStaleSnapshot = nodeWith(
   },
 );
 
+/**
+ * Files acknowledgements (append and vote responses) with the messages that may leave before
+ * the Ready is durable: the Ready contract's ordering rule broken inside the core, so even a
+ * correct driver acknowledges entries and votes that a crash can still lose (§5.2, §5.3).
+ */
+export const acksBeforePersist = nodeWith(
+  class extends Raft {
+    protected override waitsForPersist(): boolean {
+      return false;
+    }
+  },
+);
+
 /** Every factory by name (for table-driven tests). */
 export const BUGGY_NODES = {
   voteWithoutLogCheck,
@@ -69,4 +82,5 @@ export const BUGGY_NODES = {
   readIndexWithoutHeartbeat,
   concurrentConfChanges,
   installStaleSnapshot,
+  acksBeforePersist,
 } as const;

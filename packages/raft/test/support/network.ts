@@ -87,9 +87,9 @@ export const dec = (e: Entry): string => (e.type === 'normal' ? textDecoder.deco
 
 /**
  * A small synchronous network for unit tests. Each node's Ready is handled exactly as the
- * contract says (install snapshot, persist entries and hard state into `MemoryStorage`, then
- * queue the messages, then apply), so tests exercise the real persistence order. Messages wait
- * in a FIFO until delivered; tests can drop, inspect or take them.
+ * contract says (queue `messages`, install the snapshot and persist entries and hard state into
+ * `MemoryStorage`, then queue `messagesAfterPersist`, apply, advance), so tests exercise the real
+ * order. Messages wait in a FIFO until delivered; tests can drop, inspect or take them.
  */
 export class Network {
   readonly nodes = new Map<NodeId, TestNode>();
@@ -135,10 +135,9 @@ export class Network {
     const n = this.get(id);
     if (!n.node.hasReady()) return undefined;
     const rd = n.node.ready();
-    if (rd.snapshot !== undefined) n.installSnapshot(rd.snapshot);
-    n.storage.append(rd.entries);
-    if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
     for (const m of rd.messages) this.send(m);
+    persist(n, rd);
+    for (const m of rd.messagesAfterPersist) this.send(m);
     for (const e of rd.committedEntries) n.apply(e);
     n.readStates.push(...rd.readStates);
     n.rejectedReads.push(...rd.rejectedReads);
@@ -252,15 +251,28 @@ export class Network {
   }
 }
 
-/** Persist a node's Ready into its storage and return the messages (for single-node tests). */
+/** Step 2 of the Ready contract: install the snapshot, persist entries and hard state. */
+function persist(n: TestNode, rd: Ready): void {
+  if (rd.snapshot !== undefined) n.installSnapshot(rd.snapshot);
+  n.storage.append(rd.entries);
+  if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
+}
+
+/** All of a Ready's messages in the order they leave: `messages`, then `messagesAfterPersist`. */
+export function sent(rd: Ready): Message[] {
+  return [...rd.messages, ...rd.messagesAfterPersist];
+}
+
+/**
+ * Handle a node's Readies until it has none, persisting into its storage, and return every
+ * message they carried, in sending order (for single-node tests).
+ */
 export function drain(n: TestNode): Message[] {
   const out: Message[] = [];
   while (n.node.hasReady()) {
     const rd = n.node.ready();
-    if (rd.snapshot !== undefined) n.installSnapshot(rd.snapshot);
-    n.storage.append(rd.entries);
-    if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
-    out.push(...rd.messages);
+    persist(n, rd);
+    out.push(...sent(rd));
     for (const e of rd.committedEntries) n.apply(e);
     n.readStates.push(...rd.readStates);
     n.rejectedReads.push(...rd.rejectedReads);
