@@ -1,0 +1,19 @@
+/**
+ * @keel/jepsen-style-tests — history files, checkers and reports for Jepsen-style runs.
+ *
+ * The runner records every operation as an invoke and a completion (`Op`, DESIGN §6) and
+ * streams them to `history.jsonl` with a `HistoryWriter`.
+ */
+
+// History format.
+export type { Op, OpError, OpF, OpType, OpValue, Scalar } from './history/op.js';
+export { OP_FS, OP_TYPES } from './history/op.js';
+export type { NemesisInterval } from './history/timeline.js';
+export { assertTimeline } from './history/timeline.js';
+export type { HistoryProblem } from './history/validate.js';
+export { HistoryError, describeProblem, opShapeProblem, validateHistory } from './history/validate.js';
+export type { Operation, Outcome } from './history/operations.js';
+export { pairOperations } from './history/operations.js';
+export { HistoryWriter, formatEvent, parseHistory, readHistory, writeHistoryFile } from './history/jsonl.js';
+export { formatAt, formatDuration, historyOrigin } from './history/time.js';
+
