@@ -2,9 +2,9 @@
  * @keel/jepsen-style-tests — history files, checkers and reports for Jepsen-style runs.
  *
  * The runner records every operation as an invoke and a completion (`Op`, DESIGN §6) and
- * streams them to `history.jsonl` with a `HistoryWriter`.
+ * streams them to `history.jsonl` with a `HistoryWriter`; `checkLinearizable` checks a register
+ * history key by key.
  */
-
 // History format.
 export type { Op, OpError, OpF, OpType, OpValue, Scalar } from './history/op.js';
 export { OP_FS, OP_TYPES } from './history/op.js';
@@ -17,3 +17,13 @@ export { pairOperations } from './history/operations.js';
 export { HistoryWriter, formatEvent, parseHistory, readHistory, writeHistoryFile } from './history/jsonl.js';
 export { formatAt, formatDuration, historyOrigin } from './history/time.js';
 
+// Checkers.
+export type { Verdict } from './checker/verdict.js';
+export { combineVerdicts } from './checker/verdict.js';
+export type { KeyResult, LinearizabilityOptions, LinearizabilityResult } from './checker/linearizable.js';
+export { DEFAULT_MAX_SHRINK_CHECKS, DEFAULT_MAX_STEPS_PER_KEY, checkLinearizable } from './checker/linearizable.js';
+export type { Explanation, SliceOp } from './checker/explain.js';
+export type { SearchBudget, SearchOutcome } from './checker/search.js';
+export { searchLinearization } from './checker/search.js';
+export type { RegisterCall, RegisterF, RegisterValue } from './checker/register.js';
+export { registerCalls } from './checker/register.js';

@@ -1,0 +1,327 @@
+import type { Operation } from '../history/operations.js';
+import { formatAt } from '../history/time.js';
+import { describeCall, isRegisterF, observedValue, observedValues, writtenValue, type RegisterCall, type RegisterValue } from './register.js';
+import { searchLinearization } from './search.js';
+
+/**
+ * Turns a non-linearizable key history into a small slice that still cannot be linearized,
+ * spelled out in words.
+ *
+ * The slice must prove something about the whole history, so shrinking only uses changes that
+ * can never turn a linearizable history into a non-linearizable one:
+ * - cutting at time T: operations completed by T kept, those still running at T made
+ *   indeterminate, later ones dropped (a linearization of the history, restricted, is one of
+ *   the cut);
+ * - removing a read, or a mutation whose value no remaining operation reacts to (see
+ *   `pruneUnobserved`);
+ * - weakening an acknowledged cas to a plain write of its new value (every linearization of the
+ *   cas is one of the write).
+ * So if the slice cannot be linearized, neither can the history. The steps: binary search for
+ * the earliest failing cut; try weakening every cas at once; binary search for the latest
+ * window start (the window closed under "keep the writers of observed values"); then greedy
+ * removal of chunks down to single operations, and single weakenings, until nothing changes.
+ */
+
+/** An operation of the slice, numbered `#n` in invoke order. */
+export interface SliceOp {
+  readonly n: number;
+  readonly process: number;
+  readonly f: string;
+  /** `write 3`, `read → 3`, `cas 1→4`, `delete`. */
+  readonly label: string;
+  /**
+   * `ok`; `info` for an indeterminate mutation whose value the slice observes; `running` for an
+   * acknowledged mutation that completed only after the slice's last completion, which the
+   * slice lets take effect at any time after its invoke (or never).
+   */
+  readonly outcome: 'ok' | 'info' | 'running';
+  readonly invokedAt: number;
+  /** Undefined for an indeterminate operation the history never completed. */
+  readonly completedAt: number | undefined;
+  readonly line: number;
+  readonly node?: number;
+}
+
+export interface Explanation {
+  readonly ops: readonly SliceOp[];
+  /** True when shrinking finished: no single operation of the slice can be left out. */
+  readonly minimal: boolean;
+  /** The explanation, one sentence or table row per line. */
+  readonly lines: readonly string[];
+}
+
+export interface ExplainOptions {
+  /** Search steps per shrinking attempt. */
+  readonly maxSteps: number;
+  /** Shrinking attempts in all; when they run out the slice is reported as it stands. */
+  readonly maxChecks: number;
+  /** Time zero for the printed times (ns). */
+  readonly origin: number;
+}
+
+/** Orders of the slice are enumerated for the explanation only up to this many operations. */
+const MAX_ENUMERATED = 8;
+
+/**
+ * Shrinks and explains. `calls` cannot be linearized; `keyOps` are all recorded operations on the
+ * key (including failed ones), used to say where an observed value came from.
+ */
+export function explainViolation(key: string, calls: readonly RegisterCall[], keyOps: readonly Operation[], options: ExplainOptions): Explanation {
+  const { slice, minimal } = smallestViolation(calls, options);
+  const ordered = [...slice].sort((a, b) => a.call - b.call || a.ret - b.ret);
+  const ops: SliceOp[] = ordered.map((c, i) => ({
+    n: i + 1,
+    process: c.source.process,
+    f: c.f,
+    label: describeCall(c.source.f, c.source.input, c.output, 'ok'),
+    outcome: c.definite ? 'ok' : c.source.outcome === 'ok' ? 'running' : 'info',
+    invokedAt: c.call,
+    completedAt: c.source.completedAt,
+    line: c.source.line,
+    ...(c.source.node === undefined ? {} : { node: c.source.node }),
+  }));
+  return { ops, minimal, lines: describeSlice(key, ordered, ops, keyOps, minimal, options.origin) };
+}
+
+/**
+ * The shrinking on its own: a slice (possibly with weakened or indeterminate calls) that cannot
+ * be linearized, and whether shrinking finished within `maxChecks`.
+ */
+export function smallestViolation(calls: readonly RegisterCall[], options: Pick<ExplainOptions, 'maxSteps' | 'maxChecks'>): { slice: RegisterCall[]; minimal: boolean } {
+  let checks = 0;
+  const invalid = (cs: readonly RegisterCall[]): boolean => {
+    checks++;
+    return searchLinearization(cs, { maxSteps: options.maxSteps }).verdict === 'invalid';
+  };
+  const budgetLeft = (): boolean => checks < options.maxChecks;
+
+  // 1. The earliest failing cut, by binary search over the completion times.
+  const cut = (t: number): RegisterCall[] =>
+    calls.flatMap((c) => {
+      if (c.ret <= t) return [c];
+      if (c.call > t || c.f === 'read') return [];
+      return [{ ...c, definite: false, ret: Number.POSITIVE_INFINITY }];
+    });
+  const rets = [...new Set(calls.filter((c) => c.definite).map((c) => c.ret))].sort((a, b) => a - b);
+  let lo = 0;
+  let hi = rets.length - 1; // the whole history fails
+  while (lo < hi && budgetLeft()) {
+    const mid = (lo + hi) >>> 1;
+    if (invalid(cut(rets[mid]!))) hi = mid;
+    else lo = mid + 1;
+  }
+  let current = lo === hi ? cut(rets[hi]!) : [...calls];
+
+  // 2. Every acknowledged cas weakened to a write, if the contradiction survives it.
+  if (current.some(isWeakenable)) {
+    const weakened = current.map((c) => (isWeakenable(c) ? weaken(c) : c));
+    if (invalid(weakened)) current = weakened;
+  }
+
+  // 3. The latest window start whose (closed) window still fails.
+  const starts = [...new Set(current.map((c) => c.call))].sort((a, b) => a - b);
+  const window = (s: number): RegisterCall[] => closure(current, (c) => c.call >= s);
+  lo = 0;
+  hi = starts.length - 1;
+  while (lo < hi && budgetLeft()) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (invalid(window(starts[mid]!))) lo = mid;
+    else hi = mid - 1;
+  }
+  if (lo === hi) current = window(starts[lo]!);
+
+  // 4. Greedy removal (chunks, then single operations) and single weakenings.
+  let chunk = Math.max(1, Math.ceil(current.length / 2));
+  for (;;) {
+    let changed = false;
+    for (let i = 0; i < current.length && budgetLeft(); ) {
+      const kept = [...current.slice(0, i), ...current.slice(i + chunk)];
+      const observed = observedValues(kept);
+      const closed = current.slice(i, i + chunk).every((c) => c.f === 'read' || !observed.has(writtenValue(c)));
+      if (kept.length > 0 && closed && invalid(kept)) {
+        current = kept;
+        changed = true;
+      } else {
+        i += chunk;
+      }
+    }
+    if (chunk === 1) {
+      for (let i = 0; i < current.length && budgetLeft(); i++) {
+        if (!isWeakenable(current[i]!)) continue;
+        const candidate = current.map((c, j) => (j === i ? weaken(c) : c));
+        if (invalid(candidate)) {
+          current = candidate;
+          changed = true;
+        }
+      }
+    }
+    if (!budgetLeft()) return { slice: current, minimal: false };
+    if (chunk === 1 && !changed) return { slice: current, minimal: true };
+    if (chunk > 1) chunk = Math.ceil(chunk / 2);
+  }
+}
+
+const isWeakenable = (c: RegisterCall): boolean => c.f === 'cas' && c.definite;
+
+/** An acknowledged cas as a plain write of its new value; the source still shows the cas. */
+function weaken(c: RegisterCall): RegisterCall {
+  return { ...c, f: 'write', input: writtenValue(c) };
+}
+
+/** The calls `keep` selects, plus (transitively) every mutation whose value one of them reacts to. */
+function closure(calls: readonly RegisterCall[], keep: (c: RegisterCall) => boolean): RegisterCall[] {
+  const inside = calls.map(keep);
+  for (let grew = true; grew; ) {
+    grew = false;
+    const observed = observedValues(calls.filter((_, i) => inside[i]));
+    calls.forEach((c, i) => {
+      if (!inside[i] && c.f !== 'read' && observed.has(writtenValue(c))) {
+        inside[i] = true;
+        grew = true;
+      }
+    });
+  }
+  return calls.filter((_, i) => inside[i]);
+}
+
+const show = (v: RegisterValue | undefined): string => (v === null || v === undefined ? 'nil' : JSON.stringify(v));
+const mutates = (c: RegisterCall): boolean => c.f !== 'read';
+const label = (c: RegisterCall): string => describeCall(c.source.f, c.source.input, c.output, 'ok');
+
+function describeSlice(
+  key: string,
+  calls: readonly RegisterCall[],
+  ops: readonly SliceOp[],
+  keyOps: readonly Operation[],
+  minimal: boolean,
+  origin: number,
+): string[] {
+  const count = ops.length === 1 ? 'this operation' : `these ${ops.length} operations`;
+  const lines = [
+    `Key ${JSON.stringify(key)}: ${count} cannot be linearized` +
+      (minimal ? '.' : ' (shrinking stopped at its budget; a smaller slice may exist).'),
+  ];
+  for (const op of ops) {
+    const node = op.node === undefined ? '' : `, node ${op.node}`;
+    const end =
+      op.outcome === 'ok'
+        ? `ok ${formatAt(op.completedAt!, origin)}`
+        : op.outcome === 'running'
+          ? `still running after the others completed (ok only at ${formatAt(op.completedAt!, origin)})`
+          : op.completedAt === undefined
+            ? 'never completed (indeterminate)'
+            : `info ${formatAt(op.completedAt, origin)} (indeterminate)`;
+    lines.push(`  #${op.n}  p${op.process} ${op.label}  invoked ${formatAt(op.invokedAt, origin)}, ${end}  (line ${op.line}${node})`);
+  }
+  const facts = precedenceFacts(calls);
+  if (facts.length > 0) lines.push(`Real-time order: ${facts.join('; ')}.`);
+  else if (calls.length > 1) lines.push('Real-time order: all of them overlap in time, so any order is allowed.');
+  const reasons = calls.flatMap((_, i) => observationReason(calls, i, keyOps, origin) ?? []);
+  if (reasons.length > 0) for (const r of reasons) lines.push(`Why: ${r}`);
+  else lines.push(`Why: ${furthestOrder(calls)}`);
+  return lines;
+}
+
+/** `#1 completed before #2 began`, only for pairs not implied by a chain through a third. */
+function precedenceFacts(calls: readonly RegisterCall[]): string[] {
+  const before = (a: RegisterCall, b: RegisterCall): boolean => a.ret < b.call;
+  const facts: string[] = [];
+  calls.forEach((a, i) =>
+    calls.forEach((b, j) => {
+      if (before(a, b) && !calls.some((c) => before(a, c) && before(c, b))) facts.push(`#${i + 1} completed before #${j + 1} began`);
+    }),
+  );
+  return facts;
+}
+
+/**
+ * A sentence when operation `i` observed a value (a read's result, a cas's expected value) that
+ * real time forbids: every operation of the slice that writes it either began after `i`
+ * completed or was overwritten before `i` began. Undefined when that is not the case.
+ */
+function observationReason(calls: readonly RegisterCall[], i: number, keyOps: readonly Operation[], origin: number): string | undefined {
+  const r = calls[i]!;
+  const v = observedValue(r);
+  if (v === undefined) return undefined;
+  const name = `#${i + 1}`;
+  /** A definite mutation to another value that began after `after` and completed before r began. */
+  const overwriter = (after: number): number =>
+    calls.findIndex((m) => m !== r && m.definite && mutates(m) && writtenValue(m) !== v && m.call > after && m.ret < r.call);
+  const why: string[] = [];
+  if (v === null) {
+    const m = overwriter(Number.NEGATIVE_INFINITY);
+    if (m < 0) return undefined;
+    why.push(`the key was no longer absent: #${m + 1} (${label(calls[m]!)}) completed before ${name} began`);
+  }
+  const writers = calls.flatMap((w, j) => (w !== r && mutates(w) && writtenValue(w) === v ? [j] : []));
+  for (const j of writers) {
+    const w = calls[j]!;
+    if (w.call > r.ret) {
+      why.push(`#${j + 1} (${label(w)}) only began after ${name} completed`);
+      continue;
+    }
+    if (!w.definite) return undefined; // it may have taken effect just before r
+    const m = overwriter(w.ret);
+    if (m < 0) return undefined;
+    why.push(`#${j + 1} (${label(w)}) was overwritten by #${m + 1} (${label(calls[m]!)}), which began after #${j + 1} completed and completed before ${name} began`);
+  }
+  if (v !== null && writers.length === 0) why.push(`none of these operations writes ${show(v)}: ${provenance(v, r, keyOps, origin)}`);
+  const saw = r.f === 'read' ? `${name} read ${show(v)}` : `${name} (${label(r)}) swapped on ${show(v)}`;
+  return `${saw}, but ${why.join('; and ')}.`;
+}
+
+/** Where a value came from in the whole key history, for a value no operation of the slice writes. */
+function provenance(v: RegisterValue, r: RegisterCall, keyOps: readonly Operation[], origin: number): string {
+  const attempts = keyOps.filter((o) => (o.f === 'write' || o.f === 'cas') && isRegisterF(o.f) && writtenValue({ f: o.f, input: o.input }) === v);
+  if (attempts.length === 0) return `no operation in the history ever tried to write ${show(v)} to this key`;
+  return attempts
+    .map((o) => {
+      const what = `p${o.process}'s ${describeCall(o.f, o.input, o.output, o.outcome)} (line ${o.line})`;
+      if (o.outcome === 'fail') return `${what} failed, so it definitely did not take effect${o.error ? ` (${o.error.code})` : ''}`;
+      if (o.invokedAt > r.ret) return `${what} was invoked at ${formatAt(o.invokedAt, origin)}, after ${r.f === 'read' ? 'the read' : 'the cas'} completed`;
+      return `${what} could not have taken effect in time either`;
+    })
+    .join('; ');
+}
+
+/**
+ * Enumerates the orders of a small slice that respect real time (indeterminate operations may
+ * also never happen) and describes the one that places the most acknowledged operations: where
+ * it stops and what the operations that could come next needed.
+ */
+function furthestOrder(calls: readonly RegisterCall[]): string {
+  if (calls.length > MAX_ENUMERATED) return 'no order of these operations that respects real time explains every result (too many to list the orders).';
+  const placed = new Array<boolean>(calls.length).fill(false);
+  const order: number[] = [];
+  let best = { order: [] as number[], placedOk: -1, state: null as RegisterValue, placed: [...placed] };
+  const visit = (state: RegisterValue, placedOk: number): void => {
+    if (placedOk > best.placedOk) best = { order: [...order], placedOk, state, placed: [...placed] };
+    calls.forEach((c, j) => {
+      if (!canGoNext(calls, placed, j)) return;
+      const need = observedValue(c);
+      if (need !== undefined && need !== state) return;
+      const swaps = c.f !== 'cas' || c.definite || (c.input as readonly unknown[])[0] === state;
+      placed[j] = true;
+      order.push(j);
+      visit(mutates(c) && swaps ? writtenValue(c) : state, placedOk + (c.definite ? 1 : 0));
+      order.pop();
+      placed[j] = false;
+    });
+  };
+  visit(null, 0);
+  const prefix =
+    best.order.length === 0
+      ? 'no operation can go first'
+      : `the furthest any order that respects real time gets is ${best.order.map((j) => `#${j + 1}`).join(', ')}`;
+  const stuck = calls.flatMap((c, j) =>
+    c.definite && canGoNext(calls, best.placed, j) ? [`#${j + 1} (${label(c)}) needs ${show(observedValue(c))}`] : [],
+  );
+  return `${prefix}, leaving the key ${best.state === null ? 'absent' : `holding ${show(best.state)}`}; then ${stuck.join(', and ')}.`;
+}
+
+/** Whether operation j is unplaced and every operation that completed before it began is placed. */
+function canGoNext(calls: readonly RegisterCall[], placed: readonly boolean[], j: number): boolean {
+  if (placed[j]) return false;
+  const start = calls[j]!.call;
+  return calls.every((a, k) => placed[k] || a.ret >= start);
+}
