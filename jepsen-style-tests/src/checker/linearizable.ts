@@ -1,6 +1,6 @@
 import type { Op } from '../history/op.js';
 import { pairOperations, type Operation } from '../history/operations.js';
-import { historyOrigin } from '../history/time.js';
+import { timeZero } from '../history/time.js';
 import { explainViolation, type Explanation } from './explain.js';
 import { isRegisterF, registerCalls } from './register.js';
 import { searchLinearization } from './search.js';
@@ -59,7 +59,7 @@ const rank: Record<Verdict, number> = { invalid: 0, unknown: 1, valid: 2 };
 
 export function checkLinearizable(history: readonly Op[], options: LinearizabilityOptions = {}): LinearizabilityResult {
   const maxSteps = options.maxStepsPerKey ?? DEFAULT_MAX_STEPS_PER_KEY;
-  const origin = options.origin ?? historyOrigin(history);
+  const origin = options.origin ?? timeZero(history);
   const byKey = new Map<string, Operation[]>();
   for (const op of pairOperations(history)) {
     if (!isRegisterF(op.f)) continue;

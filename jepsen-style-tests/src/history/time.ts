@@ -3,10 +3,14 @@
 const NS_PER_MS = 1e6;
 const NS_PER_S = 1e9;
 
-/** The earliest time in a history (its natural time zero), 0 when it is empty. */
-export function historyOrigin(history: readonly { readonly time: number }[]): number {
+/**
+ * A run's time zero: its earliest event or nemesis interval start (0 when there is none). The
+ * report and the explanations print times relative to it.
+ */
+export function timeZero(history: readonly { readonly time: number }[], timeline: readonly { readonly start: number }[] = []): number {
   let min = Number.POSITIVE_INFINITY;
   for (const op of history) if (op.time < min) min = op.time;
+  for (const iv of timeline) if (iv.start < min) min = iv.start;
   return min === Number.POSITIVE_INFINITY ? 0 : min;
 }
 
