@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { smallestViolation } from '../src/checker/explain.js';
+import { cutAt, isWeakenable, smallestViolation, unobserved, weaken } from '../src/checker/explain.js';
 import { checkLinearizable } from '../src/checker/linearizable.js';
 import { registerCalls, type RegisterCall } from '../src/checker/register.js';
 import { searchLinearization } from '../src/checker/search.js';
@@ -65,6 +65,24 @@ describe('linearizability checker vs brute-force oracle', () => {
 
   it('agrees on histories computed from a linearization, some with one result corrupted', () => {
     fc.assert(fc.property(plausibleHistory(), agrees), { numRuns: 600 });
+  });
+
+  it('the shrinker only makes changes that keep a linearizable history linearizable', () => {
+    // Soundness of the printed slice rests on this: cutting at a time, leaving out what
+    // `unobserved` allows, and weakening a cas to a write never break a linearizable history.
+    fc.assert(
+      fc.property(plausibleHistory(), fc.nat(), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), (h, pick, mask) => {
+        const calls = registerCalls(pairOperations(h));
+        if (!oracleLinearizable(calls)) return;
+        const times = calls.map((c) => c.ret).filter((t) => Number.isFinite(t));
+        if (times.length > 0) expect(oracleLinearizable(cutAt(calls, times[pick % times.length]!))).toBe(true);
+        const kept = calls.filter((_, i) => mask[i]);
+        const left = calls.filter((_, i) => !mask[i]);
+        if (unobserved(left, kept).length === left.length) expect(oracleLinearizable(kept)).toBe(true);
+        expect(oracleLinearizable(calls.map((c, i) => (isWeakenable(c) && mask[i] ? weaken(c) : c)))).toBe(true);
+      }),
+      { numRuns: 1500 },
+    );
   });
 
   it('checks keys independently: the history is valid iff every key is', () => {

@@ -1,6 +1,6 @@
 import type { Operation } from '../history/operations.js';
 import { formatAt } from '../history/time.js';
-import { describeCall, isRegisterF, observedValue, observedValues, writtenValue, type RegisterCall, type RegisterValue } from './register.js';
+import { describeCall, isRegisterF, observedValue, reactsTo, writtenValue, type RegisterCall, type RegisterValue } from './register.js';
 import { searchLinearization } from './search.js';
 
 /**
@@ -12,14 +12,18 @@ import { searchLinearization } from './search.js';
  * - cutting at time T: operations completed by T kept, those still running at T made
  *   indeterminate, later ones dropped (a linearization of the history, restricted, is one of
  *   the cut);
- * - removing a read, or a mutation whose value no remaining operation reacts to (see
- *   `pruneUnobserved`);
+ * - leaving out operations that no kept operation can have observed (`unobserved`): reads, and
+ *   mutations whose value every kept operation reacting to it was shielded from by a kept,
+ *   acknowledged mutation that began after the left-out one completed and completed before the
+ *   observer began — vacuously so when nothing kept reacts to the value (in a linearization of
+ *   the whole, the state each kept operation saw was then written by a kept operation, so the
+ *   same order restricted to the kept ones still works);
  * - weakening an acknowledged cas to a plain write of its new value (every linearization of the
  *   cas is one of the write).
  * So if the slice cannot be linearized, neither can the history. The steps: binary search for
  * the earliest failing cut; try weakening every cas at once; binary search for the latest
- * window start (the window closed under "keep the writers of observed values"); then greedy
- * removal of chunks down to single operations, and single weakenings, until nothing changes.
+ * window start (plus what the window's operations may have observed); then greedy removal of
+ * chunks down to single operations, and single weakenings, until nothing changes.
  */
 
 /** An operation of the slice, numbered `#n` in invoke order. */
@@ -96,12 +100,7 @@ export function smallestViolation(calls: readonly RegisterCall[], options: Pick<
   const budgetLeft = (): boolean => checks < options.maxChecks;
 
   // 1. The earliest failing cut, by binary search over the completion times.
-  const cut = (t: number): RegisterCall[] =>
-    calls.flatMap((c) => {
-      if (c.ret <= t) return [c];
-      if (c.call > t || c.f === 'read') return [];
-      return [{ ...c, definite: false, ret: Number.POSITIVE_INFINITY }];
-    });
+  const cut = (t: number): RegisterCall[] => cutAt(calls, t);
   const rets = [...new Set(calls.filter((c) => c.definite).map((c) => c.ret))].sort((a, b) => a - b);
   let lo = 0;
   let hi = rets.length - 1; // the whole history fails
@@ -118,9 +117,9 @@ export function smallestViolation(calls: readonly RegisterCall[], options: Pick<
     if (invalid(weakened)) current = weakened;
   }
 
-  // 3. The latest window start whose (closed) window still fails.
+  // 3. The latest window start whose window (with what it may have observed) still fails.
   const starts = [...new Set(current.map((c) => c.call))].sort((a, b) => a - b);
-  const window = (s: number): RegisterCall[] => closure(current, (c) => c.call >= s);
+  const window = (s: number): RegisterCall[] => withObserved(current, (c) => c.call >= s);
   lo = 0;
   hi = starts.length - 1;
   while (lo < hi && budgetLeft()) {
@@ -136,9 +135,7 @@ export function smallestViolation(calls: readonly RegisterCall[], options: Pick<
     let changed = false;
     for (let i = 0; i < current.length && budgetLeft(); ) {
       const kept = [...current.slice(0, i), ...current.slice(i + chunk)];
-      const observed = observedValues(kept);
-      const closed = current.slice(i, i + chunk).every((c) => c.f === 'read' || !observed.has(writtenValue(c)));
-      if (kept.length > 0 && closed && invalid(kept)) {
+      if (kept.length > 0 && unobserved(current.slice(i, i + chunk), kept).length === chunk && invalid(kept)) {
         current = kept;
         changed = true;
       } else {
@@ -161,27 +158,65 @@ export function smallestViolation(calls: readonly RegisterCall[], options: Pick<
   }
 }
 
-const isWeakenable = (c: RegisterCall): boolean => c.f === 'cas' && c.definite;
+/**
+ * The history as of time t: operations completed by t, those still running at t as
+ * indeterminate mutations (running reads dropped), nothing invoked later.
+ */
+export function cutAt(calls: readonly RegisterCall[], t: number): RegisterCall[] {
+  return calls.flatMap((c) => {
+    if (c.ret <= t) return [c];
+    if (c.call > t || c.f === 'read') return [];
+    return [{ ...c, definite: false, ret: Number.POSITIVE_INFINITY }];
+  });
+}
+
+export const isWeakenable = (c: RegisterCall): boolean => c.f === 'cas' && c.definite;
 
 /** An acknowledged cas as a plain write of its new value; the source still shows the cas. */
-function weaken(c: RegisterCall): RegisterCall {
+export function weaken(c: RegisterCall): RegisterCall {
   return { ...c, f: 'write', input: writtenValue(c) };
 }
 
-/** The calls `keep` selects, plus (transitively) every mutation whose value one of them reacts to. */
-function closure(calls: readonly RegisterCall[], keep: (c: RegisterCall) => boolean): RegisterCall[] {
-  const inside = calls.map(keep);
-  for (let grew = true; grew; ) {
-    grew = false;
-    const observed = observedValues(calls.filter((_, i) => inside[i]));
-    calls.forEach((c, i) => {
-      if (!inside[i] && c.f !== 'read' && observed.has(writtenValue(c))) {
-        inside[i] = true;
-        grew = true;
-      }
-    });
+/**
+ * The operations of `outside` that can be left out of `kept`: reads, mutations whose value no
+ * kept operation reacts to, and deletes such that every kept operation reacting to nil began
+ * after some kept, acknowledged mutation that itself began after the delete completed (so it
+ * cannot have seen that delete's nil). The shield is sound for any value, but a written value
+ * (unique per key) keeps its writer so the explanation can name where it came from; nil is what
+ * every delete writes, and only the deletes that could matter are worth showing.
+ */
+export function unobserved(outside: readonly RegisterCall[], kept: readonly RegisterCall[]): RegisterCall[] {
+  const mutations = kept.filter((m) => m.definite && m.f !== 'read');
+  const observed = new Set<RegisterValue>();
+  // For each kept operation reacting to nil: the latest start of a kept mutation that completed before it began.
+  const nilShields: number[] = [];
+  for (const o of kept) {
+    const v = reactsTo(o);
+    if (v === undefined) continue;
+    observed.add(v);
+    if (v !== null) continue;
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const m of mutations) if (m.ret < o.call && m.call > latest) latest = m.call;
+    nilShields.push(latest);
   }
-  return calls.filter((_, i) => inside[i]);
+  return outside.filter((c) => {
+    if (c.f === 'read') return true;
+    const v = writtenValue(c);
+    return v === null ? nilShields.every((latest) => c.ret < latest) : !observed.has(v);
+  });
+}
+
+/** The calls `keep` selects, plus (until nothing changes) every other call they may have observed. */
+function withObserved(calls: readonly RegisterCall[], keep: (c: RegisterCall) => boolean): RegisterCall[] {
+  const inside = new Set(calls.filter(keep));
+  for (;;) {
+    const kept = calls.filter((c) => inside.has(c));
+    const outside = calls.filter((c) => !inside.has(c));
+    const free = new Set(unobserved(outside, kept));
+    const needed = outside.filter((c) => !free.has(c));
+    if (needed.length === 0) return kept;
+    for (const c of needed) inside.add(c);
+  }
 }
 
 const show = (v: RegisterValue | undefined): string => (v === null || v === undefined ? 'nil' : JSON.stringify(v));
@@ -219,6 +254,13 @@ function describeSlice(
   const reasons = calls.flatMap((_, i) => observationReason(calls, i, keyOps, origin) ?? []);
   if (reasons.length > 0) for (const r of reasons) lines.push(`Why: ${r}`);
   else lines.push(`Why: ${furthestOrder(calls)}`);
+  const others = keyOps.length - ops.length;
+  if (others > 0) {
+    lines.push(
+      `The key's other ${others} operation${others === 1 ? '' : 's'} cannot resolve this: failed ones never took effect, reads change nothing, ` +
+        'later ones began after these completed, and no operation here can have seen what the rest wrote.',
+    );
+  }
   return lines;
 }
 
@@ -237,21 +279,32 @@ function precedenceFacts(calls: readonly RegisterCall[]): string[] {
 /**
  * A sentence when operation `i` observed a value (a read's result, a cas's expected value) that
  * real time forbids: every operation of the slice that writes it either began after `i`
- * completed or was overwritten before `i` began. Undefined when that is not the case.
+ * completed, or was provably overwritten before `i` began — by a mutation, or as another
+ * operation saw — and the key started absent only if it was provably written before. Undefined
+ * when that is not the case.
  */
 function observationReason(calls: readonly RegisterCall[], i: number, keyOps: readonly Operation[], origin: number): string | undefined {
   const r = calls[i]!;
   const v = observedValue(r);
   if (v === undefined) return undefined;
   const name = `#${i + 1}`;
-  /** A definite mutation to another value that began after `after` and completed before r began. */
-  const overwriter = (after: number): number =>
-    calls.findIndex((m) => m !== r && m.definite && mutates(m) && writtenValue(m) !== v && m.call > after && m.ret < r.call);
+  /**
+   * Proof that the key held something other than v between `after` and r's start: a mutation to
+   * another value, or an operation that saw another value, inside that span.
+   */
+  const gone = (after: number): { k: number; saw: boolean } | undefined => {
+    const m = calls.findIndex((c) => c !== r && c.definite && mutates(c) && writtenValue(c) !== v && c.call > after && c.ret < r.call);
+    if (m >= 0) return { k: m, saw: false };
+    const o = calls.findIndex((c) => c !== r && c.definite && observedValue(c) !== undefined && observedValue(c) !== v && c.call > after && c.ret < r.call);
+    return o >= 0 ? { k: o, saw: true } : undefined;
+  };
+  const cite = (g: { k: number; saw: boolean }): string =>
+    g.saw ? `#${g.k + 1} (${label(calls[g.k]!)}) saw ${show(observedValue(calls[g.k]!))}` : `#${g.k + 1} (${label(calls[g.k]!)}) overwrote it`;
   const why: string[] = [];
   if (v === null) {
-    const m = overwriter(Number.NEGATIVE_INFINITY);
-    if (m < 0) return undefined;
-    why.push(`the key was no longer absent: #${m + 1} (${label(calls[m]!)}) completed before ${name} began`);
+    const g = gone(Number.NEGATIVE_INFINITY);
+    if (g === undefined) return undefined;
+    why.push(`the key was no longer absent: ${cite(g)}, completing before ${name} began`);
   }
   const writers = calls.flatMap((w, j) => (w !== r && mutates(w) && writtenValue(w) === v ? [j] : []));
   for (const j of writers) {
@@ -260,10 +313,26 @@ function observationReason(calls: readonly RegisterCall[], i: number, keyOps: re
       why.push(`#${j + 1} (${label(w)}) only began after ${name} completed`);
       continue;
     }
-    if (!w.definite) return undefined; // it may have taken effect just before r
-    const m = overwriter(w.ret);
-    if (m < 0) return undefined;
-    why.push(`#${j + 1} (${label(w)}) was overwritten by #${m + 1} (${label(calls[m]!)}), which began after #${j + 1} completed and completed before ${name} began`);
+    // When w took effect at the latest: when it completed, or — for an indeterminate w that alone
+    // writes v — when another operation that saw v completed.
+    let done: number | undefined = w.definite ? w.ret : undefined;
+    let witness = -1;
+    if (!w.definite && v !== null && writers.length === 1) {
+      calls.forEach((o, k) => {
+        if (o !== r && o.definite && observedValue(o) === v && (done === undefined || o.ret < done)) {
+          done = o.ret;
+          witness = k;
+        }
+      });
+    }
+    if (done === undefined) return undefined; // it may have taken effect just before r
+    const g = gone(done);
+    if (g === undefined) return undefined;
+    const when = witness < 0 ? `#${j + 1} completed` : `#${j + 1} took effect`;
+    why.push(
+      `${witness < 0 ? `#${j + 1} (${label(w)})` : `#${j + 1} (${label(w)}, ${w.source.outcome === 'ok' ? 'still running' : 'indeterminate'}) took effect before #${witness + 1} completed, since #${witness + 1} saw ${show(v)}, and`} ` +
+        `was gone before ${name} began: ${cite(g)}, beginning after ${when} and completing before ${name} began`,
+    );
   }
   if (v !== null && writers.length === 0) why.push(`none of these operations writes ${show(v)}: ${provenance(v, r, keyOps, origin)}`);
   const saw = r.f === 'read' ? `${name} read ${show(v)}` : `${name} (${label(r)}) swapped on ${show(v)}`;
