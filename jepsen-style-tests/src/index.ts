@@ -1,9 +1,27 @@
 /**
  * @keel/jepsen-style-tests — history files, checkers and reports for Jepsen-style runs.
  *
- * The runner records every operation as an invoke and a completion (`Op`, DESIGN §6) and
- * streams them to `history.jsonl` with a `HistoryWriter`; the checkers judge the history.
+ * The runner records every operation as an invoke and a completion (`Op`, DESIGN §6), streams
+ * them to `history.jsonl`, records the nemesis timeline, asks the nodes for their final state,
+ * then checks and writes the run directory:
+ *
+ * @example
+ * ```ts
+ * import { HistoryWriter, checkRun, createRunDir, newRunId, writeRun, RUN_FILES } from '@keel/jepsen-style-tests';
+ *
+ * const meta = { workload: 'register', nemesis: 'isolate-leader', seed: 42, nodes: 3, clients: 10 } as const;
+ * const { id, dir } = await createRunDir(newRunId(meta));        // store/<id>/, store/latest -> <id>
+ * const writer = HistoryWriter.open(join(dir, RUN_FILES.history));
+ * const history: Op[] = [];
+ * const record = (op: Op) => { history.push(op); writer.append(op); };
+ * // … run the workload and the nemesis, record(…) each event, push NemesisIntervals …
+ * writer.close();
+ * const results = checkRun({ meta: { ...meta, id }, history, timeline, finalStates });
+ * await writeRun(dir, { history, results });                      // results.json, report.html
+ * process.exitCode = results.verdict === 'valid' ? 0 : results.verdict === 'invalid' ? 1 : 2;
+ * ```
  */
+
 // History format.
 export type { Op, OpError, OpF, OpType, OpValue, Scalar } from './history/op.js';
 export { OP_FS, OP_TYPES } from './history/op.js';
@@ -32,3 +50,11 @@ export type { ConvergenceResult, NodeFinalState, NodeReport, NodeUnreachable } f
 export { checkConvergence } from './checker/convergence.js';
 export type { AvailabilityOptions, AvailabilityResult, MinorityAck, OutcomeCounts, Phase, Side } from './checker/availability.js';
 export { checkAvailability } from './checker/availability.js';
+
+// Results, report and run directory.
+export type { CheckRunInput, RunMeta, RunResults } from './report/results.js';
+export { RESULTS_FORMAT, checkRun, countOutcomes } from './report/results.js';
+export type { ReportInput } from './report/html.js';
+export { renderReport } from './report/html.js';
+export type { RunFilesInput } from './report/run-dir.js';
+export { RUN_FILES, STORE_DIR, createRunDir, newRunId, writeRun } from './report/run-dir.js';
