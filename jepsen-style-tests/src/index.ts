@@ -7,7 +7,8 @@
  *
  * @example
  * ```ts
- * import { HistoryWriter, checkRun, createRunDir, newRunId, writeRun, RUN_FILES } from '@keel/jepsen-style-tests';
+ * import { join } from 'node:path';
+ * import { HistoryWriter, checkRun, createRunDir, newRunId, writeRun, RUN_FILES, type Op } from '@keel/jepsen-style-tests';
  *
  * const meta = { workload: 'register', nemesis: 'isolate-leader', seed: 42, nodes: 3, clients: 10 } as const;
  * const { id, dir } = await createRunDir(newRunId(meta));        // store/<id>/, store/latest -> <id>
