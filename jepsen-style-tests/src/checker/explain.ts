@@ -76,7 +76,7 @@ export function explainViolation(key: string, calls: readonly RegisterCall[], ke
   const ops: SliceOp[] = ordered.map((c, i) => ({
     n: i + 1,
     process: c.source.process,
-    f: c.f,
+    f: c.source.f,
     label: describeCall(c.source.f, c.source.input, c.output, 'ok'),
     outcome: c.definite ? 'ok' : c.source.outcome === 'ok' ? 'running' : 'info',
     invokedAt: c.call,
@@ -102,14 +102,15 @@ export function smallestViolation(calls: readonly RegisterCall[], options: Pick<
   // 1. The earliest failing cut, by binary search over the completion times.
   const cut = (t: number): RegisterCall[] => cutAt(calls, t);
   const rets = [...new Set(calls.filter((c) => c.definite).map((c) => c.ret))].sort((a, b) => a - b);
+  if (rets.length === 0) return { slice: [...calls], minimal: false }; // nothing definite: cannot fail
   let lo = 0;
-  let hi = rets.length - 1; // the whole history fails
+  let hi = rets.length - 1; // the cut at the last completion fails: it only drops what nothing could see
   while (lo < hi && budgetLeft()) {
     const mid = (lo + hi) >>> 1;
     if (invalid(cut(rets[mid]!))) hi = mid;
     else lo = mid + 1;
   }
-  let current = lo === hi ? cut(rets[hi]!) : [...calls];
+  let current = cut(rets[hi]!);
 
   // 2. Every acknowledged cas weakened to a write, if the contradiction survives it.
   if (current.some(isWeakenable)) {
@@ -127,7 +128,7 @@ export function smallestViolation(calls: readonly RegisterCall[], options: Pick<
     if (invalid(window(starts[mid]!))) lo = mid;
     else hi = mid - 1;
   }
-  if (lo === hi) current = window(starts[lo]!);
+  current = window(starts[lo]!); // starts[0] is the whole of current
 
   // 4. Greedy removal (chunks, then single operations) and single weakenings.
   let chunk = Math.max(1, Math.ceil(current.length / 2));

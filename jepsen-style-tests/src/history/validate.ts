@@ -65,8 +65,11 @@ function valueProblem(f: string, type: string, value: unknown): string | undefin
 export function opShapeProblem(x: unknown): string | undefined {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return `an event must be a JSON object, got ${show(x)}`;
   const o = x as Record<string, unknown>;
-  const extra = Object.keys(o).filter((k) => !FIELDS.has(k));
-  if (extra.length > 0) return `unknown field${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`;
+  for (const k in o) {
+    if (FIELDS.has(k)) continue;
+    const extra = Object.keys(o).filter((f) => !FIELDS.has(f));
+    return `unknown field${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`;
+  }
   if (!isNat(o['process'])) return `process must be a non-negative integer, got ${show(o['process'])}`;
   if (!OP_TYPES.includes(o['type'] as never)) return `type must be one of ${OP_TYPES.join(', ')}, got ${show(o['type'])}`;
   if (!OP_FS.includes(o['f'] as never)) return `f must be one of ${OP_FS.join(', ')}, got ${show(o['f'])}`;
