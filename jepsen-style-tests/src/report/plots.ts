@@ -82,7 +82,7 @@ export function latencyPlot(ops: readonly Operation[], f: string, origin: number
     `<g opacity="0.75">${points}</g>` +
     legend(FRAME, counts);
   const notes = [
-    every > 1 ? `every ${every}th ok ${f} shown (${okOps.length} in all); every fail and info shown` : '',
+    every > 1 ? `1 in ${every} ok ${f} operations shown (${okOps.length.toLocaleString('en-US')} in all); every fail and info shown` : '',
     ops.length > done.length ? `${ops.length - done.length} never completed (not drawn)` : '',
   ].filter((s) => s !== '');
   return svg(FRAME, body, `${f} latency over time`) + (notes.length > 0 ? `<p class="caption">${esc(notes.join('; '))}.</p>` : '');
