@@ -300,9 +300,9 @@ export class NodeCore {
     if (this.failed) return;
     const { state, observer } = this.ports;
     try {
-      observer?.applying?.(entries.length);
+      observer?.applying?.(entries);
       const results = await state.apply(entries);
-      observer?.applied?.(results);
+      observer?.applied?.(entries, results);
       this.onApplied(results);
       this.serveReads();
       if (this.applied - this.snapshotTakenAt >= this.config.snapshotEntries) await this.takeSnapshot();

@@ -6,7 +6,7 @@
  * Time reaches the core as `tick()` calls; randomness through `Rng`; the client responder is the
  * promise `NodeCore.handle()` returns (the client port, or the simulator's client, answers with it).
  */
-import type { Logger, Message, NodeId, Ready, Rng, SnapshotMeta } from '@keel/raft';
+import type { Entry, Logger, Message, NodeId, Ready, Rng, SnapshotMeta } from '@keel/raft';
 import type { LogStore } from '../storage/log-store.js';
 import type { ApplyResult, StateStore } from '../storage/state-store.js';
 import type { PeerAddresses } from '../transport/index.js';
@@ -47,9 +47,9 @@ export interface NodeObserver {
   /** These messages leave the node now. */
   sent?(messages: readonly Message[]): void;
   /** Committed entries are about to be applied (one store batch). */
-  applying?(count: number): void;
-  /** They were applied, with these results. */
-  applied?(results: readonly ApplyResult[]): void;
+  applying?(entries: readonly Entry[]): void;
+  /** They were applied, with these results (one per entry). */
+  applied?(entries: readonly Entry[], results: readonly ApplyResult[]): void;
   /** A snapshot taken locally compacted the log up to `meta`. */
   snapshotTaken?(meta: SnapshotMeta): void;
   /** A snapshot received from the leader replaced the state machine. */

@@ -1,8 +1,9 @@
 import type { RaftConfig } from '../config.js';
 import type { RawNode } from '../raw-node.js';
-import type { ConfChange, ConfState, Entry, HardState, Logger, LogLevel, Message, NodeId, ProposeResult, Ready, ReadState, RejectedRead, Role, Snapshot, TransferResult } from '../types.js';
+import type { ConfChange, ConfState, Entry, HardState, Logger, LogLevel, Message, NodeId, ProposeResult, Ready, ReadState, RejectedRead, Role, Snapshot, Status, TransferResult } from '../types.js';
 import { NONE } from '../types.js';
 import type { SeededRng } from '../rng.js';
+import type { SimNodeView } from './context.js';
 import { SimDisk } from './disk.js';
 
 /** Builds the core of one node; tests pass factories of deliberately broken nodes. */
@@ -58,7 +59,7 @@ export interface NodeObserver {
  * A crash drops the core, the pending write and its unsent messages; `start` is the restart path:
  * a new `RawNode` over the storage view rebuilt from the disk and the durable applied index.
  */
-export class SimNode {
+export class SimNode implements SimNodeView {
   readonly disk: SimDisk;
   raw: RawNode | undefined;
   /** Bumped by every start and crash, so events of a dead incarnation are ignored. */
@@ -87,6 +88,22 @@ export class SimNode {
 
   get up(): boolean {
     return this.raw !== undefined;
+  }
+
+  durableSnapshotIndex(): number {
+    return this.disk.storage.snapshot().meta.index;
+  }
+
+  durableLastIndex(): number {
+    return this.disk.storage.lastIndex();
+  }
+
+  durableConf(): ConfState {
+    return this.disk.lastConf();
+  }
+
+  status(): Status | undefined {
+    return this.raw?.status();
   }
 
   /** A Ready's write is waiting for its fsync. */
