@@ -314,8 +314,16 @@ export class NodeCore {
   }
 
   /** Serve the linearizable reads whose read index the state machine has reached. */
-  protected serveReads(): void {
-    this.reads.serveThrough(this.applied);
+  private serveReads(): void {
+    this.reads.serveThrough(this.readableIndex());
+  }
+
+  /**
+   * The highest read index a linearizable read may be served at now: the applied index. (A test
+   * seam: the simulator's planted bugs override it; production code never does.)
+   */
+  protected readableIndex(): number {
+    return this.applied;
   }
 
   private onApplied(results: readonly ApplyResult[]): void {
@@ -460,6 +468,7 @@ export class NodeCore {
     };
   }
 
+  /** Propose a client write; answer once it applied. (Protected: a test seam for planted bugs.) */
   protected write(command: Command): Promise<WriteResult> {
     return this.propose(encodeOrReject(() => encodeCommand(command)), (r, resolve, reject) => {
       if (r.kind !== 'command') {
@@ -485,7 +494,7 @@ export class NodeCore {
   }
 
   /** Propose `data` (a command) or a conf change and settle when its entry applies. */
-  protected propose<T>(
+  private propose<T>(
     payload: Uint8Array | ConfChange,
     settle: (r: ApplyResult, resolve: (v: T) => void, reject: (e: KeelError) => void) => void,
   ): Promise<T> {

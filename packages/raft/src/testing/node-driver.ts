@@ -285,9 +285,6 @@ export class SimNode implements SimNodeView {
     const every = this.options.snapshotEvery;
     const sm = this.disk.stateMachine;
     if (every <= 0 || sm.applied - this.disk.storage.snapshot().meta.index < every) return;
-    // A node that joined with an empty configuration knows none before the first configuration
-    // entry in its log; a snapshot there would carry no voters, which every receiver refuses.
-    if (sm.conf.voters.length === 0) return;
     if (sm.applied > this.disk.storage.lastIndex()) {
       this.observer.contractBroken(this, 'contract', `applied ${sm.applied} beyond the durable log (last ${this.disk.storage.lastIndex()})`);
       return;
