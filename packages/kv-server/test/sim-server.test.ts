@@ -60,6 +60,13 @@ describe('server simulator determinism', () => {
 });
 
 describe('server simulator regressions', () => {
+  it('seed 1938 on 3 nodes: a follower refusing a snapshot it already committed answers with its commit (no resend loop)', async () => {
+    // The receiver refused the stale snapshot in the store before the core saw it, so the
+    // follower never answered and the leader re-sent it forever: no liveness.
+    const result = await runServerSimulation({ seed: 1938, nodes: 3 });
+    expect(result.ok, formatServerFailure(result)).toBe(true);
+  });
+
   it('seed 10354 on 5 nodes: a node that joined empty learns the configuration from the log (no voter-less snapshot)', async () => {
     // Found by the Raft simulator when bootstrap membership was not in the log: a joined node
     // snapshotted below the first configuration entry it knew and sent a snapshot with no voters.

@@ -1,4 +1,5 @@
 import type { Logger, NodeId, Snapshot, SnapshotMeta } from '@keel/raft';
+import { StoreError } from '../storage/errors.js';
 import type { SnapshotInstall } from '../storage/state-store.js';
 
 /** What the receiver needs from the node: the core's view and a way to hand it the snapshot. */
@@ -60,7 +61,18 @@ export class SnapshotReceiver {
   private async receiveOnce(from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     const { logger } = this.host;
     logger.log('info', 'snapshot.receiving', { from, index: meta.index, snapshotTerm: meta.term });
-    const install = await this.host.begin(meta);
+    let install: SnapshotInstall;
+    try {
+      install = await this.host.begin(meta);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'SNAPSHOT_STALE') {
+        // Not newer than what this node committed: the core answers the leader with its commit
+        // index (Raft §7), so the leader stops sending this snapshot and probes from there.
+        const { term, leader } = this.host.leadership();
+        if (!this.host.closing() && leader === from) this.host.stepSnapshot(from, term, meta);
+      }
+      throw err;
+    }
     try {
       for await (const chunk of chunks) {
         if (this.host.closing()) throw new Error('the node is shutting down');
