@@ -95,6 +95,11 @@ export function shuttingDownError(mayApply: boolean): KeelError {
   return new KeelError(ERROR_CODES.SHUTTING_DOWN, 'the node is shutting down', { definite: !mayApply });
 }
 
+/** The process is up but its core is not serving yet (the few ms of start-up). */
+export function startingError(): KeelError {
+  return new KeelError(ERROR_CODES.UNAVAILABLE, 'the node is starting; retry shortly');
+}
+
 /** A write whose fate this node cannot learn any more: it may or may not have applied. */
 export function indeterminateError(why: string): KeelError {
   return new KeelError(ERROR_CODES.INDETERMINATE, `the write's outcome is unknown: ${why}`, { definite: false });

@@ -5,7 +5,7 @@ import { ClientPortServer } from '../client-port/index.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
 import { ConfigError, coreConfigOf, type KeelNodeConfig, type ListenAddress } from './config.js';
-import { shuttingDownError } from './errors.js';
+import { startingError } from './errors.js';
 import type { JsonLogger } from './json-logger.js';
 import { NodeCore } from './node-core.js';
 import { ReadyStats } from './ready-stats.js';
@@ -63,14 +63,14 @@ export class KeelNode {
       advertised: () => core?.advertised() ?? listening,
       onPeerAddresses: (id, addresses) => core?.peerAddresses(id, addresses),
       onMessage: (m) => core?.step(m),
-      onSnapshot: (from, meta, chunks) => (core !== undefined ? core.receiveSnapshot(from, meta, chunks) : Promise.reject(shuttingDownError(false))),
+      onSnapshot: (from, meta, chunks) => (core !== undefined ? core.receiveSnapshot(from, meta, chunks) : Promise.reject(startingError())),
     });
     transport.onUnreachable = (id) => core?.unreachable(id);
     const clientServer = new ClientPortServer({
       host: config.listenClient.host,
       port: config.listenClient.port,
       logger,
-      handle: (request) => (core !== undefined ? core.handle(request) : Promise.reject(shuttingDownError(false))),
+      handle: (request) => (core !== undefined ? core.handle(request) : Promise.reject(startingError())),
     });
     try {
       checkInitialCluster(config, stores.log, stores.state, logger);
