@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@keel\/raft\/testing$/, replacement: `${root}packages/raft/src/testing/index.ts` },
+      { find: /^@keel\/kv-server\/testing$/, replacement: `${root}packages/kv-server/src/testing/index.ts` },
       { find: /^@keel\/(raft|protocol|kv-server|client)$/, replacement: `${root}packages/$1/src/index.ts` },
       { find: /^@keel\/test-support$/, replacement: `${root}test-support/src/index.ts` },
     ],

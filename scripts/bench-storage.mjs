@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NodeStore } from '../packages/kv-server/dist/storage/index.js';
+import { openLevelStores } from '../packages/kv-server/dist/storage/index.js';
 import { encodeCommand } from '../packages/kv-server/dist/state-machine/index.js';
 
 const { values: args } = parseArgs({
@@ -18,11 +18,13 @@ const BATCH = Number(args.batch);
 const CLIENTS = 64;
 
 const dir = await mkdtemp(join(tmpdir(), 'keel-bench-'));
-const store = await NodeStore.open({ dir, bootstrap: { conf: { voters: [1], learners: [] }, members: [] } });
+const stores = await openLevelStores(dir);
 try {
+  await stores.log.bootstrap([{ id: 1, role: 'voter', peerAddress: '127.0.0.1:1', clientAddress: '127.0.0.1:2' }]);
+  await stores.state.apply(stores.log.raftStorage.allEntries()); // the bootstrap membership
   const value = new Uint8Array(100).fill(7);
   const enc = new TextEncoder();
-  let index = 0;
+  let index = stores.log.raftStorage.lastIndex();
   let encodeMs = 0;
   let persistMs = 0;
   let applyMs = 0;
@@ -37,9 +39,9 @@ try {
       entries.push({ type: 'normal', index, term: 1, data });
     }
     const t1 = performance.now();
-    await store.persist({ hardState: { term: 1, vote: 1, commit: index }, entries }, true);
+    await stores.log.persist({ hardState: { term: 1, vote: 1, commit: index }, entries }, true);
     const t2 = performance.now();
-    await store.apply(entries);
+    await stores.state.apply(entries);
     encodeMs += t1 - t0;
     persistMs += t2 - t1;
     applyMs += performance.now() - t2;
@@ -51,13 +53,13 @@ try {
       `apply ${(applyMs / ROUNDS).toFixed(2)} ms/Ready (${perSec(applyMs)} entries/s), encode ${((encodeMs / n) * 1000).toFixed(1)} us/entry`,
   );
   const t3 = performance.now();
-  await store.createSnapshot();
-  const stream = await store.readSnapshot(1 << 20);
+  await stores.log.createSnapshot(index);
+  const stream = await stores.state.readSnapshot(1 << 20);
   let bytes = 0;
   for await (const chunk of stream.chunks) bytes += chunk.byteLength;
   await stream.close();
   console.log(`snapshot of ${bytes} bytes created and read in ${(performance.now() - t3).toFixed(0)} ms`);
 } finally {
-  await store.close();
+  await stores.close();
   await rm(dir, { recursive: true, force: true });
 }

@@ -186,14 +186,18 @@ export class KeelClient {
     return { members: r.members, leader: r.leader };
   }
 
-  /** Adds a voting member. Resolves with the new membership once the change is committed. */
-  async memberAdd(member: NewMember): Promise<readonly Member[]> {
-    return this.addMember(member, false);
+  /**
+   * Adds a voting member at once. The server refuses unless `force` is set: a voter that is not
+   * running and caught up counts toward the quorum and can stop every write. The documented way
+   * is `memberAddLearner`, then `memberPromote` once it caught up.
+   */
+  async memberAdd(member: NewMember, options: { readonly force?: boolean } = {}): Promise<readonly Member[]> {
+    return this.addMember(member, false, options.force === true);
   }
 
   /** Adds a non-voting learner that receives the log; promote it once it has caught up. */
   async memberAddLearner(member: NewMember): Promise<readonly Member[]> {
-    return this.addMember(member, true);
+    return this.addMember(member, true, false);
   }
 
   /** Turns learner `id` into a voter. */
@@ -224,13 +228,13 @@ export class KeelClient {
     this.connections.clear();
   }
 
-  private async addMember(member: NewMember, learner: boolean): Promise<readonly Member[]> {
+  private async addMember(member: NewMember, learner: boolean, force: boolean): Promise<readonly Member[]> {
     const m = checkObject(member, 'member');
     const nodeId = checkNodeId(m.id, 'member id');
     const peerAddress = checkAddress(m.peerAddress, 'peerAddress');
     const clientAddress = checkAddress(m.clientAddress, 'clientAddress');
     const label = learner ? 'memberAddLearner' : 'memberAdd';
-    const r = await this.run('admin', 'memberAdd', () => ({ op: 'memberAdd', nodeId, peerAddress, clientAddress, learner }), true, label);
+    const r = await this.run('admin', 'memberAdd', () => ({ op: 'memberAdd', nodeId, peerAddress, clientAddress, learner, ...(force ? { force } : {}) }), true, label);
     return r.members;
   }
 

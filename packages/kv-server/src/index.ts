@@ -28,9 +28,13 @@ export type { InitialMember, KeelNodeConfig, ListenAddress } from './node/config
 export { JsonLogger } from './node/json-logger.js';
 export type { LogContext } from './node/json-logger.js';
 export { parseConfig } from './cli/options.js';
+export { NodeCore } from './node/node-core.js';
+export type { NodeCorePorts, NodeObserver, PeerSender, Scheduler, LogStorePort, StateStorePort } from './node/ports.js';
+export { coreConfigOf } from './node/config.js';
+export type { NodeCoreConfig } from './node/config.js';
 // The parts the node composes.
-export { NodeStore, StoreError, SNAPSHOT_CHUNK_BYTES_MIN } from './storage/index.js';
-export type { OpenStoreOptions, ScanRange, SnapshotStream, ApplyResult, SnapshotInstall, StoreErrorCode } from './storage/index.js';
+export { openLevelStores, openNodeStores, LogStore, StateStore, StoreError, SNAPSHOT_CHUNK_BYTES_MIN } from './storage/index.js';
+export type { NodeStores, OpenStoresOptions, Disk, BatchOp, ScanRange, SnapshotStream, ApplyResult, SnapshotInstall, StoreErrorCode } from './storage/index.js';
 export {
   encodeCommand,
   decodeCommand,

@@ -50,6 +50,39 @@ describe('membership input from clients', () => {
     expect(await c.get('after')).toBe('membership');
   });
 
+  it('names the cause of every membership refusal (issue 9, items 3 and 9)', async () => {
+    cluster = await Cluster.start({ nodes: 1 });
+    await cluster.waitForLeader();
+    const c = await wireClient(cluster, 1);
+    const { peerAddress: peer, clientAddress: client } = cluster.node(1).addresses;
+    const refusal = async (body: Parameters<typeof c.request>[0]): Promise<string> => {
+      const r = await c.request(body);
+      if (r.ok) return `ok ${JSON.stringify(r.result)}`;
+      expect(r.error).toMatchObject({ code: 'INVALID_MEMBERSHIP', definite: true });
+      return r.error.message;
+    };
+    expect(await refusal({ op: 'memberRemove', nodeId: 9 })).toBe('node 9 is not a member');
+    expect(await refusal({ op: 'memberPromote', nodeId: 9 })).toBe('node 9 is not a member');
+    expect(await refusal({ op: 'memberPromote', nodeId: 1 })).toBe('node 1 is already a voter');
+    expect(await refusal({ op: 'memberRemove', nodeId: 1 })).toBe('node 1 is the only voter; it cannot be removed');
+    expect(
+      await refusal({ op: 'memberAdd', nodeId: 1, peerAddress: '127.0.0.1:1', clientAddress: '127.0.0.1:2', learner: true }),
+    ).toBe('node 1 is already a member (a voter)');
+    // Another node's addresses: a phantom member that one paused node would turn into a lost quorum.
+    expect(await refusal({ op: 'memberAdd', nodeId: 5, peerAddress: peer, clientAddress: '127.0.0.1:9', learner: true })).toBe(
+      `peer address ${peer} is already used by node 1`,
+    );
+    expect(await refusal({ op: 'memberAdd', nodeId: 5, peerAddress: '127.0.0.1:9', clientAddress: client, learner: false, force: true })).toBe(
+      `client address ${client} is already used by node 1`,
+    );
+    // A voter at once needs force; learner first is the way.
+    expect(await refusal({ op: 'memberAdd', nodeId: 5, peerAddress: '127.0.0.1:8', clientAddress: '127.0.0.1:9', learner: false })).toMatch(
+      /^adding node 5 as a voter at once .* add it as a learner and promote it once caught up, or force it$/,
+    );
+    const members = (await c.call({ op: 'memberList' })).members;
+    expect(members.map((m) => m.id)).toEqual([1]);
+  });
+
   it('answers a promotion sent to a follower with NOT_LEADER naming the leader, not from its local view', async () => {
     cluster = await Cluster.start({ nodes: 3 });
     const { id: leader } = await cluster.waitForLeader();

@@ -1,5 +1,5 @@
 /**
- * Crash safety with real processes: a child process writes to a NodeStore (built code from dist/)
+ * Crash safety with real processes: a child process writes to the stores (built code from dist/)
  * as fast as it can — persist (synced), apply, snapshots with log compaction — and is killed with
  * SIGKILL at an arbitrary point. The store reopened afterwards must hold every entry whose
  * persist was acknowledged, and its user data and sessions must be exactly the state after
@@ -18,31 +18,31 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '@keel/raft';
-import { NodeStore } from '../src/storage/index.js';
+import { openLevelStores, type NodeStores } from '../src/storage/index.js';
 
 const KEYS = 20;
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 
 const WRITER = (distUrl: string, dir: string): string => `
-import { NodeStore } from '${distUrl}storage/index.js';
+import { openLevelStores } from '${distUrl}storage/index.js';
 import { encodeCommand } from '${distUrl}state-machine/index.js';
 const enc = new TextEncoder();
 const command = (i) => {
   const w = i % 7 === 0 ? i - 1 : i; // every 7th entry retries the one before it
   return encodeCommand({ op: 'put', key: enc.encode('k' + (w % ${KEYS})), value: enc.encode('v' + w), session: { clientId: 'c', seq: w, ackedBelow: Math.max(0, w - 5) } });
 };
-const store = await NodeStore.open({ dir: ${JSON.stringify(dir)}, bootstrap: { conf: { voters: [1], learners: [] }, members: [] } });
-let last = store.raftStorage.lastIndex();
-if (store.appliedIndex() < last) await store.apply(store.raftStorage.entries(store.appliedIndex() + 1, last + 1));
+const { log, state } = await openLevelStores(${JSON.stringify(dir)});
+let last = log.raftStorage.lastIndex();
+if (state.appliedIndex() < last) await state.apply(log.raftStorage.entries(state.appliedIndex() + 1, last + 1));
 for (let round = 0; ; round++) {
   const es = [];
   const n = 1 + (round % 64);
   for (let k = 1; k <= n; k++) es.push({ type: 'normal', index: last + k, term: 1, data: command(last + k) });
   last += n;
-  await store.persist({ hardState: { term: 1, vote: 1, commit: last }, entries: es }, true);
+  await log.persist({ hardState: { term: 1, vote: 1, commit: last }, entries: es }, true);
   process.stdout.write('persisted ' + last + '\\n');
-  await store.apply(es);
-  if (round % 10 === 9) await store.createSnapshot({ retainEntries: round % 20 === 19 ? 0 : 30 });
+  await state.apply(es);
+  if (round % 10 === 9) await log.createSnapshot(Math.max(0, state.appliedIndex() - (round % 20 === 19 ? 0 : 30)));
 }
 `;
 
@@ -57,7 +57,7 @@ function expectedState(applied: number): Array<[string, { value: string; create:
   return [...state.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-async function actualState(store: NodeStore): Promise<Array<[string, { value: string; create: number; mod: number }]>> {
+async function actualState(store: NodeStores['state']): Promise<Array<[string, { value: string; create: number; mod: number }]>> {
   const dec = new TextDecoder();
   const { kvs, more } = await store.scan({}, 1000);
   expect(more).toBe(false);
@@ -66,7 +66,7 @@ async function actualState(store: NodeStore): Promise<Array<[string, { value: st
 
 const dirs: string[] = [];
 const children = new Set<ChildProcess>();
-const stores = new Set<NodeStore>();
+const stores = new Set<NodeStores>();
 
 afterEach(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -112,7 +112,7 @@ async function runAndKill(script: string, minIndex: number): Promise<number> {
   return acked;
 }
 
-describe('NodeStore crash safety (kill -9 of a writing process)', () => {
+describe('store crash safety (kill -9 of a writing process)', () => {
   it('keeps every acknowledged entry and never exposes a half-applied batch, across repeated crashes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'keel-crash-'));
     dirs.push(dir);
@@ -123,23 +123,24 @@ describe('NodeStore crash safety (kill -9 of a writing process)', () => {
       target += 700 + cycle * 211;
       const acked = await runAndKill(script, target);
 
-      const store = await NodeStore.open({ dir: join(dir, 'node') });
+      const store = await openLevelStores(join(dir, 'node'));
+      const { log, state } = store;
       stores.add(store);
-      const last = store.raftStorage.lastIndex();
-      const applied = store.appliedIndex();
+      const last = log.raftStorage.lastIndex();
+      const applied = state.appliedIndex();
       expect(last).toBeGreaterThanOrEqual(acked); // Durability of acknowledged (synced) persists
       expect(applied).toBeLessThanOrEqual(last);
-      expect(store.raftStorage.snapshot().meta.index).toBeLessThanOrEqual(applied);
-      expect(await actualState(store)).toEqual(expectedState(applied));
+      expect(log.raftStorage.snapshot().meta.index).toBeLessThanOrEqual(applied);
+      expect(await actualState(state)).toEqual(expectedState(applied));
 
       // Finish applying what the log holds, as the node would after a restart.
-      const rest: Entry[] = applied < last ? store.raftStorage.entries(applied + 1, last + 1) : [];
-      const results = await store.apply(rest);
+      const rest: Entry[] = applied < last ? log.raftStorage.entries(applied + 1, last + 1) : [];
+      const results = await state.apply(rest);
       for (const r of results) {
         // Retries are answered with the original revision (the entry before them).
         expect(r).toMatchObject({ kind: 'command', result: { revision: r.index % 7 === 0 ? r.index - 1 : r.index } });
       }
-      expect(await actualState(store)).toEqual(expectedState(last));
+      expect(await actualState(state)).toEqual(expectedState(last));
       stores.delete(store);
       await store.close();
     }

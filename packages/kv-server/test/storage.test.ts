@@ -1,32 +1,29 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorage, StorageError, type ConfState, type Entry, type HardState } from '@keel/raft';
-import { NodeStore, StoreError, type OpenStoreOptions } from '../src/storage/index.js';
+import { StoreError } from '../src/storage/index.js';
 import { encodeMemberContext } from '../src/state-machine/index.js';
+import { BACKENDS, TestStore, newHome, removeHomes, type Backend, type StoreHome } from './support/stores.js';
 
 const CONF: ConfState = { voters: [1, 2, 3], learners: [] };
 const MEMBERS = [1, 2, 3].map((id) => ({ id, role: 'voter' as const, peerAddress: `127.0.0.1:${7000 + id}`, clientAddress: `127.0.0.1:${8000 + id}` }));
+const NO_CONF: ConfState = { voters: [], learners: [] };
 
-const dirs: string[] = [];
-const open = new Set<NodeStore>();
+const open = new Set<TestStore>();
 
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'keel-storage-'));
-  dirs.push(dir);
-  return dir;
+async function tempDir(backend: Backend = 'level'): Promise<StoreHome> {
+  return newHome(backend);
 }
 
-async function openStore(dir: string, opts: Partial<OpenStoreOptions> = {}): Promise<NodeStore> {
-  const store = await NodeStore.open({ dir, bootstrap: { conf: CONF, members: MEMBERS }, ...opts });
+async function openStore(home: StoreHome): Promise<TestStore> {
+  const store = await TestStore.open(home);
   open.add(store);
   return store;
 }
 
-async function closeStore(store: NodeStore): Promise<void> {
+async function closeStore(store: TestStore): Promise<void> {
   open.delete(store);
   await store.close();
 }
@@ -34,7 +31,7 @@ async function closeStore(store: NodeStore): Promise<void> {
 afterEach(async () => {
   for (const s of open) await s.close().catch(() => undefined);
   open.clear();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  await removeHomes();
 });
 
 function normal(index: number, term: number, text = `e${index}`): Entry {
@@ -64,21 +61,35 @@ function describeStorage(s: MemoryStorage): unknown {
   };
 }
 
-describe('NodeStore: log and hard state', () => {
-  it('bootstraps a brand-new store with the given membership, and ignores bootstrap afterwards', async () => {
+describe('log store: log and hard state', () => {
+  it('bootstraps the membership as the first log entries, once (etcd Bootstrap)', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
+    expect(store.log.isPristine).toBe(true);
+    expect(store.confState()).toEqual(NO_CONF);
+    expect(store.raftStorage.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, conf: NO_CONF });
+    await store.log.bootstrap([MEMBERS[2]!, MEMBERS[0]!, MEMBERS[1]!]);
+    // One addVoter per member in id order, term 1, all committed: the log alone defines the configuration.
+    expect(store.raftStorage.lastIndex()).toBe(3);
+    expect(store.raftStorage.hardState()).toEqual({ term: 1, vote: 0, commit: 3 });
+    const boot = store.raftStorage.entries(1, 4);
+    expect(boot.map((e) => (e.type === 'confChange' ? [e.index, e.term, e.change.type, e.change.nodeId, e.conf.voters] : e))).toEqual([
+      [1, 1, 'addVoter', 1, [1]],
+      [2, 1, 'addVoter', 2, [1, 2]],
+      [3, 1, 'addVoter', 3, [1, 2, 3]],
+    ]);
+    await store.apply(boot);
     expect(store.confState()).toEqual(CONF);
     expect(store.members()).toEqual(MEMBERS);
-    expect(store.appliedIndex()).toBe(0);
-    expect(store.raftStorage.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, conf: CONF });
-    expect(store.raftStorage.firstIndex()).toBe(1);
-    expect(store.raftStorage.lastIndex()).toBe(0);
+    expect(store.appliedIndex()).toBe(3);
     await closeStore(store);
 
-    const again = await openStore(dir, { bootstrap: { conf: { voters: [9], learners: [] }, members: [] } });
+    const again = await openStore(dir);
+    expect(again.log.isPristine).toBe(false);
+    expect(again.log.bootstrappedWith).toEqual(MEMBERS);
     expect(again.confState()).toEqual(CONF);
     expect(again.members()).toEqual(MEMBERS);
+    await expect(again.log.bootstrap(MEMBERS)).rejects.toThrow(/not empty/);
   });
 
   it('persists entries and hard state and rebuilds the same view after reopen', async () => {
@@ -162,7 +173,7 @@ describe('NodeStore: log and hard state', () => {
   it('refuses a second open of the same directory with a clear error and stays usable', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
-    await expect(NodeStore.open({ dir })).rejects.toThrow();
+    await expect(TestStore.open(dir)).rejects.toThrow();
     await store.persist({ entries: entries(1, 1, 1) }, true);
     expect(store.raftStorage.lastIndex()).toBe(1);
   });
@@ -170,12 +181,12 @@ describe('NodeStore: log and hard state', () => {
   it('refuses damaged metadata with StoreError CORRUPTED and releases the database', async () => {
     const dir = await tempDir();
     await closeStore(await openStore(dir));
-    const raw = new Level<string, Uint8Array>(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const raw = new Level<string, Uint8Array>(join(dir.dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'view' });
     await raw.put('!meta!hard', new Uint8Array([0xc1, 0xff]));
     await raw.close();
-    await expect(NodeStore.open({ dir })).rejects.toMatchObject({ name: 'StoreError', code: 'CORRUPTED' });
+    await expect(TestStore.open(dir)).rejects.toMatchObject({ name: 'StoreError', code: 'CORRUPTED' });
     // Still refused (not a lock error): the failed open closed LevelDB.
-    await expect(NodeStore.open({ dir })).rejects.toMatchObject({ code: 'CORRUPTED' });
+    await expect(TestStore.open(dir)).rejects.toMatchObject({ code: 'CORRUPTED' });
   });
 
   it('refuses a log with a gap with StoreError CORRUPTED', async () => {
@@ -183,12 +194,12 @@ describe('NodeStore: log and hard state', () => {
     const store = await openStore(dir);
     await store.persist({ entries: entries(1, 5, 1) }, true);
     await closeStore(store);
-    const raw = new Level<Uint8Array, Uint8Array>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+    const raw = new Level<Uint8Array, Uint8Array>(join(dir.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
     const key = new Uint8Array([...new TextEncoder().encode('!log!'), 0, 0, 0, 0, 0, 0, 0, 3]);
     expect(await raw.get(key)).toBeDefined();
     await raw.del(key);
     await raw.close();
-    await expect(NodeStore.open({ dir })).rejects.toMatchObject({ code: 'CORRUPTED', message: expect.stringMatching(/gap/) });
+    await expect(TestStore.open(dir)).rejects.toMatchObject({ code: 'CORRUPTED', message: expect.stringMatching(/gap/) });
   });
 
   it('reports CLOSED after close', async () => {
@@ -211,7 +222,7 @@ describe('NodeStore: log and hard state', () => {
   });
 });
 
-describe('NodeStore.raftStorage conformance with MemoryStorage', () => {
+describe.each(BACKENDS)('log store conformance on %s: raftStorage answers like MemoryStorage', (backend) => {
   type Op =
     | { kind: 'append'; back: number; count: number; termBump: boolean }
     | { kind: 'hard'; vote: number }
@@ -228,9 +239,9 @@ describe('NodeStore.raftStorage conformance with MemoryStorage', () => {
   it('answers every Storage query like a MemoryStorage fed the same operations, across reopens', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
-        const dir = await tempDir();
+        const dir = await tempDir(backend);
         let store = await openStore(dir);
-        const model = new MemoryStorage(CONF);
+        const model = new MemoryStorage();
         let term = 1;
         let commit = 0;
         try {
@@ -259,7 +270,7 @@ describe('NodeStore.raftStorage conformance with MemoryStorage', () => {
               }
               const meta = await store.createSnapshot({ retainEntries: o.retain });
               expect(meta.index).toBe(Math.max(model.snapshot().meta.index, store.appliedIndex() - o.retain));
-              if (meta.index > model.snapshot().meta.index) model.createSnapshot(meta.index, CONF);
+              if (meta.index > model.snapshot().meta.index) model.createSnapshot(meta.index, NO_CONF);
             } else {
               await closeStore(store);
               store = await openStore(dir);

@@ -18,6 +18,12 @@ export const LIMITS = {
   requestBytesMax: 2 * 1024 * 1024,
   /** Most entries a scan returns in one response. */
   scanLimitMax: 10_000,
+  /**
+   * Most bytes of keys and values (plus a 64-byte allowance per row) one scan response carries:
+   * half a frame, leaving ample room for the encoding around them. A scan stops early (`more`)
+   * at this budget; one entry always fits.
+   */
+  scanResponseBytesMax: 8 * 1024 * 1024,
   /** Requests in flight on one client connection before the server answers OVERLOADED. */
   inflightPerConnectionMax: 4096,
   /**
@@ -88,6 +94,12 @@ export type ClientRequest =
       readonly peerAddress: string;
       readonly clientAddress: string;
       readonly learner: boolean;
+      /**
+       * Add a voter directly (`learner: false`). Without it the server refuses: a voter that is
+       * not running and caught up counts toward the quorum at once and can stop every write.
+       * Add a learner, then promote it once it caught up.
+       */
+      readonly force?: boolean;
     }
   | { readonly id: number; readonly op: 'memberPromote'; readonly nodeId: number }
   | { readonly id: number; readonly op: 'memberRemove'; readonly nodeId: number }

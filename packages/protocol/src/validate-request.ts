@@ -224,6 +224,7 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
         peerAddress: requireAddress(fields, 'peerAddress'),
         clientAddress: requireAddress(fields, 'clientAddress'),
         learner: requireBoolean(fields, 'learner'),
+        ...(fields.force === undefined ? {} : { force: requireBoolean(fields, 'force') }),
       };
     case 'memberPromote':
     case 'memberRemove':

@@ -1,8 +1,9 @@
 /**
- * `pnpm sim` — sweep seeds of the deterministic cluster simulator.
+ * `pnpm sim:raft` — sweep seeds of the deterministic cluster simulator of the Raft core alone
+ * (its raft-only driver; `pnpm sim` runs the server simulator over the production node core).
  *
- *   pnpm sim --seeds 2000 --nodes 5          # seeds 1..2000
- *   pnpm sim --seed 1234 --nodes 3 --trace 200  # one seed, with its last 200 events
+ *   pnpm sim:raft --seeds 2000 --nodes 5          # seeds 1..2000
+ *   pnpm sim:raft --seed 1234 --nodes 3 --trace 200  # one seed, with its last 200 events
  *
  * Prints the seed range first, the report of every failing seed (seed, violations, scenario,
  * trace), and ends with ONE JSON summary line on stdout. Exit status: 0 when no seed violated an
@@ -20,7 +21,7 @@ interface CliOptions {
   ackBeforePersist: boolean;
 }
 
-const USAGE = `usage: pnpm sim [--seeds N] [--seed S] [--nodes 3|5] [--ticks T] [--regime NAME] [--trace N]
+const USAGE = `usage: pnpm sim:raft [--seeds N] [--seed S] [--nodes 3|5] [--ticks T] [--regime NAME] [--trace N]
   --seeds N     number of seeds to run (default 1 with --seed, else 100)
   --seed S      first seed (default 1)
   --nodes 3|5   initial cluster size (default 3)
@@ -31,7 +32,7 @@ const USAGE = `usage: pnpm sim [--seeds N] [--seed S] [--nodes 3|5] [--ticks T] 
   --ack-before-persist  inject the driver bug (messagesAfterPersist sent before persistence) — for demos`;
 
 function fail(message: string): never {
-  process.stderr.write(`pnpm sim: ${message}\n${USAGE}\n`);
+  process.stderr.write(`pnpm sim:raft: ${message}\n${USAGE}\n`);
   process.exit(2);
 }
 

@@ -2,7 +2,7 @@
  * Smoke sweep of the deterministic simulator in the default suite: a few hundred seeds on 3 and
  * 5 nodes, every invariant checked after every event, and proof that the runs actually exercised
  * faults, elections, commits and every issue-3 feature (counters are non-zero). The long sweep is
- * `pnpm sim --seeds 2000 [--nodes 5]`.
+ * `pnpm sim:raft --seeds 2000 [--nodes 5]`.
  */
 import { formatFailure, sweep, type SimCounters } from '@keel/raft/testing';
 import { describe, expect, it } from 'vitest';

@@ -222,16 +222,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     ['add', false],
     ['add-learner', true],
   ] as const) {
-    member
+    const command = member
       .command(name)
-      .description(learner ? 'add a non-voting learner (promote it once caught up)' : 'add a voting member')
+      .description(learner ? 'add a non-voting learner (promote it once caught up)' : 'add a voting member (needs --force)')
       .addArgument(new Argument('<id>', 'new node id').argParser(parsePositiveInt))
       .argument('<peer-address>', 'host:port the other nodes dial')
-      .argument('<client-address>', 'host:port clients dial')
-      .action(
-        withClient(async (c, _opts, id: number, peerAddress: string, clientAddress: string) => {
+      .argument('<client-address>', 'host:port clients dial');
+    if (!learner) {
+      command.option('--force', 'add the voter at once (refused without it: add a learner, then promote it once caught up)');
+    }
+    command.action(
+        withClient(async (c, opts, id: number, peerAddress: string, clientAddress: string) => {
           const m = { id, peerAddress, clientAddress };
-          const members = learner ? await c.memberAddLearner(m) : await c.memberAdd(m);
+          const members = learner ? await c.memberAddLearner(m) : await c.memberAdd(m, { force: (opts as { force?: boolean }).force === true });
           if (json) printJson({ members });
           else out(formatMemberTable(members, 0));
         }),

@@ -97,6 +97,8 @@ async function main(): Promise<void> {
   // Loaded after validation: a configuration error never depends on the node's modules loading.
   const { KeelNode } = await import('../node/keel-node.js');
   started = KeelNode.start(config, logger, { onFatal: () => exitAfterLog(EXIT_FATAL) }).catch((err: unknown) => {
+    // The data dir disagrees with the configuration (found once the store is open).
+    if (err instanceof ConfigError) configFailure(err.message);
     logger.log('error', 'node.start_failed', { error: err });
     return exitAfterLog(EXIT_FATAL);
   });

@@ -44,7 +44,8 @@ type ConfigKey =
   | 'pendingProposalBytesMax'
   | 'pendingReadsMax'
   | 'snapshotChunkBytes'
-  | 'logLevel';
+  | 'logLevel'
+  | 'ignoreInitialClusterMismatch';
 
 const SETTINGS: readonly Setting[] = [
   { key: 'id', flag: '--id <id>', env: 'KEEL_ID', description: "this node's id (positive integer, unique in the cluster)" },
@@ -59,8 +60,18 @@ const SETTINGS: readonly Setting[] = [
     flag: '--initial-cluster <members>',
     env: 'KEEL_INITIAL_CLUSTER',
     description:
-      'bootstrap membership, used only when the data dir is new: comma-separated id=peerHost:peerPort/clientHost:clientPort, ' +
-      'e.g. "1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202"',
+      'bootstrap membership, written as the first log entries when the data dir is new: comma-separated ' +
+      'id=peerHost:peerPort/clientHost:clientPort, e.g. "1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202"; ' +
+      'a restart with a different one is refused (see --ignore-initial-cluster-mismatch)',
+  },
+  {
+    key: 'ignoreInitialClusterMismatch',
+    flag: '--ignore-initial-cluster-mismatch',
+    env: 'KEEL_IGNORE_INITIAL_CLUSTER_MISMATCH',
+    boolean: true,
+    description:
+      'start even if --initial-cluster differs from the membership the data dir was bootstrapped with ' +
+      '(the stored membership is used and --initial-cluster is ignored)',
   },
   {
     key: 'join',
@@ -283,6 +294,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     pendingReadsMax: num('pendingReadsMax', NODE_DEFAULTS.pendingReadsMax),
     snapshotChunkBytes: num('snapshotChunkBytes', NODE_DEFAULTS.snapshotChunkBytes),
     logLevel: logLevelRaw === undefined ? NODE_DEFAULTS.logLevel : parseLogLevel(logLevelRaw),
+    ignoreInitialClusterMismatch:
+      get('ignoreInitialClusterMismatch') === undefined ? NODE_DEFAULTS.ignoreInitialClusterMismatch : parseBool(get('ignoreInitialClusterMismatch')!),
   };
   return validateNodeConfig(config);
 }

@@ -55,6 +55,8 @@ export class ClientConnection {
   private readingPaused = false;
   private drainAwaited = false;
   private closed = false;
+  /** Set by `drain()`: called whenever a request finishes. */
+  private drained: (() => void) | undefined;
   private readonly flushBound = (): void => this.flush();
   private readonly onDrainBound = (): void => {
     this.drainAwaited = false;
@@ -104,6 +106,28 @@ export class ClientConnection {
   /** True while the connection does not read from its socket (a request waits for budget). */
   get readPaused(): boolean {
     return this.readingPaused;
+  }
+
+  /**
+   * Stop reading, answer every request already accepted, then close gracefully (the client reads
+   * the answers before the end of the stream). Resolves once the last answer was handed to the
+   * socket. The requests' handlers must settle (the node fails them when it shuts down).
+   */
+  drain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.socket.pause();
+    this.readingPaused = true;
+    return new Promise<void>((resolve) => {
+      this.drained = () => {
+        if (this.accepted > 0 || this.closed) return;
+        this.closed = true;
+        closeGracefully(this.socket, this.batch.count > 0 ? this.batch.take() : undefined);
+        this.settings.onClosed(this);
+        resolve();
+      };
+      this.socket.once('close', resolve);
+      this.drained();
+    });
   }
 
   /** Closes the connection at once; answers still running are discarded. */
@@ -171,7 +195,7 @@ export class ClientConnection {
     // Read only while nothing waits and the output fits the budget (error answers take no
     // reservation) or the socket took it all without pushing back.
     const pushedBack = this.batch.count > 0 || this.socket.writableNeedDrain;
-    const read = this.queue.length === 0 && (this.unsentBytes <= budget || !pushedBack);
+    const read = this.drained === undefined && this.queue.length === 0 && (this.unsentBytes <= budget || !pushedBack);
     if (read === this.readingPaused) {
       this.readingPaused = !read;
       if (read) this.socket.resume();
@@ -201,6 +225,7 @@ export class ClientConnection {
       this.reserved -= cost;
       this.respond(response);
       this.pump();
+      this.drained?.();
     };
     pending.then(
       (result) => finish({ id, ok: true, result }),

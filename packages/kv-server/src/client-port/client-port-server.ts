@@ -140,6 +140,17 @@ export class ClientPortServer {
     });
   }
 
+  /**
+   * Stops accepting, lets every connection answer the requests it accepted (their handlers must
+   * settle: the node fails what it cannot finish), then closes them gracefully.
+   */
+  async drainAndClose(): Promise<void> {
+    const drained = [...this.connections].map((connection) => connection.drain());
+    const closed = this.close();
+    await Promise.all(drained);
+    await closed;
+  }
+
   /** Stops accepting and closes every connection (answers still running are discarded). */
   close(): Promise<void> {
     if (this.closing !== null) return this.closing;

@@ -5,7 +5,6 @@
  * these estimates.
  */
 import { LIMITS, type ClientRequest } from '@keel/protocol';
-import { SCAN_RESPONSE_BYTES_MAX } from '../storage/node-store.js';
 
 /** Room for the envelope, revisions and an error message around a response's keys and values. */
 const ENVELOPE_BYTES = 4 * 1024;
@@ -15,9 +14,9 @@ const ADMIN_RESPONSE_BYTES = 64 * 1024;
 /** Upper bound of the encoded size of each op's response, in bytes (length prefix included). */
 export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: number } = {
   get: LIMITS.keyBytesMax + LIMITS.valueBytesMax + ENVELOPE_BYTES,
-  // The store stops a scan at about SCAN_RESPONSE_BYTES_MAX of keys, values and per-row allowance,
+  // The store stops a scan at about LIMITS.scanResponseBytesMax of keys, values and per-row allowance,
   // which covers each row's encoding; the first row may pass it by up to one key and value.
-  scan: SCAN_RESPONSE_BYTES_MAX + LIMITS.keyBytesMax + LIMITS.valueBytesMax + ENVELOPE_BYTES,
+  scan: LIMITS.scanResponseBytesMax + LIMITS.keyBytesMax + LIMITS.valueBytesMax + ENVELOPE_BYTES,
   put: ENVELOPE_BYTES,
   delete: ENVELOPE_BYTES,
   cas: ENVELOPE_BYTES,

@@ -1,15 +1,16 @@
 /**
  * Addresses learned from peers' hellos, for members whose addresses the log does not carry.
  *
- * A node that joined an existing cluster never sees the bootstrap membership's addresses (the
- * bootstrap is not in the log), so its store lists the original members with empty addresses.
- * Every peer advertises its own addresses when it connects; this book remembers the latest per
- * node (in memory only: every member re-announces on connect). Addresses from the store always
- * win; learned ones only fill empty fields.
+ * The log carries every member's addresses (the bootstrap entries and each change's context),
+ * but a member added without addresses, and a node that joined and has not applied the entries
+ * naming its peers yet (or got them in a snapshot of a cluster bootstrapped before addresses were
+ * in the log), has gaps. Every peer advertises its own addresses when it connects; this book
+ * remembers the latest per node (in memory only: every member re-announces on connect).
+ * Addresses from the store always win; learned ones only fill empty fields.
  */
 import type { Member } from '@keel/protocol';
 import type { NodeId } from '@keel/raft';
-import type { PeerAddresses } from './parts.js';
+import type { PeerAddresses } from '../transport/index.js';
 
 export class AddressBook {
   private readonly learned = new Map<NodeId, PeerAddresses>();

@@ -1,8 +1,8 @@
-import { ERROR_CODES, KeelError } from '@keel/protocol';
 import type { ClientRequest, ClientResults, Consistency, Member, NodeStatus } from '@keel/protocol';
 import type { ConfChange, NodeId } from '@keel/raft';
-import { encodeMemberContext } from './parts.js';
-import type { Command } from './parts.js';
+import { encodeMemberContext, type Command } from '../state-machine/commands.js';
+import { invalidArgumentError, unknownCommandError } from './errors.js';
+import type { MembershipRequest } from './membership-checks.js';
 
 type Results = ClientResults;
 export type AnyResult = Results[ClientRequest['op']];
@@ -13,7 +13,7 @@ export interface ScanRange {
   readonly prefix?: Uint8Array;
 }
 
-/** What a node offers to client requests (implemented by `KeelNode`). */
+/** What a node offers to client requests (implemented by `NodeCore`). */
 export interface NodeOperations {
   /** Propose a command and answer once it applied. */
   write(command: Command): Promise<WriteResult>;
@@ -24,8 +24,11 @@ export interface NodeOperations {
   status(): NodeStatus;
   members(): readonly Member[];
   leader(): NodeId;
-  /** Propose a membership change and answer with the membership once it applied. */
-  changeMembership(change: ConfChange): Promise<{ readonly members: readonly Member[] }>;
+  /**
+   * Propose a membership change (made from `request`, which a leader checks against its view
+   * first) and answer with the membership once it applied.
+   */
+  changeMembership(change: ConfChange, request: MembershipRequest): Promise<{ readonly members: readonly Member[] }>;
   transferLeadership(to: NodeId): Promise<Results['leaderTransfer']>;
 }
 
@@ -59,29 +62,26 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
     case 'memberList':
       return Promise.resolve({ members: node.members(), leader: node.leader() });
     case 'memberAdd':
-      return node.changeMembership({
-        type: request.learner ? 'addLearner' : 'addVoter',
-        nodeId: request.nodeId,
-        context: memberContext(request.peerAddress, request.clientAddress),
-      });
+      return node.changeMembership(
+        {
+          type: request.learner ? 'addLearner' : 'addVoter',
+          nodeId: request.nodeId,
+          context: memberContext(request.peerAddress, request.clientAddress),
+        },
+        request,
+      );
     case 'memberPromote': {
-      // Only the leader's view of the membership is authoritative: elsewhere the proposal itself
-      // answers NOT_LEADER (with the leader's address) before any local view is consulted.
       const m = node.members().find((x) => x.id === request.nodeId);
-      if (node.status().role === 'leader') {
-        if (m === undefined) throw new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, `node ${request.nodeId} is not a member`);
-        if (m.role === 'voter') throw new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, `node ${m.id} is already a voter`);
-      }
       const context = memberContext(m?.peerAddress ?? '', m?.clientAddress ?? '');
-      return node.changeMembership({ type: 'addVoter', nodeId: request.nodeId, context });
+      return node.changeMembership({ type: 'addVoter', nodeId: request.nodeId, context }, request);
     }
     case 'memberRemove':
-      return node.changeMembership({ type: 'removeNode', nodeId: request.nodeId });
+      return node.changeMembership({ type: 'removeNode', nodeId: request.nodeId }, request);
     case 'leaderTransfer':
       return node.transferLeadership(request.to);
     default: {
       const op: never = request;
-      throw new KeelError(ERROR_CODES.UNKNOWN_COMMAND, `unknown operation ${JSON.stringify((op as { op: unknown }).op)}`);
+      throw unknownCommandError((op as { op: unknown }).op);
     }
   }
 }
@@ -95,7 +95,7 @@ export function encodeOrReject(encode: () => Uint8Array): Uint8Array {
   try {
     return encode();
   } catch (err) {
-    if (err instanceof TypeError) throw new KeelError(ERROR_CODES.INVALID_ARGUMENT, err.message);
+    if (err instanceof TypeError) throw invalidArgumentError(err.message);
     throw err;
   }
 }

@@ -63,6 +63,50 @@ export interface KeelNodeConfig {
   readonly snapshotChunkBytes: number;
   /** Least important log level printed. Default "info". */
   readonly logLevel: LogLevel;
+  /**
+   * Start even when `initialCluster` disagrees with the membership the data directory was
+   * bootstrapped with (the stored membership is used; `initialCluster` is ignored). Default false:
+   * such a start is refused, naming both.
+   */
+  readonly ignoreInitialClusterMismatch: boolean;
+}
+
+/** What the node core needs of the configuration, in ticks where the process thinks in ms. */
+export interface NodeCoreConfig {
+  readonly id: NodeId;
+  readonly electionTicks: number;
+  /** Take a snapshot every this many applied entries. */
+  readonly snapshotEntries: number;
+  /** Log entries kept behind each snapshot (see `snapshotCatchUpEntries`). */
+  readonly snapshotCatchUpEntries: number;
+  readonly requestTimeoutTicks: number;
+  /** Request deadlines are checked every this many ticks. */
+  readonly sweepTicks: number;
+  readonly pendingProposalsMax: number;
+  readonly pendingProposalBytesMax: number;
+  readonly pendingReadsMax: number;
+  readonly snapshotChunkBytes: number;
+  /** Dial-address overrides per peer. */
+  readonly peerDial: ReadonlyMap<NodeId, string>;
+}
+
+/** How often request deadlines are swept. */
+const SWEEP_INTERVAL_MS = 200;
+
+export function coreConfigOf(config: KeelNodeConfig): NodeCoreConfig {
+  return {
+    id: config.id,
+    electionTicks: config.electionTicks,
+    snapshotEntries: config.snapshotEntries,
+    snapshotCatchUpEntries: snapshotCatchUpEntries(config),
+    requestTimeoutTicks: Math.max(1, Math.ceil(config.requestTimeoutMs / config.tickMs)),
+    sweepTicks: Math.max(1, Math.round(SWEEP_INTERVAL_MS / config.tickMs)),
+    pendingProposalsMax: config.pendingProposalsMax,
+    pendingProposalBytesMax: config.pendingProposalBytesMax,
+    pendingReadsMax: config.pendingReadsMax,
+    snapshotChunkBytes: config.snapshotChunkBytes,
+    peerDial: config.peerDial,
+  };
 }
 
 /** The defaults of every tunable, in one place. */
@@ -78,6 +122,7 @@ export const NODE_DEFAULTS = {
   pendingReadsMax: 16_384,
   snapshotChunkBytes: 1024 * 1024,
   logLevel: 'info',
+  ignoreInitialClusterMismatch: false,
 } as const satisfies Partial<KeelNodeConfig>;
 
 /** Configuration the node cannot run with. The CLI prints `message` and exits with status 2. */

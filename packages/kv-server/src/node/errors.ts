@@ -1,5 +1,9 @@
+/**
+ * Every error the node answers a client with is built here, from the protocol's codes
+ * (`ERROR_CODES`): one place per decision about a code, its message and whether it is definite.
+ */
 import { ERROR_CODES, KeelError } from '@keel/protocol';
-import type { NodeId, ProposalRejection, ReadRejection, TransferRejection } from '@keel/raft';
+import type { ConfChange, NodeId, ProposalRejection, ReadRejection, TransferRejection } from '@keel/raft';
 
 /** Where the node believes the leader is: its id (0 = unknown) and client address when known. */
 export interface LeaderHint {
@@ -18,8 +22,11 @@ export function notLeaderError(hint: LeaderHint, what = 'this node is not the le
   });
 }
 
-/** The error for a proposal the core refused (nothing was appended: always definite). */
-export function proposalRejectionError(reason: ProposalRejection, hint: LeaderHint): KeelError {
+/**
+ * The error for a proposal the core refused (nothing was appended: always definite). `change` is
+ * the membership change, when the proposal was one (its refusals name the node).
+ */
+export function proposalRejectionError(reason: ProposalRejection, hint: LeaderHint, change?: ConfChange): KeelError {
   switch (reason) {
     case 'notLeader':
       return notLeaderError(hint);
@@ -33,9 +40,15 @@ export function proposalRejectionError(reason: ProposalRejection, hint: LeaderHi
         'the leader has not committed an entry in its term yet; retry shortly',
       );
     case 'invalidConfChange':
-      return new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, 'the membership change is not valid for the current configuration');
+      return invalidMembershipError(
+        change === undefined
+          ? 'the membership change is not valid for the current configuration'
+          : `${change.type} of node ${change.nodeId} is not valid for the current configuration`,
+      );
     case 'learnerBehind':
-      return new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, 'the learner has not caught up with the log yet; retry later');
+      return invalidMembershipError(
+        `node ${change?.nodeId ?? '?'} has not caught up with the leader's log yet (is it running and reachable?); retry the promotion later`,
+      );
     case 'uncommittedLimit':
       // Back-pressure from the core (RaftConfig.maxUncommittedBytes): nothing was appended.
       return new KeelError(
@@ -75,8 +88,47 @@ export function transferRejectionError(reason: TransferRejection, hint: LeaderHi
   }
 }
 
-export function shuttingDownError(): KeelError {
-  return new KeelError(ERROR_CODES.SHUTTING_DOWN, 'the node is shutting down', { definite: false });
+/** The node is shutting down. `mayApply`: the request was a write that may still commit. */
+export function shuttingDownError(mayApply: boolean): KeelError {
+  return new KeelError(ERROR_CODES.SHUTTING_DOWN, 'the node is shutting down', { definite: !mayApply });
+}
+
+/** The process is up but its core is not serving yet (the few ms of start-up). */
+export function startingError(): KeelError {
+  return new KeelError(ERROR_CODES.UNAVAILABLE, 'the node is starting; retry shortly');
+}
+
+/** A write whose fate this node cannot learn any more: it may or may not have applied. */
+export function indeterminateError(why: string): KeelError {
+  return new KeelError(ERROR_CODES.INDETERMINATE, `the write's outcome is unknown: ${why}`, { definite: false });
+}
+
+/** A proposal whose log slot was taken by another leader's entry: definitely not applied. */
+export function displacedError(hint: LeaderHint, self: NodeId): KeelError {
+  if (hint.leaderId !== self) return notLeaderError(hint, 'leadership changed before the write committed');
+  return new KeelError(ERROR_CODES.UNAVAILABLE, 'leadership changed before the write committed; it was not applied');
+}
+
+/** A node-side bound on waiting work was reached: nothing was done. */
+export function overloadedError(what: string): KeelError {
+  return new KeelError(ERROR_CODES.OVERLOADED, what);
+}
+
+/** A membership change refused before it was proposed; `why` names the cause. */
+export function invalidMembershipError(why: string): KeelError {
+  return new KeelError(ERROR_CODES.INVALID_MEMBERSHIP, why);
+}
+
+export function invalidArgumentError(message: string): KeelError {
+  return new KeelError(ERROR_CODES.INVALID_ARGUMENT, message);
+}
+
+export function unknownCommandError(op: unknown): KeelError {
+  return new KeelError(ERROR_CODES.UNKNOWN_COMMAND, `unknown operation ${JSON.stringify(op)}`);
+}
+
+export function transferTimeoutError(to: NodeId): KeelError {
+  return new KeelError(ERROR_CODES.TIMEOUT, `leadership did not move to node ${to} in time`, { definite: false });
 }
 
 export function timeoutError(write: boolean): KeelError {

@@ -1,10 +1,14 @@
 import type { Logger, Ready } from '@keel/raft';
+import type { NodeObserver } from './ports.js';
 
 /**
  * Counters of the Ready loop, printed as one `node.stats` line per interval while there is
- * traffic: how well writes batch (entries per Ready, per fsync) and where the time goes.
+ * traffic: how well writes batch (entries per Ready, per fsync) and where the time goes. The
+ * process adapter's observer of the node core (wall-clock time is measured here, never in the core).
  */
-export class ReadyStats {
+export class ReadyStats implements NodeObserver {
+  private readyAt = 0;
+  private applyAt = 0;
   private readies = 0;
   private syncs = 0;
   private entries = 0;
@@ -21,6 +25,7 @@ export class ReadyStats {
   ) {}
 
   ready(rd: Ready): void {
+    this.readyAt = performance.now();
     this.readies++;
     this.entries += rd.entries.length;
     this.messages += rd.messages.length + rd.messagesAfterPersist.length;
@@ -28,12 +33,17 @@ export class ReadyStats {
     if (rd.mustSync) this.syncs++;
   }
 
-  persisted(ms: number): void {
-    this.persistMs += ms;
+  persisted(): void {
+    this.persistMs += performance.now() - this.readyAt;
   }
 
-  applied(ms: number): void {
-    this.applyMs += ms;
+  /** The apply chain is serial: one apply is timed at a time. */
+  applying(): void {
+    this.applyAt = performance.now();
+  }
+
+  applied(): void {
+    this.applyMs += performance.now() - this.applyAt;
   }
 
   /** Time passed (on the tick); logs and resets once an interval is complete. */

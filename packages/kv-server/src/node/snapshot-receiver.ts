@@ -1,9 +1,11 @@
 import type { Logger, NodeId, Snapshot, SnapshotMeta } from '@keel/raft';
-import type { NodeStore, SnapshotInstall } from './parts.js';
+import { StoreError } from '../storage/errors.js';
+import type { SnapshotInstall } from '../storage/state-store.js';
 
 /** What the receiver needs from the node: the core's view and a way to hand it the snapshot. */
 export interface SnapshotReceiverHost {
-  readonly store: NodeStore;
+  /** Start an install of `meta` in the state store's side area. */
+  begin(meta: SnapshotMeta): Promise<SnapshotInstall>;
   readonly logger: Logger;
   /** The core's current term and leader. */
   leadership(): { readonly term: number; readonly leader: NodeId };
@@ -27,7 +29,7 @@ interface Staged {
 
 /**
  * Follower side of InstallSnapshot, one snapshot at a time:
- *  1. `receive()` (called by the transport) writes the streamed chunks into the store's side
+ *  1. `receive()` (called by the transport) writes the streamed chunks into the state store's side
  *     area and completes the install (all chunks present);
  *  2. it steps a 'snap' message (meta only) into the core, in the current term, only if the
  *     sender is the leader the core follows;
@@ -57,9 +59,20 @@ export class SnapshotReceiver {
   }
 
   private async receiveOnce(from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    const { store, logger } = this.host;
+    const { logger } = this.host;
     logger.log('info', 'snapshot.receiving', { from, index: meta.index, snapshotTerm: meta.term });
-    const install = await store.beginSnapshotInstall(meta);
+    let install: SnapshotInstall;
+    try {
+      install = await this.host.begin(meta);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'SNAPSHOT_STALE') {
+        // Not newer than what this node committed: the core answers the leader with its commit
+        // index (Raft §7), so the leader stops sending this snapshot and probes from there.
+        const { term, leader } = this.host.leadership();
+        if (!this.host.closing() && leader === from) this.host.stepSnapshot(from, term, meta);
+      }
+      throw err;
+    }
     try {
       for await (const chunk of chunks) {
         if (this.host.closing()) throw new Error('the node is shutting down');

@@ -1,9 +1,10 @@
 import type { Logger, NodeId, SnapshotMeta } from '@keel/raft';
-import type { NodeStore, PeerTransport } from './parts.js';
+import type { SnapshotStream } from '../storage/state-store.js';
+import type { PeerSender } from './ports.js';
 
 /**
  * Leader side of InstallSnapshot: when a Ready carries a 'snap' message, stream the state
- * machine to that follower over the transport, one snapshot at a time per follower, and report
+ * machine to that follower through the peer sender, one snapshot at a time per follower, and report
  * the outcome to the core (`done`). The store streams the state as of the moment the send
  * starts, so the meta sent may be newer than the core's snapshot (never older): the follower
  * installs that newer committed state and its next append response tells the leader its match.
@@ -12,8 +13,9 @@ export class SnapshotSender {
   private readonly inFlight = new Set<NodeId>();
 
   constructor(
-    private readonly store: NodeStore,
-    private readonly transport: PeerTransport,
+    /** The state store's `readSnapshot`. */
+    private readonly read: (chunkBytes: number) => Promise<SnapshotStream>,
+    private readonly peers: PeerSender,
     private readonly logger: Logger,
     private readonly chunkBytes: number,
     private readonly done: (to: NodeId, status: 'finish' | 'failure') => void,
@@ -36,10 +38,10 @@ export class SnapshotSender {
   }
 
   private async stream(to: NodeId, coreIndex: number): Promise<SnapshotMeta> {
-    const stream = await this.store.readSnapshot(this.chunkBytes);
+    const stream = await this.read(this.chunkBytes);
     this.logger.log('info', 'snapshot.sending', { to, index: stream.meta.index, snapshotTerm: stream.meta.term, coreIndex });
     try {
-      await this.transport.sendSnapshot(to, stream.meta, stream.chunks);
+      await this.peers.sendSnapshot(to, stream.meta, stream.chunks);
     } finally {
       await stream.close().catch(() => undefined);
     }

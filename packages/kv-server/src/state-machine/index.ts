@@ -11,7 +11,7 @@ export { StateMachine } from './state-machine.js';
 export type { ApplyResult, ApplyWriter, PreparedApply } from './state-machine.js';
 export { SessionTable, SessionTableBuilder, SESSION_LIMITS } from './sessions.js';
 export type { SessionChange, SessionLimits, SessionLookup, WriteResult } from './sessions.js';
-export { membersAfter, membersOf, bootstrapMembers } from './membership.js';
+export { membersAfter, membersOf, bootstrapEntries } from './membership.js';
 export { encodeStoredValue, decodeStoredValue } from './stored-value.js';
 export { WriteSet } from './write-set.js';
 export type { RecordChange } from './write-set.js';

@@ -4,7 +4,7 @@
  */
 import type { Member } from '@keel/protocol';
 import type { ConfChangeEntry, ConfState, Logger } from '@keel/raft';
-import { decodeMemberContext } from './commands.js';
+import { decodeMemberContext, encodeMemberContext } from './commands.js';
 
 /**
  * The members after `entry` applies: exactly the nodes of `entry.conf`, in conf order (voters,
@@ -36,7 +36,22 @@ export function membersOf(conf: ConfState, addresses: ReadonlyMap<number, { peer
   return [...conf.voters.map((id) => member(id, 'voter')), ...conf.learners.map((id) => member(id, 'learner'))];
 }
 
-/** Bootstrap members, reconciled with `conf` (roles from `conf`; members not in `conf` dropped). */
-export function bootstrapMembers(conf: ConfState, members: readonly Member[]): Member[] {
-  return membersOf(conf, new Map(members.map((m) => [m.id, m])));
+/**
+ * The first log entries of a new cluster (etcd's `Bootstrap`): one `addVoter` per member, in id
+ * order, at indexes 1..n of term 1, each carrying the member's addresses and the configuration
+ * so far. Every member of the cluster computes the same entries from the same `--initial-cluster`.
+ */
+export function bootstrapEntries(members: readonly Member[]): ConfChangeEntry[] {
+  const sorted = [...members].sort((a, b) => a.id - b.id);
+  const voters: number[] = [];
+  return sorted.map((m, k): ConfChangeEntry => {
+    voters.push(m.id);
+    return {
+      type: 'confChange',
+      index: k + 1,
+      term: 1,
+      change: { type: 'addVoter', nodeId: m.id, context: encodeMemberContext({ peerAddress: m.peerAddress, clientAddress: m.clientAddress }) },
+      conf: { voters: [...voters], learners: [] },
+    };
+  });
 }

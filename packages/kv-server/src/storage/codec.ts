@@ -92,6 +92,11 @@ export const META = {
   generation: 'generation',
   /** Old data generations still to be cleared. */
   garbage: 'garbage',
+  /**
+   * The `--initial-cluster` this data directory was bootstrapped with (a membership record), so a
+   * restart with a different one is noticed. Absent when the node joined an existing cluster.
+   */
+  bootstrap: 'bootstrap',
 } as const;
 
 export const FORMAT_VERSION = 1;

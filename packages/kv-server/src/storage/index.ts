@@ -1,9 +1,16 @@
 /**
- * Durable storage of a Keel node: the LevelDB-backed `NodeStore` (Raft log, hard state, applied
- * index, membership, user data, sessions, snapshots) and the snapshot wire format.
+ * Durable storage of a Keel node: the log store (Raft log, hard state, snapshot meta) and the
+ * state store (user data, sessions, applied index, membership, snapshots) over one
+ * abstract-level database, and the snapshot wire format.
  */
-export { NodeStore } from './node-store.js';
-export type { OpenStoreOptions, ScanRange, SnapshotStream, ApplyResult, SnapshotInstall } from './node-store.js';
+export { openLevelStores, openNodeStores, persistReady } from './node-stores.js';
+export type { NodeStores, OpenStoresOptions } from './node-stores.js';
+export { LogStore } from './log-store.js';
+export type { LogWrite } from './log-store.js';
+export { StateStore } from './state-store.js';
+export type { ScanRange, SnapshotStream, ApplyResult, SnapshotInstall } from './state-store.js';
+export { levelDisk, batchInto, sublevelOf } from './layout.js';
+export type { BatchOp, Db, Disk, RangeOptions } from './layout.js';
 export { StoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
 export { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';

@@ -1,19 +1,26 @@
 /**
- * The LevelDB layout of a node store (`${dir}/db`) and the narrow typed views the store uses:
+ * The database layout of a node's stores and the one place where a write reaches the database.
  *
- *   meta     hard state, applied [index, term], membership with addresses, snapshot meta (the log
- *            base), data generation, old generations to clear, layout version     (utf8 keys)
- *   log      Raft entries after the snapshot, key = index as u64 big-endian        (codec.ts)
+ *   meta     hard state, snapshot meta (the log base), bootstrap record      (log store, utf8 keys)
+ *            applied [index, term], membership, data generation, old generations to clear, layout
+ *            version                                                          (state store)
+ *   log      Raft entries after the snapshot, key = index as u64 big-endian  (codec.ts)
  *   kv<N>    user data of data generation N, key = user key, value = stored value (revisions)
  *   ss<N>    the client-session table of generation N, one record per client   (sessions.ts)
+ *
+ * Both stores share one abstract-level database (LevelDB in the server, `memory-level` in the
+ * simulator) and one `Disk`: every write is a batch of operations naming sublevels by name, so
+ * the simulator's disk can record, delay and lose them exactly as they were issued.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AbstractLevel, AbstractSnapshot } from 'abstract-level';
 import { Level } from 'level';
 
 export type Bytes = Uint8Array;
-export type Db = Level<Bytes, Bytes>;
-export type LevelSnapshot = ReturnType<Db['snapshot']>;
+/** Any abstract-level database with byte keys and values (classic-level, memory-level). */
+export type Db = AbstractLevel<string | Uint8Array | Buffer, Bytes, Bytes>;
+export type LevelSnapshot = AbstractSnapshot;
 
 export interface RangeOptions {
   gt?: Bytes;
@@ -24,10 +31,10 @@ export interface RangeOptions {
   snapshot?: LevelSnapshot;
 }
 
-/** The part of a byte-keyed, byte-valued sublevel the store uses (abstract-level's types are generic over encodings). */
+/** The part of a byte-keyed, byte-valued sublevel the stores use (abstract-level's types are generic over encodings). */
 export interface BytesSublevel {
-  get(key: Bytes): Promise<Bytes | undefined>;
-  getMany(keys: Bytes[]): Promise<Array<Bytes | undefined>>;
+  get(key: Bytes, options?: { snapshot?: LevelSnapshot }): Promise<Bytes | undefined>;
+  getMany(keys: Bytes[], options?: { snapshot?: LevelSnapshot }): Promise<Array<Bytes | undefined>>;
   iterator(options?: RangeOptions): {
     nextv(size: number): Promise<Array<[Bytes, Bytes]>>;
     all(): Promise<Array<[Bytes, Bytes]>>;
@@ -36,20 +43,79 @@ export interface BytesSublevel {
   clear(options?: RangeOptions): Promise<void>;
 }
 
-/** The part of the `meta` sublevel (utf8 keys, byte values) the store uses. */
+/** The part of the `meta` sublevel (utf8 keys, byte values) the stores use. */
 export interface MetaSublevel {
   getMany(keys: string[], options?: { snapshot?: LevelSnapshot }): Promise<Array<Bytes | undefined>>;
 }
 
-/** One operation of a cross-sublevel batch (the sublevel encodes key and value). */
-export type BatchOp = { type: 'put'; sublevel: object; key: unknown; value: Bytes } | { type: 'del'; sublevel: object; key: unknown };
+export const META_SUBLEVEL = 'meta';
+export const LOG_SUBLEVEL = 'log';
+
+/** Sublevel name of the user data of generation `g`. */
+export function kvSublevelName(g: number): string {
+  return `kv${g}`;
+}
+
+/** Sublevel name of the session table of generation `g`. */
+export function sessionsSublevelName(g: number): string {
+  return `ss${g}`;
+}
+
+/** One operation of a cross-sublevel batch. `sublevel` is a name; `meta` keys are strings, all others bytes. */
+export type BatchOp =
+  | { readonly type: 'put'; readonly sublevel: string; readonly key: Bytes | string; readonly value: Bytes }
+  | { readonly type: 'del'; readonly sublevel: string; readonly key: Bytes | string };
 
 /**
- * Write `ops` as ONE LevelDB batch across sublevels (atomic; fsync'd when `sync`). The cast is the
- * one place where the store's narrow sublevel types meet abstract-level's generic ones.
+ * How the stores write. The server's disk is the database itself (`levelDisk`); the simulator's
+ * disk applies the same operations to an in-memory database and decides when a synced write is
+ * durable and which unsynced writes a crash loses.
  */
-export function writeBatch(db: Db, ops: readonly BatchOp[], sync: boolean): Promise<void> {
-  return db.batch(ops as never, { sync });
+export interface Disk {
+  /** Write `ops` as ONE atomic batch, fsync'd when `sync`. */
+  write(ops: readonly BatchOp[], sync: boolean): Promise<void>;
+  /** Delete a range of one sublevel (garbage: recovery clears it again if a crash loses this). */
+  clear(sublevel: string, range: RangeOptions): Promise<void>;
+}
+
+/** The sublevel `name` of `db` with the encodings the layout gives it. */
+export function sublevelOf(db: Db, name: string): BytesSublevel | MetaSublevel {
+  return name === META_SUBLEVEL ? metaSublevel(db) : bytesSublevel(db, name);
+}
+
+export function metaSublevel(db: Db): MetaSublevel {
+  return db.sublevel<string, Bytes>(META_SUBLEVEL, { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as MetaSublevel;
+}
+
+export function bytesSublevel(db: Db, name: string): BytesSublevel {
+  return db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BytesSublevel;
+}
+
+/**
+ * Apply `ops` to `db` as one batch. The cast is the one place where the stores' narrow types
+ * meet abstract-level's generic ones.
+ */
+export function batchInto(db: Db, ops: readonly BatchOp[], sync: boolean, sublevels: (name: string) => object): Promise<void> {
+  const levelOps = ops.map((op) =>
+    op.type === 'put'
+      ? { type: 'put', sublevel: sublevels(op.sublevel), key: op.key, value: op.value }
+      : { type: 'del', sublevel: sublevels(op.sublevel), key: op.key },
+  );
+  return db.batch(levelOps as never, { sync } as never);
+}
+
+/** The server's disk: writes go straight to the database (LevelDB syncs its log when asked). */
+export function levelDisk(db: Db): Disk {
+  const cache = new Map<string, object>();
+  const sublevels = (name: string): object => {
+    let sub = cache.get(name);
+    if (sub === undefined) cache.set(name, (sub = sublevelOf(db, name)));
+    return sub;
+  };
+  return {
+    write: (ops, sync) => batchInto(db, ops, sync, sublevels),
+    clear: (name, range) => (sublevels(name) as BytesSublevel).clear(range),
+  };
 }
 
 /** Rows read per step when scanning a sublevel (log at open, snapshot streaming). */
@@ -62,30 +128,10 @@ export const READ_BATCH_ROWS = 1024;
  */
 const WRITE_BUFFER_BYTES = 32 * 1024 * 1024;
 
-/** Open (creating the directory) the node's LevelDB database. */
-export async function openDb(dir: string): Promise<Db> {
+/** Open (creating the directory) the node's LevelDB database in `${dir}/db`. */
+export async function openLevelDb(dir: string): Promise<Db> {
   await mkdir(dir, { recursive: true });
-  const db: Db = new Level<Bytes, Bytes>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: WRITE_BUFFER_BYTES });
+  const db = new Level<Bytes, Bytes>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: WRITE_BUFFER_BYTES });
   await db.open();
-  return db;
-}
-
-export function metaSublevel(db: Db): MetaSublevel {
-  return db.sublevel<string, Bytes>('meta', { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as MetaSublevel;
-}
-
-export function bytesSublevel(db: Db, name: string): BytesSublevel {
-  return db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BytesSublevel;
-}
-
-export const LOG_SUBLEVEL = 'log';
-
-/** Sublevel name of the user data of generation `g`. */
-export function kvSublevelName(g: number): string {
-  return `kv${g}`;
-}
-
-/** Sublevel name of the session table of generation `g`. */
-export function sessionsSublevelName(g: number): string {
-  return `ss${g}`;
+  return db as unknown as Db;
 }

@@ -1,7 +1,7 @@
 /**
  * Receiving a snapshot: chunks are checked and written into a side data generation that no
  * reader looks at; nothing the node serves changes until the store swaps the generation in (one
- * small synced batch, see `NodeStore.persist`). Until then the install can be dropped at no cost.
+ * small synced batch, see `StateStore.swapIn`). Until then the install can be dropped at no cost.
  */
 import type { Member } from '@keel/protocol';
 import type { SnapshotMeta } from '@keel/raft';
@@ -14,9 +14,9 @@ import { StoreError } from './errors.js';
 import { RECORD_HEADER, RECORD_KV, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
 
 /**
- * A snapshot being received. Call `write` for every chunk in order, then either `commit()`
- * (swap it in now) or `complete()` and let `NodeStore.persist` swap it in when the core's Ready
- * carries the snapshot; `abort()` discards it. A `write` that throws aborts the install.
+ * A snapshot being received. Call `write` for every chunk in order, then `complete()`; the
+ * state store swaps it in (`StateStore.swapIn`) with the log store's persist of the Ready that
+ * carries the snapshot. `abort()` discards it. A `write` that throws aborts the install.
  */
 export interface SnapshotInstall {
   readonly meta: SnapshotMeta;
@@ -24,11 +24,9 @@ export interface SnapshotInstall {
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Verify that every chunk arrived (trailer seen, record count matches) and stage the install:
-   * the next `persist()` whose Ready carries a snapshot with this meta swaps it in.
+   * `StateStore.swapIn` with this meta swaps it in.
    */
   complete(): Promise<void>;
-  /** `complete()`, then swap it in at once (`persist({ snapshot, entries: [] }, true)`). */
-  commit(): Promise<void>;
   /** Discard the side area. Idempotent; a no-op once swapped in. */
   abort(): Promise<void>;
 }
@@ -41,7 +39,6 @@ export interface InstallTarget {
   clearSide(): Promise<void>;
   stage(installer: SnapshotInstaller): void;
   unstage(installer: SnapshotInstaller): void;
-  swapIn(installer: SnapshotInstaller): Promise<void>;
 }
 
 type State = 'receiving' | 'complete' | 'consumed' | 'aborted';
@@ -176,11 +173,6 @@ export class SnapshotInstaller implements SnapshotInstall {
     }
     this.state = 'complete';
     this.target.stage(this);
-  }
-
-  async commit(): Promise<void> {
-    await this.complete();
-    await this.target.swapIn(this);
   }
 
   /** Called by the store once the generation is swapped in. */

@@ -1,5 +1,5 @@
 import { MemoryStorage } from '../memory-storage.js';
-import type { ConfState, Entry, HardState, Snapshot } from '../types.js';
+import type { ConfChangeEntry, ConfState, Entry, HardState, Snapshot } from '../types.js';
 import { SimStateMachine } from './state-machine.js';
 
 /** One write the node driver hands to the disk: the persistent part of a Ready. */
@@ -26,9 +26,23 @@ export class SimDisk {
   readonly stateMachine: SimStateMachine;
   private pendingWrite: DiskWrite | undefined;
 
+  /**
+   * A disk as a new node finds it: bootstrapped with `conf` (its voters written as the first log
+   * entries, as the server does: etcd's `Bootstrap`), or empty for a node that joins later and
+   * learns the configuration from the log.
+   */
   constructor(conf: ConfState) {
-    this.storage = new MemoryStorage(conf);
-    this.stateMachine = new SimStateMachine(conf);
+    this.storage = new MemoryStorage();
+    this.stateMachine = new SimStateMachine({ voters: [], learners: [] });
+    const voters: number[] = [];
+    const entries = conf.voters.map((id, k): ConfChangeEntry => {
+      voters.push(id);
+      return { type: 'confChange', index: k + 1, term: 1, change: { type: 'addVoter', nodeId: id }, conf: { voters: [...voters], learners: [] } };
+    });
+    if (entries.length > 0) {
+      this.storage.append(entries);
+      this.storage.setHardState({ term: 1, vote: 0, commit: entries.length });
+    }
   }
 
   /** The write issued and not yet synced, if any. */

@@ -1,6 +1,6 @@
 import type { SeededRng } from '../rng.js';
 import type { NodeId } from '../types.js';
-import type { SimContext } from './context.js';
+import type { SimContext, SimNodeView } from './context.js';
 import { CLOGGED_LINK } from './network.js';
 import { describeFault, type FaultAction, type Scenario, type ScheduledFault } from './scenario.js';
 
@@ -30,7 +30,7 @@ export class Nemesis {
   constructor(
     private readonly rng: SeededRng,
     private readonly scenario: Scenario,
-    private readonly ctx: SimContext,
+    private readonly ctx: SimContext<SimNodeView>,
     schedule: readonly ScheduledFault[] | undefined,
   ) {
     this.schedule = schedule === undefined ? undefined : [...schedule].sort((a, b) => a.tick - b.tick);
@@ -109,7 +109,7 @@ export class Nemesis {
       const lagging = this.ctx.node(this.lagging.node);
       const leader = this.ctx.leader();
       const compactedPast =
-        leader !== undefined && leader.disk.storage.snapshot().meta.index > lagging.disk.storage.lastIndex();
+        leader !== undefined && leader.durableSnapshotIndex() > lagging.durableLastIndex();
       if (compactedPast || tick >= this.lagging.until) {
         this.apply({ type: 'heal' });
         this.partitionUntil = tick;

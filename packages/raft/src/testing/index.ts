@@ -36,7 +36,11 @@ export { chooseScenario, describeFault, REGIMES, type RegimeName, type Scenario,
 export { SimNode, type NodeFactory, type DriverOptions, type NodeObserver } from './node-driver.js';
 export { SimNetwork, CLEAN_LINK, CLOGGED_LINK, type LinkParams } from './network.js';
 export { SimDisk, type DiskWrite } from './disk.js';
-export { SimStateMachine, entryKey, encodeAscii, decodeAscii } from './state-machine.js';
+export { SimStateMachine, entryKey, encodeAscii, decodeAscii, mixDigest } from './state-machine.js';
+export type { SimContext, SimNodeView } from './context.js';
+export { Nemesis } from './faults.js';
+export { LivenessPhase, rawProposalProbe, type LivenessProbe } from './liveness.js';
+export { Trace } from './trace.js';
 export { EventQueue } from './event-queue.js';
 export { InvariantChecker } from './invariants.js';
 export { UNITS_PER_TICK } from './clock.js';

@@ -26,6 +26,12 @@ export type ViolationKind =
   | 'confChangeOverlap'
   /** The healed majority made no progress within the liveness bound. */
   | 'liveness'
+  /** (server simulator) The clients' history of one key has no linearization (Wing–Gong / Lowe). */
+  | 'linearizability'
+  /** (server simulator) One client write (clientId, seq) took effect at two log indexes. */
+  | 'exactlyOnce'
+  /** (server simulator) A write was acknowledged although the entry it names is not the one committed there. */
+  | 'ackNotApplied'
   /** The core threw, or broke its own contract (e.g. handed out entries that do not fit the log). */
   | 'contract'
   /**

@@ -1,8 +1,23 @@
 import type { SeededRng } from '../rng.js';
 import type { ConfState, NodeId } from '../types.js';
-import type { SimContext } from './context.js';
+import type { SimContext, SimNodeView } from './context.js';
 import { CLEAN_LINK } from './network.js';
+import type { SimNode } from './node-driver.js';
 import { encodeAscii, entryKey } from './state-machine.js';
+
+/**
+ * Proposes the liveness write `payload` to `leader`; returns the index it was appended at and
+ * the `entryKey` the entry will have, or undefined when the leader refused.
+ */
+export type LivenessProbe<N extends SimNodeView> = (leader: N, payload: string) => { readonly index: number; readonly key: string } | undefined;
+
+/** The raft-level probe: the payload itself is the entry's data. */
+export const rawProposalProbe: LivenessProbe<SimNode> = (leader, payload) => {
+  const data = encodeAscii(payload);
+  const result = leader.propose(data);
+  if (result?.ok !== true) return undefined;
+  return { index: result.index, key: entryKey({ type: 'normal', index: result.index, term: result.term, data }) };
+};
 
 /** How long a liveness proposal may stay uncommitted before the phase proposes again. */
 const RETRY_TICKS = 50;
@@ -14,17 +29,18 @@ const RETRY_TICKS = 50;
  * timing requirement, §5.6), and the rest stays cut off. The core's leader must then commit a
  * proposal within `boundTicks`, or the run fails with a `liveness` violation.
  */
-export class LivenessPhase {
+export class LivenessPhase<N extends SimNodeView> {
   private startTick = 0;
   private core: NodeId[] = [];
   private seq = 0;
   private pending: { index: number; key: string; sinceTick: number } | undefined;
 
   constructor(
-    private readonly ctx: SimContext,
+    private readonly ctx: SimContext<N>,
     private readonly rng: SeededRng,
     private readonly boundTicks: number,
     private readonly makeDisksFast: () => void,
+    private readonly probe: LivenessProbe<N>,
   ) {}
 
   start(tick: number): void {
@@ -34,8 +50,9 @@ export class LivenessPhase {
     const confs: ConfState[] = [];
     for (const id of ctx.ids) {
       const node = ctx.node(id);
-      confs.push(node.disk.lastConf());
-      if (node.raw !== undefined) confs.push(node.raw.status().conf);
+      confs.push(node.durableConf());
+      const status = node.status();
+      if (status !== undefined) confs.push(status.conf);
     }
     const voters = ctx.ids.filter((id) => confs.some((c) => c.voters.includes(id)));
     // Leave out as many voters as every configuration in play can spare while keeping a majority.
@@ -77,11 +94,10 @@ export class LivenessPhase {
     const leader = ctx.leaderAmong(this.core);
     if (leader === undefined) return false;
     const payload = `L${++this.seq}`;
-    const result = leader.propose(encodeAscii(payload));
-    if (result?.ok === true) {
-      const key = entryKey({ type: 'normal', index: result.index, term: result.term, data: encodeAscii(payload) });
-      this.pending = { index: result.index, key, sinceTick: tick };
-      ctx.note(`liveness: proposed ${payload} to ${leader.id} at ${result.index}/${result.term}`);
+    const proposed = this.probe(leader, payload);
+    if (proposed !== undefined) {
+      this.pending = { index: proposed.index, key: proposed.key, sinceTick: tick };
+      ctx.note(`liveness: proposed ${payload} to ${leader.id} at ${proposed.index}`);
     }
     return false;
   }

@@ -1,8 +1,9 @@
 import type { RaftConfig } from '../config.js';
 import type { RawNode } from '../raw-node.js';
-import type { ConfChange, ConfState, Entry, HardState, Logger, LogLevel, Message, NodeId, ProposeResult, Ready, ReadState, RejectedRead, Role, Snapshot, TransferResult } from '../types.js';
+import type { ConfChange, ConfState, Entry, HardState, Logger, LogLevel, Message, NodeId, ProposeResult, Ready, ReadState, RejectedRead, Role, Snapshot, Status, TransferResult } from '../types.js';
 import { NONE } from '../types.js';
 import type { SeededRng } from '../rng.js';
+import type { SimNodeView } from './context.js';
 import { SimDisk } from './disk.js';
 
 /** Builds the core of one node; tests pass factories of deliberately broken nodes. */
@@ -64,7 +65,7 @@ export interface NodeObserver {
  * sent in step 1 are already on the network; `start` is the restart path: a new `RawNode` over
  * the storage view rebuilt from the disk and the durable applied index.
  */
-export class SimNode {
+export class SimNode implements SimNodeView {
   readonly disk: SimDisk;
   raw: RawNode | undefined;
   /** Bumped by every start and crash, so events of a dead incarnation are ignored. */
@@ -94,6 +95,22 @@ export class SimNode {
 
   get up(): boolean {
     return this.raw !== undefined;
+  }
+
+  durableSnapshotIndex(): number {
+    return this.disk.storage.snapshot().meta.index;
+  }
+
+  durableLastIndex(): number {
+    return this.disk.storage.lastIndex();
+  }
+
+  durableConf(): ConfState {
+    return this.disk.lastConf();
+  }
+
+  status(): Status | undefined {
+    return this.raw?.status();
   }
 
   /** A Ready's write is waiting for its fsync. */
@@ -279,9 +296,6 @@ export class SimNode {
     const every = this.options.snapshotEvery;
     const sm = this.disk.stateMachine;
     if (every <= 0 || sm.applied - this.disk.storage.snapshot().meta.index < every) return;
-    // A node that joined with an empty configuration knows none before the first configuration
-    // entry in its log; a snapshot there would carry no voters, which every receiver refuses.
-    if (sm.conf.voters.length === 0) return;
     if (sm.applied > this.disk.storage.lastIndex()) {
       this.observer.contractBroken(this, 'contract', `applied ${sm.applied} beyond the durable log (last ${this.disk.storage.lastIndex()})`);
       return;

@@ -6,7 +6,7 @@ import type { SimContext } from './context.js';
 import { EventQueue } from './event-queue.js';
 import { Nemesis } from './faults.js';
 import { InvariantChecker, type Violation, type ViolationKind } from './invariants.js';
-import { LivenessPhase } from './liveness.js';
+import { LivenessPhase, rawProposalProbe } from './liveness.js';
 import { SimNetwork } from './network.js';
 import { SimNode, type NodeFactory, type NodeObserver } from './node-driver.js';
 import { chooseScenario, type RegimeName, type Scenario, type ScheduledFault } from './scenario.js';
@@ -98,7 +98,7 @@ class Simulation implements SimContext, NodeObserver {
   private readonly workload: Workload;
   private readonly faultTicks: number;
   private phase: 'faults' | 'liveness' | 'done' = 'faults';
-  private readonly liveness: LivenessPhase;
+  private readonly liveness: LivenessPhase<SimNode>;
   private membersCache: { tick: number; ids: NodeId[] } | undefined;
   /** What each live incarnation acknowledged (promised durable): see `InvariantChecker.crashed`. */
   private readonly acks = new Map<NodeId, { acked: number; vote?: { term: number; to: NodeId } }>();
@@ -156,7 +156,7 @@ class Simulation implements SimContext, NodeObserver {
     this.liveness = new LivenessPhase(this, livenessRng, options.livenessTicks ?? 300, () => {
       disks.min = 0;
       disks.max = Math.min(disks.max, LIVENESS_FSYNC_MAX);
-    });
+    }, rawProposalProbe);
     // Each node ticks at its own phase within the tick, so timers of different nodes interleave.
     for (const id of this.ids) this.queue.push(1 + nodeRng.nextInt(UNITS_PER_TICK - 1), { kind: 'tick', node: id });
     this.queue.push(0, { kind: 'director' });

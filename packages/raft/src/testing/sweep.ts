@@ -42,6 +42,6 @@ export function formatFailure(result: SimResult): string {
   lines.push(`  scenario ${JSON.stringify(result.scenario)}`);
   lines.push(`  last ${result.trace.length} events:`);
   for (const line of result.trace) lines.push(`    ${line}`);
-  lines.push(`  reproduce: pnpm sim --seed ${result.seed} --nodes ${result.nodes}`);
+  lines.push(`  reproduce: pnpm sim:raft --seed ${result.seed} --nodes ${result.nodes}`);
   return lines.join('\n');
 }

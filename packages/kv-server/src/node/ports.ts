@@ -1,0 +1,73 @@
+/**
+ * The ports through which the node core (`NodeCore`) talks to the world. The process adapter
+ * (`KeelNode`) fills them with LevelDB, TCP and timers; the simulator with memory-level over
+ * simulated disks, a simulated network and its event queue. Nothing else reaches the core.
+ *
+ * Time reaches the core as `tick()` calls; randomness through `Rng`; the client responder is the
+ * promise `NodeCore.handle()` returns (the client port, or the simulator's client, answers with it).
+ */
+import type { Entry, Logger, Message, NodeId, Ready, Rng, SnapshotMeta } from '@keel/raft';
+import type { LogStore } from '../storage/log-store.js';
+import type { ApplyResult, StateStore } from '../storage/state-store.js';
+import type { PeerAddresses } from '../transport/index.js';
+
+/** The log store as the core uses it: the core's storage view, Ready persistence, compaction. */
+export type LogStorePort = Pick<LogStore, 'raftStorage' | 'persist' | 'createSnapshot'>;
+
+/** The state store as the core uses it: apply, local reads, snapshots out and in. */
+export type StateStorePort = Pick<
+  StateStore,
+  'appliedIndex' | 'members' | 'apply' | 'get' | 'scan' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
+>;
+
+/** Where messages to peers go (the TCP transport, or the simulated network). */
+export interface PeerSender {
+  /** Send messages (never `snap`: snapshots go through `sendSnapshot`). Fire and forget. */
+  send(messages: readonly Message[]): void;
+  /** Stream a snapshot to `to`; resolves once the receiver installed it, rejects otherwise. */
+  sendSnapshot(to: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
+  /** The peers to keep connections to, with the address to dial each at. */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void;
+}
+
+/** Runs the core's Ready loop "soon": after the input already queued, so more work joins the batch. */
+export interface Scheduler {
+  soon(run: () => void): void;
+}
+
+/**
+ * Sees what the core does, in order, without influencing it: the process counts it for
+ * `node.stats`, the simulator checks invariants on it. Every method is optional.
+ */
+export interface NodeObserver {
+  /** A Ready was taken from the Raft core, before any of it is handled. */
+  ready?(rd: Ready): void;
+  /** The Ready's persistent part is durable (its snapshot swapped in, when it carried one). */
+  persisted?(rd: Ready): void;
+  /** These messages leave the node now. */
+  sent?(messages: readonly Message[]): void;
+  /** Committed entries are about to be applied (one store batch). */
+  applying?(entries: readonly Entry[]): void;
+  /** They were applied, with these results (one per entry). */
+  applied?(entries: readonly Entry[], results: readonly ApplyResult[]): void;
+  /** A snapshot taken locally compacted the log up to `meta`. */
+  snapshotTaken?(meta: SnapshotMeta): void;
+  /** A snapshot received from the leader replaced the state machine. */
+  snapshotInstalled?(meta: SnapshotMeta, appliedBefore: number): void;
+}
+
+/** Everything the core needs from outside, in one record. */
+export interface NodeCorePorts {
+  readonly log: LogStorePort;
+  readonly state: StateStorePort;
+  readonly peers: PeerSender;
+  readonly scheduler: Scheduler;
+  /** Randomness of the core itself (read request ids); the Raft core has its own. */
+  readonly rng: Rng;
+  readonly logger: Logger;
+  readonly observer?: NodeObserver;
+  /** Where this node listens (bound addresses; '' when not dialable as is). */
+  readonly listening: PeerAddresses;
+  /** The node hit an error it cannot continue after (durable write failed, invariant broken). */
+  readonly onFatal: (error: unknown) => void;
+}

@@ -1,0 +1,406 @@
+/**
+ * The state store: what applying the log produced — user data, the client-session table, the
+ * applied index and the membership with addresses — plus snapshots of it (streamed to lagging
+ * followers, received into a side area and swapped in).
+ *
+ * Writes (each ONE batch, through the shared `StoreDb`):
+ *  - `apply`: the effects of committed entries on user data and sessions, the applied index and
+ *    the membership. Not synced: the entries are in the synced log, and the database's write log
+ *    is ordered, so a crash loses a suffix of applies together with their applied index and the
+ *    node re-applies them from the log. The log store's `createSnapshot` syncs before it compacts.
+ *  - `swapIn`: a completed snapshot install becomes the live data generation, in the log store's
+ *    batch that moves the log base (see `LogStore.persist`).
+ *
+ * Invariants: user data, sessions, applied index and membership always change together (one
+ * batch); exactly one data generation is live; a side generation (live + 1) only ever holds an
+ * install in progress, and is cleared at open and before each install.
+ *
+ * Concurrency: mutating calls run one at a time in call order; reads (`get`, `scan`,
+ * `readSnapshot`) never wait: the database gives each a consistent view.
+ */
+import { LIMITS, type KeyValue, type Member } from '@keel/protocol';
+import type { ConfState, Entry, Logger, SnapshotMeta } from '@keel/raft';
+import { StateMachineError } from '../state-machine/errors.js';
+import { SessionTable } from '../state-machine/sessions.js';
+import { StateMachine, type ApplyResult } from '../state-machine/state-machine.js';
+import { decodeStoredValue } from '../state-machine/stored-value.js';
+import { WriteSet } from '../state-machine/write-set.js';
+import {
+  META,
+  decodeApplied,
+  decodeCount,
+  decodeCounts,
+  decodeMembership,
+  encodeApplied,
+  encodeCount,
+  encodeCounts,
+  encodeMembership,
+  type AppliedMark,
+} from './codec.js';
+import { StoreError } from './errors.js';
+import { META_SUBLEVEL, kvSublevelName, sessionsSublevelName, type BatchOp, type Bytes, type BytesSublevel } from './layout.js';
+import { assertContiguous } from './log-store.js';
+import { SerialQueue } from './serial-queue.js';
+import { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';
+import { SnapshotInstaller, type InstallTarget, type SnapshotInstall } from './snapshot-install.js';
+import { openSnapshotStream, type SnapshotStream } from './snapshot-reader.js';
+import type { StoreDb } from './store-db.js';
+
+/** Key range of a scan: `prefix`, and/or `[start, end)`; all absent = every key. */
+export interface ScanRange {
+  readonly start?: Uint8Array;
+  readonly end?: Uint8Array;
+  readonly prefix?: Uint8Array;
+}
+
+export type { ApplyResult, SnapshotInstall, SnapshotStream };
+
+const EMPTY_CONF: ConfState = { voters: [], learners: [] };
+/** Allowance per scanned entry for its revisions and msgpack framing (counted in `LIMITS.scanResponseBytesMax`). */
+const SCAN_ROW_OVERHEAD_BYTES = 64;
+/** Rows a scan reads from the database at a time. */
+const SCAN_READ_ROWS = 16;
+
+export class StateStore {
+  private readonly queue = new SerialQueue();
+  private readonly background = new Set<Promise<void>>();
+  private install: SnapshotInstaller | undefined;
+
+  private constructor(
+    private readonly sdb: StoreDb,
+    private generation: number,
+    private garbage: number[],
+    private applied: AppliedMark,
+    private sm: StateMachine,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  /** The records of a brand-new, empty state (written once, with the log store's, by `openNodeStores`). */
+  static initialOps(): BatchOp[] {
+    return [
+      { type: 'put', sublevel: META_SUBLEVEL, key: META.applied, value: encodeApplied({ index: 0, term: 0 }) },
+      { type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: EMPTY_CONF, members: [] }) },
+      { type: 'put', sublevel: META_SUBLEVEL, key: META.generation, value: encodeCount(1) },
+      { type: 'put', sublevel: META_SUBLEVEL, key: META.garbage, value: encodeCounts([]) },
+    ];
+  }
+
+  /**
+   * Rebuild the applied state: membership, applied index and session table. Leftovers of
+   * interrupted work (old generations not yet cleared, the side generation of an unfinished
+   * install) are cleared. Throws `StoreError('CORRUPTED')` on damaged data.
+   */
+  static async open(sdb: StoreDb, logger?: Logger): Promise<StateStore> {
+    const keys = [META.applied, META.members, META.generation, META.garbage];
+    const values = await sdb.meta.getMany(keys);
+    const need = (i: number): Bytes => {
+      const v = values[i];
+      if (v === undefined) throw new StoreError('CORRUPTED', `store metadata "${keys[i]}" is missing`);
+      return v;
+    };
+    const applied = decodeApplied(need(0));
+    const membership = decodeMembership(need(1));
+    const generation = decodeCount(need(2), 'generation');
+    const garbage = decodeCounts(need(3), 'garbage generations');
+    for (const g of [...garbage, generation + 1]) {
+      await sdb.clear(kvSublevelName(g));
+      await sdb.clear(sessionsSublevelName(g));
+    }
+    if (garbage.length > 0) await sdb.write([garbageOp([])], true);
+    let sessions: SessionTable;
+    try {
+      sessions = SessionTable.fromRecords(await sdb.sublevel(sessionsSublevelName(generation)).iterator().all());
+    } catch (err) {
+      if (err instanceof StateMachineError) throw new StoreError('CORRUPTED', err.message, { cause: err });
+      throw err;
+    }
+    const sm = new StateMachine(sessions, membership.members, membership.conf, logger);
+    return new StateStore(sdb, generation, [], applied, sm, logger);
+  }
+
+  /** Durable applied index: pass it as `RaftConfig.applied` when starting the core. */
+  appliedIndex(): number {
+    return this.applied.index;
+  }
+
+  appliedMark(): AppliedMark {
+    return this.applied;
+  }
+
+  /** Membership with addresses as of the applied index. */
+  members(): Member[] {
+    return this.sm.members();
+  }
+
+  /** Voters and learners as of the applied index. */
+  confState(): ConfState {
+    return this.sm.conf();
+  }
+
+  /** Number of client sessions remembered. */
+  get sessionCount(): number {
+    return this.sm.sessions.size;
+  }
+
+  /**
+   * Apply committed entries (which must follow the applied index without a gap) in ONE batch
+   * that also records the new applied index and, when a conf entry applies, the membership.
+   * Returns one result per entry, in order. A command that does not decode is answered INTERNAL.
+   */
+  async apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
+    this.sdb.usable();
+    if (entries.length === 0) return [];
+    assertContiguous(entries, 'apply');
+    return this.queue.run(async () => {
+      this.sdb.usable();
+      if (entries[0]!.index !== this.applied.index + 1) {
+        throw new Error(`apply: entries start at ${entries[0]!.index}, applied index is ${this.applied.index}`);
+      }
+      const kv = this.kv();
+      const prepared = this.sm.prepare(entries);
+      const current = prepared.keys.length > 0 ? await kv.getMany(prepared.keys as Bytes[]) : [];
+      const changes = new WriteSet();
+      let outcome;
+      try {
+        outcome = this.sm.execute(prepared, current, changes);
+      } catch (err) {
+        this.sdb.fail(err); // the session table may be half-updated
+        throw new StoreError('FAILED', `apply failed: ${String(err)}`, { cause: err });
+      }
+      const kvName = kvSublevelName(this.generation);
+      const ssName = sessionsSublevelName(this.generation);
+      const ops: BatchOp[] = [];
+      for (const { key, value } of changes.values.values()) {
+        ops.push(value === undefined ? { type: 'del', sublevel: kvName, key } : { type: 'put', sublevel: kvName, key, value });
+      }
+      for (const [key, value] of outcome.sessionChanges) {
+        ops.push(value === undefined ? { type: 'del', sublevel: ssName, key } : { type: 'put', sublevel: ssName, key, value });
+      }
+      const last = entries[entries.length - 1]!;
+      const applied = { index: last.index, term: last.term };
+      ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.applied, value: encodeApplied(applied) });
+      if (outcome.membershipChanged) {
+        ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: this.sm.conf(), members: this.sm.members() }) });
+      }
+      await this.sdb.write(ops, false);
+      this.applied = applied;
+      return outcome.results;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads (local: as of whatever has been applied when the read starts)
+  // -------------------------------------------------------------------------------------------
+
+  async get(key: Uint8Array): Promise<KeyValue | null> {
+    this.sdb.usable();
+    const bytes = await this.kv().get(key);
+    return bytes === undefined ? null : toKeyValue(key, bytes);
+  }
+
+  /**
+   * Keys in `range` in byte order, at most `limit` (1..LIMITS.scanLimitMax, else `TypeError`) and
+   * at most about `LIMITS.scanResponseBytesMax` bytes of keys and values (always at least one
+   * entry), so that the answer fits in one client frame whatever the value sizes; `more` is true
+   * when the range holds further keys (the caller continues after the last key returned).
+   * `prefix` and `[start, end)` combine (both must hold).
+   */
+  async scan(range: ScanRange, limit: number): Promise<{ kvs: KeyValue[]; more: boolean }> {
+    this.sdb.usable();
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.scanLimitMax) {
+      throw new TypeError(`scan: limit must be an integer in [1, ${LIMITS.scanLimitMax}]`);
+    }
+    let lower = range.start;
+    let upper = range.end;
+    if (range.prefix !== undefined && range.prefix.byteLength > 0) {
+      if (lower === undefined || Buffer.compare(range.prefix, lower) > 0) lower = range.prefix;
+      const prefixEnd = prefixUpperBound(range.prefix);
+      if (prefixEnd !== undefined && (upper === undefined || Buffer.compare(prefixEnd, upper) < 0)) upper = prefixEnd;
+    }
+    if (lower !== undefined && upper !== undefined && Buffer.compare(lower, upper) >= 0) return { kvs: [], more: false };
+    const options: { gte?: Bytes; lt?: Bytes; limit: number } = { limit: limit + 1 };
+    if (lower !== undefined) options.gte = lower;
+    if (upper !== undefined) options.lt = upper;
+    // Read in small batches and stop at the byte budget: never hold more than one response's worth.
+    const it = this.kv().iterator(options);
+    const kvs: KeyValue[] = [];
+    let size = 0;
+    let more = false;
+    try {
+      pages: for (;;) {
+        const rows = await it.nextv(SCAN_READ_ROWS);
+        if (rows.length === 0) break;
+        for (const [k, v] of rows) {
+          const rowBytes = k.byteLength + v.byteLength + SCAN_ROW_OVERHEAD_BYTES;
+          if (kvs.length === limit || (kvs.length > 0 && size + rowBytes > LIMITS.scanResponseBytesMax)) {
+            more = true;
+            break pages;
+          }
+          kvs.push(toKeyValue(k, v));
+          size += rowBytes;
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    return { kvs, more };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Snapshots
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * The snapshot to send now: the state as of the applied index at the time of the call, read
+   * from one database snapshot (consistent even while applies continue), with its own meta. The
+   * meta's index may be NEWER than the log's base (never older): the receiver installs that newer,
+   * committed state, and the leader learns its real match index from the follower's next append
+   * response. Chunks are at most `chunkBytes` (>= SNAPSHOT_CHUNK_BYTES_MIN) bytes, except that one
+   * record larger than that travels alone. Iterate `chunks` once.
+   */
+  async readSnapshot(chunkBytes: number): Promise<SnapshotStream> {
+    this.sdb.usable();
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes < SNAPSHOT_CHUNK_BYTES_MIN) {
+      throw new TypeError(`readSnapshot: chunkBytes must be an integer >= ${SNAPSHOT_CHUNK_BYTES_MIN}`);
+    }
+    return openSnapshotStream(this.sdb.db, this.sdb.meta, (name) => this.sdb.sublevel(name), chunkBytes);
+  }
+
+  /**
+   * Start receiving the snapshot `meta` into a side area. Throws `StoreError('SNAPSHOT_STALE')`
+   * unless `meta.index` is beyond both the applied index and `commit` (the log's durable commit
+   * index). An install already in progress is aborted first (one at a time).
+   */
+  async beginSnapshotInstall(meta: SnapshotMeta, commit: number): Promise<SnapshotInstall> {
+    this.sdb.usable();
+    return this.queue.run(async () => {
+      this.sdb.usable();
+      if (meta.index <= this.applied.index || meta.index <= commit) {
+        throw new StoreError('SNAPSHOT_STALE', `snapshot ${meta.index} is not beyond applied ${this.applied.index} / commit ${commit}`);
+      }
+      if (this.install !== undefined) await this.install.abort();
+      const side = this.generation + 1;
+      const target: InstallTarget = {
+        writeSide: (kv, sessions) => {
+          const ops: BatchOp[] = [];
+          for (const [key, value] of kv) ops.push({ type: 'put', sublevel: kvSublevelName(side), key, value });
+          for (const [key, value] of sessions) ops.push({ type: 'put', sublevel: sessionsSublevelName(side), key, value });
+          return this.sdb.write(ops, false);
+        },
+        clearSide: async () => {
+          if (!this.sdb.isClosed) await this.clearGeneration(side); // else: cleared at the next open
+        },
+        stage: (installer) => {
+          if (this.install !== installer) throw new StoreError('SNAPSHOT_ABORTED', `snapshot ${installer.meta.index} install was replaced`);
+        },
+        unstage: (installer) => {
+          if (this.install === installer) this.install = undefined;
+        },
+      };
+      await this.clearGeneration(side);
+      const installer = new SnapshotInstaller(meta, side, target);
+      this.install = installer;
+      this.logger?.log('info', 'snapshot.staging', { index: meta.index, term: meta.term, generation: side });
+      return installer;
+    });
+  }
+
+  /**
+   * Swap the completed install of snapshot `meta` in: `write` (the log store's persist of the
+   * Ready that carries the snapshot) writes the state records handed to it in its own batch;
+   * once that is durable the install's generation is live. Throws `SNAPSHOT_NOT_STAGED` when no
+   * completed install matches `meta`.
+   */
+  async swapIn(meta: SnapshotMeta, write: (stateOps: readonly BatchOp[]) => Promise<void>): Promise<void> {
+    this.sdb.usable();
+    return this.queue.run(async () => {
+      this.sdb.usable();
+      const install = this.install;
+      if (install === undefined || !install.isComplete || install.meta.index !== meta.index || install.meta.term !== meta.term) {
+        throw new StoreError('SNAPSHOT_NOT_STAGED', `no completed snapshot install matches ${meta.index}/${meta.term}`);
+      }
+      const s = install.meta;
+      const oldGeneration = this.generation;
+      const garbage = [...this.garbage, oldGeneration];
+      const members = [...install.members];
+      await write([
+        { type: 'put', sublevel: META_SUBLEVEL, key: META.generation, value: encodeCount(install.generation) },
+        garbageOp(garbage),
+        { type: 'put', sublevel: META_SUBLEVEL, key: META.applied, value: encodeApplied({ index: s.index, term: s.term }) },
+        { type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: s.conf, members }) },
+      ]);
+      this.generation = install.generation;
+      this.garbage = garbage;
+      this.applied = { index: s.index, term: s.term };
+      this.sm = new StateMachine(install.sessions, members, s.conf, this.logger);
+      this.install = undefined;
+      install.markConsumed();
+      this.logger?.log('info', 'snapshot.swapped', { index: s.index, term: s.term, generation: this.generation });
+      this.inBackground(this.collectGarbage(oldGeneration));
+    });
+  }
+
+  /** Wait for every write and background clean-up in flight. */
+  async idle(): Promise<void> {
+    await this.queue.idle();
+    while (this.background.size > 0) await Promise.all([...this.background]);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private kv(): BytesSublevel {
+    return this.sdb.sublevel(kvSublevelName(this.generation));
+  }
+
+  private async clearGeneration(g: number): Promise<void> {
+    await this.sdb.clear(kvSublevelName(g));
+    await this.sdb.clear(sessionsSublevelName(g));
+  }
+
+  /** Clear a swapped-out generation, then forget it. */
+  private async collectGarbage(generation: number): Promise<void> {
+    await this.clearGeneration(generation);
+    this.sdb.forget(kvSublevelName(generation));
+    this.sdb.forget(sessionsSublevelName(generation));
+    await this.queue.run(async () => {
+      if (this.sdb.isClosed) return;
+      this.sdb.usable();
+      this.garbage = this.garbage.filter((g) => g !== generation);
+      await this.sdb.write([garbageOp(this.garbage)], false);
+    });
+  }
+
+  private inBackground(work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) => {
+      this.logger?.log('warn', 'store.cleanup.failed', { error: String(err), retry: 'at next open' });
+    });
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
+  }
+}
+
+function garbageOp(garbage: readonly number[]): BatchOp {
+  return { type: 'put', sublevel: META_SUBLEVEL, key: META.garbage, value: encodeCounts(garbage) };
+}
+
+function toKeyValue(key: Uint8Array, stored: Uint8Array): KeyValue {
+  const v = decodeStoredValue(stored);
+  return {
+    key: new Uint8Array(key.buffer, key.byteOffset, key.byteLength),
+    value: v.value,
+    createRevision: v.createRevision,
+    modRevision: v.modRevision,
+  };
+}
+
+/** The smallest key greater than every key starting with `prefix`, or undefined (all 0xff). */
+function prefixUpperBound(prefix: Uint8Array): Uint8Array | undefined {
+  let end = prefix.byteLength;
+  while (end > 0 && prefix[end - 1] === 0xff) end--;
+  if (end === 0) return undefined;
+  // A copy, never a view: Buffer#slice (unlike Uint8Array#slice) would share memory and the
+  // increment below would corrupt the caller's prefix.
+  const out = new Uint8Array(prefix.subarray(0, end));
+  out[end - 1]! += 1;
+  return out;
+}

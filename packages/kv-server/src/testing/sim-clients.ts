@@ -1,0 +1,313 @@
+/**
+ * The simulated clients: each runs one operation at a time against the cluster — put, delete and
+ * CAS under a write session (retried with the same `(clientId, seq)` after a lost answer, so
+ * exactly-once application is what makes retries safe), linearizable and serializable gets and
+ * linearizable scans — through the node core's request handling, exactly as the client port
+ * hands it requests (`validateClientRequest`, then `NodeCore.handle`). Every operation becomes
+ * one history entry: `ok`, `fail` (definitely no effect) or unknown (it may have applied).
+ */
+import { KeelError, validateClientRequest, type ClientRequest, type ClientResults, type WriteSession } from '@keel/protocol';
+import type { NodeId, SeededRng } from '@keel/raft';
+import type { HistoryOp, RegisterOp, RegisterValue } from './linearizability.js';
+
+/** What the clients need from the simulator. */
+export interface ClientWorld {
+  readonly now: number;
+  /** The node clients believe leads (up, highest term), if any. */
+  leader(): NodeId | undefined;
+  /** Up members. */
+  upNodes(): NodeId[];
+  /**
+   * Send `request` to `node`; `answer` is called once with the result or the error (a node that
+   * dies first answers CONNECTION_LOST, outcome unknown).
+   */
+  send(node: NodeId, request: ClientRequest, answer: (result: unknown, error: KeelError | undefined) => void): void;
+  /** A write acknowledged with `revision`: the committed entry there must be this write. */
+  acknowledged(clientId: string, seq: number, revision: number): void;
+}
+
+export interface ClientCounters {
+  clientOps: number;
+  clientOk: number;
+  clientFailed: number;
+  clientUnknown: number;
+  clientAttempts: number;
+  clientRetries: number;
+}
+
+export const KEYS = ['k0', 'k1', 'k2', 'k3'];
+/** An attempt not answered within this many time units is given up (the answer may still come). */
+const ATTEMPT_TIMEOUT_UNITS = 400;
+const ATTEMPTS_MAX = 6;
+
+type Intent =
+  | { readonly kind: 'put'; readonly key: string; readonly value: string }
+  | { readonly kind: 'delete'; readonly key: string }
+  | { readonly kind: 'cas'; readonly key: string; readonly expect: RegisterValue; readonly value: string }
+  | { readonly kind: 'get'; readonly key: string; readonly consistency: 'linearizable' | 'serializable' }
+  | { readonly kind: 'scan' };
+
+interface Running {
+  readonly intent: Intent;
+  readonly call: number;
+  readonly seq: number | undefined;
+  attempts: number;
+  /** Some attempt may have taken effect (a write whose answer was lost or indeterminate). */
+  mayHaveApplied: boolean;
+  /** Identity of the attempt whose answer counts. */
+  attempt: number;
+  deadline: number;
+  retryAt: number | undefined;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+class SimClient {
+  readonly clientId: string;
+  private seq = 0;
+  running: Running | undefined;
+  private lastSeen = new Map<string, RegisterValue>();
+
+  constructor(readonly index: number) {
+    this.clientId = `client-${index}`;
+  }
+
+  start(intent: Intent, now: number): Running {
+    const isWrite = intent.kind === 'put' || intent.kind === 'delete' || intent.kind === 'cas';
+    this.running = { intent, call: now, seq: isWrite ? ++this.seq : undefined, attempts: 0, mayHaveApplied: false, attempt: 0, deadline: 0, retryAt: now };
+    return this.running;
+  }
+
+  session(seq: number): WriteSession {
+    // One operation at a time: every earlier seq was answered.
+    return { clientId: this.clientId, seq, ackedBelow: seq };
+  }
+
+  seen(key: string): RegisterValue {
+    return this.lastSeen.get(key) ?? null;
+  }
+
+  remember(key: string, value: RegisterValue): void {
+    this.lastSeen.set(key, value);
+  }
+}
+
+export class SimClients {
+  private readonly clients: SimClient[];
+  private requestId = 0;
+  private writeSeq = 0;
+  /** Linearizable history per key. */
+  readonly history = new Map<string, HistoryOp[]>();
+  /** Every value ever written per key (serializable reads must return one of them, or null). */
+  private readonly written = new Map<string, Set<string>>();
+  /** Serializable reads: [key, value] to check against `written` at the end. */
+  readonly serializableReads: Array<{ key: string; value: RegisterValue; label: string }> = [];
+
+  constructor(
+    count: number,
+    private readonly rng: SeededRng,
+    private readonly world: ClientWorld,
+    private readonly counters: ClientCounters,
+    /** Chance per tick that an idle client starts an operation. */
+    private readonly rate: number,
+  ) {
+    this.clients = Array.from({ length: count }, (_, i) => new SimClient(i + 1));
+    for (const k of KEYS) this.history.set(k, []);
+  }
+
+  /** Once per tick: start operations, retry and time out attempts. */
+  onTick(active: boolean): void {
+    const now = this.world.now;
+    for (const c of this.clients) {
+      const r = c.running;
+      if (r === undefined) {
+        if (active && this.rng.chance(this.rate)) {
+          this.counters.clientOps++;
+          c.start(this.intent(c), now);
+          this.attempt(c);
+        }
+        continue;
+      }
+      if (r.retryAt !== undefined && now >= r.retryAt) this.attempt(c);
+      else if (r.retryAt === undefined && now >= r.deadline) this.failedAttempt(c);
+    }
+  }
+
+  /** The run is over: operations still running have unknown outcomes. */
+  finish(): void {
+    for (const c of this.clients) if (c.running !== undefined) this.settle(c, { kind: 'unknown' });
+  }
+
+  private intent(c: SimClient): Intent {
+    const key = KEYS[this.rng.nextInt(KEYS.length)]!;
+    const roll = this.rng.nextFloat();
+    if (roll < 0.35) return { kind: 'put', key, value: `v${++this.writeSeq}` };
+    if (roll < 0.42) return { kind: 'delete', key };
+    if (roll < 0.57) return { kind: 'cas', key, expect: c.seen(key), value: `v${++this.writeSeq}` };
+    if (roll < 0.85) return { kind: 'get', key, consistency: 'linearizable' };
+    if (roll < 0.95) return { kind: 'get', key, consistency: 'serializable' };
+    return { kind: 'scan' };
+  }
+
+  private request(c: SimClient, r: Running): ClientRequest {
+    const id = ++this.requestId;
+    const i = r.intent;
+    const raw = ((): Record<string, unknown> => {
+      switch (i.kind) {
+        case 'put':
+          return { id, op: 'put', key: enc.encode(i.key), value: enc.encode(i.value), session: c.session(r.seq!) };
+        case 'delete':
+          return { id, op: 'delete', key: enc.encode(i.key), session: c.session(r.seq!) };
+        case 'cas':
+          return {
+            id,
+            op: 'cas',
+            key: enc.encode(i.key),
+            expect: i.expect === null ? { absent: true } : { value: enc.encode(i.expect) },
+            value: enc.encode(i.value),
+            session: c.session(r.seq!),
+          };
+        case 'get':
+          return { id, op: 'get', key: enc.encode(i.key), consistency: i.consistency };
+        case 'scan':
+          return { id, op: 'scan', prefix: enc.encode('k'), limit: 100, consistency: 'linearizable' };
+      }
+    })();
+    // The client port's validation, then the core: the same path as a request over TCP.
+    return validateClientRequest(raw);
+  }
+
+  private attempt(c: SimClient): void {
+    const r = c.running!;
+    if (r.attempts >= ATTEMPTS_MAX) {
+      this.settle(c, r.mayHaveApplied ? { kind: 'unknown' } : { kind: 'fail' });
+      return;
+    }
+    const target = this.target(r);
+    if (target === undefined) {
+      r.retryAt = this.world.now + 20;
+      return;
+    }
+    r.attempts++;
+    if (r.attempts > 1) this.counters.clientRetries++;
+    this.counters.clientAttempts++;
+    const attempt = ++r.attempt;
+    r.retryAt = undefined;
+    r.deadline = this.world.now + ATTEMPT_TIMEOUT_UNITS;
+    this.world.send(target, this.request(c, r), (result, error) => {
+      if (c.running !== r || r.attempt !== attempt) return; // a late answer to an abandoned attempt
+      if (error === undefined) this.succeeded(c, result);
+      else this.failed(c, error);
+    });
+  }
+
+  private target(r: Running): NodeId | undefined {
+    const up = this.world.upNodes();
+    if (up.length === 0) return undefined;
+    const leader = this.world.leader();
+    // Mostly the leader; sometimes any node (followers forward reads, answer writes NOT_LEADER).
+    if (leader !== undefined && (r.intent.kind !== 'get' || this.rng.chance(0.6)) && this.rng.chance(0.85)) return leader;
+    return up[this.rng.nextInt(up.length)]!;
+  }
+
+  private failed(c: SimClient, error: KeelError): void {
+    const r = c.running!;
+    const isWrite = r.seq !== undefined;
+    if (isWrite && !error.definite) r.mayHaveApplied = true;
+    // Definite refusals (not leader, overloaded, …) and unknown outcomes alike: retry, same identity.
+    r.retryAt = this.world.now + 5 + this.rng.nextInt(20);
+  }
+
+  /** The attempt's answer did not come in time (it may still come: it is ignored then). */
+  private failedAttempt(c: SimClient): void {
+    const r = c.running!;
+    if (r.seq !== undefined) r.mayHaveApplied = true;
+    r.retryAt = this.world.now;
+  }
+
+  private succeeded(c: SimClient, result: unknown): void {
+    const r = c.running!;
+    const i = r.intent;
+    switch (i.kind) {
+      case 'put': {
+        const w = result as ClientResults['put'];
+        this.world.acknowledged(c.clientId, r.seq!, w.revision);
+        this.settle(c, { kind: 'ok', op: { f: 'write', value: i.value } });
+        c.remember(i.key, i.value);
+        return;
+      }
+      case 'delete': {
+        const w = result as ClientResults['delete'];
+        this.world.acknowledged(c.clientId, r.seq!, w.revision);
+        this.settle(c, { kind: 'ok', op: { f: 'delete', deleted: w.deleted } });
+        c.remember(i.key, null);
+        return;
+      }
+      case 'cas': {
+        const w = result as ClientResults['cas'];
+        this.world.acknowledged(c.clientId, r.seq!, w.revision);
+        this.settle(c, { kind: 'ok', op: { f: 'cas', expect: i.expect, value: i.value, succeeded: w.succeeded } });
+        if (w.succeeded) c.remember(i.key, i.value);
+        return;
+      }
+      case 'get': {
+        const g = result as ClientResults['get'];
+        const value = g.kv === null ? null : dec.decode(g.kv.value);
+        c.remember(i.key, value);
+        if (i.consistency === 'serializable') {
+          this.serializableReads.push({ key: i.key, value, label: c.clientId });
+          this.counters.clientOk++;
+          c.running = undefined;
+          return;
+        }
+        this.settle(c, { kind: 'ok', op: { f: 'read', value } });
+        return;
+      }
+      case 'scan': {
+        const s = result as ClientResults['scan'];
+        const values = new Map(s.kvs.map((kv) => [dec.decode(kv.key), dec.decode(kv.value)]));
+        for (const key of KEYS) {
+          const value = values.get(key) ?? null;
+          c.remember(key, value);
+          this.history.get(key)!.push({ call: r.call, ret: this.world.now, op: { f: 'read', value }, label: `${c.clientId} scan` });
+        }
+        this.counters.clientOk++;
+        c.running = undefined;
+        return;
+      }
+    }
+  }
+
+  private settle(c: SimClient, outcome: { kind: 'ok'; op: RegisterOp } | { kind: 'fail' } | { kind: 'unknown' }): void {
+    const r = c.running!;
+    c.running = undefined;
+    const i = r.intent;
+    if (i.kind === 'put' || i.kind === 'cas') {
+      let set = this.written.get(i.key);
+      if (set === undefined) this.written.set(i.key, (set = new Set()));
+      set.add(i.value);
+    }
+    if (outcome.kind === 'fail') {
+      this.counters.clientFailed++;
+      return; // no effect: not part of the history
+    }
+    const label = `${c.clientId} ${i.kind}${r.seq !== undefined ? `#${r.seq}` : ''}`;
+    if (outcome.kind === 'ok') {
+      this.counters.clientOk++;
+      this.history.get((i as { key: string }).key)!.push({ call: r.call, ret: this.world.now, op: outcome.op, label });
+      return;
+    }
+    this.counters.clientUnknown++;
+    if (i.kind === 'get' || i.kind === 'scan') return; // a read without an answer has no effect
+    const op: RegisterOp =
+      i.kind === 'put' ? { f: 'write', value: i.value } : i.kind === 'delete' ? { f: 'delete' } : { f: 'cas', expect: i.expect, value: i.value };
+    this.history.get(i.key)!.push({ call: r.call, ret: Number.POSITIVE_INFINITY, op, label: `${label} (unknown)` });
+  }
+
+  /** Values a serializable read may return for `key`: any value written to it, or absence. */
+  mayHold(key: string, value: RegisterValue): boolean {
+    return value === null || (this.written.get(key)?.has(value) ?? false);
+  }
+}
+
