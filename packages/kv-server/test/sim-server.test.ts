@@ -15,6 +15,7 @@ const FEATURES: readonly (keyof ServerSimCounters)[] = [
   'elections',
   'committed',
   'crashes',
+  'leaderCrashesDuringPersist',
   'restarts',
   'partitions',
   'messagesDuplicated',
@@ -104,6 +105,16 @@ const BUGS: readonly PlantedBug[] = [
   // Raft core bugs, found through the server: §5.4.1, §5.4.2 (Figure 8), thesis §6.4.
   { name: 'voteWithoutLogCheck', inject: { rawNodeFactory: BUGGY_NODES.voteWithoutLogCheck }, regime: 'leaderFlapping', kinds: SAFETY_LOSS },
   { name: 'readIndexWithoutHeartbeat', inject: { rawNodeFactory: BUGGY_NODES.readIndexWithoutHeartbeat }, regime: 'staleLeaderReads', kinds: ['linearizability', 'staleRead'] },
+  // The Raft core files acknowledgements with the messages that leave before the write (§5.3):
+  // the node core sends them early, as the contract lets it; a crash loses what was acknowledged…
+  { name: 'acksBeforePersist', inject: { rawNodeFactory: BUGGY_NODES.acksBeforePersist }, regime: 'crashDuringFsync', kinds: ['lostAck'] },
+  // …and, with that check off, by the damage it does.
+  {
+    name: 'acksBeforePersist (consequences)',
+    inject: { rawNodeFactory: BUGGY_NODES.acksBeforePersist, disabledChecks: ['lostAck'] },
+    regime: 'crashDuringFsync',
+    kinds: ['coreError', ...SAFETY_LOSS],
+  },
 ];
 
 async function firstSafetyFailure(options: Omit<ServerSimOptions, 'seed'>): Promise<ServerSimResult | undefined> {

@@ -9,6 +9,12 @@
  * but return only values that were written; every client write (clientId, seq) takes effect at
  * most once however often it was retried; an acknowledged write names the entry that committed.
  *
+ * The node core sends a Ready's `messages` before its write and `messagesAfterPersist` after it,
+ * so a crash while the write waits for its simulated fsync is a node dying with its messages out
+ * and its write lost: for a leader, entries on followers that its own disk never got
+ * (`leaderCrashesDuringPersist` counts those; `crashesDuringPersist` every crash with a Ready's
+ * write in flight).
+ *
  * Asynchrony is deterministic: every port the core awaits (disk writes, snapshot streams, the
  * scheduler) completes through the event queue, and after each event the run lets the promise
  * callbacks it released run to completion before taking the next event.
@@ -158,6 +164,8 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
   private readonly acks = new Map<NodeId, { acked: number; vote?: { term: number; to: NodeId } }>();
   /** Acknowledgements of a crashed incarnation, checked against what its disk kept when it restarts. */
   private readonly crashedAcks = new Map<NodeId, { acked: number; vote?: { term: number; to: NodeId } }>();
+  /** The Ready of each live incarnation whose snapshot, entries or hard state are being written (taken, not yet persisted). */
+  private readonly writing = new Map<NodeId, Ready>();
   private readonly pending = new Set<PendingRequest>();
   /** Fresh applications per client write `clientId/seq`. */
   private readonly applications = new Map<string, number>();
@@ -321,6 +329,9 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     const ack = this.acks.get(id);
     this.acks.delete(id);
     if (ack !== undefined) this.crashedAcks.set(id, ack);
+    const writing = this.writing.get(id);
+    this.writing.delete(id);
+    const wasLeader = node.role === 'leader';
     // Power loss: any prefix of the unsynced writes survives (LevelDB's log is ordered).
     node.crash((unsynced) => this.crashRng.nextInt(unsynced + 1));
     for (const p of [...this.pending]) {
@@ -329,7 +340,16 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
       p.answer(undefined, new KeelError(ERROR_CODES.CONNECTION_LOST, `node ${id} died`, { definite: false }));
     }
     this.counters.crashes++;
-    this.trace.note(this.now, `crash ${id}`);
+    if (writing === undefined) {
+      this.trace.note(this.now, `crash ${id}`);
+      return;
+    }
+    // The Ready's `messages` left before its write: a leader dies with its appends out there.
+    this.counters.crashesDuringPersist++;
+    const entries = writing.entries;
+    if (wasLeader && entries.length > 0) this.counters.leaderCrashesDuringPersist++;
+    const lost = entries.length > 0 ? ` entries ${entries[0]!.index}..${entries[entries.length - 1]!.index}` : '';
+    this.trace.note(this.now, `crash ${id}${wasLeader ? ' (leader)' : ''} before its write completed:${lost}${writing.hardState === undefined ? '' : ' hard state'}${writing.snapshot === undefined ? '' : ' snapshot'}`);
   }
 
   restart(id: NodeId): void {
@@ -503,6 +523,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
   }
 
   private readyTaken(node: SimServerNode, rd: Ready): void {
+    if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) this.writing.set(node.id, rd);
     if (rd.hardState !== undefined) {
       this.checker.hardState(node.id, rd.hardState, node.hard);
       node.hard = { ...rd.hardState };
@@ -529,6 +550,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
   }
 
   private persisted(node: SimServerNode, rd: Ready): void {
+    this.writing.delete(node.id);
     const storage = node.log!.raftStorage;
     if (rd.entries.length > 0) this.checker.durableEntries(node.id, rd.entries, storage.firstIndex(), (i) => storage.term(i));
     if (rd.hardState !== undefined && rd.mustSync) this.checker.durableHardState(node.id, rd.hardState, storage.lastIndex());

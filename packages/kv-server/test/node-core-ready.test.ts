@@ -1,0 +1,184 @@
+/**
+ * The node core follows the Ready contract (`Ready` in @keel/raft): a leader's appends leave
+ * before its own write of them is durable (Raft thesis §10.2.1), acknowledgements only after
+ * (§5.3), and the leader's own copy counts towards commitment only once its write is done. The
+ * stores are the production ones over LevelDB; the test holds the synced writes at the disk.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Member } from '@keel/protocol';
+import { RawNode, SeededRng, type AppendMessage, type Message, type NodeId } from '@keel/raft';
+import type { NodeCoreConfig } from '../src/node/config.js';
+import { NodeCore } from '../src/node/node-core.js';
+import { levelDisk, openLevelDb } from '../src/storage/layout.js';
+import { openNodeStores, type Disk, type NodeStores } from '../src/storage/index.js';
+
+const ELECTION_TICKS = 10;
+const MEMBERS: readonly Member[] = [1, 2, 3].map((id) => ({ id, role: 'voter', peerAddress: `127.0.0.1:${id}`, clientAddress: `127.0.0.1:${id}` }));
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** LevelDB, except that while `held` a synced write waits at the disk until `release()`. */
+class GatedDisk implements Disk {
+  held = false;
+  private waiting: Array<() => void> = [];
+
+  constructor(private readonly real: Disk) {}
+
+  get waitingWrites(): number {
+    return this.waiting.length;
+  }
+
+  async write(ops: Parameters<Disk['write']>[0], sync: boolean): Promise<void> {
+    if (sync && this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return this.real.write(ops, sync);
+  }
+
+  clear(sublevel: string, range: Parameters<Disk['clear']>[1]): Promise<void> {
+    return this.real.clear(sublevel, range);
+  }
+
+  release(): void {
+    this.held = false;
+    for (const go of this.waiting.splice(0)) go();
+  }
+}
+
+interface Harness {
+  readonly core: NodeCore;
+  readonly disk: GatedDisk;
+  readonly stores: NodeStores;
+  readonly sent: Message[];
+}
+
+async function startNode(id: NodeId): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), 'keel-core-'));
+  const db = await openLevelDb(dir);
+  const disk = new GatedDisk(levelDisk(db));
+  const stores = await openNodeStores(db, disk);
+  await stores.log.bootstrap(MEMBERS);
+  const raw = new RawNode({
+    id,
+    storage: stores.log.raftStorage,
+    applied: stores.state.appliedIndex(),
+    rng: new SeededRng(id),
+    electionTick: ELECTION_TICKS,
+    heartbeatTick: 1,
+    preVote: false,
+    checkQuorum: false,
+  });
+  const config: NodeCoreConfig = {
+    id,
+    electionTicks: ELECTION_TICKS,
+    snapshotEntries: 1_000_000,
+    snapshotCatchUpEntries: 0,
+    requestTimeoutTicks: 1_000,
+    sweepTicks: 10,
+    pendingProposalsMax: 100,
+    pendingProposalBytesMax: 1 << 20,
+    pendingReadsMax: 100,
+    snapshotChunkBytes: 1 << 16,
+    peerDial: new Map(),
+  };
+  const sent: Message[] = [];
+  const core = new NodeCore(config, raw, {
+    log: stores.log,
+    state: stores.state,
+    peers: { send: (ms) => sent.push(...ms), sendSnapshot: () => new Promise(() => undefined), setPeers: () => undefined },
+    scheduler: { soon: (run) => setImmediate(run) },
+    rng: new SeededRng(100 + id),
+    logger: { log: () => undefined },
+    listening: { peerAddress: '', clientAddress: '' },
+    onFatal: (err) => {
+      throw err;
+    },
+  });
+  cleanups.push(async () => {
+    disk.release();
+    await core.close();
+    await stores.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  core.start();
+  await until(() => stores.state.appliedIndex() === MEMBERS.length, 'the bootstrap entries are applied');
+  return { core, disk, stores, sent };
+}
+
+/**
+ * Wait until `pred` holds: the Ready loop and LevelDB (its own thread) run meanwhile. Fails after
+ * a generous bound (a hang, never a speed assertion).
+ */
+async function until(pred: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+const appsTo = (ms: readonly Message[], to: NodeId): AppendMessage[] => ms.filter((m): m is AppendMessage => m.type === 'app' && m.to === to);
+
+/** Node 1 leading a 3-node cluster, its first entry of the term acknowledged by both followers (both now replicating). */
+async function leader(): Promise<Harness & { term: number }> {
+  const h = await startNode(1);
+  for (let i = 0; i < 2 * ELECTION_TICKS && h.core.status().role !== 'candidate'; i++) h.core.tick();
+  const term = h.core.status().term;
+  await until(() => h.sent.some((m) => m.type === 'vote' && m.to === 2), 'the vote request leaves');
+  h.core.step({ type: 'voteResp', from: 2, to: 1, term, reject: false });
+  await until(() => h.core.status().role === 'leader' && appsTo(h.sent, 2).length > 0, 'it leads and appends its empty entry');
+  const empty = appsTo(h.sent, 2).at(-1)!;
+  const emptyIndex = empty.prevIndex + empty.entries.length;
+  for (const from of [2, 3]) h.core.step({ type: 'appResp', from, to: 1, term, index: emptyIndex, reject: false, hintIndex: 0, hintTerm: 0 });
+  await until(() => h.core.status().commit === emptyIndex && h.stores.state.appliedIndex() === emptyIndex, 'its empty entry commits and applies');
+  h.sent.length = 0;
+  return { ...h, term };
+}
+
+describe('the node core and the Ready contract', () => {
+  it("sends a leader's appends before its own write is durable, and commits only once it is", async () => {
+    const h = await leader();
+    const before = h.core.status().lastIndex;
+    h.disk.held = true;
+    let answered: unknown;
+    void h.core
+      .handle({ id: 1, op: 'put', key: new TextEncoder().encode('k'), value: new TextEncoder().encode('v'), session: { clientId: 'c', seq: 1, ackedBelow: 0 } })
+      .then(
+        (r) => (answered = r),
+        (e: unknown) => (answered = e),
+      );
+    const index = before + 1;
+    await until(() => h.disk.waitingWrites === 1, "the leader's write of the entry waits at the disk");
+    // The write is not durable, and the entry is already on its way to both followers.
+    expect(h.stores.log.raftStorage.lastIndex()).toBe(before);
+    for (const to of [2, 3]) expect(appsTo(h.sent, to).flatMap((m) => m.entries.map((e) => e.index))).toContain(index);
+
+    // One follower's acknowledgement is not a majority without the leader's own durable copy.
+    h.core.step({ type: 'appResp', from: 2, to: 1, term: h.term, index, reject: false, hintIndex: 0, hintTerm: 0 });
+    expect(h.core.status().commit).toBe(before);
+
+    h.disk.release();
+    await until(() => answered !== undefined, 'the write is answered');
+    expect(answered).toEqual({ revision: index });
+    expect(h.stores.log.raftStorage.lastIndex()).toBe(index);
+    expect(h.core.status().commit).toBe(index);
+  });
+
+  it('acknowledges appended entries only once they are durable', async () => {
+    const h = await startNode(2);
+    const last = h.stores.log.raftStorage.lastIndex();
+    h.disk.held = true;
+    const entry = { type: 'normal' as const, index: last + 1, term: 2, data: new Uint8Array(0) };
+    h.core.step({ type: 'app', from: 1, to: 2, term: 2, prevIndex: last, prevTerm: 1, entries: [entry], commit: last });
+    await until(() => h.disk.waitingWrites === 1, 'the write of the entry waits at the disk');
+    expect(h.sent.filter((m) => m.type === 'appResp')).toEqual([]);
+
+    h.disk.release();
+    await until(() => h.sent.some((m) => m.type === 'appResp'), 'the acknowledgement leaves');
+    expect(h.sent.filter((m) => m.type === 'appResp')).toMatchObject([{ to: 1, index: last + 1, reject: false }]);
+  });
+});
