@@ -1,0 +1,28 @@
+/**
+ * Ctrl-C (SIGINT) and SIGTERM: run every registered cleanup (stop the clusters a run started, by
+ * PID), then exit 130. A second signal exits at once; the harness's exit hook still kills any
+ * keel-server left, and the etcd side's exit hook its members.
+ */
+const cleanups = new Set<() => Promise<unknown>>();
+let installed = false;
+let interrupted = false;
+
+/** Runs `cleanup` if the bench is interrupted while it is registered; returns the unregister function. */
+export function onInterrupt(cleanup: () => Promise<unknown>): () => void {
+  install();
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write(`\nbench: ${signal}: stopping the clusters…\n`);
+    void Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
