@@ -1,11 +1,19 @@
 /**
- * Ctrl-C (SIGINT) and SIGTERM: run every registered cleanup (stop the clusters a run started, by
- * PID), then exit 130. A second signal exits at once; the harness's exit hook still kills any
- * keel-server left, and the etcd side's exit hook its members.
+ * Ctrl-C (SIGINT) and SIGTERM: stop issuing requests (`interruption`), run every registered
+ * cleanup (stop the clusters a run started, by PID), then exit 130. A second signal exits at
+ * once; the harness's exit hook still kills any keel-server left, and the etcd side's exit hook
+ * its members.
  */
 const cleanups = new Set<() => Promise<unknown>>();
 let installed = false;
-let interrupted = false;
+const controller = new AbortController();
+
+/**
+ * Aborted on the first signal. A load loop must watch it: once the clients are closed every
+ * request fails at once, without yielding to the event loop, so a loop that kept going would
+ * starve the cleanup.
+ */
+export const interruption: AbortSignal = controller.signal;
 
 /** Runs `cleanup` if the bench is interrupted while it is registered; returns the unregister function. */
 export function onInterrupt(cleanup: () => Promise<unknown>): () => void {
@@ -18,8 +26,8 @@ function install(): void {
   if (installed) return;
   installed = true;
   const handler = (signal: NodeJS.Signals): void => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
     process.stderr.write(`\nbench: ${signal}: stopping the clusters…\n`);
     void Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130));
   };

@@ -76,6 +76,7 @@ export async function runOnCluster(load: LoadOptions, c: ClusterRunOptions, prog
     const leader = await cluster.waitForLeader();
     const client = cluster.client({ timeoutMs: load.timeoutMs });
     const servers = cluster.nodes.map((n) => ({ pid: n.pid!, id: n.id, role: n.id === leader.id ? 'leader' : 'follower' }));
+    progress?.note(`cluster up: ${servers.map((s) => `n${s.id} pid ${s.pid}`).join(', ')}; leader n${leader.id}; data in ${cluster.dataRoot}`);
     const result = await runLoad({ send: clientOps(client, load.keys, load.valueSize), servers, endpoints: cluster.endpoints.length }, load, progress);
     await client.close();
     const down = cluster.nodes.filter((n) => n.state !== 'running');

@@ -8,6 +8,7 @@
 import { isKeelError, type KeelClient } from '@keel/client';
 import type { Histogram } from 'hdr-histogram-js';
 import { merged, newHistogram, recordMs, summarize, type LatencySummary } from './latency.js';
+import { interruption } from './interrupt.js';
 import { OPS, type LoadOptions, type Op } from './options.js';
 import { Progress } from './progress.js';
 import { CpuMeter, loadAverages, rssOf, type CpuReport, type RssReport } from './proc-stats.js';
@@ -77,11 +78,14 @@ interface Phase {
   readonly done: (op: Op, ms: number, error: string | undefined) => void;
 }
 
-/** Runs a closed loop of `concurrency` workers until `total` ops completed or `durationMs` passed. */
+/**
+ * Runs a closed loop of `concurrency` workers until `total` ops completed or `durationMs` passed
+ * (or the bench is interrupted).
+ */
 async function runPhase(send: Send, checkReads: boolean, p: Phase): Promise<void> {
   let issued = 0;
   const endAt = p.durationMs === undefined ? Infinity : performance.now() + p.durationMs;
-  const more = (): boolean => (p.total !== undefined ? issued < p.total : performance.now() < endAt);
+  const more = (): boolean => !interruption.aborted && (p.total !== undefined ? issued < p.total : performance.now() < endAt);
   const worker = async (): Promise<void> => {
     while (more()) {
       const i = issued++;
@@ -170,6 +174,7 @@ export async function runLoad(target: LoadTarget, o: LoadOptions, progress: Prog
     },
   });
   const wallSec = (performance.now() - t0) / 1000;
+  if (interruption.aborted) throw new Error('interrupted');
   const cpu = meter.finish(wallSec);
   const memory = pids.map(rssOf);
   progress?.end();

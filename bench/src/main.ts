@@ -16,6 +16,7 @@ import { summarizeProfiles } from './profile.js';
 import { Progress } from './progress.js';
 import { formatRun } from './summary.js';
 import { MissingToolError } from './etcd.js';
+import { interruption } from './interrupt.js';
 
 /** bench/results/<timestamp>/ (git-ignored), unless --out. */
 export function resultsDir(o: CliOptions): string {
@@ -62,8 +63,11 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!interruption.aborted) process.exit(code);
+  },
   (error: unknown) => {
+    if (interruption.aborted) return; // the interrupt handler stops the clusters and exits 130
     if (error instanceof MissingToolError) {
       process.stderr.write(`bench: ${error.message}\n`);
       process.exit(2);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ROOT } from '@keel/test-support';
 import { cellStats, unrelatedPct, type CellRow, type System } from './cell-stats.js';
 import { prepareEtcd, runEtcd } from './etcd.js';
+import { interruption } from './interrupt.js';
 import { runOnCluster } from './keel-run.js';
 import type { RunResult } from './load.js';
 import { STANDARD_CELLS, cellMix, cellName, cellOps, parseMix, type CellSpec, type CliOptions, type LoadOptions } from './options.js';
@@ -59,6 +60,7 @@ export async function runMatrix(o: CliOptions, dir: string): Promise<number> {
   const withEtcd = o.mode === 'vs-etcd';
   if (withEtcd) await prepareEtcd(o.etcdGenerator);
   const started = new Date();
+  const at = commit();
   const loadBefore = loadAverages();
   const runs = new Map<string, Record<System, RunResult[]>>(cells.map((c) => [cellName(c), { keel: [], etcd: [] }]));
   const failed = new Map<string, Record<System, number>>(cells.map((c) => [cellName(c), { keel: 0, etcd: 0 }]));
@@ -82,6 +84,7 @@ export async function runMatrix(o: CliOptions, dir: string): Promise<number> {
           appendFileSync(jsonl, `${JSON.stringify({ rep, cell: cellName(cell), time: new Date().toISOString(), ...r })}\n`);
           process.stderr.write(`${tag}: ${runLine(r)}\n`);
         } catch (error) {
+          if (interruption.aborted) throw error;
           failed.get(cellName(cell))![system]++;
           appendFileSync(jsonl, `${JSON.stringify({ rep, cell: cellName(cell), system, failed: String(error) })}\n`);
           process.stderr.write(`${tag}: FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -99,7 +102,7 @@ export async function runMatrix(o: CliOptions, dir: string): Promise<number> {
   const header = [
     `# ${withEtcd ? 'Keel vs etcd' : 'Keel'}: pnpm bench ${process.argv.slice(2).join(' ')}`,
     '',
-    `- started ${started.toISOString()}, finished ${new Date().toISOString()}; commit ${commit()}; ${cpus().length} cores`,
+    `- started ${started.toISOString()}, finished ${new Date().toISOString()}; commit ${at}; ${cpus().length} cores`,
     `- load average (1/5/15 min): ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after`,
     `- ${o.reps} run(s) per cell on a fresh 3-node cluster each, medians; ${o.load.valueSize} B values, ${o.load.keys} keys; CPU in % of one core`,
     ...(withEtcd

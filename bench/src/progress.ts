@@ -40,6 +40,11 @@ export class Progress {
     if (failed) this.failed++;
   }
 
+  /** A line of its own (the cluster is up, …). */
+  note(text: string): void {
+    this.out.write(`${this.tty ? '\r\x1b[K' : ''}${this.label ? `${this.label} ` : ''}${text}\n`);
+  }
+
   /** The phase is over: clears the line on a terminal. */
   end(): void {
     this.stopTimer();
