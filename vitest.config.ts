@@ -15,7 +15,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'test-support/test/**/*.test.ts', 'jepsen-style-tests/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'test-support/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'jepsen-style-tests/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -26,7 +26,7 @@ import { ClientConnection, type ClientConnectionSettings } from './client-connec
  * `ClientPortOptions.responseBytesPerConnectionMax`): 127 gets or 14 scans at once, whatever their
  * actual sizes. Smaller budgets throttle a client that pipelines many small gets on one connection
  * (as `@keel/client` does): with 32 MiB (31 gets at once), 512 pipelined small linearizable gets
- * ran at roughly half the rate of an unlimited budget in `scripts/load-check.mjs`; 128 MiB matched it.
+ * ran at roughly half the rate of an unlimited budget in the load check (now `pnpm bench`); 128 MiB matched it.
  */
 export const RESPONSE_BYTES_PER_CONNECTION_DEFAULT = 128 * 1024 * 1024;
 /** Smallest response budget accepted: room for a few pipelined small answers. */

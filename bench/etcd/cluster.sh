@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# 3-member etcd cluster on 127.0.0.1 only, for the etcd performance anchor.
+#
+#   cluster.sh start    start members m1..m3 (client 23791-23793, peer 23801-23803)
+#   cluster.sh stop     stop them by the PIDs recorded at start, remove data
+#   cluster.sh pids     print the member PIDs, comma-separated
+#   cluster.sh endpoints  print the client endpoints, comma-separated
+#   cluster.sh leader   print the current leader's client endpoint
+#
+# Copied from the etcd anchor (shared/anchors/etcd/) for `pnpm bench --vs-etcd`, with one
+# change: health and leadership come from etcd's own HTTP endpoints on the client port
+# (/health, and etcd_server_is_leader in /metrics) over bash's /dev/tcp, so only the
+# `etcd-server` package is needed (no etcdctl, no curl).
+#
+# Data dirs live in a fresh `mktemp -d` dir; default durability (etcd fsyncs
+# its WAL on every commit). The run dir is remembered in a pointer file
+# ($ETCD_ANCHOR_POINTER, default $TMPDIR/etcd-anchor.current) so that `stop`
+# finds the PIDs. Processes are only ever signalled by those PIDs, and only
+# after checking that /proc/PID/cmdline still points at our data dir.
+#
+# Env: ETCD_BIN (default etcd),
+#      ETCD_EXTRA_ARGS (appended to every member's command line),
+#      KEEP_DATA=1 (stop leaves the run dir in place, for reading logs),
+#      ETCD_NICE=N (start the members under `nice -n N`; see matrix.js --nice).
+set -euo pipefail
+
+ETCD_BIN=${ETCD_BIN:-etcd}
+POINTER=${ETCD_ANCHOR_POINTER:-${TMPDIR:-/tmp}/etcd-anchor.current}
+HOST=127.0.0.1
+NAMES=(m1 m2 m3)
+CLIENT_PORTS=(23791 23792 23793)
+PEER_PORTS=(23801 23802 23803)
+ENDPOINTS="http://$HOST:23791,http://$HOST:23792,http://$HOST:23793"
+INITIAL_CLUSTER="m1=http://$HOST:23801,m2=http://$HOST:23802,m3=http://$HOST:23803"
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+run_dir() { [[ -f $POINTER ]] && cat "$POINTER" || true; }
+
+# alive_ours PID RUN: PID is alive and is one of our etcd members
+alive_ours() {
+  local pid=$1 run=$2
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$run/" || return 1
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# http_get PORT PATH: the body of an HTTP/1.0 GET on 127.0.0.1:PORT (empty if it fails)
+http_get() {
+  (exec 3<>"/dev/tcp/$HOST/$1" && printf 'GET %s HTTP/1.0\r\n\r\n' "$2" >&3 && timeout 2 cat <&3) 2>/dev/null || true
+}
+
+# healthy: every member answers /health with {"health":"true"} (etcd checks it has a leader)
+healthy() {
+  local p
+  for p in "${CLIENT_PORTS[@]}"; do
+    http_get "$p" /health | grep -q '"health":"true"' || return 1
+  done
+}
+
+cmd_start() {
+  local run
+  run=$(run_dir)
+  if [[ -n $run && -f $run/pids ]]; then
+    while read -r pid; do
+      if alive_ours "$pid" "$run"; then die "already running (run dir $run); stop it first"; fi
+    done <"$run/pids"
+  fi
+  command -v "$ETCD_BIN" >/dev/null || die "etcd not found (apt-get install -y etcd-server)"
+  for p in "${CLIENT_PORTS[@]}" "${PEER_PORTS[@]}"; do
+    port_free "$p" || die "port $p on $HOST is in use"
+  done
+  run=$(mktemp -d "${TMPDIR:-/tmp}/etcd-anchor.XXXXXX")
+  echo "$run" >"$POINTER"
+  : >"$run/pids"
+  for i in 0 1 2; do
+    local n=${NAMES[$i]} cp=${CLIENT_PORTS[$i]} pp=${PEER_PORTS[$i]}
+    # shellcheck disable=SC2086
+    setsid ${ETCD_NICE:+nice -n "$ETCD_NICE"} "$ETCD_BIN" \
+      --name "$n" \
+      --data-dir "$run/$n.etcd" \
+      --listen-client-urls "http://$HOST:$cp" \
+      --advertise-client-urls "http://$HOST:$cp" \
+      --listen-peer-urls "http://$HOST:$pp" \
+      --initial-advertise-peer-urls "http://$HOST:$pp" \
+      --initial-cluster "$INITIAL_CLUSTER" \
+      --initial-cluster-state new \
+      --initial-cluster-token etcd-anchor \
+      --logger zap --log-outputs "$run/$n.log" \
+      ${ETCD_EXTRA_ARGS:-} \
+      </dev/null >>"$run/$n.stdout" 2>&1 &
+    echo $! >>"$run/pids"
+  done
+  # wait until every member reports itself healthy
+  local deadline=$((SECONDS + 30))
+  until healthy; do
+    if ((SECONDS > deadline)); then
+      echo "cluster.sh: cluster not healthy after 30s; logs in $run" >&2
+      cmd_stop_keep
+      exit 1
+    fi
+    sleep 0.3
+  done
+  echo "etcd cluster up: endpoints $ENDPOINTS"
+  echo "pids $(paste -sd, "$run/pids")  run dir $run"
+}
+
+# stop_members: TERM each recorded PID, wait up to 10s, then KILL stragglers
+stop_members() {
+  local run=$1 pid
+  [[ -f $run/pids ]] || return 0
+  while read -r pid; do
+    if alive_ours "$pid" "$run"; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done <"$run/pids"
+  for _ in $(seq 100); do
+    local any=0
+    while read -r pid; do
+      if alive_ours "$pid" "$run"; then any=1; fi
+    done <"$run/pids"
+    ((any)) || break
+    sleep 0.1
+  done
+  while read -r pid; do
+    if alive_ours "$pid" "$run"; then
+      echo "cluster.sh: pid $pid did not exit on TERM, sending KILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done <"$run/pids"
+}
+
+cmd_stop_keep() { stop_members "$(run_dir)"; }
+
+cmd_stop() {
+  local run
+  run=$(run_dir)
+  [[ -n $run ]] || { echo "no cluster recorded in $POINTER"; return 0; }
+  stop_members "$run"
+  if [[ ${KEEP_DATA:-0} == 1 ]]; then
+    echo "stopped; run dir kept: $run"
+  else
+    case $run in
+      "${TMPDIR:-/tmp}"/etcd-anchor.*) rm -rf -- "$run" ;;
+      *) echo "cluster.sh: not removing unexpected run dir $run" >&2 ;;
+    esac
+    echo "stopped"
+  fi
+  rm -f -- "$POINTER"
+}
+
+cmd_pids() {
+  local run
+  run=$(run_dir)
+  [[ -n $run && -f $run/pids ]] || die "no cluster running"
+  paste -sd, "$run/pids"
+}
+
+case ${1:-} in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  pids) cmd_pids ;;
+  endpoints) echo "$ENDPOINTS" ;;
+  leader)
+    # the member whose metrics say etcd_server_is_leader 1
+    for p in "${CLIENT_PORTS[@]}"; do
+      if http_get "$p" /metrics | grep -q '^etcd_server_is_leader 1'; then echo "http://$HOST:$p"; fi
+    done ;;
+  *) echo "usage: $0 start|stop|pids|endpoints|leader" >&2; exit 2 ;;
+esac
