@@ -49,7 +49,7 @@ export async function removeLeftovers(): Promise<Leftovers> {
 }
 
 /** Every named network namespace (`ip netns list`). */
-export async function listNamespaces(): Promise<string[]> {
+async function listNamespaces(): Promise<string[]> {
   return (await run(['ip', 'netns', 'list']))
     .split('\n')
     .map((line) => line.split(' ')[0]!)
@@ -57,7 +57,7 @@ export async function listNamespaces(): Promise<string[]> {
 }
 
 /** Every bridge on the host, with its alias. */
-export async function listBridges(): Promise<{ ifname: string; ifalias?: string }[]> {
+async function listBridges(): Promise<{ ifname: string; ifalias?: string }[]> {
   return JSON.parse((await run(['ip', '-j', 'link', 'show', 'type', 'bridge'])) || '[]') as { ifname: string; ifalias?: string }[];
 }
 
