@@ -25,7 +25,8 @@ import { KeelClient, isKeelError, type ErrorCode, type KeelClientOptions, type N
 import { ClusterNode, STOP_GRACE_MS, type Membership, type NodeHost, type NodeState } from './cluster-node.js';
 import { clearDataRoot, nodeDataDir } from './data-root.js';
 import { DirectNetwork } from './network/direct.js';
-import type { Cut, CutMode, FixedPorts, Network } from './network/network.js';
+import { NETWORK_KINDS, type Cut, type CutMode, type FixedPorts, type Network, type NetworkKind } from './network/network.js';
+import { NetnsNetwork } from './network/netns.js';
 import { ProxyNetwork } from './network/proxy.js';
 import { isolationCuts, partitionCuts, type Link } from './network/topology.js';
 import { NodeProcess, type ExitInfo, type OutputStream } from './node-process.js';
@@ -41,8 +42,12 @@ export const PEER_PORT_OFFSET = 100;
 export interface ClusterOptions {
   /** Members bootstrapped with --initial-cluster, ids 1..nodes. Default 3. */
   readonly nodes?: number;
-  /** 'direct' (default: no network faults), 'proxy' (every peer link through the harness), or a Network. */
-  readonly network?: 'direct' | 'proxy' | Network;
+  /**
+   * 'direct' (default: no network faults), 'proxy' (every peer link through the harness), 'netns'
+   * (each node in its own network namespace, cuts as iptables rules: Linux, root; see
+   * `NetnsNetwork.available()`), or a Network.
+   */
+  readonly network?: NetworkKind | Network;
   /** Fixed ports (see PEER_PORT_OFFSET); default: free ports, chosen again if one is taken before a node binds it. */
   readonly basePort?: number;
   /** Node i keeps its data in `<dataRoot>/node-<i>`. Default: a new temp dir that destroy() removes; a given root is kept. */
@@ -300,7 +305,7 @@ export class Cluster {
 
   // --- network faults ---------------------------------------------------------------------
 
-  /** From now on `to` receives nothing from `from` (the network must be able to cut: 'proxy'). */
+  /** From now on `to` receives nothing from `from` (the network must be able to cut: 'proxy' or 'netns'). */
   cut(from: number, to: number, mode: CutMode = 'blackhole'): void {
     this.applyCuts([[from, to]], mode);
   }
@@ -518,10 +523,12 @@ export class Cluster {
   }
 }
 
-function resolveNetwork(network: ClusterOptions['network']): Network {
-  if (network === undefined || network === 'direct') return new DirectNetwork();
+function resolveNetwork(network: ClusterOptions['network'] = 'direct'): Network {
+  if (typeof network !== 'string') return network;
+  if (network === 'direct') return new DirectNetwork();
   if (network === 'proxy') return new ProxyNetwork();
-  return network;
+  if (network === 'netns') return new NetnsNetwork();
+  throw new TypeError(`network must be ${NETWORK_KINDS.join(', ')} or a Network, got ${String(network)}`);
 }
 
 /** A JSON log line in the nodes' own format. */

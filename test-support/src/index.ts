@@ -1,7 +1,8 @@
 /**
  * @keel/test-support — the one cluster harness of the repository (private; never a dependency of
  * the shipped packages). Real `keel-server` processes on 127.0.0.1, network faults through
- * proxies the harness owns, logs in memory and on disk, cleanup by PID. The integration tests,
+ * proxies the harness owns (or, as root, in network namespaces with iptables rules), logs in
+ * memory and on disk, cleanup by PID. The integration tests,
  * the Jepsen-style runner, benchmarks and `pnpm cluster` all build on it; see README.md.
  *
  * @example
@@ -25,11 +26,14 @@ export { ClusterNode, STOP_GRACE_MS } from './cluster-node.js';
 export type { Membership, NodeState } from './cluster-node.js';
 export { NodeProcess, cleanEnv, describeExit, isAlive, runServer } from './node-process.js';
 export type { ExitInfo, LogLine, OutputStream, SpawnServerOptions } from './node-process.js';
-export { CUT_MODES, splitAddress } from './network/network.js';
-export type { Cut, CutMode, FixedPorts, Network, NodeAddresses } from './network/network.js';
+export { CUT_MODES, NETWORK_KINDS, splitAddress } from './network/network.js';
+export type { Cut, CutMode, FixedPorts, Network, NetworkKind, NodeAddresses } from './network/network.js';
 export { DirectNetwork } from './network/direct.js';
 export { ProxyNetwork } from './network/proxy.js';
 export type { ProxyNetworkOptions } from './network/proxy.js';
+export { NETNS_CLIENT_PORT, NETNS_PEER_PORT, NetnsNetwork } from './network/netns.js';
+export type { NetnsAvailability } from './network/netns/available.js';
+export type { Leftovers } from './network/netns/leftovers.js';
 export { bridge, isolationCuts, majorityMinority, partitionCuts, ring } from './network/topology.js';
 export type { Link } from './network/topology.js';
 export { DataRootInUseError, clearDataRoot, nodeDataDir } from './data-root.js';

@@ -1,8 +1,9 @@
 /**
  * The last line of cleanup. `Cluster.destroy()` is the normal path; this registry covers a test
  * runner or script that exits, or dies of a signal nobody handles, without calling it: every
- * server still registered is killed by PID (SIGCONT first, in case it is paused) and every temp
- * dir still registered is removed, synchronously, from the process's 'exit' hook or from a
+ * server still registered is killed by PID (SIGCONT first, in case it is paused), every cleanup
+ * still registered runs (a netns network deletes its namespaces and bridge), and every temp dir
+ * still registered is removed, synchronously, from the process's 'exit' hook or from a
  * SIGINT/SIGTERM/SIGHUP handler that then re-raises the signal so the process still dies of it.
  *
  * When another listener owns the signal (the `pnpm cluster` CLI stops its nodes gracefully on
@@ -13,6 +14,7 @@ import { isMainThread } from 'node:worker_threads';
 
 const pids = new Set<number>();
 const dirs = new Set<string>();
+const cleanups = new Set<() => void>();
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 let installed = false;
 
@@ -36,6 +38,16 @@ export function untrackDir(dir: string): void {
   dirs.delete(dir);
 }
 
+/** Run `cleanup` (synchronous, best effort) at exit unless `untrackCleanup` comes first. */
+export function trackCleanup(cleanup: () => void): void {
+  install();
+  cleanups.add(cleanup);
+}
+
+export function untrackCleanup(cleanup: () => void): void {
+  cleanups.delete(cleanup);
+}
+
 /** Sends `signal` to `pid`; false when the process is already gone. */
 export function signalPid(pid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -52,6 +64,14 @@ function reap(): void {
     signalPid(pid, 'SIGKILL');
   }
   pids.clear();
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // best effort: the process is going away
+    }
+  }
+  cleanups.clear();
   for (const dir of dirs) {
     try {
       rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });

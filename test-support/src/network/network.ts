@@ -5,9 +5,9 @@
  * - `DirectNetwork`: nodes dial each other directly; no faults (`pnpm cluster`, benchmarks).
  * - `ProxyNetwork`: every peer connection passes through a proxy the harness owns, which knows
  *   the dialer from its handshake and so applies each *directed* link's state (no root needed).
- * - A `netns` network (not built yet) would give each node its own network namespace on a bridge
- *   and cut links with iptables DROP/REJECT rules; it fits the same interface: it chooses each
- *   node's addresses (`addNode`) and wraps the command that starts it (`command`).
+ * - `NetnsNetwork` (Linux, root): each node in its own network namespace on a bridge the harness
+ *   creates, links cut by iptables DROP/REJECT rules in the kernel. It chooses each node's
+ *   addresses (`addNode`) and wraps the command that starts it (`command`: `ip netns exec`).
  *
  * A directed cut `from -> to` means that `to` receives nothing from `from`, whichever of the two
  * dialed the connection; bytes from `to` to `from` are not affected. Heal restores every link.
@@ -18,11 +18,17 @@
  * - `blackhole`: connections stay open and nothing gets through, like a pulled cable; new
  *   connections are accepted but carry nothing across the cut.
  * - `reset`: connections between the two nodes are reset and new ones are refused (TCP needs both
- *   directions for a connection, so a reset cut breaks connections dialed either way).
+ *   directions for a connection, so a reset cut breaks connections dialed either way). In the
+ *   netns network an end is reset when it next sends (see `netns/rules.ts`).
  */
 export type CutMode = 'blackhole' | 'reset';
 
 export const CUT_MODES: readonly CutMode[] = ['blackhole', 'reset'];
+
+/** The networks `Cluster.start({ network })` builds by name (the Jepsen runner's `--net`). */
+export type NetworkKind = 'direct' | 'proxy' | 'netns';
+
+export const NETWORK_KINDS: readonly NetworkKind[] = ['direct', 'proxy', 'netns'];
 
 /** Where a node listens, and where the other nodes and clients reach it ("host:port" each). */
 export interface NodeAddresses {
@@ -49,7 +55,7 @@ export interface Cut {
 }
 
 export interface Network {
-  /** 'direct', 'proxy', … (for reports). */
+  /** 'direct', 'proxy', 'netns', … (for reports). */
   readonly kind: string;
   /** Chooses (and, for a proxy, opens) the addresses of node `id`. */
   addNode(id: number, ports?: FixedPorts): Promise<NodeAddresses>;
@@ -65,6 +71,14 @@ export interface Network {
   cuts(): Cut[];
   /** Closes everything the network opened. */
   close(): Promise<void>;
+}
+
+/** Throws a TypeError unless `from -> to` is a link between two nodes and `mode` a cut mode. */
+export function checkCut(from: number, to: number, mode: CutMode): void {
+  if (!CUT_MODES.includes(mode)) throw new TypeError(`cut mode must be ${CUT_MODES.join(' or ')}, got ${String(mode)}`);
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from <= 0 || to <= 0 || from === to) {
+    throw new TypeError(`cut needs two different node ids, got ${from} -> ${to}`);
+  }
 }
 
 /** "127.0.0.1:7001" -> { host, port }. */

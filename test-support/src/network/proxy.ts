@@ -11,7 +11,7 @@
 import net from 'node:net';
 import { freePorts } from '../ports.js';
 import { HOST } from './direct.js';
-import { CUT_MODES, splitAddress, type Cut, type CutMode, type FixedPorts, type Network, type NodeAddresses } from './network.js';
+import { checkCut, splitAddress, type Cut, type CutMode, type FixedPorts, type Network, type NodeAddresses } from './network.js';
 import { ProxiedConnection, type ConnectionHost } from './proxied-connection.js';
 
 export interface ProxyNetworkOptions {
@@ -89,10 +89,7 @@ export class ProxyNetwork implements Network {
   }
 
   cut(from: number, to: number, mode: CutMode): void {
-    if (!CUT_MODES.includes(mode)) throw new TypeError(`cut mode must be ${CUT_MODES.join(' or ')}, got ${String(mode)}`);
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from <= 0 || to <= 0 || from === to) {
-      throw new TypeError(`cut needs two different node ids, got ${from} -> ${to}`);
-    }
+    checkCut(from, to, mode);
     this.links.set(linkKey(from, to), { from, to, mode });
     for (const c of [...this.connections]) c.apply();
   }
