@@ -1,6 +1,6 @@
 /**
  * One seed drives everything: running a seed twice must give the same run, event for event, so
- * a failing seed printed by `pnpm sim` reproduces exactly.
+ * a failing seed printed by `pnpm sim:raft` reproduces exactly.
  */
 import { runSimulation, sweep } from '@keel/raft/testing';
 import { describe, expect, it } from 'vitest';
