@@ -299,7 +299,7 @@ describe('PeerTransport', () => {
             hello = false;
             socket.write(encodeFrame({ type: 'helloResult', ok: true, clusterId: CLUSTER, nodeId: 9, protocolVersion: PEER_PROTOCOL_VERSION }));
             socket.pause();
-          } else {
+          } else if ((v as { type?: unknown }).type !== 'ping') {
             fakeFrames.push(v as Message);
           }
         });
@@ -310,7 +310,8 @@ describe('PeerTransport', () => {
     const fakePort = (fake.address() as net.AddressInfo).port;
 
     const queueMax = 1024 * 1024;
-    const n1 = await startNode(1, { sendQueueBytesMax: queueMax });
+    // The fake never answers pings: a liveness timeout far beyond the test keeps the link up.
+    const n1 = await startNode(1, { sendQueueBytesMax: queueMax, livenessTimeoutMs: 600_000 });
     n1.transport.setPeers(new Map([[9, `127.0.0.1:${fakePort}`]]));
     await waitFor(() => n1.transport.peerState(9)?.connected === true, 'connected to the fake peer');
 

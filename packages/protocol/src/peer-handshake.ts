@@ -10,8 +10,11 @@
 import type { WireError } from './errors.js';
 import { ERROR_CODES, KeelError } from './errors.js';
 
-/** Version of the node-to-node protocol; both ends must speak the same one. */
-export const PEER_PROTOCOL_VERSION = 1;
+/**
+ * Version of the node-to-node protocol; both ends must speak the same one.
+ * 2: raft channels carry the transport's liveness pings and pongs.
+ */
+export const PEER_PROTOCOL_VERSION = 2;
 
 /** What a peer connection carries after the handshake. */
 export type PeerChannel = 'raft' | 'snapshot';

@@ -16,7 +16,7 @@ import {
   type LeaderHint,
 } from './errors.js';
 import type { JsonLogger } from './json-logger.js';
-import { ClientPortServer, encodeCommand, NodeStore, PeerTransport } from './parts.js';
+import { ClientPortServer, encodeCommand, NodeStore, PeerTransport, peerLivenessTimeoutMs } from './parts.js';
 import type { ApplyResult, Command, PeerAddresses } from './parts.js';
 import { dispatch, encodeOrReject, type AnyResult, type NodeOperations, type WriteResult } from './client-requests.js';
 import { ProposalTracker, type PendingProposal } from './proposal-tracker.js';
@@ -207,6 +207,7 @@ export class KeelNode {
       listen: c.listenPeer,
       peers: this.dialMap(this.store.members()),
       logger: this.logger,
+      livenessTimeoutMs: peerLivenessTimeoutMs(2 * c.electionTicks * c.tickMs),
       advertised: () => this.advertised(),
       onPeerAddresses: (id, addresses) => this.onPeerAddresses(id, addresses),
       onMessage: (m) => this.onPeerMessage(m),

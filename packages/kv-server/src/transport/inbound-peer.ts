@@ -6,6 +6,10 @@
  * A malformed or oversized frame closes only this connection. A structurally invalid Raft
  * message (or one whose `from`/`to` contradict the handshake) is dropped and logged; the
  * connection stays up.
+ *
+ * Liveness (`liveness.ts`): on a raft channel every ping is answered with a pong, and a channel
+ * that receives no frame for the liveness timeout is closed (`tick()`). A snapshot channel must
+ * begin its stream within the handshake timeout; the stream then has its own per-chunk timeouts.
  */
 import type net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
@@ -13,6 +17,7 @@ import type { PeerHello, PeerHelloResult, PeerIdentity } from '@keel/protocol';
 import { FrameDecoder, KeelError, PEER_PROTOCOL_VERSION, checkPeerHello, encodeFrame, validatePeerHello } from '@keel/protocol';
 import type { PeerAddresses } from './advertised.js';
 import { closeGracefully } from './graceful-close.js';
+import { PONG_FRAME, Silence, isPing } from './liveness.js';
 import { validateMessage } from './message-codec.js';
 import { ChunkStream, validateSnapshotFrame, type SnapshotReply } from './snapshot-stream.js';
 
@@ -22,6 +27,8 @@ export interface InboundSettings {
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly snapshotChunkTimeoutMs: number;
+  /** Keepalive delay for the socket (the raft channel's own liveness is counted by `tick()`). */
+  readonly livenessTimeoutMs: number;
   readonly onMessage: (m: Message) => void;
   readonly onSnapshot: (from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>) => Promise<void>;
   /** A raft channel from `peer` is up; the transport closes any older one from the same peer. */
@@ -33,6 +40,8 @@ export interface InboundSettings {
 
 type Phase = 'hello' | 'raft' | 'snapshot' | 'closed';
 
+const PONG = encodeFrame(PONG_FRAME);
+
 export class InboundPeerConnection {
   private phase: Phase = 'hello';
   private peer: NodeId = 0;
@@ -40,12 +49,14 @@ export class InboundPeerConnection {
   private handshakeTimer: NodeJS.Timeout | null;
   private stream: ChunkStream | null = null;
   private dropped = 0;
+  private readonly silence = new Silence();
 
   constructor(
     private readonly socket: net.Socket,
     private readonly settings: InboundSettings,
   ) {
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, settings.livenessTimeoutMs);
     this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes, copyBuffers: true });
     this.handshakeTimer = setTimeout(() => this.close('warn', 'peer.handshake.timeout', {}), settings.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -58,12 +69,19 @@ export class InboundPeerConnection {
     return this.peer;
   }
 
+  /** Called once per ping interval: closes a raft channel that heard nothing for the liveness timeout. */
+  tick(): void {
+    if (this.phase === 'raft' && this.silence.endInterval()) {
+      this.close('info', 'peer.inbound.silent', { livenessTimeoutMs: this.settings.livenessTimeoutMs });
+    }
+  }
+
   /** Closes the connection; a snapshot stream in progress fails. */
   close(level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>): void {
     if (this.phase === 'closed') return;
     const phase = this.phase;
     this.phase = 'closed';
-    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.clearHandshakeTimer();
     this.socket.destroy();
     this.stream?.fail(new KeelError('CONNECTION_LOST', `snapshot connection from node ${this.peer} closed`));
     this.settings.logger.log(level, event, { peer: this.peer, channel: phase, remote: this.socket.remoteAddress, ...fields });
@@ -80,6 +98,7 @@ export class InboundPeerConnection {
   }
 
   private onFrame(value: unknown): void {
+    this.silence.heard();
     switch (this.phase) {
       case 'hello':
         return this.onHello(validatePeerHello(value));
@@ -93,12 +112,11 @@ export class InboundPeerConnection {
   }
 
   private onHello(hello: PeerHello): void {
-    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = null;
     const refusal = checkPeerHello(hello, this.settings.identity);
     if (refusal !== null) {
       const result: PeerHelloResult = { type: 'helloResult', ok: false, error: refusal.toWire() };
       this.phase = 'closed';
+      this.clearHandshakeTimer();
       closeGracefully(this.socket, encodeFrame(result));
       this.settings.logger.log('warn', 'peer.handshake.refused', {
         peer: hello.nodeId,
@@ -123,10 +141,23 @@ export class InboundPeerConnection {
     if (hello.peerAddress !== undefined || hello.clientAddress !== undefined) {
       this.settings.onPeerAddresses(hello.nodeId, { peerAddress: hello.peerAddress ?? '', clientAddress: hello.clientAddress ?? '' });
     }
-    if (hello.channel === 'raft') this.settings.onRaftChannel(hello.nodeId, this);
+    // A snapshot channel keeps the handshake timer until its stream begins.
+    if (hello.channel === 'raft') {
+      this.clearHandshakeTimer();
+      this.settings.onRaftChannel(hello.nodeId, this);
+    }
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
   }
 
   private onRaftFrame(value: unknown): void {
+    if (isPing(value)) {
+      this.socket.write(PONG);
+      return;
+    }
     let message: Message;
     try {
       message = validateMessage(value);
@@ -151,6 +182,7 @@ export class InboundPeerConnection {
     const frame = validateSnapshotFrame(value);
     if (frame.type === 'snapBegin') {
       if (this.stream !== null) throw new KeelError('MALFORMED_FRAME', 'a second snapBegin on one snapshot connection');
+      this.clearHandshakeTimer();
       const stream = new ChunkStream((seq) => this.reply({ type: 'snapAck', seq }), 2 * this.settings.snapshotChunkTimeoutMs);
       this.stream = stream;
       const from = this.peer;

@@ -7,16 +7,21 @@
  * writes wait for 'drain' when the socket pushes back) -> on any failure, backoff (messages are
  * dropped and reported unreachable; a timer redials) -> connecting … ; closed is final.
  *
+ * Liveness (`liveness.ts`): while ready, the link pings the peer every ping interval (`tick()`)
+ * and the peer answers each ping with a pong; a link that hears no pong for the liveness timeout
+ * — its writes are not getting through, or the answers are not — is torn down and redialled.
+ *
  * Invariant: `queue.byteLength <= sendQueueBytesMax`; messages that do not fit are dropped (the
  * newest first) and the peer is reported unreachable — Raft retransmits.
  */
 import net from 'node:net';
 import type { Logger, NodeId } from '@keel/raft';
 import type { PeerIdentity } from '@keel/protocol';
-import { FrameBatch, FrameDecoder, KeelError, checkPeerHelloResult, encodeFrame, validatePeerHelloResult } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, checkPeerHelloResult, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
 import { parseAddress } from './address.js';
 import { helloFor, type PeerAddresses } from './advertised.js';
 import { Backoff } from './backoff.js';
+import { PING_FRAME, Silence, isPong } from './liveness.js';
 
 export interface PeerLinkSettings {
   readonly identity: PeerIdentity;
@@ -26,6 +31,8 @@ export interface PeerLinkSettings {
   readonly handshakeTimeoutMs: number;
   readonly reconnectDelayMsMin: number;
   readonly reconnectDelayMsMax: number;
+  /** A ready link that hears nothing for this long is torn down and redialled. */
+  readonly livenessTimeoutMs: number;
   /** The addresses this node advertises in its hello (read at every dial). */
   readonly advertised: () => PeerAddresses | undefined;
   /** Called when messages to the peer were dropped or its connection broke. */
@@ -46,6 +53,9 @@ export class PeerLink {
   private overflowing = false;
   /** Consecutive failed attempts, for log levels (first failure warns, the rest are debug). */
   private failures = 0;
+  /** Ping intervals without a pong on the current connection. */
+  private silence = new Silence();
+  private readonly pingPayload = packPayload(PING_FRAME);
 
   constructor(
     readonly peerId: NodeId,
@@ -100,6 +110,22 @@ export class PeerLink {
     return dropped === 0;
   }
 
+  /**
+   * Called once per ping interval: a ready link that has heard nothing for the liveness timeout is
+   * torn down (and redialled after the backoff); otherwise it pings the peer.
+   */
+  tick(): void {
+    if (this.state !== 'ready' || this.socket === null) return;
+    if (this.silence.endInterval()) {
+      this.fail(this.socket, 'warn', 'peer.link.silent', { livenessTimeoutMs: this.settings.livenessTimeoutMs, queuedBytes: this.queue.byteLength });
+      return;
+    }
+    // A full queue means the socket pushes back: the pong that is not coming says enough.
+    if (this.queue.byteLength + this.pingPayload.length + 4 > this.settings.sendQueueBytesMax) return;
+    this.queue.addPayload(this.pingPayload);
+    this.flush();
+  }
+
   /** Closes the connection and stops redialing. */
   close(): void {
     this.state = 'closed';
@@ -132,6 +158,8 @@ export class PeerLink {
     this.socket = socket;
     this.blocked = false;
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, this.settings.livenessTimeoutMs);
+    this.silence = new Silence();
     const decoder = new FrameDecoder({ maxFrameBytes: this.settings.maxFrameBytes });
     this.timer = setTimeout(() => {
       this.fail(socket, 'warn', 'peer.handshake.timeout', { timeoutMs: this.settings.handshakeTimeoutMs });
@@ -154,6 +182,10 @@ export class PeerLink {
   }
 
   private onFrame(socket: net.Socket, value: unknown): void {
+    if (this.state === 'ready' && isPong(value)) {
+      this.silence.heard();
+      return;
+    }
     if (this.state !== 'connecting') {
       throw new KeelError('MALFORMED_FRAME', 'unexpected frame from the peer on an outbound connection');
     }

@@ -11,6 +11,10 @@
  *   unreachable (Raft retransmits).
  * - Snapshots stream over a dedicated connection per `sendSnapshot()` call, one acknowledged chunk
  *   at a time with a timeout per chunk.
+ * - Raft connections are watched for liveness (`liveness.ts`): one timer pings every outbound link
+ *   and counts silence on every connection; a connection silent for `livenessTimeoutMs` is torn
+ *   down (and an outbound link redialled), so a path that silently dropped packets heals as soon
+ *   as new connections work, not when the kernel's retransmission backoff gets around to it.
  */
 import net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
@@ -19,6 +23,7 @@ import { KeelError, LIMITS, checkPeerHelloResult, packPayload, validatePeerHello
 import { helloFor, type PeerAddresses } from './advertised.js';
 import { FrameChannel } from './frame-channel.js';
 import { InboundPeerConnection } from './inbound-peer.js';
+import { LIVENESS_PINGS } from './liveness.js';
 import { PeerLink, type PeerLinkSettings } from './peer-link.js';
 import { streamSnapshot } from './snapshot-stream.js';
 
@@ -43,6 +48,12 @@ export interface PeerTransportOptions {
   /** Longest reconnect delay, in ms. Default 2 000. */
   reconnectDelayMsMax?: number;
   /**
+   * A raft connection that receives nothing (not even the transport's pings or pongs) for this
+   * long is torn down, and an outbound one redialled; pings go out every quarter of it. About an
+   * election timeout: see `peerLivenessTimeoutMs`. Default 2 000.
+   */
+  livenessTimeoutMs?: number;
+  /**
    * The addresses this node advertises in every hello: where OTHER nodes can reach it (not the
    * dial overrides). Read at each dial, so it may change (e.g. once the bound port is known).
    */
@@ -64,6 +75,7 @@ export const PEER_TRANSPORT_DEFAULTS = {
   handshakeTimeoutMs: 5_000,
   reconnectDelayMsMin: 50,
   reconnectDelayMsMax: 2_000,
+  livenessTimeoutMs: 2_000,
 } as const;
 
 export class PeerTransport {
@@ -84,6 +96,7 @@ export class PeerTransport {
   private readonly snapshotChannels = new Set<FrameChannel>();
   private peers: ReadonlyMap<NodeId, string> = new Map();
   private server: net.Server | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Peers to report unreachable at the next microtask. */
   private readonly unreachable = new Set<NodeId>();
@@ -105,6 +118,7 @@ export class PeerTransport {
       handshakeTimeoutMs: positive(opts.handshakeTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs'),
       reconnectDelayMsMin: positive(opts.reconnectDelayMsMin ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMin, 'reconnectDelayMsMin'),
       reconnectDelayMsMax: positive(opts.reconnectDelayMsMax ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMax, 'reconnectDelayMsMax'),
+      livenessTimeoutMs: positive(opts.livenessTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.livenessTimeoutMs, 'livenessTimeoutMs'),
       onUnreachable: (id) => this.reportUnreachable(id),
       advertised: () => this.opts.advertised?.(),
     };
@@ -124,6 +138,7 @@ export class PeerTransport {
         server.on('error', (error) => this.logger.log('error', 'peer.server.error', { error: error.message }));
         const address = server.address() as net.AddressInfo;
         this.logger.log('info', 'peer.listening', { host: address.address, port: address.port });
+        this.pingTimer = setInterval(() => this.tick(), this.linkSettings.livenessTimeoutMs / LIVENESS_PINGS);
         this.setPeers(this.peers);
         resolve({ port: address.port });
       });
@@ -229,12 +244,19 @@ export class PeerTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
     for (const link of this.links.values()) link.close();
     this.links.clear();
     for (const channel of this.snapshotChannels) channel.close();
     for (const connection of [...this.inbound]) connection.close('debug', 'peer.inbound.closed', { reason: 'shutdown' });
     const server = this.server;
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** One ping interval: every outbound link pings (or gives up on a silent connection), every inbound one counts silence. */
+  private tick(): void {
+    for (const link of this.links.values()) link.tick();
+    for (const connection of [...this.inbound]) connection.tick();
   }
 
   private accept(socket: net.Socket): void {
@@ -248,6 +270,7 @@ export class PeerTransport {
       maxFrameBytes: this.maxFrameBytes,
       handshakeTimeoutMs: this.linkSettings.handshakeTimeoutMs,
       snapshotChunkTimeoutMs: this.snapshotChunkTimeoutMs,
+      livenessTimeoutMs: this.linkSettings.livenessTimeoutMs,
       onMessage: (m) => this.opts.onMessage(m),
       onSnapshot: (from, meta, chunks) => this.opts.onSnapshot(from, meta, chunks),
       onRaftChannel: (peer, c) => {
