@@ -217,7 +217,7 @@ describe('PeerTransport snapshot streaming', () => {
       }
     });
     const raw = await rawSocket(receiverPort);
-    raw.send({ type: 'hello', clusterId: 'snap-cluster', nodeId: 1, to: 2, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'snapshot' });
+    raw.send({ type: 'hello', clusterId: 'snap-cluster', nodeId: 1, to: 2, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'snapshot', incarnation: 'raw' });
     raw.send({ type: 'snapBegin', meta });
     for (let seq = 0; seq < 3; seq++) raw.send({ type: 'snapChunk', seq, data: new Uint8Array(10) });
     await waitFor(() => raw.closed, 'connection closed');

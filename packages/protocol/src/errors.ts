@@ -27,7 +27,10 @@ export const ERROR_CODES = {
   CONF_CHANGE_PENDING: 'CONF_CHANGE_PENDING',
   /** The membership change is not valid (unknown node, duplicate, learner not caught up, …). */
   INVALID_MEMBERSHIP: 'INVALID_MEMBERSHIP',
-  /** The peer belongs to another cluster or speaks another protocol version. */
+  /**
+   * The peer belongs to another cluster, speaks another protocol version, reached the wrong node,
+   * or claims the id of a node that is already connected.
+   */
   CLUSTER_MISMATCH: 'CLUSTER_MISMATCH',
   /** The node is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',

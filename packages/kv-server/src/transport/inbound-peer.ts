@@ -15,7 +15,7 @@ import type net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
 import type { PeerHello, PeerHelloResult, PeerIdentity } from '@keel/protocol';
 import { FrameDecoder, KeelError, PEER_PROTOCOL_VERSION, checkPeerHello, encodeFrame, validatePeerHello } from '@keel/protocol';
-import type { PeerAddresses } from './advertised.js';
+import { refusalOf, type HandshakeRefusal, type PeerAddresses } from './hello.js';
 import { closeGracefully } from './graceful-close.js';
 import { PONG_FRAME, Silence, isPing } from './liveness.js';
 import { validateMessage } from './message-codec.js';
@@ -31,8 +31,15 @@ export interface InboundSettings {
   readonly livenessTimeoutMs: number;
   readonly onMessage: (m: Message) => void;
   readonly onSnapshot: (from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>) => Promise<void>;
+  /**
+   * The transport's decision on a raft channel whose hello passed `checkPeerHello`: `null` to
+   * accept, or the error to refuse it with (a second process claiming a connected node's id).
+   */
+  readonly admitRaftChannel: (hello: PeerHello, connection: InboundPeerConnection) => KeelError | null;
   /** A raft channel from `peer` is up; the transport closes any older one from the same peer. */
   readonly onRaftChannel: (peer: NodeId, connection: InboundPeerConnection) => void;
+  /** A hello from `peer` was accepted (`null`) or refused. */
+  readonly onHandshake: (peer: NodeId, refusal: HandshakeRefusal | null) => void;
   readonly onClosed: (connection: InboundPeerConnection) => void;
   /** An accepted hello from `peer` advertised where it listens (at least one address non-empty). */
   readonly onPeerAddresses: (peer: NodeId, addresses: PeerAddresses) => void;
@@ -50,6 +57,7 @@ export class InboundPeerConnection {
   private stream: ChunkStream | null = null;
   private dropped = 0;
   private readonly silence = new Silence();
+  private peerIncarnation = '';
 
   constructor(
     private readonly socket: net.Socket,
@@ -67,6 +75,21 @@ export class InboundPeerConnection {
   /** The peer this connection comes from (0 before the handshake). */
   get peerId(): NodeId {
     return this.peer;
+  }
+
+  /** The incarnation the peer's hello carried ('' before the handshake). */
+  get incarnation(): string {
+    return this.peerIncarnation;
+  }
+
+  /** "host:port" the connection comes from. */
+  get remote(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+  }
+
+  /** True while the connection hears its peer: a frame arrived in this ping interval or the last one. */
+  get live(): boolean {
+    return this.phase !== 'closed' && this.silence.silentIntervals < 2;
   }
 
   /** Called once per ping interval: closes a raft channel that heard nothing for the liveness timeout. */
@@ -112,23 +135,30 @@ export class InboundPeerConnection {
   }
 
   private onHello(hello: PeerHello): void {
-    const refusal = checkPeerHello(hello, this.settings.identity);
+    const refusal =
+      checkPeerHello(hello, this.settings.identity) ?? (hello.channel === 'raft' ? this.settings.admitRaftChannel(hello, this) : null);
     if (refusal !== null) {
       const result: PeerHelloResult = { type: 'helloResult', ok: false, error: refusal.toWire() };
       this.phase = 'closed';
       this.clearHandshakeTimer();
       closeGracefully(this.socket, encodeFrame(result));
-      this.settings.logger.log('warn', 'peer.handshake.refused', {
+      // Every refusal is a configuration error a person must fix; the dialer backs off.
+      this.settings.logger.log('error', 'peer.handshake.refused', {
         peer: hello.nodeId,
+        by: 'local',
         clusterId: hello.clusterId,
         protocolVersion: hello.protocolVersion,
-        remote: this.socket.remoteAddress,
+        remote: this.remote,
+        code: refusal.code,
         error: refusal.message,
       });
+      if (hello.nodeId !== this.settings.identity.nodeId) this.settings.onHandshake(hello.nodeId, refusalOf('local', refusal));
       this.settings.onClosed(this);
       return;
     }
+    this.settings.onHandshake(hello.nodeId, null);
     this.peer = hello.nodeId;
+    this.peerIncarnation = hello.incarnation;
     const result: PeerHelloResult = {
       type: 'helloResult',
       ok: true,

@@ -16,15 +16,21 @@
  */
 import net from 'node:net';
 import type { Logger, NodeId } from '@keel/raft';
-import type { PeerIdentity } from '@keel/protocol';
 import { FrameBatch, FrameDecoder, KeelError, checkPeerHelloResult, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
 import { parseAddress } from './address.js';
-import { helloFor, type PeerAddresses } from './advertised.js';
+import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { Backoff } from './backoff.js';
 import { PING_FRAME, Silence, isPong } from './liveness.js';
 
+/**
+ * Longest delay before redialing a peer that refused the handshake, in ms (unless
+ * `reconnectDelayMsMax` is longer). A refusal names a configuration error that a person has to
+ * fix; retrying it fast only floods both logs.
+ */
+export const REFUSED_RECONNECT_DELAY_MS_MAX = 10_000;
+
 export interface PeerLinkSettings {
-  readonly identity: PeerIdentity;
+  readonly identity: LocalIdentity;
   readonly logger: Logger;
   readonly maxFrameBytes: number;
   readonly sendQueueBytesMax: number;
@@ -37,6 +43,8 @@ export interface PeerLinkSettings {
   readonly advertised: () => PeerAddresses | undefined;
   /** Called when messages to the peer were dropped or its connection broke. */
   readonly onUnreachable: (id: NodeId) => void;
+  /** Called after each handshake this link completes: `null` when it succeeded, else the refusal. */
+  readonly onHandshake: (id: NodeId, refusal: HandshakeRefusal | null) => void;
 }
 
 type LinkState = 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -49,6 +57,8 @@ export class PeerLink {
   private blocked = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly backoff: Backoff;
+  /** Delays after a refused handshake: they grow to a longer ceiling. */
+  private readonly refusedBackoff: Backoff;
   /** Set when the queue overflowed; cleared by the next successful flush (log once per episode). */
   private overflowing = false;
   /** Consecutive failed attempts, for log levels (first failure warns, the rest are debug). */
@@ -65,6 +75,7 @@ export class PeerLink {
     parseAddress(address); // fail fast on a bad address
     this.queue = new FrameBatch(settings.maxFrameBytes);
     this.backoff = new Backoff(settings.reconnectDelayMsMin, settings.reconnectDelayMsMax);
+    this.refusedBackoff = new Backoff(settings.reconnectDelayMsMin, Math.max(settings.reconnectDelayMsMax, REFUSED_RECONNECT_DELAY_MS_MAX));
     this.connect();
   }
 
@@ -192,21 +203,26 @@ export class PeerLink {
     const result = validatePeerHelloResult(value);
     const refusal = checkPeerHelloResult(result, this.settings.identity, this.peerId);
     if (refusal !== null) {
-      this.fail(socket, 'warn', 'peer.handshake.refused', { error: refusal.message, code: refusal.code });
+      // The peer refused this node's hello, or accepted it but is not the node this link dials.
+      this.settings.onHandshake(this.peerId, refusalOf('peer', refusal));
+      this.fail(socket, 'error', 'peer.handshake.refused', { by: 'peer', code: refusal.code, error: refusal.message });
       return;
     }
+    this.settings.onHandshake(this.peerId, null);
     this.clearTimer();
     this.state = 'ready';
     this.failures = 0;
     this.backoff.reset();
+    this.refusedBackoff.reset();
     this.settings.logger.log('info', 'peer.connected', { peer: this.peerId, address: this.address });
     this.flush();
   }
 
   /** Tears down `socket` (if it is still the current one) and schedules a redial. */
-  private fail(socket: net.Socket, level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>): void {
+  private fail(socket: net.Socket, level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void {
     if (this.socket !== socket || this.state === 'closed') return;
     const wasReady = this.state === 'ready';
+    const refused = event === 'peer.handshake.refused';
     const lostBytes = this.queue.byteLength;
     this.socket = null;
     socket.destroy();
@@ -214,8 +230,8 @@ export class PeerLink {
     this.queue.take();
     this.failures++;
     this.state = 'backoff';
-    const delayMs = this.backoff.next();
-    const quiet = !wasReady && this.failures > 1 && event !== 'peer.handshake.refused';
+    const delayMs = (refused ? this.refusedBackoff : this.backoff).next();
+    const quiet = !wasReady && this.failures > 1 && !refused;
     this.settings.logger.log(quiet ? 'debug' : level, event, { peer: this.peerId, address: this.address, retryInMs: delayMs, ...fields });
     this.timer = setTimeout(() => {
       this.timer = null;

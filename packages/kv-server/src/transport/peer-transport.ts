@@ -4,8 +4,12 @@
  * - One outbound connection per peer (`PeerLink`), dialed at the peer's DIAL address, which is
  *   configured apart from the address the peer listens on (a test harness may put a proxy in
  *   between). Inbound connections (`InboundPeerConnection`) only receive.
- * - Every connection starts with the handshake (cluster id, node id, protocol version); a node of
- *   another cluster is refused with a clear log line.
+ * - Every connection starts with the handshake (cluster id, node id, protocol version,
+ *   incarnation); a node of another cluster is refused with an ERROR log line on both sides, and
+ *   so is a second process claiming the id of a node whose raft connection is alive (a reconnect
+ *   of the same process, same incarnation, replaces its older connection instead). The last
+ *   refusal per peer is kept for `peerState()`; a refused dialer backs off up to
+ *   `REFUSED_RECONNECT_DELAY_MS_MAX`.
  * - `send()` never blocks: it packs each message once, queues it on its peer's bounded queue and
  *   writes each peer's frames in one socket write; full queues drop messages and report the peer
  *   unreachable (Raft retransmits).
@@ -16,11 +20,12 @@
  *   down (and an outbound link redialled), so a path that silently dropped packets heals as soon
  *   as new connections work, not when the kernel's retransmission backoff gets around to it.
  */
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
-import type { PeerIdentity } from '@keel/protocol';
+import type { PeerHello } from '@keel/protocol';
 import { KeelError, LIMITS, checkPeerHelloResult, packPayload, validatePeerHelloResult } from '@keel/protocol';
-import { helloFor, type PeerAddresses } from './advertised.js';
+import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { FrameChannel } from './frame-channel.js';
 import { InboundPeerConnection } from './inbound-peer.js';
 import { LIVENESS_PINGS } from './liveness.js';
@@ -78,6 +83,16 @@ export const PEER_TRANSPORT_DEFAULTS = {
   livenessTimeoutMs: 2_000,
 } as const;
 
+/** What the transport knows about one peer (`PeerTransport.peerState`). */
+export interface PeerState {
+  /** The outbound link's handshake is done and its connection up. */
+  readonly connected: boolean;
+  /** Bytes waiting to be written to the peer. */
+  readonly queuedBytes: number;
+  /** The last refused handshake with the peer, either way, until a handshake with it succeeds. */
+  readonly refusal?: HandshakeRefusal;
+}
+
 export class PeerTransport {
   /**
    * Called when messages to a peer were dropped or its connection broke (once per peer per batch,
@@ -85,7 +100,7 @@ export class PeerTransport {
    */
   onUnreachable?: (id: NodeId) => void;
 
-  private readonly identity: PeerIdentity;
+  private readonly identity: LocalIdentity;
   private readonly logger: Logger;
   private readonly maxFrameBytes: number;
   private readonly snapshotChunkTimeoutMs: number;
@@ -94,6 +109,8 @@ export class PeerTransport {
   private readonly inbound = new Set<InboundPeerConnection>();
   private readonly raftChannels = new Map<NodeId, InboundPeerConnection>();
   private readonly snapshotChannels = new Set<FrameChannel>();
+  /** The last refused handshake per peer (peers in `peers` only, so that strangers cannot grow it). */
+  private readonly refusals = new Map<NodeId, HandshakeRefusal>();
   private peers: ReadonlyMap<NodeId, string> = new Map();
   private server: net.Server | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -106,7 +123,7 @@ export class PeerTransport {
   constructor(private readonly opts: PeerTransportOptions) {
     if (typeof opts.clusterId !== 'string' || opts.clusterId.length === 0) throw new TypeError('clusterId must be a non-empty string');
     if (!Number.isSafeInteger(opts.nodeId) || opts.nodeId <= 0) throw new TypeError(`nodeId must be a positive integer, got ${opts.nodeId}`);
-    this.identity = { clusterId: opts.clusterId, nodeId: opts.nodeId };
+    this.identity = { clusterId: opts.clusterId, nodeId: opts.nodeId, incarnation: randomBytes(8).toString('hex') };
     this.logger = opts.logger;
     this.maxFrameBytes = positive(opts.maxFrameBytes ?? LIMITS.frameBytesMax, 'maxFrameBytes');
     this.snapshotChunkTimeoutMs = positive(opts.snapshotChunkTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.snapshotChunkTimeoutMs, 'snapshotChunkTimeoutMs');
@@ -120,6 +137,7 @@ export class PeerTransport {
       reconnectDelayMsMax: positive(opts.reconnectDelayMsMax ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMax, 'reconnectDelayMsMax'),
       livenessTimeoutMs: positive(opts.livenessTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.livenessTimeoutMs, 'livenessTimeoutMs'),
       onUnreachable: (id) => this.reportUnreachable(id),
+      onHandshake: (id, refusal) => this.noteHandshake(id, refusal),
       advertised: () => this.opts.advertised?.(),
     };
     this.peers = opts.peers;
@@ -148,6 +166,7 @@ export class PeerTransport {
   /** Replaces the dial addresses (membership changed): new peers are dialed, removed ones closed. */
   setPeers(peers: ReadonlyMap<NodeId, string>): void {
     this.peers = new Map(peers);
+    for (const id of this.refusals.keys()) if (!peers.has(id)) this.refusals.delete(id);
     if (this.closed || this.server === null) return;
     for (const [id, link] of this.links) {
       if (peers.get(id) !== link.address) {
@@ -165,10 +184,15 @@ export class PeerTransport {
     }
   }
 
-  /** The outbound link to `id`: whether its handshake is done, and bytes waiting to be written. */
-  peerState(id: NodeId): { connected: boolean; queuedBytes: number } | undefined {
+  /**
+   * The outbound link to `id` (whether its handshake is done, bytes waiting to be written) and the
+   * last refused handshake with it; `undefined` for a node the transport knows nothing about.
+   */
+  peerState(id: NodeId): PeerState | undefined {
     const link = this.links.get(id);
-    return link === undefined ? undefined : { connected: link.connected, queuedBytes: link.queuedBytes };
+    const refusal = this.refusals.get(id);
+    if (link === undefined && refusal === undefined) return undefined;
+    return { connected: link?.connected ?? false, queuedBytes: link?.queuedBytes ?? 0, ...(refusal !== undefined ? { refusal } : {}) };
   }
 
   /**
@@ -224,8 +248,9 @@ export class PeerTransport {
       channel.send(helloFor(this.identity, to, 'snapshot', this.opts.advertised?.()));
       const result = validatePeerHelloResult(await channel.next(timeoutMs, 'handshake answer'));
       const refusal = checkPeerHelloResult(result, this.identity, to);
+      this.noteHandshake(to, refusal === null ? null : refusalOf('peer', refusal));
       if (refusal !== null) {
-        this.logger.log('warn', 'peer.handshake.refused', { peer: to, address, error: refusal.message });
+        this.logger.log('error', 'peer.handshake.refused', { peer: to, by: 'peer', address, channel: 'snapshot', code: refusal.code, error: refusal.message });
         throw refusal;
       }
       this.logger.log('info', 'peer.snapshot.sending', { peer: to, index: meta.index, term: meta.term });
@@ -273,6 +298,8 @@ export class PeerTransport {
       livenessTimeoutMs: this.linkSettings.livenessTimeoutMs,
       onMessage: (m) => this.opts.onMessage(m),
       onSnapshot: (from, meta, chunks) => this.opts.onSnapshot(from, meta, chunks),
+      admitRaftChannel: (hello, c) => this.admitRaftChannel(hello, c),
+      onHandshake: (peer, refusal) => this.noteHandshake(peer, refusal),
       onRaftChannel: (peer, c) => {
         // The newest raft connection from a peer wins: an older one is a leftover of a
         // connection that peer already gave up on (restart, partition through a proxy).
@@ -294,6 +321,26 @@ export class PeerTransport {
       },
     });
     this.inbound.add(connection);
+  }
+
+  /**
+   * A raft hello from a node whose raft connection is alive: the same process reconnecting (same
+   * incarnation: the newer connection wins) or a second process with the same node id (refused,
+   * so that the two do not take turns replacing each other's connection).
+   */
+  private admitRaftChannel(hello: PeerHello, connection: InboundPeerConnection): KeelError | null {
+    const current = this.raftChannels.get(hello.nodeId);
+    if (current === undefined || current.incarnation === hello.incarnation || !current.live) return null;
+    return new KeelError(
+      'CLUSTER_MISMATCH',
+      `refusing node ${hello.nodeId} from ${connection.remote}: node ${hello.nodeId} is already connected from ${current.remote}, ` +
+        `a different process; are two processes running with id ${hello.nodeId}?`,
+    );
+  }
+
+  private noteHandshake(peer: NodeId, refusal: HandshakeRefusal | null): void {
+    if (refusal === null) this.refusals.delete(peer);
+    else if (this.peers.has(peer)) this.refusals.set(peer, refusal);
   }
 
   /**
