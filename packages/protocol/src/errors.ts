@@ -32,6 +32,11 @@ export const ERROR_CODES = {
    * or claims the id of a node that is already connected.
    */
   CLUSTER_MISMATCH: 'CLUSTER_MISMATCH',
+  /**
+   * The connection reached a port that serves another protocol: a client at a node's peer port, or
+   * a node at a client port. The message names the right port. Definite: nothing was done.
+   */
+  WRONG_PORT: 'WRONG_PORT',
   /** The node is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** The connection to the server closed or could not be opened. */

@@ -22,8 +22,8 @@
  */
 import type net from 'node:net';
 import type { Logger } from '@keel/raft';
-import type { ClientRequest, ClientResponse, ClientResults, WireError } from '@keel/protocol';
-import { FrameBatch, FrameDecoder, KeelError, NO_REQUEST_ID, RequestValidationError, validateClientRequest } from '@keel/protocol';
+import type { ClientRequest, ClientResponse, ClientResults, PeerHelloResult, WireError } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, NO_REQUEST_ID, RequestValidationError, encodeFrame, validateClientRequest } from '@keel/protocol';
 import { closeGracefully } from '../transport/graceful-close.js';
 import { responseBytesBound } from './response-cost.js';
 
@@ -36,6 +36,8 @@ export interface ClientConnectionSettings {
   readonly inflightMax: number;
   /** Budget of response bytes held per connection (reserved for running requests + unsent). */
   readonly responseBytesMax: number;
+  /** Where this node listens for peers ('' when unknown), named to a node that dialled the client port. */
+  readonly peerAddress: () => string;
   readonly onClosed: (connection: ClientConnection) => void;
 }
 
@@ -129,6 +131,10 @@ export class ClientConnection {
 
   private onFrame(value: unknown, bytes: number): void {
     if (this.closed) return;
+    if (isPeerHello(value)) {
+      this.refusePeer();
+      return;
+    }
     let request: ClientRequest;
     try {
       request = validateClientRequest(value, bytes);
@@ -258,6 +264,17 @@ export class ClientConnection {
     this.pump();
   }
 
+  /** A node dialled the client port as a peer: refuse its handshake in the peer protocol, naming the peer port, and close. */
+  private refusePeer(): void {
+    this.closed = true;
+    const peerAddress = this.settings.peerAddress();
+    const message = peerAddress === '' ? 'this is a client port, not a peer port' : `this is a client port; the peer port is ${peerAddress}`;
+    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: { code: 'WRONG_PORT', message, definite: true } };
+    this.settings.logger.log('warn', 'client.peer_hello', { remote: this.socket.remoteAddress, peerAddress });
+    closeGracefully(this.socket, encodeFrame(result));
+    this.settings.onClosed(this);
+  }
+
   /** A bad frame: answer with its error (id NO_REQUEST_ID) after the queued responses, then close. */
   private reject(error: KeelError): void {
     if (this.closed) return;
@@ -272,4 +289,9 @@ export class ClientConnection {
     closeGracefully(this.socket, this.batch.take());
     this.settings.onClosed(this);
   }
+}
+
+/** The first frame of a node dialling this port as its peer port. */
+function isPeerHello(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'hello';
 }

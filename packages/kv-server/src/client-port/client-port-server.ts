@@ -3,7 +3,8 @@
  * boundary before `handle()` sees it, pipelines requests, and batches responses into one socket
  * write per event-loop turn. Bad input gets a typed error response; a malformed or oversized
  * frame gets a MALFORMED_FRAME / TOO_LARGE error frame (id `NO_REQUEST_ID`) and closes only that
- * connection.
+ * connection. A node that dials this port as its peer port gets a handshake refusal (WRONG_PORT)
+ * naming the peer port.
  *
  * Resource limits, so that no client can exhaust the node's memory:
  * - at most `maxConnections` open connections; one more gets an OVERLOADED error frame (id
@@ -41,6 +42,8 @@ export interface ClientPortOptions {
   logger: Logger;
   /** Runs a validated request; throw (reject with) a `KeelError` to answer an error. Other errors answer INTERNAL. */
   handle(request: ClientRequest): Promise<ClientResults[ClientRequest['op']]>;
+  /** Where this node listens for peers, named to a node that dials the client port by mistake. Default: not named. */
+  peerAddress?: () => string;
   /** Largest frame, in bytes. Default `LIMITS.frameBytesMax`. */
   maxFrameBytes?: number;
   /** Requests accepted (waiting or running) per connection before OVERLOADED. Default `LIMITS.inflightPerConnectionMax`. */
@@ -97,6 +100,7 @@ export class ClientPortServer {
       maxFrameBytes: o.maxFrameBytes ?? LIMITS.frameBytesMax,
       inflightMax: inflight,
       responseBytesMax: responseBytes,
+      peerAddress: () => this.o.peerAddress?.() ?? '',
       onClosed: (c: ClientConnection) => this.connections.delete(c),
     };
   }

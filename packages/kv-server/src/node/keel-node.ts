@@ -228,6 +228,7 @@ export class KeelNode {
       host: c.listenClient.host,
       port: c.listenClient.port,
       logger: this.logger,
+      peerAddress: () => this.advertised().peerAddress,
       handle: (request) => this.handle(request),
     });
     this.clientPortNumber = (await this.clientServer.listen()).port;

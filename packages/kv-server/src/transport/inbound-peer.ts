@@ -3,6 +3,8 @@
  * hello for this cluster and node; then the connection carries either Raft messages from that
  * peer (channel 'raft', read-only from here) or one snapshot stream (channel 'snapshot').
  *
+ * A client request sent here by mistake (a client given the peer port) gets one client-protocol
+ * error frame, WRONG_PORT with id -1 naming the client port, and the connection is closed.
  * A malformed or oversized frame closes only this connection. A structurally invalid Raft
  * message (or one whose `from`/`to` contradict the handshake) is dropped and logged; the
  * connection stays up.
@@ -13,8 +15,17 @@
  */
 import type net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
-import type { PeerHello, PeerHelloResult, PeerIdentity } from '@keel/protocol';
-import { FrameDecoder, KeelError, PEER_PROTOCOL_VERSION, checkPeerHello, encodeFrame, validatePeerHello } from '@keel/protocol';
+import type { ClientResponse, PeerHello, PeerHelloResult, PeerIdentity } from '@keel/protocol';
+import {
+  FrameDecoder,
+  KeelError,
+  NO_REQUEST_ID,
+  PEER_PROTOCOL_VERSION,
+  checkPeerHello,
+  encodeFrame,
+  requestIdOf,
+  validatePeerHello,
+} from '@keel/protocol';
 import { refusalOf, type HandshakeRefusal, type PeerAddresses } from './hello.js';
 import { closeGracefully } from './graceful-close.js';
 import { PONG_FRAME, Silence, isPing } from './liveness.js';
@@ -27,6 +38,8 @@ export interface InboundSettings {
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly snapshotChunkTimeoutMs: number;
+  /** Where this node listens for clients ('' when unknown), named to a client that reached the peer port. */
+  readonly clientAddress: () => string;
   /** Keepalive delay for the socket (the raft channel's own liveness is counted by `tick()`). */
   readonly livenessTimeoutMs: number;
   readonly onMessage: (m: Message) => void;
@@ -124,6 +137,7 @@ export class InboundPeerConnection {
     this.silence.heard();
     switch (this.phase) {
       case 'hello':
+        if (isClientRequest(value)) return this.answerClient();
         return this.onHello(validatePeerHello(value));
       case 'raft':
         return this.onRaftFrame(value);
@@ -176,6 +190,18 @@ export class InboundPeerConnection {
       this.clearHandshakeTimer();
       this.settings.onRaftChannel(hello.nodeId, this);
     }
+  }
+
+  /** A client reached the peer port: tell it where the client port is, in its own protocol, and close. */
+  private answerClient(): void {
+    const clientAddress = this.settings.clientAddress();
+    const message = clientAddress === '' ? 'this is a peer port, not a client port' : `this is a peer port; the client port is ${clientAddress}`;
+    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: { code: 'WRONG_PORT', message, definite: true } };
+    this.phase = 'closed';
+    this.clearHandshakeTimer();
+    closeGracefully(this.socket, encodeFrame(response));
+    this.settings.logger.log('info', 'peer.client_request', { remote: this.remote, clientAddress });
+    this.settings.onClosed(this);
   }
 
   private clearHandshakeTimer(): void {
@@ -245,4 +271,9 @@ export class InboundPeerConnection {
     if (this.phase === 'closed') return;
     this.socket.write(encodeFrame(reply));
   }
+}
+
+/** A frame of the client protocol: a request has a numeric `id` and an `op`, a hello neither. */
+function isClientRequest(value: unknown): boolean {
+  return requestIdOf(value) !== NO_REQUEST_ID && typeof (value as { op?: unknown }).op === 'string';
 }

@@ -296,6 +296,7 @@ export class PeerTransport {
       handshakeTimeoutMs: this.linkSettings.handshakeTimeoutMs,
       snapshotChunkTimeoutMs: this.snapshotChunkTimeoutMs,
       livenessTimeoutMs: this.linkSettings.livenessTimeoutMs,
+      clientAddress: () => this.opts.advertised?.()?.clientAddress ?? '',
       onMessage: (m) => this.opts.onMessage(m),
       onSnapshot: (from, meta, chunks) => this.opts.onSnapshot(from, meta, chunks),
       admitRaftChannel: (hello, c) => this.admitRaftChannel(hello, c),
