@@ -164,8 +164,9 @@ a JSON file given with --config, whose keys are the camelCase option names, e.g.
 Precedence: command line, then environment, then config file, then defaults.
 
 Logs: one JSON object per line on stdout, with ts, level, event, nodeId, term and role.
-Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a fatal runtime error,
-2 on bad configuration (one line on stderr explains it).
+Exit status (a failure is named in one line on stderr): 0 after a clean shutdown (SIGTERM/SIGINT),
+1 on any other failure, 2 on bad configuration, 3 when the data directory is in use by another
+running process (its keel.lock names it).
 
 Example (node 1 of 3):
   keel-server --id 1 --data-dir /tmp/keel1 \\

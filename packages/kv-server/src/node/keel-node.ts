@@ -159,7 +159,7 @@ export class KeelNode {
               (m): Member => ({ id: m.id, role: 'voter', peerAddress: m.peerAddress, clientAddress: m.clientAddress }),
             ),
           };
-    const store = await NodeStore.open({ dir: config.dataDir, logger, ...(bootstrap ? { bootstrap } : {}) });
+    const store = await NodeStore.open({ dir: config.dataDir, nodeId: config.id, logger, ...(bootstrap ? { bootstrap } : {}) });
     let node: KeelNode | undefined;
     try {
       const rawNode = new RawNode({
