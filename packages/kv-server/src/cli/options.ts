@@ -166,7 +166,8 @@ Precedence: command line, then environment, then config file, then defaults.
 Logs: one JSON object per line on stdout, with ts, level, event, nodeId, term and role.
 Exit status (a failure is named in one line on stderr): 0 after a clean shutdown (SIGTERM/SIGINT),
 1 on any other failure, 2 on bad configuration, 3 when the data directory is in use by another
-running process (its keel.lock names it).
+running process (its keel.lock names it), 4 when the disk is full, 5 when a listen address is in
+use or not available, 6 when the data directory is damaged.
 
 Example (node 1 of 3):
   keel-server --id 1 --data-dir /tmp/keel1 \\

@@ -20,6 +20,7 @@ import type { Logger } from '@keel/raft';
 import type { ClientRequest, ClientResponse, ClientResults } from '@keel/protocol';
 import { LIMITS, NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
 import { closeGracefully } from '../transport/graceful-close.js';
+import { ListenError, formatAddress } from '../transport/listen-error.js';
 import { ClientConnection, type ClientConnectionSettings } from './client-connection.js';
 
 /**
@@ -127,15 +128,16 @@ export class ClientPortServer {
     }));
   }
 
-  /** Starts accepting clients. Resolves with the bound port. */
+  /** Starts accepting clients. Resolves with the bound port; rejects with `ListenError`. */
   listen(): Promise<{ port: number }> {
     if (this.server !== null) throw new Error('ClientPortServer.listen() called twice');
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (error: Error): void => reject(new ListenError('clients', formatAddress(this.o.host, this.o.port), error));
+      server.once('error', failed);
       server.listen(this.o.port, this.o.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         server.on('error', (error) => this.o.logger.log('error', 'client.server.error', { error: error.message }));
         const address = server.address() as net.AddressInfo;
         this.o.logger.log('info', 'client.listening', { host: address.address, port: address.port });

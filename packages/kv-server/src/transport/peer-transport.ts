@@ -28,6 +28,7 @@ import { KeelError, LIMITS, checkPeerHelloResult, packPayload, validatePeerHello
 import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { FrameChannel } from './frame-channel.js';
 import { InboundPeerConnection } from './inbound-peer.js';
+import { ListenError, formatAddress } from './listen-error.js';
 import { LIVENESS_PINGS } from './liveness.js';
 import { PeerLink, type PeerLinkSettings } from './peer-link.js';
 import { streamSnapshot } from './snapshot-stream.js';
@@ -143,16 +144,17 @@ export class PeerTransport {
     this.peers = opts.peers;
   }
 
-  /** Starts listening for peers and dialing them. Resolves with the bound port. */
+  /** Starts listening for peers and dialing them. Resolves with the bound port; rejects with `ListenError`. */
   listen(): Promise<{ port: number }> {
     if (this.server !== null) throw new Error('PeerTransport.listen() called twice');
     if (this.closed) return Promise.reject(new KeelError('SHUTTING_DOWN', 'the transport is closed'));
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (error: Error): void => reject(new ListenError('peers', formatAddress(this.opts.listen.host, this.opts.listen.port), error));
+      server.once('error', failed);
       server.listen(this.opts.listen.port, this.opts.listen.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         server.on('error', (error) => this.logger.log('error', 'peer.server.error', { error: error.message }));
         const address = server.address() as net.AddressInfo;
         this.logger.log('info', 'peer.listening', { host: address.address, port: address.port });
