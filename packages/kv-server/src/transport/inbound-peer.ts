@@ -90,6 +90,11 @@ export class InboundPeerConnection {
     return this.peer;
   }
 
+  /** True until the first frame (the hello) is handled. */
+  get awaitingHello(): boolean {
+    return this.phase === 'hello';
+  }
+
   /** The incarnation the peer's hello carried ('' before the handshake). */
   get incarnation(): string {
     return this.peerIncarnation;

@@ -75,6 +75,13 @@ export interface PeerTransportOptions {
   onSnapshot(from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
 }
 
+/**
+ * Most inbound connections waiting for their hello at once. A peer sends its hello as soon as it
+ * connects, so when more are waiting the oldest is closed to make room: connections that never
+ * complete a handshake cannot pile up (each also times out after `handshakeTimeoutMs`).
+ */
+export const PENDING_HANDSHAKES_MAX = 64;
+
 export const PEER_TRANSPORT_DEFAULTS = {
   sendQueueBytesMax: 64 * 1024 * 1024,
   snapshotChunkTimeoutMs: 10_000,
@@ -115,6 +122,8 @@ export class PeerTransport {
   private peers: ReadonlyMap<NodeId, string> = new Map();
   private server: net.Server | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
+  /** Connections closed unheard to make room since the last time there was room (for one warning per burst). */
+  private evictedInBurst = 0;
   private closed = false;
   /** Peers to report unreachable at the next microtask. */
   private readonly unreachable = new Set<NodeId>();
@@ -291,6 +300,7 @@ export class PeerTransport {
       socket.destroy();
       return;
     }
+    this.makeRoomForHandshake();
     const connection = new InboundPeerConnection(socket, {
       identity: this.identity,
       logger: this.logger,
@@ -324,6 +334,23 @@ export class PeerTransport {
       },
     });
     this.inbound.add(connection);
+  }
+
+  /** Closes the oldest connection still waiting for its hello when `PENDING_HANDSHAKES_MAX` are. */
+  private makeRoomForHandshake(): void {
+    let waiting = 0;
+    let oldest: InboundPeerConnection | undefined;
+    for (const connection of this.inbound) {
+      if (!connection.awaitingHello) continue;
+      oldest ??= connection;
+      waiting++;
+    }
+    if (waiting < PENDING_HANDSHAKES_MAX || oldest === undefined) {
+      this.evictedInBurst = 0;
+      return;
+    }
+    if (this.evictedInBurst++ === 0) this.logger.log('warn', 'peer.handshakes.full', { waiting, max: PENDING_HANDSHAKES_MAX });
+    oldest.close('debug', 'peer.handshake.evicted', {});
   }
 
   /**
