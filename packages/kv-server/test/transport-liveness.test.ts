@@ -157,6 +157,21 @@ describe('peer link liveness', () => {
     expect(n2.received.some((m) => m.type === 'heartbeat' && m.commit >= 1_000 && m.commit < 1_020)).toBe(false);
   });
 
+  it('recovers after the heal when the link redialled into the partition (a handshake that never completes)', async () => {
+    const options = { livenessTimeoutMs: 400 };
+    const n1 = await startNode(1, options);
+    const n2 = await startNode(2, options);
+    const to2 = await SilencingRelay.start(n2.port);
+    n1.transport.setPeers(new Map([[2, to2.address]]));
+    await deliverAfter(n1, n2, 0);
+    to2.partition();
+    // The silent link is torn down and redialled; the new connection is silent too.
+    await waitFor(() => to2.accepted >= 2 && n1.logger.has('peer.link.silent'), 'a redial during the partition');
+    to2.heal();
+    await deliverAfter(n1, n2, 10_000);
+    expect(n1.logger.has('peer.handshake.timeout')).toBe(true);
+  });
+
   it('keeps an idle link up: a link with no Raft traffic is not mistaken for a dead one', async () => {
     const options = { livenessTimeoutMs: 200 };
     const n1 = await startNode(1, options);

@@ -47,7 +47,11 @@ export interface PeerTransportOptions {
   sendQueueBytesMax?: number;
   /** Time allowed for each snapshot chunk's acknowledgement (and the handshake, and the final result), in ms. Default 10 000. */
   snapshotChunkTimeoutMs?: number;
-  /** Time allowed for a peer handshake, in ms. Default 5 000. */
+  /**
+   * Time allowed for a peer handshake (connecting included), in ms, both ways. Default: the
+   * liveness timeout, so that a dial that went into a partition is retried as soon after the heal
+   * as a silent connection would be.
+   */
   handshakeTimeoutMs?: number;
   /** First reconnect delay, in ms. Default 50. */
   reconnectDelayMsMin?: number;
@@ -85,7 +89,6 @@ export const PENDING_HANDSHAKES_MAX = 64;
 export const PEER_TRANSPORT_DEFAULTS = {
   sendQueueBytesMax: 64 * 1024 * 1024,
   snapshotChunkTimeoutMs: 10_000,
-  handshakeTimeoutMs: 5_000,
   reconnectDelayMsMin: 50,
   reconnectDelayMsMax: 2_000,
   livenessTimeoutMs: 2_000,
@@ -137,15 +140,16 @@ export class PeerTransport {
     this.logger = opts.logger;
     this.maxFrameBytes = positive(opts.maxFrameBytes ?? LIMITS.frameBytesMax, 'maxFrameBytes');
     this.snapshotChunkTimeoutMs = positive(opts.snapshotChunkTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.snapshotChunkTimeoutMs, 'snapshotChunkTimeoutMs');
+    const livenessTimeoutMs = positive(opts.livenessTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.livenessTimeoutMs, 'livenessTimeoutMs');
     this.linkSettings = {
       identity: this.identity,
       logger: opts.logger,
       maxFrameBytes: this.maxFrameBytes,
       sendQueueBytesMax: positive(opts.sendQueueBytesMax ?? PEER_TRANSPORT_DEFAULTS.sendQueueBytesMax, 'sendQueueBytesMax'),
-      handshakeTimeoutMs: positive(opts.handshakeTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs'),
+      handshakeTimeoutMs: positive(opts.handshakeTimeoutMs ?? livenessTimeoutMs, 'handshakeTimeoutMs'),
       reconnectDelayMsMin: positive(opts.reconnectDelayMsMin ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMin, 'reconnectDelayMsMin'),
       reconnectDelayMsMax: positive(opts.reconnectDelayMsMax ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMax, 'reconnectDelayMsMax'),
-      livenessTimeoutMs: positive(opts.livenessTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.livenessTimeoutMs, 'livenessTimeoutMs'),
+      livenessTimeoutMs,
       onUnreachable: (id) => this.reportUnreachable(id),
       onHandshake: (id, refusal) => this.noteHandshake(id, refusal),
       advertised: () => this.opts.advertised?.(),
