@@ -53,14 +53,15 @@ async function main(): Promise<void> {
     process.stderr.write(`keel-server: ${report.message}\n`);
     return exitAfterLog(report.status);
   };
-  process.on('uncaughtException', (err) => {
-    logger.log('error', 'process.uncaught_exception', { error: err });
-    exitAfterLog(EXIT.FATAL);
-  });
-  process.on('unhandledRejection', (reason) => {
-    logger.log('error', 'process.unhandled_rejection', { error: reason });
-    exitAfterLog(EXIT.FATAL);
-  });
+  /** A bug: the log line keeps the stack; stderr names it in one line. */
+  const crashed = (event: string, err: unknown): never => {
+    const report = describeFailure(err);
+    logger.log('error', event, { error: err });
+    process.stderr.write(`keel-server: unexpected failure (see the ${event} log line): ${report.message}\n`);
+    return exitAfterLog(report.status);
+  };
+  process.on('uncaughtException', (err) => crashed('process.uncaught_exception', err));
+  process.on('unhandledRejection', (reason) => crashed('process.unhandled_rejection', reason));
 
   const stop = (signal: string): void => {
     if (stopping) {
@@ -71,15 +72,13 @@ async function main(): Promise<void> {
     logger.log('info', 'process.signal', { signal });
     const timer = setTimeout(() => {
       logger.log('error', 'process.shutdown_timeout', { timeoutMs: SHUTDOWN_TIMEOUT_MS });
+      process.stderr.write(`keel-server: the shutdown took longer than ${SHUTDOWN_TIMEOUT_MS} ms; exiting without finishing it\n`);
       exitAfterLog(EXIT.FATAL);
     }, SHUTDOWN_TIMEOUT_MS);
     timer.unref();
     started.then((node) => node?.close()).then(
       () => exitAfterLog(EXIT.OK),
-      (err: unknown) => {
-        logger.log('error', 'process.shutdown_failed', { error: err });
-        exitAfterLog(EXIT.FATAL);
-      },
+      (err: unknown) => crashed('process.shutdown_failed', err),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
