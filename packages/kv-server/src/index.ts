@@ -50,6 +50,6 @@ export {
 } from './state-machine/index.js';
 export type { Command, MemberAddresses, StateMachineErrorCode, SessionLimits } from './state-machine/index.js';
 export { PeerTransport, PEER_TRANSPORT_DEFAULTS } from './transport/index.js';
-export type { PeerTransportOptions } from './transport/index.js';
+export type { HandshakeRefusal, PeerState, PeerTransportOptions } from './transport/index.js';
 export { ClientPortServer } from './client-port/index.js';
 export type { ClientPortOptions } from './client-port/index.js';
