@@ -178,6 +178,14 @@ export class Cluster {
     return this.nodes.filter((n) => n.membership !== 'removed').map((n) => n.clientAddress);
   }
 
+  /** The bootstrap membership the members were started with: `--initial-cluster`'s value. */
+  get initialCluster(): string {
+    return this.nodes
+      .filter((n) => !n.joins)
+      .map((n) => `${n.id}=${n.peerAddress}/${n.clientAddress}`)
+      .join(',');
+  }
+
   /** A KeelClient on `endpoints`, closed by destroy(). */
   client(options: Omit<KeelClientOptions, 'endpoints'> & { endpoints?: readonly string[] } = {}): KeelClient {
     const client = new KeelClient({ endpoints: this.endpoints, ...options });
@@ -391,16 +399,12 @@ export class Cluster {
   private args(node: ClusterNode, extraArgs: readonly string[]): string[] {
     const o = this.options;
     const { listenPeer, listenClient } = node.addresses;
-    const initialCluster = this.nodes
-      .filter((n) => !n.joins)
-      .map((n) => `${n.id}=${n.peerAddress}/${n.clientAddress}`)
-      .join(',');
     return [
       '--id',
       String(node.id),
       '--data-dir',
       node.dataDir,
-      ...(node.joins ? ['--join'] : ['--initial-cluster', initialCluster]),
+      ...(node.joins ? ['--join'] : ['--initial-cluster', this.initialCluster]),
       '--listen-peer',
       listenPeer,
       '--listen-client',
