@@ -29,7 +29,7 @@ export { JsonLogger } from './node/json-logger.js';
 export type { LogContext } from './node/json-logger.js';
 export { parseConfig } from './cli/options.js';
 // The parts the node composes.
-export { NodeStore, StoreError, SNAPSHOT_CHUNK_BYTES_MIN, DATA_DIR_LOCK_FILE, readDataDirLock } from './storage/index.js';
+export { NodeStore, StoreError, SNAPSHOT_CHUNK_BYTES_MIN, DATA_DIR_LOCK_FILE, isProcessAlive, readDataDirLock } from './storage/index.js';
 export type {
   OpenStoreOptions,
   ScanRange,

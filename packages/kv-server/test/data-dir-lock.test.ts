@@ -35,6 +35,37 @@ function deadPid(): Promise<number> {
   });
 }
 
+/**
+ * A process that has exited and is not reaped yet (a zombie): the child of a Node process whose
+ * event loop is blocked in a synchronous read of its stdin, so it cannot reap. Ending that stdin
+ * (cleanup) lets the parent reap the child and exit.
+ */
+async function zombiePid(): Promise<number> {
+  const parent = spawn(
+    process.execPath,
+    ['-e', "const c = require('node:child_process').spawn(process.execPath, ['-e', ''], { stdio: 'ignore' }); process.stdout.write(c.pid + '\\n'); require('node:fs').readSync(0, Buffer.alloc(1));"],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise((resolve) => parent.on('exit', resolve));
+  cleanup.push(async () => {
+    parent.stdin.end();
+    await exited;
+  });
+  const pid = await new Promise<number>((resolve, reject) => {
+    parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    parent.once('error', reject);
+  });
+  const state = (): string => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  };
+  for (let i = 0; state() !== 'Z'; i++) {
+    if (i > 600) throw new Error(`process ${pid} did not exit within 30 s (state ${state()})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return pid;
+}
+
 describe('data directory lock (keel.lock)', () => {
   it('is written exactly as the contract says while the store is open, and removed when it closes', async () => {
     const dir = tempDir();
@@ -69,6 +100,19 @@ describe('data directory lock (keel.lock)', () => {
     const again = await NodeStore.open({ dir, nodeId: 3, logger });
     expect(logger.records.filter((r) => r.event === 'storage.lock.stale').at(-1)).toMatchObject({ fields: { reason: 'unreadable' } });
     await again.close();
+  });
+
+  it.runIf(existsSync('/proc/self/stat'))('counts a lock whose process is a zombie (exited, never reaped) as stale', async () => {
+    // Where PID 1 does not reap orphans (a container without an init), a killed keel-server whose
+    // parent had died stays a zombie for good: its lock must not keep the directory from restarting.
+    const dir = tempDir();
+    const pid = await zombiePid();
+    writeFileSync(join(dir, DATA_DIR_LOCK_FILE), JSON.stringify({ pid, nodeId: 3, startedAt: new Date(0).toISOString() }));
+    expect(await readDataDirLock(dir)).toMatchObject({ pid, alive: false });
+    const logger = recordingLogger('store');
+    const store = await NodeStore.open({ dir, nodeId: 3, logger });
+    expect(logger.records.find((r) => r.event === 'storage.lock.stale')).toMatchObject({ fields: { reason: 'process gone' } });
+    await store.close();
   });
 
   it('a second keel-server on a running node’s data directory is refused (exit 3, one line naming the pid); nothing is touched', async () => {

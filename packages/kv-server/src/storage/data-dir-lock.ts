@@ -16,6 +16,7 @@
  * process after a crash makes a stale lock look live; the error says to delete the file then.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '@keel/raft';
@@ -53,7 +54,7 @@ export async function readDataDirLock(dir: string): Promise<DataDirLockState | n
   }
   const lock = parseLock(text);
   if (lock === null) throw new StoreError('CORRUPTED', `${join(dir, DATA_DIR_LOCK_FILE)} is not a Keel lock file: ${JSON.stringify(text.slice(0, 200))}`);
-  return { ...lock, alive: isAlive(lock.pid) };
+  return { ...lock, alive: isProcessAlive(lock.pid) };
 }
 
 /** The lock this process holds on a data directory. */
@@ -108,7 +109,7 @@ export async function acquireDataDirLock(dir: string, nodeId: number, logger?: L
     }
     const holder = parseLock(text);
     // Our own pid but not held here: a lock left by an earlier process that had this pid.
-    if (holder !== null && holder.pid !== process.pid && isAlive(holder.pid)) {
+    if (holder !== null && holder.pid !== process.pid && isProcessAlive(holder.pid)) {
       throw new StoreError(
         'LOCKED',
         `data directory ${dir} is in use by process ${holder.pid} (node ${holder.nodeId}, started ${holder.startedAt}); ` +
@@ -162,12 +163,25 @@ function parseLock(text: string): DataDirLock | null {
   return { pid: pid as number, nodeId: nodeId as number, startedAt };
 }
 
-/** Whether process `pid` exists (signal 0 checks without signalling; EPERM: it exists, as another user). */
-function isAlive(pid: number): boolean {
+/**
+ * Whether process `pid` holds anything: it exists (signal 0 checks without signalling; EPERM: it
+ * exists, as another user) and has not exited. A zombie — exited, not yet reaped by its parent;
+ * state Z in Linux's /proc — holds nothing: where PID 1 does not reap orphans (a container
+ * without an init), a keel-server killed after its parent died stays a zombie for good.
+ */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    // Gone meanwhile; or no /proc (not Linux), where the signal check is all there is.
+    return !existsSync('/proc/self/stat');
+  }
+  // "pid (comm) S ...": the state follows the last ')' (comm may contain ')' itself).
+  return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
 }
