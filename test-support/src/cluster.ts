@@ -117,7 +117,6 @@ export class Cluster {
     } else {
       this.dataRoot = options.dataRoot;
       this.ownsRoot = false;
-      if (options.fresh === true) clearDataRoot(this.dataRoot);
       mkdirSync(this.dataRoot, { recursive: true });
     }
     if (options.logDir !== undefined) mkdirSync(options.logDir, { recursive: true });
@@ -137,6 +136,7 @@ export class Cluster {
     const count = options.nodes ?? 3;
     if (!Number.isSafeInteger(count) || count < 1) throw new TypeError(`nodes must be a positive integer, got ${count}`);
     for (let attempt = 1; ; attempt++) {
+      if (options.fresh === true && options.dataRoot !== undefined) await clearDataRoot(options.dataRoot);
       const cluster = new Cluster(options);
       try {
         for (let id = 1; id <= count; id++) await cluster.addNode(id, false);
