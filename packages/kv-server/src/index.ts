@@ -29,8 +29,17 @@ export { JsonLogger } from './node/json-logger.js';
 export type { LogContext } from './node/json-logger.js';
 export { parseConfig } from './cli/options.js';
 // The parts the node composes.
-export { NodeStore, StoreError, SNAPSHOT_CHUNK_BYTES_MIN } from './storage/index.js';
-export type { OpenStoreOptions, ScanRange, SnapshotStream, ApplyResult, SnapshotInstall, StoreErrorCode } from './storage/index.js';
+export { NodeStore, StoreError, SNAPSHOT_CHUNK_BYTES_MIN, DATA_DIR_LOCK_FILE, isProcessAlive, readDataDirLock } from './storage/index.js';
+export type {
+  OpenStoreOptions,
+  ScanRange,
+  SnapshotStream,
+  ApplyResult,
+  SnapshotInstall,
+  StoreErrorCode,
+  DataDirLock,
+  DataDirLockState,
+} from './storage/index.js';
 export {
   encodeCommand,
   decodeCommand,
@@ -41,6 +50,6 @@ export {
 } from './state-machine/index.js';
 export type { Command, MemberAddresses, StateMachineErrorCode, SessionLimits } from './state-machine/index.js';
 export { PeerTransport, PEER_TRANSPORT_DEFAULTS } from './transport/index.js';
-export type { PeerTransportOptions } from './transport/index.js';
+export type { HandshakeRefusal, PeerState, PeerTransportOptions } from './transport/index.js';
 export { ClientPortServer } from './client-port/index.js';
 export type { ClientPortOptions } from './client-port/index.js';

@@ -16,7 +16,7 @@ import {
   type LeaderHint,
 } from './errors.js';
 import type { JsonLogger } from './json-logger.js';
-import { ClientPortServer, encodeCommand, NodeStore, PeerTransport } from './parts.js';
+import { ClientPortServer, encodeCommand, NodeStore, PeerTransport, peerLivenessTimeoutMs } from './parts.js';
 import type { ApplyResult, Command, PeerAddresses } from './parts.js';
 import { dispatch, encodeOrReject, type AnyResult, type NodeOperations, type WriteResult } from './client-requests.js';
 import { ProposalTracker, type PendingProposal } from './proposal-tracker.js';
@@ -161,7 +161,7 @@ export class KeelNode {
               (m): Member => ({ id: m.id, role: 'voter', peerAddress: m.peerAddress, clientAddress: m.clientAddress }),
             ),
           };
-    const store = await NodeStore.open({ dir: config.dataDir, logger, ...(bootstrap ? { bootstrap } : {}) });
+    const store = await NodeStore.open({ dir: config.dataDir, nodeId: config.id, logger, ...(bootstrap ? { bootstrap } : {}) });
     let node: KeelNode | undefined;
     try {
       const rawNode = new RawNode({
@@ -209,6 +209,7 @@ export class KeelNode {
       listen: c.listenPeer,
       peers: this.dialMap(this.store.members()),
       logger: this.logger,
+      livenessTimeoutMs: peerLivenessTimeoutMs(2 * c.electionTicks * c.tickMs),
       advertised: () => this.advertised(),
       onPeerAddresses: (id, addresses) => this.onPeerAddresses(id, addresses),
       onMessage: (m) => this.onPeerMessage(m),
@@ -229,6 +230,7 @@ export class KeelNode {
       host: c.listenClient.host,
       port: c.listenClient.port,
       logger: this.logger,
+      peerAddress: () => this.advertised().peerAddress,
       handle: (request) => this.handle(request),
     });
     this.clientPortNumber = (await this.clientServer.listen()).port;

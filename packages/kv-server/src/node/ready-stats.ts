@@ -1,8 +1,8 @@
 import type { Logger, Ready } from '@keel/raft';
 
 /**
- * Counters of the Ready loop, printed as one `node.stats` line per interval while there is
- * traffic: how well writes batch (entries per Ready, per fsync) and where the time goes.
+ * Counters of the Ready loop, printed as one `node.stats` line at debug level per interval while
+ * there is traffic: how well writes batch (entries per Ready, per fsync) and where the time goes.
  */
 export class ReadyStats {
   private readies = 0;
@@ -43,7 +43,7 @@ export class ReadyStats {
     const seconds = this.elapsedMs / 1000;
     if (this.entries > 0 || this.committed > 0) {
       const r = Math.max(1, this.readies);
-      this.logger.log('info', 'node.stats', {
+      this.logger.log('debug', 'node.stats', {
         seconds,
         readies: this.readies,
         syncs: this.syncs,

@@ -7,3 +7,5 @@ export type { OpenStoreOptions, ScanRange, SnapshotStream, ApplyResult, Snapshot
 export { StoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
 export { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';
+export { DATA_DIR_LOCK_FILE, isProcessAlive, readDataDirLock } from './data-dir-lock.js';
+export type { DataDirLock, DataDirLockState } from './data-dir-lock.js';

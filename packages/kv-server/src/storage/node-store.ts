@@ -40,6 +40,7 @@ import {
   logKey,
   type AppliedMark,
 } from './codec.js';
+import { acquireDataDirLock, type DataDirLockHandle } from './data-dir-lock.js';
 import { StoreError } from './errors.js';
 import { bytesSublevel, kvSublevelName, openDb, sessionsSublevelName, writeBatch, type BatchOp, type Bytes, type BytesSublevel, type Db, type MetaSublevel } from './layout.js';
 import { recover } from './recovery.js';
@@ -49,8 +50,10 @@ import { SnapshotInstaller, type InstallTarget, type SnapshotInstall } from './s
 import { openSnapshotStream, type SnapshotStream } from './snapshot-reader.js';
 
 export interface OpenStoreOptions {
-  /** Data directory (created when missing); LevelDB lives in `${dir}/db`. */
+  /** Data directory (created when missing); LevelDB lives in `${dir}/db`, its holder in `${dir}/keel.lock`. */
   readonly dir: string;
+  /** The node that holds the directory, written to `keel.lock`. Default 0 (not a node: a tool or test). */
+  readonly nodeId?: number;
   /**
    * Membership of a brand-new store (ignored when the store exists). Without it a new store
    * starts with an empty configuration and waits for a snapshot from a leader.
@@ -110,18 +113,31 @@ export class NodeStore {
     private sm: StateMachine,
     raftStorage: MemoryStorage,
     private readonly logger: Logger | undefined,
+    private readonly lock: DataDirLockHandle,
   ) {
     this.raftStorage = raftStorage;
   }
 
-  /** Open (or create) the store and rebuild the in-memory view. Throws `StoreError('CORRUPTED')` on damaged data. */
+  /**
+   * Take the data directory (`keel.lock`), open (or create) the store and rebuild the in-memory
+   * view. Throws `StoreError('LOCKED')` when another live process holds the directory and
+   * `StoreError('CORRUPTED')` on damaged data.
+   */
   static async open(opts: OpenStoreOptions): Promise<NodeStore> {
-    const db = await openDb(opts.dir);
+    const lock = await acquireDataDirLock(opts.dir, opts.nodeId ?? 0, opts.logger);
+    let db: Db;
+    try {
+      db = await openDb(opts.dir);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
     try {
       const r = await recover(db, opts);
-      return new NodeStore(db, r.meta, r.log, r.generation, [], r.applied, r.sm, r.raftStorage, opts.logger);
+      return new NodeStore(db, r.meta, r.log, r.generation, [], r.applied, r.sm, r.raftStorage, opts.logger, lock);
     } catch (err) {
       await db.close();
+      await lock.release();
       throw err;
     }
   }
@@ -461,6 +477,7 @@ export class NodeStore {
     await Promise.all([this.logQueue.idle(), this.smQueue.idle()]);
     while (this.background.size > 0) await Promise.all([...this.background]);
     await this.db.close();
+    await this.lock.release();
   }
 
   // -------------------------------------------------------------------------------------------
