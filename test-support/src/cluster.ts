@@ -122,7 +122,6 @@ export class Cluster {
     } else {
       this.dataRoot = options.dataRoot;
       this.ownsRoot = false;
-      if (options.fresh === true) clearDataRoot(this.dataRoot);
       mkdirSync(this.dataRoot, { recursive: true });
     }
     if (options.logDir !== undefined) mkdirSync(options.logDir, { recursive: true });
@@ -142,6 +141,7 @@ export class Cluster {
     const count = options.nodes ?? 3;
     if (!Number.isSafeInteger(count) || count < 1) throw new TypeError(`nodes must be a positive integer, got ${count}`);
     for (let attempt = 1; ; attempt++) {
+      if (options.fresh === true && options.dataRoot !== undefined) await clearDataRoot(options.dataRoot);
       const cluster = new Cluster(options);
       try {
         for (let id = 1; id <= count; id++) await cluster.addNode(id, false);
@@ -181,6 +181,14 @@ export class Cluster {
   /** Client addresses of every node not removed, for `@keel/client` and kvctl. */
   get endpoints(): string[] {
     return this.nodes.filter((n) => n.membership !== 'removed').map((n) => n.clientAddress);
+  }
+
+  /** The bootstrap membership the members were started with: `--initial-cluster`'s value. */
+  get initialCluster(): string {
+    return this.nodes
+      .filter((n) => !n.joins)
+      .map((n) => `${n.id}=${n.peerAddress}/${n.clientAddress}`)
+      .join(',');
   }
 
   /** A KeelClient on `endpoints`, closed by destroy(). */
@@ -396,16 +404,12 @@ export class Cluster {
   private args(node: ClusterNode, extraArgs: readonly string[]): string[] {
     const o = this.options;
     const { listenPeer, listenClient } = node.addresses;
-    const initialCluster = this.nodes
-      .filter((n) => !n.joins)
-      .map((n) => `${n.id}=${n.peerAddress}/${n.clientAddress}`)
-      .join(',');
     return [
       '--id',
       String(node.id),
       '--data-dir',
       node.dataDir,
-      ...(node.joins ? ['--join'] : ['--initial-cluster', initialCluster]),
+      ...(node.joins ? ['--join'] : ['--initial-cluster', this.initialCluster]),
       '--listen-peer',
       listenPeer,
       '--listen-client',

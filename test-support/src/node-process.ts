@@ -4,7 +4,6 @@
  * it exits, so nothing outlives the process that started it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SERVER_BIN } from './paths.js';
 import { signalPid, trackPid, untrackPid } from './reaper.js';
@@ -47,24 +46,6 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KEEL_')) env[k] = v;
   return env;
-}
-
-/**
- * True when a process with this pid exists and has not exited (EPERM: it exists but is not ours).
- * A zombie (exited, not yet reaped by its parent — on Linux, state Z in /proc) counts as gone.
- */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return !existsSync('/proc/self/stat'); // gone meanwhile; or no /proc (not Linux), where the signal check is all there is
-  }
 }
 
 interface Waiter {

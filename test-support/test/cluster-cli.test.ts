@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLUSTER_CLI, KVCTL_BIN, LOCK_FILE, ROOT, freeBasePort, isAlive, runNode } from '@keel/test-support';
+import { CLUSTER_CLI, KVCTL_BIN, NodeProcess, ROOT, TEST_TUNING, freeBasePort, freePorts, isAlive, runNode } from '@keel/test-support';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -159,16 +159,26 @@ describe('pnpm cluster', () => {
 
   it('--fresh deletes nothing while a running node holds a node dir, and names the process', async () => {
     const dataDir = join(tempDir(), 'data');
-    mkdirSync(join(dataDir, 'node-2'), { recursive: true });
+    mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(dataDir, 'cluster.json'), '{"nodes":3,"basePort":7001}\n');
-    // This test runner is alive: as a keel-server would, it "holds" node 2's data dir.
-    writeFileSync(join(dataDir, 'node-2', LOCK_FILE), JSON.stringify({ pid: process.pid, nodeId: 2, startedAt: new Date().toISOString() }));
+    // A keel-server of another cluster (on other ports) holds node 2's data dir.
+    const [peerPort, clientPort] = await freePorts(2);
+    const holder = NodeProcess.spawn({
+      label: 'holder',
+      args: ['--id', '2', '--data-dir', join(dataDir, 'node-2'), '--initial-cluster', `2=127.0.0.1:${peerPort}/127.0.0.1:${clientPort}`, ...TEST_TUNING],
+    });
+    cleanups.push(async () => {
+      await holder.kill('SIGKILL');
+    });
+    await holder.waitForLog((l) => l.event === 'node.started');
     const cli = startCli([...(await clusterArgs(dataDir)).args, '--fresh']);
     expect(await cli.exited).toBe(1);
     expect(cli.output).toBe(
-      `cluster: --fresh refused: ${join(dataDir, 'node-2')} is in use by pid ${process.pid}; stop that process first (nothing was deleted)\n`,
+      `cluster: --fresh refused: ${join(dataDir, 'node-2')} is in use by pid ${holder.pid}; stop that process first (nothing was deleted)\n`,
     );
     expect(existsSync(join(dataDir, 'cluster.json'))).toBe(true);
+    expect(holder.running).toBe(true);
+    expect(existsSync(join(dataDir, 'node-2', 'db', 'CURRENT'))).toBe(true);
   });
 
   it('Ctrl-C on a terminal stops every node and `npx --yes pnpm@10 cluster` exits 0 without a pnpm error', async () => {

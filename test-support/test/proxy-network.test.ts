@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PEER_PROTOCOL_VERSION, encodeFrame } from '@keel/protocol';
+import { PEER_PROTOCOL_VERSION, encodeFrame, type PeerHello } from '@keel/protocol';
 import { DirectNetwork, ProxyNetwork, splitAddress, type NodeAddresses } from '@keel/test-support';
 
 /** One end of a TCP connection: everything it received, and how it ended. */
@@ -49,8 +49,11 @@ class StandIn {
   }
 }
 
-const helloFrame = (from: number, to: number): Buffer =>
-  encodeFrame({ type: 'hello', clusterId: 'test', nodeId: from, to, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft' });
+/** A hello as keel-server sends it (typed, so that a change of the hello shows here). */
+function helloFrame(from: number, to: number): Buffer {
+  const hello: PeerHello = { type: 'hello', clusterId: 'test', nodeId: from, to, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: `stand-in-${from}` };
+  return encodeFrame(hello);
+}
 
 /** Node `from` dials node `to` through its proxy and sends its hello (and `then`, if given). */
 function dial(from: number, to: NodeAddresses, toId: number, then = ''): End {

@@ -33,8 +33,20 @@ export type { NodeCorePorts, NodeObserver, PeerSender, Scheduler, LogStorePort, 
 export { coreConfigOf } from './node/config.js';
 export type { NodeCoreConfig } from './node/config.js';
 // The parts the node composes.
-export { openLevelStores, openNodeStores, LogStore, StateStore, StoreError, SNAPSHOT_CHUNK_BYTES_MIN } from './storage/index.js';
-export type { NodeStores, OpenStoresOptions, Disk, BatchOp, ScanRange, SnapshotStream, ApplyResult, SnapshotInstall, StoreErrorCode } from './storage/index.js';
+export { openLevelStores, openNodeStores, LogStore, StateStore, StoreError, SNAPSHOT_CHUNK_BYTES_MIN, DATA_DIR_LOCK_FILE, isProcessAlive, readDataDirLock } from './storage/index.js';
+export type {
+  NodeStores,
+  OpenStoresOptions,
+  Disk,
+  BatchOp,
+  ScanRange,
+  SnapshotStream,
+  ApplyResult,
+  SnapshotInstall,
+  StoreErrorCode,
+  DataDirLock,
+  DataDirLockState,
+} from './storage/index.js';
 export {
   encodeCommand,
   decodeCommand,
@@ -45,6 +57,6 @@ export {
 } from './state-machine/index.js';
 export type { Command, MemberAddresses, StateMachineErrorCode, SessionLimits } from './state-machine/index.js';
 export { PeerTransport, PEER_TRANSPORT_DEFAULTS } from './transport/index.js';
-export type { PeerTransportOptions } from './transport/index.js';
+export type { HandshakeRefusal, PeerState, PeerTransportOptions } from './transport/index.js';
 export { ClientPortServer } from './client-port/index.js';
 export type { ClientPortOptions } from './client-port/index.js';

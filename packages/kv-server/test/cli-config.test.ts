@@ -6,6 +6,7 @@ import { NodeProcess, freePorts, runServer } from '@keel/test-support';
 import { parseConfig } from '../src/cli/options.js';
 import { ConfigError } from '../src/node/config.js';
 import { WireClient } from './support/wire-client.js';
+import { DEFAULT_ENDPOINTS } from '../../client/src/cli/input.js';
 
 const CLUSTER = '1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202,3=127.0.0.1:7103/127.0.0.1:7203';
 
@@ -93,6 +94,21 @@ describe('keel-server configuration errors (exit 2, one line on stderr)', () => 
     writeFileSync(file, '{"id": 1,');
     expect(await expectConfigError(['--config', file])).toContain('not valid JSON');
     expect(await expectConfigError(['--config', join(dir, 'missing.json')])).toContain('cannot read config file');
+  });
+
+  it("shows examples with the ports kvctl and pnpm cluster use (clients 7001-7003, peers 7101-7103)", async () => {
+    const r = await runServer(['--help']);
+    expect(r.code).toBe(0);
+    const kvctlPorts = DEFAULT_ENDPOINTS.split(',').map((e) => Number(e.split(':')[1]));
+    expect(kvctlPorts).toEqual([7001, 7002, 7003]);
+    const members = [...r.stdout.matchAll(/(\d+)=127\.0\.0\.1:(\d+)\/127\.0\.0\.1:(\d+)/g)];
+    expect(members.length).toBeGreaterThanOrEqual(3);
+    for (const [, id, peer, client] of members) {
+      expect(Number(client)).toBe(kvctlPorts[0]! + Number(id) - 1);
+      expect(Number(peer)).toBe(kvctlPorts[0]! + 100 + Number(id) - 1);
+    }
+    expect(r.stdout).toContain('--listen-peer 127.0.0.1:7104 --listen-client 127.0.0.1:7004');
+    expect(r.stdout).toContain('member add-learner 4 127.0.0.1:7104 127.0.0.1:7004');
   });
 
   it('prints help listing every environment variable, exit 0', async () => {

@@ -183,7 +183,11 @@ describe('client port resource limits', () => {
     const { server, port, logger } = await startServer(async (request) => ({ revision: request.id }), { maxConnections: 2 });
     const a = await client(port);
     const b = await client(port);
-    await waitFor(() => server.connectionCount === 2, 'two connections accepted');
+    // Both are in use (a connection that never sent anything may be closed to make room).
+    a.send({ id: 1, op: 'status' });
+    b.send({ id: 1, op: 'status' });
+    await waitFor(() => a.frames.length === 1 && b.frames.length === 1, 'two connections in use');
+    b.frames.length = 0;
 
     const refused: RawFrameSocket[] = [];
     for (let i = 0; i < 3; i++) {
@@ -211,7 +215,7 @@ describe('client port resource limits', () => {
     expect(c.frames[0]).toEqual({ id: 1, ok: true, result: { revision: 1 } });
     expect(c.closed).toBe(false);
     expect(logger.records.filter((r) => r.event === 'client.connections.accepting')).toEqual([
-      expect.objectContaining({ level: 'info', fields: expect.objectContaining({ refused: 3 }) }),
+      expect.objectContaining({ level: 'info', fields: expect.objectContaining({ refused: 3, evicted: 0 }) }),
     ]);
 
     // A new burst logs again, once.

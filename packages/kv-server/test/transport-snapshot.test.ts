@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KeelError } from '@keel/protocol';
+import { KeelError, PEER_PROTOCOL_VERSION } from '@keel/protocol';
 import type { NodeId, SnapshotMeta } from '@keel/raft';
 import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
 import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
@@ -217,7 +217,7 @@ describe('PeerTransport snapshot streaming', () => {
       }
     });
     const raw = await rawSocket(receiverPort);
-    raw.send({ type: 'hello', clusterId: 'snap-cluster', nodeId: 1, to: 2, protocolVersion: 1, channel: 'snapshot' });
+    raw.send({ type: 'hello', clusterId: 'snap-cluster', nodeId: 1, to: 2, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'snapshot', incarnation: 'raw' });
     raw.send({ type: 'snapBegin', meta });
     for (let seq = 0; seq < 3; seq++) raw.send({ type: 'snapChunk', seq, data: new Uint8Array(10) });
     await waitFor(() => raw.closed, 'connection closed');

@@ -194,8 +194,8 @@ describe('PeerTransport', () => {
     const n1 = await startNode(1);
     const stranger = await startNode(2, { clusterId: 'other-cluster' });
     stranger.transport.setPeers(new Map([[1, `127.0.0.1:${n1.port}`]]));
-    await waitFor(() => n1.logger.has('peer.handshake.refused', 'warn'), 'refusal logged by node 1');
-    await waitFor(() => stranger.logger.has('peer.handshake.refused', 'warn'), 'refusal logged by the stranger');
+    await waitFor(() => n1.logger.has('peer.handshake.refused', 'error'), 'refusal logged by node 1');
+    await waitFor(() => stranger.logger.has('peer.handshake.refused', 'error'), 'refusal logged by the stranger');
     const line = n1.logger.records.find((r) => r.event === 'peer.handshake.refused')!;
     expect(String(line.fields['error'])).toMatch(/cluster "other-cluster".*"test-cluster"/);
     stranger.transport.send([heartbeat(2, 1, 1)]);
@@ -208,7 +208,7 @@ describe('PeerTransport', () => {
     const n3 = await startNode(3);
     // Node 1 believes node 2 lives at node 3's address.
     n1.transport.setPeers(new Map([[2, `127.0.0.1:${n3.port}`]]));
-    await waitFor(() => n3.logger.has('peer.handshake.refused', 'warn'), 'refusal by node 3');
+    await waitFor(() => n3.logger.has('peer.handshake.refused', 'error'), 'refusal by node 3');
     expect(String(n3.logger.records.find((r) => r.event === 'peer.handshake.refused')!.fields['error'])).toMatch(/meant to reach node 2/);
   });
 
@@ -225,7 +225,7 @@ describe('PeerTransport', () => {
 
     // A valid handshake, then a frame that is not msgpack.
     const raw2 = await rawSocket(n1.port);
-    raw2.send({ type: 'hello', clusterId: CLUSTER, nodeId: 7, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft' });
+    raw2.send({ type: 'hello', clusterId: CLUSTER, nodeId: 7, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: 'raw' });
     await waitFor(() => raw2.frames.length === 1, 'handshake answer');
     expect(raw2.frames[0]).toMatchObject({ type: 'helloResult', ok: true, nodeId: 1 });
     // A structurally invalid message is dropped, the connection stays, a valid one still arrives.
@@ -248,7 +248,7 @@ describe('PeerTransport', () => {
 
   it('keeps one inbound raft connection per peer: a newer one from the same node replaces the older', async () => {
     const n1 = await startNode(1);
-    const hello = { type: 'hello', clusterId: CLUSTER, nodeId: 7, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft' };
+    const hello = { type: 'hello', clusterId: CLUSTER, nodeId: 7, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: 'raw' };
     const older = await rawSocket(n1.port);
     older.send(hello);
     await waitFor(() => older.frames.length === 1, 'first handshake');
@@ -269,7 +269,7 @@ describe('PeerTransport', () => {
     await connected(n2, n1);
 
     const raw = await rawSocket(n1.port);
-    raw.send({ type: 'hello', clusterId: CLUSTER, nodeId: 5, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft' });
+    raw.send({ type: 'hello', clusterId: CLUSTER, nodeId: 5, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: 'raw' });
     await waitFor(() => raw.frames.length === 1, 'handshake answer');
     const header = Buffer.alloc(4);
     header.writeUInt32BE(limit + 1);
@@ -299,7 +299,7 @@ describe('PeerTransport', () => {
             hello = false;
             socket.write(encodeFrame({ type: 'helloResult', ok: true, clusterId: CLUSTER, nodeId: 9, protocolVersion: PEER_PROTOCOL_VERSION }));
             socket.pause();
-          } else {
+          } else if ((v as { type?: unknown }).type !== 'ping') {
             fakeFrames.push(v as Message);
           }
         });
@@ -310,7 +310,8 @@ describe('PeerTransport', () => {
     const fakePort = (fake.address() as net.AddressInfo).port;
 
     const queueMax = 1024 * 1024;
-    const n1 = await startNode(1, { sendQueueBytesMax: queueMax });
+    // The fake never answers pings: a liveness timeout far beyond the test keeps the link up.
+    const n1 = await startNode(1, { sendQueueBytesMax: queueMax, livenessTimeoutMs: 600_000 });
     n1.transport.setPeers(new Map([[9, `127.0.0.1:${fakePort}`]]));
     await waitFor(() => n1.transport.peerState(9)?.connected === true, 'connected to the fake peer');
 

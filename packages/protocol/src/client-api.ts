@@ -28,7 +28,8 @@ export const LIMITS = {
   inflightPerConnectionMax: 4096,
   /**
    * Client connections one server keeps open at once (its default; a node may be configured
-   * otherwise). A connection beyond it receives one OVERLOADED error frame (id -1) and is closed.
+   * otherwise). Beyond it, the oldest connection that has sent nothing for a second makes room, or
+   * else the newcomer; either receives one OVERLOADED error frame (id -1) and is closed.
    */
   clientConnectionsMax: 1024,
   /** Longest write-session client id, in UTF-8 bytes. */

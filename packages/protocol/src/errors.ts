@@ -27,8 +27,16 @@ export const ERROR_CODES = {
   CONF_CHANGE_PENDING: 'CONF_CHANGE_PENDING',
   /** The membership change is not valid (unknown node, duplicate, learner not caught up, …). */
   INVALID_MEMBERSHIP: 'INVALID_MEMBERSHIP',
-  /** The peer belongs to another cluster or speaks another protocol version. */
+  /**
+   * The peer belongs to another cluster, speaks another protocol version, reached the wrong node,
+   * or claims the id of a node that is already connected.
+   */
   CLUSTER_MISMATCH: 'CLUSTER_MISMATCH',
+  /**
+   * The connection reached a port that serves another protocol: a client at a node's peer port, or
+   * a node at a client port. The message names the right port. Definite: nothing was done.
+   */
+  WRONG_PORT: 'WRONG_PORT',
   /** The node is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** The connection to the server closed or could not be opened. */

@@ -21,6 +21,7 @@ export { validateClientResponse } from './validate-response.js';
 export type { PeerChannel, PeerHello, PeerHelloResult, PeerIdentity } from './peer-handshake.js';
 export {
   CLUSTER_ID_LENGTH_MAX,
+  INCARNATION_LENGTH_MAX,
   PEER_ADDRESS_LENGTH_MAX,
   PEER_PROTOCOL_VERSION,
   checkPeerHello,

@@ -4,14 +4,18 @@
  * The dialing node sends `PeerHello`; the accepting node checks it (`checkPeerHello`) and answers
  * `PeerHelloResult`. Only after an `ok` result does the connection carry its channel's frames
  * (Raft messages, or one snapshot stream). A node of another cluster, one speaking another
- * protocol version, or a connection that reached the wrong node is refused with
- * `CLUSTER_MISMATCH` and closed.
+ * protocol version, a connection that reached the wrong node, or one claiming the accepting
+ * node's own id is refused with `CLUSTER_MISMATCH` and closed (the transport also refuses a
+ * second process claiming the id of a node that is connected).
  */
 import type { WireError } from './errors.js';
 import { ERROR_CODES, KeelError } from './errors.js';
 
-/** Version of the node-to-node protocol; both ends must speak the same one. */
-export const PEER_PROTOCOL_VERSION = 1;
+/**
+ * Version of the node-to-node protocol; both ends must speak the same one.
+ * 2: raft channels carry the transport's liveness pings and pongs; hellos carry `incarnation`.
+ */
+export const PEER_PROTOCOL_VERSION = 2;
 
 /** What a peer connection carries after the handshake. */
 export type PeerChannel = 'raft' | 'snapshot';
@@ -22,6 +26,9 @@ export const CLUSTER_ID_LENGTH_MAX = 256;
 /** Longest advertised address ("host:port") in a hello, in characters. */
 export const PEER_ADDRESS_LENGTH_MAX = 256;
 
+/** Longest incarnation in a hello, in characters. */
+export const INCARNATION_LENGTH_MAX = 64;
+
 export interface PeerHello {
   readonly type: 'hello';
   readonly clusterId: string;
@@ -31,6 +38,12 @@ export interface PeerHello {
   readonly to: number;
   readonly protocolVersion: number;
   readonly channel: PeerChannel;
+  /**
+   * A random id the dialing process picks once at start-up. It tells a reconnect of the same
+   * process (the newer connection replaces the older) from a second process started with the
+   * same node id (refused while the first one's connection is alive).
+   */
+  readonly incarnation: string;
   /**
    * "host:port" where the dialer listens for peers (what others should dial). Optional: older
    * nodes do not send it. Lets a node that joined learn the addresses of members whose addresses
@@ -79,12 +92,18 @@ function isClusterId(value: unknown): value is string {
 export function validatePeerHello(value: unknown): PeerHello {
   const f = asObject(value, 'hello');
   if (f['type'] !== 'hello') malformed(`expected a 'hello' frame first`);
-  const { clusterId, nodeId, to, protocolVersion, channel, peerAddress, clientAddress } = f;
+  const { clusterId, nodeId, to, protocolVersion, channel, incarnation, peerAddress, clientAddress } = f;
   if (!isClusterId(clusterId)) malformed(`'clusterId' must be a non-empty string of at most ${CLUSTER_ID_LENGTH_MAX} characters`);
   if (!isNodeId(nodeId)) malformed(`'nodeId' must be a positive integer`);
   if (!isNodeId(to)) malformed(`'to' must be a positive integer`);
   if (typeof protocolVersion !== 'number' || !Number.isSafeInteger(protocolVersion)) malformed(`'protocolVersion' must be an integer`);
   if (channel !== 'raft' && channel !== 'snapshot') malformed(`'channel' must be 'raft' or 'snapshot'`);
+  // A hello of another protocol version is refused by `checkPeerHello` with a clear message: its
+  // version-specific fields are not checked.
+  const sameVersion = protocolVersion === PEER_PROTOCOL_VERSION;
+  if (sameVersion && (typeof incarnation !== 'string' || incarnation.length === 0 || incarnation.length > INCARNATION_LENGTH_MAX)) {
+    malformed(`'incarnation' must be a non-empty string of at most ${INCARNATION_LENGTH_MAX} characters`);
+  }
   if (peerAddress !== undefined && !isAddress(peerAddress)) {
     malformed(`'peerAddress' must be a non-empty string of at most ${PEER_ADDRESS_LENGTH_MAX} characters`);
   }
@@ -98,6 +117,7 @@ export function validatePeerHello(value: unknown): PeerHello {
     to,
     protocolVersion,
     channel,
+    incarnation: sameVersion ? (incarnation as string) : '',
     ...(peerAddress !== undefined ? { peerAddress } : {}),
     ...(clientAddress !== undefined ? { clientAddress } : {}),
   };

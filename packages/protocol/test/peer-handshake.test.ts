@@ -10,7 +10,7 @@ import {
 } from '@keel/protocol';
 
 const local = { clusterId: 'keel-a', nodeId: 2 };
-const hello: PeerHello = { type: 'hello', clusterId: 'keel-a', nodeId: 1, to: 2, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft' };
+const hello: PeerHello = { type: 'hello', clusterId: 'keel-a', nodeId: 1, to: 2, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: 'a1' };
 
 describe('peer handshake', () => {
   it('accepts a hello from a node of the same cluster that meant to reach this node', () => {
@@ -32,8 +32,15 @@ describe('peer handshake', () => {
     }
   });
 
+  it('refuses a hello of an older protocol version (without an incarnation) with a clear message, not as malformed', () => {
+    const { incarnation: _, ...older } = hello;
+    const parsed = validatePeerHello({ ...older, protocolVersion: 1 });
+    expect(checkPeerHello(parsed, local)?.message).toMatch(/peer protocol version 1, this node 2/);
+  });
+
   it('rejects malformed hellos with MALFORMED_FRAME', () => {
-    for (const bad of [null, 'hello', { ...hello, type: 'hi' }, { ...hello, clusterId: '' }, { ...hello, nodeId: 0 }, { ...hello, to: '2' }, { ...hello, protocolVersion: 1.5 }, { ...hello, channel: 'x' }]) {
+    const { incarnation: _, ...withoutIncarnation } = hello;
+    for (const bad of [null, 'hello', { ...hello, type: 'hi' }, { ...hello, clusterId: '' }, { ...hello, nodeId: 0 }, { ...hello, to: '2' }, { ...hello, protocolVersion: 1.5 }, { ...hello, channel: 'x' }, withoutIncarnation, { ...hello, incarnation: '' }, { ...hello, incarnation: 'x'.repeat(65) }]) {
       expect(() => validatePeerHello(bad)).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }));
     }
   });

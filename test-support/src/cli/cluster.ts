@@ -276,7 +276,7 @@ async function main(): Promise<void> {
   }
   if (options.fresh) {
     try {
-      clearDataRoot(options.dataDir);
+      await clearDataRoot(options.dataDir);
     } catch (error) {
       fail(`--fresh refused: ${firstLine(error)}`);
     }

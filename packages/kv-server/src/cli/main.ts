@@ -3,23 +3,22 @@ import { CommanderError } from 'commander';
 import { ConfigError, type KeelNodeConfig } from '../node/config.js';
 import { JsonLogger } from '../node/json-logger.js';
 import type { KeelNode } from '../node/keel-node.js';
+import { EXIT, describeFailure } from './exit-status.js';
 import { parseConfig } from './options.js';
 
 /**
  * `keel-server`: parse and validate the configuration (exit 2 with one line on stderr when it is
- * bad), start the node, and shut it down cleanly on SIGTERM/SIGINT (exit 0). Fatal runtime
- * errors are logged as JSON and exit 1.
+ * bad), start the node, and shut it down cleanly on SIGTERM/SIGINT (exit 0). A failure to start,
+ * or a fatal one while running, is logged as JSON and named in one line on stderr, with an exit
+ * status for its cause (`exit-status.ts`).
  */
 
-const EXIT_OK = 0;
-const EXIT_FATAL = 1;
-const EXIT_CONFIG = 2;
 /** A shutdown that takes longer than this is abandoned (exit 1). */
 const SHUTDOWN_TIMEOUT_MS = 15_000;
 
 function configFailure(message: string): never {
   process.stderr.write(`keel-server: configuration error: ${message}\n`);
-  process.exit(EXIT_CONFIG);
+  process.exit(EXIT.CONFIG);
 }
 
 function loadConfig(): KeelNodeConfig {
@@ -27,7 +26,7 @@ function loadConfig(): KeelNodeConfig {
     return parseConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.exitCode === 0) process.exit(EXIT_OK); // --help
+      if (err.exitCode === 0) process.exit(EXIT.OK); // --help
       configFailure(err.message.replace(/^error: /, ''));
     }
     if (err instanceof ConfigError) configFailure(err.message);
@@ -47,14 +46,22 @@ async function main(): Promise<void> {
   let stopping = false;
 
   const exitAfterLog = (code: number): never => process.exit(code);
-  process.on('uncaughtException', (err) => {
-    logger.log('error', 'process.uncaught_exception', { error: err });
-    exitAfterLog(EXIT_FATAL);
-  });
-  process.on('unhandledRejection', (reason) => {
-    logger.log('error', 'process.unhandled_rejection', { error: reason });
-    exitAfterLog(EXIT_FATAL);
-  });
+  /** The node cannot go on: one line on stderr naming the cause, and its exit status. */
+  const failed = (event: string, err: unknown): never => {
+    const report = describeFailure(err);
+    logger.log('error', event, { error: report.message, cause: errorCode(err), exitStatus: report.status });
+    process.stderr.write(`keel-server: ${report.message}\n`);
+    return exitAfterLog(report.status);
+  };
+  /** A bug: the log line keeps the stack; stderr names it in one line. */
+  const crashed = (event: string, err: unknown): never => {
+    const report = describeFailure(err);
+    logger.log('error', event, { error: err });
+    process.stderr.write(`keel-server: unexpected failure (see the ${event} log line): ${report.message}\n`);
+    return exitAfterLog(report.status);
+  };
+  process.on('uncaughtException', (err) => crashed('process.uncaught_exception', err));
+  process.on('unhandledRejection', (reason) => crashed('process.unhandled_rejection', reason));
 
   const stop = (signal: string): void => {
     if (stopping) {
@@ -65,15 +72,13 @@ async function main(): Promise<void> {
     logger.log('info', 'process.signal', { signal });
     const timer = setTimeout(() => {
       logger.log('error', 'process.shutdown_timeout', { timeoutMs: SHUTDOWN_TIMEOUT_MS });
-      exitAfterLog(EXIT_FATAL);
+      process.stderr.write(`keel-server: the shutdown took longer than ${SHUTDOWN_TIMEOUT_MS} ms; exiting without finishing it\n`);
+      exitAfterLog(EXIT.FATAL);
     }, SHUTDOWN_TIMEOUT_MS);
     timer.unref();
     started.then((node) => node?.close()).then(
-      () => exitAfterLog(EXIT_OK),
-      (err: unknown) => {
-        logger.log('error', 'process.shutdown_failed', { error: err });
-        exitAfterLog(EXIT_FATAL);
-      },
+      () => exitAfterLog(EXIT.OK),
+      (err: unknown) => crashed('process.shutdown_failed', err),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -96,13 +101,21 @@ async function main(): Promise<void> {
   });
   // Loaded after validation: a configuration error never depends on the node's modules loading.
   const { KeelNode } = await import('../node/keel-node.js');
-  started = KeelNode.start(config, logger, { onFatal: () => exitAfterLog(EXIT_FATAL) }).catch((err: unknown) => {
+  started = KeelNode.start(config, logger, { onFatal: (err) => failed('node.fatal', err) }).catch((err: unknown) => {
     // The data dir disagrees with the configuration (found once the store is open).
     if (err instanceof ConfigError) configFailure(err.message);
-    logger.log('error', 'node.start_failed', { error: err });
-    return exitAfterLog(EXIT_FATAL);
+    return failed('node.start_failed', err);
   });
   await started;
+}
+
+/** The most specific code on `err` or its causes (an errno like EADDRINUSE, or a store/Level code). */
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }
 
 await main();

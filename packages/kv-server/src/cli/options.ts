@@ -61,7 +61,7 @@ const SETTINGS: readonly Setting[] = [
     env: 'KEEL_INITIAL_CLUSTER',
     description:
       'bootstrap membership, written as the first log entries when the data dir is new: comma-separated ' +
-      'id=peerHost:peerPort/clientHost:clientPort, e.g. "1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202"; ' +
+      'id=peerHost:peerPort/clientHost:clientPort, e.g. "1=127.0.0.1:7101/127.0.0.1:7001,2=127.0.0.1:7102/127.0.0.1:7002"; ' +
       'a restart with a different one is refused (see --ignore-initial-cluster-mismatch)',
   },
   {
@@ -170,19 +170,21 @@ const CONFIG_FILE_ENV = 'KEEL_CONFIG';
 const HELP_AFTER = `
 Every option may also be set in the environment (the variable is shown after each option) or in
 a JSON file given with --config, whose keys are the camelCase option names, e.g.
-  {"id": 1, "initialCluster": "1=127.0.0.1:7101/127.0.0.1:7201,...", "dataDir": "/var/lib/keel/1", "tickMs": 50}
+  {"id": 1, "initialCluster": "1=127.0.0.1:7101/127.0.0.1:7001,...", "dataDir": "/var/lib/keel/1", "tickMs": 50}
 ("initialCluster" may also be an array of {"id", "peerAddress", "clientAddress"}; "peers" an object {"2": "host:port"}).
 Precedence: command line, then environment, then config file, then defaults.
 
 Logs: one JSON object per line on stdout, with ts, level, event, nodeId, term and role.
-Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a fatal runtime error,
-2 on bad configuration (one line on stderr explains it).
+Exit status (a failure is named in one line on stderr): 0 after a clean shutdown (SIGTERM/SIGINT),
+1 on any other failure, 2 on bad configuration, 3 when the data directory is in use by another
+running process (its keel.lock names it), 4 when the disk is full, 5 when a listen address is in
+use or not available, 6 when the data directory is damaged.
 
-Example (node 1 of 3):
+Example (node 1 of 3; clients on 7001-7003 as kvctl expects, peers on 7101-7103, as \`pnpm cluster\` does):
   keel-server --id 1 --data-dir /tmp/keel1 \\
-    --initial-cluster 1=127.0.0.1:7101/127.0.0.1:7201,2=127.0.0.1:7102/127.0.0.1:7202,3=127.0.0.1:7103/127.0.0.1:7203
-Example (a fourth node, then \`kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7204\`):
-  keel-server --id 4 --data-dir /tmp/keel4 --join --listen-peer 127.0.0.1:7104 --listen-client 127.0.0.1:7204
+    --initial-cluster 1=127.0.0.1:7101/127.0.0.1:7001,2=127.0.0.1:7102/127.0.0.1:7002,3=127.0.0.1:7103/127.0.0.1:7003
+Example (a fourth node, then \`kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7004\`):
+  keel-server --id 4 --data-dir /tmp/keel4 --join --listen-peer 127.0.0.1:7104 --listen-client 127.0.0.1:7004
 `;
 
 /** Build the commander program (exposed for `--help` tests). */

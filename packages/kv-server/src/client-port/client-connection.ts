@@ -19,11 +19,20 @@
  *   limited to one chunk beyond that point. Error answers to invalid requests reserve nothing, so
  *   they may pass the budget by the answers to one chunk (64 KiB) of requests.
  * Waiting requests start as running ones finish, the batch is written, or the socket drains.
+ *
+ * Time limits (checked by the server's sweep, `sweep(now)`), so that no connection holds its slot
+ * without using it:
+ * - a frame once started must be complete within `frameTimeoutMs` (slowloris): the connection gets
+ *   a TIMEOUT error frame (id -1) and closes (the wait does not count while this side stops reading);
+ * - a new connection must send its first request within `firstRequestTimeoutMs`;
+ * - a connection with nothing in flight, nothing unsent and no partial frame is closed after
+ *   `idleTimeoutMs` without an answer (a request it sends meanwhile is never read, so it is
+ *   certainly not applied).
  */
 import type net from 'node:net';
 import type { Logger } from '@keel/raft';
-import type { ClientRequest, ClientResponse, ClientResults, WireError } from '@keel/protocol';
-import { FrameBatch, FrameDecoder, KeelError, NO_REQUEST_ID, RequestValidationError, validateClientRequest } from '@keel/protocol';
+import type { ClientRequest, ClientResponse, ClientResults, PeerHelloResult, WireError } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, NO_REQUEST_ID, RequestValidationError, encodeFrame, validateClientRequest } from '@keel/protocol';
 import { closeGracefully } from '../transport/graceful-close.js';
 import { responseBytesBound } from './response-cost.js';
 
@@ -36,7 +45,19 @@ export interface ClientConnectionSettings {
   readonly inflightMax: number;
   /** Budget of response bytes held per connection (reserved for running requests + unsent). */
   readonly responseBytesMax: number;
+  /** Where this node listens for peers ('' when unknown), named to a node that dialled the client port. */
+  readonly peerAddress: () => string;
+  readonly frameTimeoutMs: number;
+  readonly firstRequestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  /** The connection's first frame arrived: it is no longer a candidate for eviction. */
+  readonly onFirstFrame: (connection: ClientConnection) => void;
   readonly onClosed: (connection: ClientConnection) => void;
+}
+
+/** The clock of the time limits: monotonic milliseconds. */
+export function nowMs(): number {
+  return performance.now();
 }
 
 export class ClientConnection {
@@ -57,6 +78,13 @@ export class ClientConnection {
   private closed = false;
   /** Set by `drain()`: called whenever a request finishes. */
   private drained: (() => void) | undefined;
+  /** When the connection was accepted (`nowMs()`). */
+  readonly openedAtMs = nowMs();
+  private framesReceived = 0;
+  /** Last time a frame arrived, responses were written, or the last request finished. */
+  private lastActiveMs = this.openedAtMs;
+  /** Since when the decoder holds part of a frame (while reading), or null. */
+  private partialSinceMs: number | null = null;
   private readonly flushBound = (): void => this.flush();
   private readonly onDrainBound = (): void => {
     this.drainAwaited = false;
@@ -130,6 +158,37 @@ export class ClientConnection {
     });
   }
 
+  /** True until the first frame arrives. */
+  get fresh(): boolean {
+    return this.framesReceived === 0;
+  }
+
+  /**
+   * Closes the connection if it broke a time limit (see the class comment). Called periodically
+   * by the server with the current `nowMs()`.
+   */
+  sweep(now: number): void {
+    if (this.closed) return;
+    const s = this.settings;
+    if (this.partialSinceMs !== null && !this.readingPaused && now - this.partialSinceMs > s.frameTimeoutMs) {
+      this.reject(new KeelError('TIMEOUT', `a request frame stayed incomplete for more than ${s.frameTimeoutMs} ms; closing the connection`), 'debug');
+      return;
+    }
+    const idle = this.accepted === 0 && this.batch.count === 0 && this.socket.writableLength === 0 && this.partialSinceMs === null;
+    if (!idle) return;
+    if (this.fresh) {
+      if (now - this.openedAtMs > s.firstRequestTimeoutMs) this.closeQuietly('client.connection.silent', { timeoutMs: s.firstRequestTimeoutMs });
+    } else if (now - this.lastActiveMs > s.idleTimeoutMs) {
+      this.closeQuietly('client.connection.idle', { timeoutMs: s.idleTimeoutMs });
+    }
+  }
+
+  /** Makes room for another connection: one OVERLOADED error frame (id -1) saying `why`, then close. */
+  evict(why: string): void {
+    if (this.closed) return;
+    this.reject(new KeelError('OVERLOADED', why), 'debug', 'client.connection.evicted');
+  }
+
   /** Closes the connection at once; answers still running are discarded. */
   close(): void {
     if (this.closed) return;
@@ -146,6 +205,8 @@ export class ClientConnection {
       this.reject(error instanceof KeelError ? error : new KeelError('INTERNAL', String(error)));
       return;
     }
+    if (this.decoder.pendingBytes === 0) this.partialSinceMs = null;
+    else this.partialSinceMs ??= nowMs();
     // Error answers to this chunk may have passed the budget: stop reading before the next chunk
     // (the socket may deliver several in one turn, before the batch is written).
     this.pump();
@@ -153,6 +214,12 @@ export class ClientConnection {
 
   private onFrame(value: unknown, bytes: number): void {
     if (this.closed) return;
+    this.lastActiveMs = nowMs();
+    if (this.framesReceived++ === 0) this.settings.onFirstFrame(this);
+    if (isPeerHello(value)) {
+      this.refusePeer();
+      return;
+    }
     let request: ClientRequest;
     try {
       request = validateClientRequest(value, bytes);
@@ -198,8 +265,13 @@ export class ClientConnection {
     const read = this.drained === undefined && this.queue.length === 0 && (this.unsentBytes <= budget || !pushedBack);
     if (read === this.readingPaused) {
       this.readingPaused = !read;
-      if (read) this.socket.resume();
-      else this.socket.pause();
+      if (read) {
+        this.socket.resume();
+        // The wait for the rest of a frame starts again: this side was not reading.
+        if (this.partialSinceMs !== null) this.partialSinceMs = nowMs();
+      } else {
+        this.socket.pause();
+      }
     }
     // Output the socket holds leaves silently except for 'drain'; finishing requests and flushes call pump() themselves.
     if (!read && this.socket.writableNeedDrain && !this.drainAwaited) {
@@ -222,6 +294,7 @@ export class ClientConnection {
     const finish = (response: ClientResponse): void => {
       this.running--;
       this.accepted--;
+      this.lastActiveMs = nowMs();
       this.reserved -= cost;
       this.respond(response);
       this.pump();
@@ -279,15 +352,35 @@ export class ClientConnection {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.batch.count === 0) return;
+    this.lastActiveMs = nowMs();
     this.socket.write(this.batch.take());
     this.pump();
   }
 
-  /** A bad frame: answer with its error (id NO_REQUEST_ID) after the queued responses, then close. */
-  private reject(error: KeelError): void {
+  /** A node dialled the client port as a peer: refuse its handshake in the peer protocol, naming the peer port, and close. */
+  private refusePeer(): void {
+    this.closed = true;
+    const peerAddress = this.settings.peerAddress();
+    const message = peerAddress === '' ? 'this is a client port, not a peer port' : `this is a client port; the peer port is ${peerAddress}`;
+    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: { code: 'WRONG_PORT', message, definite: true } };
+    this.settings.logger.log('warn', 'client.peer_hello', { remote: this.socket.remoteAddress, peerAddress });
+    closeGracefully(this.socket, encodeFrame(result));
+    this.settings.onClosed(this);
+  }
+
+  /** Closes without a word (nothing is in flight), reading and discarding whatever still comes. */
+  private closeQuietly(event: string, fields: Record<string, unknown>): void {
+    this.closed = true;
+    this.settings.logger.log('debug', event, { remote: this.socket.remoteAddress, ...fields });
+    closeGracefully(this.socket);
+    this.settings.onClosed(this);
+  }
+
+  /** A bad frame (or a broken limit): answer with its error (id NO_REQUEST_ID) after the queued responses, then close. */
+  private reject(error: KeelError, level: 'debug' | 'warn' = 'warn', event = 'client.frame.rejected'): void {
     if (this.closed) return;
     this.closed = true;
-    this.settings.logger.log('warn', 'client.frame.rejected', { remote: this.socket.remoteAddress, code: error.code, error: error.message });
+    this.settings.logger.log(level, event, { remote: this.socket.remoteAddress, code: error.code, error: error.message });
     const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: { code: error.code, message: error.message, definite: true } };
     try {
       this.batch.add(response);
@@ -297,4 +390,9 @@ export class ClientConnection {
     closeGracefully(this.socket, this.batch.take());
     this.settings.onClosed(this);
   }
+}
+
+/** The first frame of a node dialling this port as its peer port. */
+function isPeerHello(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'hello';
 }

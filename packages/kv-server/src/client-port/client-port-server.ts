@@ -3,11 +3,16 @@
  * boundary before `handle()` sees it, pipelines requests, and batches responses into one socket
  * write per event-loop turn. Bad input gets a typed error response; a malformed or oversized
  * frame gets a MALFORMED_FRAME / TOO_LARGE error frame (id `NO_REQUEST_ID`) and closes only that
- * connection.
+ * connection. A node that dials this port as its peer port gets a handshake refusal (WRONG_PORT)
+ * naming the peer port.
  *
- * Resource limits, so that no client can exhaust the node's memory:
- * - at most `maxConnections` open connections; one more gets an OVERLOADED error frame (id
- *   `NO_REQUEST_ID`) and is closed (logged once per burst of refusals, not per connection);
+ * Resource limits, so that no client can exhaust the node's memory or hold its slots:
+ * - at most `maxConnections` open connections. When they are all open, a newcomer takes the slot
+ *   of the oldest connection that has not sent a single frame in `FRESH_EVICTION_AGE_MS` (well-
+ *   behaved clients send at once, so these are idle openers); that one gets an OVERLOADED error
+ *   frame (id `NO_REQUEST_ID`) and is closed. With no such connection the newcomer gets the
+ *   OVERLOADED frame instead (logged once per burst, not per connection);
+ * - time limits per connection: first request, partial frame, idle (see `ClientConnection`);
  * - per connection, at most `inflightPerConnectionMax` requests accepted (more get OVERLOADED);
  * - per connection, at most about `responseBytesPerConnectionMax` bytes of responses held: bytes
  *   reserved for the worst-case responses of running requests plus output the kernel has not
@@ -19,7 +24,8 @@ import type { Logger } from '@keel/raft';
 import type { ClientRequest, ClientResponse, ClientResults } from '@keel/protocol';
 import { LIMITS, NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
 import { closeGracefully } from '../transport/graceful-close.js';
-import { ClientConnection, type ClientConnectionSettings } from './client-connection.js';
+import { ListenError, formatAddress } from '../transport/listen-error.js';
+import { ClientConnection, nowMs, type ClientConnectionSettings } from './client-connection.js';
 
 /**
  * Default budget of response bytes held per connection (see
@@ -33,6 +39,23 @@ export const RESPONSE_BYTES_PER_CONNECTION_DEFAULT = 128 * 1024 * 1024;
 export const RESPONSE_BYTES_PER_CONNECTION_MIN = 64 * 1024;
 /** Refused connections left to close gracefully (so the client reads the error) at once; more are dropped outright. */
 const REFUSED_LINGERING_MAX = 64;
+/**
+ * A connection that has sent nothing for this long may be closed to make room for a newcomer when
+ * every slot is taken. Long enough for any client that connects in order to send; short enough
+ * that a flood of idle connections gives its slots up at once.
+ */
+export const FRESH_EVICTION_AGE_MS = 1_000;
+/** Defaults of the per-connection time limits, in ms. */
+export const CLIENT_TIMEOUT_DEFAULTS = {
+  /** A new connection must send its first request within this time. */
+  firstRequestTimeoutMs: 10_000,
+  /** A frame, once begun, must be complete within this time. */
+  frameTimeoutMs: 10_000,
+  /** A connection with nothing in flight is closed after this much idleness. */
+  idleTimeoutMs: 300_000,
+} as const;
+/** The sweep that enforces the time limits runs at least this often, in ms. */
+const SWEEP_INTERVAL_MS_MAX = 1_000;
 
 export interface ClientPortOptions {
   host: string;
@@ -41,12 +64,20 @@ export interface ClientPortOptions {
   logger: Logger;
   /** Runs a validated request; throw (reject with) a `KeelError` to answer an error. Other errors answer INTERNAL. */
   handle(request: ClientRequest): Promise<ClientResults[ClientRequest['op']]>;
+  /** Where this node listens for peers, named to a node that dials the client port by mistake. Default: not named. */
+  peerAddress?: () => string;
   /** Largest frame, in bytes. Default `LIMITS.frameBytesMax`. */
   maxFrameBytes?: number;
   /** Requests accepted (waiting or running) per connection before OVERLOADED. Default `LIMITS.inflightPerConnectionMax`. */
   inflightPerConnectionMax?: number;
   /** Open client connections before new ones are refused with OVERLOADED. Default `LIMITS.clientConnectionsMax`. */
   maxConnections?: number;
+  /** A new connection that sends no request for this long is closed. Default 10 000 ms. */
+  firstRequestTimeoutMs?: number;
+  /** A connection that starts a frame and does not finish it within this time gets TIMEOUT and is closed. Default 10 000 ms. */
+  frameTimeoutMs?: number;
+  /** A connection with nothing in flight for this long is closed (clients reconnect on their next request). Default 300 000 ms. */
+  idleTimeoutMs?: number;
   /**
    * Response bytes one connection may hold: the worst-case size of each running request's response
    * (a get about 1 MiB, a scan about 9 MiB, writes 4 KiB) plus output not yet taken by the kernel.
@@ -75,14 +106,19 @@ export interface ClientConnectionStats {
 
 export class ClientPortServer {
   private readonly connections = new Set<ClientConnection>();
+  /** Open connections that have not sent a frame yet, oldest first: the first to make room. */
+  private readonly fresh = new Set<ClientConnection>();
   private readonly settings: ClientConnectionSettings;
   private readonly maxConnections: number;
   private server: net.Server | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
-  /** Connections refused since the current burst of refusals began (0: no burst). */
+  /** Connections refused, and closed to make room, since the port became full (a burst; both 0: none). */
   private refusedInBurst = 0;
+  private evictedInBurst = 0;
   private refusedLingering = 0;
   private refusedTotal = 0;
+  private evictedTotal = 0;
 
   constructor(private readonly o: ClientPortOptions) {
     const inflight = o.inflightPerConnectionMax ?? LIMITS.inflightPerConnectionMax;
@@ -97,7 +133,15 @@ export class ClientPortServer {
       maxFrameBytes: o.maxFrameBytes ?? LIMITS.frameBytesMax,
       inflightMax: inflight,
       responseBytesMax: responseBytes,
-      onClosed: (c: ClientConnection) => this.connections.delete(c),
+      peerAddress: () => this.o.peerAddress?.() ?? '',
+      firstRequestTimeoutMs: positiveMs('firstRequestTimeoutMs', o.firstRequestTimeoutMs ?? CLIENT_TIMEOUT_DEFAULTS.firstRequestTimeoutMs),
+      frameTimeoutMs: positiveMs('frameTimeoutMs', o.frameTimeoutMs ?? CLIENT_TIMEOUT_DEFAULTS.frameTimeoutMs),
+      idleTimeoutMs: positiveMs('idleTimeoutMs', o.idleTimeoutMs ?? CLIENT_TIMEOUT_DEFAULTS.idleTimeoutMs),
+      onFirstFrame: (c: ClientConnection) => this.fresh.delete(c),
+      onClosed: (c: ClientConnection) => {
+        this.connections.delete(c);
+        this.fresh.delete(c);
+      },
     };
   }
 
@@ -109,6 +153,11 @@ export class ClientPortServer {
   /** Connections refused because `maxConnections` were open, since the server started. */
   get refusedConnectionCount(): number {
     return this.refusedTotal;
+  }
+
+  /** Connections closed to make room for a newcomer, since the server started. */
+  get evictedConnectionCount(): number {
+    return this.evictedTotal;
   }
 
   /** Resource use of each open connection, in accept order. */
@@ -123,18 +172,22 @@ export class ClientPortServer {
     }));
   }
 
-  /** Starts accepting clients. Resolves with the bound port. */
+  /** Starts accepting clients. Resolves with the bound port; rejects with `ListenError`. */
   listen(): Promise<{ port: number }> {
     if (this.server !== null) throw new Error('ClientPortServer.listen() called twice');
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (error: Error): void => reject(new ListenError('clients', formatAddress(this.o.host, this.o.port), error));
+      server.once('error', failed);
       server.listen(this.o.port, this.o.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         server.on('error', (error) => this.o.logger.log('error', 'client.server.error', { error: error.message }));
         const address = server.address() as net.AddressInfo;
         this.o.logger.log('info', 'client.listening', { host: address.address, port: address.port });
+        const { firstRequestTimeoutMs, frameTimeoutMs, idleTimeoutMs } = this.settings;
+        const sweepMs = Math.min(SWEEP_INTERVAL_MS_MAX, Math.min(firstRequestTimeoutMs, frameTimeoutMs, idleTimeoutMs) / 4);
+        this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
         resolve({ port: address.port });
       });
     });
@@ -154,6 +207,7 @@ export class ClientPortServer {
   /** Stops accepting and closes every connection (answers still running are discarded). */
   close(): Promise<void> {
     if (this.closing !== null) return this.closing;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     const server = this.server;
     this.closing = new Promise<void>((resolve) => {
       if (server === null) return resolve();
@@ -169,22 +223,51 @@ export class ClientPortServer {
       return;
     }
     if (this.connections.size >= this.maxConnections) {
-      this.refuse(socket);
-      return;
-    }
-    if (this.refusedInBurst > 0) {
-      this.o.logger.log('info', 'client.connections.accepting', { refused: this.refusedInBurst, open: this.connections.size });
+      if (!this.makeRoom()) {
+        this.refuse(socket);
+        return;
+      }
+    } else if (this.refusedInBurst + this.evictedInBurst > 0) {
+      this.o.logger.log('info', 'client.connections.accepting', { refused: this.refusedInBurst, evicted: this.evictedInBurst, open: this.connections.size });
       this.refusedInBurst = 0;
+      this.evictedInBurst = 0;
     }
-    this.connections.add(new ClientConnection(socket, this.settings));
+    const connection = new ClientConnection(socket, this.settings);
+    this.connections.add(connection);
+    this.fresh.add(connection);
+  }
+
+  /** Closes the oldest connection that has sent nothing for `FRESH_EVICTION_AGE_MS`; false when there is none. */
+  private makeRoom(): boolean {
+    const oldest = this.fresh.values().next();
+    if (oldest.done === true) return false;
+    const silentMs = nowMs() - oldest.value.openedAtMs;
+    if (silentMs < FRESH_EVICTION_AGE_MS) return false;
+    this.noteFull();
+    this.evictedInBurst++;
+    this.evictedTotal++;
+    oldest.value.evict(`the server has ${this.maxConnections} client connections open, and this one sent nothing for ${Math.round(silentMs)} ms`);
+    return true;
+  }
+
+  /** The sweep of the per-connection time limits. */
+  private sweep(): void {
+    const now = nowMs();
+    for (const connection of [...this.connections]) connection.sweep(now);
+  }
+
+  /** Logs the start of a burst of refusals and evictions (once, not per connection). */
+  private noteFull(): void {
+    if (this.refusedInBurst + this.evictedInBurst === 0) {
+      this.o.logger.log('warn', 'client.connections.full', { open: this.connections.size, max: this.maxConnections });
+    }
   }
 
   /** Answers a connection beyond `maxConnections` with one OVERLOADED frame and closes it. */
   private refuse(socket: net.Socket): void {
     this.refusedTotal++;
-    if (this.refusedInBurst++ === 0) {
-      this.o.logger.log('warn', 'client.connections.full', { open: this.connections.size, max: this.maxConnections });
-    }
+    this.noteFull();
+    this.refusedInBurst++;
     socket.on('error', () => {});
     if (this.refusedLingering >= REFUSED_LINGERING_MAX) {
       socket.destroy();
@@ -199,6 +282,11 @@ export class ClientPortServer {
     };
     closeGracefully(socket, encodeFrame(response));
   }
+}
+
+function positiveMs(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number of ms, got ${value}`);
+  return value;
 }
 
 function positiveInteger(name: string, value: number, min: number): void {

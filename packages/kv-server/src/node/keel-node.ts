@@ -3,7 +3,7 @@ import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
 import { ClientPortServer } from '../client-port/index.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
-import { PeerTransport } from '../transport/index.js';
+import { PeerTransport, peerLivenessTimeoutMs } from '../transport/index.js';
 import { ConfigError, coreConfigOf, type KeelNodeConfig, type ListenAddress } from './config.js';
 import { startingError } from './errors.js';
 import type { JsonLogger } from './json-logger.js';
@@ -50,7 +50,7 @@ export class KeelNode {
 
   /** Open the stores, listen on the peer and client ports, bootstrap a new data dir, start ticking. */
   static async start(config: KeelNodeConfig, logger: JsonLogger, hooks: KeelNodeHooks = {}): Promise<KeelNode> {
-    const stores = await openLevelStores(config.dataDir, { logger });
+    const stores = await openLevelStores(config.dataDir, { nodeId: config.id, logger });
     // Until the core exists (a few ms of start-up) peers and clients are not served.
     let core: NodeCore | undefined;
     const listening = { peerAddress: '', clientAddress: '' };
@@ -60,6 +60,7 @@ export class KeelNode {
       listen: config.listenPeer,
       peers: new Map(),
       logger,
+      livenessTimeoutMs: peerLivenessTimeoutMs(2 * config.electionTicks * config.tickMs),
       advertised: () => core?.advertised() ?? listening,
       onPeerAddresses: (id, addresses) => core?.peerAddresses(id, addresses),
       onMessage: (m) => core?.step(m),
@@ -70,6 +71,7 @@ export class KeelNode {
       host: config.listenClient.host,
       port: config.listenClient.port,
       logger,
+      peerAddress: () => (core?.advertised() ?? listening).peerAddress,
       handle: (request) => (core !== undefined ? core.handle(request) : Promise.reject(startingError())),
     });
     try {

@@ -2,9 +2,9 @@ import type { Logger, Ready } from '@keel/raft';
 import type { NodeObserver } from './ports.js';
 
 /**
- * Counters of the Ready loop, printed as one `node.stats` line per interval while there is
- * traffic: how well writes batch (entries per Ready, per fsync) and where the time goes. The
- * process adapter's observer of the node core (wall-clock time is measured here, never in the core).
+ * Counters of the Ready loop, printed as one `node.stats` line at debug level per interval while
+ * there is traffic: how well writes batch (entries per Ready, per fsync) and where the time goes.
+ * The process adapter's observer of the node core (wall-clock time is measured here, never in the core).
  */
 export class ReadyStats implements NodeObserver {
   private readyAt = 0;
@@ -53,7 +53,7 @@ export class ReadyStats implements NodeObserver {
     const seconds = this.elapsedMs / 1000;
     if (this.entries > 0 || this.committed > 0) {
       const r = Math.max(1, this.readies);
-      this.logger.log('info', 'node.stats', {
+      this.logger.log('debug', 'node.stats', {
         seconds,
         readies: this.readies,
         syncs: this.syncs,

@@ -7,6 +7,8 @@ export type StoreErrorCode =
   | 'CORRUPTED'
   /** The store was closed. */
   | 'CLOSED'
+  /** Another live process holds the data directory (its `keel.lock`, or LevelDB's lock). */
+  | 'LOCKED'
   /** An earlier write failed; the in-memory view may be ahead of the disk. Restart the node. */
   | 'FAILED'
   /** A snapshot chunk is not valid (garbage, wrong order, missing header or trailer). */

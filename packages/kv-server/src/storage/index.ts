@@ -14,3 +14,5 @@ export type { BatchOp, Db, Disk, RangeOptions } from './layout.js';
 export { StoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
 export { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';
+export { DATA_DIR_LOCK_FILE, isProcessAlive, readDataDirLock } from './data-dir-lock.js';
+export type { DataDirLock, DataDirLockState } from './data-dir-lock.js';

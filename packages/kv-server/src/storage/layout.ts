@@ -16,6 +16,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AbstractLevel, AbstractSnapshot } from 'abstract-level';
 import { Level } from 'level';
+import { StoreError } from './errors.js';
 
 export type Bytes = Uint8Array;
 /** Any abstract-level database with byte keys and values (classic-level, memory-level). */
@@ -128,10 +129,23 @@ export const READ_BATCH_ROWS = 1024;
  */
 const WRITE_BUFFER_BYTES = 32 * 1024 * 1024;
 
-/** Open (creating the directory) the node's LevelDB database in `${dir}/db`. */
+/**
+ * Open (creating the directory) the node's LevelDB database in `${dir}/db`. Throws
+ * `StoreError('LOCKED')` when another process has it open (LevelDB's own lock); other failures as
+ * LevelDB reports them.
+ */
 export async function openLevelDb(dir: string): Promise<Db> {
   await mkdir(dir, { recursive: true });
   const db = new Level<Bytes, Bytes>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: WRITE_BUFFER_BYTES });
-  await db.open();
+  try {
+    await db.open();
+  } catch (error) {
+    if ((error as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED') {
+      throw new StoreError('LOCKED', `data directory ${dir} is in use by another process (LevelDB's ${join(dir, 'db', 'LOCK')}: held by another process)`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
   return db as unknown as Db;
 }

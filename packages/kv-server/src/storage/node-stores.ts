@@ -6,6 +6,7 @@
  */
 import type { Logger } from '@keel/raft';
 import { FORMAT_VERSION, META, decodeCount, encodeCount } from './codec.js';
+import { acquireDataDirLock } from './data-dir-lock.js';
 import { StoreError } from './errors.js';
 import { META_SUBLEVEL, levelDisk, openLevelDb, type Db, type Disk } from './layout.js';
 import { LogStore, type LogWrite } from './log-store.js';
@@ -22,6 +23,8 @@ export interface NodeStores {
 
 export interface OpenStoresOptions {
   readonly logger?: Logger;
+  /** The node that holds the data directory, written to its `keel.lock` (`openLevelStores`). Default 0 (a tool or test). */
+  readonly nodeId?: number;
 }
 
 /**
@@ -43,10 +46,27 @@ export function persistReady(
   return log.persist(write, sync);
 }
 
-/** Open (or create) the stores of the LevelDB database in `${dir}/db`. */
+/**
+ * Take the data directory `dir` (its `keel.lock`, see `data-dir-lock.ts`) and open (or create)
+ * the stores of its LevelDB database in `${dir}/db`. Throws `StoreError('LOCKED')` when another
+ * live process holds the directory. The lock is released when the stores close, or the open fails.
+ */
 export async function openLevelStores(dir: string, opts: OpenStoresOptions = {}): Promise<NodeStores> {
-  const db = await openLevelDb(dir);
-  return openNodeStores(db, levelDisk(db), opts);
+  const lock = await acquireDataDirLock(dir, opts.nodeId ?? 0, opts.logger);
+  let stores: NodeStores;
+  try {
+    const db = await openLevelDb(dir);
+    stores = await openNodeStores(db, levelDisk(db), opts);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    log: stores.log,
+    state: stores.state,
+    close: () => (closing ??= stores.close().finally(() => lock.release())),
+  };
 }
 
 /**

@@ -1,4 +1,6 @@
-export type { PeerAddresses } from './advertised.js';
-export type { PeerTransportOptions } from './peer-transport.js';
-export { PEER_TRANSPORT_DEFAULTS, PeerTransport } from './peer-transport.js';
+export type { HandshakeRefusal, PeerAddresses } from './hello.js';
+export type { PeerState, PeerTransportOptions } from './peer-transport.js';
+export { PEER_TRANSPORT_DEFAULTS, PENDING_HANDSHAKES_MAX, PeerTransport } from './peer-transport.js';
 export { validateMessage, validateSnapshotMeta } from './message-codec.js';
+export { LIVENESS_TIMEOUT_MS_MIN, peerLivenessTimeoutMs } from './liveness.js';
+export { ListenError } from './listen-error.js';

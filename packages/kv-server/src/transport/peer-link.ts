@@ -7,29 +7,44 @@
  * writes wait for 'drain' when the socket pushes back) -> on any failure, backoff (messages are
  * dropped and reported unreachable; a timer redials) -> connecting … ; closed is final.
  *
+ * Liveness (`liveness.ts`): while ready, the link pings the peer every ping interval (`tick()`)
+ * and the peer answers each ping with a pong; a link that hears no pong for the liveness timeout
+ * — its writes are not getting through, or the answers are not — is torn down and redialled.
+ *
  * Invariant: `queue.byteLength <= sendQueueBytesMax`; messages that do not fit are dropped (the
  * newest first) and the peer is reported unreachable — Raft retransmits.
  */
 import net from 'node:net';
 import type { Logger, NodeId } from '@keel/raft';
-import type { PeerIdentity } from '@keel/protocol';
-import { FrameBatch, FrameDecoder, KeelError, checkPeerHelloResult, encodeFrame, validatePeerHelloResult } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, checkPeerHelloResult, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
 import { parseAddress } from './address.js';
-import { helloFor, type PeerAddresses } from './advertised.js';
+import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { Backoff } from './backoff.js';
+import { PING_FRAME, Silence, isPong } from './liveness.js';
+
+/**
+ * Longest delay before redialing a peer that refused the handshake, in ms (unless
+ * `reconnectDelayMsMax` is longer). A refusal names a configuration error that a person has to
+ * fix; retrying it fast only floods both logs.
+ */
+export const REFUSED_RECONNECT_DELAY_MS_MAX = 10_000;
 
 export interface PeerLinkSettings {
-  readonly identity: PeerIdentity;
+  readonly identity: LocalIdentity;
   readonly logger: Logger;
   readonly maxFrameBytes: number;
   readonly sendQueueBytesMax: number;
   readonly handshakeTimeoutMs: number;
   readonly reconnectDelayMsMin: number;
   readonly reconnectDelayMsMax: number;
+  /** A ready link that hears nothing for this long is torn down and redialled. */
+  readonly livenessTimeoutMs: number;
   /** The addresses this node advertises in its hello (read at every dial). */
   readonly advertised: () => PeerAddresses | undefined;
   /** Called when messages to the peer were dropped or its connection broke. */
   readonly onUnreachable: (id: NodeId) => void;
+  /** Called after each handshake this link completes: `null` when it succeeded, else the refusal. */
+  readonly onHandshake: (id: NodeId, refusal: HandshakeRefusal | null) => void;
 }
 
 type LinkState = 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -42,10 +57,15 @@ export class PeerLink {
   private blocked = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly backoff: Backoff;
+  /** Delays after a refused handshake: they grow to a longer ceiling. */
+  private readonly refusedBackoff: Backoff;
   /** Set when the queue overflowed; cleared by the next successful flush (log once per episode). */
   private overflowing = false;
   /** Consecutive failed attempts, for log levels (first failure warns, the rest are debug). */
   private failures = 0;
+  /** Ping intervals without a pong on the current connection. */
+  private silence = new Silence();
+  private readonly pingPayload = packPayload(PING_FRAME);
 
   constructor(
     readonly peerId: NodeId,
@@ -55,6 +75,7 @@ export class PeerLink {
     parseAddress(address); // fail fast on a bad address
     this.queue = new FrameBatch(settings.maxFrameBytes);
     this.backoff = new Backoff(settings.reconnectDelayMsMin, settings.reconnectDelayMsMax);
+    this.refusedBackoff = new Backoff(settings.reconnectDelayMsMin, Math.max(settings.reconnectDelayMsMax, REFUSED_RECONNECT_DELAY_MS_MAX));
     this.connect();
   }
 
@@ -100,6 +121,22 @@ export class PeerLink {
     return dropped === 0;
   }
 
+  /**
+   * Called once per ping interval: a ready link that has heard nothing for the liveness timeout is
+   * torn down (and redialled after the backoff); otherwise it pings the peer.
+   */
+  tick(): void {
+    if (this.state !== 'ready' || this.socket === null) return;
+    if (this.silence.endInterval()) {
+      this.fail(this.socket, 'warn', 'peer.link.silent', { livenessTimeoutMs: this.settings.livenessTimeoutMs, queuedBytes: this.queue.byteLength });
+      return;
+    }
+    // A full queue means the socket pushes back: the pong that is not coming says enough.
+    if (this.queue.byteLength + this.pingPayload.length + 4 > this.settings.sendQueueBytesMax) return;
+    this.queue.addPayload(this.pingPayload);
+    this.flush();
+  }
+
   /** Closes the connection and stops redialing. */
   close(): void {
     this.state = 'closed';
@@ -132,6 +169,8 @@ export class PeerLink {
     this.socket = socket;
     this.blocked = false;
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, this.settings.livenessTimeoutMs);
+    this.silence = new Silence();
     const decoder = new FrameDecoder({ maxFrameBytes: this.settings.maxFrameBytes });
     this.timer = setTimeout(() => {
       this.fail(socket, 'warn', 'peer.handshake.timeout', { timeoutMs: this.settings.handshakeTimeoutMs });
@@ -154,27 +193,36 @@ export class PeerLink {
   }
 
   private onFrame(socket: net.Socket, value: unknown): void {
+    if (this.state === 'ready' && isPong(value)) {
+      this.silence.heard();
+      return;
+    }
     if (this.state !== 'connecting') {
       throw new KeelError('MALFORMED_FRAME', 'unexpected frame from the peer on an outbound connection');
     }
     const result = validatePeerHelloResult(value);
     const refusal = checkPeerHelloResult(result, this.settings.identity, this.peerId);
     if (refusal !== null) {
-      this.fail(socket, 'warn', 'peer.handshake.refused', { error: refusal.message, code: refusal.code });
+      // The peer refused this node's hello, or accepted it but is not the node this link dials.
+      this.settings.onHandshake(this.peerId, refusalOf('peer', refusal));
+      this.fail(socket, 'error', 'peer.handshake.refused', { by: 'peer', code: refusal.code, error: refusal.message });
       return;
     }
+    this.settings.onHandshake(this.peerId, null);
     this.clearTimer();
     this.state = 'ready';
     this.failures = 0;
     this.backoff.reset();
+    this.refusedBackoff.reset();
     this.settings.logger.log('info', 'peer.connected', { peer: this.peerId, address: this.address });
     this.flush();
   }
 
   /** Tears down `socket` (if it is still the current one) and schedules a redial. */
-  private fail(socket: net.Socket, level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, unknown>): void {
+  private fail(socket: net.Socket, level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void {
     if (this.socket !== socket || this.state === 'closed') return;
     const wasReady = this.state === 'ready';
+    const refused = event === 'peer.handshake.refused';
     const lostBytes = this.queue.byteLength;
     this.socket = null;
     socket.destroy();
@@ -182,8 +230,8 @@ export class PeerLink {
     this.queue.take();
     this.failures++;
     this.state = 'backoff';
-    const delayMs = this.backoff.next();
-    const quiet = !wasReady && this.failures > 1 && event !== 'peer.handshake.refused';
+    const delayMs = (refused ? this.refusedBackoff : this.backoff).next();
+    const quiet = !wasReady && this.failures > 1 && !refused;
     this.settings.logger.log(quiet ? 'debug' : level, event, { peer: this.peerId, address: this.address, retryInMs: delayMs, ...fields });
     this.timer = setTimeout(() => {
       this.timer = null;

@@ -4,21 +4,32 @@
  * - One outbound connection per peer (`PeerLink`), dialed at the peer's DIAL address, which is
  *   configured apart from the address the peer listens on (a test harness may put a proxy in
  *   between). Inbound connections (`InboundPeerConnection`) only receive.
- * - Every connection starts with the handshake (cluster id, node id, protocol version); a node of
- *   another cluster is refused with a clear log line.
+ * - Every connection starts with the handshake (cluster id, node id, protocol version,
+ *   incarnation); a node of another cluster is refused with an ERROR log line on both sides, and
+ *   so is a second process claiming the id of a node whose raft connection is alive (a reconnect
+ *   of the same process, same incarnation, replaces its older connection instead). The last
+ *   refusal per peer is kept for `peerState()`; a refused dialer backs off up to
+ *   `REFUSED_RECONNECT_DELAY_MS_MAX`.
  * - `send()` never blocks: it packs each message once, queues it on its peer's bounded queue and
  *   writes each peer's frames in one socket write; full queues drop messages and report the peer
  *   unreachable (Raft retransmits).
  * - Snapshots stream over a dedicated connection per `sendSnapshot()` call, one acknowledged chunk
  *   at a time with a timeout per chunk.
+ * - Raft connections are watched for liveness (`liveness.ts`): one timer pings every outbound link
+ *   and counts silence on every connection; a connection silent for `livenessTimeoutMs` is torn
+ *   down (and an outbound link redialled), so a path that silently dropped packets heals as soon
+ *   as new connections work, not when the kernel's retransmission backoff gets around to it.
  */
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
-import type { PeerIdentity } from '@keel/protocol';
+import type { PeerHello } from '@keel/protocol';
 import { KeelError, LIMITS, checkPeerHelloResult, packPayload, validatePeerHelloResult } from '@keel/protocol';
-import { helloFor, type PeerAddresses } from './advertised.js';
+import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { FrameChannel } from './frame-channel.js';
 import { InboundPeerConnection } from './inbound-peer.js';
+import { ListenError, formatAddress } from './listen-error.js';
+import { LIVENESS_PINGS } from './liveness.js';
 import { PeerLink, type PeerLinkSettings } from './peer-link.js';
 import { streamSnapshot } from './snapshot-stream.js';
 
@@ -36,12 +47,22 @@ export interface PeerTransportOptions {
   sendQueueBytesMax?: number;
   /** Time allowed for each snapshot chunk's acknowledgement (and the handshake, and the final result), in ms. Default 10 000. */
   snapshotChunkTimeoutMs?: number;
-  /** Time allowed for a peer handshake, in ms. Default 5 000. */
+  /**
+   * Time allowed for a peer handshake (connecting included), in ms, both ways. Default: the
+   * liveness timeout, so that a dial that went into a partition is retried as soon after the heal
+   * as a silent connection would be.
+   */
   handshakeTimeoutMs?: number;
   /** First reconnect delay, in ms. Default 50. */
   reconnectDelayMsMin?: number;
   /** Longest reconnect delay, in ms. Default 2 000. */
   reconnectDelayMsMax?: number;
+  /**
+   * A raft connection that receives nothing (not even the transport's pings or pongs) for this
+   * long is torn down, and an outbound one redialled; pings go out every quarter of it. About an
+   * election timeout: see `peerLivenessTimeoutMs`. Default 2 000.
+   */
+  livenessTimeoutMs?: number;
   /**
    * The addresses this node advertises in every hello: where OTHER nodes can reach it (not the
    * dial overrides). Read at each dial, so it may change (e.g. once the bound port is known).
@@ -58,13 +79,30 @@ export interface PeerTransportOptions {
   onSnapshot(from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
 }
 
+/**
+ * Most inbound connections waiting for their hello at once. A peer sends its hello as soon as it
+ * connects, so when more are waiting the oldest is closed to make room: connections that never
+ * complete a handshake cannot pile up (each also times out after `handshakeTimeoutMs`).
+ */
+export const PENDING_HANDSHAKES_MAX = 64;
+
 export const PEER_TRANSPORT_DEFAULTS = {
   sendQueueBytesMax: 64 * 1024 * 1024,
   snapshotChunkTimeoutMs: 10_000,
-  handshakeTimeoutMs: 5_000,
   reconnectDelayMsMin: 50,
   reconnectDelayMsMax: 2_000,
+  livenessTimeoutMs: 2_000,
 } as const;
+
+/** What the transport knows about one peer (`PeerTransport.peerState`). */
+export interface PeerState {
+  /** The outbound link's handshake is done and its connection up. */
+  readonly connected: boolean;
+  /** Bytes waiting to be written to the peer. */
+  readonly queuedBytes: number;
+  /** The last refused handshake with the peer, either way, until a handshake with it succeeds. */
+  readonly refusal?: HandshakeRefusal;
+}
 
 export class PeerTransport {
   /**
@@ -73,7 +111,7 @@ export class PeerTransport {
    */
   onUnreachable?: (id: NodeId) => void;
 
-  private readonly identity: PeerIdentity;
+  private readonly identity: LocalIdentity;
   private readonly logger: Logger;
   private readonly maxFrameBytes: number;
   private readonly snapshotChunkTimeoutMs: number;
@@ -82,8 +120,13 @@ export class PeerTransport {
   private readonly inbound = new Set<InboundPeerConnection>();
   private readonly raftChannels = new Map<NodeId, InboundPeerConnection>();
   private readonly snapshotChannels = new Set<FrameChannel>();
+  /** The last refused handshake per peer (peers in `peers` only, so that strangers cannot grow it). */
+  private readonly refusals = new Map<NodeId, HandshakeRefusal>();
   private peers: ReadonlyMap<NodeId, string> = new Map();
   private server: net.Server | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  /** Connections closed unheard to make room since the last time there was room (for one warning per burst). */
+  private evictedInBurst = 0;
   private closed = false;
   /** Peers to report unreachable at the next microtask. */
   private readonly unreachable = new Set<NodeId>();
@@ -93,37 +136,42 @@ export class PeerTransport {
   constructor(private readonly opts: PeerTransportOptions) {
     if (typeof opts.clusterId !== 'string' || opts.clusterId.length === 0) throw new TypeError('clusterId must be a non-empty string');
     if (!Number.isSafeInteger(opts.nodeId) || opts.nodeId <= 0) throw new TypeError(`nodeId must be a positive integer, got ${opts.nodeId}`);
-    this.identity = { clusterId: opts.clusterId, nodeId: opts.nodeId };
+    this.identity = { clusterId: opts.clusterId, nodeId: opts.nodeId, incarnation: randomBytes(8).toString('hex') };
     this.logger = opts.logger;
     this.maxFrameBytes = positive(opts.maxFrameBytes ?? LIMITS.frameBytesMax, 'maxFrameBytes');
     this.snapshotChunkTimeoutMs = positive(opts.snapshotChunkTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.snapshotChunkTimeoutMs, 'snapshotChunkTimeoutMs');
+    const livenessTimeoutMs = positive(opts.livenessTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.livenessTimeoutMs, 'livenessTimeoutMs');
     this.linkSettings = {
       identity: this.identity,
       logger: opts.logger,
       maxFrameBytes: this.maxFrameBytes,
       sendQueueBytesMax: positive(opts.sendQueueBytesMax ?? PEER_TRANSPORT_DEFAULTS.sendQueueBytesMax, 'sendQueueBytesMax'),
-      handshakeTimeoutMs: positive(opts.handshakeTimeoutMs ?? PEER_TRANSPORT_DEFAULTS.handshakeTimeoutMs, 'handshakeTimeoutMs'),
+      handshakeTimeoutMs: positive(opts.handshakeTimeoutMs ?? livenessTimeoutMs, 'handshakeTimeoutMs'),
       reconnectDelayMsMin: positive(opts.reconnectDelayMsMin ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMin, 'reconnectDelayMsMin'),
       reconnectDelayMsMax: positive(opts.reconnectDelayMsMax ?? PEER_TRANSPORT_DEFAULTS.reconnectDelayMsMax, 'reconnectDelayMsMax'),
+      livenessTimeoutMs,
       onUnreachable: (id) => this.reportUnreachable(id),
+      onHandshake: (id, refusal) => this.noteHandshake(id, refusal),
       advertised: () => this.opts.advertised?.(),
     };
     this.peers = opts.peers;
   }
 
-  /** Starts listening for peers and dialing them. Resolves with the bound port. */
+  /** Starts listening for peers and dialing them. Resolves with the bound port; rejects with `ListenError`. */
   listen(): Promise<{ port: number }> {
     if (this.server !== null) throw new Error('PeerTransport.listen() called twice');
     if (this.closed) return Promise.reject(new KeelError('SHUTTING_DOWN', 'the transport is closed'));
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (error: Error): void => reject(new ListenError('peers', formatAddress(this.opts.listen.host, this.opts.listen.port), error));
+      server.once('error', failed);
       server.listen(this.opts.listen.port, this.opts.listen.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         server.on('error', (error) => this.logger.log('error', 'peer.server.error', { error: error.message }));
         const address = server.address() as net.AddressInfo;
         this.logger.log('info', 'peer.listening', { host: address.address, port: address.port });
+        this.pingTimer = setInterval(() => this.tick(), this.linkSettings.livenessTimeoutMs / LIVENESS_PINGS);
         this.setPeers(this.peers);
         resolve({ port: address.port });
       });
@@ -133,6 +181,7 @@ export class PeerTransport {
   /** Replaces the dial addresses (membership changed): new peers are dialed, removed ones closed. */
   setPeers(peers: ReadonlyMap<NodeId, string>): void {
     this.peers = new Map(peers);
+    for (const id of this.refusals.keys()) if (!peers.has(id)) this.refusals.delete(id);
     if (this.closed || this.server === null) return;
     for (const [id, link] of this.links) {
       if (peers.get(id) !== link.address) {
@@ -150,10 +199,15 @@ export class PeerTransport {
     }
   }
 
-  /** The outbound link to `id`: whether its handshake is done, and bytes waiting to be written. */
-  peerState(id: NodeId): { connected: boolean; queuedBytes: number } | undefined {
+  /**
+   * The outbound link to `id` (whether its handshake is done, bytes waiting to be written) and the
+   * last refused handshake with it; `undefined` for a node the transport knows nothing about.
+   */
+  peerState(id: NodeId): PeerState | undefined {
     const link = this.links.get(id);
-    return link === undefined ? undefined : { connected: link.connected, queuedBytes: link.queuedBytes };
+    const refusal = this.refusals.get(id);
+    if (link === undefined && refusal === undefined) return undefined;
+    return { connected: link?.connected ?? false, queuedBytes: link?.queuedBytes ?? 0, ...(refusal !== undefined ? { refusal } : {}) };
   }
 
   /**
@@ -209,8 +263,9 @@ export class PeerTransport {
       channel.send(helloFor(this.identity, to, 'snapshot', this.opts.advertised?.()));
       const result = validatePeerHelloResult(await channel.next(timeoutMs, 'handshake answer'));
       const refusal = checkPeerHelloResult(result, this.identity, to);
+      this.noteHandshake(to, refusal === null ? null : refusalOf('peer', refusal));
       if (refusal !== null) {
-        this.logger.log('warn', 'peer.handshake.refused', { peer: to, address, error: refusal.message });
+        this.logger.log('error', 'peer.handshake.refused', { peer: to, by: 'peer', address, channel: 'snapshot', code: refusal.code, error: refusal.message });
         throw refusal;
       }
       this.logger.log('info', 'peer.snapshot.sending', { peer: to, index: meta.index, term: meta.term });
@@ -229,6 +284,7 @@ export class PeerTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
     for (const link of this.links.values()) link.close();
     this.links.clear();
     for (const channel of this.snapshotChannels) channel.close();
@@ -237,19 +293,30 @@ export class PeerTransport {
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** One ping interval: every outbound link pings (or gives up on a silent connection), every inbound one counts silence. */
+  private tick(): void {
+    for (const link of this.links.values()) link.tick();
+    for (const connection of [...this.inbound]) connection.tick();
+  }
+
   private accept(socket: net.Socket): void {
     if (this.closed) {
       socket.destroy();
       return;
     }
+    this.makeRoomForHandshake();
     const connection = new InboundPeerConnection(socket, {
       identity: this.identity,
       logger: this.logger,
       maxFrameBytes: this.maxFrameBytes,
       handshakeTimeoutMs: this.linkSettings.handshakeTimeoutMs,
       snapshotChunkTimeoutMs: this.snapshotChunkTimeoutMs,
+      livenessTimeoutMs: this.linkSettings.livenessTimeoutMs,
+      clientAddress: () => this.opts.advertised?.()?.clientAddress ?? '',
       onMessage: (m) => this.opts.onMessage(m),
       onSnapshot: (from, meta, chunks) => this.opts.onSnapshot(from, meta, chunks),
+      admitRaftChannel: (hello, c) => this.admitRaftChannel(hello, c),
+      onHandshake: (peer, refusal) => this.noteHandshake(peer, refusal),
       onRaftChannel: (peer, c) => {
         // The newest raft connection from a peer wins: an older one is a leftover of a
         // connection that peer already gave up on (restart, partition through a proxy).
@@ -271,6 +338,43 @@ export class PeerTransport {
       },
     });
     this.inbound.add(connection);
+  }
+
+  /** Closes the oldest connection still waiting for its hello when `PENDING_HANDSHAKES_MAX` are. */
+  private makeRoomForHandshake(): void {
+    let waiting = 0;
+    let oldest: InboundPeerConnection | undefined;
+    for (const connection of this.inbound) {
+      if (!connection.awaitingHello) continue;
+      oldest ??= connection;
+      waiting++;
+    }
+    if (waiting < PENDING_HANDSHAKES_MAX || oldest === undefined) {
+      this.evictedInBurst = 0;
+      return;
+    }
+    if (this.evictedInBurst++ === 0) this.logger.log('warn', 'peer.handshakes.full', { waiting, max: PENDING_HANDSHAKES_MAX });
+    oldest.close('debug', 'peer.handshake.evicted', {});
+  }
+
+  /**
+   * A raft hello from a node whose raft connection is alive: the same process reconnecting (same
+   * incarnation: the newer connection wins) or a second process with the same node id (refused,
+   * so that the two do not take turns replacing each other's connection).
+   */
+  private admitRaftChannel(hello: PeerHello, connection: InboundPeerConnection): KeelError | null {
+    const current = this.raftChannels.get(hello.nodeId);
+    if (current === undefined || current.incarnation === hello.incarnation || !current.live) return null;
+    return new KeelError(
+      'CLUSTER_MISMATCH',
+      `refusing node ${hello.nodeId} from ${connection.remote}: node ${hello.nodeId} is already connected from ${current.remote}, ` +
+        `a different process; are two processes running with id ${hello.nodeId}?`,
+    );
+  }
+
+  private noteHandshake(peer: NodeId, refusal: HandshakeRefusal | null): void {
+    if (refusal === null) this.refusals.delete(peer);
+    else if (this.peers.has(peer)) this.refusals.set(peer, refusal);
   }
 
   /**

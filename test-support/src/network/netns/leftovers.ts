@@ -9,7 +9,7 @@
  * A pid reused by an unrelated process keeps that run's leftovers until the process ends.
  */
 import { readFileSync } from 'node:fs';
-import { isAlive } from '../../node-process.js';
+import { isProcessAlive as isAlive } from '@keel/kv-server';
 import { IP_BATCH, run } from './command.js';
 import { bridgeOwner, namespaceOwner, namespaceVeth } from './names.js';
 

@@ -1,0 +1,182 @@
+/**
+ * Issue 9 item 4: 2,000 idle TCP connections to the leader took all 1,024 client slots for good
+ * and every real client was refused; a partial frame held a connection open forever (slowloris).
+ * Now a connection that has sent no request yields its slot to a newcomer once the port is full
+ * (it is the first to go: well-behaved clients send at once), must send its first request within
+ * `firstRequestTimeoutMs`, must finish any frame it starts within `frameTimeoutMs`, and is closed
+ * after `idleTimeoutMs` with nothing in flight. Refusals stay fast and typed (OVERLOADED, id -1).
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
+import { ClientPortServer, type ClientPortOptions } from '../src/client-port/index.js';
+import { PeerTransport } from '../src/transport/index.js';
+import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+async function startServer(extra: Partial<ClientPortOptions> = {}, handle: ClientPortOptions['handle'] = async (r) => ({ revision: r.id })) {
+  const logger = recordingLogger('client-port');
+  const server = new ClientPortServer({ host: '127.0.0.1', port: 0, logger, handle, ...extra });
+  cleanup.push(() => server.close());
+  const { port } = await server.listen();
+  return { server, port, logger };
+}
+
+async function client(port: number): Promise<RawFrameSocket> {
+  const socket = await RawFrameSocket.connect(port);
+  cleanup.push(() => socket.destroy());
+  return socket;
+}
+
+/** Connections that never send a byte (they read and discard what they get). */
+interface IdleConnections {
+  readonly sockets: net.Socket[];
+  /** How many the server has closed. */
+  closed(): number;
+}
+
+/** Opens `count` idle connections; resolves once each is open (or already refused). */
+async function idleConnections(port: number, count: number): Promise<IdleConnections> {
+  const sockets: net.Socket[] = [];
+  let closed = 0;
+  cleanup.push(() => {
+    for (const s of sockets) s.destroy();
+  });
+  for (let i = 0; i < count; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, count - i) }, () => {
+        const socket = net.connect({ host: '127.0.0.1', port });
+        socket.on('error', () => {});
+        socket.on('close', () => closed++);
+        socket.resume();
+        sockets.push(socket);
+        return new Promise<void>((resolve) => {
+          socket.once('connect', () => resolve());
+          socket.once('close', () => resolve());
+        });
+      }),
+    );
+  }
+  return { sockets, closed: () => closed };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('client port under hostile connections', () => {
+  it('2,000 idle connections do not lock out a real client: idle ones yield their slots, refusals are typed', async () => {
+    const { server, port, logger } = await startServer();
+    const idle = await idleConnections(port, 2_000);
+    // Opening them takes a while: later ones may already take the slots of the first (idle for a second).
+    await waitFor(
+      () => server.connectionCount + server.refusedConnectionCount + server.evictedConnectionCount >= 2_000,
+      'every idle connection accepted or refused',
+    );
+    expect(server.connectionCount).toBe(1_024);
+    const evictedBefore = server.evictedConnectionCount;
+
+    // Once the idle connections have had time to say something (and did not), a client gets in.
+    await sleep(1_100);
+    for (let i = 0; i < 3; i++) {
+      const real = await client(port);
+      real.send({ id: 1, op: 'status' });
+      await waitFor(() => real.frames.length > 0 || real.closed, 'an answer');
+      expect(real.frames[0]).toEqual({ id: 1, ok: true, result: { revision: 1 } });
+    }
+    expect(server.connectionCount).toBeLessThanOrEqual(1_024);
+    // Each made room by closing an idle connection, which was told why in the client protocol.
+    expect(server.evictedConnectionCount).toBe(evictedBefore + 3);
+    expect(logger.records.filter((r) => r.event === 'client.connection.evicted').at(-1)).toMatchObject({
+      fields: { code: 'OVERLOADED', error: expect.stringMatching(/1024 client connections open, and this one sent nothing/) },
+    });
+    await waitFor(() => idle.closed() >= 2_000 - 1_024 + 3, 'the refused and the evicted idle connections closed');
+  });
+
+  it('a connection that sends no request within firstRequestTimeoutMs is closed without an answer', async () => {
+    const { server, port } = await startServer({ firstRequestTimeoutMs: 200 });
+    const silent = await client(port);
+    await waitFor(() => silent.closed, 'the silent connection closed');
+    expect(silent.frames).toEqual([]);
+    expect(server.connectionCount).toBe(0);
+  });
+
+  it('a partial frame held longer than frameTimeoutMs (slowloris) gets TIMEOUT with id -1 and the connection closes', async () => {
+    const { port } = await startServer({ frameTimeoutMs: 300, firstRequestTimeoutMs: 60_000 });
+    const slow = await client(port);
+    const frame = encodeFrame({ id: 1, op: 'status' });
+    slow.write(frame.subarray(0, 3)); // the start of a length prefix, then nothing
+    await waitFor(() => slow.closed, 'the slow connection closed');
+    expect(slow.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'TIMEOUT', definite: true }) }]);
+
+    // A frame sent in pieces that completes in time is answered.
+    const steady = await client(port);
+    steady.write(frame.subarray(0, 3));
+    await sleep(50);
+    steady.write(frame.subarray(3));
+    await waitFor(() => steady.frames.length === 1, 'answer to the pieced frame');
+    expect(steady.frames[0]).toEqual({ id: 1, ok: true, result: { revision: 1 } });
+  });
+
+  it('closes a connection idle for idleTimeoutMs, but never one waiting for an answer', async () => {
+    let release: (() => void) | undefined;
+    const { server, port } = await startServer({ idleTimeoutMs: 300 }, (request) =>
+      request.id === 99 ? new Promise((resolve) => (release = () => resolve({ revision: 99 }))) : Promise.resolve({ revision: request.id }),
+    );
+    const waiting = await client(port);
+    waiting.send({ id: 99, op: 'status' });
+    const idle = await client(port);
+    idle.send({ id: 1, op: 'status' });
+    await waitFor(() => idle.frames.length === 1, 'the idle connection answered');
+    await waitFor(() => idle.closed, 'the idle connection closed');
+    expect(idle.frames).toHaveLength(1);
+    expect(waiting.closed).toBe(false);
+    expect(server.connectionCount).toBe(1);
+    release!();
+    await waitFor(() => waiting.frames.length === 1, 'the slow answer');
+    expect(waiting.frames[0]).toEqual({ id: 99, ok: true, result: { revision: 99 } });
+    await waitFor(() => waiting.closed, 'closed once idle');
+  });
+
+  it('rejects nonsense timeouts', () => {
+    const base = { host: '127.0.0.1', port: 0, logger: recordingLogger('x'), handle: async () => ({ revision: 1 }) };
+    expect(() => new ClientPortServer({ ...base, idleTimeoutMs: 0 })).toThrow(TypeError);
+    expect(() => new ClientPortServer({ ...base, frameTimeoutMs: -5 })).toThrow(TypeError);
+    expect(() => new ClientPortServer({ ...base, firstRequestTimeoutMs: Number.NaN })).toThrow(TypeError);
+  });
+});
+
+describe('peer port under hostile connections', () => {
+  it('keeps a bounded number of connections waiting for a handshake, and real peers still connect', async () => {
+    const logger = recordingLogger('n1');
+    const n1 = new PeerTransport({
+      clusterId: 'c',
+      nodeId: 1,
+      listen: { host: '127.0.0.1', port: 0 },
+      peers: new Map(),
+      logger,
+      onMessage: () => {},
+      onSnapshot: async () => {},
+    });
+    cleanup.push(() => n1.close());
+    const { port } = await n1.listen();
+    const idle = await idleConnections(port, 500);
+    await waitFor(() => idle.closed() >= 500 - 64, 'idle connections beyond the cap closed');
+    const received: unknown[] = [];
+    const n2 = new PeerTransport({
+      clusterId: 'c',
+      nodeId: 2,
+      listen: { host: '127.0.0.1', port: 0 },
+      peers: new Map([[1, `127.0.0.1:${port}`]]),
+      logger: recordingLogger('n2'),
+      onMessage: (m) => received.push(m),
+      onSnapshot: async () => {},
+    });
+    cleanup.push(() => n2.close());
+    await n2.listen();
+    await waitFor(() => n2.peerState(1)?.connected === true, 'the real peer connected');
+    expect(logger.has('peer.handshake.evicted')).toBe(true);
+  });
+});
