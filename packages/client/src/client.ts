@@ -14,6 +14,7 @@ import type { KeelClientOptions, ResolvedOptions } from './options.js';
 import type { CasResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
 import { RetryState } from './retry.js';
 import type { OpKind } from './retry.js';
+import type { DialFailure, DialFailureKind } from './dial-failure.js';
 import { Router } from './router.js';
 import { WriteSessionTracker } from './session.js';
 import type { WriteTicket } from './session.js';
@@ -69,7 +70,11 @@ export class KeelClient {
 
   constructor(options: KeelClientOptions) {
     this.options = resolveOptions(options);
-    this.router = new Router(this.options.endpoints, { avoidMs: this.options.avoidMs });
+    this.router = new Router(this.options.endpoints, {
+      avoidMs: this.options.avoidMs,
+      reconnectBackoffBaseMs: this.options.reconnectBackoffBaseMs,
+      reconnectBackoffMaxMs: this.options.reconnectBackoffMaxMs,
+    });
     this.sweeper = setInterval(() => this.sweep(), this.options.sweepMs);
     this.sweeper.unref();
   }
@@ -251,7 +256,12 @@ export class KeelClient {
     }
   }
 
-  /** The attempt loop shared by every routed operation. */
+  /**
+   * The attempt loop shared by every routed operation. A node whose connection failed before it
+   * answered is not dialled again before its reconnect backoff ends (router.ts); when no node can
+   * serve anything (nothing listens anywhere, endpoints that are not client ports) the operation
+   * fails at once instead of retrying until its deadline.
+   */
   private async run<Op extends ClientOp>(
     kind: OpKind,
     op: Op,
@@ -270,8 +280,16 @@ export class KeelClient {
       tuning: { backoffBaseMs: this.options.backoffBaseMs, backoffMaxMs: this.options.backoffMaxMs, immediateRedirectsMax: 3 },
     });
     const watch: Watch = kind === 'admin' ? 'patient' : leaderOnly ? 'quorum' : 'local';
-    let target = this.router.pick(startMs);
+    let target = this.router.pick(now());
+    let last: KeelError | undefined;
     for (;;) {
+      const waitMs = this.connections.has(target) ? 0 : this.router.dialWaitMs(target, now());
+      if (waitMs > 0) {
+        // The next dial of the node is not due before the deadline: nothing more can be tried.
+        if (now() + waitMs >= deadlineMs - LAST_ATTEMPT_MS_MIN) throw retry.deadlineExceeded(now(), last ?? this.notRedialled(target));
+        await sleep(waitMs);
+        if (this.closed) throw retry.abandoned('the client was closed', last ?? new KeelError('CONNECTION_LOST', 'not sent'));
+      }
       try {
         // An attempt lasts until the operation's deadline, unless its node stalls (connection.ts).
         const result = await this.connection(target).send(build(), deadlineMs, watch);
@@ -281,11 +299,14 @@ export class KeelClient {
         return result as ClientResults[Op];
       } catch (error) {
         if (!(error instanceof KeelError)) throw error;
+        last = error;
         const t = now();
         const decision = retry.onFailure(error, t);
         if (error.code === 'NOT_LEADER') this.router.redirected(target, error.leaderAddress);
         else if (error.code === 'UNAVAILABLE') this.router.unavailable(target);
         if (decision.action === 'fail') throw decision.error;
+        const hopeless = this.router.hopeless();
+        if (hopeless !== undefined) throw retry.final(unreachable(hopeless));
         if (this.closed) throw retry.abandoned('the client was closed', error);
         if (decision.avoidFailedNode) this.router.failed(target, t);
         if (decision.delayMs > 0) await sleep(decision.delayMs);
@@ -293,6 +314,13 @@ export class KeelClient {
         target = decision.target.kind === 'address' ? decision.target.address : this.router.pick(now());
       }
     }
+  }
+
+  /** The error of an attempt not made because `address` may not be dialled again yet. */
+  private notRedialled(address: string): KeelError {
+    const f = this.router.lastFailure(address);
+    const why = f === undefined ? '' : ` after it ${FAILURE_TEXT[f.kind]} (${f.detail})`;
+    return new KeelError('CONNECTION_LOST', `${address} is not dialled again before the deadline${why}`);
   }
 
   /** The open connection to `address`, opened on first use and re-opened after it closed. */
@@ -303,8 +331,11 @@ export class KeelClient {
     const connection = new NodeConnection(address, {
       now,
       stallMs: this.options.stallTimeoutMs,
+      onAnswered: () => this.router.answered(address),
       onClosed: (c) => {
         if (this.connections.get(address) === c) this.connections.delete(address);
+        const failure = c.dialFailure;
+        if (failure !== undefined) this.router.dialFailed(address, failure, now());
       },
     });
     this.connections.set(address, connection);
@@ -320,6 +351,27 @@ export class KeelClient {
   private assertOpen(): void {
     if (this.closed) throw new KeelError('CONNECTION_LOST', 'the client was closed');
   }
+}
+
+/** Below this many milliseconds before the deadline, no dial is waited for. */
+const LAST_ATTEMPT_MS_MIN = 20;
+
+const FAILURE_TEXT: Record<DialFailureKind, string> = {
+  refused: 'refused the connection',
+  unresolvable: 'does not resolve',
+  unreachable: 'could not be reached',
+  overloaded: 'is overloaded',
+  rejected: 'is not a client port',
+  dropped: 'closed the connection',
+};
+
+/** The error of an operation that no node can serve (see `Router.hopeless`), with what to check. */
+function unreachable(failures: ReadonlyArray<readonly [string, DialFailure]>): KeelError {
+  const each = failures.map(([address, f]) => `${address} ${FAILURE_TEXT[f.kind]} (${f.detail})`).join('; ');
+  return new KeelError(
+    'UNAVAILABLE',
+    `no node can be reached: ${each}. Is the cluster running, and are these the client addresses of its nodes?`,
+  );
 }
 
 /** The smallest key greater than `key` (byte order): `key` followed by a zero byte. */

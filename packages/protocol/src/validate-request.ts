@@ -17,7 +17,12 @@ import type { CasExpectation, ClientOp, ClientRequest, Consistency, WriteSession
 import { LIMITS } from './client-api.js';
 import { KeelError } from './errors.js';
 
-/** The id carried by a response that answers no request (a connection-level error before close). */
+/**
+ * The id carried by a response that answers no request but the connection itself: an error sent
+ * just before the server closes it (a malformed frame, a refused connection, a client frame on a
+ * peer port). Every request still unanswered on the connection fails with it; its `definite` flag
+ * says whether the server may have processed any of them (false: some may still apply).
+ */
 export const NO_REQUEST_ID = -1;
 
 /** Every operation the client API knows. */

@@ -71,6 +71,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let status: ExitCode = EXIT.OK;
   let client: KeelClient | undefined;
   let json = false;
+  /** The endpoints of this run and where they came from, for the hint after an unavailable cluster. */
+  let endpointsUsed: string | undefined;
 
   const out = (text: string | Uint8Array): void => void io.stdout.write(text);
   const printJson = (value: unknown): void => out(JSON.stringify(value) + '\n');
@@ -98,6 +100,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const opts = command.optsWithGlobals<GlobalOptions>();
       json = opts.json === true;
       const endpoints = opts.endpoints ?? endpointsFromEnv(io.env['KEEL_ENDPOINTS']);
+      endpointsUsed = `${endpoints.join(',')} (from ${
+        opts.endpoints !== undefined ? '--endpoints' : io.env['KEEL_ENDPOINTS'] !== undefined ? 'KEEL_ENDPOINTS' : 'the default'
+      })`;
       client = new KeelClient({ endpoints, timeoutMs: opts.timeout });
       status = (await body(client, opts, ...(args.slice(0, -1) as A))) ?? EXIT.OK;
     };
@@ -288,7 +293,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const code = exitCodeFor(error);
     if (error instanceof KeelError) {
       if (json) printJson({ error: errorJson(error) });
-      else io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
+      else {
+        io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
+        if (code === EXIT.UNAVAILABLE && endpointsUsed !== undefined) io.stderr.write(`kvctl: endpoints: ${endpointsUsed}\n`);
+      }
     } else if (error instanceof TypeError) {
       if (json) printJson({ error: { code: 'INVALID_ARGUMENT', message: error.message, definite: true } });
       else io.stderr.write(`kvctl: ${error.message}\n`);
