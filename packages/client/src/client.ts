@@ -67,6 +67,10 @@ export class KeelClient {
   private closed = false;
   /** The node that answered the last successful attempt (for memberList's leader check). */
   private lastTarget: string | undefined;
+  /** The search for the leader in progress, shared by the operations that wait for it. */
+  private discovery: Promise<void> | undefined;
+  /** When the last search for the leader began (ms): at most one per `avoidMs`. */
+  private lastDiscoveryMs = -Infinity;
 
   constructor(options: KeelClientOptions) {
     this.options = resolveOptions(options);
@@ -75,6 +79,7 @@ export class KeelClient {
       reconnectBackoffBaseMs: this.options.reconnectBackoffBaseMs,
       reconnectBackoffMaxMs: this.options.reconnectBackoffMaxMs,
     });
+    if (this.options.leaderHint !== undefined) this.router.believeLeader(this.options.leaderHint);
     this.sweeper = setInterval(() => this.sweep(), this.options.sweepMs);
     this.sweeper.unref();
   }
@@ -82,6 +87,14 @@ export class KeelClient {
   /** The endpoints this client was given, validated. */
   get endpoints(): readonly string[] {
     return this.options.endpoints;
+  }
+
+  /**
+   * The client address of the node this client believes leads, if any: pass it as `leaderHint`
+   * to a later client (kvctl remembers it between runs) to skip the search.
+   */
+  get leaderAddress(): string | undefined {
+    return this.router.leaderAddress;
   }
 
   /** The client id that identifies this client's writes (it changes after an indeterminate write). */
@@ -159,11 +172,12 @@ export class KeelClient {
 
   /**
    * Asks every endpoint for its status, in parallel, one attempt each. Never rejects for an
-   * unreachable node: its entry carries the error instead.
+   * unreachable node: its entry carries the error instead. A node that says it leads (the one
+   * of the highest term, if several do) becomes the client's leader.
    */
   async status(): Promise<EndpointStatus[]> {
     this.assertOpen();
-    return Promise.all(
+    const statuses = await Promise.all(
       this.options.endpoints.map(async (endpoint): Promise<EndpointStatus> => {
         try {
           const status = (await this.connection(endpoint).send({ op: 'status' }, now() + this.options.stallTimeoutMs, 'local')) as ClientResults['status'];
@@ -174,6 +188,14 @@ export class KeelClient {
         }
       }),
     );
+    let leader: { endpoint: string; term: number } | undefined;
+    for (const s of statuses) {
+      if (s.ok && s.status.role === 'leader' && (leader === undefined || s.status.term > leader.term)) {
+        leader = { endpoint: s.endpoint, term: s.status.term };
+      }
+    }
+    if (leader !== undefined) this.router.believeLeader(leader.endpoint);
+    return statuses;
   }
 
   /**
@@ -280,6 +302,11 @@ export class KeelClient {
       tuning: { backoffBaseMs: this.options.backoffBaseMs, backoffMaxMs: this.options.backoffMaxMs, immediateRedirectsMax: 3 },
     });
     const watch: Watch = kind === 'admin' ? 'patient' : leaderOnly ? 'quorum' : 'local';
+    // A search that dialled every node and found none that can serve: fail now (see the catch below).
+    if (this.router.leaderAddress === undefined && (await this.discover(deadlineMs))) {
+      const hopeless = this.router.hopeless();
+      if (hopeless !== undefined) throw unreachable(hopeless);
+    }
     let target = this.router.pick(now());
     let last: KeelError | undefined;
     for (;;) {
@@ -314,6 +341,73 @@ export class KeelClient {
         target = decision.target.kind === 'address' ? decision.target.address : this.router.pick(now());
       }
     }
+  }
+
+  /**
+   * Looks for a node to start with when no leader is known: asks the next node in turn for its
+   * status and, if it has not answered within a quarter of `stallTimeoutMs`, every other node
+   * that may be dialled too; settles at the first answer (a leader is taken as the leader, any
+   * other node is tried first), or once every node asked has failed. So one paused or
+   * unreachable endpoint costs a fraction of the stall timeout instead of a stall, while healthy
+   * nodes see one connection per client as before. At most one search runs at a time and at
+   * most one begins per `avoidMs`. Resolves with true when this search asked every known node
+   * and none answered.
+   */
+  private async discover(deadlineMs: number): Promise<boolean> {
+    if (this.discovery !== undefined) {
+      await this.discovery;
+      return false;
+    }
+    const t = now();
+    const known = this.router.known();
+    if (known.length < 2 || t - this.lastDiscoveryMs < this.options.avoidMs) return false;
+    const first = this.router.next(t);
+    if (this.router.dialWaitMs(first, t) > 0) return false;
+    this.lastDiscoveryMs = t;
+    const statusDeadlineMs = Math.min(deadlineMs, t + this.options.stallTimeoutMs);
+    let asked = 0;
+    let answered = false;
+    this.discovery = new Promise<void>((resolve) => {
+      let unsettled = 0;
+      const ask = (address: string): void => {
+        asked++;
+        unsettled++;
+        this.connection(address)
+          .send({ op: 'status' }, statusDeadlineMs, 'local')
+          .then(
+            (result) => {
+              if (!answered) {
+                answered = true;
+                if ((result as ClientResults['status']).role === 'leader') this.router.believeLeader(address);
+                else this.router.prefer(address);
+              }
+              resolve();
+            },
+            (error: unknown) => {
+              if (error instanceof KeelError && error.code === 'TIMEOUT') this.router.failed(address, now());
+              if (--unsettled === 0 && asked > 1) resolve();
+              else if (unsettled === 0) hedge();
+            },
+          );
+      };
+      const hedge = (): void => {
+        clearTimeout(timer);
+        if (answered || asked > 1) return;
+        const nowMs = now();
+        const others = this.router.known().filter((a) => a !== first && this.router.dialWaitMs(a, nowMs) === 0);
+        if (others.length === 0 && unsettled === 0) resolve();
+        for (const a of others) ask(a);
+      };
+      const timer = setTimeout(hedge, Math.max(1, this.options.stallTimeoutMs / 4));
+      timer.unref();
+      ask(first);
+    });
+    try {
+      await this.discovery;
+    } finally {
+      this.discovery = undefined;
+    }
+    return !answered && asked === known.length;
   }
 
   /** The error of an attempt not made because `address` may not be dialled again yet. */

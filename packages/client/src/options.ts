@@ -37,6 +37,12 @@ export interface KeelClientOptions {
   readonly reconnectBackoffBaseMs?: number;
   /** Largest wait between two dials of a refusing node, in milliseconds. Default 2000. */
   readonly reconnectBackoffMaxMs?: number;
+  /**
+   * A client address believed to be the leader's (e.g. remembered from an earlier run, see
+   * {@link KeelClient.leaderAddress}): the first request goes there instead of searching.
+   * Need not be in `endpoints`. A wrong guess costs one redirect.
+   */
+  readonly leaderHint?: string;
 }
 
 /** Options with every default filled in. */
@@ -49,6 +55,7 @@ export interface ResolvedOptions {
   readonly avoidMs: number;
   readonly reconnectBackoffBaseMs: number;
   readonly reconnectBackoffMaxMs: number;
+  readonly leaderHint: string | undefined;
   /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
   readonly sweepMs: number;
 }
@@ -80,6 +87,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const avoidMs = positive(o['avoidMs'], 'avoidMs', 1000);
   const reconnectBackoffBaseMs = positive(o['reconnectBackoffBaseMs'], 'reconnectBackoffBaseMs', 100);
   const reconnectBackoffMaxMs = Math.max(reconnectBackoffBaseMs, positive(o['reconnectBackoffMaxMs'], 'reconnectBackoffMaxMs', 2000));
+  const leaderHint = o['leaderHint'] === undefined ? undefined : checkAddress(o['leaderHint'], 'leaderHint');
   const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
   return {
     endpoints: checked,
@@ -90,6 +98,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     avoidMs,
     reconnectBackoffBaseMs,
     reconnectBackoffMaxMs,
+    leaderHint,
     sweepMs,
   };
 }

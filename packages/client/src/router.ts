@@ -130,6 +130,12 @@ export class Router {
     this.leader = address;
   }
 
+  /** `address` answered first: try it next when no leader is known. */
+  prefer(address: string): void {
+    this.learn(address);
+    this.cursor = this.addresses.indexOf(address);
+  }
+
   /** A node said it is not the leader and named `hint` (or nobody; or an address that is not usable). */
   redirected(from: string, hint: string | undefined): void {
     if (this.leader === from) this.leader = undefined;

@@ -26,6 +26,7 @@ import {
   valueComesFromStdin,
 } from './input.js';
 import type { StdinLike } from './input.js';
+import { LeaderCache, leaderCachePath } from './leader-cache.js';
 
 /** The streams and environment kvctl runs with. */
 export interface CliIo {
@@ -71,8 +72,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let status: ExitCode = EXIT.OK;
   let client: KeelClient | undefined;
   let json = false;
+  const leaderCache = new LeaderCache(leaderCachePath(io.env));
   /** The endpoints of this run and where they came from, for the hint after an unavailable cluster. */
   let endpointsUsed: string | undefined;
+  /** Records the leader this run learned, for the next run (see leader-cache.ts). */
+  let rememberLeader = (): void => {};
 
   const out = (text: string | Uint8Array): void => void io.stdout.write(text);
   const printJson = (value: unknown): void => out(JSON.stringify(value) + '\n');
@@ -103,7 +107,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       endpointsUsed = `${endpoints.join(',')} (from ${
         opts.endpoints !== undefined ? '--endpoints' : io.env['KEEL_ENDPOINTS'] !== undefined ? 'KEEL_ENDPOINTS' : 'the default'
       })`;
-      client = new KeelClient({ endpoints, timeoutMs: opts.timeout });
+      const leaderHint = leaderCache.read(endpoints);
+      const c = new KeelClient({ endpoints, timeoutMs: opts.timeout, ...(leaderHint !== undefined ? { leaderHint } : {}) });
+      client = c;
+      rememberLeader = () => {
+        const leader = c.leaderAddress;
+        if (leader !== undefined && leader !== leaderHint) leaderCache.write(endpoints, leader);
+      };
       status = (await body(client, opts, ...(args.slice(0, -1) as A))) ?? EXIT.OK;
     };
 
@@ -277,6 +287,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     status = report(error);
   } finally {
+    rememberLeader();
     await client?.close();
   }
   return status;
