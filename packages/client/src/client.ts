@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KeelError } from '@keel/protocol';
-import type { ClientOp, ClientResults, Consistency, Member, WriteSession } from '@keel/protocol';
+import type { ClientOp, ClientResults, Consistency, KeyValue, Member, WriteSession } from '@keel/protocol';
 import { NodeConnection } from './connection.js';
 import type { RequestBody, Watch } from './connection.js';
 import { KvEntry } from './entry.js';
 import { resolveOptions } from './options.js';
 import type { KeelClientOptions, ResolvedOptions } from './options.js';
-import type { CasResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
+import type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
 import { RetryState } from './retry.js';
 import type { OpKind } from './retry.js';
 import type { DialFailure, DialFailureKind } from './dial-failure.js';
@@ -22,6 +22,7 @@ import {
   checkAddress,
   checkCasCondition,
   checkConsistency,
+  checkDeleteRange,
   checkKey,
   checkNodeId,
   checkRequestSize,
@@ -29,8 +30,9 @@ import {
   checkScanRange,
   checkValue,
   parseAddress,
+  prefixBounds,
 } from './validate.js';
-import type { CasCondition, ScanRange } from './validate.js';
+import type { CasCondition, DeleteRange, ScanRange } from './validate.js';
 import type { BytesInput } from './bytes.js';
 import { describeType } from './bytes.js';
 
@@ -38,6 +40,16 @@ import { describeType } from './bytes.js';
 export interface ReadOptions {
   /** `linearizable` (default): reflects every write acknowledged before the read began. `serializable`: may be stale. */
   readonly consistency?: Consistency;
+}
+
+/** Options of a write that can answer with what it replaced. */
+export interface PrevKvOptions {
+  /**
+   * Also return the entry the write replaced or deleted (`prevKv`, `null` when there was none;
+   * `prevKvs` for a range delete). Absent in the result when the write had already applied and a
+   * retry was answered from the server's session table, which keeps no values.
+   */
+  readonly prevKv?: boolean;
 }
 
 /** Options of a scan. */
@@ -103,12 +115,13 @@ export class KeelClient {
   }
 
   /** Writes `value` under `key`. */
-  async put(key: BytesInput, value: BytesInput): Promise<PutResult> {
+  async put(key: BytesInput, value: BytesInput, options: PrevKvOptions = {}): Promise<PutResult> {
     const k = checkKey(key);
     const v = checkValue(value);
+    const prev = checkPrevKv(options);
     checkRequestSize(k.length + v.length);
-    const r = await this.write('put', (session) => ({ op: 'put', key: k, value: v, session }));
-    return { revision: r.revision };
+    const r = await this.write('put', (session) => ({ op: 'put', key: k, value: v, ...prev, session }));
+    return { revision: r.revision, ...prevKvOf(r) };
   }
 
   /** Reads `key`; `null` when it does not exist. */
@@ -120,10 +133,23 @@ export class KeelClient {
   }
 
   /** Deletes `key`; `deleted` is false when it did not exist. */
-  async delete(key: BytesInput): Promise<DeleteResult> {
+  async delete(key: BytesInput, options: PrevKvOptions = {}): Promise<DeleteResult> {
     const k = checkKey(key);
-    const r = await this.write('delete', (session) => ({ op: 'delete', key: k, session }));
-    return { revision: r.revision, deleted: r.deleted };
+    const prev = checkPrevKv(options);
+    const r = await this.write('delete', (session) => ({ op: 'delete', key: k, ...prev, session }));
+    return { revision: r.revision, deleted: r.deleted, ...prevKvOf(r) };
+  }
+
+  /**
+   * Deletes every key in `range`, atomically (one write): all of them or, when the range holds
+   * more than `LIMITS.deleteRangeKeysMax` keys (or, with `prevKv`, more than
+   * `LIMITS.deleteRangePrevKvBytesMax` of entries), none, failing with `TOO_LARGE`.
+   */
+  async deleteRange(range: DeleteRange, options: PrevKvOptions = {}): Promise<DeleteRangeResult> {
+    const wire = checkDeleteRange(range);
+    const prev = checkPrevKv(options);
+    const r = await this.write('deleteRange', (session) => ({ op: 'deleteRange', ...wire, ...prev, session }));
+    return { revision: r.revision, deleted: r.deleted, ...(r.prevKvs !== undefined ? { prevKvs: r.prevKvs.map((kv) => new KvEntry(kv)) } : {}) };
   }
 
   /**
@@ -262,7 +288,7 @@ export class KeelClient {
   }
 
   /** Runs a write under a session ticket: the same identity for every attempt. */
-  private async write<Op extends 'put' | 'delete' | 'cas'>(
+  private async write<Op extends 'put' | 'delete' | 'deleteRange' | 'cas'>(
     op: Op,
     build: (session: WriteSession) => RequestBody,
   ): Promise<ClientResults[Op]> {
@@ -475,16 +501,17 @@ function keySuccessor(key: Uint8Array): Uint8Array {
   return out;
 }
 
-/** `[start, end)` covering exactly the keys that start with `prefix`. */
-function prefixBounds(prefix: Uint8Array): { start: Uint8Array; end?: Uint8Array } {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    if (prefix[i] !== 0xff) {
-      const end = prefix.slice(0, i + 1);
-      end[i] = end[i]! + 1;
-      return { start: prefix, end };
-    }
-  }
-  return { start: prefix }; // all 0xff: no upper bound
+/** `{ prevKv: true }` when `options` ask for previous entries. */
+function checkPrevKv(options: PrevKvOptions): { prevKv?: true } {
+  const prevKv = checkObject(options, 'options').prevKv;
+  if (prevKv !== undefined && typeof prevKv !== 'boolean') throw new TypeError(`prevKv must be a boolean, got ${describeType(prevKv)}`);
+  return prevKv === true ? { prevKv } : {};
+}
+
+/** A write result's previous entry as a `KvEntry` (or null), when the server sent one. */
+function prevKvOf(r: { readonly prevKv?: KeyValue | null }): { prevKv?: KvEntry | null } {
+  if (r.prevKv === undefined) return {};
+  return { prevKv: r.prevKv === null ? null : new KvEntry(r.prevKv) };
 }
 
 function checkObject<T>(value: T, what: string): T & Record<string, unknown> {
