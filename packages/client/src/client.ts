@@ -419,6 +419,10 @@ export class KeelClient {
       const hedge = (): void => {
         clearTimeout(timer);
         if (answered || asked > 1) return;
+        if (this.closed) {
+          resolve();
+          return;
+        }
         const nowMs = now();
         const others = this.router.known().filter((a) => a !== first && this.router.dialWaitMs(a, nowMs) === 0);
         if (others.length === 0 && unsettled === 0) resolve();

@@ -66,6 +66,17 @@ describe('a paused endpoint (item 8)', () => {
     expect(c.leaderAddress).toBe(leader.address);
   });
 
+  it('closing the client while it searches ends the operation, and the search asks nobody else', async () => {
+    const { silent, follower, leader } = await sickCluster();
+    const c = new KeelClient({ endpoints: [silent.address, follower.address, leader.address], timeoutMs: 20_000, stallTimeoutMs: 200 });
+    const put = c.put('k', 'v').catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 10));
+    await c.close();
+    expect(await put).toMatchObject({ code: 'CONNECTION_LOST' });
+    await new Promise((r) => setTimeout(r, 150)); // past the moment the search would have asked the others
+    expect([ops(follower), ops(leader)]).toEqual([[], []]);
+  });
+
   it('with a leader hint the first request goes straight to the leader, without a search', async () => {
     const { silent, follower, leader } = await sickCluster();
     const c = new KeelClient({ endpoints: [silent.address, follower.address], leaderHint: leader.address });
