@@ -5,7 +5,7 @@
  * for keys with tabs and newlines). kvctl runs as a real child process.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,13 @@ describe('kvctl keeps every byte (item 10)', () => {
     const json = JSON.parse((await kvctl(['-w', 'json', 'get', 'blob'])).stdout) as { value: { base64: string } };
     expect(Buffer.from(json.value.base64, 'base64').equals(bytes)).toBe(true);
     expect((await kvctl(['get', 'blob', '--raw', '-w', 'json'])).code).toBe(2);
+    // compare-and-swap against a binary value
+    const next = join(dir!, 'next.bin');
+    writeFileSync(next, randomBytes(1000));
+    expect((await kvctl(['cas', 'blob', 'x', '--expect-value-file', next])).code).toBe(1);
+    expect((await kvctl(['cas', 'blob', '--file', next, '--expect-value-file', file])).code).toBe(0);
+    expect((await kvctl(['get', 'blob', '--raw'])).stdoutBytes.equals(readFileSync(next))).toBe(true);
+    expect((await kvctl(['cas', 'blob', 'x', '--expect-value-file', join(dir!, 'missing')])).code).toBe(2);
   });
 
   it('fields and hex output show keys and values with tabs and newlines unambiguously', async () => {

@@ -142,11 +142,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const valueOf = async (arg: string | undefined, file: string | undefined, what: string): Promise<string | Uint8Array> => {
     if (file !== undefined) {
       if (arg !== undefined) throw new UsageError(`give the ${what} as an argument or with --file, not both`);
-      try {
-        return readFileSync(file);
-      } catch (error) {
-        throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-      }
+      return readFileOrUsage(file);
     }
     if (valueComesFromStdin(arg, io.stdin)) return readAll(io.stdin);
     if (arg === undefined) throw new UsageError(`missing ${what}: pass it as an argument, "-" to read stdin, or --file <path>`);
@@ -239,6 +235,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument('<key>')
     .argument('[new-value]', 'new value; "-" or omitted reads stdin')
     .option('--expect-value <value>', 'the key must currently hold this value')
+    .option('--expect-value-file <path>', 'the key must currently hold exactly the bytes of this file')
     .option('--expect-revision <revision>', 'the key must have been last written at this revision', parseNonNegativeInt)
     .option('--expect-absent', 'the key must not exist')
     .option('--file <path>', 'read the new value from this file, byte for byte')
@@ -393,6 +390,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
+/** A file's bytes; a file that cannot be read is a usage error. */
+function readFileOrUsage(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
 /** Endpoints from KEEL_ENDPOINTS, or the defaults. */
 function endpointsFromEnv(value: string | undefined): string[] {
   try {
@@ -402,14 +408,15 @@ function endpointsFromEnv(value: string | undefined): string[] {
   }
 }
 
-/** The CAS condition from --expect-value / --expect-revision / --expect-absent (exactly one). */
+/** The CAS condition from --expect-value(-file) / --expect-revision / --expect-absent (exactly one). */
 function casCondition(local: Record<string, unknown>): CasCondition {
   const given: CasCondition[] = [];
   if (local['expectValue'] !== undefined) given.push({ expectValue: String(local['expectValue']) });
+  if (local['expectValueFile'] !== undefined) given.push({ expectValue: readFileOrUsage(String(local['expectValueFile'])) });
   if (local['expectRevision'] !== undefined) given.push({ expectRevision: local['expectRevision'] as number });
   if (local['expectAbsent'] === true) given.push({ expectAbsent: true });
   if (given.length !== 1 || given[0] === undefined) {
-    throw new UsageError('cas needs exactly one of --expect-value, --expect-revision, --expect-absent');
+    throw new UsageError('cas needs exactly one of --expect-value, --expect-value-file, --expect-revision, --expect-absent');
   }
   return given[0];
 }
