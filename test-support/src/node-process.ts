@@ -31,6 +31,8 @@ export interface SpawnServerOptions {
   readonly args: readonly string[];
   /** Extra environment; KEEL_* variables of this process are never passed on. */
   readonly env?: Readonly<Record<string, string>>;
+  /** The keel-server program to run (say, one installed from packed tarballs); default: the repository's `SERVER_BIN`. */
+  readonly serverBin?: string;
   /** The command that runs node (a network namespace wraps it); default: this Node binary. */
   readonly command?: (argv: readonly string[]) => { file: string; args: readonly string[] };
   /** Every line the process prints, as it comes. */
@@ -74,7 +76,7 @@ export class NodeProcess {
   private constructor(options: SpawnServerOptions) {
     this.label = options.label ?? 'keel-server';
     this.logLinesMax = options.logLinesMax ?? Infinity;
-    const argv = [SERVER_BIN, ...options.args];
+    const argv = [options.serverBin ?? SERVER_BIN, ...options.args];
     const { file, args } = options.command?.(argv) ?? { file: process.execPath, args: argv };
     const child = spawn(file, args, { env: { ...cleanEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) {

@@ -6,6 +6,8 @@ export interface RunResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
+  /** stdout byte for byte (binary output). */
+  readonly stdoutBytes: Buffer;
   readonly stderr: string;
 }
 
@@ -13,18 +15,21 @@ export interface RunResult {
 export function runNode(
   script: string,
   args: readonly string[],
-  options: { input?: string; env?: Record<string, string | undefined> } = {},
+  options: { input?: string | Uint8Array; env?: Record<string, string | undefined> } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, ...options.env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
+    const stdout: Buffer[] = [];
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      const stdoutBytes = Buffer.concat(stdout);
+      resolve({ code, signal, stdout: stdoutBytes.toString(), stdoutBytes, stderr });
+    });
     child.stdin.end(options.input ?? '');
   });
 }

@@ -5,15 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KeelError } from '@keel/protocol';
-import type { ClientOp, ClientResults, Consistency, Member, WriteSession } from '@keel/protocol';
+import type { ClientOp, ClientResults, Consistency, KeyValue, Member, WriteSession } from '@keel/protocol';
 import { NodeConnection } from './connection.js';
 import type { RequestBody, Watch } from './connection.js';
 import { KvEntry } from './entry.js';
 import { resolveOptions } from './options.js';
 import type { KeelClientOptions, ResolvedOptions } from './options.js';
-import type { CasResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
+import type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
 import { RetryState } from './retry.js';
 import type { OpKind } from './retry.js';
+import type { DialFailure, DialFailureKind } from './dial-failure.js';
 import { Router } from './router.js';
 import { WriteSessionTracker } from './session.js';
 import type { WriteTicket } from './session.js';
@@ -21,6 +22,7 @@ import {
   checkAddress,
   checkCasCondition,
   checkConsistency,
+  checkDeleteRange,
   checkKey,
   checkNodeId,
   checkRequestSize,
@@ -28,8 +30,9 @@ import {
   checkScanRange,
   checkValue,
   parseAddress,
+  prefixBounds,
 } from './validate.js';
-import type { CasCondition, ScanRange } from './validate.js';
+import type { CasCondition, DeleteRange, ScanRange } from './validate.js';
 import type { BytesInput } from './bytes.js';
 import { describeType } from './bytes.js';
 
@@ -37,6 +40,16 @@ import { describeType } from './bytes.js';
 export interface ReadOptions {
   /** `linearizable` (default): reflects every write acknowledged before the read began. `serializable`: may be stale. */
   readonly consistency?: Consistency;
+}
+
+/** Options of a write that can answer with what it replaced. */
+export interface PrevKvOptions {
+  /**
+   * Also return the entry the write replaced or deleted (`prevKv`, `null` when there was none;
+   * `prevKvs` for a range delete). Absent in the result when the write had already applied and a
+   * retry was answered from the server's session table, which keeps no values.
+   */
+  readonly prevKv?: boolean;
 }
 
 /** Options of a scan. */
@@ -66,10 +79,19 @@ export class KeelClient {
   private closed = false;
   /** The node that answered the last successful attempt (for memberList's leader check). */
   private lastTarget: string | undefined;
+  /** The search for the leader in progress, shared by the operations that wait for it. */
+  private discovery: Promise<void> | undefined;
+  /** When the last search for the leader began (ms): at most one per `avoidMs`. */
+  private lastDiscoveryMs = -Infinity;
 
   constructor(options: KeelClientOptions) {
     this.options = resolveOptions(options);
-    this.router = new Router(this.options.endpoints, { avoidMs: this.options.avoidMs });
+    this.router = new Router(this.options.endpoints, {
+      avoidMs: this.options.avoidMs,
+      reconnectBackoffBaseMs: this.options.reconnectBackoffBaseMs,
+      reconnectBackoffMaxMs: this.options.reconnectBackoffMaxMs,
+    });
+    if (this.options.leaderHint !== undefined) this.router.believeLeader(this.options.leaderHint);
     this.sweeper = setInterval(() => this.sweep(), this.options.sweepMs);
     this.sweeper.unref();
   }
@@ -79,18 +101,27 @@ export class KeelClient {
     return this.options.endpoints;
   }
 
+  /**
+   * The client address of the node this client believes leads, if any: pass it as `leaderHint`
+   * to a later client (kvctl remembers it between runs) to skip the search.
+   */
+  get leaderAddress(): string | undefined {
+    return this.router.leaderAddress;
+  }
+
   /** The client id that identifies this client's writes (it changes after an indeterminate write). */
   get clientId(): string {
     return this.sessions.clientId;
   }
 
   /** Writes `value` under `key`. */
-  async put(key: BytesInput, value: BytesInput): Promise<PutResult> {
+  async put(key: BytesInput, value: BytesInput, options: PrevKvOptions = {}): Promise<PutResult> {
     const k = checkKey(key);
     const v = checkValue(value);
+    const prev = checkPrevKv(options);
     checkRequestSize(k.length + v.length);
-    const r = await this.write('put', (session) => ({ op: 'put', key: k, value: v, session }));
-    return { revision: r.revision };
+    const r = await this.write('put', (session) => ({ op: 'put', key: k, value: v, ...prev, session }));
+    return { revision: r.revision, ...prevKvOf(r) };
   }
 
   /** Reads `key`; `null` when it does not exist. */
@@ -102,10 +133,23 @@ export class KeelClient {
   }
 
   /** Deletes `key`; `deleted` is false when it did not exist. */
-  async delete(key: BytesInput): Promise<DeleteResult> {
+  async delete(key: BytesInput, options: PrevKvOptions = {}): Promise<DeleteResult> {
     const k = checkKey(key);
-    const r = await this.write('delete', (session) => ({ op: 'delete', key: k, session }));
-    return { revision: r.revision, deleted: r.deleted };
+    const prev = checkPrevKv(options);
+    const r = await this.write('delete', (session) => ({ op: 'delete', key: k, ...prev, session }));
+    return { revision: r.revision, deleted: r.deleted, ...prevKvOf(r) };
+  }
+
+  /**
+   * Deletes every key in `range`, atomically (one write): all of them or, when the range holds
+   * more than `LIMITS.deleteRangeKeysMax` keys (or, with `prevKv`, more than
+   * `LIMITS.deleteRangePrevKvBytesMax` of entries), none, failing with `TOO_LARGE`.
+   */
+  async deleteRange(range: DeleteRange, options: PrevKvOptions = {}): Promise<DeleteRangeResult> {
+    const wire = checkDeleteRange(range);
+    const prev = checkPrevKv(options);
+    const r = await this.write('deleteRange', (session) => ({ op: 'deleteRange', ...wire, ...prev, session }));
+    return { revision: r.revision, deleted: r.deleted, ...(r.prevKvs !== undefined ? { prevKvs: r.prevKvs.map((kv) => new KvEntry(kv)) } : {}) };
   }
 
   /**
@@ -154,11 +198,12 @@ export class KeelClient {
 
   /**
    * Asks every endpoint for its status, in parallel, one attempt each. Never rejects for an
-   * unreachable node: its entry carries the error instead.
+   * unreachable node: its entry carries the error instead. A node that says it leads (the one
+   * of the highest term, if several do) becomes the client's leader.
    */
   async status(): Promise<EndpointStatus[]> {
     this.assertOpen();
-    return Promise.all(
+    const statuses = await Promise.all(
       this.options.endpoints.map(async (endpoint): Promise<EndpointStatus> => {
         try {
           const status = (await this.connection(endpoint).send({ op: 'status' }, now() + this.options.stallTimeoutMs, 'local')) as ClientResults['status'];
@@ -169,6 +214,14 @@ export class KeelClient {
         }
       }),
     );
+    let leader: { endpoint: string; term: number } | undefined;
+    for (const s of statuses) {
+      if (s.ok && s.status.role === 'leader' && (leader === undefined || s.status.term > leader.term)) {
+        leader = { endpoint: s.endpoint, term: s.status.term };
+      }
+    }
+    if (leader !== undefined) this.router.believeLeader(leader.endpoint);
+    return statuses;
   }
 
   /**
@@ -239,7 +292,7 @@ export class KeelClient {
   }
 
   /** Runs a write under a session ticket: the same identity for every attempt. */
-  private async write<Op extends 'put' | 'delete' | 'cas'>(
+  private async write<Op extends 'put' | 'delete' | 'deleteRange' | 'cas'>(
     op: Op,
     build: (session: WriteSession) => RequestBody,
   ): Promise<ClientResults[Op]> {
@@ -255,7 +308,12 @@ export class KeelClient {
     }
   }
 
-  /** The attempt loop shared by every routed operation. */
+  /**
+   * The attempt loop shared by every routed operation. A node whose connection failed before it
+   * answered is not dialled again before its reconnect backoff ends (router.ts); when no node can
+   * serve anything (nothing listens anywhere, endpoints that are not client ports) the operation
+   * fails at once instead of retrying until its deadline.
+   */
   private async run<Op extends ClientOp>(
     kind: OpKind,
     op: Op,
@@ -274,8 +332,21 @@ export class KeelClient {
       tuning: { backoffBaseMs: this.options.backoffBaseMs, backoffMaxMs: this.options.backoffMaxMs, immediateRedirectsMax: 3 },
     });
     const watch: Watch = kind === 'admin' ? 'patient' : leaderOnly ? 'quorum' : 'local';
-    let target = this.router.pick(startMs);
+    // A search that dialled every node and found none that can serve: fail now (see the catch below).
+    if (this.router.leaderAddress === undefined && (await this.discover(deadlineMs))) {
+      const hopeless = this.router.hopeless();
+      if (hopeless !== undefined) throw unreachable(hopeless);
+    }
+    let target = this.router.pick(now());
+    let last: KeelError | undefined;
     for (;;) {
+      const waitMs = this.connections.has(target) ? 0 : this.router.dialWaitMs(target, now());
+      if (waitMs > 0) {
+        // The next dial of the node is not due before the deadline: nothing more can be tried.
+        if (now() + waitMs >= deadlineMs - LAST_ATTEMPT_MS_MIN) throw retry.deadlineExceeded(now(), last ?? this.notRedialled(target));
+        await sleep(waitMs);
+        if (this.closed) throw retry.abandoned('the client was closed', last ?? new KeelError('CONNECTION_LOST', 'not sent'));
+      }
       try {
         // An attempt lasts until the operation's deadline, unless its node stalls (connection.ts).
         const result = await this.connection(target).send(build(), deadlineMs, watch);
@@ -285,11 +356,14 @@ export class KeelClient {
         return result as ClientResults[Op];
       } catch (error) {
         if (!(error instanceof KeelError)) throw error;
+        last = error;
         const t = now();
         const decision = retry.onFailure(error, t);
         if (error.code === 'NOT_LEADER') this.router.redirected(target, error.leaderAddress);
         else if (error.code === 'UNAVAILABLE') this.router.unavailable(target);
         if (decision.action === 'fail') throw decision.error;
+        const hopeless = this.router.hopeless();
+        if (hopeless !== undefined) throw retry.final(unreachable(hopeless));
         if (this.closed) throw retry.abandoned('the client was closed', error);
         if (decision.avoidFailedNode) this.router.failed(target, t);
         if (decision.delayMs > 0) await sleep(decision.delayMs);
@@ -297,6 +371,84 @@ export class KeelClient {
         target = decision.target.kind === 'address' ? decision.target.address : this.router.pick(now());
       }
     }
+  }
+
+  /**
+   * Looks for a node to start with when no leader is known: asks the next node in turn for its
+   * status and, if it has not answered within a quarter of `stallTimeoutMs`, every other node
+   * that may be dialled too; settles at the first answer (a leader is taken as the leader, any
+   * other node is tried first), or once every node asked has failed. So one paused or
+   * unreachable endpoint costs a fraction of the stall timeout instead of a stall, while healthy
+   * nodes see one connection per client as before. At most one search runs at a time and at
+   * most one begins per `avoidMs`. Resolves with true when this search asked every known node
+   * and none answered.
+   */
+  private async discover(deadlineMs: number): Promise<boolean> {
+    if (this.discovery !== undefined) {
+      await this.discovery;
+      return false;
+    }
+    const t = now();
+    const known = this.router.known();
+    if (known.length < 2 || t - this.lastDiscoveryMs < this.options.avoidMs) return false;
+    const first = this.router.next(t);
+    if (this.router.dialWaitMs(first, t) > 0) return false;
+    this.lastDiscoveryMs = t;
+    const statusDeadlineMs = Math.min(deadlineMs, t + this.options.stallTimeoutMs);
+    let asked = 0;
+    let answered = false;
+    this.discovery = new Promise<void>((resolve) => {
+      let unsettled = 0;
+      const ask = (address: string): void => {
+        asked++;
+        unsettled++;
+        this.connection(address)
+          .send({ op: 'status' }, statusDeadlineMs, 'local')
+          .then(
+            (result) => {
+              if (!answered) {
+                answered = true;
+                if ((result as ClientResults['status']).role === 'leader') this.router.believeLeader(address);
+                else this.router.prefer(address);
+              }
+              resolve();
+            },
+            (error: unknown) => {
+              if (error instanceof KeelError && error.code === 'TIMEOUT') this.router.failed(address, now());
+              if (--unsettled === 0 && asked > 1) resolve();
+              else if (unsettled === 0) hedge();
+            },
+          );
+      };
+      const hedge = (): void => {
+        clearTimeout(timer);
+        if (answered || asked > 1) return;
+        if (this.closed) {
+          resolve();
+          return;
+        }
+        const nowMs = now();
+        const others = this.router.known().filter((a) => a !== first && this.router.dialWaitMs(a, nowMs) === 0);
+        if (others.length === 0 && unsettled === 0) resolve();
+        for (const a of others) ask(a);
+      };
+      const timer = setTimeout(hedge, Math.max(1, this.options.stallTimeoutMs / 4));
+      timer.unref();
+      ask(first);
+    });
+    try {
+      await this.discovery;
+    } finally {
+      this.discovery = undefined;
+    }
+    return !answered && asked === known.length;
+  }
+
+  /** The error of an attempt not made because `address` may not be dialled again yet. */
+  private notRedialled(address: string): KeelError {
+    const f = this.router.lastFailure(address);
+    const why = f === undefined ? '' : ` after it ${FAILURE_TEXT[f.kind]} (${f.detail})`;
+    return new KeelError('CONNECTION_LOST', `${address} is not dialled again before the deadline${why}`);
   }
 
   /** The open connection to `address`, opened on first use and re-opened after it closed. */
@@ -307,8 +459,11 @@ export class KeelClient {
     const connection = new NodeConnection(address, {
       now,
       stallMs: this.options.stallTimeoutMs,
+      onAnswered: () => this.router.answered(address),
       onClosed: (c) => {
         if (this.connections.get(address) === c) this.connections.delete(address);
+        const failure = c.dialFailure;
+        if (failure !== undefined) this.router.dialFailed(address, failure, now());
       },
     });
     this.connections.set(address, connection);
@@ -326,6 +481,27 @@ export class KeelClient {
   }
 }
 
+/** Below this many milliseconds before the deadline, no dial is waited for. */
+const LAST_ATTEMPT_MS_MIN = 20;
+
+const FAILURE_TEXT: Record<DialFailureKind, string> = {
+  refused: 'refused the connection',
+  unresolvable: 'does not resolve',
+  unreachable: 'could not be reached',
+  overloaded: 'is overloaded',
+  rejected: 'is not a client port',
+  dropped: 'closed the connection',
+};
+
+/** The error of an operation that no node can serve (see `Router.hopeless`), with what to check. */
+function unreachable(failures: ReadonlyArray<readonly [string, DialFailure]>): KeelError {
+  const each = failures.map(([address, f]) => `${address} ${FAILURE_TEXT[f.kind]} (${f.detail})`).join('; ');
+  return new KeelError(
+    'UNAVAILABLE',
+    `no node can be reached: ${each}. Is the cluster running, and are these the client addresses of its nodes?`,
+  );
+}
+
 /** The smallest key greater than `key` (byte order): `key` followed by a zero byte. */
 function keySuccessor(key: Uint8Array): Uint8Array {
   const out = new Uint8Array(key.length + 1);
@@ -333,16 +509,17 @@ function keySuccessor(key: Uint8Array): Uint8Array {
   return out;
 }
 
-/** `[start, end)` covering exactly the keys that start with `prefix`. */
-function prefixBounds(prefix: Uint8Array): { start: Uint8Array; end?: Uint8Array } {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    if (prefix[i] !== 0xff) {
-      const end = prefix.slice(0, i + 1);
-      end[i] = end[i]! + 1;
-      return { start: prefix, end };
-    }
-  }
-  return { start: prefix }; // all 0xff: no upper bound
+/** `{ prevKv: true }` when `options` ask for previous entries. */
+function checkPrevKv(options: PrevKvOptions): { prevKv?: true } {
+  const prevKv = checkObject(options, 'options').prevKv;
+  if (prevKv !== undefined && typeof prevKv !== 'boolean') throw new TypeError(`prevKv must be a boolean, got ${describeType(prevKv)}`);
+  return prevKv === true ? { prevKv } : {};
+}
+
+/** A write result's previous entry as a `KvEntry` (or null), when the server sent one. */
+function prevKvOf(r: { readonly prevKv?: KeyValue | null }): { prevKv?: KvEntry | null } {
+  if (r.prevKv === undefined) return {};
+  return { prevKv: r.prevKv === null ? null : new KvEntry(r.prevKv) };
 }
 
 function checkObject<T>(value: T, what: string): T & Record<string, unknown> {

@@ -12,10 +12,17 @@
  * (a leader cut off from its quorum still answers local reads) gives up on the node. A busy
  * leader that keeps answering or committing is never abandoned, however long a queued request
  * waits: abandoning it would only add retries to its queue.
+ *
+ * A connection that ends before the node answered anything records why ({@link dialFailure}):
+ * the router uses it to pace redials and to tell a misconfigured endpoint from a busy one. An
+ * error frame with id -1 (`NO_REQUEST_ID`) answers the connection itself: every request on it
+ * fails with the server's code and message, definitely when the server says none was processed.
  */
 import { Socket } from 'node:net';
 import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, packPayload, validateClientResponse } from '@keel/protocol';
 import type { ClientOp, ClientRequest, ClientResults } from '@keel/protocol';
+import { connectFailureKind, refusalKind } from './dial-failure.js';
+import type { DialFailure } from './dial-failure.js';
 import { parseAddress } from './validate.js';
 
 /** A request without its id (the connection assigns ids). */
@@ -56,6 +63,8 @@ export interface NodeConnectionOptions {
   readonly now: () => number;
   /** Called once when the connection is closed for good (the owner drops it). */
   readonly onClosed: (connection: NodeConnection) => void;
+  /** Called once, when the node first answers a request on this connection. */
+  readonly onAnswered: (connection: NodeConnection) => void;
   /** Give up on the node when it answers nothing for this long while requests wait, in ms (also the connect timeout). */
   readonly stallMs: number;
 }
@@ -91,7 +100,15 @@ export class NodeConnection {
   private probeCommit: number | undefined;
   private readonly openedMs: number;
   private connected = false;
+  /** A response to a request arrived: the node speaks the client protocol and accepted us. */
+  private answered = false;
   private closed = false;
+  /** The server's error frame with id -1, which fails every request on the connection. */
+  private connectionError: KeelError | undefined;
+  /** Why the connection could not be opened (the socket's error code), if it could not. */
+  private connectErrorCode: string | undefined;
+  /** Set when the connection ended before the node answered anything (see the module doc). */
+  private failure: DialFailure | undefined;
   /** Whether the socket keeps the event loop alive (only while requests are pending). */
   private refd = true;
   private flushScheduled = false;
@@ -114,6 +131,7 @@ export class NodeConnection {
     });
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (!this.connected) this.connectErrorCode ??= error.code ?? error.message;
       this.closeReason ??= this.connected
         ? `failed (${error.code ?? error.message})`
         : `could not be opened (${error.code ?? error.message})`;
@@ -132,6 +150,11 @@ export class NodeConnection {
   /** True once the connection is down; the owner opens a new one for later requests. */
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Why the connection ended before the node answered anything; undefined otherwise (or while open). */
+  get dialFailure(): DialFailure | undefined {
+    return this.failure;
   }
 
   /**
@@ -232,15 +255,36 @@ export class NodeConnection {
       this.decoder.push(chunk, (value) => this.answer(value));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      this.close(`sent a bad response (${message})`);
+      if (this.answered) {
+        this.close(`sent a bad response (${message})`);
+        return;
+      }
+      // The first bytes from the other side are not the client protocol: whatever listens there
+      // is not a Keel client port, and no attempt will change that.
+      this.refuseConnection(
+        new KeelError(
+          'INVALID_ARGUMENT',
+          `${this.address} is not a Keel client port: what answers there does not speak the client protocol (${message}); ` +
+            `check the endpoints (a node's peer port, or another service?)`,
+          { definite: false },
+        ),
+      );
     }
   }
 
   private answer(value: unknown): void {
+    if (this.closed) return;
     const response = validateClientResponse(value);
     if (response.id === NO_REQUEST_ID) {
-      if (!response.ok) this.closeReason ??= `was closed by the server (${response.error.code}: ${response.error.message})`;
+      if (!response.ok) {
+        const { code, message, definite } = response.error;
+        this.refuseConnection(new KeelError(code, `${this.address} refused the connection: ${message}`, { definite }));
+      }
       return;
+    }
+    if (!this.answered) {
+      this.answered = true;
+      this.options.onAnswered(this);
     }
     const t = this.options.now();
     this.progressMs = t;
@@ -256,11 +300,27 @@ export class NodeConnection {
     this.idleCheck();
   }
 
+  /**
+   * The connection itself was answered with an error (or with bytes that are not the protocol):
+   * every request on it fails with that error, definite for those never sent or when the server
+   * says it processed none.
+   */
+  private refuseConnection(error: KeelError): void {
+    this.connectionError = error;
+    this.close(`was refused (${error.code}: ${error.message})`);
+  }
+
   private shutDown(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.failure = this.answered ? undefined : this.describeFailure();
     const failed = this.dropAllPending();
+    const refusal = this.connectionError;
     for (const p of failed) {
+      if (refusal !== undefined) {
+        p.reject(new KeelError(refusal.code, refusal.message, { definite: refusal.definite || !p.sent }));
+        continue;
+      }
       p.reject(
         new KeelError('CONNECTION_LOST', `connection to ${this.address} ${reason}` + (p.sent ? ' after the request was sent' : ''), {
           definite: !p.sent,
@@ -268,6 +328,18 @@ export class NodeConnection {
       );
     }
     this.options.onClosed(this);
+  }
+
+  /** Why a connection on which nothing was answered ended. */
+  private describeFailure(): DialFailure {
+    if (this.connectionError !== undefined) {
+      return { kind: refusalKind(this.connectionError.code), detail: this.connectionError.message };
+    }
+    if (!this.connected) {
+      const code = this.connectErrorCode;
+      return { kind: connectFailureKind(code), detail: code ?? this.closeReason ?? 'could not be opened' };
+    }
+    return { kind: 'dropped', detail: this.closeReason ?? 'was closed by the server' };
   }
 
   /** Forgets every request (pending, unsent and waiting) and returns them, to be failed by the caller. */

@@ -28,12 +28,12 @@
  * ```
  */
 export { KeelClient } from './client.js';
-export type { ReadOptions, ScanOptions } from './client.js';
+export type { PrevKvOptions, ReadOptions, ScanOptions } from './client.js';
 export type { KeelClientOptions } from './options.js';
 export { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './options.js';
 export { KvEntry } from './entry.js';
-export type { CasResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
-export type { CasCondition, ScanRange } from './validate.js';
+export type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
+export type { CasCondition, DeleteRange, ScanRange } from './validate.js';
 export { DEFAULT_SCAN_LIMIT } from './validate.js';
 export type { BytesInput } from './bytes.js';
 export { ERROR_CODES, KeelError, LIMITS, isKeelError } from '@keel/protocol';

@@ -28,6 +28,21 @@ export interface KeelClientOptions {
   readonly backoffMaxMs?: number;
   /** How long a node that was unreachable or timed out is avoided, in milliseconds. Default 1000. */
   readonly avoidMs?: number;
+  /**
+   * First wait before a node whose connection was refused (nothing listening, or the server
+   * refused it with OVERLOADED) or could not be opened is dialled again, in milliseconds. It
+   * doubles per refusal in a row, with jitter over its upper half, until the node answers.
+   * Default 100.
+   */
+  readonly reconnectBackoffBaseMs?: number;
+  /** Largest wait between two dials of a refusing node, in milliseconds. Default 2000. */
+  readonly reconnectBackoffMaxMs?: number;
+  /**
+   * A client address believed to be the leader's (e.g. remembered from an earlier run, see
+   * {@link KeelClient.leaderAddress}): the first request goes there instead of searching.
+   * Need not be in `endpoints`. A wrong guess costs one redirect.
+   */
+  readonly leaderHint?: string;
 }
 
 /** Options with every default filled in. */
@@ -38,6 +53,9 @@ export interface ResolvedOptions {
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
   readonly avoidMs: number;
+  readonly reconnectBackoffBaseMs: number;
+  readonly reconnectBackoffMaxMs: number;
+  readonly leaderHint: string | undefined;
   /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
   readonly sweepMs: number;
 }
@@ -67,6 +85,20 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const backoffBaseMs = positive(o['backoffBaseMs'], 'backoffBaseMs', 10);
   const backoffMaxMs = Math.max(backoffBaseMs, positive(o['backoffMaxMs'], 'backoffMaxMs', 400));
   const avoidMs = positive(o['avoidMs'], 'avoidMs', 1000);
+  const reconnectBackoffBaseMs = positive(o['reconnectBackoffBaseMs'], 'reconnectBackoffBaseMs', 100);
+  const reconnectBackoffMaxMs = Math.max(reconnectBackoffBaseMs, positive(o['reconnectBackoffMaxMs'], 'reconnectBackoffMaxMs', 2000));
+  const leaderHint = o['leaderHint'] === undefined ? undefined : checkAddress(o['leaderHint'], 'leaderHint');
   const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
-  return { endpoints: checked, timeoutMs, stallTimeoutMs, backoffBaseMs, backoffMaxMs, avoidMs, sweepMs };
+  return {
+    endpoints: checked,
+    timeoutMs,
+    stallTimeoutMs,
+    backoffBaseMs,
+    backoffMaxMs,
+    avoidMs,
+    reconnectBackoffBaseMs,
+    reconnectBackoffMaxMs,
+    leaderHint,
+    sweepMs,
+  };
 }

@@ -8,6 +8,8 @@ import type { KvEntry } from './entry.js';
 export interface PutResult {
   /** Revision (log index) at which the write applied. */
   readonly revision: number;
+  /** With `prevKv`: the entry the put replaced, `null` when the key did not exist (see `PrevKvOptions`). */
+  readonly prevKv?: KvEntry | null;
 }
 
 export interface DeleteResult {
@@ -15,6 +17,17 @@ export interface DeleteResult {
   readonly revision: number;
   /** False when the key did not exist. */
   readonly deleted: boolean;
+  /** With `prevKv`: the entry deleted, `null` when the key did not exist (see `PrevKvOptions`). */
+  readonly prevKv?: KvEntry | null;
+}
+
+export interface DeleteRangeResult {
+  /** Revision at which the range delete applied. */
+  readonly revision: number;
+  /** How many keys it deleted. */
+  readonly deleted: number;
+  /** With `prevKv`: the entries deleted, in key order (see `PrevKvOptions`). */
+  readonly prevKvs?: readonly KvEntry[];
 }
 
 export interface CasResult {

@@ -119,7 +119,7 @@ export class RetryState {
     if (unknownFate) this.maybeApplied = true;
 
     const transient = TRANSIENT.has(error.code) || (this.kind === 'admin' && error.code === 'CONF_CHANGE_PENDING');
-    if (!transient) return { action: 'fail', error: this.maybeApplied ? this.indeterminate(error) : error };
+    if (!transient) return { action: 'fail', error: this.final(error) };
 
     // A hint is followed only when it is a usable address (a node may not know the leader's yet).
     const hint = error.code === 'NOT_LEADER' && isAddress(error.leaderAddress) ? error.leaderAddress : undefined;
@@ -144,6 +144,16 @@ export class RetryState {
       target: hint !== undefined ? { kind: 'address', address: hint } : { kind: 'other' },
       avoidFailedNode: TRY_ANOTHER_NODE.has(error.code) && error.code !== 'NOT_LEADER' && error.code !== 'UNAVAILABLE',
     };
+  }
+
+  /**
+   * The error for an operation ended early by `error`: indeterminate if some attempt may have
+   * applied, else definite (a read's or a refused attempt's error may say otherwise: it cannot).
+   */
+  final(error: KeelError): KeelError {
+    if (this.maybeApplied) return this.indeterminate(error);
+    if (error.definite) return error;
+    return new KeelError(error.code, error.message, { definite: true, cause: error });
   }
 
   /** The error for an operation whose deadline passed before any attempt could be made. */

@@ -127,6 +127,53 @@ export function checkScanRange(input: unknown): WireScanRange {
   return out;
 }
 
+/**
+ * The keys {@link KeelClient.deleteRange} deletes: every key that starts with `prefix` (`''`:
+ * every key), or every key in `[start, end)` (byte order; no `end`: to the last key; `start: ''`:
+ * from the first). Unlike a scan range, one of `prefix` or `start` must be given, so that an
+ * empty object never means "everything".
+ */
+export type DeleteRange =
+  | { readonly prefix: string | Uint8Array }
+  | { readonly start: string | Uint8Array; readonly end?: string | Uint8Array };
+
+/** Validates a delete range and translates it to the wire form (`start` may be empty, `end` may not). */
+export function checkDeleteRange(input: unknown): { start: Uint8Array; end?: Uint8Array } {
+  if (typeof input !== 'object' || input === null) {
+    throw new TypeError(`delete range must be an object, got ${describeType(input)}`);
+  }
+  const r = input as Record<string, unknown>;
+  if (r['prefix'] !== undefined && (r['start'] !== undefined || r['end'] !== undefined)) {
+    throw new TypeError('delete range takes either { prefix } or { start, end }, not both');
+  }
+  if (r['prefix'] === undefined && r['start'] === undefined) {
+    throw new TypeError("delete range needs a prefix or a start (use { prefix: '' } to delete every key)");
+  }
+  const bounded = (name: string): Uint8Array => {
+    const bytes = toBytes(r[name], name);
+    if (bytes.length > LIMITS.keyBytesMax) throw new KeelError('TOO_LARGE', `${name} is ${bytes.length} bytes; the limit is ${LIMITS.keyBytesMax}`);
+    return bytes;
+  };
+  if (r['prefix'] !== undefined) return prefixBounds(bounded('prefix'));
+  const start = bounded('start');
+  if (r['end'] === undefined) return { start };
+  const end = bounded('end');
+  if (end.length === 0) throw new KeelError('INVALID_ARGUMENT', 'end must not be empty (leave it out to delete to the last key)');
+  return { start, end };
+}
+
+/** `[start, end)` covering exactly the keys that start with `prefix`. */
+export function prefixBounds(prefix: Uint8Array): { start: Uint8Array; end?: Uint8Array } {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    if (prefix[i] !== 0xff) {
+      const end = prefix.slice(0, i + 1);
+      end[i] = end[i]! + 1;
+      return { start: prefix, end };
+    }
+  }
+  return { start: prefix }; // all 0xff: no upper bound
+}
+
 /** Validates a scan limit: an integer in 1..`LIMITS.scanLimitMax`. */
 export function checkScanLimit(input: unknown): number {
   if (input === undefined) return DEFAULT_SCAN_LIMIT;

@@ -89,17 +89,22 @@ describe('KeelClient protocol', () => {
   });
 
   it('retries a write on another node with the same client id and seq after a crash', async () => {
-    const crashing = await server((_r, conn) => conn.destroy()); // received, then the process "dies"
-    const healthy = await server((r, conn) => conn.reply({ id: r.id, ok: true, result: { revision: 3 } }));
+    // The leader answers the client's search for it, then "dies" with the write received.
+    const crashing = await server((r, conn) =>
+      r.op === 'status' ? conn.reply({ id: r.id, ok: true, result: { ...STATUS, role: 'leader' } }) : conn.destroy(),
+    );
+    const healthy = await server((r, conn) =>
+      conn.reply({ id: r.id, ok: true, result: r.op === 'status' ? STATUS : { revision: 3 } }),
+    );
     const c = client([crashing.address, healthy.address]);
     expect(await c.put('k', 'v')).toEqual({ revision: 3 });
-    const first = sessionOf(crashing.requests[0]!);
-    const retry = sessionOf(healthy.requests[0]!);
+    const first = sessionOf(crashing.requests.find((r) => r.op === 'put')!);
+    const retry = sessionOf(healthy.requests.find((r) => r.op === 'put')!);
     expect(first).toBeDefined();
     expect(retry).toMatchObject({ clientId: first!.clientId, seq: first!.seq });
     // The next write is a new seq of the same session (the first one was answered).
     await c.put('k2', 'v');
-    expect(sessionOf(healthy.requests[1]!)).toMatchObject({ clientId: first!.clientId, seq: first!.seq + 1, ackedBelow: first!.seq + 1 });
+    expect(sessionOf(healthy.requests.filter((r) => r.op === 'put')[1]!)).toMatchObject({ clientId: first!.clientId, seq: first!.seq + 1, ackedBelow: first!.seq + 1 });
   });
 
   it('a write sent and never answered fails as indeterminate; a read as a definite TIMEOUT', async () => {

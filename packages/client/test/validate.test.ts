@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KeelError, LIMITS } from '@keel/protocol';
 import { KeelClient } from '@keel/client';
-import { checkCasCondition, checkKey, checkScanRange, checkValue, parseAddress } from '../src/validate.js';
+import { checkCasCondition, checkDeleteRange, checkKey, checkScanRange, checkValue, parseAddress } from '../src/validate.js';
 
 function keelCode(fn: () => unknown): string | undefined {
   try {
@@ -12,6 +12,26 @@ function keelCode(fn: () => unknown): string | undefined {
   }
   return undefined;
 }
+
+describe('delete ranges', () => {
+  const b = (s: string): Uint8Array => new TextEncoder().encode(s);
+  it('turn a prefix into [prefix, successor), and take an empty start as the first key', () => {
+    expect(checkDeleteRange({ prefix: 'user/' })).toEqual({ start: b('user/'), end: b('user0') });
+    expect(checkDeleteRange({ prefix: new Uint8Array([0x61, 0xff]) })).toEqual({ start: new Uint8Array([0x61, 0xff]), end: b('b') });
+    expect(checkDeleteRange({ prefix: new Uint8Array([0xff]) })).toEqual({ start: new Uint8Array([0xff]) });
+    expect(checkDeleteRange({ prefix: '' })).toEqual({ start: new Uint8Array(0) });
+    expect(checkDeleteRange({ start: 'a', end: 'm' })).toEqual({ start: b('a'), end: b('m') });
+    expect(checkDeleteRange({ start: '' })).toEqual({ start: new Uint8Array(0) });
+  });
+
+  it('never read an empty object as "everything", and check bounds', () => {
+    expect(() => checkDeleteRange({})).toThrow(TypeError);
+    expect(() => checkDeleteRange({ end: 'm' })).toThrow(TypeError);
+    expect(() => checkDeleteRange({ prefix: 'a', start: 'b' })).toThrow(TypeError);
+    expect(keelCode(() => checkDeleteRange({ start: 'a', end: '' }))).toBe('INVALID_ARGUMENT');
+    expect(keelCode(() => checkDeleteRange({ start: 'k'.repeat(LIMITS.keyBytesMax + 1) }))).toBe('TOO_LARGE');
+  });
+});
 
 describe('boundary validation', () => {
   it('wrong types are TypeErrors', () => {

@@ -225,6 +225,25 @@ describe('client port resource limits', () => {
     expect(logger.records.filter((r) => r.event === 'client.connections.full')).toHaveLength(2);
   });
 
+  it('reserves room for the previous entries a write asks for', async () => {
+    const held: Array<() => void> = [];
+    const { server, port } = await startServer(() => new Promise((resolve) => held.push(() => resolve({ revision: 1 }))));
+    const c = await client(port);
+    const session = { clientId: 'c', seq: 1, ackedBelow: 0 };
+    const cases: Array<[Record<string, unknown>, number]> = [
+      [{ op: 'put', key: new Uint8Array([1]), value: new Uint8Array(0), session }, RESPONSE_BYTES_BOUND.put],
+      [{ op: 'put', key: new Uint8Array([1]), value: new Uint8Array(0), prevKv: true, session }, RESPONSE_BYTES_BOUND.put + LIMITS.keyBytesMax + LIMITS.valueBytesMax],
+      [{ op: 'deleteRange', start: new Uint8Array(0), prevKv: true, session }, RESPONSE_BYTES_BOUND.deleteRange + LIMITS.deleteRangePrevKvBytesMax],
+    ];
+    for (const [i, [request, reserved]] of cases.entries()) {
+      c.send({ id: i + 1, ...request });
+      await waitFor(() => held.length === 1, `request ${i + 1} running`);
+      expect(server.connectionStats()[0]?.reservedBytes).toBe(reserved);
+      held.pop()!();
+      await waitFor(() => c.frames.length === i + 1, `answer ${i + 1}`);
+    }
+  });
+
   it('has documented defaults and rejects nonsense options', () => {
     expect(LIMITS.clientConnectionsMax).toBe(1024);
     // The default budget lets many large reads, and several scans, run at once on one connection.

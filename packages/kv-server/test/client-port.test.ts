@@ -144,6 +144,28 @@ describe('ClientPortServer', () => {
     await waitFor(() => server.connectionCount === 1, 'only the good connection left');
   });
 
+  it("a connection's error frame (id -1) is definite only when no request it leaves unanswered was running", async () => {
+    const held: Array<() => void> = [];
+    const { port } = await startServer(async (request) => {
+      if (request.op === 'put') await new Promise<void>((resolve) => held.push(resolve));
+      return { revision: 1 };
+    });
+    const garbage = Buffer.from([0, 0, 0, 3, 0x93, 0x01, 0x02]);
+    const idle = await client(port);
+    idle.write(garbage);
+    await waitFor(() => idle.closed, 'idle connection closed');
+    expect(idle.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'MALFORMED_FRAME', definite: true }) }]);
+
+    const busy = await client(port);
+    busy.send({ id: 1, op: 'put', key, value: key, session });
+    await waitFor(() => held.length === 1, 'the put running');
+    busy.write(garbage);
+    await waitFor(() => busy.closed, 'busy connection closed');
+    // The put may still apply: a client must not take the connection's error as its definite failure.
+    expect(busy.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'MALFORMED_FRAME', definite: false }) }]);
+    for (const release of held) release();
+  });
+
   it('answers an oversized frame with TOO_LARGE from its length prefix and closes the connection', async () => {
     const { port } = await startServer(async () => ({ revision: 1 }), { maxFrameBytes: 4096 });
     const c = await client(port);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CasExpectation, WriteSession } from '@keel/protocol';
+import { LIMITS, type CasExpectation, type WriteSession } from '@keel/protocol';
 import type { Entry } from '@keel/raft';
 import type { ApplyResult } from '../src/storage/index.js';
 import { BACKENDS, TestStore, newHome, removeHomes, type Backend, type StoreHome } from './support/stores.js';
@@ -70,9 +70,19 @@ function session(clientId = 'c1', ackedBelow?: number): WriteSession {
   seqs.set(clientId, seq);
   return { clientId, seq, ackedBelow: ackedBelow ?? seq };
 }
-const put = (key: string, value: string, sess = session()): Command => ({ op: 'put', key: b(key), value: b(value), session: sess });
-const del = (key: string, sess = session()): Command => ({ op: 'delete', key: b(key), session: sess });
+type PutCommand = Extract<Command, { op: 'put' }>;
+type DeleteCommand = Extract<Command, { op: 'delete' }>;
+const put = (key: string, value: string, sess = session()): PutCommand => ({ op: 'put', key: b(key), value: b(value), session: sess });
+const del = (key: string, sess = session()): DeleteCommand => ({ op: 'delete', key: b(key), session: sess });
 const cas = (key: string, expect: CasExpectation, value: string, sess = session()): Command => ({ op: 'cas', key: b(key), expect, value: b(value), session: sess });
+const delRange = (start: string, end: string | undefined, prevKv = false, sess = session()): Command => ({
+  op: 'deleteRange',
+  start: b(start),
+  ...(end !== undefined ? { end: b(end) } : {}),
+  ...(prevKv ? { prevKv } : {}),
+  session: sess,
+});
+const resultsOf = (rs: ApplyResult[]): unknown[] => rs.map((r) => (r.kind === 'command' ? r.result : r));
 
 describe('commands', () => {
   it('round-trips every command shape through encode/decode', () => {
@@ -84,8 +94,22 @@ describe('commands', () => {
       cas('k', { revision: 42 }, 'new'),
       cas('k', { absent: true }, 'new'),
       put('k', '', { clientId: 'ü-client', seq: 2 ** 40, ackedBelow: 7 }),
+      { ...put('k', 'v'), prevKv: true },
+      { ...del('k'), prevKv: true },
+      delRange('a', 'b'),
+      delRange('', undefined, true),
+      delRange('a', undefined),
     ];
     for (const c of commands) expect(decodeCommand(encodeCommand(c))).toEqual(c);
+  });
+
+  it('encodes a put or delete without prevKv exactly as before prevKv existed (logs already written stay valid)', () => {
+    const sess = { clientId: 'c', seq: 3, ackedBelow: 2 };
+    // msgpack fixarray of 6 / 5 elements: [1, key, value, clientId, seq, ackedBelow] / [2, key, clientId, seq, ackedBelow].
+    expect(encodeCommand({ op: 'put', key: b('k'), value: b('v'), session: sess })[0]).toBe(0x96);
+    expect(encodeCommand({ op: 'put', key: b('k'), value: b('v'), prevKv: false, session: sess })[0]).toBe(0x96);
+    expect(encodeCommand({ op: 'delete', key: b('k'), session: sess })[0]).toBe(0x95);
+    expect(encodeCommand({ op: 'put', key: b('k'), value: b('v'), prevKv: true, session: sess })[0]).toBe(0x97);
   });
 
   it('refuses to encode commands that break the rules (TypeError)', () => {
@@ -96,6 +120,8 @@ describe('commands', () => {
     expect(() => encodeCommand({ op: 'put', key: b('k'), value: b('v'), session: { clientId: 'c', seq: 1.5, ackedBelow: 0 } })).toThrow(TypeError);
     expect(() => encodeCommand({ op: 'put', key: new Uint8Array(5000), value: b('v'), session: sess })).toThrow(/key exceeds/);
     expect(() => encodeCommand({ op: 'cas', key: b('k'), expect: {} as CasExpectation, value: b('v'), session: sess })).toThrow(TypeError);
+    expect(() => encodeCommand({ op: 'deleteRange', start: b('a'), end: new Uint8Array(0), session: sess })).toThrow(/range end/);
+    expect(() => encodeCommand({ op: 'deleteRange', start: new Uint8Array(5000), session: sess })).toThrow(/range start/);
   });
 
   it('decodes arbitrary bytes to a command or a typed MALFORMED_COMMAND error, never anything else', () => {
@@ -103,7 +129,7 @@ describe('commands', () => {
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
         try {
           const c = decodeCommand(bytes);
-          expect(['put', 'delete', 'cas']).toContain(c.op);
+          expect(['put', 'delete', 'cas', 'deleteRange']).toContain(c.op);
         } catch (err) {
           expect(err).toBeInstanceOf(StateMachineError);
           expect((err as StateMachineError).code).toBe('MALFORMED_COMMAND');
@@ -177,6 +203,91 @@ describe('state machine: apply', () => {
     expect(await store.get(b('k'))).toMatchObject({ value: b('v2'), modRevision: 2 });
     // seq 2 is still remembered
     expect(await d.one(put('k', 'v2', { clientId: 'c', seq: 2, ackedBelow: 2 }))).toEqual({ revision: 2 });
+  });
+
+  it('answers put and delete with the previous entry when asked; a retry answered from the session table has none', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    expect(await d.one({ ...put('k', 'v1'), prevKv: true })).toEqual({ revision: 1, prevKv: null });
+    const second = { ...put('k', 'v2', { clientId: 'retrying', seq: 1, ackedBelow: 0 }), prevKv: true };
+    expect(await d.one(second)).toEqual({ revision: 2, prevKv: { key: b('k'), value: b('v1'), createRevision: 1, modRevision: 1 } });
+    expect(await d.one(put('k', 'v3'))).toEqual({ revision: 3 });
+    expect(await d.one({ ...del('k'), prevKv: true })).toEqual({
+      revision: 4,
+      deleted: true,
+      prevKv: { key: b('k'), value: b('v3'), createRevision: 1, modRevision: 3 },
+    });
+    expect(await d.one({ ...del('k'), prevKv: true })).toEqual({ revision: 5, deleted: false, prevKv: null });
+    expect(await d.one(second)).toEqual({ revision: 2 }); // not applied again; values are not remembered
+    expect(await store.get(b('k'))).toBeNull();
+  });
+
+  it('deletes a range atomically: [start, end), from a key, everything; counting keys the batch wrote or removed', async () => {
+    seqs = new Map();
+    const { store, dir } = await newStore();
+    const d = new Driver(store);
+    await d.run(['a', 'b', 'b1', 'b2', 'c', 'd'].map((k) => encodeCommand(put(k, k.toUpperCase()))));
+    expect(await d.one(delRange('b', 'c'))).toEqual({ revision: 7, deleted: 3 });
+    expect((await store.scan({}, 100)).kvs.map((kv) => s(kv.key))).toEqual(['a', 'c', 'd']);
+    expect(await d.one(delRange('b', 'c'))).toEqual({ revision: 8, deleted: 0 });
+    expect(await d.one(delRange('z', 'a'))).toEqual({ revision: 9, deleted: 0 }); // empty range
+    // One batch: a key created and one deleted before the range delete, one recreated after it.
+    const batch = await d.run([encodeCommand(put('cc', 'new')), encodeCommand(del('d')), encodeCommand(delRange('c', undefined, true)), encodeCommand(put('c', 'again'))]);
+    expect(resultsOf(batch)).toEqual([
+      { revision: 10 },
+      { revision: 11, deleted: true },
+      {
+        revision: 12,
+        deleted: 2,
+        prevKvs: [
+          { key: b('c'), value: b('C'), createRevision: 5, modRevision: 5 },
+          { key: b('cc'), value: b('new'), createRevision: 10, modRevision: 10 },
+        ],
+      },
+      { revision: 13 },
+    ]);
+    expect((await store.scan({}, 100)).kvs.map((kv) => [s(kv.key), kv.createRevision])).toEqual([
+      ['a', 1],
+      ['c', 13],
+    ]);
+    const everything = delRange('', undefined, false, { clientId: 'retrying', seq: 1, ackedBelow: 0 });
+    expect(await d.one(everything)).toEqual({ revision: 14, deleted: 2 });
+    expect((await store.scan({}, 100)).kvs).toEqual([]);
+    // A retry of the range delete (after a restart too) is answered from the session table.
+    await closeStore(store);
+    const reopened = (await newStore(dir)).store;
+    const d2 = new Driver(reopened);
+    await d2.one(put('x', 'y'));
+    expect(await d2.one(everything)).toEqual({ revision: 14, deleted: 2 });
+    expect(await reopened.get(b('x'))).not.toBeNull();
+  });
+
+  it(`refuses a range delete of more than ${LIMITS.deleteRangeKeysMax} keys, or of more than the prevKv byte limit, deleting nothing`, async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    const keys = Array.from({ length: LIMITS.deleteRangeKeysMax + 1 }, (_, i) => `k${String(i).padStart(5, '0')}`);
+    await d.run(keys.map((k) => encodeCommand(put(k, ''))));
+    const tooMany = await d.one(delRange('k', 'l'));
+    expect(tooMany).toMatchObject({ code: 'TOO_LARGE', definite: true });
+    expect((tooMany as { message: string }).message).toContain(`more than ${LIMITS.deleteRangeKeysMax} keys`);
+    expect((await store.scan({ prefix: b('k') }, 10_000)).kvs).toHaveLength(10_000); // nothing deleted
+    // Exactly the limit is fine (a key created in the same batch counts too).
+    const batch = await d.run([
+      encodeCommand(del(keys[0]!)),
+      encodeCommand(del(keys[1]!)),
+      encodeCommand(put('k-new', '')),
+      encodeCommand(delRange('k', 'l')),
+    ]);
+    expect(resultsOf(batch)[3]).toMatchObject({ deleted: LIMITS.deleteRangeKeysMax });
+
+    const big = 'x'.repeat(LIMITS.valueBytesMax);
+    const count = Math.ceil(LIMITS.deleteRangePrevKvBytesMax / LIMITS.valueBytesMax) + 1;
+    await d.run(Array.from({ length: count }, (_, i) => encodeCommand(put(`big${i}`, big))));
+    expect(await d.one(delRange('big', 'bih', true))).toMatchObject({ code: 'TOO_LARGE', definite: true });
+    for (let i = 0; i < count; i++) expect(await store.get(b(`big${i}`))).not.toBeNull();
+    expect(await d.one(delRange('big', 'bih'))).toMatchObject({ deleted: count });
   });
 
   it('compares value, revision or absence in cas', async () => {
@@ -404,21 +515,41 @@ class Model {
     if (sess === undefined) this.sessions.set(c.session.clientId, (sess = { acked: 0, results: new Map() }));
     sess.acked = Math.max(sess.acked, ackedBelow);
     for (const k of [...sess.results.keys()]) if (k < sess.acked) sess.results.delete(k);
-    if (fresh !== undefined) sess.results.set(seq, fresh);
+    // A retry's answer carries no previous entries: the session table keeps none.
+    if (fresh !== undefined) {
+      const { prevKv: _kv, prevKvs: _kvs, ...kept } = fresh as { prevKv?: unknown; prevKvs?: unknown };
+      sess.results.set(seq, kept);
+    }
     return answer;
   }
 
+  private entry(key: string): unknown {
+    const v = this.kv.get(key);
+    return v === undefined ? null : { key: b(key), value: b(v.value), createRevision: v.create, modRevision: v.mod };
+  }
+
   private run(index: number, c: Command): unknown {
+    if (c.op === 'deleteRange') {
+      const start = s(c.start);
+      const end = c.end === undefined ? undefined : s(c.end);
+      const doomed = this.rows()
+        .map(([k]) => k)
+        .filter((k) => k >= start && (end === undefined || k < end));
+      const prevKvs = doomed.map((k) => this.entry(k));
+      for (const k of doomed) this.kv.delete(k);
+      return { revision: index, deleted: doomed.length, ...(c.prevKv === true ? { prevKvs } : {}) };
+    }
     const key = s(c.key);
+    const prevKv = c.op !== 'cas' && c.prevKv === true ? { prevKv: this.entry(key) } : {};
     const cur = this.kv.get(key);
     const set = (value: Uint8Array): void => void this.kv.set(key, { value: s(value), create: cur?.create ?? index, mod: index });
     if (c.op === 'put') {
       set(c.value);
-      return { revision: index };
+      return { revision: index, ...prevKv };
     }
     if (c.op === 'delete') {
       this.kv.delete(key);
-      return { revision: index, deleted: cur !== undefined };
+      return { revision: index, deleted: cur !== undefined, ...prevKv };
     }
     const e = c.expect;
     const ok = 'value' in e ? cur?.value === s(e.value) : 'revision' in e ? cur?.mod === e.revision : cur === undefined;
@@ -432,7 +563,19 @@ class Model {
 }
 
 type Step =
-  | { kind: 'write'; client: number; op: 'put' | 'delete' | 'cas'; key: string; value: string; expect: number; expectValue: string; ackLag: number }
+  | {
+      kind: 'write';
+      client: number;
+      op: 'put' | 'delete' | 'cas' | 'deleteRange';
+      key: string;
+      value: string;
+      expect: number;
+      expectValue: string;
+      ackLag: number;
+      prevKv: boolean;
+      start: string;
+      end: string | undefined;
+    }
   | { kind: 'retry'; pick: number }
   | { kind: 'noop' }
   | { kind: 'garbage' }
@@ -447,12 +590,15 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('write' as const),
       client: fc.integer({ min: 0, max: 2 }),
-      op: fc.constantFrom('put' as const, 'delete' as const, 'cas' as const),
+      op: fc.constantFrom('put' as const, 'put' as const, 'delete' as const, 'cas' as const, 'deleteRange' as const),
       key: fc.constantFrom(...KEYS),
       value: fc.constantFrom(...VALUES),
       expect: fc.integer({ min: 0, max: 12 }),
       expectValue: fc.constantFrom(...VALUES),
       ackLag: fc.integer({ min: 0, max: 3 }),
+      prevKv: fc.boolean(),
+      start: fc.constantFrom('', ...KEYS),
+      end: fc.constantFrom(undefined, ...KEYS, 'bb'),
     }),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('retry' as const), pick: fc.nat() }) },
@@ -510,12 +656,15 @@ describe.each(BACKENDS)('state store conformance on %s: the state machine agains
             if (st.kind === 'write') {
               const seq = ++nextSeq[st.client]!;
               const sess = { clientId: `client-${st.client}`, seq, ackedBelow: Math.max(0, seq - st.ackLag) };
+              const prevKv = st.prevKv ? { prevKv: true } : {};
               const c: Command =
                 st.op === 'put'
-                  ? { op: 'put', key: b(st.key), value: b(st.value), session: sess }
+                  ? { op: 'put', key: b(st.key), value: b(st.value), ...prevKv, session: sess }
                   : st.op === 'delete'
-                    ? { op: 'delete', key: b(st.key), session: sess }
-                    : {
+                    ? { op: 'delete', key: b(st.key), ...prevKv, session: sess }
+                    : st.op === 'deleteRange'
+                      ? { op: 'deleteRange', start: b(st.start), ...(st.end !== undefined ? { end: b(st.end) } : {}), ...prevKv, session: sess }
+                      : {
                         op: 'cas',
                         key: b(st.key),
                         value: b(st.value),

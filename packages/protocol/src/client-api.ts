@@ -24,6 +24,16 @@ export const LIMITS = {
    * at this budget; one entry always fits.
    */
   scanResponseBytesMax: 8 * 1024 * 1024,
+  /**
+   * Most keys one `deleteRange` deletes. A range holding more is refused whole with TOO_LARGE
+   * (nothing deleted): delete it in smaller ranges.
+   */
+  deleteRangeKeysMax: 10_000,
+  /**
+   * Most bytes of keys and values (plus 64 per entry) a `deleteRange` with `prevKv` returns. A
+   * range whose deleted entries exceed it is refused whole with TOO_LARGE (nothing deleted).
+   */
+  deleteRangePrevKvBytesMax: 8 * 1024 * 1024,
   /** Requests in flight on one client connection before the server answers OVERLOADED. */
   inflightPerConnectionMax: 4096,
   /**
@@ -65,9 +75,31 @@ export type ClientRequest =
       readonly op: 'put';
       readonly key: Uint8Array;
       readonly value: Uint8Array;
+      /** Answer with the key's previous entry (`prevKv`, null when it did not exist). */
+      readonly prevKv?: boolean;
       readonly session: WriteSession;
     }
-  | { readonly id: number; readonly op: 'delete'; readonly key: Uint8Array; readonly session: WriteSession }
+  | {
+      readonly id: number;
+      readonly op: 'delete';
+      readonly key: Uint8Array;
+      /** Answer with the deleted entry (`prevKv`, null when it did not exist). */
+      readonly prevKv?: boolean;
+      readonly session: WriteSession;
+    }
+  | {
+      readonly id: number;
+      /**
+       * Deletes every key in `[start, end)` (byte order; no `end`: to the last key; an empty
+       * `start`: from the first) as one write, atomically, at most `LIMITS.deleteRangeKeysMax`.
+       */
+      readonly op: 'deleteRange';
+      readonly start: Uint8Array;
+      readonly end?: Uint8Array;
+      /** Answer with the deleted entries (`prevKvs`, in key order). */
+      readonly prevKv?: boolean;
+      readonly session: WriteSession;
+    }
   | {
       readonly id: number;
       readonly op: 'cas';
@@ -135,11 +167,16 @@ export interface NodeStatus {
   readonly clientAddress: string;
 }
 
-/** Result shapes, by op. `revision` is the log index at which a write applied. */
+/**
+ * Result shapes, by op. `revision` is the log index at which a write applied. `prevKv`/`prevKvs`
+ * are present when asked for, except in the answer to a retried write that had already applied:
+ * the server answers those from its session table, which keeps no values.
+ */
 export interface ClientResults {
   get: { readonly kv: KeyValue | null; readonly revision: number };
-  put: { readonly revision: number };
-  delete: { readonly revision: number; readonly deleted: boolean };
+  put: { readonly revision: number; readonly prevKv?: KeyValue | null };
+  delete: { readonly revision: number; readonly deleted: boolean; readonly prevKv?: KeyValue | null };
+  deleteRange: { readonly revision: number; readonly deleted: number; readonly prevKvs?: readonly KeyValue[] };
   cas: { readonly revision: number; readonly succeeded: boolean };
   scan: { readonly kvs: readonly KeyValue[]; readonly more: boolean; readonly revision: number };
   status: NodeStatus;

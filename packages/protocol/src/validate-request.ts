@@ -11,13 +11,20 @@
  * - a field missing, of the wrong type, or out of range           -> INVALID_ARGUMENT;
  * - a key over `LIMITS.keyBytesMax` or value over `LIMITS.valueBytesMax` -> TOO_LARGE;
  * - a scan `limit` outside 1..`LIMITS.scanLimitMax`               -> INVALID_ARGUMENT.
- * Keys (and scan bounds) must be non-empty byte strings; values may be empty.
+ * Keys (and scan bounds) must be non-empty byte strings; values may be empty. A `deleteRange`
+ * `start` may be empty (from the first key); its `end`, when given, may not. `prevKv`, when
+ * present, must be a boolean.
  */
 import type { CasExpectation, ClientOp, ClientRequest, Consistency, WriteSession } from './client-api.js';
 import { LIMITS } from './client-api.js';
 import { KeelError } from './errors.js';
 
-/** The id carried by a response that answers no request (a connection-level error before close). */
+/**
+ * The id carried by a response that answers no request but the connection itself: an error sent
+ * just before the server closes it (a malformed frame, a refused connection, a client frame on a
+ * peer port). Every request still unanswered on the connection fails with it; its `definite` flag
+ * says whether the server may have processed any of them (false: some may still apply).
+ */
 export const NO_REQUEST_ID = -1;
 
 /** Every operation the client API knows. */
@@ -25,6 +32,7 @@ export const CLIENT_OPS: readonly ClientOp[] = [
   'get',
   'put',
   'delete',
+  'deleteRange',
   'cas',
   'scan',
   'status',
@@ -105,6 +113,19 @@ function requireBoolean(fields: Fields, name: string): boolean {
   return value;
 }
 
+/** An optional boolean flag: absent (or null) is false. */
+function optionalFlag(fields: Fields, name: string): boolean {
+  const value = fields[name];
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') return invalid(`'${name}' must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+/** `{ prevKv: true }` when the request asks for previous entries, else nothing. */
+function prevKvOption(fields: Fields): { prevKv?: true } {
+  return optionalFlag(fields, 'prevKv') ? { prevKv: true } : {};
+}
+
 function requireConsistency(fields: Fields): Consistency {
   const value = fields['consistency'];
   if (value !== 'linearizable' && value !== 'serializable') {
@@ -182,9 +203,14 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
     case 'get':
       return { id, op, key: requireKey(fields), consistency: requireConsistency(fields) };
     case 'put':
-      return { id, op, key: requireKey(fields), value: requireValue(fields), session: requireSession(fields) };
+      return { id, op, key: requireKey(fields), value: requireValue(fields), ...prevKvOption(fields), session: requireSession(fields) };
     case 'delete':
-      return { id, op, key: requireKey(fields), session: requireSession(fields) };
+      return { id, op, key: requireKey(fields), ...prevKvOption(fields), session: requireSession(fields) };
+    case 'deleteRange': {
+      const start = requireBytes(fields, 'start', LIMITS.keyBytesMax, true);
+      const end = optionalKeyBytes(fields, 'end');
+      return { id, op, start, ...(end !== undefined ? { end } : {}), ...prevKvOption(fields), session: requireSession(fields) };
+    }
     case 'cas':
       return {
         id,

@@ -19,6 +19,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   get: { id: 1, op: 'get', key, consistency: 'linearizable' },
   put: { id: 2, op: 'put', key, value: new Uint8Array(0), session },
   delete: { id: 3, op: 'delete', key, session },
+  deleteRange: { id: 12, op: 'deleteRange', start: new Uint8Array(0), end: key, prevKv: true, session },
   cas: { id: 4, op: 'cas', key, expect: { revision: 7 }, value: new Uint8Array([1]), session },
   scan: { id: 5, op: 'scan', prefix: key, limit: 10, consistency: 'serializable' },
   status: { id: 6, op: 'status' },
@@ -91,6 +92,7 @@ describe('validateClientRequest', () => {
       get: ['key', 'consistency'],
       put: ['key', 'value', 'session'],
       delete: ['key', 'session'],
+      deleteRange: ['start', 'session'],
       cas: ['key', 'expect', 'value', 'session'],
       scan: ['limit', 'consistency'],
       memberAdd: ['nodeId', 'peerAddress', 'clientAddress', 'learner'],
@@ -109,6 +111,11 @@ describe('validateClientRequest', () => {
       ['get', 'consistency', 'strong'],
       ['put', 'value', [1, 2]],
       ['put', 'session', 'c1'],
+      ['put', 'prevKv', 1],
+      ['delete', 'prevKv', 'yes'],
+      ['deleteRange', 'start', 'a'],
+      ['deleteRange', 'end', 7],
+      ['deleteRange', 'prevKv', 'true'],
       ['cas', 'expect', 7],
       ['scan', 'start', 'a'],
       ['scan', 'limit', '10'],
@@ -134,6 +141,17 @@ describe('validateClientRequest', () => {
     expectRejected({ ...VALID['put']!, session: { ...session, seq: -1 } }, 'INVALID_ARGUMENT', /'session.seq'/);
     expectRejected({ ...VALID['put']!, session: without(session, 'ackedBelow') }, 'INVALID_ARGUMENT', /'session.ackedBelow'/);
     expectRejected({ ...VALID['put']!, session: { ...session, ackedBelow: 6 } }, 'INVALID_ARGUMENT', /must not exceed/);
+  });
+
+  it('takes prevKv as an optional flag and a range delete from an empty start to an optional, non-empty end', () => {
+    expect(validateClientRequest({ ...VALID['put']!, prevKv: true })).toMatchObject({ prevKv: true });
+    expect('prevKv' in validateClientRequest({ ...VALID['put']!, prevKv: false })).toBe(false);
+    expect('prevKv' in validateClientRequest(without(VALID['delete']!, 'prevKv'))).toBe(false);
+    const everything = validateClientRequest({ id: 1, op: 'deleteRange', start: new Uint8Array(0), session });
+    expect(everything).toEqual({ id: 1, op: 'deleteRange', start: new Uint8Array(0), session });
+    expectRejected({ ...VALID['deleteRange']!, end: new Uint8Array(0) }, 'INVALID_ARGUMENT', /'end' must not be empty/);
+    expectRejected({ ...VALID['deleteRange']!, start: new Uint8Array(LIMITS.keyBytesMax + 1) }, 'TOO_LARGE', /'start'/);
+    expectRejected({ ...VALID['deleteRange']!, end: new Uint8Array(LIMITS.keyBytesMax + 1) }, 'TOO_LARGE', /'end'/);
   });
 
   it('checks cas expectations: exactly one of value, revision or absent', () => {

@@ -1,8 +1,9 @@
 /**
- * How kvctl prints things: aligned tables for people, JSON for programs. Pure functions.
+ * How kvctl prints things: aligned tables for people, JSON for programs, and byte strings in
+ * forms that keep every byte (escaped, hex, or as they are). Pure functions.
  */
 import type { KeelError, Member } from '@keel/protocol';
-import { utf8, utf8OrUndefined } from '../bytes.js';
+import { utf8OrUndefined } from '../bytes.js';
 import type { KvEntry } from '../entry.js';
 import type { EndpointStatus } from '../results.js';
 
@@ -69,7 +70,60 @@ export function errorJson(e: KeelError): Record<string, unknown> {
   return { code: e.code, message: e.message, definite: e.definite, ...(e.leaderId !== undefined ? { leaderId: e.leaderId } : {}) };
 }
 
-/** One scan line: key, a tab, the value (UTF-8, with invalid bytes replaced). */
-export function scanLine(e: KvEntry): string {
-  return `${utf8(e.key)}\t${utf8(e.value)}\n`;
+/** Every byte as `\xNN` (etcdctl's `--hex`). */
+export function hexBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+/**
+ * Bytes as text that shows every byte unambiguously: printable UTF-8 as it is; a backslash as
+ * `\\`; tab, newline and carriage return as `\t`, `\n`, `\r`; any other control character or
+ * byte that is not valid UTF-8 as `\xNN` (per byte). With `quoted`, also `"` as `\"`, inside quotes.
+ */
+export function escapeBytes(bytes: Uint8Array, quoted = false): string {
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const length = utf8SequenceLength(bytes, i);
+    if (length === 0) {
+      out += `\\x${bytes[i]!.toString(16).padStart(2, '0')}`;
+      i++;
+      continue;
+    }
+    const char = Buffer.from(bytes.subarray(i, i + length)).toString('utf8');
+    const code = char.codePointAt(0)!;
+    if (char === '\\') out += '\\\\';
+    else if (quoted && char === '"') out += '\\"';
+    else if (char === '\t') out += '\\t';
+    else if (char === '\n') out += '\\n';
+    else if (char === '\r') out += '\\r';
+    else if (code < 0x20 || (code >= 0x7f && code < 0xa0) || code === 0x2028 || code === 0x2029) {
+      for (const byte of bytes.subarray(i, i + length)) out += `\\x${byte.toString(16).padStart(2, '0')}`;
+    } else out += char;
+    i += length;
+  }
+  return quoted ? `"${out}"` : out;
+}
+
+/** The length of the valid UTF-8 sequence starting at `i` (1-4), or 0 when it is not one. */
+function utf8SequenceLength(bytes: Uint8Array, i: number): number {
+  const b0 = bytes[i]!;
+  if (b0 < 0x80) return 1;
+  const continuation = (k: number): boolean => i + k < bytes.length && (bytes[i + k]! & 0xc0) === 0x80;
+  if (b0 >= 0xc2 && b0 <= 0xdf) return continuation(1) ? 2 : 0;
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    if (!continuation(1) || !continuation(2)) return 0;
+    const b1 = bytes[i + 1]!;
+    if ((b0 === 0xe0 && b1 < 0xa0) || (b0 === 0xed && b1 >= 0xa0)) return 0; // overlong, surrogate
+    return 3;
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
+    const b1 = bytes[i + 1]!;
+    if ((b0 === 0xf0 && b1 < 0x90) || (b0 === 0xf4 && b1 >= 0x90)) return 0; // overlong, past U+10FFFF
+    return 4;
+  }
+  return 0;
 }

@@ -1,31 +1,23 @@
 /**
  * The kvctl command line (commander). `runCli` parses, runs one command against the cluster and
  * returns the exit status (see exit-codes.ts); it never calls `process.exit`, so tests can run it
- * in-process with their own streams.
+ * in-process with their own streams. What each command prints, per output format, is printer.ts.
  */
+import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { KeelError } from '@keel/protocol';
 import { KeelClient } from '../client.js';
-import type { CasCondition } from '../validate.js';
+import type { CasCondition, DeleteRange } from '../validate.js';
+import { completionScript, COMPLETION_SHELLS } from './completion.js';
+import type { CompletionShell } from './completion.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
 import type { ExitCode } from './exit-codes.js';
-import {
-  entryJson,
-  errorJson,
-  formatMemberTable,
-  formatStatusTable,
-  scanLine,
-  statusJson,
-} from './format.js';
-import {
-  DEFAULT_ENDPOINTS,
-  parseEndpoints,
-  parseNonNegativeInt,
-  parsePositiveInt,
-  readAll,
-  valueComesFromStdin,
-} from './input.js';
+import { errorJson } from './format.js';
+import { DEFAULT_ENDPOINTS, parseEndpoints, parseNonNegativeInt, parsePositiveInt, readAll, valueComesFromStdin } from './input.js';
 import type { StdinLike } from './input.js';
+import { LeaderCache, leaderCachePath } from './leader-cache.js';
+import { OUTPUT_FORMATS, Printer } from './printer.js';
+import type { OutputFormat } from './printer.js';
 
 /** The streams and environment kvctl runs with. */
 export interface CliIo {
@@ -35,15 +27,30 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
-interface GlobalOptions {
+/** Global options, and the output options some commands add (merged by commander). */
+interface Options {
   endpoints?: string[];
   json?: boolean;
+  writeOut: OutputFormat;
+  hex?: boolean;
   consistency: 'linearizable' | 'serializable';
   timeout: number;
+  keysOnly?: boolean;
+  printValueOnly?: boolean;
+}
+
+/** What a command's action gets besides its arguments. */
+interface Context {
+  readonly client: KeelClient;
+  readonly opts: Options;
+  readonly print: Printer;
 }
 
 /** Thrown by commands for a usage problem found after parsing (exit status 2). */
 class UsageError extends Error {}
+
+/** The package's version (package.json sits two levels above this file in src/ and dist/). */
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const EXAMPLES = `
 Examples:
@@ -51,15 +58,23 @@ Examples:
   $ kvctl get greeting                       read it (linearizable)
   $ kvctl get greeting --consistency serializable   read from any node, may be stale
   $ echo -n 'from stdin' | kvctl put note    value from stdin (also: kvctl put note -)
+  $ kvctl put photo --file photo.jpg         value from a file, byte for byte
+  $ kvctl get photo --raw > copy.jpg         exactly the stored bytes, no newline added
   $ kvctl cas greeting hi --expect-value hello      swap only if the value is still "hello"
   $ kvctl cas lock me --expect-absent        create only if absent
   $ kvctl scan user/ --limit 20              keys starting with "user/"
-  $ kvctl del greeting
+  $ kvctl scan user/ --count-only            how many keys start with "user/"
+  $ kvctl -w fields scan user/               every byte shown unambiguously (also: --hex, -w json)
+  $ kvctl del greeting --prev-kv             delete, printing what was deleted
+  $ kvctl del user/ --prefix                 delete every key starting with "user/", atomically
+  $ kvctl del a m                            delete the keys in [a, m)
   $ kvctl status                             one row per node: role, term, leader, indexes
   $ kvctl member list
-  $ kvctl member add 4 127.0.0.1:7104 127.0.0.1:7004
+  $ kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7004
+  $ kvctl member promote 4                   once the learner has caught up
   $ kvctl leader transfer 2
-  $ kvctl --json get greeting                machine-readable output
+  $ kvctl --json get greeting                machine-readable output (same as -w json)
+  $ source <(kvctl completion bash)          tab completion in bash (zsh: kvctl completion zsh)
 
 Endpoints come from --endpoints, else KEEL_ENDPOINTS, else ${DEFAULT_ENDPOINTS}.
 
@@ -71,17 +86,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let status: ExitCode = EXIT.OK;
   let client: KeelClient | undefined;
   let json = false;
+  const leaderCache = new LeaderCache(leaderCachePath(io.env));
+  /** The endpoints of this run and where they came from, for the hint after an unavailable cluster. */
+  let endpointsUsed: string | undefined;
+  /** Records the leader this run learned, for the next run (see leader-cache.ts). */
+  let rememberLeader = (): void => {};
 
-  const out = (text: string | Uint8Array): void => void io.stdout.write(text);
-  const printJson = (value: unknown): void => out(JSON.stringify(value) + '\n');
+  const out = (chunk: string | Uint8Array): void => void io.stdout.write(chunk);
 
   const program = new Command('kvctl')
     .description('Command line for Keel, a strongly consistent, Raft-replicated key-value store.')
+    .version(VERSION, '-V, --version', 'print the version of kvctl')
     .exitOverride()
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) })
     .showHelpAfterError('(add --help for usage)')
     .option('--endpoints <list>', 'comma-separated client addresses of the nodes (host:port)', parseEndpoints)
-    .option('--json', 'print results (and errors) as JSON on stdout')
+    .addOption(new Option('-w, --write-out <format>', 'output format').choices(OUTPUT_FORMATS).default('simple'))
+    .option('--json', 'print results (and errors) as JSON on stdout (same as -w json)')
+    .option('--hex', 'print keys and values as \\xNN per byte (simple, table and fields output)')
     .addOption(
       new Option('--consistency <mode>', 'read mode for get and scan; serializable may be stale')
         .choices(['linearizable', 'serializable'])
@@ -90,68 +112,121 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--timeout <ms>', 'deadline of the operation, retries included', parsePositiveInt, 5000)
     .addHelpText('after', EXAMPLES);
 
-  /** Runs `body` with a connected client built from the global options. */
+  /** Runs `body` with a connected client and a printer built from the options. */
   const withClient =
-    <A extends unknown[]>(body: (client: KeelClient, opts: GlobalOptions, ...args: A) => Promise<ExitCode | void>) =>
+    <A extends unknown[]>(body: (ctx: Context, ...args: A) => Promise<ExitCode | void>) =>
     async (...args: unknown[]): Promise<void> => {
       const command = args[args.length - 1] as Command;
-      const opts = command.optsWithGlobals<GlobalOptions>();
-      json = opts.json === true;
+      const opts = command.optsWithGlobals<Options>();
+      const format: OutputFormat = opts.json === true ? 'json' : opts.writeOut;
+      json = format === 'json';
+      if (json && opts.hex === true) throw new UsageError('--hex applies to simple, table and fields output (json keeps every byte already)');
+      if (opts.printValueOnly === true && (format !== 'simple' || opts.keysOnly === true)) {
+        throw new UsageError('--print-value-only applies to simple output, without --keys-only');
+      }
+      const print = new Printer(out, { format, hex: opts.hex === true, keysOnly: opts.keysOnly === true, valueOnly: opts.printValueOnly === true });
       const endpoints = opts.endpoints ?? endpointsFromEnv(io.env['KEEL_ENDPOINTS']);
-      client = new KeelClient({ endpoints, timeoutMs: opts.timeout });
-      status = (await body(client, opts, ...(args.slice(0, -1) as A))) ?? EXIT.OK;
+      endpointsUsed = `${endpoints.join(',')} (from ${
+        opts.endpoints !== undefined ? '--endpoints' : io.env['KEEL_ENDPOINTS'] !== undefined ? 'KEEL_ENDPOINTS' : 'the default'
+      })`;
+      const leaderHint = leaderCache.read(endpoints);
+      const c = new KeelClient({ endpoints, timeoutMs: opts.timeout, ...(leaderHint !== undefined ? { leaderHint } : {}) });
+      client = c;
+      rememberLeader = () => {
+        const leader = c.leaderAddress;
+        if (leader !== undefined && leader !== leaderHint) leaderCache.write(endpoints, leader);
+      };
+      status = (await body({ client: c, opts, print }, ...(args.slice(0, -1) as A))) ?? EXIT.OK;
     };
 
-  /** The value argument, or stdin when it is "-" or absent and stdin is not a terminal. */
-  const valueOf = async (arg: string | undefined, what: string): Promise<string | Uint8Array> => {
+  /** The value argument, a file, or stdin when the argument is "-" or absent and stdin is not a terminal. */
+  const valueOf = async (arg: string | undefined, file: string | undefined, what: string): Promise<string | Uint8Array> => {
+    if (file !== undefined) {
+      if (arg !== undefined) throw new UsageError(`give the ${what} as an argument or with --file, not both`);
+      return readFileOrUsage(file);
+    }
     if (valueComesFromStdin(arg, io.stdin)) return readAll(io.stdin);
-    if (arg === undefined) throw new UsageError(`missing ${what}: pass it as an argument, or "-" to read stdin`);
+    if (arg === undefined) throw new UsageError(`missing ${what}: pass it as an argument, "-" to read stdin, or --file <path>`);
     return arg;
   };
+
+  const keysOnly = (): Option => new Option('--keys-only', 'print keys without values');
+  const printValueOnly = (): Option => new Option('--print-value-only', 'print values without keys (simple output)');
+  const prevKv = (): Option => new Option('--prev-kv', 'also print the entry the write replaced or deleted');
 
   program
     .command('get')
     .description('print the value of a key (exit 1 if it does not exist)')
     .argument('<key>')
+    .option('--raw', 'write exactly the stored bytes, without a newline (simple output only)')
+    .addOption(keysOnly())
+    .addOption(printValueOnly())
     .action(
-      withClient(async (c, opts, key: string) => {
+      withClient(async ({ client: c, opts, print }, key: string, local: { raw?: boolean }) => {
+        if (local.raw === true && (opts.writeOut !== 'simple' || json || opts.hex === true)) {
+          throw new UsageError('--raw writes the bytes as they are: it does not combine with -w, --json or --hex');
+        }
         const entry = await c.get(key, { consistency: opts.consistency });
         if (entry === null) {
-          if (json) printJson({ found: false, key });
+          if (json) print.json({ found: false, key });
           else io.stderr.write(`kvctl: key not found: ${key}\n`);
           return EXIT.NEGATIVE;
         }
-        if (json) printJson({ found: true, ...entryJson(entry) });
-        else {
-          out(entry.value);
-          out('\n');
-        }
+        if (local.raw === true) out(opts.keysOnly === true ? entry.key : entry.value);
+        else print.entry(entry);
       }),
     );
 
   program
     .command('put')
-    .description('write a value (from the argument, or stdin when it is "-" or omitted)')
+    .description('write a value (from the argument, a file, or stdin when it is "-" or omitted)')
     .argument('<key>')
     .argument('[value]')
+    .option('--file <path>', 'read the value from this file, byte for byte')
+    .addOption(prevKv())
     .action(
-      withClient(async (c, _opts, key: string, value: string | undefined) => {
-        const r = await c.put(key, await valueOf(value, 'value'));
-        if (json) printJson(r);
-        else out(`OK revision=${r.revision}\n`);
+      withClient(async ({ client: c, print }, key: string, value: string | undefined, local: { file?: string; prevKv?: boolean }) => {
+        const r = await c.put(key, await valueOf(value, local.file, 'value'), { prevKv: local.prevKv === true });
+        print.result(`OK revision=${r.revision}`, [['Revision', r.revision]], r.prevKv);
       }),
     );
 
   program
     .command('del')
     .alias('delete')
-    .description('delete a key (exit 0 whether or not it existed)')
+    .description('delete a key, a range [key, range-end) or, with --prefix, every key starting with it (exit 0 whether or not it existed)')
     .argument('<key>')
+    .argument('[range-end]', 'delete the keys from <key> up to this one (exclusive), atomically')
+    .option('--prefix', 'delete every key that starts with <key>, atomically')
+    .option('--from-key', 'delete <key> and every key after it, atomically')
+    .addOption(prevKv())
     .action(
-      withClient(async (c, _opts, key: string) => {
-        const r = await c.delete(key);
-        if (json) printJson(r);
-        else out(`${r.deleted ? 'deleted' : 'not found'} revision=${r.revision}\n`);
+      withClient(async ({ client: c, print }, key: string, rangeEnd: string | undefined, local: { prefix?: boolean; fromKey?: boolean; prevKv?: boolean }) => {
+        const options = { prevKv: local.prevKv === true };
+        const ranges = [rangeEnd !== undefined, local.prefix === true, local.fromKey === true].filter(Boolean).length;
+        if (ranges > 1) throw new UsageError('give one of [range-end], --prefix, --from-key');
+        if (ranges === 0) {
+          const r = await c.delete(key, options);
+          print.result(
+            `${r.deleted ? 'deleted' : 'not found'} revision=${r.revision}`,
+            [
+              ['Revision', r.revision],
+              ['Deleted', r.deleted],
+            ],
+            r.prevKv,
+          );
+          return;
+        }
+        const range: DeleteRange = local.prefix === true ? { prefix: key } : rangeEnd !== undefined ? { start: key, end: rangeEnd } : { start: key };
+        const r = await c.deleteRange(range, options);
+        print.result(
+          `deleted ${r.deleted} ${r.deleted === 1 ? 'key' : 'keys'} revision=${r.revision}`,
+          [
+            ['Revision', r.revision],
+            ['Deleted', r.deleted],
+          ],
+          r.prevKvs,
+        );
       }),
     );
 
@@ -161,48 +236,59 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument('<key>')
     .argument('[new-value]', 'new value; "-" or omitted reads stdin')
     .option('--expect-value <value>', 'the key must currently hold this value')
+    .option('--expect-value-file <path>', 'the key must currently hold exactly the bytes of this file')
     .option('--expect-revision <revision>', 'the key must have been last written at this revision', parseNonNegativeInt)
     .option('--expect-absent', 'the key must not exist')
+    .option('--file <path>', 'read the new value from this file, byte for byte')
     .action(
-      withClient(async (c, _opts, key: string, newValue: string | undefined, local: Record<string, unknown>) => {
+      withClient(async ({ client: c, print }, key: string, newValue: string | undefined, local: Record<string, unknown>) => {
         const condition = casCondition(local);
-        const r = await c.cas(key, condition, await valueOf(newValue, 'new value'));
-        if (json) printJson(r);
-        else out(`${r.succeeded ? 'swapped' : 'not swapped'} revision=${r.revision}\n`);
+        const r = await c.cas(key, condition, await valueOf(newValue, local['file'] as string | undefined, 'new value'));
+        print.result(`${r.succeeded ? 'swapped' : 'not swapped'} revision=${r.revision}`, [
+          ['Succeeded', r.succeeded],
+          ['Revision', r.revision],
+        ]);
         return r.succeeded ? EXIT.OK : EXIT.NEGATIVE;
       }),
     );
 
   program
     .command('scan')
-    .description('list keys and values in a range, in byte order (one "key<TAB>value" line each)')
+    .description('list keys and values in a range, in byte order (simple output: one "key<TAB>value" line each)')
     .argument('[prefix]', 'only keys starting with this prefix')
     .option('--start <key>', 'first key (inclusive)')
     .option('--end <key>', 'end key (exclusive)')
     .option('--limit <n>', 'most entries to print (1-10000)', parsePositiveInt, 1000)
+    .option('--count-only', 'print only how many keys the range holds (pages through all of them; ignores --limit)')
+    .addOption(keysOnly())
+    .addOption(printValueOnly())
     .action(
-      withClient(async (c, opts, prefix: string | undefined, local: { start?: string; end?: string; limit: number }) => {
-        if (prefix !== undefined && (local.start !== undefined || local.end !== undefined)) {
-          throw new UsageError('give a prefix or --start/--end, not both');
-        }
-        const range = prefix !== undefined ? { prefix } : { start: local.start, end: local.end };
-        const r = await c.scan(range, { limit: local.limit, consistency: opts.consistency });
-        if (json) printJson({ entries: r.entries.map(entryJson), more: r.more, revision: r.revision });
-        else {
-          for (const e of r.entries) out(scanLine(e));
-          if (r.more) io.stderr.write(`kvctl: more keys match; raise --limit or continue with --start\n`);
-        }
-      }),
+      withClient(
+        async ({ client: c, opts, print }, prefix: string | undefined, local: { start?: string; end?: string; limit: number; countOnly?: boolean }) => {
+          if (prefix !== undefined && (local.start !== undefined || local.end !== undefined)) {
+            throw new UsageError('give a prefix or --start/--end, not both');
+          }
+          const range = prefix !== undefined ? { prefix } : { start: local.start, end: local.end };
+          if (local.countOnly === true) {
+            let count = 0;
+            for await (const _ of c.scanAll(range, { pageSize: 10_000, consistency: opts.consistency })) count++;
+            print.count(count);
+            return;
+          }
+          const r = await c.scan(range, { limit: local.limit, consistency: opts.consistency });
+          print.scan(r.entries, r.more, r.revision);
+          if (r.more && !json) io.stderr.write(`kvctl: more keys match; raise --limit or continue with --start\n`);
+        },
+      ),
     );
 
   program
     .command('status')
     .description('show every node: id, role, term, leader, commit and applied index (exit 3 if none answers)')
     .action(
-      withClient(async (c) => {
+      withClient(async ({ client: c, print }) => {
         const statuses = await c.status();
-        if (json) printJson(statuses.map(statusJson));
-        else out(formatStatusTable(statuses));
+        print.status(statuses);
         return statuses.some((s) => s.ok) ? EXIT.OK : EXIT.UNAVAILABLE;
       }),
     );
@@ -212,10 +298,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command('list')
     .description('list the members (the leader is marked with *)')
     .action(
-      withClient(async (c) => {
+      withClient(async ({ client: c, print }) => {
         const r = await c.memberList();
-        if (json) printJson(r);
-        else out(formatMemberTable(r.members, r.leader));
+        print.members(r.members, r.leader);
       }),
     );
   for (const [name, learner] of [
@@ -232,13 +317,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       command.option('--force', 'add the voter at once (refused without it: add a learner, then promote it once caught up)');
     }
     command.action(
-        withClient(async (c, opts, id: number, peerAddress: string, clientAddress: string) => {
-          const m = { id, peerAddress, clientAddress };
-          const members = learner ? await c.memberAddLearner(m) : await c.memberAdd(m, { force: (opts as { force?: boolean }).force === true });
-          if (json) printJson({ members });
-          else out(formatMemberTable(members, 0));
-        }),
-      );
+      withClient(async ({ client: c, print }, id: number, peerAddress: string, clientAddress: string, local: { force?: boolean }) => {
+        const m = { id, peerAddress, clientAddress };
+        print.members(learner ? await c.memberAddLearner(m) : await c.memberAdd(m, { force: local.force === true }), 0);
+      }),
+    );
   }
   for (const [name, what] of [
     ['promote', 'turn a learner into a voter'],
@@ -249,10 +332,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       .description(what)
       .addArgument(new Argument('<id>', 'node id').argParser(parsePositiveInt))
       .action(
-        withClient(async (c, _opts, id: number) => {
-          const members = name === 'promote' ? await c.memberPromote(id) : await c.memberRemove(id);
-          if (json) printJson({ members });
-          else out(formatMemberTable(members, 0));
+        withClient(async ({ client: c, print }, id: number) => {
+          print.members(name === 'promote' ? await c.memberPromote(id) : await c.memberRemove(id), 0);
         }),
       );
   }
@@ -263,18 +344,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .description('hand leadership to another voter')
     .addArgument(new Argument('<id>', 'node id of the new leader').argParser(parsePositiveInt))
     .action(
-      withClient(async (c, _opts, id: number) => {
+      withClient(async ({ client: c, print }, id: number) => {
         const r = await c.transferLeader(id);
-        if (json) printJson(r);
-        else out(`leader is now ${r.leader}\n`);
+        print.result(`leader is now ${r.leader}`, [['Leader', r.leader]]);
       }),
     );
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(kvctl completion bash), or the same with zsh')
+    .addArgument(new Argument('<shell>').choices(COMPLETION_SHELLS))
+    .action((shell: CompletionShell) => {
+      out(completionScript(program, shell));
+    });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     status = report(error);
   } finally {
+    rememberLeader();
     await client?.close();
   }
   return status;
@@ -290,15 +379,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const code = exitCodeFor(error);
     if (error instanceof KeelError) {
-      if (json) printJson({ error: errorJson(error) });
-      else io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
+      if (json) out(JSON.stringify({ error: errorJson(error) }) + '\n');
+      else {
+        io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
+        if (code === EXIT.UNAVAILABLE && endpointsUsed !== undefined) io.stderr.write(`kvctl: endpoints: ${endpointsUsed}\n`);
+      }
     } else if (error instanceof TypeError) {
-      if (json) printJson({ error: { code: 'INVALID_ARGUMENT', message: error.message, definite: true } });
+      if (json) out(JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message: error.message, definite: true } }) + '\n');
       else io.stderr.write(`kvctl: ${error.message}\n`);
     } else {
       io.stderr.write(`kvctl: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     }
     return code;
+  }
+}
+
+/** A file's bytes; a file that cannot be read is a usage error. */
+function readFileOrUsage(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 
@@ -311,14 +412,15 @@ function endpointsFromEnv(value: string | undefined): string[] {
   }
 }
 
-/** The CAS condition from --expect-value / --expect-revision / --expect-absent (exactly one). */
+/** The CAS condition from --expect-value(-file) / --expect-revision / --expect-absent (exactly one). */
 function casCondition(local: Record<string, unknown>): CasCondition {
   const given: CasCondition[] = [];
   if (local['expectValue'] !== undefined) given.push({ expectValue: String(local['expectValue']) });
+  if (local['expectValueFile'] !== undefined) given.push({ expectValue: readFileOrUsage(String(local['expectValueFile'])) });
   if (local['expectRevision'] !== undefined) given.push({ expectRevision: local['expectRevision'] as number });
   if (local['expectAbsent'] === true) given.push({ expectAbsent: true });
   if (given.length !== 1 || given[0] === undefined) {
-    throw new UsageError('cas needs exactly one of --expect-value, --expect-revision, --expect-absent');
+    throw new UsageError('cas needs exactly one of --expect-value, --expect-value-file, --expect-revision, --expect-absent');
   }
   return given[0];
 }

@@ -7,8 +7,8 @@
  */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { FrameDecoder, encodeFrames, validateClientRequest } from '@keel/protocol';
-import type { ClientRequest, ClientResponse } from '@keel/protocol';
+import { FrameDecoder, NO_REQUEST_ID, encodeFrames, validateClientRequest } from '@keel/protocol';
+import type { ClientRequest, ClientResponse, WireError } from '@keel/protocol';
 
 /** What the script does with a request. */
 export type Script = (request: ClientRequest, conn: ScriptedConnection) => void;
@@ -17,7 +17,15 @@ export interface ScriptedConnection {
   reply(response: ClientResponse): void;
   /** Closes the connection at once (like a crashed process: the kernel resets it). */
   destroy(): void;
+  /**
+   * Answers the connection itself, as keel-server does when it refuses one (id `NO_REQUEST_ID`),
+   * then half-closes and ignores whatever else arrives.
+   */
+  refuse(error: WireError): void;
 }
+
+/** Called for each accepted connection before any request is read (e.g. to refuse it). */
+export type OnConnect = (conn: ScriptedConnection) => void;
 
 export class ScriptedServer {
   readonly requests: ClientRequest[] = [];
@@ -26,26 +34,36 @@ export class ScriptedServer {
   private readonly sockets = new Set<Socket>();
   private port = 0;
 
-  constructor(private script: Script) {
+  constructor(
+    private script: Script,
+    private readonly onConnect?: OnConnect,
+  ) {
     this.server = createServer((socket) => {
       this.connections++;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
       const decoder = new FrameDecoder({ copyBuffers: true });
+      let refused = false;
       const conn: ScriptedConnection = {
         reply: (response) => {
           if (!socket.destroyed) socket.write(encodeFrames([response]));
         },
         destroy: () => socket.destroy(),
+        refuse: (error) => {
+          refused = true;
+          if (!socket.destroyed) socket.end(encodeFrames([{ id: NO_REQUEST_ID, ok: false, error }]));
+        },
       };
-      socket.on('data', (chunk) =>
+      this.onConnect?.(conn);
+      socket.on('data', (chunk) => {
+        if (refused) return;
         decoder.push(chunk, (value) => {
           const request = validateClientRequest(value);
           this.requests.push(request);
           this.script(request, conn);
-        }),
-      );
+        });
+      });
     });
   }
 

@@ -376,12 +376,17 @@ export class ClientConnection {
     this.settings.onClosed(this);
   }
 
-  /** A bad frame (or a broken limit): answer with its error (id NO_REQUEST_ID) after the queued responses, then close. */
+  /**
+   * A bad frame (or a broken limit): answer with its error (id NO_REQUEST_ID) after the queued
+   * responses, then close. The error is definite only when no accepted request is left unanswered
+   * (one running may apply).
+   */
   private reject(error: KeelError, level: 'debug' | 'warn' = 'warn', event = 'client.frame.rejected'): void {
     if (this.closed) return;
     this.closed = true;
     this.settings.logger.log(level, event, { remote: this.socket.remoteAddress, code: error.code, error: error.message });
-    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: { code: error.code, message: error.message, definite: true } };
+    const definite = this.accepted === 0;
+    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: { code: error.code, message: error.message, definite } };
     try {
       this.batch.add(response);
     } catch {

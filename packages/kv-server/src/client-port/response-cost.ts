@@ -11,7 +11,10 @@ const ENVELOPE_BYTES = 4 * 1024;
 /** Status, member lists and leadership answers: a few small records. */
 const ADMIN_RESPONSE_BYTES = 64 * 1024;
 
-/** Upper bound of the encoded size of each op's response, in bytes (length prefix included). */
+/**
+ * Upper bound of the encoded size of each op's response, in bytes (length prefix included),
+ * without previous entries (see {@link responseBytesBound}).
+ */
 export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: number } = {
   get: LIMITS.keyBytesMax + LIMITS.valueBytesMax + ENVELOPE_BYTES,
   // The store stops a scan at about LIMITS.scanResponseBytesMax of keys, values and per-row allowance,
@@ -19,6 +22,7 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   scan: LIMITS.scanResponseBytesMax + LIMITS.keyBytesMax + LIMITS.valueBytesMax + ENVELOPE_BYTES,
   put: ENVELOPE_BYTES,
   delete: ENVELOPE_BYTES,
+  deleteRange: ENVELOPE_BYTES,
   cas: ENVELOPE_BYTES,
   status: ADMIN_RESPONSE_BYTES,
   memberList: ADMIN_RESPONSE_BYTES,
@@ -28,7 +32,12 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   leaderTransfer: ADMIN_RESPONSE_BYTES,
 };
 
-/** Response bytes reserved for `request` while it runs. */
+/**
+ * Response bytes reserved for `request` while it runs: its op's bound, plus the previous entries
+ * a write asks for (one key and value; a deleteRange's are capped by the state machine).
+ */
 export function responseBytesBound(request: ClientRequest): number {
-  return RESPONSE_BYTES_BOUND[request.op];
+  const bound = RESPONSE_BYTES_BOUND[request.op];
+  if (!('prevKv' in request) || request.prevKv !== true) return bound;
+  return bound + (request.op === 'deleteRange' ? LIMITS.deleteRangePrevKvBytesMax : LIMITS.keyBytesMax + LIMITS.valueBytesMax);
 }

@@ -6,7 +6,7 @@ import type { MembershipRequest } from './membership-checks.js';
 
 type Results = ClientResults;
 export type AnyResult = Results[ClientRequest['op']];
-export type WriteResult = Results['put'] | Results['delete'] | Results['cas'];
+export type WriteResult = Results['put'] | Results['delete'] | Results['deleteRange'] | Results['cas'];
 export interface ScanRange {
   readonly start?: Uint8Array;
   readonly end?: Uint8Array;
@@ -39,9 +39,11 @@ export interface NodeOperations {
 export function dispatch(request: ClientRequest, node: NodeOperations): Promise<AnyResult> {
   switch (request.op) {
     case 'put':
-      return node.write({ op: 'put', key: request.key, value: request.value, session: request.session });
+      return node.write({ op: 'put', key: request.key, value: request.value, prevKv: request.prevKv === true, session: request.session });
     case 'delete':
-      return node.write({ op: 'delete', key: request.key, session: request.session });
+      return node.write({ op: 'delete', key: request.key, prevKv: request.prevKv === true, session: request.session });
+    case 'deleteRange':
+      return node.write({ op: 'deleteRange', start: request.start, end: request.end, prevKv: request.prevKv === true, session: request.session });
     case 'cas':
       return node.write({ op: 'cas', key: request.key, expect: request.expect, value: request.value, session: request.session });
     case 'get': {

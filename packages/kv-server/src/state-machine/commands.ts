@@ -5,16 +5,18 @@
  * write session that makes retries exactly-once. Encoding is a compact msgpackr array whose first
  * element is the operation code (the codes are stable: they are stored in every log):
  *
- *   put:    [1, key, value, clientId, seq, ackedBelow]
- *   delete: [2, key, clientId, seq, ackedBelow]
- *   cas:    [3, key, value, expectKind, expectArg, clientId, seq, ackedBelow]
- *           expectKind 0 = value (expectArg bytes), 1 = revision (number), 2 = absent (null)
+ *   put:         [1, key, value, clientId, seq, ackedBelow]      (+ 1 at the end: answer with the previous entry)
+ *   delete:      [2, key, clientId, seq, ackedBelow]             (+ 1 at the end: answer with the deleted entry)
+ *   cas:         [3, key, value, expectKind, expectArg, clientId, seq, ackedBelow]
+ *                expectKind 0 = value (expectArg bytes), 1 = revision (number), 2 = absent (null)
+ *   deleteRange: [4, start, end | null, prevKv (0 or 1), clientId, seq, ackedBelow]
  *
  * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
  * mistake: the client port validates requests first), so nothing malformed reaches the log.
  * `decodeCommand` checks the same rules and throws `StateMachineError('MALFORMED_COMMAND')`.
  *
- * Rules: key 1..LIMITS.keyBytesMax bytes; value <= LIMITS.valueBytesMax bytes; clientId a
+ * Rules: key 1..LIMITS.keyBytesMax bytes; value <= LIMITS.valueBytesMax bytes; a range's start
+ * 0..LIMITS.keyBytesMax bytes and its end (when present) 1..LIMITS.keyBytesMax bytes; clientId a
  * non-empty string of at most `CLIENT_ID_BYTES_MAX` UTF-8 bytes; seq and ackedBelow safe
  * integers with 0 <= ackedBelow <= seq; a CAS revision a non-negative safe integer.
  */
@@ -28,8 +30,30 @@ export const CLIENT_ID_BYTES_MAX: number = LIMITS.clientIdBytesMax;
 export const MEMBER_ADDRESS_CHARS_MAX = 1024;
 
 export type Command =
-  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly session: WriteSession }
-  | { readonly op: 'delete'; readonly key: Uint8Array; readonly session: WriteSession }
+  | {
+      readonly op: 'put';
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      /** Answer with the key's previous entry. */
+      readonly prevKv?: boolean;
+      readonly session: WriteSession;
+    }
+  | {
+      readonly op: 'delete';
+      readonly key: Uint8Array;
+      /** Answer with the deleted entry. */
+      readonly prevKv?: boolean;
+      readonly session: WriteSession;
+    }
+  | {
+      /** Deletes every key in [start, end) (no end: to the last key), all or nothing (see state-machine.ts). */
+      readonly op: 'deleteRange';
+      readonly start: Uint8Array;
+      readonly end?: Uint8Array | undefined;
+      /** Answer with the deleted entries. */
+      readonly prevKv?: boolean;
+      readonly session: WriteSession;
+    }
   | {
       readonly op: 'cas';
       readonly key: Uint8Array;
@@ -41,12 +65,22 @@ export type Command =
 const OP_PUT = 1;
 const OP_DELETE = 2;
 const OP_CAS = 3;
+const OP_DELETE_RANGE = 4;
+/** Trailing element of a put or delete that asks for the previous entry. */
+const WITH_PREV_KV = 1;
 const EXPECT_VALUE = 0;
 const EXPECT_REVISION = 1;
 const EXPECT_ABSENT = 2;
 
 /** Why a command breaks the rules, or undefined when it is fine. */
 export function commandProblem(c: Command): string | undefined {
+  if (c.op === 'deleteRange') {
+    if (!(c.start instanceof Uint8Array) || c.start.byteLength > LIMITS.keyBytesMax) return `range start must be at most ${LIMITS.keyBytesMax} bytes`;
+    if (c.end !== undefined && (!(c.end instanceof Uint8Array) || c.end.byteLength === 0 || c.end.byteLength > LIMITS.keyBytesMax)) {
+      return `range end must be 1..${LIMITS.keyBytesMax} bytes`;
+    }
+    return sessionProblem(c.session);
+  }
   if (!(c.key instanceof Uint8Array)) return 'key must be bytes';
   if (c.key.byteLength === 0) return 'key must not be empty';
   if (c.key.byteLength > LIMITS.keyBytesMax) return `key exceeds ${LIMITS.keyBytesMax} bytes`;
@@ -87,11 +121,14 @@ export function encodeCommand(c: Command): Uint8Array {
   const problem = commandProblem(c);
   if (problem !== undefined) throw new TypeError(`encodeCommand: ${problem}`);
   const { clientId, seq, ackedBelow } = c.session;
+  const prevKv = c.op !== 'cas' && c.prevKv === true;
   switch (c.op) {
     case 'put':
-      return pack([OP_PUT, c.key, c.value, clientId, seq, ackedBelow]);
+      return pack([OP_PUT, c.key, c.value, clientId, seq, ackedBelow, ...(prevKv ? [WITH_PREV_KV] : [])]);
     case 'delete':
-      return pack([OP_DELETE, c.key, clientId, seq, ackedBelow]);
+      return pack([OP_DELETE, c.key, clientId, seq, ackedBelow, ...(prevKv ? [WITH_PREV_KV] : [])]);
+    case 'deleteRange':
+      return pack([OP_DELETE_RANGE, c.start, c.end ?? null, prevKv ? 1 : 0, clientId, seq, ackedBelow]);
     case 'cas': {
       const e = c.expect;
       const [kind, arg] =
@@ -125,11 +162,29 @@ function toCommand(a: unknown[]): Command | undefined {
     seq: a[at + 1] as number,
     ackedBelow: a[at + 2] as number,
   });
+  const withPrevKv = (length: number): boolean | undefined =>
+    a.length === length ? false : a.length === length + 1 && a[length] === WITH_PREV_KV ? true : undefined;
   switch (a[0]) {
-    case OP_PUT:
-      return a.length === 6 ? { op: 'put', key: bytes(a[1]), value: bytes(a[2]), session: session(3) } : undefined;
-    case OP_DELETE:
-      return a.length === 5 ? { op: 'delete', key: bytes(a[1]), session: session(2) } : undefined;
+    case OP_PUT: {
+      const prevKv = withPrevKv(6);
+      if (prevKv === undefined) return undefined;
+      return { op: 'put', key: bytes(a[1]), value: bytes(a[2]), ...(prevKv ? { prevKv } : {}), session: session(3) };
+    }
+    case OP_DELETE: {
+      const prevKv = withPrevKv(5);
+      if (prevKv === undefined) return undefined;
+      return { op: 'delete', key: bytes(a[1]), ...(prevKv ? { prevKv } : {}), session: session(2) };
+    }
+    case OP_DELETE_RANGE: {
+      if (a.length !== 7 || (a[3] !== 0 && a[3] !== 1)) return undefined;
+      return {
+        op: 'deleteRange',
+        start: bytes(a[1]),
+        ...(a[2] !== null ? { end: bytes(a[2]) } : {}),
+        ...(a[3] === 1 ? { prevKv: true } : {}),
+        session: session(4),
+      };
+    }
     case OP_CAS: {
       if (a.length !== 8) return undefined;
       let expect: CasExpectation;

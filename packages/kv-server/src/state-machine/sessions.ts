@@ -20,16 +20,19 @@
  * The table lives in memory (it is bounded) and is written through to the store: sessions touched
  * since the last `drainChanges()` are encoded once each and written in the same batch as the
  * entries' other effects — one record per client, however many of its writes the batch holds.
+ * Only what identifies a result is remembered: previous entries (`prevKv`, `prevKvs`) are not, so
+ * the answer to a retried write that had applied lacks them.
  * Record layout:
  *   key   = clientId in UTF-8
  *   value = msgpack [lastApplied, ackedBelow, floor, [seq, code, revision, seq, code, revision, …]]
- *           code: 0 put, 1 delete (not found), 2 delete (deleted), 3 cas (failed), 4 cas (succeeded)
+ *           code: 0 put, 1 delete (not found), 2 delete (deleted), 3 cas (failed), 4 cas (succeeded),
+ *           5 deleteRange, followed by one more element: the number of keys it deleted
  */
 import { LIMITS, type ClientResults, type WriteSession } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
 import { pack, unpack } from './msgpack.js';
 
-export type WriteResult = ClientResults['put'] | ClientResults['delete'] | ClientResults['cas'];
+export type WriteResult = ClientResults['put'] | ClientResults['delete'] | ClientResults['deleteRange'] | ClientResults['cas'];
 
 /** Bounds of the table. Part of the replicated state machine: every node must use the same values. */
 export interface SessionLimits {
@@ -119,7 +122,7 @@ export class SessionTable {
     }
     if (result !== undefined && !session.results.has(s.seq)) {
       insertSorted(session.seqs, s.seq);
-      session.results.set(s.seq, result);
+      session.results.set(s.seq, remembered(result));
       this.resultsTotal++;
       if (session.seqs.length > this.limits.resultsPerSessionMax) {
         session.floor = Math.max(session.floor, session.seqs[0]! + 1);
@@ -213,20 +216,34 @@ const CODE_DELETE_MISSING = 1;
 const CODE_DELETE_DONE = 2;
 const CODE_CAS_FAILED = 3;
 const CODE_CAS_DONE = 4;
+const CODE_DELETE_RANGE = 5;
+
+/** What the table keeps of a result: no previous entries. */
+function remembered(r: WriteResult): WriteResult {
+  if ('succeeded' in r) return { revision: r.revision, succeeded: r.succeeded };
+  if ('deleted' in r) {
+    const deleted = r.deleted;
+    return typeof deleted === 'number' ? { revision: r.revision, deleted } : { revision: r.revision, deleted };
+  }
+  return { revision: r.revision };
+}
 
 function sessionKey(clientId: string): Uint8Array {
   return Buffer.from(clientId, 'utf8');
 }
 
 function encodeSession(s: Session): Uint8Array {
-  const flat: number[] = new Array(s.seqs.length * 3);
-  s.seqs.forEach((seq, k) => {
+  const flat: number[] = [];
+  for (const seq of s.seqs) {
     const r = s.results.get(seq)!;
-    flat[3 * k] = seq;
-    flat[3 * k + 1] =
+    if ('deleted' in r && typeof r.deleted === 'number') {
+      flat.push(seq, CODE_DELETE_RANGE, r.revision, r.deleted);
+      continue;
+    }
+    const code =
       'deleted' in r ? (r.deleted ? CODE_DELETE_DONE : CODE_DELETE_MISSING) : 'succeeded' in r ? (r.succeeded ? CODE_CAS_DONE : CODE_CAS_FAILED) : CODE_PUT;
-    flat[3 * k + 2] = r.revision;
-  });
+    flat.push(seq, code, r.revision);
+  }
   return pack([s.lastApplied, s.ackedBelow, s.floor, flat]);
 }
 
@@ -241,15 +258,17 @@ function decodeSession(clientId: string, value: Uint8Array): Session {
     throw malformed(`session ${clientId} is not [lastApplied, ackedBelow, floor, results]`);
   }
   const flat = a[3] as unknown[];
-  if (flat.length % 3 !== 0 || !flat.every(isCount)) throw malformed(`session ${clientId} results are malformed`);
+  if (!flat.every(isCount)) throw malformed(`session ${clientId} results are malformed`);
   const seqs: number[] = [];
   const results = new Map<number, WriteResult>();
-  for (let k = 0; k < flat.length; k += 3) {
+  for (let k = 0; k < flat.length; k += flat[k + 1] === CODE_DELETE_RANGE ? 4 : 3) {
+    if (k + (flat[k + 1] === CODE_DELETE_RANGE ? 4 : 3) > flat.length) throw malformed(`session ${clientId} results are malformed`);
     const seq = flat[k] as number;
     const revision = flat[k + 2] as number;
     if (seqs.length > 0 && seq <= seqs[seqs.length - 1]!) throw malformed(`session ${clientId} results are not in seq order`);
     let result: WriteResult;
     switch (flat[k + 1]) {
+      case CODE_DELETE_RANGE: result = { revision, deleted: flat[k + 3] as number }; break;
       case CODE_PUT: result = { revision }; break;
       case CODE_DELETE_MISSING: result = { revision, deleted: false }; break;
       case CODE_DELETE_DONE: result = { revision, deleted: true }; break;

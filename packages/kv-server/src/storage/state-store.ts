@@ -162,7 +162,7 @@ export class StateStore {
       const changes = new WriteSet();
       let outcome;
       try {
-        outcome = this.sm.execute(prepared, current, changes);
+        outcome = await this.sm.execute(prepared, current, changes, kv);
       } catch (err) {
         this.sdb.fail(err); // the session table may be half-updated
         throw new StoreError('FAILED', `apply failed: ${String(err)}`, { cause: err });
