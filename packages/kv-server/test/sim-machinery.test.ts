@@ -45,6 +45,17 @@ describe('checkRegister (Wing–Gong / Lowe)', () => {
     expect(checkRegister([del(0, 1, false), w(2, 3, 'a'), del(4, 5, true), r(6, 7, null)]).ok).toBe(true);
     expect(checkRegister([w(0, 1, 'a'), del(2, 3, false)]).ok).toBe(false);
   });
+
+  it('checks the previous entry a put or delete answered with (prevKv)', () => {
+    const put = (call: number, ret: number, value: string, prev: string | null): HistoryOp => ({ call, ret, op: { f: 'write', value, prev }, label: 'put' });
+    const del = (call: number, ret: number, prev: string | null): HistoryOp => ({ call, ret, op: { f: 'delete', prev }, label: 'del' });
+    expect(checkRegister([put(0, 1, 'a', null), put(2, 3, 'b', 'a'), del(4, 5, 'b'), put(6, 7, 'c', null)]).ok).toBe(true);
+    expect(checkRegister([put(0, 1, 'a', null), put(2, 3, 'b', null)]).ok).toBe(false); // "a" was there
+    expect(checkRegister([w(0, 1, 'a'), del(2, 3, 'x')]).ok).toBe(false);
+    // Concurrent puts: each must have replaced what the other wrote, or the initial absence.
+    expect(checkRegister([put(0, 10, 'a', 'b'), put(0, 10, 'b', null)]).ok).toBe(true);
+    expect(checkRegister([put(0, 10, 'a', 'b'), put(0, 10, 'b', 'a')]).ok).toBe(false);
+  });
 });
 
 describe('SimDisk under the production stores', () => {

@@ -30,6 +30,8 @@ const FEATURES: readonly (keyof ServerSimCounters)[] = [
   'serializableReadsChecked',
   'writesApplied',
   'writesDeduplicated',
+  'rangeDeletes',
+  'answersCompared',
 ];
 
 describe('server simulator smoke sweep', () => {
@@ -99,6 +101,22 @@ const BUGS: readonly PlantedBug[] = [
     inject: { coreFactory: BUGGY_CORES.answersWritesAtAppend, disabledChecks: ['ackNotApplied'] },
     regime: 'leaderFlapping',
     kinds: ['linearizability', 'exactlyOnce'],
+  },
+  // State machine: range deletes that forget the stored rows answer by apply batch, which differs
+  // from replica to replica (a restarted node re-applies many entries at once) — caught by
+  // comparing every replica's answer to each entry…
+  {
+    name: 'rangeDeletesIgnoreTheStore',
+    inject: { coreFactory: BUGGY_CORES.rangeDeletesIgnoreTheStore, disabledChecks: ['linearizability'] },
+    regime: 'crashDuringFsync',
+    kinds: ['stateMachineSafety'],
+  },
+  // …and, with that check off, by what clients see.
+  {
+    name: 'rangeDeletesIgnoreTheStore (client histories)',
+    inject: { coreFactory: BUGGY_CORES.rangeDeletesIgnoreTheStore, disabledChecks: ['stateMachineSafety'] },
+    regime: 'crashDuringFsync',
+    kinds: ['linearizability'],
   },
   // Node layer: a linearizable read served before its read index applied (thesis §6.4).
   { name: 'servesReadsBeforeApplied', inject: { coreFactory: BUGGY_CORES.servesReadsBeforeApplied }, regime: 'staleLeaderReads', kinds: ['linearizability'] },

@@ -11,9 +11,13 @@
 /** The register's value: a string, or null when the key is absent. */
 export type RegisterValue = string | null;
 
+/**
+ * One operation on the register. A write or delete answered with the entry it replaced carries
+ * it as `prev` (absent when the answer did not say); `deleted`, `succeeded` likewise.
+ */
 export type RegisterOp =
-  | { readonly f: 'write'; readonly value: string }
-  | { readonly f: 'delete'; readonly deleted?: boolean }
+  | { readonly f: 'write'; readonly value: string; readonly prev?: RegisterValue }
+  | { readonly f: 'delete'; readonly deleted?: boolean; readonly prev?: RegisterValue }
   | { readonly f: 'cas'; readonly expect: RegisterValue; readonly value: string; readonly succeeded?: boolean }
   | { readonly f: 'read'; readonly value: RegisterValue };
 
@@ -30,9 +34,11 @@ export interface HistoryOp {
 function step(state: RegisterValue, op: RegisterOp): { next: RegisterValue } | undefined {
   switch (op.f) {
     case 'write':
+      if (op.prev !== undefined && op.prev !== state) return undefined;
       return { next: op.value };
     case 'delete':
       if (op.deleted !== undefined && op.deleted !== (state !== null)) return undefined;
+      if (op.prev !== undefined && op.prev !== state) return undefined;
       return { next: null };
     case 'cas': {
       const matches = state === op.expect;

@@ -1,12 +1,15 @@
 /**
- * The simulated clients: each runs one operation at a time against the cluster — put, delete and
- * CAS under a write session (retried with the same `(clientId, seq)` after a lost answer, so
- * exactly-once application is what makes retries safe), linearizable and serializable gets and
- * linearizable scans — through the node core's request handling, exactly as the client port
- * hands it requests (`validateClientRequest`, then `NodeCore.handle`). Every operation becomes
- * one history entry: `ok`, `fail` (definitely no effect) or unknown (it may have applied).
+ * The simulated clients: each runs one operation at a time against the cluster — put, delete,
+ * range delete and CAS under a write session (retried with the same `(clientId, seq)` after a
+ * lost answer, so exactly-once application is what makes retries safe; puts and deletes
+ * sometimes ask for the previous entries), linearizable and serializable gets and linearizable
+ * scans — through the node core's request handling, exactly as the client port hands it requests
+ * (`validateClientRequest`, then `NodeCore.handle`). Every operation becomes one history entry
+ * per key it touches: `ok`, `fail` (definitely no effect) or unknown (it may have applied). A
+ * range delete is a delete of each key in its range, checked key by key (its atomicity across
+ * keys is not); with `prevKv`, each answer says what the key held before.
  */
-import { KeelError, validateClientRequest, type ClientRequest, type ClientResults, type WriteSession } from '@keel/protocol';
+import { KeelError, validateClientRequest, type ClientRequest, type ClientResults, type KeyValue, type WriteSession } from '@keel/protocol';
 import type { NodeId, SeededRng } from '@keel/raft';
 import type { HistoryOp, RegisterOp, RegisterValue } from './linearizability.js';
 
@@ -33,6 +36,8 @@ export interface ClientCounters {
   clientUnknown: number;
   clientAttempts: number;
   clientRetries: number;
+  /** Range deletes answered (each checked as a delete of every key in its range). */
+  rangeDeletes: number;
 }
 
 export const KEYS = ['k0', 'k1', 'k2', 'k3'];
@@ -40,9 +45,16 @@ export const KEYS = ['k0', 'k1', 'k2', 'k3'];
 const ATTEMPT_TIMEOUT_UNITS = 400;
 const ATTEMPTS_MAX = 6;
 
+/** A range of KEYS to delete: `[start, end)`. */
+interface KeyRange {
+  readonly start: string;
+  readonly end: string;
+}
+
 type Intent =
-  | { readonly kind: 'put'; readonly key: string; readonly value: string }
-  | { readonly kind: 'delete'; readonly key: string }
+  | { readonly kind: 'put'; readonly key: string; readonly value: string; readonly prevKv: boolean }
+  | { readonly kind: 'delete'; readonly key: string; readonly prevKv: boolean }
+  | { readonly kind: 'deleteRange'; readonly range: KeyRange; readonly prevKv: boolean }
   | { readonly kind: 'cas'; readonly key: string; readonly expect: RegisterValue; readonly value: string }
   | { readonly kind: 'get'; readonly key: string; readonly consistency: 'linearizable' | 'serializable' }
   | { readonly kind: 'scan' };
@@ -74,7 +86,7 @@ class SimClient {
   }
 
   start(intent: Intent, now: number): Running {
-    const isWrite = intent.kind === 'put' || intent.kind === 'delete' || intent.kind === 'cas';
+    const isWrite = intent.kind === 'put' || intent.kind === 'delete' || intent.kind === 'deleteRange' || intent.kind === 'cas';
     this.running = { intent, call: now, seq: isWrite ? ++this.seq : undefined, attempts: 0, mayHaveApplied: false, attempt: 0, deadline: 0, retryAt: now };
     return this.running;
   }
@@ -142,12 +154,21 @@ export class SimClients {
   private intent(c: SimClient): Intent {
     const key = KEYS[this.rng.nextInt(KEYS.length)]!;
     const roll = this.rng.nextFloat();
-    if (roll < 0.35) return { kind: 'put', key, value: `v${++this.writeSeq}` };
-    if (roll < 0.42) return { kind: 'delete', key };
+    if (roll < 0.33) return { kind: 'put', key, value: `v${++this.writeSeq}`, prevKv: this.rng.chance(0.3) };
+    if (roll < 0.39) return { kind: 'delete', key, prevKv: this.rng.chance(0.3) };
+    if (roll < 0.43) return { kind: 'deleteRange', range: this.range(), prevKv: this.rng.chance(0.5) };
     if (roll < 0.57) return { kind: 'cas', key, expect: c.seen(key), value: `v${++this.writeSeq}` };
     if (roll < 0.85) return { kind: 'get', key, consistency: 'linearizable' };
     if (roll < 0.95) return { kind: 'get', key, consistency: 'serializable' };
     return { kind: 'scan' };
+  }
+
+  /** Every key (the prefix "k"), or `[KEYS[a], KEYS[b])` where the end may lie past the last key. */
+  private range(): KeyRange {
+    if (this.rng.chance(0.3)) return { start: 'k', end: 'l' };
+    const a = this.rng.nextInt(KEYS.length);
+    const b = a + 1 + this.rng.nextInt(KEYS.length - a);
+    return { start: KEYS[a]!, end: KEYS[b] ?? `k${KEYS.length}` };
   }
 
   private request(c: SimClient, r: Running): ClientRequest {
@@ -156,9 +177,11 @@ export class SimClients {
     const raw = ((): Record<string, unknown> => {
       switch (i.kind) {
         case 'put':
-          return { id, op: 'put', key: enc.encode(i.key), value: enc.encode(i.value), session: c.session(r.seq!) };
+          return { id, op: 'put', key: enc.encode(i.key), value: enc.encode(i.value), prevKv: i.prevKv, session: c.session(r.seq!) };
         case 'delete':
-          return { id, op: 'delete', key: enc.encode(i.key), session: c.session(r.seq!) };
+          return { id, op: 'delete', key: enc.encode(i.key), prevKv: i.prevKv, session: c.session(r.seq!) };
+        case 'deleteRange':
+          return { id, op: 'deleteRange', start: enc.encode(i.range.start), end: enc.encode(i.range.end), prevKv: i.prevKv, session: c.session(r.seq!) };
         case 'cas':
           return {
             id,
@@ -233,15 +256,32 @@ export class SimClients {
       case 'put': {
         const w = result as ClientResults['put'];
         this.world.acknowledged(c.clientId, r.seq!, w.revision);
-        this.settle(c, { kind: 'ok', op: { f: 'write', value: i.value } });
+        this.settle(c, { kind: 'ok', op: { f: 'write', value: i.value, ...previous(w.prevKv) } });
         c.remember(i.key, i.value);
         return;
       }
       case 'delete': {
         const w = result as ClientResults['delete'];
         this.world.acknowledged(c.clientId, r.seq!, w.revision);
-        this.settle(c, { kind: 'ok', op: { f: 'delete', deleted: w.deleted } });
+        this.settle(c, { kind: 'ok', op: { f: 'delete', deleted: w.deleted, ...previous(w.prevKv) } });
         c.remember(i.key, null);
+        return;
+      }
+      case 'deleteRange': {
+        const w = result as ClientResults['deleteRange'];
+        this.world.acknowledged(c.clientId, r.seq!, w.revision);
+        this.counters.rangeDeletes++;
+        // With the deleted entries (a retry answered from the session table has none): each key's
+        // previous value; else only that the key is gone.
+        const before = w.prevKvs === undefined ? undefined : new Map(w.prevKvs.map((kv) => [dec.decode(kv.key), dec.decode(kv.value)]));
+        this.settle(c, {
+          kind: 'ok',
+          ops: keysIn(i.range).map((key) => {
+            const prev = before === undefined ? undefined : (before.get(key) ?? null);
+            return { key, op: prev === undefined ? { f: 'delete' } : { f: 'delete', deleted: prev !== null, prev } };
+          }),
+        });
+        for (const key of keysIn(i.range)) c.remember(key, null);
         return;
       }
       case 'cas': {
@@ -279,7 +319,11 @@ export class SimClients {
     }
   }
 
-  private settle(c: SimClient, outcome: { kind: 'ok'; op: RegisterOp } | { kind: 'fail' } | { kind: 'unknown' }): void {
+  /** Ends the running operation: an answer (`op` on its key, or `ops` on several), a definite failure, or unknown. */
+  private settle(
+    c: SimClient,
+    outcome: { kind: 'ok'; op: RegisterOp } | { kind: 'ok'; ops: ReadonlyArray<{ key: string; op: RegisterOp }> } | { kind: 'fail' } | { kind: 'unknown' },
+  ): void {
     const r = c.running!;
     c.running = undefined;
     const i = r.intent;
@@ -295,14 +339,21 @@ export class SimClients {
     const label = `${c.clientId} ${i.kind}${r.seq !== undefined ? `#${r.seq}` : ''}`;
     if (outcome.kind === 'ok') {
       this.counters.clientOk++;
-      this.history.get((i as { key: string }).key)!.push({ call: r.call, ret: this.world.now, op: outcome.op, label });
+      const ops = 'ops' in outcome ? outcome.ops : [{ key: (i as { key: string }).key, op: outcome.op }];
+      for (const { key, op } of ops) this.history.get(key)!.push({ call: r.call, ret: this.world.now, op, label });
       return;
     }
     this.counters.clientUnknown++;
     if (i.kind === 'get' || i.kind === 'scan') return; // a read without an answer has no effect
-    const op: RegisterOp =
-      i.kind === 'put' ? { f: 'write', value: i.value } : i.kind === 'delete' ? { f: 'delete' } : { f: 'cas', expect: i.expect, value: i.value };
-    this.history.get(i.key)!.push({ call: r.call, ret: Number.POSITIVE_INFINITY, op, label: `${label} (unknown)` });
+    const ops: Array<{ key: string; op: RegisterOp }> =
+      i.kind === 'put'
+        ? [{ key: i.key, op: { f: 'write', value: i.value } }]
+        : i.kind === 'delete'
+          ? [{ key: i.key, op: { f: 'delete' } }]
+          : i.kind === 'deleteRange'
+            ? keysIn(i.range).map((key) => ({ key, op: { f: 'delete' } }))
+            : [{ key: i.key, op: { f: 'cas', expect: i.expect, value: i.value } }];
+    for (const { key, op } of ops) this.history.get(key)!.push({ call: r.call, ret: Number.POSITIVE_INFINITY, op, label: `${label} (unknown)` });
   }
 
   /** Values a serializable read may return for `key`: any value written to it, or absence. */
@@ -311,3 +362,12 @@ export class SimClients {
   }
 }
 
+/** The KEYS a range delete covers. */
+function keysIn(range: KeyRange): string[] {
+  return KEYS.filter((key) => key >= range.start && key < range.end);
+}
+
+/** `{ prev }` from an answer's previous entry; nothing when the answer did not carry one (a retry's). */
+function previous(kv: KeyValue | null | undefined): { prev?: RegisterValue } {
+  return kv === undefined ? {} : { prev: kv === null ? null : dec.decode(kv.value) };
+}

@@ -7,7 +7,10 @@
  * On top of the Raft invariants it checks what clients see: every key's history of puts,
  * deletes, CAS, linearizable gets and scans must be linearizable; serializable gets may be stale
  * but return only values that were written; every client write (clientId, seq) takes effect at
- * most once however often it was retried; an acknowledged write names the entry that committed.
+ * most once however often it was retried; an acknowledged write names the entry that committed;
+ * and every node that applies an entry answers it alike (the state machine is deterministic, so
+ * a different answer — a range delete's count or deleted entries, a CAS outcome, a previous
+ * entry — means the replicas' states differ).
  *
  * The node core sends a Ready's `messages` before its write and `messagesAfterPersist` after it,
  * so a crash while the write waits for its simulated fsync is a node dying with its messages out
@@ -81,6 +84,8 @@ export interface ServerSimCounters extends SimCounters, ClientCounters {
   writesApplied: number;
   /** Retried writes answered from the session table instead of applied again. */
   writesDeduplicated: number;
+  /** Applications of a command entry whose answer was compared with the first application's. */
+  answersCompared: number;
 }
 
 export interface ServerSimResult {
@@ -103,11 +108,13 @@ export function emptyServerCounters(): ServerSimCounters {
     clientUnknown: 0,
     clientAttempts: 0,
     clientRetries: 0,
+    rangeDeletes: 0,
     historyOpsChecked: 0,
     historyUnknown: 0,
     serializableReadsChecked: 0,
     writesApplied: 0,
     writesDeduplicated: 0,
+    answersCompared: 0,
   };
 }
 
@@ -169,6 +176,8 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
   private readonly pending = new Set<PendingRequest>();
   /** Fresh applications per client write `clientId/seq`. */
   private readonly applications = new Map<string, number>();
+  /** The answer of the first application of each command entry (`canonical`). */
+  private readonly answers = new Map<number, string>();
   private membersCache: { tick: number; ids: NodeId[] } | undefined;
 
   constructor(private readonly options: ServerSimOptions) {
@@ -574,6 +583,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
       node.applied = e.index;
       node.digest = mixDigest(node.digest, entryKey(e));
       const first = this.checker.applied(node.id, e, node.digest, node.hard.term);
+      this.answeredAlike(node, e.index, results[k], first);
       if (!first) continue;
       if (e.type === 'confChange') {
         this.counters.confChanges++;
@@ -583,6 +593,25 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
       if (e.data.byteLength === 0) continue;
       this.counters.committed++;
       this.exactlyOnce(e, results[k]);
+    }
+  }
+
+  /**
+   * Every application of an entry (on any node, or again after a crash) answers as the first did:
+   * the answer is a function of the state before it, so a difference means diverged state.
+   */
+  private answeredAlike(node: SimServerNode, index: number, result: { readonly kind: string; readonly result?: unknown } | undefined, first: boolean): void {
+    if (result?.kind !== 'command') return;
+    const answer = canonical(result.result);
+    if (first) {
+      this.answers.set(index, answer);
+      return;
+    }
+    const before = this.answers.get(index);
+    if (before === undefined) return;
+    this.counters.answersCompared++;
+    if (before !== answer) {
+      this.checker.report('stateMachineSafety', `node ${node.id} answered entry ${index} with ${answer}, another node with ${before}`);
     }
   }
 
@@ -778,6 +807,16 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     });
     return `${this.now}|${JSON.stringify(this.counters)}|${nodes.join(';')}|${this.trace.recorded}`;
   }
+}
+
+/** A text form of an answer that is equal for equal answers: object keys sorted, bytes as hex. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
+    const raw = this[k]; // before toJSON: a Buffer and a Uint8Array of the same bytes are one answer
+    if (raw instanceof Uint8Array) return `0x${Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex')}`;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }) ?? 'undefined';
 }
 
 function safeJson(fields: Record<string, unknown> | undefined): string {
