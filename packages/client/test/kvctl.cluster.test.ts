@@ -117,6 +117,29 @@ describe('kvctl', () => {
     expect((await kvctl(['--help'])).stdout).toContain('Exit status');
   });
 
+  it("pointed at a node's peer port fails at once with the server's WRONG_PORT message naming the client port (exit 2)", async () => {
+    // Issue 9 item 7 end to end: the peer port answers a client request with an id -1 error frame
+    // (server side), and the client fails the operation with it instead of retrying until the
+    // deadline (here ten minutes, far beyond the test's own timeout) and ending INDETERMINATE.
+    const node = cluster!.node(1);
+    for (const args of [
+      ['put', 'k', 'v'],
+      ['--json', 'get', 'k'],
+    ]) {
+      const r = await runNode(KVCTL_BIN, ['--endpoints', node.peerAddress, '--timeout', '600000', ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      const message = `this is a peer port; the client port is ${node.clientAddress}`;
+      if (args[0] === '--json') {
+        const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string; definite: boolean } };
+        expect(error).toMatchObject({ code: 'WRONG_PORT', definite: true });
+        expect(error.message).toContain(message);
+      } else {
+        expect(r.stderr).toMatch(/^kvctl: WRONG_PORT: /);
+        expect(r.stderr).toContain(message);
+      }
+    }
+  });
+
   it('unreachable cluster exits 3, also with --json', async () => {
     const nobody = `127.0.0.1:${await freePort()}`;
     const r = await runNode(KVCTL_BIN, ['--endpoints', nobody, '--timeout', '500', 'put', 'k', 'v']);
