@@ -1,6 +1,21 @@
 /** Runs a Node.js program (kvctl, the cluster CLI) as a real child process and collects what it printed. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ROOT } from './paths.js';
+import { trackDir } from './reaper.js';
+
+let cacheHome: string | undefined;
+
+/** One temp `XDG_CACHE_HOME` per test process (kvctl keeps its leader cache there), removed at exit. */
+function testCacheHome(): string {
+  if (cacheHome === undefined) {
+    cacheHome = mkdtempSync(join(tmpdir(), 'keel-test-cache-'));
+    trackDir(cacheHome);
+  }
+  return cacheHome;
+}
 
 export interface RunResult {
   readonly code: number | null;
@@ -11,14 +26,18 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs `node <script> ...args`; `input` (if given) is written to stdin, which is then closed. */
+/**
+ * Runs `node <script> ...args`; `input` (if given) is written to stdin, which is then closed.
+ * Unless `env` names one, `XDG_CACHE_HOME` is a temp dir of this process, so that kvctl's leader
+ * cache never lands in the developer's `~/.cache`.
+ */
 export function runNode(
   script: string,
   args: readonly string[],
   options: { input?: string | Uint8Array; env?: Record<string, string | undefined> } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...options.env };
+    const env: Record<string, string | undefined> = { ...process.env, XDG_CACHE_HOME: testCacheHome(), ...options.env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
