@@ -23,7 +23,7 @@ import net from 'node:net';
 import type { Logger } from '@keel/raft';
 import type { ClientRequest, ClientResponse, ClientResults } from '@keel/protocol';
 import { LIMITS, NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
-import { closeGracefully } from '../transport/graceful-close.js';
+import { CLOSE_GRACE_MS, closeGracefully } from '../transport/graceful-close.js';
 import { ListenError, formatAddress } from '../transport/listen-error.js';
 import { ClientConnection, nowMs, type ClientConnectionSettings } from './client-connection.js';
 
@@ -37,8 +37,16 @@ import { ClientConnection, nowMs, type ClientConnectionSettings } from './client
 export const RESPONSE_BYTES_PER_CONNECTION_DEFAULT = 128 * 1024 * 1024;
 /** Smallest response budget accepted: room for a few pipelined small answers. */
 export const RESPONSE_BYTES_PER_CONNECTION_MIN = 64 * 1024;
-/** Refused connections left to close gracefully (so the client reads the error) at once; more are dropped outright. */
+/**
+ * Refused connections that may linger at once for the full `CLOSE_GRACE_MS` (reading and
+ * discarding what the client still sends, so that its kernel never resets the connection before
+ * the client read the error frame). Beyond them a refused connection lingers only
+ * `REFUSED_CROWD_GRACE_MS`: every refusal still carries its frame (the client's only proof that
+ * its requests were not read), but a flood of connections cannot hold descriptors for long.
+ */
 const REFUSED_LINGERING_MAX = 64;
+/** How long a refused connection beyond `REFUSED_LINGERING_MAX` lingers: a few event-loop turns to read what the client sent at once. */
+const REFUSED_CROWD_GRACE_MS = 100;
 /**
  * A connection that has sent nothing for this long may be closed to make room for a newcomer when
  * every slot is taken. Long enough for any client that connects in order to send; short enough
@@ -263,16 +271,17 @@ export class ClientPortServer {
     }
   }
 
-  /** Answers a connection beyond `maxConnections` with one OVERLOADED frame and closes it. */
+  /**
+   * Answers a connection beyond `maxConnections` with one OVERLOADED frame and closes it. Nothing
+   * it sent is read as a request, and the frame says so (definite): without it, a client that had
+   * sent a write could not tell this close from a server that failed after applying it.
+   */
   private refuse(socket: net.Socket): void {
     this.refusedTotal++;
     this.noteFull();
     this.refusedInBurst++;
     socket.on('error', () => {});
-    if (this.refusedLingering >= REFUSED_LINGERING_MAX) {
-      socket.destroy();
-      return;
-    }
+    const crowded = this.refusedLingering >= REFUSED_LINGERING_MAX;
     this.refusedLingering++;
     socket.once('close', () => this.refusedLingering--);
     const response: ClientResponse = {
@@ -280,7 +289,7 @@ export class ClientPortServer {
       ok: false,
       error: { code: 'OVERLOADED', message: `the server has ${this.maxConnections} client connections open; retry later`, definite: true },
     };
-    closeGracefully(socket, encodeFrame(response));
+    closeGracefully(socket, encodeFrame(response), crowded ? REFUSED_CROWD_GRACE_MS : CLOSE_GRACE_MS);
   }
 }
 

@@ -1,0 +1,64 @@
+/**
+ * Issue 9 item 5, end to end: a write refused at a real keel-server's connection cap never reached
+ * the server, so it must fail *definitely*. The client relies on the server's OVERLOADED error
+ * frame (id -1) to know that: a connection closed without it, after the request was sent, leaves
+ * the write's outcome unknown. The server used to send that frame to at most 64 refused
+ * connections at a time and close the rest without a word, so a crowd of clients at the cap got
+ * TIMEOUT / INDETERMINATE with `definite: false` for writes that were never read.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { KeelClient, KeelError } from '@keel/client';
+import { LIMITS, NO_REQUEST_ID } from '@keel/protocol';
+import { Cluster, splitAddress } from '@keel/test-support';
+import { RawFrameSocket, waitFor } from './transport-test-helpers.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+/** Well above the 64 refusals the server used to answer at once. */
+const CLIENTS = 300;
+
+describe('a keel-server at its client connection cap', () => {
+  it('refuses every further write with the OVERLOADED frame, so each fails definitely and none applies', async () => {
+    const cluster = await Cluster.start({ nodes: 1 });
+    cleanup.push(() => cluster.destroy());
+    const address = cluster.node(1).clientAddress;
+    const { port } = splitAddress(address);
+
+    // Fill every slot with connections that have sent a request: they are not idle openers, so
+    // no newcomer can take their place.
+    const holders: RawFrameSocket[] = [];
+    cleanup.push(() => holders.forEach((h) => h.destroy()));
+    for (let i = 0; i < LIMITS.clientConnectionsMax; i += 128) {
+      const batch = await Promise.all(Array.from({ length: Math.min(128, LIMITS.clientConnectionsMax - i) }, () => RawFrameSocket.connect(port)));
+      for (const h of batch) h.send({ id: 1, op: 'status' });
+      holders.push(...batch);
+      await waitFor(() => batch.every((h) => h.frames.length > 0 || h.closed), 'the holders answered');
+    }
+    const probe = await RawFrameSocket.connect(port);
+    cleanup.push(() => probe.destroy());
+    await waitFor(() => probe.closed, 'the probe refused');
+    expect(probe.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'OVERLOADED', definite: true }) }]);
+
+    const clients = Array.from({ length: CLIENTS }, () => new KeelClient({ endpoints: [address], timeoutMs: 2_000 }));
+    cleanup.push(() => Promise.all(clients.map((c) => c.close())).then(() => undefined));
+    const outcomes = await Promise.all(
+      clients.map((c, i) =>
+        c.put(`refused/${i}`, 'v').then(
+          () => 'applied',
+          (error: unknown) => (error instanceof KeelError ? `${error.code} definite=${error.definite}` : String(error)),
+        ),
+      ),
+    );
+    const counts: Record<string, number> = {};
+    for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1;
+    expect(counts).toEqual({ 'OVERLOADED definite=true': CLIENTS });
+
+    // Definite means nothing was applied: with the slots free again, not one key is there.
+    holders.forEach((h) => h.destroy());
+    const reader = cluster.client({ timeoutMs: 10_000 });
+    expect((await reader.scan({ prefix: 'refused/' })).entries).toEqual([]);
+  }, 120_000);
+});
