@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { SERVER_BIN } from './paths.js';
 import { signalPid, trackPid, untrackPid } from './reaper.js';
 
@@ -72,6 +73,8 @@ export class NodeProcess {
   paused = false;
   private readonly waiters = new Set<Waiter>();
   private readonly logLinesMax: number;
+  /** This side of the process's stdout pipe (undefined when the spawn failed). */
+  private readonly stdout: Readable | undefined;
 
   private constructor(options: SpawnServerOptions) {
     this.label = options.label ?? 'keel-server';
@@ -88,6 +91,7 @@ export class NodeProcess {
       return;
     }
     this.pid = child.pid;
+    this.stdout = child.stdout!;
     trackPid(this.pid);
     const streams = [
       ['stdout', child.stdout!],
@@ -103,6 +107,7 @@ export class NodeProcess {
             else this.keep(this.stderrLines, line);
           });
           lines.on('close', resolve);
+          stream.once('close', resolve); // also when this side closed it (closeStdout): readline then never ends
         }),
     );
     this.exited = new Promise((resolve) => {
@@ -143,6 +148,14 @@ export class NodeProcess {
   resume(): void {
     this.signal('SIGCONT');
     this.paused = false;
+  }
+
+  /**
+   * Closes this side of the process's stdout pipe, as a log reader that goes away does (a `| head`,
+   * a crashed log shipper): the node's next log line meets EPIPE. No further log lines arrive.
+   */
+  closeStdout(): void {
+    this.stdout?.destroy();
   }
 
   /** Sends `signal` (SIGKILL by default; SIGCONT first if paused) and waits for the exit. */

@@ -13,6 +13,7 @@ export interface LogContext {
  * A `Logger` that prints one JSON object per line:
  * `{"ts":"…","level":"info","event":"leader.changed","nodeId":1,"term":3,"role":"leader",…}`.
  * Byte arrays are printed as UTF-8 when printable, else hex; errors as `{name, message, code}`.
+ * Lines go to `write`, by default `writeStdout` (which survives a closed stdout).
  */
 export class JsonLogger implements Logger {
   private context: () => LogContext;
@@ -21,7 +22,7 @@ export class JsonLogger implements Logger {
   constructor(
     level: LogLevel,
     context: () => LogContext,
-    private readonly write: (line: string) => void = (line) => process.stdout.write(line),
+    private readonly write: (line: string) => void = writeStdout,
   ) {
     this.minRank = LEVEL_RANK[level];
     this.context = context;
@@ -58,6 +59,41 @@ export class JsonLogger implements Logger {
       return { nodeId: 0 };
     }
   }
+}
+
+/** Set once stdout has failed: no further lines are written to it. */
+let stdoutFailed = false;
+let stdioGuarded = false;
+
+/**
+ * Writes a log line to stdout, unless stdout has failed. A node must not die, nor stop serving,
+ * because its log reader went away: once the reader of a stdout pipe exits, the next write fails
+ * with EPIPE, and an unhandled stream error would end the process. So the first failure of
+ * stdout (EPIPE, or any other) stops the log: later lines are dropped, and one line on stderr, if
+ * that is still open, says so. A failing stderr is ignored too (its lines are lost).
+ */
+export function writeStdout(line: string): void {
+  guardStdio();
+  if (stdoutFailed) return;
+  try {
+    process.stdout.write(line);
+  } catch (error) {
+    stdoutLost(error);
+  }
+}
+
+function guardStdio(): void {
+  if (stdioGuarded) return;
+  stdioGuarded = true;
+  process.stdout.on('error', stdoutLost);
+  process.stderr.on('error', () => {});
+}
+
+function stdoutLost(error: unknown): void {
+  if (stdoutFailed) return;
+  stdoutFailed = true;
+  const cause = (error as { code?: unknown } | null)?.code ?? (error instanceof Error ? error.message : String(error));
+  process.stderr.write(`keel-server: the log output (stdout) failed with ${String(cause)}: no further log lines are written; the node keeps serving\n`);
 }
 
 function toJsonValue(value: unknown, depth: number): unknown {
