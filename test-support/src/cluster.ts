@@ -18,10 +18,10 @@
  * }
  * ```
  */
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeelClient, isKeelError, type ErrorCode, type KeelClientOptions, type NodeStatus } from '@keel/client';
+import { KeelClient, isKeelError, type ErrorCode, type KeelClientOptions, type NodeStatus, type TlsOptions } from '@keel/client';
 import { ClusterNode, STOP_GRACE_MS, type Membership, type NodeHost, type NodeState } from './cluster-node.js';
 import { clearDataRoot, nodeDataDir } from './data-root.js';
 import { DirectNetwork } from './network/direct.js';
@@ -33,6 +33,7 @@ import { NodeProcess, type ExitInfo, type OutputStream } from './node-process.js
 import { requireBuilt } from './paths.js';
 import { trackDir, untrackDir } from './reaper.js';
 import { TEST_TUNING } from './tuning.js';
+import { serverTlsArgs, writeClusterTls, type ClusterTls } from './tls/cluster-tls.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -76,6 +77,12 @@ export interface ClusterOptions {
   readonly waitForLeader?: boolean;
   /** How long a node may take to serve after it is spawned, in ms. Default 30 000. */
   readonly startTimeoutMs?: number;
+  /**
+   * Run every link over TLS with throwaway certificates written to `<dataRoot>/tls` (see
+   * `cluster.tls`): mutual TLS between peers, TLS on the client ports, and client certificates
+   * required unless `requireClientCerts` is false. The harness's own clients use them.
+   */
+  readonly tls?: boolean | { readonly requireClientCerts?: boolean };
 }
 
 /** One node's view for `statuses()`: what the harness knows, and the node's own status when it answered. */
@@ -102,6 +109,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class Cluster {
   readonly network: Network;
+  /** The TLS files every node and the harness's clients use (`tls` option), or undefined for plaintext. */
+  readonly tls: ClusterTls | undefined;
+  /** What the harness's clients pass as `tls`. */
+  private readonly clientTls: TlsOptions | undefined;
   /** Where the nodes keep their data. */
   readonly dataRoot: string;
   private readonly ownsRoot: boolean;
@@ -125,6 +136,11 @@ export class Cluster {
       mkdirSync(this.dataRoot, { recursive: true });
     }
     if (options.logDir !== undefined) mkdirSync(options.logDir, { recursive: true });
+    this.tls = options.tls === undefined || options.tls === false ? undefined : writeClusterTls(join(this.dataRoot, 'tls'));
+    this.clientTls =
+      this.tls === undefined
+        ? undefined
+        : { ca: readFileSync(this.tls.ca), cert: readFileSync(this.tls.clientCert), key: readFileSync(this.tls.clientKey) };
     this.host = {
       launch: (node, extraArgs) => this.launch(node, extraArgs),
       note: (node, event, fields) => this.note(node.id, 'info', event, fields),
@@ -191,9 +207,9 @@ export class Cluster {
       .join(',');
   }
 
-  /** A KeelClient on `endpoints`, closed by destroy(). */
+  /** A KeelClient on `endpoints` (with the cluster's TLS client certificate, if any), closed by destroy(). */
   client(options: Omit<KeelClientOptions, 'endpoints'> & { endpoints?: readonly string[] } = {}): KeelClient {
-    const client = new KeelClient({ endpoints: this.endpoints, ...options });
+    const client = new KeelClient({ endpoints: this.endpoints, ...this.tlsOption(), ...options });
     this.defer(() => client.close());
     return client;
   }
@@ -418,6 +434,7 @@ export class Cluster {
       '--log-level',
       o.logLevel ?? 'info',
       ...(o.tuning ?? TEST_TUNING),
+      ...(this.tls !== undefined ? serverTlsArgs(this.tls, typeof o.tls === 'object' ? o.tls : {}) : []),
       ...(o.serverArgs ?? []),
       ...(o.nodeArgs?.(node.id) ?? []),
       ...extraArgs,
@@ -472,11 +489,16 @@ export class Cluster {
     throw proc.exitedError('before it served its client port');
   }
 
+  /** The `tls` client option of the harness's clients. */
+  private tlsOption(): { tls?: TlsOptions } {
+    return this.clientTls === undefined ? {} : { tls: this.clientTls };
+  }
+
   /** A client for node `id`'s status alone. */
   private probe(id: number): KeelClient {
     let probe = this.probes.get(id);
     if (probe === undefined) {
-      probe = new KeelClient({ endpoints: [this.node(id).clientAddress], timeoutMs: 2000, stallTimeoutMs: 1000 });
+      probe = new KeelClient({ endpoints: [this.node(id).clientAddress], timeoutMs: 2000, stallTimeoutMs: 1000, ...this.tlsOption() });
       this.probes.set(id, probe);
     }
     return probe;
@@ -484,7 +506,7 @@ export class Cluster {
 
   /** Runs a membership change through the members, retrying while the leader answers one of `retryable`. */
   private async admin(what: string, retryable: readonly ErrorCode[], change: (c: KeelClient) => Promise<unknown>): Promise<void> {
-    const client = new KeelClient({ endpoints: this.members.map((n) => n.clientAddress), timeoutMs: 10_000 });
+    const client = new KeelClient({ endpoints: this.members.map((n) => n.clientAddress), timeoutMs: 10_000, ...this.tlsOption() });
     const until = Date.now() + MEMBERSHIP_TIMEOUT_MS;
     try {
       for (;;) {

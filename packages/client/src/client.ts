@@ -459,6 +459,7 @@ export class KeelClient {
     const connection = new NodeConnection(address, {
       now,
       stallMs: this.options.stallTimeoutMs,
+      tls: this.options.tls,
       onAnswered: () => this.router.answered(address),
       onClosed: (c) => {
         if (this.connections.get(address) === c) this.connections.delete(address);
@@ -490,11 +491,14 @@ const FAILURE_TEXT: Record<DialFailureKind, string> = {
   unreachable: 'could not be reached',
   overloaded: 'is overloaded',
   rejected: 'is not a client port',
+  tls: 'failed the TLS handshake',
   dropped: 'closed the connection',
 };
 
-/** The error of an operation that no node can serve (see `Router.hopeless`), with what to check. */
+/** The error of an operation that no node can serve (see `Router.hopeless`), with what to check; TLS_FAILED when TLS failed with each. */
 function unreachable(failures: ReadonlyArray<readonly [string, DialFailure]>): KeelError {
+  // The same TLS set-up fails with every node: a configuration error, reported as such.
+  if (failures.every(([, f]) => f.kind === 'tls')) return new KeelError('TLS_FAILED', `no node accepts this client's TLS: ${failures.map(([, f]) => f.detail).join('; ')}`);
   const each = failures.map(([address, f]) => `${address} ${FAILURE_TEXT[f.kind]} (${f.detail})`).join('; ');
   return new KeelError(
     'UNAVAILABLE',

@@ -1,5 +1,6 @@
 /**
- * One TCP connection to one node's client port (the Node adapter of the client).
+ * One TCP connection to one node's client port (the Node adapter of the client), over TLS when
+ * the client has TLS options: then the connection counts as open once the TLS handshake is done.
  *
  * Requests are pipelined: each gets a connection-unique `id`, responses are matched by `id` and may
  * arrive in any order. Frames produced in the same event-loop turn leave in ONE socket write.
@@ -18,11 +19,13 @@
  * error frame with id -1 (`NO_REQUEST_ID`) answers the connection itself: every request on it
  * fails with the server's code and message, definitely when the server says none was processed.
  */
-import { Socket } from 'node:net';
-import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, packPayload, validateClientResponse } from '@keel/protocol';
+import { Socket, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, describeTlsFailure, packPayload, validateClientResponse } from '@keel/protocol';
 import type { ClientOp, ClientRequest, ClientResults } from '@keel/protocol';
 import { connectFailureKind, refusalKind } from './dial-failure.js';
 import type { DialFailure } from './dial-failure.js';
+import type { ResolvedTls } from './options.js';
 import { parseAddress } from './validate.js';
 
 /** A request without its id (the connection assigns ids). */
@@ -67,6 +70,8 @@ export interface NodeConnectionOptions {
   readonly onAnswered: (connection: NodeConnection) => void;
   /** Give up on the node when it answers nothing for this long while requests wait, in ms (also the connect timeout). */
   readonly stallMs: number;
+  /** Connect with TLS. */
+  readonly tls: ResolvedTls | undefined;
 }
 
 export class NodeConnection {
@@ -123,21 +128,29 @@ export class NodeConnection {
     this.quorumProgressMs = this.openedMs;
     const parsed = parseAddress(address);
     if (parsed === undefined) throw new Error(`invariant: address ${address} was validated`);
-    this.socket = new Socket();
+    const tls = options.tls;
+    this.socket =
+      tls === undefined
+        ? new Socket()
+        : tlsConnect({ host: parsed.host, port: parsed.port, ...tls, ...(isIP(parsed.host) === 0 ? { servername: parsed.host } : {}) });
     this.socket.setNoDelay(true);
-    this.socket.on('connect', () => {
+    this.socket.on(tls === undefined ? 'connect' : 'secureConnect', () => {
       this.connected = true;
       this.flush();
     });
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      // Before any answer, a TLS failure is the connection's answer: the two ends' TLS set-ups do
+      // not fit (an untrusted certificate, or one end not speaking TLS), and no retry changes that.
+      const tlsFailure = this.answered ? undefined : describeTlsFailure(error);
+      if (tlsFailure !== undefined) this.connectionError ??= new KeelError('TLS_FAILED', `TLS with ${this.address} failed: ${tlsFailure}`);
       if (!this.connected) this.connectErrorCode ??= error.code ?? error.message;
       this.closeReason ??= this.connected
         ? `failed (${error.code ?? error.message})`
         : `could not be opened (${error.code ?? error.message})`;
     });
     this.socket.on('close', () => this.shutDown(this.closeReason ?? 'was closed by the server'));
-    this.socket.connect({ host: parsed.host, port: parsed.port });
+    if (tls === undefined) this.socket.connect({ host: parsed.host, port: parsed.port });
     this.socket.unref();
     this.refd = false;
   }

@@ -14,10 +14,12 @@ import type { ErrorCode } from '@keel/protocol';
  *   it is there, but busy or stopping.
  * - `rejected`: something answered that cannot serve a client there: an error with id -1 that
  *   another attempt cannot fix (a peer port answers so), or bytes that are not the client protocol.
+ * - `tls`: the TLS handshake failed, or one end speaks TLS and the other not (`TLS_FAILED`): a
+ *   configuration error that another attempt cannot fix.
  * - `dropped`: opened, then closed by the other side without a word (a crash, or a refusal whose
  *   answer was lost).
  */
-export type DialFailureKind = 'refused' | 'unresolvable' | 'unreachable' | 'overloaded' | 'rejected' | 'dropped';
+export type DialFailureKind = 'refused' | 'unresolvable' | 'unreachable' | 'overloaded' | 'rejected' | 'tls' | 'dropped';
 
 export interface DialFailure {
   readonly kind: DialFailureKind;
@@ -40,5 +42,6 @@ export function connectFailureKind(errorCode: string | undefined): DialFailureKi
 
 /** The kind of a connection the server answered with an error frame (id -1) before anything else. */
 export function refusalKind(code: ErrorCode): DialFailureKind {
+  if (code === 'TLS_FAILED') return 'tls';
   return BUSY.has(code) ? 'overloaded' : 'rejected';
 }

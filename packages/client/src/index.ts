@@ -29,7 +29,7 @@
  */
 export { KeelClient } from './client.js';
 export type { PrevKvOptions, ReadOptions, ScanOptions } from './client.js';
-export type { KeelClientOptions } from './options.js';
+export type { KeelClientOptions, TlsOptions } from './options.js';
 export { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './options.js';
 export { KvEntry } from './entry.js';
 export type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';

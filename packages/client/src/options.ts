@@ -43,6 +43,29 @@ export interface KeelClientOptions {
    * Need not be in `endpoints`. A wrong guess costs one redirect.
    */
   readonly leaderHint?: string;
+  /**
+   * Connect with TLS (the nodes run with `--client-cert`). `ca`: PEM certificate(s) that sign the
+   * nodes' certificates (default: the system's CAs); the node's certificate must also name the
+   * host or address dialled. `cert` and `key`: this client's PEM certificate and key, for nodes
+   * that require client certificates (`--client-ca`); both or neither. A TLS client at a plaintext
+   * port, a plaintext client at a TLS port, or a certificate either end does not accept fails the
+   * operation with `TLS_FAILED`.
+   */
+  readonly tls?: TlsOptions;
+}
+
+/** TLS settings of {@link KeelClientOptions.tls}: PEM text or bytes. */
+export interface TlsOptions {
+  readonly ca?: string | Uint8Array;
+  readonly cert?: string | Uint8Array;
+  readonly key?: string | Uint8Array;
+}
+
+/** TLS settings as `node:tls` takes them. */
+export interface ResolvedTls {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
 }
 
 /** Options with every default filled in. */
@@ -56,6 +79,7 @@ export interface ResolvedOptions {
   readonly reconnectBackoffBaseMs: number;
   readonly reconnectBackoffMaxMs: number;
   readonly leaderHint: string | undefined;
+  readonly tls: ResolvedTls | undefined;
   /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
   readonly sweepMs: number;
 }
@@ -88,6 +112,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const reconnectBackoffBaseMs = positive(o['reconnectBackoffBaseMs'], 'reconnectBackoffBaseMs', 100);
   const reconnectBackoffMaxMs = Math.max(reconnectBackoffBaseMs, positive(o['reconnectBackoffMaxMs'], 'reconnectBackoffMaxMs', 2000));
   const leaderHint = o['leaderHint'] === undefined ? undefined : checkAddress(o['leaderHint'], 'leaderHint');
+  const tls = checkTls(o['tls']);
   const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
   return {
     endpoints: checked,
@@ -99,6 +124,24 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     reconnectBackoffBaseMs,
     reconnectBackoffMaxMs,
     leaderHint,
+    tls,
     sweepMs,
   };
+}
+
+function checkTls(value: unknown): ResolvedTls | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new TypeError(`tls must be an object { ca, cert, key }, got ${describeType(value)}`);
+  const t = value as Record<string, unknown>;
+  const out: { -readonly [K in keyof ResolvedTls]: ResolvedTls[K] } = {};
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const v = t[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw new TypeError(`tls.${name} must be PEM text (a string or bytes), got ${describeType(v)}`);
+    out[name] = typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    throw new KeelError('INVALID_ARGUMENT', `tls.cert and tls.key go together: ${out.cert === undefined ? 'tls.key' : 'tls.cert'} given alone`);
+  }
+  return out;
 }

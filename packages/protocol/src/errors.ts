@@ -37,6 +37,12 @@ export const ERROR_CODES = {
    * a node at a client port. The message names the right port. Definite: nothing was done.
    */
   WRONG_PORT: 'WRONG_PORT',
+  /**
+   * The TLS set-up of the two ends does not fit: a plaintext connection to a TLS port or the
+   * reverse, a certificate not signed by a trusted CA, expired, or missing where one is required.
+   * The message says which. Definite: nothing was done.
+   */
+  TLS_FAILED: 'TLS_FAILED',
   /** The node is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** The connection to the server closed or could not be opened. */

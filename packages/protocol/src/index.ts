@@ -18,6 +18,7 @@ export type { FrameDecoderOptions, FrameHandler } from './frame.js';
 export { FRAME_HEADER_BYTES, FrameBatch, FrameDecoder, encodeFrame, encodeFrames, packPayload } from './frame.js';
 export { CLIENT_OPS, NO_REQUEST_ID, RequestValidationError, requestIdOf, validateClientRequest } from './validate-request.js';
 export { validateClientResponse } from './validate-response.js';
+export { TLS_HANDSHAKE_RECORD, describeTlsFailure } from './tls-failure.js';
 export type { PeerChannel, PeerHello, PeerHelloResult, PeerIdentity } from './peer-handshake.js';
 export {
   CLUSTER_ID_LENGTH_MAX,

@@ -12,7 +12,7 @@ export const COMPLETION_SHELLS = ['bash', 'zsh'] as const;
 export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
 
 /** Options that name a file, completed with file names. */
-const FILE_OPTIONS = new Set(['--file']);
+const FILE_OPTIONS = new Set(['--file', '--cacert', '--cert', '--key']);
 
 /** The completion script for `shell`. */
 export function completionScript(program: Command, shell: CompletionShell): string {

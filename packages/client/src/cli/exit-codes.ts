@@ -6,7 +6,7 @@
  * |---|---|
  * | 0 | success |
  * | 1 | negative answer: `get` found no such key; `cas` did not swap (condition false) |
- * | 2 | usage: bad command line or input rejected as invalid (`INVALID_ARGUMENT`, `TOO_LARGE`), or an endpoint that is not a client port (`WRONG_PORT`) |
+ * | 2 | usage: bad command line or input rejected as invalid (`INVALID_ARGUMENT`, `TOO_LARGE`), an endpoint that is not a client port (`WRONG_PORT`), or TLS settings that do not fit the server's (`TLS_FAILED`) |
  * | 3 | unavailable: no answer in time, no leader, nodes unreachable, or a write's outcome is unknown (`UNAVAILABLE`, `TIMEOUT`, `INDETERMINATE`, `CONNECTION_LOST`, `NOT_LEADER`, `OVERLOADED`, `TRANSFER_IN_PROGRESS`, `SHUTTING_DOWN`); `status` when no endpoint answered |
  * | 4 | refused or failed by the cluster for another reason (`INVALID_MEMBERSHIP`, `CONF_CHANGE_PENDING`, `CLUSTER_MISMATCH`, `UNKNOWN_COMMAND`, `MALFORMED_FRAME`, `INTERNAL`), or an unexpected error in kvctl |
  */
@@ -27,6 +27,7 @@ const BY_CODE: Record<ErrorCode, ExitCode> = {
   INVALID_ARGUMENT: EXIT.USAGE,
   TOO_LARGE: EXIT.USAGE,
   WRONG_PORT: EXIT.USAGE,
+  TLS_FAILED: EXIT.USAGE,
   UNAVAILABLE: EXIT.UNAVAILABLE,
   TIMEOUT: EXIT.UNAVAILABLE,
   INDETERMINATE: EXIT.UNAVAILABLE,
@@ -55,7 +56,8 @@ export const EXIT_CODES_HELP = `Exit status:
   0  success
   1  get: no such key; cas: condition false, nothing written
   2  usage error, or input rejected as invalid (INVALID_ARGUMENT, TOO_LARGE), or an
-     endpoint that is not a client port (WRONG_PORT)
+     endpoint that is not a client port (WRONG_PORT), or TLS settings that do not
+     fit the server's (TLS_FAILED)
   3  cluster unavailable: timeout, no leader, nodes unreachable, or the outcome of a
      write is unknown (UNAVAILABLE, TIMEOUT, INDETERMINATE, CONNECTION_LOST, ...);
      status: no endpoint answered

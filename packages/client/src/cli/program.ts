@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { KeelError } from '@keel/protocol';
 import { KeelClient } from '../client.js';
+import type { TlsOptions } from '../options.js';
 import type { CasCondition, DeleteRange } from '../validate.js';
 import { completionScript, COMPLETION_SHELLS } from './completion.js';
 import type { CompletionShell } from './completion.js';
@@ -35,6 +36,9 @@ interface Options {
   hex?: boolean;
   consistency: 'linearizable' | 'serializable';
   timeout: number;
+  cacert?: string;
+  cert?: string;
+  key?: string;
   keysOnly?: boolean;
   printValueOnly?: boolean;
 }
@@ -110,6 +114,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         .default('linearizable'),
     )
     .option('--timeout <ms>', 'deadline of the operation, retries included', parsePositiveInt, 5000)
+    .option('--cacert <file>', "connect with TLS, trusting the nodes' certificates signed by this PEM CA certificate")
+    .option('--cert <file>', 'PEM client certificate, for nodes that require one (with --key; implies TLS)')
+    .option('--key <file>', 'PEM private key of --cert')
     .addHelpText('after', EXAMPLES);
 
   /** Runs `body` with a connected client and a printer built from the options. */
@@ -130,7 +137,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         opts.endpoints !== undefined ? '--endpoints' : io.env['KEEL_ENDPOINTS'] !== undefined ? 'KEEL_ENDPOINTS' : 'the default'
       })`;
       const leaderHint = leaderCache.read(endpoints);
-      const c = new KeelClient({ endpoints, timeoutMs: opts.timeout, ...(leaderHint !== undefined ? { leaderHint } : {}) });
+      const tls = tlsOptions(opts);
+      const c = new KeelClient({
+        endpoints,
+        timeoutMs: opts.timeout,
+        ...(leaderHint !== undefined ? { leaderHint } : {}),
+        ...(tls !== undefined ? { tls } : {}),
+      });
       client = c;
       rememberLeader = () => {
         const leader = c.leaderAddress;
@@ -404,6 +417,26 @@ function readFileOrUsage(path: string): Uint8Array {
 }
 
 /** Endpoints from KEEL_ENDPOINTS, or the defaults. */
+/** The TLS files of --cacert/--cert/--key, read; `undefined` for plaintext. */
+function tlsOptions(opts: Options): TlsOptions | undefined {
+  if (opts.cacert === undefined && opts.cert === undefined && opts.key === undefined) return undefined;
+  if ((opts.cert === undefined) !== (opts.key === undefined)) {
+    throw new UsageError(`--cert and --key go together: ${opts.cert === undefined ? '--key' : '--cert'} given alone`);
+  }
+  const read = (flag: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  const ca = read('--cacert', opts.cacert);
+  const cert = read('--cert', opts.cert);
+  const key = read('--key', opts.key);
+  return { ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}) };
+}
+
 function endpointsFromEnv(value: string | undefined): string[] {
   try {
     return parseEndpoints(value ?? DEFAULT_ENDPOINTS);

@@ -8,7 +8,8 @@ import { parseConfig } from './options.js';
 
 /**
  * `keel-server`: parse and validate the configuration (exit 2 with one line on stderr when it is
- * bad), start the node, and shut it down cleanly on SIGTERM/SIGINT (exit 0). A failure to start,
+ * bad), start the node, and shut it down cleanly on SIGTERM/SIGINT (exit 0); SIGHUP reloads the TLS
+ * certificates. A failure to start,
  * or a fatal one while running, is logged as JSON and named in one line on stderr, with an exit
  * status for its cause (`exit-status.ts`).
  */
@@ -83,6 +84,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.log('info', 'process.signal', { signal: 'SIGHUP' });
+    void started.then((node) => node?.reloadTls());
+  });
 
   logger.log('info', 'node.config', {
     id: config.id,
@@ -92,6 +97,7 @@ async function main(): Promise<void> {
     initialCluster: config.initialCluster,
     peerDial: config.peerDial,
     dataDir: config.dataDir,
+    tls: config.tls,
     tickMs: config.tickMs,
     electionTicks: config.electionTicks,
     heartbeatTicks: config.heartbeatTicks,

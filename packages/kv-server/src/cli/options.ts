@@ -10,6 +10,7 @@ import {
   type KeelNodeConfig,
   type ListenAddress,
 } from '../node/config.js';
+import type { TlsFilePaths } from '../tls/credentials.js';
 
 /**
  * The `keel-server` command line. Every option can also come from an environment variable or a
@@ -45,7 +46,10 @@ type ConfigKey =
   | 'pendingReadsMax'
   | 'snapshotChunkBytes'
   | 'logLevel'
-  | 'ignoreInitialClusterMismatch';
+  | 'ignoreInitialClusterMismatch'
+  | TlsKey;
+
+type TlsKey = 'peerCert' | 'peerKey' | 'peerCa' | 'clientCert' | 'clientKey' | 'clientCa';
 
 const SETTINGS: readonly Setting[] = [
   { key: 'id', flag: '--id <id>', env: 'KEEL_ID', description: "this node's id (positive integer, unique in the cluster)" },
@@ -163,6 +167,32 @@ const SETTINGS: readonly Setting[] = [
     env: 'KEEL_LOG_LEVEL',
     description: `least important log level printed: ${LOG_LEVELS.join(', ')} (default ${NODE_DEFAULTS.logLevel})`,
   },
+  {
+    key: 'peerCert',
+    flag: '--peer-cert <file>',
+    env: 'KEEL_PEER_CERT',
+    description: "PEM certificate this node presents to its peers: mutual TLS on every peer link (with --peer-key and --peer-ca)",
+  },
+  { key: 'peerKey', flag: '--peer-key <file>', env: 'KEEL_PEER_KEY', description: 'PEM private key of --peer-cert' },
+  {
+    key: 'peerCa',
+    flag: '--peer-ca <file>',
+    env: 'KEEL_PEER_CA',
+    description: 'PEM CA certificate(s): a peer is accepted only with a certificate signed by one of them',
+  },
+  {
+    key: 'clientCert',
+    flag: '--client-cert <file>',
+    env: 'KEEL_CLIENT_CERT',
+    description: 'PEM certificate of the client port: clients connect with TLS and verify it (with --client-key)',
+  },
+  { key: 'clientKey', flag: '--client-key <file>', env: 'KEEL_CLIENT_KEY', description: 'PEM private key of --client-cert' },
+  {
+    key: 'clientCa',
+    flag: '--client-ca <file>',
+    env: 'KEEL_CLIENT_CA',
+    description: 'PEM CA certificate(s): when given, every client must present a certificate signed by one of them',
+  },
 ];
 
 const CONFIG_FILE_ENV = 'KEEL_CONFIG';
@@ -173,6 +203,9 @@ a JSON file given with --config, whose keys are the camelCase option names, e.g.
   {"id": 1, "initialCluster": "1=127.0.0.1:7101/127.0.0.1:7001,...", "dataDir": "/var/lib/keel/1", "tickMs": 50}
 ("initialCluster" may also be an array of {"id", "peerAddress", "clientAddress"}; "peers" an object {"2": "host:port"}).
 Precedence: command line, then environment, then config file, then defaults.
+
+TLS: the certificate, key and CA files are read at start-up and again on SIGHUP (new connections
+use the new ones; a file that cannot be used is logged and the old certificates kept).
 
 Logs: one JSON object per line on stdout, with ts, level, event, nodeId, term and role.
 Exit status (a failure is named in one line on stderr): 0 after a clean shutdown (SIGTERM/SIGINT),
@@ -298,8 +331,31 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     logLevel: logLevelRaw === undefined ? NODE_DEFAULTS.logLevel : parseLogLevel(logLevelRaw),
     ignoreInitialClusterMismatch:
       get('ignoreInitialClusterMismatch') === undefined ? NODE_DEFAULTS.ignoreInitialClusterMismatch : parseBool(get('ignoreInitialClusterMismatch')!),
+    tls: parseTls(get),
   };
   return validateNodeConfig(config);
+}
+
+/**
+ * The TLS files per side. Half a side is a configuration error: a certificate without its key (or
+ * the reverse), a peer side without its CA (peers always authenticate each other), a CA alone.
+ */
+function parseTls(get: (key: ConfigKey) => Raw | undefined): KeelNodeConfig['tls'] {
+  const side = (prefix: 'peer' | 'client', caRequired: boolean): TlsFilePaths | undefined => {
+    const keys = { cert: `${prefix}Cert`, key: `${prefix}Key`, ca: `${prefix}Ca` } as const;
+    const raw = { cert: get(keys.cert), key: get(keys.key), ca: get(keys.ca) };
+    if (raw.cert === undefined && raw.key === undefined && raw.ca === undefined) return undefined;
+    const missing = (['cert', 'key', ...(caRequired ? ['ca' as const] : [])] as const).filter((k) => raw[k] === undefined);
+    if (missing.length > 0) {
+      const given = (['cert', 'key', 'ca'] as const).filter((k) => raw[k] !== undefined).map((k) => `--${prefix}-${k}`);
+      const needed = caRequired ? `--${prefix}-cert, --${prefix}-key and --${prefix}-ca go together` : `--${prefix}-cert and --${prefix}-key go together`;
+      throw new ConfigError(`${needed}: ${given.join(' and ')} given without ${missing.map((k) => `--${prefix}-${k}`).join(' and ')}`);
+    }
+    return { cert: parseString(raw.cert!), key: parseString(raw.key!), ...(raw.ca !== undefined ? { ca: parseString(raw.ca) } : {}) };
+  };
+  const peer = side('peer', true);
+  const client = side('client', false);
+  return { ...(peer !== undefined ? { peer } : {}), ...(client !== undefined ? { client } : {}) };
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -32,7 +32,16 @@
 import type net from 'node:net';
 import type { Logger } from '@keel/raft';
 import type { ClientRequest, ClientResponse, ClientResults, PeerHelloResult, WireError } from '@keel/protocol';
-import { FrameBatch, FrameDecoder, KeelError, NO_REQUEST_ID, RequestValidationError, encodeFrame, validateClientRequest } from '@keel/protocol';
+import {
+  FrameBatch,
+  FrameDecoder,
+  KeelError,
+  NO_REQUEST_ID,
+  RequestValidationError,
+  TLS_HANDSHAKE_RECORD,
+  encodeFrame,
+  validateClientRequest,
+} from '@keel/protocol';
 import { closeGracefully } from '../transport/graceful-close.js';
 import { responseBytesBound } from './response-cost.js';
 
@@ -199,6 +208,13 @@ export class ClientConnection {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    if (this.framesReceived === 0 && this.decoder.pendingBytes === 0 && chunk[0] === TLS_HANDSHAKE_RECORD) {
+      // A TLS client at a plaintext port (over TLS, the first decrypted byte cannot be this: no
+      // frame is that long). Its TLS layer cannot read the answer but reports that the port does
+      // not speak TLS; the log here says what happened.
+      this.reject(new KeelError('TLS_FAILED', 'this client port does not use TLS (the server has no --client-cert)'));
+      return;
+    }
     try {
       this.decoder.push(chunk, (value, bytes) => this.onFrame(value, bytes));
     } catch (error) {

@@ -6,6 +6,12 @@
  * connection. A node that dials this port as its peer port gets a handshake refusal (WRONG_PORT)
  * naming the peer port.
  *
+ * With `tls`, the port speaks TLS only: clients verify the node's certificate, and when the
+ * credentials carry a CA (`--client-ca`) every client must present a certificate it signed; a
+ * failed handshake never reaches the protocol. A plaintext client gets one TLS_FAILED error frame
+ * (id -1); a TLS client at a plaintext port gets one too, which its TLS layer reports as a
+ * plaintext port. Reloaded credentials apply to new connections.
+ *
  * Resource limits, so that no client can exhaust the node's memory or hold its slots:
  * - at most `maxConnections` open connections. When they are all open, a newcomer takes the slot
  *   of the oldest connection that has not sent a single frame in `FRESH_EVICTION_AGE_MS` (well-
@@ -25,6 +31,7 @@ import type { ClientRequest, ClientResponse, ClientResults } from '@keel/protoco
 import { LIMITS, NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
 import { CLOSE_GRACE_MS, closeGracefully } from '../transport/graceful-close.js';
 import { ListenError, formatAddress } from '../transport/listen-error.js';
+import { TlsAcceptor, type TlsCredentials } from '../tls/index.js';
 import { ClientConnection, nowMs, type ClientConnectionSettings } from './client-connection.js';
 
 /**
@@ -72,6 +79,8 @@ export interface ClientPortOptions {
   logger: Logger;
   /** Runs a validated request; throw (reject with) a `KeelError` to answer an error. Other errors answer INTERNAL. */
   handle(request: ClientRequest): Promise<ClientResults[ClientRequest['op']]>;
+  /** TLS on every connection with these credentials; with a CA, client certificates are required. Default: plaintext. */
+  tls?: TlsCredentials;
   /** Where this node listens for peers, named to a node that dials the client port by mistake. Default: not named. */
   peerAddress?: () => string;
   /** Largest frame, in bytes. Default `LIMITS.frameBytesMax`. */
@@ -183,7 +192,8 @@ export class ClientPortServer {
   /** Starts accepting clients. Resolves with the bound port; rejects with `ListenError`. */
   listen(): Promise<{ port: number }> {
     if (this.server !== null) throw new Error('ClientPortServer.listen() called twice');
-    const server = net.createServer((socket) => this.accept(socket));
+    const acceptor = this.tlsAcceptor();
+    const server = net.createServer((socket) => (acceptor !== undefined ? acceptor.accept(socket) : this.accept(socket)));
     this.server = server;
     return new Promise((resolve, reject) => {
       const failed = (error: Error): void => reject(new ListenError('clients', formatAddress(this.o.host, this.o.port), error));
@@ -223,6 +233,32 @@ export class ClientPortServer {
     });
     for (const connection of [...this.connections]) connection.close();
     return this.closing;
+  }
+
+  /**
+   * The TLS side of the port, when the node has client credentials. A connection's handshake
+   * takes at most the first-request timeout; open connections are counted once it is done.
+   */
+  private tlsAcceptor(): TlsAcceptor | undefined {
+    const credentials = this.o.tls;
+    if (credentials === undefined) return undefined;
+    return new TlsAcceptor({
+      credentials,
+      requireCertificate: credentials.paths.ca !== undefined,
+      handshakeTimeoutMs: this.settings.firstRequestTimeoutMs,
+      onSecure: (socket) => this.accept(socket),
+      onPlaintext: (socket) => this.refuseTls(socket, 'this client port requires TLS: connect with the CA certificate (kvctl --cacert)'),
+      onUntrusted: (socket, why) => this.refuseTls(socket, `this node refuses the client: ${why} (kvctl --cert, --key)`),
+      onHandshakeFailed: (remote, why) => this.o.logger.log('warn', 'client.tls.refused', { remote, error: why }),
+    });
+  }
+
+  /** Refuses a connection before reading a request: one TLS_FAILED error frame (id -1), and close. */
+  private refuseTls(socket: net.Socket, message: string): void {
+    if (this.closing !== null) return void socket.destroy();
+    this.o.logger.log('warn', 'client.tls.refused', { remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error: message });
+    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: { code: 'TLS_FAILED', message, definite: true } };
+    closeGracefully(socket, encodeFrame(response));
   }
 
   private accept(socket: net.Socket): void {

@@ -1,5 +1,6 @@
 import type { LogLevel, NodeId } from '@keel/raft';
 import { SNAPSHOT_CHUNK_BYTES_MIN } from '../storage/snapshot-format.js';
+import type { TlsFilePaths } from '../tls/credentials.js';
 
 /** One member of the bootstrap membership: where it listens for peers and for clients. */
 export interface InitialMember {
@@ -69,6 +70,13 @@ export interface KeelNodeConfig {
    * such a start is refused, naming both.
    */
   readonly ignoreInitialClusterMismatch: boolean;
+  /**
+   * TLS, per side; an absent side is plaintext. `peer`: mutual TLS on every peer connection, both
+   * ways (its `ca` is required: peers must present a certificate it signed). `client`: the client
+   * port speaks TLS with this certificate; with a `ca`, clients must present a certificate it
+   * signed. The files are read at start-up and again on SIGHUP (`KeelNode.reloadTls`).
+   */
+  readonly tls: { readonly peer?: TlsFilePaths; readonly client?: TlsFilePaths };
 }
 
 /** What the node core needs of the configuration, in ticks where the process thinks in ms. */

@@ -3,6 +3,7 @@ import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
 import { ClientPortServer } from '../client-port/index.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
+import { TlsCredentials, TlsFilesError, type TlsFilePaths } from '../tls/index.js';
 import { PeerTransport, peerLivenessTimeoutMs } from '../transport/index.js';
 import { ConfigError, coreConfigOf, type KeelNodeConfig, type ListenAddress } from './config.js';
 import { startingError } from './errors.js';
@@ -46,10 +47,13 @@ export class KeelNode {
     readonly peerPort: number,
     readonly clientPort: number,
     private readonly logger: JsonLogger,
+    private readonly tls: readonly TlsCredentials[],
   ) {}
 
   /** Open the stores, listen on the peer and client ports, bootstrap a new data dir, start ticking. */
   static async start(config: KeelNodeConfig, logger: JsonLogger, hooks: KeelNodeHooks = {}): Promise<KeelNode> {
+    const peerTls = loadTls('--peer', config.tls.peer);
+    const clientTls = loadTls('--client', config.tls.client);
     const stores = await openLevelStores(config.dataDir, { nodeId: config.id, logger });
     // Until the core exists (a few ms of start-up) peers and clients are not served.
     let core: NodeCore | undefined;
@@ -60,6 +64,7 @@ export class KeelNode {
       listen: config.listenPeer,
       peers: new Map(),
       logger,
+      ...(peerTls !== undefined ? { tls: peerTls } : {}),
       livenessTimeoutMs: peerLivenessTimeoutMs(2 * config.electionTicks * config.tickMs),
       advertised: () => core?.advertised() ?? listening,
       onPeerAddresses: (id, addresses) => core?.peerAddresses(id, addresses),
@@ -71,6 +76,7 @@ export class KeelNode {
       host: config.listenClient.host,
       port: config.listenClient.port,
       logger,
+      ...(clientTls !== undefined ? { tls: clientTls } : {}),
       peerAddress: () => (core?.advertised() ?? listening).peerAddress,
       handle: (request) => (core !== undefined ? core.handle(request) : Promise.reject(startingError())),
     });
@@ -111,7 +117,8 @@ export class KeelNode {
         started.tick();
         stats.tick(config.tickMs, started.pending());
       }, config.tickMs);
-      node = new KeelNode(config, started, stores, transport, clientServer, tickTimer, peerPort, clientPort, logger);
+      const tls = [peerTls, clientTls].filter((c) => c !== undefined);
+      node = new KeelNode(config, started, stores, transport, clientServer, tickTimer, peerPort, clientPort, logger, tls);
       started.start();
       const st = started.status();
       logger.log('info', 'node.started', {
@@ -133,6 +140,21 @@ export class KeelNode {
       await transport.close().catch(() => undefined);
       await stores.close().catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * Reads every TLS certificate, key and CA file again (SIGHUP): new connections use them, open
+   * ones keep theirs. A side whose files cannot be used is logged and keeps its old credentials.
+   */
+  reloadTls(): void {
+    for (const credentials of this.tls) {
+      try {
+        credentials.reload();
+        this.logger.log('info', 'tls.reloaded', { flags: credentials.flagPrefix, ...credentials.paths });
+      } catch (error) {
+        this.logger.log('error', 'tls.reload.failed', { flags: credentials.flagPrefix, error: (error as Error).message });
+      }
     }
   }
 
@@ -209,3 +231,14 @@ function listenAddress(listen: ListenAddress, boundPort: number): string {
   return listen.host.includes(':') ? `[${listen.host}]:${port}` : `${listen.host}:${port}`;
 }
 
+
+/** One side's credentials, read and checked before anything else starts; unusable files are a configuration error. */
+function loadTls(flagPrefix: string, paths: TlsFilePaths | undefined): TlsCredentials | undefined {
+  if (paths === undefined) return undefined;
+  try {
+    return new TlsCredentials(flagPrefix, paths);
+  } catch (error) {
+    if (error instanceof TlsFilesError) throw new ConfigError(error.message);
+    throw error;
+  }
+}

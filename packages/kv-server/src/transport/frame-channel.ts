@@ -4,8 +4,9 @@
  * Failures (timeout, malformed frame, connection closed) reject the waiting `next()` with a
  * `KeelError` and fail the channel for good.
  */
-import net from 'node:net';
-import { FrameDecoder, KeelError, encodeFrame } from '@keel/protocol';
+import type net from 'node:net';
+import { FrameDecoder, KeelError, describeTlsFailure, encodeFrame } from '@keel/protocol';
+import { dial, type TlsCredentials } from '../tls/index.js';
 import { parseAddress } from './address.js';
 
 /** Frames that may arrive before anyone waits for them. */
@@ -29,15 +30,15 @@ export class FrameChannel {
         this.fail(error instanceof KeelError ? error : new KeelError('INTERNAL', String(error)));
       }
     });
-    socket.on('error', (error) => this.fail(new KeelError('CONNECTION_LOST', `connection failed: ${error.message}`, { cause: error })));
+    socket.on('error', (error) => this.fail(connectionError('connection failed', error)));
     socket.on('close', () => this.fail(new KeelError('CONNECTION_LOST', 'connection closed by the peer')));
   }
 
-  /** Opens a connection to `address` within `timeoutMs`. */
-  static connect(address: string, maxFrameBytes: number, timeoutMs: number): Promise<FrameChannel> {
+  /** Opens a connection to `address` within `timeoutMs` (over mutual TLS with `tls`). */
+  static connect(address: string, maxFrameBytes: number, timeoutMs: number, tls?: TlsCredentials): Promise<FrameChannel> {
     const { host, port } = parseAddress(address);
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const { socket, ready } = dial(host, port, tls);
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
@@ -45,9 +46,9 @@ export class FrameChannel {
       }, timeoutMs);
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new KeelError('CONNECTION_LOST', `cannot connect to ${address}: ${error.message}`, { cause: error }));
+        reject(connectionError(`cannot connect to ${address}`, error));
       });
-      socket.once('connect', () => {
+      socket.once(ready, () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(new FrameChannel(socket, maxFrameBytes));
@@ -106,4 +107,11 @@ export class FrameChannel {
       waiter.reject(error);
     }
   }
+}
+
+/** TLS_FAILED for a TLS failure (a configuration error), CONNECTION_LOST for anything else. */
+function connectionError(what: string, error: Error): KeelError {
+  const tls = describeTlsFailure(error);
+  if (tls !== undefined) return new KeelError('TLS_FAILED', `${what}: ${tls}`, { cause: error });
+  return new KeelError('CONNECTION_LOST', `${what}: ${error.message}`, { cause: error });
 }

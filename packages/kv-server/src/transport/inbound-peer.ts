@@ -5,6 +5,8 @@
  *
  * A client request sent here by mistake (a client given the peer port) gets one client-protocol
  * error frame, WRONG_PORT with id -1 naming the client port, and the connection is closed.
+ * A TLS handshake reaching this plaintext port (the dialler has `--peer-cert`, this node not) gets
+ * a TLS_FAILED refusal and is logged as such, rather than as an oversized frame.
  * A malformed or oversized frame closes only this connection. A structurally invalid Raft
  * message (or one whose `from`/`to` contradict the handshake) is dropped and logged; the
  * connection stays up.
@@ -21,6 +23,7 @@ import {
   KeelError,
   NO_REQUEST_ID,
   PEER_PROTOCOL_VERSION,
+  TLS_HANDSHAKE_RECORD,
   checkPeerHello,
   encodeFrame,
   requestIdOf,
@@ -130,6 +133,7 @@ export class InboundPeerConnection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.phase === 'hello' && this.decoder.pendingBytes === 0 && chunk[0] === TLS_HANDSHAKE_RECORD) return this.refuseTls();
     try {
       this.decoder.push(chunk, (value) => this.onFrame(value));
     } catch (error) {
@@ -195,6 +199,17 @@ export class InboundPeerConnection {
       this.clearHandshakeTimer();
       this.settings.onRaftChannel(hello.nodeId, this);
     }
+  }
+
+  /** A TLS handshake on this plaintext port: refuse in the peer protocol (the dialler's TLS layer reports it cannot read it) and close. */
+  private refuseTls(): void {
+    const message = `node ${this.settings.identity.nodeId}'s peer port does not use TLS (it has no --peer-cert), and the dialling node does`;
+    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: { code: 'TLS_FAILED', message, definite: true } };
+    this.phase = 'closed';
+    this.clearHandshakeTimer();
+    closeGracefully(this.socket, encodeFrame(result));
+    this.settings.logger.log('error', 'peer.handshake.refused', { by: 'local', remote: this.remote, code: 'TLS_FAILED', error: message });
+    this.settings.onClosed(this);
   }
 
   /** A client reached the peer port: tell it where the client port is, in its own protocol, and close. */

@@ -14,9 +14,19 @@
  * Invariant: `queue.byteLength <= sendQueueBytesMax`; messages that do not fit are dropped (the
  * newest first) and the peer is reported unreachable — Raft retransmits.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type { Logger, NodeId } from '@keel/raft';
-import { FrameBatch, FrameDecoder, KeelError, checkPeerHelloResult, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
+import {
+  FrameBatch,
+  FrameDecoder,
+  KeelError,
+  checkPeerHelloResult,
+  describeTlsFailure,
+  encodeFrame,
+  packPayload,
+  validatePeerHelloResult,
+} from '@keel/protocol';
+import { dial, type TlsCredentials } from '../tls/index.js';
 import { parseAddress } from './address.js';
 import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { Backoff } from './backoff.js';
@@ -45,6 +55,8 @@ export interface PeerLinkSettings {
   readonly onUnreachable: (id: NodeId) => void;
   /** Called after each handshake this link completes: `null` when it succeeded, else the refusal. */
   readonly onHandshake: (id: NodeId, refusal: HandshakeRefusal | null) => void;
+  /** Dial over mutual TLS with these credentials. */
+  readonly tls: TlsCredentials | undefined;
 }
 
 type LinkState = 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -165,7 +177,7 @@ export class PeerLink {
     if (this.state === 'closed') return;
     this.state = 'connecting';
     const { host, port } = parseAddress(this.address);
-    const socket = net.connect({ host, port });
+    const { socket, ready } = dial(host, port, this.settings.tls);
     this.socket = socket;
     this.blocked = false;
     socket.setNoDelay(true);
@@ -176,7 +188,7 @@ export class PeerLink {
       this.fail(socket, 'warn', 'peer.handshake.timeout', { timeoutMs: this.settings.handshakeTimeoutMs });
     }, this.settings.handshakeTimeoutMs);
 
-    socket.once('connect', () => {
+    socket.once(ready, () => {
       socket.write(encodeFrame(helloFor(this.settings.identity, this.peerId, 'raft', this.settings.advertised())));
     });
     socket.on('data', (chunk: Buffer) => {
@@ -187,7 +199,15 @@ export class PeerLink {
       }
     });
     socket.on('error', (error) => {
-      this.fail(socket, this.failures === 0 ? 'info' : 'debug', 'peer.connection.failed', { error: error.message });
+      const tlsFailure = describeTlsFailure(error);
+      if (tlsFailure !== undefined && this.state === 'connecting') {
+        // A configuration error, like a refused hello: recorded for peerState, backed off longer.
+        const refusal: HandshakeRefusal = { by: /ALERT/.test(String((error as NodeJS.ErrnoException).code)) ? 'peer' : 'local', code: 'TLS_FAILED', message: tlsFailure };
+        this.settings.onHandshake(this.peerId, refusal);
+        this.fail(socket, 'error', 'peer.handshake.refused', { by: refusal.by, code: 'TLS_FAILED', error: tlsFailure });
+        return;
+      }
+      this.fail(socket, this.failures === 0 ? 'info' : 'debug', 'peer.connection.failed', { error: tlsFailure ?? error.message });
     });
     socket.on('close', () => this.fail(socket, 'info', 'peer.disconnected', {}));
   }

@@ -19,17 +19,22 @@
  *   and counts silence on every connection; a connection silent for `livenessTimeoutMs` is torn
  *   down (and an outbound link redialled), so a path that silently dropped packets heals as soon
  *   as new connections work, not when the kernel's retransmission backoff gets around to it.
+ * - With `tls` (peer credentials with a CA), every connection, both ways, is mutual TLS: a peer
+ *   whose certificate is not signed by the CA is refused before its hello is read, and a plaintext
+ *   peer gets a TLS_FAILED refusal. Reloaded credentials apply to new connections.
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
-import type { PeerHello } from '@keel/protocol';
-import { KeelError, LIMITS, checkPeerHelloResult, packPayload, validatePeerHelloResult } from '@keel/protocol';
+import type { PeerHello, PeerHelloResult } from '@keel/protocol';
+import { KeelError, LIMITS, checkPeerHelloResult, describeTlsFailure, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
+import { closeGracefully } from './graceful-close.js';
 import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { FrameChannel } from './frame-channel.js';
 import { InboundPeerConnection } from './inbound-peer.js';
 import { ListenError, formatAddress } from './listen-error.js';
 import { LIVENESS_PINGS } from './liveness.js';
+import { TlsAcceptor, type TlsCredentials } from '../tls/index.js';
 import { PeerLink, type PeerLinkSettings } from './peer-link.js';
 import { streamSnapshot } from './snapshot-stream.js';
 
@@ -41,6 +46,8 @@ export interface PeerTransportOptions {
   /** DIAL address "host:port" per peer (may be a proxy!). Entries for this node are ignored. */
   peers: ReadonlyMap<NodeId, string>;
   logger: Logger;
+  /** Mutual TLS on every peer connection, with these credentials (their CA is required). Default: plaintext. */
+  tls?: TlsCredentials;
   /** Largest frame, in bytes. Default `LIMITS.frameBytesMax` (16 MiB). */
   maxFrameBytes?: number;
   /** Most bytes queued for one peer before messages are dropped. Default 64 MiB. */
@@ -153,7 +160,9 @@ export class PeerTransport {
       onUnreachable: (id) => this.reportUnreachable(id),
       onHandshake: (id, refusal) => this.noteHandshake(id, refusal),
       advertised: () => this.opts.advertised?.(),
+      tls: opts.tls,
     };
+    if (opts.tls !== undefined && opts.tls.paths.ca === undefined) throw new TypeError('peer TLS credentials need a CA (mutual TLS)');
     this.peers = opts.peers;
   }
 
@@ -161,7 +170,8 @@ export class PeerTransport {
   listen(): Promise<{ port: number }> {
     if (this.server !== null) throw new Error('PeerTransport.listen() called twice');
     if (this.closed) return Promise.reject(new KeelError('SHUTTING_DOWN', 'the transport is closed'));
-    const server = net.createServer((socket) => this.accept(socket));
+    const acceptor = this.tlsAcceptor();
+    const server = net.createServer((socket) => (acceptor !== undefined ? acceptor.accept(socket) : this.accept(socket)));
     this.server = server;
     return new Promise((resolve, reject) => {
       const failed = (error: Error): void => reject(new ListenError('peers', formatAddress(this.opts.listen.host, this.opts.listen.port), error));
@@ -249,7 +259,7 @@ export class PeerTransport {
   /**
    * Streams a snapshot to `to` over a dedicated connection, one chunk at a time; each chunk must
    * be acknowledged within `snapshotChunkTimeoutMs`. Resolves once the receiver installed it;
-   * rejects (`KeelError`: TIMEOUT, CONNECTION_LOST, CLUSTER_MISMATCH, UNAVAILABLE, or the
+   * rejects (`KeelError`: TIMEOUT, CONNECTION_LOST, CLUSTER_MISMATCH, TLS_FAILED, UNAVAILABLE, or the
    * receiver's install error) on any failure.
    */
   async sendSnapshot(to: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
@@ -257,7 +267,7 @@ export class PeerTransport {
     const address = this.peers.get(to);
     if (address === undefined || to === this.identity.nodeId) throw new KeelError('UNAVAILABLE', `no address for node ${to}`);
     const timeoutMs = this.snapshotChunkTimeoutMs;
-    const channel = await FrameChannel.connect(address, this.maxFrameBytes, timeoutMs);
+    const channel = await FrameChannel.connect(address, this.maxFrameBytes, timeoutMs, this.opts.tls);
     this.snapshotChannels.add(channel);
     try {
       channel.send(helloFor(this.identity, to, 'snapshot', this.opts.advertised?.()));
@@ -297,6 +307,33 @@ export class PeerTransport {
   private tick(): void {
     for (const link of this.links.values()) link.tick();
     for (const connection of [...this.inbound]) connection.tick();
+  }
+
+  /** The TLS side of the peer port, when the node has peer credentials. */
+  private tlsAcceptor(): TlsAcceptor | undefined {
+    if (this.opts.tls === undefined) return undefined;
+    return new TlsAcceptor({
+      credentials: this.opts.tls,
+      requireCertificate: true,
+      handshakeTimeoutMs: this.linkSettings.handshakeTimeoutMs,
+      onSecure: (socket) => this.accept(socket),
+      onPlaintext: (socket) =>
+        this.refuseTls(
+          socket,
+          `node ${this.identity.nodeId}'s peer port requires TLS (a certificate signed by its --peer-ca); the dialling node has no --peer-cert`,
+        ),
+      onUntrusted: (socket, why) => this.refuseTls(socket, `node ${this.identity.nodeId} refuses the dialling node: ${why} (by its --peer-ca)`),
+      // Before any hello, the peer's node id is unknown. Every refusal is an ERROR; the dialer backs off, so they do not flood.
+      onHandshakeFailed: (remote, why) => this.logger.log('error', 'peer.handshake.refused', { by: 'local', remote, code: 'TLS_FAILED', error: why }),
+    });
+  }
+
+  /** Refuses a connection before its hello is read: a TLS_FAILED handshake answer, and close. */
+  private refuseTls(socket: net.Socket, message: string): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: { code: 'TLS_FAILED', message, definite: true } };
+    this.logger.log('error', 'peer.handshake.refused', { by: 'local', remote, code: 'TLS_FAILED', error: message });
+    closeGracefully(socket, encodeFrame(result));
   }
 
   private accept(socket: net.Socket): void {

@@ -1,0 +1,6 @@
+export type { TlsFilePaths } from './credentials.js';
+export { TlsCredentials, TlsFilesError } from './credentials.js';
+export type { TlsAcceptorOptions } from './tls-acceptor.js';
+export { TlsAcceptor } from './tls-acceptor.js';
+export type { Dialled } from './dial.js';
+export { dial } from './dial.js';
