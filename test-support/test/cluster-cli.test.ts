@@ -120,6 +120,25 @@ describe('pnpm cluster', () => {
     for (const pid of secondPids) expect(isAlive(pid), `node pid ${pid} still running`).toBe(false);
   });
 
+  it('--tls runs every link over TLS and prints the kvctl flags that work; plaintext kvctl is refused', async () => {
+    const { args, endpoints } = await clusterArgs(join(tempDir(), 'data'));
+    const cli = startCli([...args, '--fresh', '--tls', '--log-level', 'warn']);
+    await cli.waitFor(/Keel cluster ready/);
+    const pids = cli.bannerPids();
+    // The example put, exactly as printed: its kvctl flags are the ones to use.
+    const printed = /npx kvctl (.*) put hello world/.exec(cli.output)?.[1];
+    expect(printed, cli.output).toMatch(/--cacert \S+ca\.pem --cert \S+client\.pem --key \S+client\.key$/);
+    const flags = printed!.split(' ');
+    expect(await runNode(KVCTL_BIN, [...flags, 'put', 'secret', 'yes'])).toMatchObject({ code: 0 });
+    expect(await runNode(KVCTL_BIN, [...flags, 'get', 'secret'])).toMatchObject({ code: 0, stdout: 'yes\n' });
+    const plain = await runNode(KVCTL_BIN, ['--endpoints', endpoints, 'get', 'secret']);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/^kvctl: TLS_FAILED: .*requires TLS/);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    for (const pid of pids) expect(isAlive(pid), `node pid ${pid} still running`).toBe(false);
+  });
+
   it('takes status, stop, kill, start and restart on stdin, and restarts a node that crashed with --restart-crashed', async () => {
     const { args } = await clusterArgs(join(tempDir(), 'data'));
     const cli = startCli([...args, '--fresh', '--restart-crashed', '--log-level', 'warn'], 'pipe');

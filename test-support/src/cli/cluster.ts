@@ -16,6 +16,7 @@ import type { ClusterNode } from '../cluster-node.js';
 import { clearDataRoot } from '../data-root.js';
 import { describeExit, type ExitInfo } from '../node-process.js';
 import { requireBuilt } from '../paths.js';
+import { kvctlTlsArgs } from '../tls/cluster-tls.js';
 import { portsInUse } from '../ports.js';
 import { Console } from './console.js';
 import { checkLayout } from './layout.js';
@@ -81,6 +82,7 @@ class ClusterCli {
         logLevel: o.logLevel,
         logLinesMax: LOG_LINES_MAX,
         waitForLeader: false,
+        tls: o.tls,
         onLine: (id, line, stream) => {
           if (stream === 'stdout') this.say(`${prettyLine(nodePrefix(id), line)}\n`);
           else this.console.print(`${nodePrefix(id)} ${line}\n`, process.stderr);
@@ -107,12 +109,14 @@ class ClusterCli {
     const endpoints = cluster.endpoints.join(',');
     const defaults = o.basePort === 7001 && o.nodes === 3;
     // `npx kvctl` finds the workspace's bin whether or not pnpm is installed globally.
-    const kv = defaults ? 'npx kvctl' : `npx kvctl --endpoints ${endpoints}`;
+    const tlsFlags = cluster.tls === undefined ? '' : ` ${kvctlTlsArgs(cluster.tls).join(' ')}`;
+    const kv = `${defaults ? 'npx kvctl' : `npx kvctl --endpoints ${endpoints}`}${tlsFlags}`;
     const lines = [
       '',
       paint(1, `Keel cluster ready: ${o.nodes} node(s), leader n${leader} (term ${term})`),
       `  endpoints: ${endpoints}`,
       `  data dir:  ${o.dataDir}`,
+      ...(cluster.tls === undefined ? [] : [`  TLS:       every link; CA, certificates and keys in ${cluster.tls.dir}`]),
       `  pids:      ${cluster.nodes.map((n) => `n${n.id}=${n.pid}`).join(' ')}`,
       '',
       'Try, in another terminal:',

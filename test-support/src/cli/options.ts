@@ -13,6 +13,8 @@ export interface CliOptions {
   readonly fresh: boolean;
   readonly logLevel: LogLevel;
   readonly restartCrashed: boolean;
+  /** Every link over TLS, with throwaway certificates in <data-dir>/tls. */
+  readonly tls: boolean;
   /** Everything after "--", for every keel-server. */
   readonly serverArgs: readonly string[];
 }
@@ -30,6 +32,9 @@ Options:
   --fresh             delete the data dir first (start an empty cluster); refused
                       while a running node holds it
   --restart-crashed   start a node again when it exits without being asked to
+  --tls               run every link over TLS: a throwaway CA and certificates are
+                      written to <data-dir>/tls at each start (mutual TLS between
+                      nodes, client certificates required); prints the kvctl flags
   --log-level <lvl>   node log level: debug, info, warn, error (default info)
   -h, --help          show this help
 
@@ -45,6 +50,7 @@ Examples:
   pnpm cluster
   pnpm cluster --nodes 5 --fresh
   pnpm cluster --base-port 8001 --data-dir /tmp/keel --restart-crashed
+  pnpm cluster --tls --fresh
 `;
 
 /** A command line that cannot run: the message, and exit status 2. */
@@ -62,6 +68,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
         'data-dir': { type: 'string', default: '.keel-data' },
         fresh: { type: 'boolean', default: false },
         'restart-crashed': { type: 'boolean', default: false },
+        tls: { type: 'boolean', default: false },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -88,6 +95,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
     fresh: values.fresh,
     logLevel,
     restartCrashed: values['restart-crashed'],
+    tls: values.tls,
     serverArgs: positionals,
   };
 }
