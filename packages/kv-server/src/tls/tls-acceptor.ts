@@ -50,17 +50,22 @@ export class TlsAcceptor {
     });
     this.server.on('secureConnection', (socket: tls.TLSSocket) => this.secured(socket));
     this.server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
-      const why = describeTlsFailure(error) ?? `the other end closed the connection during the handshake (${error.message}): does it trust this node's certificate?`;
+      const why =
+        describeTlsFailure(error) ??
+        `the other end closed the connection during the handshake (${error.message}): does it trust this node's certificate?`;
       o.onHandshakeFailed(this.remotes.get(parentOf(socket)) ?? '?', why);
     });
     o.credentials.onReload(() => this.server.setSecureContext(o.credentials.options));
   }
 
+  /** A finished handshake: on to the port, or refused when a required certificate is missing or untrusted. */
   private secured(socket: tls.TLSSocket): void {
     if (!this.o.requireCertificate || socket.authorized) return this.o.onSecure(socket);
     const presented = Object.keys(socket.getPeerCertificate()).length > 0;
     const error = Object.assign(new Error(String(socket.authorizationError)), { code: String(socket.authorizationError) });
-    const why = presented ? (describeTlsFailure(error) ?? `its certificate is not accepted (${error.message})`) : 'a client certificate is required and none was presented';
+    const why = presented
+      ? (describeTlsFailure(error) ?? `its certificate is not accepted (${error.message})`)
+      : 'a client certificate is required and none was presented';
     this.o.onUntrusted(socket, why);
   }
 
@@ -78,8 +83,9 @@ export class TlsAcceptor {
       if (chunk[0] === TLS_HANDSHAKE_RECORD) {
         this.remotes.set(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
         this.server.emit('connection', socket);
+      } else {
+        this.o.onPlaintext(socket);
       }
-      else this.o.onPlaintext(socket);
     });
   }
 }

@@ -202,7 +202,8 @@ export class PeerLink {
       const tlsFailure = describeTlsFailure(error);
       if (tlsFailure !== undefined && this.state === 'connecting') {
         // A configuration error, like a refused hello: recorded for peerState, backed off longer.
-        const refusal: HandshakeRefusal = { by: /ALERT/.test(String((error as NodeJS.ErrnoException).code)) ? 'peer' : 'local', code: 'TLS_FAILED', message: tlsFailure };
+        const by = /ALERT/.test(String((error as NodeJS.ErrnoException).code)) ? 'peer' : 'local'; // an alert: the peer refused
+        const refusal: HandshakeRefusal = { by, code: 'TLS_FAILED', message: tlsFailure };
         this.settings.onHandshake(this.peerId, refusal);
         this.fail(socket, 'error', 'peer.handshake.refused', { by: refusal.by, code: 'TLS_FAILED', error: tlsFailure });
         return;

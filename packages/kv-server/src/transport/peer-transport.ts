@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
 import type { PeerHello, PeerHelloResult } from '@keel/protocol';
-import { KeelError, LIMITS, checkPeerHelloResult, describeTlsFailure, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
+import { KeelError, LIMITS, checkPeerHelloResult, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
 import { closeGracefully } from './graceful-close.js';
 import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { FrameChannel } from './frame-channel.js';
