@@ -1,6 +1,6 @@
 /**
  * One run against Keel: a fresh cluster through the harness (`@keel/test-support`: direct
- * network, the server's default tuning, fsync on, temp data dirs, everything stopped by PID at
+ * network, the server's default tuning, fsync on, temp data dirs, plaintext or all TLS, everything stopped by PID at
  * the end, on failure and on Ctrl-C too), or the endpoints given. With `profileDir` every node
  * runs under `node --cpu-prof` and is stopped gracefully after the run so that its profile is
  * written.
@@ -41,6 +41,8 @@ export interface ClusterRunOptions {
   readonly nodes: number;
   readonly logLevel: LogLevel;
   readonly serverArgs: readonly string[];
+  /** Every link over TLS (the harness's throwaway certificates; the client presents one). */
+  readonly tls: boolean;
   /** Run the nodes under --cpu-prof, writing node-<id>.cpuprofile here. */
   readonly profileDir?: string;
 }
@@ -65,6 +67,7 @@ export async function runOnCluster(load: LoadOptions, c: ClusterRunOptions, prog
     network: c.profileDir === undefined ? 'direct' : new ProfilingNetwork(c.profileDir),
     tuning: [],
     serverArgs: c.serverArgs,
+    tls: c.tls,
     logLevel: c.logLevel,
     logLinesMax: 1000,
     onLine: (_id, line) => {

@@ -54,6 +54,8 @@ export interface CliOptions {
   readonly profile: boolean;
   /** Load the stand-in node that answers at once: the generator's and client library's own ceiling. */
   readonly stub: boolean;
+  /** Run the started clusters over TLS (every link; the client presents a certificate). */
+  readonly tls: boolean;
   /** --matrix / --vs-etcd: runs per cell, op-count multiplier, the cells. */
   readonly reps: number;
   readonly scale: number;
@@ -99,6 +101,8 @@ Cluster:
                         the top self-time functions per node into the results dir
   --stub                load a stand-in node that answers at once from memory (no Raft, no
                         disk): what the generator and @keel/client alone can drive
+  --tls                 run the started cluster over TLS, as pnpm cluster --tls does (mutual
+                        TLS between nodes, client certificates): measures TLS's cost
 
 Standard cells (puts at 1/16/64/256 in flight, linearizable and serializable gets at 1/64,
 a 50/50 put/lget mix at 64), a fresh cluster per run:
@@ -120,6 +124,7 @@ Examples:
   pnpm bench --matrix
   pnpm bench --vs-etcd --reps 3
   pnpm bench --profile --concurrency 256 --duration 20
+  pnpm bench --tls --concurrency 64 --ops 50000
 `;
 
 /** A command line that cannot run: the message, and exit status 2. */
@@ -216,6 +221,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
         'log-level': { type: 'string', default: 'info' },
         profile: { type: 'boolean', default: false },
         stub: { type: 'boolean', default: false },
+        tls: { type: 'boolean', default: false },
         matrix: { type: 'boolean', default: false },
         'vs-etcd': { type: 'boolean', default: false },
         reps: { type: 'string' },
@@ -241,6 +247,9 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
   }
   if ([v.endpoints !== undefined, v.profile, v.stub].filter(Boolean).length > 1) {
     throw new UsageError('--endpoints, --profile and --stub exclude each other');
+  }
+  if (v.tls && (v.endpoints !== undefined || v.stub || v['vs-etcd'])) {
+    throw new UsageError('--tls applies to the clusters the bench starts for Keel alone: not with --endpoints, --stub or --vs-etcd');
   }
   if (v.ops !== undefined && v.duration !== undefined) throw new UsageError('give --ops or --duration, not both');
   const ops = v.duration === undefined ? positiveInt('ops', v.ops ?? '20000') : undefined;
@@ -270,6 +279,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
     logLevel: oneOf('log-level', v['log-level'], ['debug', 'info', 'warn', 'error'] as const),
     profile: v.profile,
     stub: v.stub,
+    tls: v.tls,
     reps: positiveInt('reps', v.reps ?? (mode === 'vs-etcd' ? '3' : '1')),
     scale: positive('scale', v.scale),
     cells: v.cells === undefined ? undefined : parseCells(v.cells),

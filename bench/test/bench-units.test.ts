@@ -13,6 +13,8 @@ describe('command line', () => {
     expect(o.load).toMatchObject({ concurrency: 16, ops: 20000, durationSec: undefined, valueSize: 256, keys: 10000, warmup: 2000, prepopulate: 'auto' });
     expect(o.load.mix).toEqual({ put: 1, lget: 0, sget: 0 });
     expect(o.nodes).toBe(3);
+    expect(o.tls).toBe(false);
+    expect(parseCommandLine(['--tls', '--matrix'])!.tls).toBe(true);
   });
 
   it('takes a duration instead of ops, and passes what follows -- to every node', () => {
@@ -40,6 +42,8 @@ describe('command line', () => {
     [['--matrix', '--vs-etcd'], /two modes/],
     [['--matrix', '--endpoints', '127.0.0.1:7001'], /starts its own clusters/],
     [['--profile', '--stub'], /exclude each other/],
+    [['--tls', '--vs-etcd'], /--tls applies to the clusters the bench starts for Keel alone/],
+    [['--tls', '--endpoints', '127.0.0.1:7001'], /not with --endpoints/],
     [['--cells', 'put'], /--cells/],
     [['--etcd-target', 'followers'], /--etcd-target must be one of leader, all/],
     [['--bogus'], /Unknown option/],
