@@ -23,6 +23,7 @@ import net from 'node:net';
 import type { Logger } from '@keel/raft';
 import type { ClientRequest, ClientResponse, ClientResults } from '@keel/protocol';
 import { LIMITS, NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
+import { connectionsFullError, evictedError } from '../transport/errors.js';
 import { CLOSE_GRACE_MS, closeGracefully } from '../transport/graceful-close.js';
 import { ListenError, formatAddress } from '../transport/listen-error.js';
 import { ClientConnection, nowMs, type ClientConnectionSettings } from './client-connection.js';
@@ -254,7 +255,7 @@ export class ClientPortServer {
     this.noteFull();
     this.evictedInBurst++;
     this.evictedTotal++;
-    oldest.value.evict(`the server has ${this.maxConnections} client connections open, and this one sent nothing for ${Math.round(silentMs)} ms`);
+    oldest.value.evict(evictedError(this.maxConnections, silentMs));
     return true;
   }
 
@@ -284,11 +285,7 @@ export class ClientPortServer {
     const crowded = this.refusedLingering >= REFUSED_LINGERING_MAX;
     this.refusedLingering++;
     socket.once('close', () => this.refusedLingering--);
-    const response: ClientResponse = {
-      id: NO_REQUEST_ID,
-      ok: false,
-      error: { code: 'OVERLOADED', message: `the server has ${this.maxConnections} client connections open; retry later`, definite: true },
-    };
+    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: connectionsFullError(this.maxConnections).toWire() };
     closeGracefully(socket, encodeFrame(response), crowded ? REFUSED_CROWD_GRACE_MS : CLOSE_GRACE_MS);
   }
 }

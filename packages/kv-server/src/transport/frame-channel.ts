@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { FrameDecoder, KeelError, encodeFrame } from '@keel/protocol';
 import { parseAddress } from './address.js';
+import { asKeelError, connectionLostError, malformedFrameError, waitTimeoutError } from './errors.js';
 
 /** Frames that may arrive before anyone waits for them. */
 const INBOX_FRAMES_MAX = 16;
@@ -26,11 +27,11 @@ export class FrameChannel {
       try {
         this.decoder.push(chunk, (value) => this.deliver(value));
       } catch (error) {
-        this.fail(error instanceof KeelError ? error : new KeelError('INTERNAL', String(error)));
+        this.fail(asKeelError(error));
       }
     });
-    socket.on('error', (error) => this.fail(new KeelError('CONNECTION_LOST', `connection failed: ${error.message}`, { cause: error })));
-    socket.on('close', () => this.fail(new KeelError('CONNECTION_LOST', 'connection closed by the peer')));
+    socket.on('error', (error) => this.fail(connectionLostError(`connection failed: ${error.message}`, error)));
+    socket.on('close', () => this.fail(connectionLostError('connection closed by the peer')));
   }
 
   /** Opens a connection to `address` within `timeoutMs`. */
@@ -41,11 +42,11 @@ export class FrameChannel {
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new KeelError('TIMEOUT', `connecting to ${address} took longer than ${timeoutMs} ms`));
+        reject(waitTimeoutError(`connecting to ${address} took longer than ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new KeelError('CONNECTION_LOST', `cannot connect to ${address}: ${error.message}`, { cause: error }));
+        reject(connectionLostError(`cannot connect to ${address}: ${error.message}`, error));
       });
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -68,7 +69,7 @@ export class FrameChannel {
     if (this.waiter !== null) throw new Error('FrameChannel.next() called while another call is waiting');
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new KeelError('TIMEOUT', `no ${what} within ${timeoutMs} ms`, { definite: false }));
+        this.fail(waitTimeoutError(`no ${what} within ${timeoutMs} ms`, true));
       }, timeoutMs);
       this.waiter = { resolve, reject, timer };
     });
@@ -76,7 +77,7 @@ export class FrameChannel {
 
   /** Closes the connection; a waiting `next()` rejects. */
   close(): void {
-    this.fail(new KeelError('CONNECTION_LOST', 'channel closed'));
+    this.fail(connectionLostError('channel closed'));
   }
 
   private deliver(value: unknown): void {
@@ -84,7 +85,7 @@ export class FrameChannel {
     if (waiter === null) {
       // The exchange is stop-and-wait: a peer that answers far ahead of the questions is broken.
       if (this.inbox.length >= INBOX_FRAMES_MAX) {
-        this.fail(new KeelError('MALFORMED_FRAME', `more than ${INBOX_FRAMES_MAX} unrequested frames from the peer`));
+        this.fail(malformedFrameError(`more than ${INBOX_FRAMES_MAX} unrequested frames from the peer`));
         return;
       }
       this.inbox.push(value);

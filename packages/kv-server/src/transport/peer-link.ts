@@ -16,8 +16,9 @@
  */
 import net from 'node:net';
 import type { Logger, NodeId } from '@keel/raft';
-import { FrameBatch, FrameDecoder, KeelError, checkPeerHelloResult, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, checkPeerHelloResult, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
 import { parseAddress } from './address.js';
+import { malformedFrameError } from './errors.js';
 import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { Backoff } from './backoff.js';
 import { PING_FRAME, Silence, isPong } from './liveness.js';
@@ -198,7 +199,7 @@ export class PeerLink {
       return;
     }
     if (this.state !== 'connecting') {
-      throw new KeelError('MALFORMED_FRAME', 'unexpected frame from the peer on an outbound connection');
+      throw malformedFrameError('unexpected frame from the peer on an outbound connection');
     }
     const result = validatePeerHelloResult(value);
     const refusal = checkPeerHelloResult(result, this.settings.identity, this.peerId);

@@ -25,6 +25,7 @@ import net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
 import type { PeerHello } from '@keel/protocol';
 import { KeelError, LIMITS, checkPeerHelloResult, packPayload, validatePeerHelloResult } from '@keel/protocol';
+import { duplicateNodeError, noPeerAddressError, transportClosedError } from './errors.js';
 import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { FrameChannel } from './frame-channel.js';
 import { InboundPeerConnection } from './inbound-peer.js';
@@ -160,7 +161,7 @@ export class PeerTransport {
   /** Starts listening for peers and dialing them. Resolves with the bound port; rejects with `ListenError`. */
   listen(): Promise<{ port: number }> {
     if (this.server !== null) throw new Error('PeerTransport.listen() called twice');
-    if (this.closed) return Promise.reject(new KeelError('SHUTTING_DOWN', 'the transport is closed'));
+    if (this.closed) return Promise.reject(transportClosedError());
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -253,9 +254,9 @@ export class PeerTransport {
    * receiver's install error) on any failure.
    */
   async sendSnapshot(to: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    if (this.closed) throw new KeelError('SHUTTING_DOWN', 'the transport is closed');
+    if (this.closed) throw transportClosedError();
     const address = this.peers.get(to);
-    if (address === undefined || to === this.identity.nodeId) throw new KeelError('UNAVAILABLE', `no address for node ${to}`);
+    if (address === undefined || to === this.identity.nodeId) throw noPeerAddressError(to);
     const timeoutMs = this.snapshotChunkTimeoutMs;
     const channel = await FrameChannel.connect(address, this.maxFrameBytes, timeoutMs);
     this.snapshotChannels.add(channel);
@@ -365,11 +366,7 @@ export class PeerTransport {
   private admitRaftChannel(hello: PeerHello, connection: InboundPeerConnection): KeelError | null {
     const current = this.raftChannels.get(hello.nodeId);
     if (current === undefined || current.incarnation === hello.incarnation || !current.live) return null;
-    return new KeelError(
-      'CLUSTER_MISMATCH',
-      `refusing node ${hello.nodeId} from ${connection.remote}: node ${hello.nodeId} is already connected from ${current.remote}, ` +
-        `a different process; are two processes running with id ${hello.nodeId}?`,
-    );
+    return duplicateNodeError(hello.nodeId, connection.remote, current.remote);
   }
 
   private noteHandshake(peer: NodeId, refusal: HandshakeRefusal | null): void {
