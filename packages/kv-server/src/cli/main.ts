@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { ConfigError, type KeelNodeConfig } from '../node/config.js';
+import { ConfigError, effectivePeerLivenessTimeoutMs, type KeelNodeConfig } from '../node/config.js';
 import { JsonLogger } from '../node/json-logger.js';
 import type { KeelNode } from '../node/keel-node.js';
 import { EXIT, describeFailure } from './exit-status.js';
@@ -97,6 +97,21 @@ async function main(): Promise<void> {
     heartbeatTicks: config.heartbeatTicks,
     snapshotEntries: config.snapshotEntries,
     requestTimeoutMs: config.requestTimeoutMs,
+    limits: {
+      pendingProposalsMax: config.pendingProposalsMax,
+      pendingProposalBytesMax: config.pendingProposalBytesMax,
+      pendingReadsMax: config.pendingReadsMax,
+      maxUncommittedBytes: config.maxUncommittedBytes,
+      maxClientConnections: config.maxClientConnections,
+      clientResponseBudgetBytes: config.clientResponseBudgetBytes,
+      clientFirstRequestTimeoutMs: config.clientFirstRequestTimeoutMs,
+      clientFrameTimeoutMs: config.clientFrameTimeoutMs,
+      clientIdleTimeoutMs: config.clientIdleTimeoutMs,
+      peerLivenessTimeoutMs: effectivePeerLivenessTimeoutMs(config),
+      sweepIntervalMs: config.sweepIntervalMs,
+      applyBacklogMax: config.applyBacklogMax,
+      statsIntervalMs: config.statsIntervalMs,
+    },
     pid: process.pid,
   });
   // Loaded after validation: a configuration error never depends on the node's modules loading.

@@ -3,8 +3,8 @@ import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
 import { ClientPortServer } from '../client-port/index.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
-import { PeerTransport, peerLivenessTimeoutMs } from '../transport/index.js';
-import { ConfigError, coreConfigOf, type KeelNodeConfig, type ListenAddress } from './config.js';
+import { PeerTransport } from '../transport/index.js';
+import { ConfigError, coreConfigOf, effectivePeerLivenessTimeoutMs, type KeelNodeConfig, type ListenAddress } from './config.js';
 import { startingError } from './errors.js';
 import type { JsonLogger } from './json-logger.js';
 import { NodeCore } from './node-core.js';
@@ -15,8 +15,6 @@ export interface KeelNodeHooks {
   /** The node hit an error it cannot continue after (durable write failed, invariant broken). */
   onFatal?: (error: unknown) => void;
 }
-
-const STATS_INTERVAL_MS = 10_000;
 
 /**
  * One Keel node process: the thin adapter that gives a `NodeCore` its ports — LevelDB stores,
@@ -60,7 +58,7 @@ export class KeelNode {
       listen: config.listenPeer,
       peers: new Map(),
       logger,
-      livenessTimeoutMs: peerLivenessTimeoutMs(2 * config.electionTicks * config.tickMs),
+      livenessTimeoutMs: effectivePeerLivenessTimeoutMs(config),
       advertised: () => core?.advertised() ?? listening,
       onPeerAddresses: (id, addresses) => core?.peerAddresses(id, addresses),
       onMessage: (m) => core?.step(m),
@@ -73,6 +71,11 @@ export class KeelNode {
       logger,
       peerAddress: () => (core?.advertised() ?? listening).peerAddress,
       handle: (request) => (core !== undefined ? core.handle(request) : Promise.reject(startingError())),
+      maxConnections: config.maxClientConnections,
+      responseBytesPerConnectionMax: config.clientResponseBudgetBytes,
+      firstRequestTimeoutMs: config.clientFirstRequestTimeoutMs,
+      frameTimeoutMs: config.clientFrameTimeoutMs,
+      idleTimeoutMs: config.clientIdleTimeoutMs,
     });
     try {
       checkInitialCluster(config, stores.log, stores.state, logger);
@@ -90,9 +93,10 @@ export class KeelNode {
         preVote: true,
         checkQuorum: true,
         applied: stores.state.appliedIndex(),
+        maxUncommittedBytes: config.maxUncommittedBytes,
         logger,
       });
-      const stats = new ReadyStats(logger, STATS_INTERVAL_MS);
+      const stats = new ReadyStats(logger, config.statsIntervalMs);
       let node: KeelNode | undefined;
       const started = new NodeCore(coreConfigOf(config), rawNode, {
         log: stores.log,

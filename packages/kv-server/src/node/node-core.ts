@@ -40,9 +40,6 @@ interface PendingTransfer {
   readonly reject: (e: KeelError) => void;
 }
 
-/** Most committed entries waiting on the apply chain before the Ready loop waits for it. */
-const APPLY_BACKLOG_MAX = 8192;
-
 /**
  * The deterministic core of one Keel node: it owns a `RawNode` and moves work between it, the
  * log store, the state store, the peers and the clients — through ports only (`NodeCorePorts`),
@@ -285,7 +282,7 @@ export class NodeCore {
       const entries = rd.committedEntries;
       this.applyBacklog += entries.length;
       this.applyChain = this.applyChain.then(() => this.applyEntries(entries));
-      if (entries.some((e) => e.type === 'confChange') || this.applyBacklog > APPLY_BACKLOG_MAX) await this.appliedAll();
+      if (entries.some((e) => e.type === 'confChange') || this.applyBacklog > this.config.applyBacklogMax) await this.appliedAll();
     } else {
       this.serveReads();
     }
