@@ -22,6 +22,7 @@ const LIMIT_FLAGS = [
   ['--sweep-interval-ms', 'sweepIntervalMs', 100],
   ['--apply-backlog-max', 'applyBacklogMax', 1000],
   ['--stats-interval-ms', 'statsIntervalMs', 2000],
+  ['--ready-apply-lag-max', 'readyApplyLagMax', 50],
 ] as const;
 
 describe('limit flags', () => {
@@ -39,6 +40,8 @@ describe('limit flags', () => {
     expect(c.sweepIntervalMs).toBe(200);
     expect(c.applyBacklogMax).toBe(8192);
     expect(c.statsIntervalMs).toBe(10_000);
+    expect(c.readyApplyLagMax).toBe(1000);
+    expect(c.listenMetrics).toBeUndefined();
     for (const [, key] of LIMIT_FLAGS) if (key !== 'peerLivenessTimeoutMs') expect(c[key]).toBe(NODE_DEFAULTS[key]);
   });
 
@@ -48,6 +51,7 @@ describe('limit flags', () => {
       const env = `KEEL_${flag.slice(2).replaceAll('-', '_').toUpperCase()}`;
       expect(parseConfig(BASE, { [env]: String(value) })[key], env).toBe(value);
     }
+    expect(parseConfig([...BASE, '--listen-metrics', '127.0.0.1:9101'], {}).listenMetrics).toEqual({ host: '127.0.0.1', port: 9101 });
   });
 
   it('refuse values out of range, naming the flag', () => {
@@ -60,6 +64,8 @@ describe('limit flags', () => {
     refused(['--client-response-budget-bytes', '1000'], 'client-response-budget-bytes must be at least 65536');
     refused(['--peer-liveness-timeout-ms', '10'], 'peer-liveness-timeout-ms must be an integer >= 1000');
     refused(['--sweep-interval-ms', 'often'], '--sweep-interval-ms');
+    refused(['--listen-metrics', '127.0.0.1:7201'], '--listen-metrics and the client port are the same');
+    refused(['--listen-metrics', 'nowhere'], 'is not host:port');
   });
 });
 

@@ -133,6 +133,8 @@ export interface NodeStatus {
   readonly applied: number;
   readonly lastIndex: number;
   readonly clientAddress: string;
+  /** Where the node's admin HTTP listener (metrics, health, dashboard, backups) is reached; absent when it has none. */
+  readonly adminAddress?: string;
 }
 
 /** Result shapes, by op. `revision` is the log index at which a write applied. */

@@ -111,7 +111,9 @@ async function main(): Promise<void> {
       sweepIntervalMs: config.sweepIntervalMs,
       applyBacklogMax: config.applyBacklogMax,
       statsIntervalMs: config.statsIntervalMs,
+      readyApplyLagMax: config.readyApplyLagMax,
     },
+    listenMetrics: config.listenMetrics === undefined ? null : `${config.listenMetrics.host}:${config.listenMetrics.port}`,
     pid: process.pid,
   });
   // Loaded after validation: a configuration error never depends on the node's modules loading.

@@ -54,6 +54,8 @@ type ConfigKey =
   | 'sweepIntervalMs'
   | 'applyBacklogMax'
   | 'statsIntervalMs'
+  | 'listenMetrics'
+  | 'readyApplyLagMax'
   | 'logLevel'
   | 'ignoreInitialClusterMismatch';
 
@@ -234,6 +236,20 @@ const SETTINGS: readonly Setting[] = [
     description: `interval of the node.stats debug log line (default ${NODE_DEFAULTS.statsIntervalMs})`,
   },
   {
+    key: 'listenMetrics',
+    flag: '--listen-metrics <host:port>',
+    env: 'KEEL_LISTEN_METRICS',
+    description:
+      'serve the admin HTTP listener here: /metrics (Prometheus), /health, /ready and the dashboard at / ' +
+      '(default: off; no authentication, so keep it on a loopback or private address)',
+  },
+  {
+    key: 'readyApplyLagMax',
+    flag: '--ready-apply-lag-max <n>',
+    env: 'KEEL_READY_APPLY_LAG_MAX',
+    description: `/ready answers 503 while the applied index is more than n entries behind the commit index (default ${NODE_DEFAULTS.readyApplyLagMax})`,
+  },
+  {
     key: 'logLevel',
     flag: '--log-level <level>',
     env: 'KEEL_LOG_LEVEL',
@@ -352,6 +368,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     return r === undefined ? fallback : parseInteger(r, min);
   };
   const peerLivenessRaw = get('peerLivenessTimeoutMs');
+  const listenMetricsRaw = get('listenMetrics');
+  const listenMetrics = listenMetricsRaw === undefined ? undefined : parseListen(listenMetricsRaw);
+  for (const [what, other] of [['peer', listenPeer], ['client', listenClient]] as const) {
+    if (listenMetrics !== undefined && listenMetrics.port === other.port && sameHost(listenMetrics.host, other.host)) {
+      throw new ConfigError(`--listen-metrics and the ${what} port are the same (${other.host}:${other.port})`);
+    }
+  }
   const peersRaw = get('peers');
   const logLevelRaw = get('logLevel');
   const clusterIdRaw = get('clusterId');
@@ -382,6 +405,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     sweepIntervalMs: num('sweepIntervalMs', NODE_DEFAULTS.sweepIntervalMs),
     applyBacklogMax: num('applyBacklogMax', NODE_DEFAULTS.applyBacklogMax),
     statsIntervalMs: num('statsIntervalMs', NODE_DEFAULTS.statsIntervalMs),
+    ...(listenMetrics === undefined ? {} : { listenMetrics }),
+    readyApplyLagMax: num('readyApplyLagMax', NODE_DEFAULTS.readyApplyLagMax),
     logLevel: logLevelRaw === undefined ? NODE_DEFAULTS.logLevel : parseLogLevel(logLevelRaw),
     ignoreInitialClusterMismatch:
       get('ignoreInitialClusterMismatch') === undefined ? NODE_DEFAULTS.ignoreInitialClusterMismatch : parseBool(get('ignoreInitialClusterMismatch')!),

@@ -92,6 +92,10 @@ export interface KeelNodeConfig {
   readonly applyBacklogMax: number;
   /** Interval of the `node.stats` debug line, in ms. Default 10,000. */
   readonly statsIntervalMs: number;
+  /** Where the admin HTTP listener (metrics, health, readiness, dashboard) listens; absent: no listener. */
+  readonly listenMetrics?: ListenAddress;
+  /** `/ready` answers 503 while the applied index is more than this many entries behind the commit index. Default 1,000. */
+  readonly readyApplyLagMax: number;
   /** Least important log level printed. Default "info". */
   readonly logLevel: LogLevel;
   /**
@@ -166,6 +170,7 @@ export const NODE_DEFAULTS = {
   sweepIntervalMs: 200,
   applyBacklogMax: 8192,
   statsIntervalMs: 10_000,
+  readyApplyLagMax: 1000,
   logLevel: 'info',
   ignoreInitialClusterMismatch: false,
 } as const satisfies Partial<KeelNodeConfig>;
@@ -205,6 +210,7 @@ export function validateNodeConfig(config: KeelNodeConfig): KeelNodeConfig {
     ['sweep-interval-ms', config.sweepIntervalMs],
     ['apply-backlog-max', config.applyBacklogMax],
     ['stats-interval-ms', config.statsIntervalMs],
+    ['ready-apply-lag-max', config.readyApplyLagMax],
   ] as const) {
     if (!isPositiveInt(value)) fail(`${name} must be a positive integer, got ${String(value)}`);
   }

@@ -400,11 +400,6 @@ export class NodeCore {
     return map;
   }
 
-  /** The membership as clients see it: the store's, with empty addresses filled from what peers advertised. */
-  private members(): Member[] {
-    return this.learnedAddresses.fill(this.ports.state.members());
-  }
-
   private async takeSnapshot(): Promise<void> {
     const takenAt = this.applied;
     const meta = await this.ports.log.createSnapshot(Math.max(0, this.applied - this.config.snapshotCatchUpEntries));
@@ -454,6 +449,11 @@ export class NodeCore {
     transferLeadership: (to) => this.transferLeadership(to),
   };
 
+  /** The membership as clients see it: the store's, with empty addresses filled from what peers advertised. */
+  members(): Member[] {
+    return this.learnedAddresses.fill(this.ports.state.members());
+  }
+
   /** This node's view of itself. */
   status(): NodeStatus {
     const s = this.raw.status();
@@ -466,6 +466,7 @@ export class NodeCore {
       applied: this.applied,
       lastIndex: s.lastIndex,
       clientAddress: this.clientAddressOf(this.config.id) ?? this.ports.listening.clientAddress,
+      ...(this.ports.listening.adminAddress ? { adminAddress: this.ports.listening.adminAddress } : {}),
     };
   }
 
@@ -500,17 +501,22 @@ export class NodeCore {
     settle: (r: ApplyResult, resolve: (v: T) => void, reject: (e: KeelError) => void) => void,
   ): Promise<T> {
     const { pendingProposalsMax, pendingProposalBytesMax } = this.config;
+    const observer = this.ports.observer;
+    const refuse = (error: KeelError): Promise<T> => {
+      observer?.proposalFailed?.(error.code);
+      return Promise.reject(error);
+    };
     if (this.proposals.size >= pendingProposalsMax) {
-      return Promise.reject(overloadedError(`too many writes waiting for commit (${pendingProposalsMax})`));
+      return refuse(overloadedError(`too many writes waiting for commit (${pendingProposalsMax})`));
     }
     const bytes = payload instanceof Uint8Array ? payload.byteLength : (payload.context?.byteLength ?? 0);
     if (this.proposals.bytes + bytes > pendingProposalBytesMax && this.proposals.size > 0) {
-      return Promise.reject(overloadedError(`too many bytes of writes waiting for commit (${pendingProposalBytesMax})`));
+      return refuse(overloadedError(`too many bytes of writes waiting for commit (${pendingProposalBytesMax})`));
     }
     const result = payload instanceof Uint8Array ? this.raw.propose(payload) : this.raw.proposeConfChange(payload);
     if (!result.ok) {
       const change = payload instanceof Uint8Array ? undefined : payload;
-      return Promise.reject(proposalRejectionError(result.reason, this.hint(result.leader), change));
+      return refuse(proposalRejectionError(result.reason, this.hint(result.leader), change));
     }
     this.scheduleReady();
     return new Promise<T>((resolve, reject) => {
@@ -519,8 +525,14 @@ export class NodeCore {
         term: result.term,
         bytes,
         deadlineTick: this.tickCount + this.config.requestTimeoutTicks,
-        onApplied: (r) => settle(r, resolve, reject),
-        onFailed: reject,
+        onApplied: (r) => {
+          observer?.proposalCommitted?.();
+          settle(r, resolve, reject);
+        },
+        onFailed: (error) => {
+          observer?.proposalFailed?.(error.code);
+          reject(error);
+        },
       };
       this.proposals.add(pending);
     });
