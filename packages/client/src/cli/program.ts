@@ -4,7 +4,7 @@
  * in-process with their own streams.
  */
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { KeelError } from '@keel/protocol';
+import { BackupError, KeelError } from '@keel/protocol';
 import { KeelClient } from '../client.js';
 import type { CasCondition } from '../validate.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
@@ -26,6 +26,7 @@ import {
   valueComesFromStdin,
 } from './input.js';
 import type { StdinLike } from './input.js';
+import { registerSnapshotCommands } from './snapshot.js';
 
 /** The streams and environment kvctl runs with. */
 export interface CliIo {
@@ -35,11 +36,23 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
-interface GlobalOptions {
+export interface GlobalOptions {
   endpoints?: string[];
   json?: boolean;
   consistency: 'linearizable' | 'serializable';
   timeout: number;
+}
+
+/** What commands registered from other files (`register…Commands`) get from `runCli`. */
+export interface CommandContext {
+  /** Wraps a command's body: global options, a client on the endpoints, the exit status it returns. */
+  withClient<A extends unknown[]>(
+    body: (client: KeelClient, opts: GlobalOptions, ...args: A) => Promise<ExitCode | void>,
+  ): (...args: unknown[]) => Promise<void>;
+  /** Whether --json was given (known once a command runs). */
+  json(): boolean;
+  out(text: string | Uint8Array): void;
+  printJson(value: unknown): void;
 }
 
 /** Thrown by commands for a usage problem found after parsing (exit status 2). */
@@ -59,6 +72,8 @@ Examples:
   $ kvctl member list
   $ kvctl member add 4 127.0.0.1:7104 127.0.0.1:7004
   $ kvctl leader transfer 2
+  $ kvctl snapshot save backup.keel         a consistent backup; restore with keel-server restore
+  $ kvctl snapshot status backup.keel       check it: revision, keys, size, checksum
   $ kvctl --json get greeting                machine-readable output
 
 Endpoints come from --endpoints, else KEEL_ENDPOINTS, else ${DEFAULT_ENDPOINTS}.
@@ -270,6 +285,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }),
     );
 
+  const context: CommandContext = { withClient, json: () => json, out, printJson };
+  registerSnapshotCommands(program, context);
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -291,6 +309,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const code = exitCodeFor(error);
     if (error instanceof KeelError) {
       if (json) printJson({ error: errorJson(error) });
+      else io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
+    } else if (error instanceof BackupError) {
+      if (json) printJson({ error: { code: error.code, message: error.message } });
       else io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
     } else if (error instanceof TypeError) {
       if (json) printJson({ error: { code: 'INVALID_ARGUMENT', message: error.message, definite: true } });

@@ -8,8 +8,9 @@
  *   GET /ready         200 {"ready":true,…} when a leader is known and applied is close to commit, else 503 with a reason
  *   GET /api/node      this node's status and its last minutes of samples (JSON)
  *   GET /api/cluster   every member's status, reachability and samples, gathered by this node (JSON)
+ *   GET /snapshot      a backup: a consistent snapshot of the state machine, in the backup format
  *
- * No authentication: listen on a loopback or private address.
+ * No authentication: listen on a loopback or private address (a backup holds every key).
  */
 import http from 'node:http';
 import type { Logger } from '@keel/raft';
@@ -19,11 +20,12 @@ import type { ClusterView } from './cluster-view.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import type { Readiness, Verdict } from './health.js';
 
-/** A request that fails with this HTTP status (503 while the node starts, say) and a message. */
+/** A request that fails with this HTTP status (503 while the node starts, say), a message and maybe a Keel error code. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -39,6 +41,8 @@ export interface AdminHandlers {
   ready(): Readiness;
   node(): unknown;
   cluster(): Promise<ClusterView>;
+  /** Stream a backup to `res` (status, headers and body); throw `HttpError` before writing anything when there is none. */
+  snapshot(res: http.ServerResponse): Promise<void>;
 }
 
 export class AdminServer {
@@ -57,7 +61,8 @@ export class AdminServer {
       this.route(req, res).catch((error: unknown) => {
         const status = error instanceof HttpError ? error.status : 500;
         if (status === 500) this.logger.log('warn', 'admin.request.failed', { path: req.url, error: (error as Error).message });
-        if (!res.headersSent) json(res, status, { error: (error as Error).message });
+        const code = error instanceof HttpError && error.code !== undefined ? { code: error.code } : {};
+        if (!res.headersSent) json(res, status, { error: (error as Error).message, ...code });
         else res.destroy();
       });
     });
@@ -89,8 +94,9 @@ export class AdminServer {
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://admin').pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
+    const allowed = path === '/snapshot' ? ['GET'] : ['GET', 'HEAD'];
+    if (!allowed.includes(req.method ?? '')) {
+      res.setHeader('Allow', allowed.join(', '));
       return json(res, 405, { error: `${req.method} is not allowed; use GET` });
     }
     const h = this.handlers;
@@ -113,8 +119,10 @@ export class AdminServer {
         return json(res, 200, h.node());
       case '/api/cluster':
         return json(res, 200, await h.cluster());
+      case '/snapshot':
+        return h.snapshot(res);
       default:
-        return json(res, 404, { error: `no such path: ${path}`, paths: ['/', '/metrics', '/health', '/ready', '/api/node', '/api/cluster'] });
+        return json(res, 404, { error: `no such path: ${path}`, paths: ['/', '/metrics', '/health', '/ready', '/api/node', '/api/cluster', '/snapshot'] });
     }
   }
 }

@@ -11,9 +11,10 @@ import type { Logger, NodeId } from '@keel/raft';
 import type { ClientPortServer } from '../client-port/index.js';
 import type { ListenAddress } from '../node/config.js';
 import type { NodeCore } from '../node/node-core.js';
-import type { Disk } from '../storage/index.js';
+import type { Disk, SnapshotStream } from '../storage/index.js';
 import type { PeerTransport } from '../transport/index.js';
 import { AdminServer, HttpError } from './admin-server.js';
+import { sendBackup } from './backup-download.js';
 import { ClusterViewer } from './cluster-view.js';
 import { WriteProbe, readiness, type Verdict } from './health.js';
 import { History } from './history.js';
@@ -35,6 +36,8 @@ export interface NodeAdminSettings {
   readonly listen: ListenAddress;
   /** `/ready` fails while applied trails commit by more entries than this. */
   readonly readyApplyLagMax: number;
+  /** Largest chunk of a backup (as snapshots to followers). */
+  readonly snapshotChunkBytes: number;
 }
 
 export class NodeAdmin {
@@ -97,6 +100,16 @@ export class NodeAdmin {
       cluster: () => {
         node();
         return this.viewer.view();
+      },
+      snapshot: async (res) => {
+        let stream: SnapshotStream;
+        try {
+          stream = await node().core.backup(settings.snapshotChunkBytes);
+        } catch (error) {
+          if (!(error instanceof KeelError)) throw error;
+          throw new HttpError(error.code === 'OVERLOADED' ? 429 : 503, `no consistent snapshot: ${error.message}`, error.code);
+        }
+        await sendBackup(res, stream, settings, logger);
       },
     });
   }

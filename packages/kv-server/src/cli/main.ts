@@ -7,7 +7,7 @@ import { EXIT, describeFailure } from './exit-status.js';
 import { parseConfig } from './options.js';
 
 /**
- * `keel-server`: parse and validate the configuration (exit 2 with one line on stderr when it is
+ * `keel-server` (and `keel-server restore …`, see restore.ts): parse and validate the configuration (exit 2 with one line on stderr when it is
  * bad), start the node, and shut it down cleanly on SIGTERM/SIGINT (exit 0). A failure to start,
  * or a fatal one while running, is logged as JSON and named in one line on stderr, with an exit
  * status for its cause (`exit-status.ts`).
@@ -135,4 +135,8 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+if (process.argv[2] === 'restore') {
+  const { runRestore } = await import('./restore.js');
+  process.exit(await runRestore(process.argv.slice(3)));
+}
 await main();

@@ -277,6 +277,9 @@ Example (node 1 of 3; clients on 7001-7003 as kvctl expects, peers on 7101-7103,
     --initial-cluster 1=127.0.0.1:7101/127.0.0.1:7001,2=127.0.0.1:7102/127.0.0.1:7002,3=127.0.0.1:7103/127.0.0.1:7003
 Example (a fourth node, then \`kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7004\`):
   keel-server --id 4 --data-dir /tmp/keel4 --join --listen-peer 127.0.0.1:7104 --listen-client 127.0.0.1:7004
+
+To seed a new cluster's data directories from a backup (\`kvctl snapshot save\`), see
+  keel-server restore --help
 `;
 
 /** Build the commander program (exposed for `--help` tests). */
@@ -298,7 +301,7 @@ export function buildProgram(): Command {
 }
 
 /** Where a raw setting came from, for error messages. */
-interface Raw {
+export interface Raw {
   readonly value: unknown;
   readonly origin: string;
 }
@@ -494,7 +497,7 @@ function parseId(text: string, origin: string): NodeId {
   return id;
 }
 
-function parseInitialCluster(raw: Raw): InitialMember[] {
+export function parseInitialCluster(raw: Raw): InitialMember[] {
   const members: InitialMember[] = [];
   if (Array.isArray(raw.value)) {
     for (const item of raw.value as unknown[]) {

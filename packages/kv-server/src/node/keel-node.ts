@@ -56,7 +56,14 @@ export class KeelNode {
       config.listenMetrics === undefined
         ? undefined
         : new NodeAdmin(
-            { nodeId: config.id, clusterId: config.clusterId, dataDir: config.dataDir, listen: config.listenMetrics, readyApplyLagMax: config.readyApplyLagMax },
+            {
+              nodeId: config.id,
+              clusterId: config.clusterId,
+              dataDir: config.dataDir,
+              listen: config.listenMetrics,
+              readyApplyLagMax: config.readyApplyLagMax,
+              snapshotChunkBytes: config.snapshotChunkBytes,
+            },
             logger,
           );
     const stores = await openLevelStores(config.dataDir, { nodeId: config.id, logger, ...(admin !== undefined ? { wrapDisk: admin.wrapDisk } : {}) });

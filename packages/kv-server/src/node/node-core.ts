@@ -3,7 +3,7 @@ import type { ClientRequest, ClientResults, KeyValue, Member, NodeStatus, WireEr
 import type { ConfChange, Entry, Message, NodeId, RawNode, Ready, Role, Snapshot, SnapshotMeta, SoftState } from '@keel/raft';
 import { encodeCommand, type Command } from '../state-machine/commands.js';
 import { persistReady } from '../storage/node-stores.js';
-import type { ApplyResult } from '../storage/state-store.js';
+import type { ApplyResult, SnapshotStream } from '../storage/state-store.js';
 import type { PeerAddresses } from '../transport/index.js';
 import { AddressBook } from './address-book.js';
 import { dispatch, encodeOrReject, type AnyResult, type NodeOperations, type ScanRange, type WriteResult } from './client-requests.js';
@@ -468,6 +468,18 @@ export class NodeCore {
       clientAddress: this.clientAddressOf(this.config.id) ?? this.ports.listening.clientAddress,
       ...(this.ports.listening.adminAddress ? { adminAddress: this.ports.listening.adminAddress } : {}),
     };
+  }
+
+  /**
+   * The state machine for a backup: a consistent snapshot (one database snapshot) that holds
+   * every write acknowledged before the call — it is taken behind a linearizable read barrier
+   * (ReadIndex, then the applied index reaching it), so its index is at least the commit index
+   * of the moment of the call, whichever node is asked. Rejects as a linearizable read does
+   * (UNAVAILABLE, TIMEOUT, OVERLOADED, SHUTTING_DOWN). The caller closes the stream.
+   */
+  backup(chunkBytes: number): Promise<SnapshotStream> {
+    if (this.closing) return Promise.reject(shuttingDownError(false));
+    return this.read('linearizable', () => this.ports.state.readSnapshot(chunkBytes));
   }
 
   /** Propose a client write; answer once it applied. (Protected: a test seam for planted bugs.) */
