@@ -26,6 +26,7 @@ import {
   valueComesFromStdin,
 } from './input.js';
 import type { StdinLike } from './input.js';
+import { registerEndpointCommands } from './endpoint.js';
 import { registerSnapshotCommands } from './snapshot.js';
 
 /** The streams and environment kvctl runs with. */
@@ -52,6 +53,8 @@ export interface CommandContext {
   /** Whether --json was given (known once a command runs). */
   json(): boolean;
   out(text: string | Uint8Array): void;
+  /** A line for the person at the terminal (stderr). */
+  err(text: string): void;
   printJson(value: unknown): void;
 }
 
@@ -72,8 +75,9 @@ Examples:
   $ kvctl member list
   $ kvctl member add 4 127.0.0.1:7104 127.0.0.1:7004
   $ kvctl leader transfer 2
-  $ kvctl snapshot save backup.keel         a consistent backup; restore with keel-server restore
-  $ kvctl snapshot status backup.keel       check it: revision, keys, size, checksum
+  $ kvctl endpoint health                    exit 3 when any endpoint is unhealthy
+  $ kvctl snapshot save backup.keel          a consistent backup; restore with keel-server restore
+  $ kvctl snapshot status backup.keel        check it: revision, keys, size, checksum
   $ kvctl --json get greeting                machine-readable output
 
 Endpoints come from --endpoints, else KEEL_ENDPOINTS, else ${DEFAULT_ENDPOINTS}.
@@ -285,7 +289,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }),
     );
 
-  const context: CommandContext = { withClient, json: () => json, out, printJson };
+  const context: CommandContext = { withClient, json: () => json, out, err: (text) => void io.stderr.write(text), printJson };
+  registerEndpointCommands(program, context);
   registerSnapshotCommands(program, context);
 
   try {
