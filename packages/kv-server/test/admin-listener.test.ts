@@ -95,7 +95,13 @@ describe('the admin listener', () => {
     const exposed = new Set([...text.matchAll(/^# TYPE (keel_[a-z_]+) /gm)].map((m) => m[1]!));
     expect(new Set(documentedMetrics())).toEqual(exposed);
 
-    expect((await get(leader, '/nowhere')).status).toBe(404);
+    // Every path the listener serves (its 404 lists them) is in the README's table.
+    const nowhere = await get(leader, '/nowhere');
+    expect(nowhere.status).toBe(404);
+    const paths = (JSON.parse(nowhere.body) as { paths: string[] }).paths;
+    expect(paths).toContain('/snapshot');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(paths.filter((path) => !readme.includes(`| \`GET ${path}\` |`))).toEqual([]);
     expect((await fetch(`http://${leader.adminAddress}/metrics`, { method: 'POST' })).status).toBe(405);
   });
 

@@ -2,9 +2,11 @@
  * The node's limits are flags (and environment variables, and config-file keys) with documented
  * defaults, and the flags reach the parts that enforce them.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster } from '@keel/test-support';
-import { parseConfig } from '../src/cli/options.js';
+import { Cluster, ROOT } from '@keel/test-support';
+import { buildProgram, parseConfig } from '../src/cli/options.js';
 import { ConfigError, NODE_DEFAULTS, effectivePeerLivenessTimeoutMs } from '../src/node/config.js';
 import { WireClient, errorOf } from './support/wire-client.js';
 
@@ -26,6 +28,16 @@ const LIMIT_FLAGS = [
 ] as const;
 
 describe('limit flags', () => {
+  it('every keel-server option is in the README, in the table of Running a node', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Running a node'));
+    const table = section.slice(0, section.indexOf('\n### '));
+    const options = buildProgram().options.map((o) => o.long!).filter((flag) => flag !== '--config');
+    expect(options).toContain('--max-uncommitted-bytes');
+    expect(options.filter((flag) => !table.includes(`\`${flag}\``))).toEqual([]);
+    expect(table).toContain('`--config`');
+  });
+
   it('default to the documented values', () => {
     const c = parseConfig(BASE, {});
     expect(c.maxUncommittedBytes).toBe(64 * 1024 * 1024);
