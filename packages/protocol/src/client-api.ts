@@ -165,6 +165,8 @@ export interface NodeStatus {
   readonly applied: number;
   readonly lastIndex: number;
   readonly clientAddress: string;
+  /** Where the node's admin HTTP listener (metrics, health, dashboard, backups) is reached; absent when it has none. */
+  readonly adminAddress?: string;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { KeelError } from '@keel/protocol';
+import { BackupError, KeelError } from '@keel/protocol';
 import { KeelClient } from '../client.js';
 import type { CasCondition, DeleteRange } from '../validate.js';
 import { completionScript, COMPLETION_SHELLS } from './completion.js';
@@ -18,6 +18,8 @@ import type { StdinLike } from './input.js';
 import { LeaderCache, leaderCachePath } from './leader-cache.js';
 import { OUTPUT_FORMATS, Printer } from './printer.js';
 import type { OutputFormat } from './printer.js';
+import { registerEndpointCommands } from './endpoint.js';
+import { registerSnapshotCommands } from './snapshot.js';
 
 /** The streams and environment kvctl runs with. */
 export interface CliIo {
@@ -28,7 +30,7 @@ export interface CliIo {
 }
 
 /** Global options, and the output options some commands add (merged by commander). */
-interface Options {
+export interface GlobalOptions {
   endpoints?: string[];
   json?: boolean;
   writeOut: OutputFormat;
@@ -42,8 +44,22 @@ interface Options {
 /** What a command's action gets besides its arguments. */
 interface Context {
   readonly client: KeelClient;
-  readonly opts: Options;
+  readonly opts: GlobalOptions;
   readonly print: Printer;
+}
+
+/** What commands registered from other files (`register…Commands`) get from `runCli`. */
+export interface CommandContext {
+  /** Wraps a command's body: global options, a client on the endpoints, the exit status it returns. */
+  withClient<A extends unknown[]>(
+    body: (client: KeelClient, opts: GlobalOptions, ...args: A) => Promise<ExitCode | void>,
+  ): (...args: unknown[]) => Promise<void>;
+  /** Whether --json was given (known once a command runs). */
+  json(): boolean;
+  out(text: string | Uint8Array): void;
+  /** A line for the person at the terminal (stderr). */
+  err(text: string): void;
+  printJson(value: unknown): void;
 }
 
 /** Thrown by commands for a usage problem found after parsing (exit status 2). */
@@ -73,6 +89,9 @@ Examples:
   $ kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7004
   $ kvctl member promote 4                   once the learner has caught up
   $ kvctl leader transfer 2
+  $ kvctl endpoint health                    exit 3 when any endpoint is unhealthy
+  $ kvctl snapshot save backup.keel          a consistent backup; restore with keel-server restore
+  $ kvctl snapshot status backup.keel        check it: revision, keys, size, checksum
   $ kvctl --json get greeting                machine-readable output (same as -w json)
   $ source <(kvctl completion bash)          tab completion in bash (zsh: kvctl completion zsh)
 
@@ -117,7 +136,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     <A extends unknown[]>(body: (ctx: Context, ...args: A) => Promise<ExitCode | void>) =>
     async (...args: unknown[]): Promise<void> => {
       const command = args[args.length - 1] as Command;
-      const opts = command.optsWithGlobals<Options>();
+      const opts = command.optsWithGlobals<GlobalOptions>();
       const format: OutputFormat = opts.json === true ? 'json' : opts.writeOut;
       json = format === 'json';
       if (json && opts.hex === true) throw new UsageError('--hex applies to simple, table and fields output (json keeps every byte already)');
@@ -358,6 +377,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       out(completionScript(program, shell));
     });
 
+  const context: CommandContext = {
+    withClient: <A extends unknown[]>(body: (client: KeelClient, opts: GlobalOptions, ...args: A) => Promise<ExitCode | void>) =>
+      withClient<A>(({ client: c, opts }, ...args: A) => body(c, opts, ...args)),
+    json: () => json,
+    out,
+    err: (text) => void io.stderr.write(text),
+    printJson: (value) => out(JSON.stringify(value) + '\n'),
+  };
+  registerEndpointCommands(program, context);
+  registerSnapshotCommands(program, context);
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -384,6 +414,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
         if (code === EXIT.UNAVAILABLE && endpointsUsed !== undefined) io.stderr.write(`kvctl: endpoints: ${endpointsUsed}\n`);
       }
+    } else if (error instanceof BackupError) {
+      if (json) out(JSON.stringify({ error: { code: error.code, message: error.message } }) + '\n');
+      else io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
     } else if (error instanceof TypeError) {
       if (json) out(JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message: error.message, definite: true } }) + '\n');
       else io.stderr.write(`kvctl: ${error.message}\n`);

@@ -234,6 +234,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
         pendingProposalBytesMax: 1 << 20,
         pendingReadsMax: 1000,
         snapshotChunkBytes: 1024,
+        applyBacklogMax: 8192,
         peerDial: new Map(),
       };
       const setup = { id, bootstrap: id <= n ? bootstrap : undefined, raft, core, rng: nodeRng.fork(), rawNodeFactory, coreFactory };

@@ -50,6 +50,8 @@ export interface PeerLinkSettings {
 
 type LinkState = 'connecting' | 'ready' | 'backoff' | 'closed';
 
+const NONE: readonly number[] = [];
+
 export class PeerLink {
   private state: LinkState = 'backoff';
   private socket: net.Socket | null = null;
@@ -97,18 +99,21 @@ export class PeerLink {
 
   /**
    * Queues packed message payloads and writes them (one write) if the connection is ready.
-   * Returns false when any was dropped (queue full, or the link is down).
+   * Returns the positions of the payloads dropped (queue full, or the link is down): none when
+   * every one was queued.
    */
-  send(payloads: readonly Buffer[]): boolean {
-    if (this.state === 'backoff' || this.state === 'closed') return false;
-    let dropped = 0;
-    for (const payload of payloads) {
+  send(payloads: readonly Buffer[]): readonly number[] {
+    if (this.state === 'backoff' || this.state === 'closed') return payloads.map((_, i) => i);
+    let droppedAt: number[] | undefined;
+    for (let i = 0; i < payloads.length; i++) {
+      const payload = payloads[i]!;
       if (this.queue.byteLength + payload.length + 4 > this.settings.sendQueueBytesMax) {
-        dropped++;
+        (droppedAt ??= []).push(i);
         continue;
       }
       this.queue.addPayload(payload);
     }
+    const dropped = droppedAt?.length ?? 0;
     if (dropped > 0 && !this.overflowing) {
       this.overflowing = true;
       this.settings.logger.log('warn', 'peer.queue.full', {
@@ -119,7 +124,7 @@ export class PeerLink {
       });
     }
     this.flush();
-    return dropped === 0;
+    return droppedAt ?? NONE;
   }
 
   /**

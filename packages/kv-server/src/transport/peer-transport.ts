@@ -78,6 +78,20 @@ export interface PeerTransportOptions {
   onMessage(m: Message): void;
   /** Receiver side of a snapshot stream; resolve once installed. Each chunk is acknowledged after the iterator moves past it. */
   onSnapshot(from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
+  /** Sees every message queued, dropped and received, and every snapshot sent (for metrics). */
+  traffic?: PeerTraffic;
+}
+
+/** What the transport tells about its traffic (`PeerTransportOptions.traffic`). Called synchronously; must not throw. */
+export interface PeerTraffic {
+  /** A message to `to` was queued for its connection. */
+  messageQueued(to: NodeId, type: Message['type']): void;
+  /** A message to `to` was dropped: link down, queue full, unknown peer, or too large to send. */
+  messageDropped(to: NodeId, type: Message['type']): void;
+  /** A message arrived from `from`. */
+  messageReceived(from: NodeId, type: Message['type']): void;
+  /** A snapshot stream to `to` ended: installed by the receiver, or failed. */
+  snapshotSent(to: NodeId, ok: boolean): void;
 }
 
 /**
@@ -133,6 +147,8 @@ export class PeerTransport {
   private readonly unreachable = new Set<NodeId>();
   /** Scratch space for `send()`: payloads per peer (reused to avoid allocating per call). */
   private readonly outgoing = new Map<NodeId, Buffer[]>();
+  /** Scratch space for `send()`: the message types of `outgoing`, position by position. */
+  private readonly outgoingTypes = new Map<NodeId, Array<Message['type']>>();
 
   constructor(private readonly opts: PeerTransportOptions) {
     if (typeof opts.clusterId !== 'string' || opts.clusterId.length === 0) throw new TypeError('clusterId must be a non-empty string');
@@ -218,12 +234,14 @@ export class PeerTransport {
    */
   send(messages: readonly Message[]): void {
     if (this.closed) return;
-    const outgoing = this.outgoing;
+    const { outgoing, outgoingTypes } = this;
+    const traffic = this.opts.traffic;
     for (const message of messages) {
       const link = this.links.get(message.to);
       if (link === undefined || !link.accepting) {
         // Not worth packing: the link is down (it redials on its own) or the peer is unknown.
         if (link === undefined) this.logger.log('debug', 'peer.unknown', { peer: message.to, type: message.type });
+        traffic?.messageDropped(message.to, message.type);
         this.reportUnreachable(message.to);
         continue;
       }
@@ -232,18 +250,30 @@ export class PeerTransport {
         payload = packPayload(message, this.maxFrameBytes);
       } catch (error) {
         this.logger.log('error', 'peer.message.unsendable', { peer: message.to, type: message.type, error: (error as Error).message });
+        traffic?.messageDropped(message.to, message.type);
         this.reportUnreachable(message.to);
         continue;
       }
       let list = outgoing.get(message.to);
-      if (list === undefined) outgoing.set(message.to, (list = []));
+      let types = outgoingTypes.get(message.to);
+      if (list === undefined || types === undefined) {
+        outgoing.set(message.to, (list = []));
+        outgoingTypes.set(message.to, (types = []));
+      }
       list.push(payload);
+      types.push(message.type);
     }
     for (const [to, payloads] of outgoing) {
       if (payloads.length === 0) continue;
-      const link = this.links.get(to);
-      if (link === undefined || !link.send(payloads)) this.reportUnreachable(to);
+      const types = outgoingTypes.get(to)!;
+      const dropped = this.links.get(to)?.send(payloads) ?? payloads.map((_, i) => i);
+      if (dropped.length > 0) this.reportUnreachable(to);
+      if (traffic !== undefined) {
+        const lost = new Set(dropped);
+        types.forEach((type, i) => (lost.has(i) ? traffic.messageDropped(to, type) : traffic.messageQueued(to, type)));
+      }
       payloads.length = 0;
+      types.length = 0;
     }
   }
 
@@ -272,8 +302,10 @@ export class PeerTransport {
       this.logger.log('info', 'peer.snapshot.sending', { peer: to, index: meta.index, term: meta.term });
       const count = await streamSnapshot(channel, meta, chunks, timeoutMs);
       this.logger.log('info', 'peer.snapshot.sent', { peer: to, index: meta.index, chunks: count });
+      this.opts.traffic?.snapshotSent(to, true);
     } catch (error) {
       this.logger.log('warn', 'peer.snapshot.send.failed', { peer: to, index: meta.index, error: (error as Error).message });
+      this.opts.traffic?.snapshotSent(to, false);
       throw error;
     } finally {
       channel.close();
@@ -314,7 +346,10 @@ export class PeerTransport {
       snapshotChunkTimeoutMs: this.snapshotChunkTimeoutMs,
       livenessTimeoutMs: this.linkSettings.livenessTimeoutMs,
       clientAddress: () => this.opts.advertised?.()?.clientAddress ?? '',
-      onMessage: (m) => this.opts.onMessage(m),
+      onMessage: (m) => {
+        this.opts.traffic?.messageReceived(m.from, m.type);
+        this.opts.onMessage(m);
+      },
       onSnapshot: (from, meta, chunks) => this.opts.onSnapshot(from, meta, chunks),
       admitRaftChannel: (hello, c) => this.admitRaftChannel(hello, c),
       onHandshake: (peer, refusal) => this.noteHandshake(peer, refusal),
