@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KeelError } from '@keel/protocol';
-import type { ClientOp, ClientResults, Consistency, Member, WriteSession } from '@keel/protocol';
+import type { ClientOp, ClientResults, Consistency, Member, StateDigest, WriteSession } from '@keel/protocol';
 import { NodeConnection } from './connection.js';
 import type { RequestBody, Watch } from './connection.js';
 import { KvEntry } from './entry.js';
@@ -169,6 +169,17 @@ export class KeelClient {
         }
       }),
     );
+  }
+
+  /**
+   * Asks the node at `endpoint` (any node's client address, listed or not) for a digest of its
+   * user data as of its applied index, in one attempt: nodes that applied the same log report the
+   * same digest. Meant for tests and operators comparing replicas once the cluster is quiet.
+   */
+  async digest(endpoint: string): Promise<StateDigest> {
+    this.assertOpen();
+    const address = checkAddress(endpoint, 'endpoint');
+    return (await this.connection(address).send({ op: 'digest' }, now() + this.options.timeoutMs, 'local')) as ClientResults['digest'];
   }
 
   /**

@@ -9,7 +9,7 @@ import { SCAN_RESPONSE_BYTES_MAX } from '../storage/node-store.js';
 
 /** Room for the envelope, revisions and an error message around a response's keys and values. */
 const ENVELOPE_BYTES = 4 * 1024;
-/** Status, member lists and leadership answers: a few small records. */
+/** Status, digest, member lists and leadership answers: a few small records. */
 const ADMIN_RESPONSE_BYTES = 64 * 1024;
 
 /** Upper bound of the encoded size of each op's response, in bytes (length prefix included). */
@@ -22,6 +22,7 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   delete: ENVELOPE_BYTES,
   cas: ENVELOPE_BYTES,
   status: ADMIN_RESPONSE_BYTES,
+  digest: ADMIN_RESPONSE_BYTES,
   memberList: ADMIN_RESPONSE_BYTES,
   memberAdd: ADMIN_RESPONSE_BYTES,
   memberPromote: ADMIN_RESPONSE_BYTES,

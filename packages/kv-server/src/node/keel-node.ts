@@ -540,6 +540,7 @@ export class KeelNode {
     get: (key) => this.readGet(key),
     scan: (range, limit) => this.readScan(range, limit),
     status: () => this.status(),
+    digest: () => this.store.digest(),
     members: () => this.members(),
     leader: () => this.leader,
     changeMembership: (change) => this.changeMembership(change),

@@ -19,11 +19,11 @@
  *
  * Concurrency: mutating calls are serialized on two queues — one for the log (`persist`) and one
  * for the state machine (`apply`); operations that touch both (`createSnapshot`, a snapshot swap)
- * take both. Reads (`get`, `scan`, `readSnapshot`) never wait: LevelDB gives each a consistent view.
+ * take both. Reads (`get`, `scan`, `digest`, `readSnapshot`) never wait: LevelDB gives each a consistent view.
  * A failed write leaves the in-memory view ahead of the disk: the store then refuses everything
  * with `StoreError('FAILED')` and the node must restart (it recovers from the disk).
  */
-import { LIMITS, type KeyValue, type Member } from '@keel/protocol';
+import { LIMITS, type KeyValue, type Member, type StateDigest } from '@keel/protocol';
 import type { ConfState, Entry, HardState, Logger, MemoryStorage, Snapshot, SnapshotMeta } from '@keel/raft';
 import { StateMachine, type ApplyResult } from '../state-machine/state-machine.js';
 import { WriteSet } from '../state-machine/write-set.js';
@@ -47,6 +47,7 @@ import { SerialQueue } from './serial-queue.js';
 import { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';
 import { SnapshotInstaller, type InstallTarget, type SnapshotInstall } from './snapshot-install.js';
 import { openSnapshotStream, type SnapshotStream } from './snapshot-reader.js';
+import { digestState } from './state-digest.js';
 
 export interface OpenStoreOptions {
   /** Data directory (created when missing); LevelDB lives in `${dir}/db`. */
@@ -348,6 +349,12 @@ export class NodeStore {
       await it.close();
     }
     return { kvs, more };
+  }
+
+  /** A digest of the user data and the applied index it is as of, from one consistent view (`state-digest.ts`). */
+  async digest(): Promise<StateDigest> {
+    this.usable();
+    return digestState(this.db, this.meta, (name) => this.sublevel(name));
   }
 
   // -------------------------------------------------------------------------------------------
