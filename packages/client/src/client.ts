@@ -190,7 +190,7 @@ export class KeelClient {
   async memberList(): Promise<MemberList> {
     let r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), false);
     const leaderAddress = r.members.find((m) => m.id === r.leader)?.clientAddress;
-    if (leaderAddress !== undefined && parseAddress(leaderAddress) !== undefined && leaderAddress !== this.lastTarget) {
+    if (leaderAddress !== undefined && parseAddress(leaderAddress) !== undefined && leaderAddress !== this.lastTarget && this.mayContact(leaderAddress)) {
       this.router.redirected(this.lastTarget ?? leaderAddress, leaderAddress);
       r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), false);
     }
@@ -279,6 +279,7 @@ export class KeelClient {
       nowMs: startMs,
       deadlineMs,
       tuning: { backoffBaseMs: this.options.backoffBaseMs, backoffMaxMs: this.options.backoffMaxMs, immediateRedirectsMax: 3 },
+      followHint: (address) => this.mayContact(address),
     });
     const watch: Watch = kind === 'admin' ? 'patient' : leaderOnly ? 'quorum' : 'local';
     let target = this.router.pick(startMs);
@@ -294,7 +295,10 @@ export class KeelClient {
         if (!(error instanceof KeelError)) throw error;
         const t = now();
         const decision = retry.onFailure(error, t);
-        if (error.code === 'NOT_LEADER') this.router.redirected(target, error.leaderAddress);
+        if (error.code === 'NOT_LEADER') {
+          const hint = error.leaderAddress;
+          this.router.redirected(target, hint !== undefined && this.mayContact(hint) ? hint : undefined);
+        }
         else if (error.code === 'UNAVAILABLE') this.router.unavailable(target);
         if (decision.action === 'fail') throw decision.error;
         if (this.closed) throw retry.abandoned('the client was closed', error);
@@ -304,6 +308,11 @@ export class KeelClient {
         target = decision.target.kind === 'address' ? decision.target.address : this.router.pick(now());
       }
     }
+  }
+
+  /** Whether the client may send to `address` (any node, unless `followRedirects` is false). */
+  private mayContact(address: string): boolean {
+    return this.options.followRedirects || this.options.endpoints.includes(address);
   }
 
   /** The open connection to `address`, opened on first use and re-opened after it closed. */
