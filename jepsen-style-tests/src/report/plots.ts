@@ -21,7 +21,8 @@ export const nemesisColor = (kind: string): string => KIND_COLORS[kind] ?? '#e2e
 /** At most this many ok points per latency plot; failures and indeterminate ones are always drawn. */
 const MAX_OK_POINTS = 6000;
 
-const FRAME: Frame = { width: 960, height: 230, left: 64, right: 16, top: 30, bottom: 36 };
+// The top margin holds two rows of interval labels below the legend.
+const FRAME: Frame = { width: 960, height: 244, left: 64, right: 16, top: 44, bottom: 36 };
 
 /** Shaded, labelled nemesis intervals behind a plot. */
 function shading(frame: Frame, x: Scale, timeline: readonly NemesisInterval[], origin: number): string {
