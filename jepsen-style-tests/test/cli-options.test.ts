@@ -18,12 +18,13 @@ describe('pnpm jepsen command line', () => {
     const full = parseCommandLine([...required, '--seed', '9', '--nodes', '5', '--clients', '20', '--read-mode', 'serializable', '--net', 'netns', '--partition-mode', 'reset']);
     expect(full).toMatchObject({ nodes: 5, clients: 20, readMode: 'serializable', net: 'netns', partitionMode: 'reset' });
     expect(parseCommandLine(required, () => 1234)?.seed).toBe(1234);
+    expect(parseCommandLine(['--nemesis', 'mixed', '--time', '600'], () => 7)).toMatchObject({ workload: 'register', nemesis: 'mixed', seed: 7 });
     expect(parseCommandLine(['--help'])).toBeUndefined();
   });
 
   it('refuses a bad command line with a message naming the flag', () => {
     const bad: Array<[string[], RegExp]> = [
-      [['--nemesis', 'kill-one', '--time', '5'], /--workload is required/],
+      [['--workload', 'set', '--time', '5'], /--nemesis is required/],
       [[...required, '--nemesis', 'chaos'], /--nemesis must be one of .*mixed/],
       [['--workload', 'queue', '--nemesis', 'ring', '--time', '5'], /--workload must be one of register, set/],
       [[...required, '--nodes', '2'], /--nodes must be an integer in 3\.\.9/],

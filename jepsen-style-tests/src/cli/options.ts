@@ -6,7 +6,7 @@ import { NEMESES, isNemesisName } from '../nemesis/names.js';
 import { NETS, type NetKind } from '../runner/network.js';
 import { CLIENTS_MAX, RUN_DEFAULTS, NODES_MAX, NODES_MIN, WORKLOADS, type RunOptions, type WorkloadName } from '../runner/options.js';
 
-export const USAGE = `Usage: pnpm jepsen --workload register|set --nemesis <name> --time <s> --seed <n> [options]
+export const USAGE = `Usage: pnpm jepsen [--workload register|set] --nemesis <name> --time <s> [--seed <n>] [options]
 
 Run a Jepsen-style test against a real Keel cluster: logical clients run the workload while the
 nemesis injects faults on a schedule drawn from the seed; then the cluster is healed and the
@@ -14,8 +14,8 @@ history is checked. Every run writes jepsen-style-tests/store/<run-id>/ (history
 results.json, report.html, each node's log); store/latest points at the newest.
 
 Options:
-  --workload <w>        register (per-key read/write/cas, linearizability) or set (unique adds,
-                        a final read: lost and phantom elements)
+  --workload <w>        register (default: per-key read/write/cas, linearizability) or set
+                        (unique adds, a final read: lost and phantom elements)
   --nemesis <name>      ${NEMESES.join(', ')}
   --time <s>            how long the workload runs, in seconds
   --seed <n>            drives the fault schedule and the operations (default: random, printed)
@@ -32,7 +32,7 @@ Exit status: 0 valid, 1 invalid, 2 unknown or the run itself broke.
 Examples:
   pnpm jepsen --workload register --nemesis isolate-leader --time 30 --seed 1
   pnpm jepsen --workload set --nemesis kill-majority --time 60 --seed 7 --nodes 5
-  pnpm jepsen --workload register --nemesis mixed --time 600
+  pnpm jepsen --nemesis mixed --time 600          # a long soak: register workload, a random seed
 `;
 
 /** A command line that cannot run: the message, and exit status 2. */
@@ -56,7 +56,7 @@ export function parseCommandLine(argv: readonly string[], randomSeed: () => numb
     ({ values } = parseArgs({
       args: [...argv],
       options: {
-        workload: { type: 'string' },
+        workload: { type: 'string', default: RUN_DEFAULTS.workload },
         nemesis: { type: 'string' },
         time: { type: 'string' },
         seed: { type: 'string' },
@@ -74,14 +74,14 @@ export function parseCommandLine(argv: readonly string[], randomSeed: () => numb
     throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
   }
   if (values.help) return undefined;
-  for (const flag of ['workload', 'nemesis', 'time'] as const) {
+  for (const flag of ['nemesis', 'time'] as const) {
     if (values[flag] === undefined) throw new UsageError(`--${flag} is required\n\n${USAGE}`);
   }
   const nemesis = values.nemesis!;
   if (!isNemesisName(nemesis)) throw new UsageError(`--nemesis must be one of ${NEMESES.join(', ')}, got ${JSON.stringify(nemesis)}`);
   const partitionMode = values['partition-mode'];
   return {
-    workload: oneOf<WorkloadName>(values.workload!, '--workload', WORKLOADS),
+    workload: oneOf<WorkloadName>(values.workload, '--workload', WORKLOADS),
     nemesis,
     timeSeconds: integer(values.time!, '--time', 1, 86_400),
     seed: values.seed === undefined ? randomSeed() : integer(values.seed, '--seed', 0, Number.MAX_SAFE_INTEGER),

@@ -52,12 +52,18 @@ export class Nemesis {
   /**
    * Leaves the cluster whole: heals every link, resumes paused nodes and starts every member that
    * is not running. A fault interrupted by an error may have left its interval open: it ends now.
+   * Call it once `run()` has settled.
    */
   async restore(): Promise<void> {
-    if (this.active !== undefined) this.close();
+    this.settle();
     this.cluster.heal();
     for (const n of this.cluster.nodes) if (n.state === 'paused') n.resume();
     await Promise.all(this.cluster.members.filter((n) => n.state === 'stopped').map((n) => n.start()));
+  }
+
+  /** Ends the interval of a fault still in force (one that failed, or a run cut short). */
+  settle(): void {
+    if (this.active !== undefined) this.close();
   }
 
   private faultRun(plan: FaultPlan): FaultRun {

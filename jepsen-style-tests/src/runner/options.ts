@@ -27,7 +27,7 @@ export interface RunOptions {
   readonly storeDir?: string;
 }
 
-export const RUN_DEFAULTS = { nodes: 3, clients: 10, readMode: 'linearizable', net: 'proxy' } as const satisfies Partial<RunOptions>;
+export const RUN_DEFAULTS = { workload: 'register', nodes: 3, clients: 10, readMode: 'linearizable', net: 'proxy' } as const satisfies Partial<RunOptions>;
 
 export const NODES_MIN = 3;
 export const NODES_MAX = 9;

@@ -108,6 +108,8 @@ export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutc
 
   let cluster: Cluster | undefined;
   let nemesis: Nemesis | undefined;
+  let workers: Workers | undefined;
+  let clientsDone: Promise<void> | undefined;
   let finals: NodeReport[] | undefined;
   try {
     const starting = Cluster.start({
@@ -127,7 +129,7 @@ export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutc
     cluster = c;
     // The history's clock starts with the workload.
     const r = (recorder = new Recorder(writer));
-    const workers = new Workers({
+    const w = (workers = new Workers({
       cluster,
       workload: workloadFor(options.workload),
       recorder: r,
@@ -136,28 +138,21 @@ export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutc
       probes: options.nodes,
       consistency: options.readMode,
       stopper,
-    });
+    }));
     const n = new Nemesis(cluster, schedule, stopper, {
       now: () => r.now(),
       log: (line) => out(`${(r.now() / NS_PER_S).toFixed(1).padStart(6)} s  ${line}`),
-      membershipChanged: () => workers.membershipChanged(),
+      membershipChanged: () => w.membershipChanged(),
     });
     nemesis = n;
     const progress = startProgress({ now: () => r.now(), counts: r.counts, fault: () => n.current }, out);
     const timer = setTimeout(() => stopper.stop(), timeMs);
     try {
-      const ran = await Promise.race([
-        Promise.allSettled([
-          workers.run(),
-          n.run().catch((error: unknown) => {
-            breakRun(`nemesis: ${message(error)}`);
-          }),
-        ]),
-        aborted,
-      ]);
+      const clients = (clientsDone = w.run());
+      const faults = n.run().catch((error: unknown) => breakRun(`nemesis: ${message(error)}`));
+      const ran = await Promise.race([Promise.allSettled([clients, faults]), aborted]);
       if (ran === 'aborted') return await finish();
-      const [w] = ran;
-      if (w.status === 'rejected') throw w.reason;
+      if (ran[0].status === 'rejected') throw ran[0].reason;
     } finally {
       clearTimeout(timer);
       progress.stop();
@@ -169,10 +164,9 @@ export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutc
     }
     if (broken === undefined) {
       await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
-      if (!(await workers.final())) out('the final read did not succeed');
+      if (!(await w.final())) out('the final read did not succeed');
       finals = await finalStates(cluster);
     }
-    await workers.close();
   } catch (error) {
     breakRun(message(error));
   }
@@ -180,6 +174,11 @@ export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutc
 
   async function finish(): Promise<RunOutcome> {
     stopper.stop();
+    // Closing the clients ends the operations in flight at once; then no client records anything more.
+    await workers?.close();
+    await clientsDone?.catch(() => undefined);
+    // A fault still under way (Ctrl-C) fails against the destroyed cluster; its interval ends now.
+    nemesis?.settle();
     await cluster?.destroy();
     writer.close();
     out('checking');
@@ -190,7 +189,7 @@ export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutc
     };
     const meta: RunMeta = { ...base, id, extra };
     const history = recorder?.history ?? [];
-    const checked = checkRun({ meta, history, timeline: nemesis?.timeline ?? [], ...(finals === undefined ? {} : { finalStates: finals }) });
+    const checked = checkRun({ meta, history, timeline: [...(nemesis?.timeline ?? [])], ...(finals === undefined ? {} : { finalStates: finals }) });
     // A broken run proves nothing good: what the history shows to be invalid stands, valid does not.
     const results: RunResults = broken !== undefined && checked.verdict === 'valid' ? { ...checked, verdict: 'unknown' } : checked;
     const paths = await writeRun(dir, { history, results });
