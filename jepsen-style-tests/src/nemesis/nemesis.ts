@@ -12,7 +12,7 @@ import type { FaultName } from './names.js';
 import { partitionFaults } from './partition.js';
 import { processFaults } from './processes.js';
 import type { FaultPlan } from './schedule.js';
-import type { Stopper } from './stopper.js';
+import type { Stopper } from '../stopper.js';
 import { transfer } from './transfer.js';
 
 const FAULT_FNS: Readonly<Record<FaultName, Fault>> = { ...partitionFaults, ...processFaults, membership, transfer };

@@ -35,7 +35,7 @@ function partition(name: string, choose: Choose): Fault {
     const minority = minorityOf(cuts, voters);
     run.begin({ label: `${name} ${what} (${run.plan.mode})`, kind: 'partition', nodes, minority });
     const majority = voters.filter((id) => !minority.includes(id));
-    if (majority.length > 0 && !(await majorityHasLeader(run, majority, voters.length))) {
+    if (majority.length > 0 && !(await majorityHasLeader(run, majority, voters.length)) && !run.stopping) {
       run.log(`${name}: the majority side ${group(majority)} had no leader after ${MAJORITY_LEADER_WAIT_MS / 1000} s`);
     }
     await run.hold(run.plan.holdMs);
@@ -44,10 +44,10 @@ function partition(name: string, choose: Choose): Fault {
   };
 }
 
-/** Waits until a node of `side` leads and a majority of the voters name it (false after the wait). */
+/** Waits until a node of `side` leads and a majority of the voters name it (false after the wait, or when the run ends). */
 async function majorityHasLeader(run: FaultRun, side: readonly number[], voters: number): Promise<boolean> {
   const until = Date.now() + MAJORITY_LEADER_WAIT_MS;
-  while (Date.now() < until) {
+  while (Date.now() < until && !run.stopping) {
     if (await agreedLeader(run.cluster, side, majoritySize(voters))) return true;
     await run.hold(POLL_MS);
   }

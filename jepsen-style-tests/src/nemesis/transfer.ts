@@ -13,7 +13,7 @@ const TRANSFER_TIMEOUT_MS = 10_000;
 export const transfer: Fault = async (run) => {
   const started = Date.now();
   const targets: number[] = [];
-  run.begin({ label: 'transfer', kind: 'transfer', nodes: targets });
+  run.begin({ label: 'transfer', kind: 'transfer', nodes: [] });
   const client = run.cluster.client({ timeoutMs: TRANSFER_TIMEOUT_MS });
   try {
     while (!run.stopping && Date.now() - started < run.plan.holdMs) {

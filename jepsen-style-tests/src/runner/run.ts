@@ -23,7 +23,7 @@ import { HistoryWriter } from '../history/jsonl.js';
 import { NS_PER_S } from '../history/time.js';
 import { Nemesis } from '../nemesis/nemesis.js';
 import { planSchedule } from '../nemesis/schedule.js';
-import { Stopper } from '../nemesis/stopper.js';
+import { Stopper } from '../stopper.js';
 import { checkRun, type RunMeta, type RunResults } from '../report/results.js';
 import { RUN_FILES, createRunDir, newRunId, writeRun } from '../report/run-dir.js';
 import { Recorder } from '../workload/recorder.js';

@@ -8,7 +8,7 @@
  */
 import { KeelClient, type Consistency } from '@keel/client';
 import type { Cluster, ClusterNode } from '@keel/test-support';
-import type { Stopper } from '../nemesis/stopper.js';
+import type { Stopper } from '../stopper.js';
 import { Rng } from '../rng.js';
 import type { Recorder } from './recorder.js';
 import type { Role, Workload } from './workload.js';
