@@ -28,6 +28,13 @@ export interface KeelClientOptions {
   readonly backoffMaxMs?: number;
   /** How long a node that was unreachable or timed out is avoided, in milliseconds. Default 1000. */
   readonly avoidMs?: number;
+  /**
+   * Whether the client may contact nodes it learns of from `NOT_LEADER` answers. Default true.
+   * With false it only ever talks to `endpoints` (a hint naming one of them is still followed):
+   * a client pinned to one node, as tests of a partitioned node's answers need. A write sent to a
+   * follower then fails with `UNAVAILABLE` at the deadline.
+   */
+  readonly followRedirects?: boolean;
 }
 
 /** Options with every default filled in. */
@@ -38,6 +45,7 @@ export interface ResolvedOptions {
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
   readonly avoidMs: number;
+  readonly followRedirects: boolean;
   /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
   readonly sweepMs: number;
 }
@@ -67,6 +75,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const backoffBaseMs = positive(o['backoffBaseMs'], 'backoffBaseMs', 10);
   const backoffMaxMs = Math.max(backoffBaseMs, positive(o['backoffMaxMs'], 'backoffMaxMs', 400));
   const avoidMs = positive(o['avoidMs'], 'avoidMs', 1000);
+  const followRedirects = o['followRedirects'] ?? true;
+  if (typeof followRedirects !== 'boolean') throw new TypeError(`followRedirects must be a boolean, got ${describeType(followRedirects)}`);
   const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
-  return { endpoints: checked, timeoutMs, stallTimeoutMs, backoffBaseMs, backoffMaxMs, avoidMs, sweepMs };
+  return { endpoints: checked, timeoutMs, stallTimeoutMs, backoffBaseMs, backoffMaxMs, avoidMs, followRedirects, sweepMs };
 }

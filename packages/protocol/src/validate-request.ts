@@ -28,6 +28,7 @@ export const CLIENT_OPS: readonly ClientOp[] = [
   'cas',
   'scan',
   'status',
+  'digest',
   'memberList',
   'memberAdd',
   'memberPromote',
@@ -214,6 +215,7 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
       };
     }
     case 'status':
+    case 'digest':
     case 'memberList':
       return { id, op };
     case 'memberAdd':
