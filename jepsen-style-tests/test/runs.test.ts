@@ -4,6 +4,10 @@
  * under isolate-leader must be caught (invalid) while the same seed with linearizable reads is
  * valid — the checkers have teeth on real processes too.
  *
+ * And one run in the netns network (each node in its own network namespace, links cut in the
+ * kernel), where it can run (Linux, root, `ip`, `iptables`); elsewhere it is skipped, and its
+ * title and stderr say why.
+ *
  * A run's directory is removed when the run came out as expected and kept (its path in the
  * failure message) otherwise.
  */
@@ -11,10 +15,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { NetnsNetwork } from '@keel/test-support';
 import type { Verdict } from '../src/checker/verdict.js';
 import type { NemesisName } from '../src/nemesis/names.js';
 import { RUN_DEFAULTS, type RunOptions } from '../src/runner/options.js';
 import { runJepsen } from '../src/runner/run.js';
+
+const netns = await NetnsNetwork.available();
+if (!netns.ok) console.warn(`SKIPPED (netns run): ${netns.reason}`);
 
 const store = mkdtempSync(join(tmpdir(), 'keel-jepsen-runs-'));
 let kept = 0;
@@ -29,6 +37,7 @@ const RUN_TIMEOUT_MS = 240_000;
 async function expectRun(options: Partial<RunOptions> & Pick<RunOptions, 'workload' | 'nemesis'>, expected: Verdict): Promise<void> {
   const lines: string[] = [];
   const outcome = await runJepsen({ ...RUN_DEFAULTS, timeSeconds: TIME_S, seed: 1, storeDir: store, ...options }, { out: (l) => lines.push(l) });
+  expect(outcome.results.run.net).toBe(options.net ?? RUN_DEFAULTS.net);
   const ok = outcome.results.verdict === expected && outcome.error === undefined;
   if (ok) rmSync(outcome.dir, { recursive: true, force: true });
   else kept++;
@@ -54,4 +63,9 @@ describe('Jepsen-style runs on real processes', () => {
     await expectRun({ workload: 'register', nemesis: 'isolate-leader', readMode: 'serializable', seed: 4 }, 'invalid');
     await expectRun({ workload: 'register', nemesis: 'isolate-leader', readMode: 'linearizable', seed: 4 }, 'valid');
   }, 2 * RUN_TIMEOUT_MS);
+});
+
+describe.skipIf(!netns.ok)(`A Jepsen-style run in network namespaces${netns.ok ? '' : ` — SKIPPED: ${netns.reason}`}`, () => {
+  it('isolate-leader with the register workload, links cut by iptables in the kernel, is valid', () =>
+    expectRun({ workload: 'register', nemesis: 'isolate-leader', net: 'netns', timeSeconds: 20 }, 'valid'), RUN_TIMEOUT_MS);
 });

@@ -2,11 +2,13 @@
  * `pnpm jepsen`: one Jepsen-style run of a real Keel cluster from the command line (see USAGE).
  *
  * Prints progress while it runs, then the verdict per checker and the report's path. Exit status:
- * 0 valid, 1 invalid, 2 unknown or the run itself broke (also a bad command line). Ctrl-C stops
+ * 0 valid, 1 invalid, 2 unknown or the run itself broke (also a bad command line, or `--net netns`
+ * where the netns network cannot run: the harness's reason is printed). Ctrl-C stops
  * the run: every node is killed by PID and what was recorded is written; a second Ctrl-C exits at
  * once (the harness's exit hook still kills the nodes).
  */
 import { USAGE, UsageError, parseCommandLine } from './options.js';
+import { NetworkUnavailableError } from '../runner/network.js';
 import { runJepsen } from '../runner/run.js';
 
 async function main(): Promise<number> {
@@ -30,7 +32,14 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const outcome = await runJepsen(options, { out: (line) => process.stdout.write(`${line}\n`), signal: abort.signal });
+  let outcome;
+  try {
+    outcome = await runJepsen(options, { out: (line) => process.stdout.write(`${line}\n`), signal: abort.signal });
+  } catch (error) {
+    if (!(error instanceof NetworkUnavailableError)) throw error;
+    process.stderr.write(`jepsen: ${error.message}\n`);
+    return 2;
+  }
   for (const line of outcome.summary) process.stdout.write(`${line}\n`);
   return outcome.exitCode;
 }

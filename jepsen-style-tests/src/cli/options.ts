@@ -23,11 +23,12 @@ Options:
   --clients <n>         unpinned logical clients (default ${RUN_DEFAULTS.clients}); one probe pinned to each node comes on top
   --read-mode <m>       linearizable (default) or serializable (may be stale: the checkers say so)
   --net <kind>          proxy (default: every peer link through a proxy of the harness) or netns
+                        (a network namespace per node, cuts by iptables in the kernel: Linux, root)
   --partition-mode <m>  blackhole or reset for every partition (default: drawn per fault)
   --store <dir>         where run directories go (default jepsen-style-tests/store)
   -h, --help            show this help
 
-Exit status: 0 valid, 1 invalid, 2 unknown or the run itself broke.
+Exit status: 0 valid, 1 invalid, 2 unknown, the run itself broke, or it cannot run here.
 
 Examples:
   pnpm jepsen --workload register --nemesis isolate-leader --time 30 --seed 1

@@ -69,9 +69,10 @@ function workloadFor(name: RunOptions['workload']): Workload {
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** Rejects with `NetworkUnavailableError`, before anything starts, when `options.net` cannot run here. */
 export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutcome> {
   const { out, signal } = io;
-  const network = createNetwork(options.net);
+  const network = await createNetwork(options.net);
   const timeMs = options.timeSeconds * 1000;
   const schedule = planSchedule({ seed: options.seed, nemesis: options.nemesis, timeMs, nodes: options.nodes, ...(options.partitionMode === undefined ? {} : { partitionMode: options.partitionMode }) });
   const base = {
