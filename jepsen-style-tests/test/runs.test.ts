@@ -4,13 +4,16 @@
  * under isolate-leader must be caught (invalid) while the same seed with linearizable reads is
  * valid — the checkers have teeth on real processes too.
  *
- * And one run in the netns network (each node in its own network namespace, links cut in the
- * kernel), where it can run (Linux, root, `ip`, `iptables`); elsewhere it is skipped, and its
- * title and stderr say why.
+ * And two runs in the netns network (each node in its own network namespace, links cut in the
+ * kernel), where it can run (Linux, root, `ip`, `iptables`); elsewhere they are skipped, and the
+ * title and stderr say why: a partition run that must be valid, and one interrupted while its
+ * partition is in force; after each, no namespace, bridge or veth of this process is left (the
+ * cut rules live inside the namespaces and go with them).
  *
  * A run's directory is removed when the run came out as expected and kept (its path in the
  * failure message) otherwise.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,7 +68,43 @@ describe('Jepsen-style runs on real processes', () => {
   }, 2 * RUN_TIMEOUT_MS);
 });
 
-describe.skipIf(!netns.ok)(`A Jepsen-style run in network namespaces${netns.ok ? '' : ` — SKIPPED: ${netns.reason}`}`, () => {
-  it('isolate-leader with the register workload, links cut by iptables in the kernel, is valid', () =>
-    expectRun({ workload: 'register', nemesis: 'isolate-leader', net: 'netns', timeSeconds: 20 }, 'valid'), RUN_TIMEOUT_MS);
+/** This process's netns leftovers on the host: namespaces of its runs, their bridges and veths (`tags`: runs seen alive). */
+function netnsOwned(tags: readonly string[] = []): string[] {
+  const sh = (...argv: string[]): string => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  const run = `keel-${process.pid}-`;
+  const namespaces = sh('ip', 'netns', 'list').split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(run));
+  const links = (JSON.parse(sh('ip', '-j', 'link', 'show')) as { ifname: string; ifalias?: string }[])
+    .filter((l) => l.ifalias?.startsWith(run) === true || tags.some((tag) => l.ifname === `kb-${tag}` || l.ifname.startsWith(`kv-${tag}-`)))
+    .map((l) => l.ifname);
+  return [...namespaces, ...links];
+}
+
+describe.skipIf(!netns.ok)(`Jepsen-style runs in network namespaces${netns.ok ? '' : ` — SKIPPED: ${netns.reason}`}`, () => {
+  it('isolate-leader with the register workload, links cut by iptables in the kernel, is valid; nothing of it is left on the host', async () => {
+    await expectRun({ workload: 'register', nemesis: 'isolate-leader', net: 'netns' }, 'valid');
+    expect(netnsOwned()).toEqual([]);
+  }, RUN_TIMEOUT_MS);
+
+  it('a run interrupted while a partition is in force breaks (unknown) and still removes every namespace, bridge and veth it made', async () => {
+    const abort = new AbortController();
+    let during: string[] = [];
+    const outcome = await runJepsen(
+      { ...RUN_DEFAULTS, workload: 'register', nemesis: 'majority-split', net: 'netns', timeSeconds: TIME_S, seed: 2, storeDir: store },
+      {
+        signal: abort.signal,
+        out: (line) => {
+          if (!line.includes(' fault: ') || abort.signal.aborted) return;
+          during = netnsOwned();
+          abort.abort();
+        },
+      },
+    );
+    rmSync(outcome.dir, { recursive: true, force: true });
+    expect(outcome.error).toBe('interrupted');
+    expect(outcome.results.verdict).toBe('unknown');
+    const namespaces = during.filter((n) => n.startsWith(`keel-${process.pid}-`));
+    expect(namespaces).toHaveLength(RUN_DEFAULTS.nodes); // the partition was in force in these
+    const tags = [...new Set(namespaces.map((n) => n.split('-')[2]!))];
+    expect(netnsOwned(tags)).toEqual([]);
+  }, RUN_TIMEOUT_MS);
 });
