@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KeelError } from '@keel/protocol';
-import type { ClientOp, ClientResults, Consistency, KeyValue, Member, WriteSession } from '@keel/protocol';
+import type { ClientOp, ClientResults, Consistency, KeyValue, Member, StateDigest, WriteSession } from '@keel/protocol';
 import { NodeConnection } from './connection.js';
 import type { RequestBody, Watch } from './connection.js';
 import { KvEntry } from './entry.js';
@@ -91,7 +91,7 @@ export class KeelClient {
       reconnectBackoffBaseMs: this.options.reconnectBackoffBaseMs,
       reconnectBackoffMaxMs: this.options.reconnectBackoffMaxMs,
     });
-    if (this.options.leaderHint !== undefined) this.router.believeLeader(this.options.leaderHint);
+    if (this.options.leaderHint !== undefined && this.mayContact(this.options.leaderHint)) this.router.believeLeader(this.options.leaderHint);
     this.sweeper = setInterval(() => this.sweep(), this.options.sweepMs);
     this.sweeper.unref();
   }
@@ -225,6 +225,17 @@ export class KeelClient {
   }
 
   /**
+   * Asks the node at `endpoint` (any node's client address, listed or not) for a digest of its
+   * user data as of its applied index, in one attempt: nodes that applied the same log report the
+   * same digest. Meant for tests and operators comparing replicas once the cluster is quiet.
+   */
+  async digest(endpoint: string): Promise<StateDigest> {
+    this.assertOpen();
+    const address = checkAddress(endpoint, 'endpoint');
+    return (await this.connection(address).send({ op: 'digest' }, now() + this.options.timeoutMs, 'local')) as ClientResults['digest'];
+  }
+
+  /**
    * The cluster's members and the leader's id, as the leader sees them: a node that answers with
    * another node as leader (its view may be stale, e.g. it was just removed) is not trusted; the
    * client asks that leader instead (once).
@@ -232,7 +243,7 @@ export class KeelClient {
   async memberList(): Promise<MemberList> {
     let r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), false);
     const leaderAddress = r.members.find((m) => m.id === r.leader)?.clientAddress;
-    if (leaderAddress !== undefined && parseAddress(leaderAddress) !== undefined && leaderAddress !== this.lastTarget) {
+    if (leaderAddress !== undefined && parseAddress(leaderAddress) !== undefined && leaderAddress !== this.lastTarget && this.mayContact(leaderAddress)) {
       this.router.redirected(this.lastTarget ?? leaderAddress, leaderAddress);
       r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), false);
     }
@@ -330,6 +341,7 @@ export class KeelClient {
       nowMs: startMs,
       deadlineMs,
       tuning: { backoffBaseMs: this.options.backoffBaseMs, backoffMaxMs: this.options.backoffMaxMs, immediateRedirectsMax: 3 },
+      followHint: (address) => this.mayContact(address),
     });
     const watch: Watch = kind === 'admin' ? 'patient' : leaderOnly ? 'quorum' : 'local';
     // A search that dialled every node and found none that can serve: fail now (see the catch below).
@@ -359,7 +371,10 @@ export class KeelClient {
         last = error;
         const t = now();
         const decision = retry.onFailure(error, t);
-        if (error.code === 'NOT_LEADER') this.router.redirected(target, error.leaderAddress);
+        if (error.code === 'NOT_LEADER') {
+          const hint = error.leaderAddress;
+          this.router.redirected(target, hint !== undefined && this.mayContact(hint) ? hint : undefined);
+        }
         else if (error.code === 'UNAVAILABLE') this.router.unavailable(target);
         if (decision.action === 'fail') throw decision.error;
         const hopeless = this.router.hopeless();
@@ -449,6 +464,11 @@ export class KeelClient {
     const f = this.router.lastFailure(address);
     const why = f === undefined ? '' : ` after it ${FAILURE_TEXT[f.kind]} (${f.detail})`;
     return new KeelError('CONNECTION_LOST', `${address} is not dialled again before the deadline${why}`);
+  }
+
+  /** Whether the client may send to `address` (any node, unless `followRedirects` is false). */
+  private mayContact(address: string): boolean {
+    return this.options.followRedirects || this.options.endpoints.includes(address);
   }
 
   /** The open connection to `address`, opened on first use and re-opened after it closed. */

@@ -37,4 +37,4 @@ export type { CasCondition, DeleteRange, ScanRange } from './validate.js';
 export { DEFAULT_SCAN_LIMIT } from './validate.js';
 export type { BytesInput } from './bytes.js';
 export { ERROR_CODES, KeelError, LIMITS, isKeelError } from '@keel/protocol';
-export type { Consistency, ErrorCode, Member, NodeStatus } from '@keel/protocol';
+export type { Consistency, ErrorCode, Member, NodeStatus, StateDigest } from '@keel/protocol';

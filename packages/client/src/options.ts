@@ -43,6 +43,13 @@ export interface KeelClientOptions {
    * Need not be in `endpoints`. A wrong guess costs one redirect.
    */
   readonly leaderHint?: string;
+  /**
+   * Whether the client may contact nodes it learns of from `NOT_LEADER` answers. Default true.
+   * With false it only ever talks to `endpoints` (a hint naming one of them is still followed):
+   * a client pinned to one node, as tests of a partitioned node's answers need. A write sent to a
+   * follower then fails with `UNAVAILABLE` at the deadline.
+   */
+  readonly followRedirects?: boolean;
 }
 
 /** Options with every default filled in. */
@@ -56,6 +63,7 @@ export interface ResolvedOptions {
   readonly reconnectBackoffBaseMs: number;
   readonly reconnectBackoffMaxMs: number;
   readonly leaderHint: string | undefined;
+  readonly followRedirects: boolean;
   /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
   readonly sweepMs: number;
 }
@@ -88,6 +96,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const reconnectBackoffBaseMs = positive(o['reconnectBackoffBaseMs'], 'reconnectBackoffBaseMs', 100);
   const reconnectBackoffMaxMs = Math.max(reconnectBackoffBaseMs, positive(o['reconnectBackoffMaxMs'], 'reconnectBackoffMaxMs', 2000));
   const leaderHint = o['leaderHint'] === undefined ? undefined : checkAddress(o['leaderHint'], 'leaderHint');
+  const followRedirects = o['followRedirects'] ?? true;
+  if (typeof followRedirects !== 'boolean') throw new TypeError(`followRedirects must be a boolean, got ${describeType(followRedirects)}`);
   const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
   return {
     endpoints: checked,
@@ -99,6 +109,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     reconnectBackoffBaseMs,
     reconnectBackoffMaxMs,
     leaderHint,
+    followRedirects,
     sweepMs,
   };
 }

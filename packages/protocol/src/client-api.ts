@@ -119,6 +119,8 @@ export type ClientRequest =
       readonly consistency: Consistency;
     }
   | { readonly id: number; readonly op: 'status' }
+  /** This node's state-machine digest (`StateDigest`): compare nodes after the cluster is quiet. */
+  | { readonly id: number; readonly op: 'digest' }
   | { readonly id: number; readonly op: 'memberList' }
   | {
       readonly id: number;
@@ -170,6 +172,22 @@ export interface NodeStatus {
 }
 
 /**
+ * A node's user data as of one applied index, read from one consistent view of its store: nodes
+ * that applied the same log prefix report the same `digest`.
+ */
+export interface StateDigest {
+  /** The applied index the digest describes. */
+  readonly applied: number;
+  /**
+   * SHA-256 (hex) over the applied index and every key in byte order with its value, create
+   * revision and modify revision.
+   */
+  readonly digest: string;
+  /** How many keys the digest covers. */
+  readonly keys: number;
+}
+
+/**
  * Result shapes, by op. `revision` is the log index at which a write applied. `prevKv`/`prevKvs`
  * are present when asked for, except in the answer to a retried write that had already applied:
  * the server answers those from its session table, which keeps no values.
@@ -182,6 +200,7 @@ export interface ClientResults {
   cas: { readonly revision: number; readonly succeeded: boolean };
   scan: { readonly kvs: readonly KeyValue[]; readonly more: boolean; readonly revision: number };
   status: NodeStatus;
+  digest: StateDigest;
   memberList: { readonly members: readonly Member[]; readonly leader: number };
   memberAdd: { readonly members: readonly Member[] };
   memberPromote: { readonly members: readonly Member[] };

@@ -36,6 +36,7 @@ export const CLIENT_OPS: readonly ClientOp[] = [
   'cas',
   'scan',
   'status',
+  'digest',
   'memberList',
   'memberAdd',
   'memberPromote',
@@ -240,6 +241,7 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
       };
     }
     case 'status':
+    case 'digest':
     case 'memberList':
       return { id, op };
     case 'memberAdd':

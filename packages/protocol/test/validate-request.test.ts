@@ -23,6 +23,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   cas: { id: 4, op: 'cas', key, expect: { revision: 7 }, value: new Uint8Array([1]), session },
   scan: { id: 5, op: 'scan', prefix: key, limit: 10, consistency: 'serializable' },
   status: { id: 6, op: 'status' },
+  digest: { id: 12, op: 'digest' },
   memberList: { id: 7, op: 'memberList' },
   memberAdd: { id: 8, op: 'memberAdd', nodeId: 4, peerAddress: '127.0.0.1:7004', clientAddress: 'node4.example:8004', learner: true },
   memberPromote: { id: 9, op: 'memberPromote', nodeId: 4 },

@@ -8,7 +8,7 @@ import { LIMITS, type ClientRequest } from '@keel/protocol';
 
 /** Room for the envelope, revisions and an error message around a response's keys and values. */
 const ENVELOPE_BYTES = 4 * 1024;
-/** Status, member lists and leadership answers: a few small records. */
+/** Status, digest, member lists and leadership answers: a few small records. */
 const ADMIN_RESPONSE_BYTES = 64 * 1024;
 
 /**
@@ -25,6 +25,7 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   deleteRange: ENVELOPE_BYTES,
   cas: ENVELOPE_BYTES,
   status: ADMIN_RESPONSE_BYTES,
+  digest: ADMIN_RESPONSE_BYTES,
   memberList: ADMIN_RESPONSE_BYTES,
   memberAdd: ADMIN_RESPONSE_BYTES,
   memberPromote: ADMIN_RESPONSE_BYTES,

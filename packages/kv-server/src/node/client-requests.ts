@@ -22,6 +22,8 @@ export interface NodeOperations {
   get(key: Uint8Array): Promise<Results['get']>;
   scan(range: ScanRange, limit: number): Promise<Results['scan']>;
   status(): NodeStatus;
+  /** A digest of this node's user data as of its applied index (local; no consistency). */
+  digest(): Promise<Results['digest']>;
   members(): readonly Member[];
   leader(): NodeId;
   /**
@@ -61,6 +63,8 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
     }
     case 'status':
       return Promise.resolve(node.status());
+    case 'digest':
+      return node.digest();
     case 'memberList':
       return Promise.resolve({ members: node.members(), leader: node.leader() });
     case 'memberAdd':

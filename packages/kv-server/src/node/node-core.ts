@@ -443,6 +443,7 @@ export class NodeCore {
     get: (key) => this.readGet(key),
     scan: (range, limit) => this.readScan(range, limit),
     status: () => this.status(),
+    digest: () => this.ports.state.digest(),
     members: () => this.members(),
     leader: () => this.leader,
     changeMembership: (change, request) => this.changeMembership(change, request),

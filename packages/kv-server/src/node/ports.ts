@@ -15,10 +15,10 @@ import type { PeerAddresses } from '../transport/index.js';
 /** The log store as the core uses it: the core's storage view, Ready persistence, compaction. */
 export type LogStorePort = Pick<LogStore, 'raftStorage' | 'persist' | 'createSnapshot'>;
 
-/** The state store as the core uses it: apply, local reads, snapshots out and in. */
+/** The state store as the core uses it: apply, local reads and digest, snapshots out and in. */
 export type StateStorePort = Pick<
   StateStore,
-  'appliedIndex' | 'members' | 'apply' | 'get' | 'scan' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
+  'appliedIndex' | 'members' | 'apply' | 'get' | 'scan' | 'digest' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
 >;
 
 /** Where messages to peers go (the TCP transport, or the simulated network). */
