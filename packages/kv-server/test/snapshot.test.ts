@@ -53,7 +53,7 @@ async function write(store: NodeStore, datas: Array<Uint8Array | Entry>, term = 
 async function contents(store: NodeStore): Promise<unknown> {
   const all = await store.scan({}, 10_000);
   return {
-    kvs: all.kvs.map((kv) => ({ key: Buffer.from(kv.key).toString('hex'), value: Buffer.from(kv.value).toString('hex'), c: kv.createRevision, m: kv.modRevision })),
+    kvs: all.kvs.map((kv) => ({ key: Buffer.from(kv.key).toString('hex'), value: Buffer.from(kv.value).toString('hex'), c: kv.createRevision, m: kv.modRevision, v: kv.version })),
     more: all.more,
     members: store.members(),
     conf: store.confState(),

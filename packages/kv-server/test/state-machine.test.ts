@@ -164,12 +164,12 @@ describe('state machine: apply', () => {
     expect(await d.one(put('a', '1'))).toEqual({ revision: 1 });
     expect(await d.one(put('b', '1'))).toEqual({ revision: 2 });
     expect(await d.one(put('a', '2'))).toEqual({ revision: 3 });
-    expect(await store.get(b('a'))).toEqual({ key: b('a'), value: b('2'), createRevision: 1, modRevision: 3 });
+    expect(await store.get(b('a'))).toEqual({ key: b('a'), value: b('2'), createRevision: 1, modRevision: 3, version: 2 });
     expect(await d.one(del('a'))).toEqual({ revision: 4, deleted: true });
     expect(await d.one(del('a'))).toEqual({ revision: 5, deleted: false });
     expect(await store.get(b('a'))).toBeNull();
     expect(await d.one(put('a', '3'))).toEqual({ revision: 6 });
-    expect(await store.get(b('a'))).toMatchObject({ createRevision: 6, modRevision: 6 });
+    expect(await store.get(b('a'))).toMatchObject({ createRevision: 6, modRevision: 6, version: 1 });
     expect(store.appliedIndex()).toBe(6);
   });
 
@@ -211,12 +211,12 @@ describe('state machine: apply', () => {
     const d = new Driver(store);
     expect(await d.one({ ...put('k', 'v1'), prevKv: true })).toEqual({ revision: 1, prevKv: null });
     const second = { ...put('k', 'v2', { clientId: 'retrying', seq: 1, ackedBelow: 0 }), prevKv: true };
-    expect(await d.one(second)).toEqual({ revision: 2, prevKv: { key: b('k'), value: b('v1'), createRevision: 1, modRevision: 1 } });
+    expect(await d.one(second)).toEqual({ revision: 2, prevKv: { key: b('k'), value: b('v1'), createRevision: 1, modRevision: 1, version: 1 } });
     expect(await d.one(put('k', 'v3'))).toEqual({ revision: 3 });
     expect(await d.one({ ...del('k'), prevKv: true })).toEqual({
       revision: 4,
       deleted: true,
-      prevKv: { key: b('k'), value: b('v3'), createRevision: 1, modRevision: 3 },
+      prevKv: { key: b('k'), value: b('v3'), createRevision: 1, modRevision: 3, version: 3 },
     });
     expect(await d.one({ ...del('k'), prevKv: true })).toEqual({ revision: 5, deleted: false, prevKv: null });
     expect(await d.one(second)).toEqual({ revision: 2 }); // not applied again; values are not remembered
@@ -241,8 +241,8 @@ describe('state machine: apply', () => {
         revision: 12,
         deleted: 2,
         prevKvs: [
-          { key: b('c'), value: b('C'), createRevision: 5, modRevision: 5 },
-          { key: b('cc'), value: b('new'), createRevision: 10, modRevision: 10 },
+          { key: b('c'), value: b('C'), createRevision: 5, modRevision: 5, version: 1 },
+          { key: b('cc'), value: b('new'), createRevision: 10, modRevision: 10, version: 1 },
         ],
       },
       { revision: 13 },
@@ -302,7 +302,7 @@ describe('state machine: apply', () => {
     expect(await d.one(cas('k', { value: b('v1') }, 'v3'))).toEqual({ revision: 6, succeeded: false });
     expect(await d.one(cas('k', { revision: 3 }, 'v3'))).toEqual({ revision: 7, succeeded: false });
     expect(await d.one(cas('k', { revision: 5 }, 'v3'))).toEqual({ revision: 8, succeeded: true });
-    expect(await store.get(b('k'))).toEqual({ key: b('k'), value: b('v3'), createRevision: 3, modRevision: 8 });
+    expect(await store.get(b('k'))).toEqual({ key: b('k'), value: b('v3'), createRevision: 3, modRevision: 8, version: 3 });
   });
 
   it('scans by prefix and by range with limit and more', async () => {
@@ -327,7 +327,7 @@ describe('state machine: apply', () => {
     expect(top.kvs.map((kv) => s(kv.value))).toEqual(['top', 'top2']);
     const all = await store.scan({}, 100);
     expect(all.kvs.length).toBe(9);
-    expect(all.kvs[0]).toEqual({ key: b('a'), value: b('A'), createRevision: 1, modRevision: 1 });
+    expect(all.kvs[0]).toEqual({ key: b('a'), value: b('A'), createRevision: 1, modRevision: 1, version: 1 });
     await expect(store.scan({}, 0)).rejects.toThrow(TypeError);
   });
 
@@ -497,6 +497,7 @@ interface ModelValue {
   value: string;
   create: number;
   mod: number;
+  ver: number;
 }
 
 /** The naive oracle: a map, and an unbounded session table with the same acknowledgement rule. */
@@ -525,7 +526,7 @@ class Model {
 
   private entry(key: string): unknown {
     const v = this.kv.get(key);
-    return v === undefined ? null : { key: b(key), value: b(v.value), createRevision: v.create, modRevision: v.mod };
+    return v === undefined ? null : { key: b(key), value: b(v.value), createRevision: v.create, modRevision: v.mod, version: v.ver };
   }
 
   private run(index: number, c: Command): unknown {
@@ -542,7 +543,7 @@ class Model {
     const key = s(c.key);
     const prevKv = c.op !== 'cas' && c.prevKv === true ? { prevKv: this.entry(key) } : {};
     const cur = this.kv.get(key);
-    const set = (value: Uint8Array): void => void this.kv.set(key, { value: s(value), create: cur?.create ?? index, mod: index });
+    const set = (value: Uint8Array): void => void this.kv.set(key, { value: s(value), create: cur?.create ?? index, mod: index, ver: (cur?.ver ?? 0) + 1 });
     if (c.op === 'put') {
       set(c.value);
       return { revision: index, ...prevKv };
@@ -640,11 +641,11 @@ describe.each(BACKENDS)('state store conformance on %s: the state machine agains
         const checkReads = async (): Promise<void> => {
           const all = await store.scan({}, 1000);
           expect(all.more).toBe(false);
-          expect(all.kvs.map((kv) => [s(kv.key), { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision }])).toEqual(model.rows());
+          expect(all.kvs.map((kv) => [s(kv.key), { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision, ver: kv.version }])).toEqual(model.rows());
           for (const key of KEYS) {
             const kv = await store.get(b(key));
             const m = model.kv.get(key);
-            expect(kv === null ? undefined : { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision }).toEqual(m);
+            expect(kv === null ? undefined : { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision, ver: kv.version }).toEqual(m);
           }
           const prefixA = await store.scan({ prefix: b('a') }, 1);
           const modelA = model.rows().filter(([k]) => k.startsWith('a'));

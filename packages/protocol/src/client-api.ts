@@ -147,6 +147,8 @@ export interface KeyValue {
   readonly createRevision: number;
   /** Log index of the last write to the key. */
   readonly modRevision: number;
+  /** Number of writes to the key since it was created (1 for a new key; a delete resets it). */
+  readonly version: number;
 }
 
 export interface Member {

@@ -137,12 +137,13 @@ export class Printer {
     const quoted = (b: Uint8Array): string => (this.o.hex ? `"${hexBytes(b)}"` : escapeBytes(b, true));
     if (this.o.format === 'table') {
       if (header.length > 0) this.fieldsOrRow(header);
-      const columns = this.o.keysOnly ? ['KEY', 'REVISION', 'CREATE-REVISION'] : ['KEY', 'VALUE', 'REVISION', 'CREATE-REVISION'];
+      const columns = this.o.keysOnly ? ['KEY', 'REVISION', 'CREATE-REVISION', 'VERSION'] : ['KEY', 'VALUE', 'REVISION', 'CREATE-REVISION', 'VERSION'];
       const rows = entries.map((e) => [
         text(e.key),
         ...(this.o.keysOnly ? [] : [text(e.value)]),
         String(e.revision),
         String(e.createRevision),
+        String(e.version),
       ]);
       this.write(formatTable(columns, rows));
       return;
@@ -152,6 +153,7 @@ export class Printer {
       ...(this.o.keysOnly ? [] : [['Value', quoted(e.value)] as const]),
       ['Revision', e.revision],
       ['CreateRevision', e.createRevision],
+      ['Version', e.version],
     ]);
     this.blocks(header.length > 0 ? [[...header], ...blocks] : blocks, false);
   }

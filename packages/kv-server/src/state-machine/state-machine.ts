@@ -8,7 +8,8 @@
  * top, the same on every replica however the entries were batched.
  *
  * Semantics (each write's revision is its log index):
- *  - put: sets the value; createRevision is kept if the key exists, else the index.
+ *  - put: sets the value; createRevision is kept if the key exists, else the index; version is
+ *    one more than before (1 for a new key).
  *  - delete: removes the key; `deleted` says whether it existed.
  *  - put and delete with `prevKv` also answer with the entry the key held before (null if none).
  *  - deleteRange: removes every key in [start, end), all or nothing: a range holding more than
@@ -191,7 +192,7 @@ function runCommand(c: SingleKeyCommand, index: number, overlay: Overlay, writer
   const id = keyId(c.key);
   const current = overlay.get(id)?.value ?? null;
   const set = (value: Uint8Array): void => {
-    const next: StoredValue = { value, createRevision: current?.createRevision ?? index, modRevision: index };
+    const next: StoredValue = { value, createRevision: current?.createRevision ?? index, modRevision: index, version: (current?.version ?? 0) + 1 };
     overlay.set(id, { key: c.key, value: next });
     writer.putValue(c.key, encodeStoredValue(next), current === null);
   };
@@ -289,14 +290,14 @@ async function deleteRange(
 }
 
 /** Stands for a stored value that was not read (a range delete without prevKv needs only the key). */
-const EXISTS: StoredValue = { value: new Uint8Array(0), createRevision: 0, modRevision: 0 };
+const EXISTS: StoredValue = { value: new Uint8Array(0), createRevision: 0, modRevision: 0, version: 0 };
 
 function tooLarge(message: string): WireError {
   return { code: ERROR_CODES.TOO_LARGE, message, definite: true };
 }
 
 function toKeyValue(key: Uint8Array, v: StoredValue): KeyValue {
-  return { key, value: v.value, createRevision: v.createRevision, modRevision: v.modRevision };
+  return { key, value: v.value, createRevision: v.createRevision, modRevision: v.modRevision, version: v.version };
 }
 
 /** A string identity for a key (map keys). */
