@@ -13,6 +13,8 @@ import { resolveOptions } from './options.js';
 import type { KeelClientOptions, ResolvedOptions } from './options.js';
 import type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
 import { RetryState } from './retry.js';
+import { checkTxn, txnOperationResult } from './txn.js';
+import type { TxnRequest, TxnResult } from './txn.js';
 import type { OpKind } from './retry.js';
 import type { DialFailure, DialFailureKind } from './dial-failure.js';
 import { Router } from './router.js';
@@ -154,7 +156,8 @@ export class KeelClient {
 
   /**
    * Compare-and-swap: writes `newValue` only if `key` currently holds `expectValue`, was last
-   * written at `expectRevision`, or (with `expectAbsent: true`) does not exist.
+   * written at `expectRevision`, or (with `expectAbsent: true`) does not exist. The server runs it
+   * as a txn (the compare, then a put).
    */
   async cas(key: BytesInput, condition: CasCondition, newValue: BytesInput): Promise<CasResult> {
     const k = checkKey(key);
@@ -163,6 +166,21 @@ export class KeelClient {
     checkRequestSize(k.length + v.length + ('value' in expect ? expect.value.length : 0));
     const r = await this.write('cas', (session) => ({ op: 'cas', key: k, expect, value: v, session }));
     return { succeeded: r.succeeded, revision: r.revision };
+  }
+
+  /**
+   * A transaction, applied atomically as one write: if every compare holds on the keys' current
+   * state, the `success` operations run, else the `failure` ones — in order, each seeing the
+   * effects of those before it, every write at the txn's revision. At most `LIMITS.txnOpsMax`
+   * compares and operations per branch (else `INVALID_ARGUMENT`); an answer over
+   * `LIMITS.txnResponseBytesMax` bytes of entries, or more than `LIMITS.deleteRangeKeysMax` keys
+   * deleted, refuses the whole txn with `TOO_LARGE` (nothing applied). Retried like every write:
+   * it applies at most once.
+   */
+  async txn(request: TxnRequest): Promise<TxnResult> {
+    const wire = checkTxn(request);
+    const r = await this.write('txn', (session) => ({ op: 'txn', ...wire, session }));
+    return { succeeded: r.succeeded, revision: r.revision, ...(r.results !== undefined ? { results: r.results.map(txnOperationResult) } : {}) };
   }
 
   /** Lists keys in a range, in ascending byte order, with their values. */
@@ -303,7 +321,7 @@ export class KeelClient {
   }
 
   /** Runs a write under a session ticket: the same identity for every attempt. */
-  private async write<Op extends 'put' | 'delete' | 'deleteRange' | 'cas'>(
+  private async write<Op extends 'put' | 'delete' | 'deleteRange' | 'cas' | 'txn'>(
     op: Op,
     build: (session: WriteSession) => RequestBody,
   ): Promise<ClientResults[Op]> {

@@ -16,6 +16,7 @@ import { errorJson } from './format.js';
 import { DEFAULT_ENDPOINTS, parseEndpoints, parseNonNegativeInt, parsePositiveInt, readAll, valueComesFromStdin } from './input.js';
 import type { StdinLike } from './input.js';
 import { LeaderCache, leaderCachePath } from './leader-cache.js';
+import { TXN_PROMPTS, TxnSyntaxError, readTxn } from './txn-input.js';
 import { OUTPUT_FORMATS, Printer } from './printer.js';
 import type { OutputFormat } from './printer.js';
 import { registerEndpointCommands } from './endpoint.js';
@@ -78,6 +79,7 @@ Examples:
   $ kvctl get photo --raw > copy.jpg         exactly the stored bytes, no newline added
   $ kvctl cas greeting hi --expect-value hello      swap only if the value is still "hello"
   $ kvctl cas lock me --expect-absent        create only if absent
+  $ kvctl txn < txn.txt                      a transaction in etcdctl's format (interactive on a terminal)
   $ kvctl scan user/ --limit 20              keys starting with "user/"
   $ kvctl scan user/ --count-only            how many keys start with "user/"
   $ kvctl -w fields scan user/               every byte shown unambiguously (also: --hex, -w json)
@@ -267,6 +269,42 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           ['Succeeded', r.succeeded],
           ['Revision', r.revision],
         ]);
+        return r.succeeded ? EXIT.OK : EXIT.NEGATIVE;
+      }),
+    );
+
+  program
+    .command('txn')
+    .description("run a transaction read from stdin in etcdctl's format (prompts when stdin is a terminal; exit 1 if the compares failed)")
+    .addHelpText(
+      'after',
+      `
+Input: compares, an empty line, success requests, an empty line, failure requests.
+  compares:  value("key") = "v"   version("key") > "0"   create("key") < "9"   mod("key") != "4"
+             (also val, ver, c, m; ops = != < >; a missing key's value never matches, its numbers are 0)
+  requests:  put <key> <value> [--prev-kv]
+             get <key> [range-end] [--prefix] [--from-key] [--limit N]
+             del <key> [range-end] [--prefix] [--from-key] [--prev-kv]
+  Quote words with spaces: put "my key" "a value"; escapes \\" \\\\ \\n \\t \\xNN.
+
+Example:
+  $ printf 'value("lock") = "free"\\n\\nput lock mine\\nget config\\n\\nget lock\\n' | kvctl txn
+`,
+    )
+    .action(
+      withClient(async ({ client: c, print }) => {
+        const interactive = io.stdin.isTTY === true;
+        let request;
+        try {
+          request = await readTxn(io.stdin, (section) => {
+            if (interactive) io.stderr.write(`${section > 0 ? '\n' : ''}${TXN_PROMPTS[section]}\n`);
+          });
+        } catch (error) {
+          if (error instanceof TxnSyntaxError) throw new UsageError(error.message);
+          throw error;
+        }
+        const r = await c.txn(request);
+        print.txn(r);
         return r.succeeded ? EXIT.OK : EXIT.NEGATIVE;
       }),
     );

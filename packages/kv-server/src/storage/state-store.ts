@@ -397,6 +397,7 @@ function toKeyValue(key: Uint8Array, stored: Uint8Array): KeyValue {
     value: v.value,
     createRevision: v.createRevision,
     modRevision: v.modRevision,
+    version: v.version,
   };
 }
 

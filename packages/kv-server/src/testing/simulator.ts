@@ -109,6 +109,7 @@ export function emptyServerCounters(): ServerSimCounters {
     clientAttempts: 0,
     clientRetries: 0,
     rangeDeletes: 0,
+    txns: 0,
     historyOpsChecked: 0,
     historyUnknown: 0,
     serializableReadsChecked: 0,
