@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 3-member etcd cluster on 127.0.0.1 only, for the etcd performance anchor.
 #
-#   cluster.sh start    start members m1..m3 (client 23791-23793, peer 23801-23803)
+#   cluster.sh start    start members m1..m3 (client 23791-23793, peer 23801-23803, or $ETCD_PORTS)
 #   cluster.sh stop     stop them by the PIDs recorded at start, remove data
 #   cluster.sh pids     print the member PIDs, comma-separated
 #   cluster.sh endpoints  print the client endpoints, comma-separated
@@ -19,6 +19,7 @@
 # after checking that /proc/PID/cmdline still points at our data dir.
 #
 # Env: ETCD_BIN (default etcd),
+#      ETCD_PORTS (at start: client1,client2,client3,peer1,peer2,peer3; remembered in the run dir),
 #      ETCD_EXTRA_ARGS (appended to every member's command line),
 #      KEEP_DATA=1 (stop leaves the run dir in place, for reading logs),
 #      ETCD_NICE=N (start the members under `nice -n N`; see matrix.js --nice).
@@ -28,14 +29,26 @@ ETCD_BIN=${ETCD_BIN:-etcd}
 POINTER=${ETCD_ANCHOR_POINTER:-${TMPDIR:-/tmp}/etcd-anchor.current}
 HOST=127.0.0.1
 NAMES=(m1 m2 m3)
-CLIENT_PORTS=(23791 23792 23793)
-PEER_PORTS=(23801 23802 23803)
-ENDPOINTS="http://$HOST:23791,http://$HOST:23792,http://$HOST:23793"
-INITIAL_CLUSTER="m1=http://$HOST:23801,m2=http://$HOST:23802,m3=http://$HOST:23803"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
 run_dir() { [[ -f $POINTER ]] && cat "$POINTER" || true; }
+
+# The six ports (3 client, 3 peer): $ETCD_PORTS at start, else those the running cluster
+# recorded in its run dir, else the defaults. `pnpm bench` passes free ones, so two runs (or a
+# run and the test suite) never fight over fixed ports.
+PORTS=${ETCD_PORTS:-}
+if [[ -z $PORTS ]]; then
+  _run=$(run_dir)
+  if [[ -n $_run && -f $_run/ports ]]; then PORTS=$(cat "$_run/ports"); fi
+fi
+PORTS=${PORTS:-23791,23792,23793,23801,23802,23803}
+IFS=, read -r -a _ports <<<"$PORTS"
+((${#_ports[@]} == 6)) || die "ETCD_PORTS must list 6 ports (3 client, then 3 peer), got: $PORTS"
+CLIENT_PORTS=("${_ports[@]:0:3}")
+PEER_PORTS=("${_ports[@]:3:3}")
+ENDPOINTS="http://$HOST:${CLIENT_PORTS[0]},http://$HOST:${CLIENT_PORTS[1]},http://$HOST:${CLIENT_PORTS[2]}"
+INITIAL_CLUSTER="m1=http://$HOST:${PEER_PORTS[0]},m2=http://$HOST:${PEER_PORTS[1]},m3=http://$HOST:${PEER_PORTS[2]}"
 
 # alive_ours PID RUN: PID is alive and is one of our etcd members
 alive_ours() {
@@ -73,6 +86,7 @@ cmd_start() {
   done
   run=$(mktemp -d "${TMPDIR:-/tmp}/etcd-anchor.XXXXXX")
   echo "$run" >"$POINTER"
+  echo "$PORTS" >"$run/ports"
   : >"$run/pids"
   for i in 0 1 2; do
     local n=${NAMES[$i]} cp=${CLIENT_PORTS[$i]} pp=${PEER_PORTS[$i]}

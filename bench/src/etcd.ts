@@ -1,6 +1,6 @@
 /**
  * The etcd side of `--vs-etcd`: a 3-member etcd cluster from Debian's `etcd-server`, started and
- * stopped by `bench/etcd/cluster.sh` (client ports 23791-23793, a fresh `mktemp -d` data dir,
+ * stopped by `bench/etcd/cluster.sh` (six free ports on 127.0.0.1, a fresh `mktemp -d` data dir,
  * default durability: the WAL is fsynced on every commit), loaded by etcd's Go client
  * (`bench/etcd/bench.go` through `bench.sh`, built once into the git-ignored `bench/etcd/build/`)
  * or by the dependency-free Node.js generator `bench-node.cjs`. Both generators take the flags
@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT } from '@keel/test-support';
+import { freePorts, ROOT } from '@keel/test-support';
 import { onInterrupt } from './interrupt.js';
 import type { RunResult } from './load.js';
 import type { EtcdGenerator, EtcdTarget, LoadOptions, Op } from './options.js';
@@ -90,17 +90,26 @@ export class EtcdCluster {
     return { ...process.env, ETCD_ANCHOR_POINTER: join(pointerDir, 'current') };
   }
 
-  /** Starts the members and waits until each reports itself healthy. */
+  /**
+   * Starts the members on six free ports and waits until each reports itself healthy. A port
+   * taken between the probe and etcd's bind (another process on the machine) means choosing
+   * again, a few times, never a failed run.
+   */
   static async start(): Promise<EtcdCluster> {
     const pointerDir = mkdtempSync(join(tmpdir(), 'keel-bench-etcd-'));
     const env = EtcdCluster.env(pointerDir);
-    try {
-      await run(CLUSTER_SH, ['start'], { env });
-    } catch (error) {
-      // cluster.sh stops what it started when the members do not come up
-      rmSync(pointerDir, { recursive: true, force: true });
-      const e = error as { stderr?: string; message: string };
-      throw new Error(`etcd cluster did not start: ${(e.stderr ?? '').trim() || e.message}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run(CLUSTER_SH, ['start'], { env: { ...env, ETCD_PORTS: (await freePorts(6)).join(',') } });
+        break;
+      } catch (error) {
+        // cluster.sh stops what it started when the members do not come up
+        const e = error as { stderr?: string; message: string };
+        const why = (e.stderr ?? '').trim() || e.message;
+        if (attempt < 5 && why.includes('is in use')) continue;
+        rmSync(pointerDir, { recursive: true, force: true });
+        throw new Error(`etcd cluster did not start: ${why}`);
+      }
     }
     const runDir = readFileSync(join(pointerDir, 'current'), 'utf8').trim();
     const pids = readFileSync(join(runDir, 'pids'), 'utf8').trim().split('\n').map(Number);

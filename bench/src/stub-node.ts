@@ -10,14 +10,15 @@ import { createServer } from 'node:net';
 import { FrameBatch, FrameDecoder, LIMITS, packPayload, type ClientRequest } from '@keel/protocol';
 
 function main(): void {
-  const store = new Map<string, { key: Uint8Array; value: Uint8Array; createRevision: number; modRevision: number }>();
+  const store = new Map<string, { key: Uint8Array; value: Uint8Array; createRevision: number; modRevision: number; version: number }>();
   let revision = 0;
   const answer = (req: ClientRequest): unknown => {
     switch (req.op) {
       case 'put': {
         revision++;
         const id = Buffer.from(req.key).toString('latin1');
-        store.set(id, { key: req.key, value: req.value, createRevision: store.get(id)?.createRevision ?? revision, modRevision: revision });
+        const before = store.get(id);
+        store.set(id, { key: req.key, value: req.value, createRevision: before?.createRevision ?? revision, modRevision: revision, version: (before?.version ?? 0) + 1 });
         return { revision };
       }
       case 'get':

@@ -1,7 +1,9 @@
 /**
- * @keel/jepsen-style-tests — history files, checkers and reports for Jepsen-style runs.
+ * @keel/jepsen-style-tests — Jepsen-style runs of real Keel clusters: the runner (workloads,
+ * nemeses, `pnpm jepsen`), history files, checkers and reports.
  *
- * The runner records every operation as an invoke and a completion (`Op`, DESIGN §6), streams
+ * `runJepsen(options, { out })` does a whole run and returns its verdict and run directory.
+ * Underneath, the runner records every operation as an invoke and a completion (`Op`, DESIGN §6), streams
  * them to `history.jsonl`, records the nemesis timeline, asks the nodes for their final state,
  * then checks and writes the run directory:
  *
@@ -51,6 +53,18 @@ export type { ConvergenceResult, NodeFinalState, NodeReport, NodeUnreachable } f
 export { checkConvergence } from './checker/convergence.js';
 export type { AvailabilityOptions, AvailabilityResult, MinorityAck, OutcomeCounts, Phase, Side } from './checker/availability.js';
 export { checkAvailability } from './checker/availability.js';
+
+// The runner: workloads, nemeses, the schedule, one run start to verdict.
+export type { RunOptions, WorkloadName } from './runner/options.js';
+export { RUN_DEFAULTS, WORKLOADS } from './runner/options.js';
+export type { RunIo, RunOutcome } from './runner/run.js';
+export { runJepsen } from './runner/run.js';
+export type { FaultKind, FaultName, NemesisName } from './nemesis/names.js';
+export { FAULTS, FAULT_KIND, NEMESES } from './nemesis/names.js';
+export type { FaultPlan, ScheduleOptions } from './nemesis/schedule.js';
+export { SCHEDULE_MS, planSchedule } from './nemesis/schedule.js';
+export type { NetKind } from './runner/network.js';
+export { NETS, NetworkUnavailableError, createNetwork } from './runner/network.js';
 
 // Results, report and run directory.
 export type { CheckRunInput, RunMeta, RunResults } from './report/results.js';

@@ -7,6 +7,7 @@ import { readHistory } from '../src/history/jsonl.js';
 import type { Op } from '../src/history/op.js';
 import type { NemesisInterval } from '../src/history/timeline.js';
 import { renderReport } from '../src/report/html.js';
+import { fitLabel } from '../src/report/plots.js';
 import { RESULTS_FORMAT, checkRun, type RunMeta } from '../src/report/results.js';
 import { createRunDir, newRunId, writeRun } from '../src/report/run-dir.js';
 import { simulateRegisterHistory, simulateSetHistory } from '../src/testing/simulate.js';
@@ -114,6 +115,18 @@ describe('run directory', () => {
       expect(html).toContain(`Key &quot;${k.key}&quot;: these 3 operations cannot be linearized.`);
     }
     expect(html).toContain('<a href="node-1.log">node-1.log</a>');
+  });
+
+  it('cuts interval labels to the room before the next label of their row, and leaves out those that do not fit', () => {
+    expect(fitLabel('isolate-leader n1 (blackhole)', 1000)).toBe('isolate-leader n1 (blackhole)');
+    expect(fitLabel('isolate-leader n1 (blackhole)', 60)).toBe('isolate-l…');
+    expect(fitLabel('isolate-leader n1 (blackhole)', 20)).toBe('');
+    // A long run: 60 faults of 4 s in 600 s. Every band keeps its full label in its tooltip.
+    const many = Array.from({ length: 60 }, (_, i) => ({ label: `membership: replace n${i} (follower) by n${i + 60}`, kind: 'membership', start: (i * 10 + 1) * 1e9, end: (i * 10 + 5) * 1e9, nodes: [i] }));
+    const history = simulateRegisterHistory({ seed: 8, ops: 600, keys: 2, clients: 3, thinkMs: 3000 });
+    const html = renderReport({ results: checkRun({ meta, history, timeline: many }), history });
+    for (const iv of many) expect(html).toContain(`<title>${iv.label}: `);
+    expect(html).not.toContain(`>${many[0]!.label}</text>`);
   });
 
   it('the report shows set results and liveness notes', () => {

@@ -40,6 +40,8 @@ export class ClusterNode {
     /** Started with --join (added by a membership change) rather than bootstrapped. */
     readonly joins: boolean,
     private readonly host: NodeHost,
+    /** Where its admin listener (`--listen-metrics`) is, when the cluster gives it one ("host:port"). */
+    readonly adminAddress?: string,
   ) {
     this.membership = joins ? 'joining' : 'voter';
   }

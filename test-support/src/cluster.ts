@@ -25,12 +25,13 @@ import { KeelClient, isKeelError, type ErrorCode, type KeelClientOptions, type N
 import { ClusterNode, STOP_GRACE_MS, type Membership, type NodeHost, type NodeState } from './cluster-node.js';
 import { clearDataRoot, nodeDataDir } from './data-root.js';
 import { DirectNetwork } from './network/direct.js';
-import { NETWORK_KINDS, type Cut, type CutMode, type FixedPorts, type Network, type NetworkKind } from './network/network.js';
+import { NETWORK_KINDS, splitAddress, type Cut, type CutMode, type FixedPorts, type Network, type NetworkKind, type NodeAddresses } from './network/network.js';
 import { NetnsNetwork } from './network/netns.js';
 import { ProxyNetwork } from './network/proxy.js';
 import { isolationCuts, partitionCuts, type Link } from './network/topology.js';
 import { NodeProcess, type ExitInfo, type OutputStream } from './node-process.js';
 import { requireBuilt } from './paths.js';
+import { freePorts } from './ports.js';
 import { trackDir, untrackDir } from './reaper.js';
 import { TEST_TUNING } from './tuning.js';
 import { serverTlsArgs, writeClusterTls, type ClusterTls } from './tls/cluster-tls.js';
@@ -39,6 +40,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** With `basePort`, node i's client port is base+i-1 and its peer port base+PEER_PORT_OFFSET+i-1. */
 export const PEER_PORT_OFFSET = 100;
+/** With `basePort` and `admin`, node i's admin listener (`--listen-metrics`) is on base+ADMIN_PORT_OFFSET+i-1. */
+export const ADMIN_PORT_OFFSET = 200;
 
 export interface ClusterOptions {
   /** Members bootstrapped with --initial-cluster, ids 1..nodes. Default 3. */
@@ -51,6 +54,12 @@ export interface ClusterOptions {
   readonly network?: NetworkKind | Network;
   /** Fixed ports (see PEER_PORT_OFFSET); default: free ports, chosen again if one is taken before a node binds it. */
   readonly basePort?: number;
+  /**
+   * Give every node an admin listener (`--listen-metrics`: metrics, health, dashboard, backups) on a
+   * port of its own, on its client address's host (base+ADMIN_PORT_OFFSET+i-1 with `basePort`).
+   * Default false.
+   */
+  readonly admin?: boolean;
   /** Node i keeps its data in `<dataRoot>/node-<i>`. Default: a new temp dir that destroy() removes; a given root is kept. */
   readonly dataRoot?: string;
   /** Delete `dataRoot` first (refused while a running node holds a node dir in it). */
@@ -412,9 +421,22 @@ export class Cluster {
     const fixed: FixedPorts | undefined =
       base === undefined ? undefined : { clientPort: base + id - 1, peerPort: base + PEER_PORT_OFFSET + id - 1 };
     const addresses = await this.network.addNode(id, fixed);
-    const node = new ClusterNode(id, addresses, nodeDataDir(this.dataRoot, id), joins, this.host);
+    const adminAddress = this.options.admin === true ? await this.adminAddressFor(id, addresses) : undefined;
+    const node = new ClusterNode(id, addresses, nodeDataDir(this.dataRoot, id), joins, this.host, adminAddress);
     this.byId.set(id, node);
     return node;
+  }
+
+  /** An admin address for node `id` on its client host: the fixed port with `basePort`, else a free one. */
+  private async adminAddressFor(id: number, addresses: NodeAddresses): Promise<string> {
+    const { host } = splitAddress(addresses.listenClient);
+    const base = this.options.basePort;
+    if (base !== undefined) return `${host}:${base + ADMIN_PORT_OFFSET + id - 1}`;
+    const taken = [...this.nodes.map((n) => n.addresses), addresses].flatMap((a) => [a.listenClient, a.listenPeer, a.peerAddress]);
+    for (const n of this.nodes) if (n.adminAddress !== undefined) taken.push(n.adminAddress);
+    const used = taken.map((a) => splitAddress(a).port);
+    const [port] = await freePorts(1, used);
+    return `${host}:${port}`;
   }
 
   private args(node: ClusterNode, extraArgs: readonly string[]): string[] {
@@ -430,6 +452,7 @@ export class Cluster {
       listenPeer,
       '--listen-client',
       listenClient,
+      ...(node.adminAddress !== undefined ? ['--listen-metrics', node.adminAddress] : []),
       ...(o.clusterId === undefined ? [] : ['--cluster-id', o.clusterId]),
       '--log-level',
       o.logLevel ?? 'info',

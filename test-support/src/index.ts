@@ -20,7 +20,7 @@
  * }
  * ```
  */
-export { Cluster, PEER_PORT_OFFSET } from './cluster.js';
+export { ADMIN_PORT_OFFSET, Cluster, PEER_PORT_OFFSET } from './cluster.js';
 export type { ClusterOptions, LogLevel, NodeReport } from './cluster.js';
 export { ClusterNode, STOP_GRACE_MS } from './cluster-node.js';
 export type { Membership, NodeState } from './cluster-node.js';

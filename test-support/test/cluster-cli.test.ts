@@ -71,11 +71,12 @@ function tempDir(): string {
   return dir;
 }
 
-/** Arguments for a 3-node cluster on a base port whose client ports (base..base+2) and peer ports (base+100..) are free now. */
-async function clusterArgs(dataDir: string): Promise<{ args: string[]; endpoints: string }> {
-  const base = await freeBasePort([0, 1, 2, 100, 101, 102]);
+/** Arguments for a 3-node cluster on a base port whose client (base..base+2), peer (base+100..) and admin ports (base+200..) are free now. */
+async function clusterArgs(dataDir: string): Promise<{ args: string[]; endpoints: string; admins: string[] }> {
+  const base = await freeBasePort([0, 1, 2, 100, 101, 102, 200, 201, 202]);
   const endpoints = [0, 1, 2].map((i) => `127.0.0.1:${base + i}`).join(',');
-  return { args: ['--base-port', String(base), '--data-dir', dataDir], endpoints };
+  const admins = [0, 1, 2].map((i) => `127.0.0.1:${base + 200 + i}`);
+  return { args: ['--base-port', String(base), '--data-dir', dataDir], endpoints, admins };
 }
 
 function startCli(args: readonly string[], stdin: 'pipe' | 'ignore' = 'ignore'): Running {
@@ -84,13 +85,17 @@ function startCli(args: readonly string[], stdin: 'pipe' | 'ignore' = 'ignore'):
 
 describe('pnpm cluster', () => {
   it('starts a cluster, serves kvctl, and stops every node on SIGINT; data persists without --fresh', async () => {
-    const { args, endpoints } = await clusterArgs(tempDir());
+    const { args, endpoints, admins } = await clusterArgs(tempDir());
 
     const first = startCli([...args, '--fresh']);
     await first.waitFor(/Keel cluster ready/);
     const pids = first.bannerPids();
     expect(pids).toHaveLength(3);
     expect(first.output).toContain(`--endpoints ${endpoints}`);
+    // Every node's admin listener is on at base+200+i-1, printed with the dashboard's address.
+    expect(first.output).toContain(`admin:     ${admins.map((a, i) => `n${i + 1}=http://${a}`).join(' ')}`);
+    expect(first.output).toContain(`dashboard: http://${admins[0]}/`);
+    for (const admin of admins) expect((await fetch(`http://${admin}/health`)).status).toBe(200);
 
     expect((await runNode(KVCTL_BIN, ['--endpoints', endpoints, 'put', 'persisted', 'yes'])).code).toBe(0);
     const status = await runNode(KVCTL_BIN, ['--endpoints', endpoints, 'status']);

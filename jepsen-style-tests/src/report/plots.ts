@@ -21,23 +21,44 @@ export const nemesisColor = (kind: string): string => KIND_COLORS[kind] ?? '#e2e
 /** At most this many ok points per latency plot; failures and indeterminate ones are always drawn. */
 const MAX_OK_POINTS = 6000;
 
-const FRAME: Frame = { width: 960, height: 230, left: 64, right: 16, top: 30, bottom: 36 };
+// The top margin holds two rows of interval labels below the legend.
+const FRAME: Frame = { width: 960, height: 244, left: 64, right: 16, top: 44, bottom: 36 };
+
+/** Average width of a character of an interval label (10 px sans-serif), for fitting labels. */
+const LABEL_CHAR_PX = 5.6;
+/** A label cut shorter than this many characters is left out (the shaded band's tooltip has it). */
+const LABEL_CHARS_MIN = 4;
+
+/**
+ * `label` cut to fit `px` (with an ellipsis), or '' when too little of it would fit: labels
+ * alternate between two rows, and one must end before the next label of its row begins.
+ */
+export function fitLabel(label: string, px: number): string {
+  const chars = Math.floor(px / LABEL_CHAR_PX);
+  if (label.length <= chars) return label;
+  return chars - 1 >= LABEL_CHARS_MIN ? `${label.slice(0, chars - 1)}…` : '';
+}
 
 /** Shaded, labelled nemesis intervals behind a plot. */
 function shading(frame: Frame, x: Scale, timeline: readonly NemesisInterval[], origin: number): string {
   const { x0, x1, y0, y1 } = inner(frame);
   const [d0, d1] = x.domain;
-  return timeline
-    .map((iv, i) => {
-      const s = Math.max(d0, (iv.start - origin) / NS_PER_S);
-      const e = Math.min(d1, ((iv.end ?? origin + d1 * NS_PER_S) - origin) / NS_PER_S);
-      if (e < d0 || s > d1) return '';
-      const a = Math.max(x0, x(s));
-      const w = Math.max(1, Math.min(x1, x(e)) - a);
+  const bands = timeline.flatMap((iv) => {
+    const s = Math.max(d0, (iv.start - origin) / NS_PER_S);
+    const e = Math.min(d1, ((iv.end ?? origin + d1 * NS_PER_S) - origin) / NS_PER_S);
+    if (e < d0 || s > d1) return [];
+    const a = Math.max(x0, x(s));
+    return [{ iv, a, w: Math.max(1, Math.min(x1, x(e)) - a) }];
+  });
+  return bands
+    .map(({ iv, a, w }, i) => {
       const title = `${iv.label}: ${((iv.start - origin) / NS_PER_S).toFixed(2)}–${iv.end === undefined ? 'end' : ((iv.end - origin) / NS_PER_S).toFixed(2)} s`;
+      const room = (bands[i + 2]?.a ?? frame.width) - a - 6;
+      const label = fitLabel(iv.label, room);
       return (
         `<g><title>${esc(title)}</title><rect x="${r1(a)}" y="${y1}" width="${r1(w)}" height="${y0 - y1}" fill="${nemesisColor(iv.kind)}" opacity="0.75"/>` +
-        `<text class="nemesis" x="${r1(a + 2)}" y="${y1 - 4 - (i % 2) * 11}">${esc(iv.label)}</text></g>`
+        (label === '' ? '' : `<text class="nemesis" x="${r1(a + 2)}" y="${y1 - 4 - (i % 2) * 11}">${esc(label)}</text>`) +
+        '</g>'
       );
     })
     .join('');

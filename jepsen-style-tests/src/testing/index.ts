@@ -3,4 +3,4 @@
  */
 export { simulateRegisterHistory, simulateSetHistory } from './simulate.js';
 export type { RegisterSimulationOptions, SetSimulationOptions, SimulationOptions } from './simulate.js';
-export { Rng } from './rng.js';
+export { Rng } from '../rng.js';

@@ -1,6 +1,6 @@
 import type { Op, OpError, OpF, OpValue, Scalar } from '../history/op.js';
 import type { NemesisInterval } from '../history/timeline.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 
 /**
  * Simulated histories for tests, benchmarks and sample reports: logical clients issue

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KeelError } from '@keel/protocol';
-import type { ClientOp, ClientResults, Consistency, KeyValue, Member, WriteSession } from '@keel/protocol';
+import type { ClientOp, ClientResults, Consistency, KeyValue, Member, StateDigest, WriteSession } from '@keel/protocol';
 import { NodeConnection } from './connection.js';
 import type { RequestBody, Watch } from './connection.js';
 import { KvEntry } from './entry.js';
@@ -13,6 +13,8 @@ import { resolveOptions } from './options.js';
 import type { KeelClientOptions, ResolvedOptions } from './options.js';
 import type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
 import { RetryState } from './retry.js';
+import { checkTxn, txnOperationResult } from './txn.js';
+import type { TxnRequest, TxnResult } from './txn.js';
 import type { OpKind } from './retry.js';
 import type { DialFailure, DialFailureKind } from './dial-failure.js';
 import { Router } from './router.js';
@@ -91,7 +93,7 @@ export class KeelClient {
       reconnectBackoffBaseMs: this.options.reconnectBackoffBaseMs,
       reconnectBackoffMaxMs: this.options.reconnectBackoffMaxMs,
     });
-    if (this.options.leaderHint !== undefined) this.router.believeLeader(this.options.leaderHint);
+    if (this.options.leaderHint !== undefined && this.mayContact(this.options.leaderHint)) this.router.believeLeader(this.options.leaderHint);
     this.sweeper = setInterval(() => this.sweep(), this.options.sweepMs);
     this.sweeper.unref();
   }
@@ -154,7 +156,8 @@ export class KeelClient {
 
   /**
    * Compare-and-swap: writes `newValue` only if `key` currently holds `expectValue`, was last
-   * written at `expectRevision`, or (with `expectAbsent: true`) does not exist.
+   * written at `expectRevision`, or (with `expectAbsent: true`) does not exist. The server runs it
+   * as a txn (the compare, then a put).
    */
   async cas(key: BytesInput, condition: CasCondition, newValue: BytesInput): Promise<CasResult> {
     const k = checkKey(key);
@@ -163,6 +166,21 @@ export class KeelClient {
     checkRequestSize(k.length + v.length + ('value' in expect ? expect.value.length : 0));
     const r = await this.write('cas', (session) => ({ op: 'cas', key: k, expect, value: v, session }));
     return { succeeded: r.succeeded, revision: r.revision };
+  }
+
+  /**
+   * A transaction, applied atomically as one write: if every compare holds on the keys' current
+   * state, the `success` operations run, else the `failure` ones — in order, each seeing the
+   * effects of those before it, every write at the txn's revision. At most `LIMITS.txnOpsMax`
+   * compares and operations per branch (else `INVALID_ARGUMENT`); an answer over
+   * `LIMITS.txnResponseBytesMax` bytes of entries, or more than `LIMITS.deleteRangeKeysMax` keys
+   * deleted, refuses the whole txn with `TOO_LARGE` (nothing applied). Retried like every write:
+   * it applies at most once.
+   */
+  async txn(request: TxnRequest): Promise<TxnResult> {
+    const wire = checkTxn(request);
+    const r = await this.write('txn', (session) => ({ op: 'txn', ...wire, session }));
+    return { succeeded: r.succeeded, revision: r.revision, ...(r.results !== undefined ? { results: r.results.map(txnOperationResult) } : {}) };
   }
 
   /** Lists keys in a range, in ascending byte order, with their values. */
@@ -225,6 +243,17 @@ export class KeelClient {
   }
 
   /**
+   * Asks the node at `endpoint` (any node's client address, listed or not) for a digest of its
+   * user data as of its applied index, in one attempt: nodes that applied the same log report the
+   * same digest. Meant for tests and operators comparing replicas once the cluster is quiet.
+   */
+  async digest(endpoint: string): Promise<StateDigest> {
+    this.assertOpen();
+    const address = checkAddress(endpoint, 'endpoint');
+    return (await this.connection(address).send({ op: 'digest' }, now() + this.options.timeoutMs, 'local')) as ClientResults['digest'];
+  }
+
+  /**
    * The cluster's members and the leader's id, as the leader sees them: a node that answers with
    * another node as leader (its view may be stale, e.g. it was just removed) is not trusted; the
    * client asks that leader instead (once).
@@ -232,7 +261,7 @@ export class KeelClient {
   async memberList(): Promise<MemberList> {
     let r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), false);
     const leaderAddress = r.members.find((m) => m.id === r.leader)?.clientAddress;
-    if (leaderAddress !== undefined && parseAddress(leaderAddress) !== undefined && leaderAddress !== this.lastTarget) {
+    if (leaderAddress !== undefined && parseAddress(leaderAddress) !== undefined && leaderAddress !== this.lastTarget && this.mayContact(leaderAddress)) {
       this.router.redirected(this.lastTarget ?? leaderAddress, leaderAddress);
       r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), false);
     }
@@ -292,7 +321,7 @@ export class KeelClient {
   }
 
   /** Runs a write under a session ticket: the same identity for every attempt. */
-  private async write<Op extends 'put' | 'delete' | 'deleteRange' | 'cas'>(
+  private async write<Op extends 'put' | 'delete' | 'deleteRange' | 'cas' | 'txn'>(
     op: Op,
     build: (session: WriteSession) => RequestBody,
   ): Promise<ClientResults[Op]> {
@@ -330,6 +359,7 @@ export class KeelClient {
       nowMs: startMs,
       deadlineMs,
       tuning: { backoffBaseMs: this.options.backoffBaseMs, backoffMaxMs: this.options.backoffMaxMs, immediateRedirectsMax: 3 },
+      followHint: (address) => this.mayContact(address),
     });
     const watch: Watch = kind === 'admin' ? 'patient' : leaderOnly ? 'quorum' : 'local';
     // A search that dialled every node and found none that can serve: fail now (see the catch below).
@@ -359,7 +389,10 @@ export class KeelClient {
         last = error;
         const t = now();
         const decision = retry.onFailure(error, t);
-        if (error.code === 'NOT_LEADER') this.router.redirected(target, error.leaderAddress);
+        if (error.code === 'NOT_LEADER') {
+          const hint = error.leaderAddress;
+          this.router.redirected(target, hint !== undefined && this.mayContact(hint) ? hint : undefined);
+        }
         else if (error.code === 'UNAVAILABLE') this.router.unavailable(target);
         if (decision.action === 'fail') throw decision.error;
         const hopeless = this.router.hopeless();
@@ -449,6 +482,11 @@ export class KeelClient {
     const f = this.router.lastFailure(address);
     const why = f === undefined ? '' : ` after it ${FAILURE_TEXT[f.kind]} (${f.detail})`;
     return new KeelError('CONNECTION_LOST', `${address} is not dialled again before the deadline${why}`);
+  }
+
+  /** Whether the client may send to `address` (any node, unless `followRedirects` is false). */
+  private mayContact(address: string): boolean {
+    return this.options.followRedirects || this.options.endpoints.includes(address);
   }
 
   /** The open connection to `address`, opened on first use and re-opened after it closed. */

@@ -15,12 +15,15 @@ export class KvEntry {
   readonly revision: number;
   /** Revision of the write that created the key (since its last delete). */
   readonly createRevision: number;
+  /** Number of writes to the key since it was created (1 for a new key). */
+  readonly version: number;
 
   constructor(kv: KeyValue) {
     this.key = kv.key;
     this.value = kv.value;
     this.revision = kv.modRevision;
     this.createRevision = kv.createRevision;
+    this.version = kv.version;
   }
 
   /** The value decoded as UTF-8. */

@@ -44,6 +44,13 @@ export interface KeelClientOptions {
    */
   readonly leaderHint?: string;
   /**
+   * Whether the client may contact nodes it learns of from `NOT_LEADER` answers. Default true.
+   * With false it only ever talks to `endpoints` (a hint naming one of them is still followed):
+   * a client pinned to one node, as tests of a partitioned node's answers need. A write sent to a
+   * follower then fails with `UNAVAILABLE` at the deadline.
+   */
+  readonly followRedirects?: boolean;
+  /**
    * Connect with TLS (the nodes run with `--client-cert`). `ca`: PEM certificate(s) that sign the
    * nodes' certificates (default: the system's CAs); the node's certificate must also name the
    * host or address dialled. `cert` and `key`: this client's PEM certificate and key, for nodes
@@ -79,6 +86,7 @@ export interface ResolvedOptions {
   readonly reconnectBackoffBaseMs: number;
   readonly reconnectBackoffMaxMs: number;
   readonly leaderHint: string | undefined;
+  readonly followRedirects: boolean;
   readonly tls: ResolvedTls | undefined;
   /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
   readonly sweepMs: number;
@@ -112,6 +120,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const reconnectBackoffBaseMs = positive(o['reconnectBackoffBaseMs'], 'reconnectBackoffBaseMs', 100);
   const reconnectBackoffMaxMs = Math.max(reconnectBackoffBaseMs, positive(o['reconnectBackoffMaxMs'], 'reconnectBackoffMaxMs', 2000));
   const leaderHint = o['leaderHint'] === undefined ? undefined : checkAddress(o['leaderHint'], 'leaderHint');
+  const followRedirects = o['followRedirects'] ?? true;
+  if (typeof followRedirects !== 'boolean') throw new TypeError(`followRedirects must be a boolean, got ${describeType(followRedirects)}`);
   const tls = checkTls(o['tls']);
   const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
   return {
@@ -124,6 +134,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     reconnectBackoffBaseMs,
     reconnectBackoffMaxMs,
     leaderHint,
+    followRedirects,
     tls,
     sweepMs,
   };

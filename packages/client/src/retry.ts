@@ -77,6 +77,7 @@ export class RetryState {
   private readonly startMs: number;
   private readonly tuning: RetryTuning;
   private readonly random: () => number;
+  private readonly followHint: (address: string) => boolean;
   /** Whether some attempt may have taken effect (only writes and admin ops can). */
   private maybeApplied = false;
   private failures = 0;
@@ -89,6 +90,8 @@ export class RetryState {
     deadlineMs: number;
     tuning?: RetryTuning;
     random?: () => number;
+    /** Whether a NOT_LEADER hint naming `address` may be followed. Default: any usable address. */
+    followHint?: (address: string) => boolean;
   }) {
     this.kind = opts.kind;
     this.opName = opts.opName;
@@ -96,6 +99,7 @@ export class RetryState {
     this.deadlineMs = opts.deadlineMs;
     this.tuning = opts.tuning ?? DEFAULT_RETRY_TUNING;
     this.random = opts.random ?? Math.random;
+    this.followHint = opts.followHint ?? (() => true);
   }
 
   /** True once an attempt's outcome was unknown: the final error, if any, must be indeterminate. */
@@ -121,8 +125,10 @@ export class RetryState {
     const transient = TRANSIENT.has(error.code) || (this.kind === 'admin' && error.code === 'CONF_CHANGE_PENDING');
     if (!transient) return { action: 'fail', error: this.final(error) };
 
-    // A hint is followed only when it is a usable address (a node may not know the leader's yet).
-    const hint = error.code === 'NOT_LEADER' && isAddress(error.leaderAddress) ? error.leaderAddress : undefined;
+    // A hint is followed only when it is a usable address (a node may not know the leader's yet)
+    // that the client may contact.
+    const hint =
+      error.code === 'NOT_LEADER' && isAddress(error.leaderAddress) && this.followHint(error.leaderAddress) ? error.leaderAddress : undefined;
     let delayMs: number;
     if (hint !== undefined && this.redirectsInARow < this.tuning.immediateRedirectsMax) {
       this.redirectsInARow++;

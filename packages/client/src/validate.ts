@@ -166,7 +166,9 @@ export function checkDeleteRange(input: unknown): { start: Uint8Array; end?: Uin
 export function prefixBounds(prefix: Uint8Array): { start: Uint8Array; end?: Uint8Array } {
   for (let i = prefix.length - 1; i >= 0; i--) {
     if (prefix[i] !== 0xff) {
-      const end = prefix.slice(0, i + 1);
+      // A copy, never a view: Buffer#slice (unlike Uint8Array#slice) shares memory, and the
+      // increment would change the caller's prefix (and so the range's start).
+      const end = new Uint8Array(prefix.subarray(0, i + 1));
       end[i] = end[i]! + 1;
       return { start: prefix, end };
     }

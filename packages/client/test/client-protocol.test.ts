@@ -28,7 +28,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-const kv = (key: Uint8Array, revision: number) => ({ key, value: key, createRevision: revision, modRevision: revision });
+const kv = (key: Uint8Array, revision: number) => ({ key, value: key, createRevision: revision, modRevision: revision, version: 1 });
 const sessionOf = (r: ClientRequest) => ('session' in r ? r.session : undefined);
 const STATUS = { id: 1, role: 'follower', term: 1, leader: 1, commit: 0, applied: 0, lastIndex: 0, clientAddress: 'x:1' } as const;
 

@@ -14,7 +14,7 @@ import { runCli } from '../src/cli/program.js';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 const entry = (key: Uint8Array, value: Uint8Array, revision = 7): KvEntry =>
-  new KvEntry({ key, value, createRevision: revision - 1, modRevision: revision });
+  new KvEntry({ key, value, createRevision: revision - 1, modRevision: revision, version: 2 });
 
 /** What the printer writes, as bytes. */
 function printed(options: Partial<OutputOptions> & { format: OutputFormat }, print: (p: Printer) => void): Buffer {
@@ -56,18 +56,18 @@ describe('kvctl output formats', () => {
   it('fields: one quoted, escaped line per field, so tabs and newlines in keys and values stay readable and exact', () => {
     const out = printed({ format: 'fields' }, (p) => p.scan([weird], true, 9)).toString('utf8');
     expect(out).toBe(
-      ['"Count" : 1', '"More" : true', '"Revision" : 9', '', '"Key" : "key\\twith\\ttabs"', '"Value" : "\\x00\\xff\\n\\t\\\\€\\xc3"', '"Revision" : 7', '"CreateRevision" : 6', ''].join('\n'),
+      ['"Count" : 1', '"More" : true', '"Revision" : 9', '', '"Key" : "key\\twith\\ttabs"', '"Value" : "\\x00\\xff\\n\\t\\\\€\\xc3"', '"Revision" : 7', '"CreateRevision" : 6', '"Version" : 2', ''].join('\n'),
     );
   });
 
   it('table: escaped cells in aligned columns; json: text when UTF-8, else base64; --keys-only drops values', () => {
     const table = printed({ format: 'table' }, (p) => p.entry(weird)).toString('utf8');
-    expect(table.split('\n')[0]!.split(/\s+/)).toEqual(['KEY', 'VALUE', 'REVISION', 'CREATE-REVISION']);
+    expect(table.split('\n')[0]!.split(/\s+/)).toEqual(['KEY', 'VALUE', 'REVISION', 'CREATE-REVISION', 'VERSION']);
     expect(table).toContain('key\\twith\\ttabs  \\x00\\xff\\n\\t\\\\€\\xc3  7');
     const json = JSON.parse(printed({ format: 'json' }, (p) => p.entry(weird)).toString('utf8')) as Record<string, unknown>;
-    expect(json).toEqual({ found: true, key: 'key\twith\ttabs', value: { base64: Buffer.from(binary).toString('base64') }, revision: 7, createRevision: 6 });
+    expect(json).toEqual({ found: true, key: 'key\twith\ttabs', value: { base64: Buffer.from(binary).toString('base64') }, revision: 7, createRevision: 6, version: 2 });
     const keys = JSON.parse(printed({ format: 'json', keysOnly: true }, (p) => p.scan([weird], false, 9)).toString('utf8')) as { entries: object[] };
-    expect(keys.entries).toEqual([{ key: 'key\twith\ttabs', revision: 7, createRevision: 6 }]);
+    expect(keys.entries).toEqual([{ key: 'key\twith\ttabs', revision: 7, createRevision: 6, version: 2 }]);
   });
 
   it('write results with previous entries, and counts, in every format', () => {
@@ -76,7 +76,7 @@ describe('kvctl output formats', () => {
     expect(text(printed({ format: 'simple' }, (p) => p.result('OK revision=4', [['Revision', 4]], null)))).toBe('OK revision=4\n');
     expect(JSON.parse(text(printed({ format: 'json' }, (p) => p.result('', [['Revision', 4]], prev))))).toEqual({
       revision: 4,
-      prevKv: { key: 'k', value: 'old', revision: 3, createRevision: 2 },
+      prevKv: { key: 'k', value: 'old', revision: 3, createRevision: 2, version: 2 },
     });
     expect(JSON.parse(text(printed({ format: 'json' }, (p) => p.result('', [['Revision', 4], ['Deleted', 0]], []))))).toEqual({ revision: 4, deleted: 0, prevKvs: [] });
     expect(text(printed({ format: 'fields' }, (p) => p.result('', [['Revision', 4], ['Deleted', true]])))).toBe('"Revision" : 4\n"Deleted" : true\n');

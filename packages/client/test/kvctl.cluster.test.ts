@@ -2,7 +2,11 @@
  * kvctl as a user runs it: real child processes against a real 3-node cluster, checking output
  * and the documented exit statuses (0 ok, 1 not found / not swapped, 2 usage, 3 unavailable).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/program.js';
 import { Cluster, KVCTL_BIN, freePort, runNode, type RunResult } from '@keel/test-support';
 
 let cluster: Cluster | undefined;
@@ -99,11 +103,60 @@ describe('kvctl', () => {
     expect(members.stdout).toMatch(/\d\*/); // the leader is marked
   });
 
+  it("txn: reads etcdctl's format from stdin; exit 0 when the compares held, 1 when not, 2 for a syntax error", async () => {
+    await kvctl(['put', 'txn/lock', 'free']);
+    await kvctl(['put', 'txn/config', 'a config']);
+    const input = ['value("txn/lock") = "free"', 'version("txn/new") = "0"', '', 'put txn/lock "held by me"', 'get txn/config', 'get txn/ txn0', '', 'get txn/lock', ''].join('\n');
+    const yes = await kvctl(['txn'], input);
+    expect(yes.code, yes.stderr).toBe(0);
+    expect(yes.stdout).toMatch(/^SUCCESS revision=\d+\n\nOK\n\ntxn\/config\ta config\n\ntxn\/config\ta config\ntxn\/lock\theld by me\n$/);
+    expect(yes.stderr).toBe(''); // no prompts: stdin is not a terminal
+    const no = await kvctl(['--json', 'txn'], input);
+    expect(no.code).toBe(1);
+    const json = JSON.parse(no.stdout) as { succeeded: boolean; results: Array<{ op: string; entry: { value: string } }> };
+    expect(json.succeeded).toBe(false);
+    expect(json.results).toMatchObject([{ op: 'get', entry: { key: 'txn/lock', value: 'held by me' } }]);
+    // Deletes, ranges and previous entries; the end of input ends the last section.
+    const del = await kvctl(['txn'], 'mod("txn/lock") > "0"\n\ndel txn/ --prefix --prev-kv');
+    expect(del.code).toBe(0);
+    expect(del.stdout).toMatch(/^SUCCESS revision=\d+\n\n2\ntxn\/config\ta config\ntxn\/lock\theld by me\n$/);
+    for (const bad of ['value(txn/lock) = "x"', 'size("k") = "1"', 'mod("k") > "one"', 'value("k") ~ "v"', '\nfrobnicate k', '\nput k', '\nget "unterminated']) {
+      const r = await kvctl(['txn'], bad);
+      expect(r.code, `${JSON.stringify(bad)}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/^kvctl: (compare|request) /);
+    }
+  });
+
+  it('txn: prompts for each section when stdin is a terminal', async () => {
+    let stdout = '';
+    let stderr = '';
+    const cacheHome = mkdtempSync(join(tmpdir(), 'kvctl-tty-'));
+    const status = await runCli(['--endpoints', cluster!.endpoints.join(','), 'txn'], {
+      stdout: { write: (c: string | Uint8Array) => (stdout += c.toString()) },
+      stderr: { write: (c: string) => (stderr += c) },
+      stdin: {
+        isTTY: true,
+        [Symbol.asyncIterator]: async function* () {
+          yield 'version("tty/k") = "0"\n';
+          yield '\n';
+          yield 'put tty/k "typed at a terminal"\n\n';
+          yield '\n';
+        },
+      },
+      env: { XDG_CACHE_HOME: cacheHome },
+    }).finally(() => rmSync(cacheHome, { recursive: true, force: true }));
+    expect(status, stderr).toBe(0);
+    expect(stderr).toBe('compares:\n\nsuccess requests (get, put, del):\n\nfailure requests (get, put, del):\n');
+    expect(stdout).toMatch(/^SUCCESS revision=\d+\n\nOK\n$/);
+    expect((await kvctl(['get', 'tty/k'])).stdout).toBe('typed at a terminal\n');
+  });
+
   it('bad usage exits 2 without contacting the cluster', async () => {
     for (const args of [
       ['get'],
       ['frobnicate'],
       ['cas', 'k', 'v'],
+      ['txn', 'extra-argument'],
       ['scan', '--limit', 'lots'],
       ['--consistency', 'eventual', 'get', 'k'],
       ['put', '', 'empty key'],

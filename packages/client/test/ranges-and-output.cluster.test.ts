@@ -100,7 +100,7 @@ describe('kvctl keeps every byte (item 10)', () => {
     const hex = await kvctl(['--hex', 'scan', 'odd', '--keys-only']);
     expect(hex.stdout).toBe('\\x6f\\x64\\x64\\x09\\x6b\\x65\\x79\\x0a\n');
     const table = await kvctl(['-w', 'table', 'get', 'odd\tkey\n']);
-    expect(table.stdout.split('\n')[1]).toMatch(/^odd\\tkey\\n\s+line 1\\nline\\t2\s+\d+\s+\d+$/);
+    expect(table.stdout.split('\n')[1]).toMatch(/^odd\\tkey\\n\s+line 1\\nline\\t2\s+\d+\s+\d+\s+1$/); // revision, create revision, version
   });
 
   it('del deletes a key, a range or a prefix, printing what it deleted with --prev-kv; scan --count-only counts', async () => {

@@ -34,6 +34,13 @@ describe('RetryState', () => {
     expect(empty).toMatchObject({ action: 'retry', target: { kind: 'other' } });
   });
 
+  it('does not follow a hint the client may not contact (followRedirects: false)', () => {
+    const r = new RetryState({ kind: 'write', opName: 'op', nowMs: 0, deadlineMs: 5000, tuning, random: () => 0.5, followHint: () => false });
+    const d = r.onFailure(new KeelError('NOT_LEADER', 'not me', { leaderId: 2, leaderAddress: '127.0.0.1:7002' }), 0);
+    expect(d).toMatchObject({ action: 'retry', target: { kind: 'other' } });
+    expect(d.action === 'retry' && d.delayMs).toBeGreaterThan(0);
+  });
+
   it('backoff grows exponentially up to the cap', () => {
     const r = state('read', 1e9);
     const delays: number[] = [];

@@ -69,6 +69,18 @@ describe('TLS on the client port', () => {
     expect(r, r.stderr).toMatchObject({ code: 0, stdout: 'over tls\n' });
   });
 
+  it('kvctl endpoint health checks each endpoint over TLS too', async () => {
+    const args = ['--endpoints', cluster.endpoints.join(','), '--json', 'endpoint', 'health'];
+    const r = await runNode(KVCTL_BIN, [...kvctlTlsArgs(cluster.tls!), ...args]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { endpoint: string; health: boolean }[];
+    expect(rows.map((row) => [row.endpoint, row.health])).toEqual(cluster.endpoints.map((e) => [e, true]));
+    const plain = await runNode(KVCTL_BIN, args);
+    expect(plain.code).toBe(3);
+    const refused = JSON.parse(plain.stdout) as { health: boolean; error: { code: string } }[];
+    expect(refused.map((row) => [row.health, row.error.code])).toEqual(cluster.endpoints.map(() => [false, 'TLS_FAILED']));
+  });
+
   it('a plaintext client at a TLS port gets TLS_FAILED (the server answers it in plaintext)', async () => {
     const error = await tlsFailure(client(undefined).get('tls-key'));
     expect(error.message).toContain('this client port requires TLS');

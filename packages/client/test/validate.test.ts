@@ -24,6 +24,13 @@ describe('delete ranges', () => {
     expect(checkDeleteRange({ start: '' })).toEqual({ start: new Uint8Array(0) });
   });
 
+  it('leave a Buffer prefix as it was (regression: its successor was computed in place)', () => {
+    const prefix = Buffer.from('user/');
+    const { start, end } = checkDeleteRange({ prefix });
+    expect([Buffer.from(start).toString(), Buffer.from(end!).toString()]).toEqual(['user/', 'user0']);
+    expect(prefix.toString()).toBe('user/');
+  });
+
   it('never read an empty object as "everything", and check bounds', () => {
     expect(() => checkDeleteRange({})).toThrow(TypeError);
     expect(() => checkDeleteRange({ end: 'm' })).toThrow(TypeError);

@@ -83,6 +83,7 @@ async function startNode(id: NodeId): Promise<Harness> {
     pendingProposalBytesMax: 1 << 20,
     pendingReadsMax: 100,
     snapshotChunkBytes: 1 << 16,
+    applyBacklogMax: 8192,
     peerDial: new Map(),
   };
   const sent: Message[] = [];

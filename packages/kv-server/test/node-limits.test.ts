@@ -47,6 +47,23 @@ describe('a single keel-server over the wire', () => {
     );
     expect(['INVALID_ARGUMENT', 'TOO_LARGE']).toContain(scanErr.code);
 
+    // Malformed txns: a typed error naming the part at fault; nothing applied.
+    const txn = { op: 'txn', compare: [], success: [], failure: [], session: session(6) };
+    const badCompare = errorOf(await c.sendWithId({ id: 903, ...txn, compare: [{ key: bytes('k'), target: 'value', op: '~', value: bytes('v') }] }));
+    expect(badCompare).toMatchObject({ code: 'INVALID_ARGUMENT', definite: true });
+    expect(badCompare.message).toContain("'compare[0].op'");
+    const badOp = errorOf(await c.sendWithId({ id: 904, ...txn, success: [{ op: 'put', key: bytes('k') }] }));
+    expect(badOp).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(badOp.message).toContain("'success[0].value'");
+    const tooMany = Array.from({ length: LIMITS.txnOpsMax + 1 }, () => ({ op: 'get', key: bytes('k') }));
+    expect(errorOf(await c.sendWithId({ id: 905, ...txn, failure: tooMany })).code).toBe('INVALID_ARGUMENT');
+    expect(errorOf(await c.sendWithId({ id: 906, ...txn, compare: 'all' })).code).toBe('INVALID_ARGUMENT');
+    // A txn whose answer would pass LIMITS.txnResponseBytesMax: refused whole, its put not applied.
+    const reads = Array.from({ length: Math.ceil(LIMITS.txnResponseBytesMax / LIMITS.valueBytesMax) + 1 }, () => ({ op: 'get' as const, key: bytes('big') }));
+    const refused = errorOf(await c.request({ op: 'txn', compare: [], failure: [], success: [{ op: 'put', key: bytes('txn-marker'), value: bytes('1') }, ...reads], session: session(7) }));
+    expect(refused).toMatchObject({ code: 'TOO_LARGE', definite: true });
+    expect(await c.get('txn-marker')).toBeNull();
+
     // The connection survived all of that.
     expect((await c.put('still', 'here')).ok).toBe(true);
     expect(await c.get('still')).toBe('here');

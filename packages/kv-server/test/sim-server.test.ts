@@ -31,6 +31,7 @@ const FEATURES: readonly (keyof ServerSimCounters)[] = [
   'writesApplied',
   'writesDeduplicated',
   'rangeDeletes',
+  'txns',
   'answersCompared',
 ];
 

@@ -6,6 +6,7 @@ import type { ConfState, Entry, SnapshotMeta } from '@keel/raft';
 import { StoreError, type SnapshotInstall } from '../src/storage/index.js';
 import { encodeCommand, encodeMemberContext, type Command } from '../src/state-machine/index.js';
 import { TestStore, newHome, removeHomes, type StoreHome } from './support/stores.js';
+import { casTxn } from '../src/node/client-requests.js';
 
 type NodeStore = TestStore;
 const NO_CONF: ConfState = { voters: [], learners: [] };
@@ -53,7 +54,7 @@ async function write(store: NodeStore, datas: Array<Uint8Array | Entry>, term = 
 async function contents(store: NodeStore): Promise<unknown> {
   const all = await store.scan({}, 10_000);
   return {
-    kvs: all.kvs.map((kv) => ({ key: Buffer.from(kv.key).toString('hex'), value: Buffer.from(kv.value).toString('hex'), c: kv.createRevision, m: kv.modRevision })),
+    kvs: all.kvs.map((kv) => ({ key: Buffer.from(kv.key).toString('hex'), value: Buffer.from(kv.value).toString('hex'), c: kv.createRevision, m: kv.modRevision, v: kv.version })),
     more: all.more,
     members: store.members(),
     conf: store.confState(),
@@ -406,7 +407,7 @@ describe('replicas agree across a snapshot (property)', () => {
               ? { op: 'put', key: b(st.key), value: b(`v${i}`), session }
               : st.op === 'delete'
                 ? { op: 'delete', key: b(st.key), session }
-                : { op: 'cas', key: b(st.key), expect: i % 2 === 0 ? { absent: true } : { revision: i - 1 }, value: b(`v${i}`), session };
+                : casTxn(b(st.key), i % 2 === 0 ? { absent: true } : { revision: i - 1 }, b(`v${i}`), session);
           sent.push(c);
           return encodeCommand(c);
         });

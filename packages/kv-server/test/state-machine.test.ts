@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LIMITS, type CasExpectation, type WriteSession } from '@keel/protocol';
+import { LIMITS, type CasExpectation, type CompareOp, type KeyValue, type TxnCompare, type TxnOp, type WriteSession } from '@keel/protocol';
+import { compareHolds } from '../src/state-machine/txn.js';
+import type { StoredValue } from '../src/state-machine/stored-value.js';
+import { casTxn } from '../src/node/client-requests.js';
 import type { Entry } from '@keel/raft';
 import type { ApplyResult } from '../src/storage/index.js';
 import { BACKENDS, TestStore, newHome, removeHomes, type Backend, type StoreHome } from './support/stores.js';
@@ -74,7 +77,7 @@ type PutCommand = Extract<Command, { op: 'put' }>;
 type DeleteCommand = Extract<Command, { op: 'delete' }>;
 const put = (key: string, value: string, sess = session()): PutCommand => ({ op: 'put', key: b(key), value: b(value), session: sess });
 const del = (key: string, sess = session()): DeleteCommand => ({ op: 'delete', key: b(key), session: sess });
-const cas = (key: string, expect: CasExpectation, value: string, sess = session()): Command => ({ op: 'cas', key: b(key), expect, value: b(value), session: sess });
+const cas = (key: string, expect: CasExpectation, value: string, sess = session()): Command => casTxn(b(key), expect, b(value), sess);
 const delRange = (start: string, end: string | undefined, prevKv = false, sess = session()): Command => ({
   op: 'deleteRange',
   start: b(start),
@@ -93,6 +96,26 @@ describe('commands', () => {
       cas('k', { value: b('old') }, 'new'),
       cas('k', { revision: 42 }, 'new'),
       cas('k', { absent: true }, 'new'),
+      {
+        op: 'txn',
+        compare: [
+          { key: b('a'), target: 'value', op: '<', value: b('x') },
+          { key: b('b'), target: 'version', op: '!=', value: 0 },
+          { key: b('c'), target: 'createRevision', op: '>', value: 2 ** 40 },
+          { key: b('d'), target: 'modRevision', op: '=', value: 7 },
+          { key: b('e'), target: 'exists', value: false },
+        ],
+        success: [
+          { op: 'put', key: b('a'), value: b(''), prevKv: true },
+          { op: 'delete', key: b('b') },
+          { op: 'deleteRange', start: b(''), prevKv: true },
+          { op: 'get', key: b('c') },
+          { op: 'range', start: b('a'), end: b('z'), limit: 10 },
+        ],
+        failure: [{ op: 'deleteRange', start: b('a'), end: b('b') }],
+        session: session(),
+      },
+      { op: 'txn', compare: [], success: [], failure: [], session: session() },
       put('k', '', { clientId: 'ü-client', seq: 2 ** 40, ackedBelow: 7 }),
       { ...put('k', 'v'), prevKv: true },
       { ...del('k'), prevKv: true },
@@ -119,7 +142,12 @@ describe('commands', () => {
     expect(() => encodeCommand({ op: 'put', key: b('k'), value: b('v'), session: { clientId: 'c', seq: 1, ackedBelow: 2 } })).toThrow(TypeError);
     expect(() => encodeCommand({ op: 'put', key: b('k'), value: b('v'), session: { clientId: 'c', seq: 1.5, ackedBelow: 0 } })).toThrow(TypeError);
     expect(() => encodeCommand({ op: 'put', key: new Uint8Array(5000), value: b('v'), session: sess })).toThrow(/key exceeds/);
-    expect(() => encodeCommand({ op: 'cas', key: b('k'), expect: {} as CasExpectation, value: b('v'), session: sess })).toThrow(TypeError);
+    const txn = { op: 'txn' as const, compare: [], success: [], failure: [], session: sess };
+    expect(() => encodeCommand({ ...txn, compare: [{ key: b('k'), target: 'version', op: '=', value: -1 }] })).toThrow(/non-negative integer/);
+    expect(() => encodeCommand({ ...txn, compare: [{ key: b('k'), target: 'size', op: '=', value: 1 } as unknown as TxnCompare] })).toThrow(/target/);
+    expect(() => encodeCommand({ ...txn, success: [{ op: 'range', start: b('a'), limit: 0 }] })).toThrow(/range limit/);
+    expect(() => encodeCommand({ ...txn, failure: Array.from({ length: LIMITS.txnOpsMax + 1 }, () => ({ op: 'get' as const, key: b('k') })) })).toThrow(/at most/);
+    expect(() => encodeCommand({ ...txn, success: [{ op: 'put', key: new Uint8Array(0), value: b('v') }] })).toThrow(/key must not be empty/);
     expect(() => encodeCommand({ op: 'deleteRange', start: b('a'), end: new Uint8Array(0), session: sess })).toThrow(/range end/);
     expect(() => encodeCommand({ op: 'deleteRange', start: new Uint8Array(5000), session: sess })).toThrow(/range start/);
   });
@@ -129,7 +157,7 @@ describe('commands', () => {
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
         try {
           const c = decodeCommand(bytes);
-          expect(['put', 'delete', 'cas', 'deleteRange']).toContain(c.op);
+          expect(['put', 'delete', 'txn', 'deleteRange']).toContain(c.op);
         } catch (err) {
           expect(err).toBeInstanceOf(StateMachineError);
           expect((err as StateMachineError).code).toBe('MALFORMED_COMMAND');
@@ -164,12 +192,12 @@ describe('state machine: apply', () => {
     expect(await d.one(put('a', '1'))).toEqual({ revision: 1 });
     expect(await d.one(put('b', '1'))).toEqual({ revision: 2 });
     expect(await d.one(put('a', '2'))).toEqual({ revision: 3 });
-    expect(await store.get(b('a'))).toEqual({ key: b('a'), value: b('2'), createRevision: 1, modRevision: 3 });
+    expect(await store.get(b('a'))).toEqual({ key: b('a'), value: b('2'), createRevision: 1, modRevision: 3, version: 2 });
     expect(await d.one(del('a'))).toEqual({ revision: 4, deleted: true });
     expect(await d.one(del('a'))).toEqual({ revision: 5, deleted: false });
     expect(await store.get(b('a'))).toBeNull();
     expect(await d.one(put('a', '3'))).toEqual({ revision: 6 });
-    expect(await store.get(b('a'))).toMatchObject({ createRevision: 6, modRevision: 6 });
+    expect(await store.get(b('a'))).toMatchObject({ createRevision: 6, modRevision: 6, version: 1 });
     expect(store.appliedIndex()).toBe(6);
   });
 
@@ -187,8 +215,8 @@ describe('state machine: apply', () => {
     const c = cas('n', { absent: true }, 'x', { clientId: 'c3', seq: 5, ackedBelow: 0 });
     const results = await d.run([encodeCommand(c), encodeCommand(c)]);
     expect(results.map((r) => (r.kind === 'command' ? r.result : r))).toEqual([
-      { revision: 4, succeeded: true },
-      { revision: 4, succeeded: true },
+      { revision: 4, succeeded: true, results: [{ op: 'put' }] },
+      { revision: 4, succeeded: true }, // a txn's results are not remembered
     ]);
   });
 
@@ -211,12 +239,12 @@ describe('state machine: apply', () => {
     const d = new Driver(store);
     expect(await d.one({ ...put('k', 'v1'), prevKv: true })).toEqual({ revision: 1, prevKv: null });
     const second = { ...put('k', 'v2', { clientId: 'retrying', seq: 1, ackedBelow: 0 }), prevKv: true };
-    expect(await d.one(second)).toEqual({ revision: 2, prevKv: { key: b('k'), value: b('v1'), createRevision: 1, modRevision: 1 } });
+    expect(await d.one(second)).toEqual({ revision: 2, prevKv: { key: b('k'), value: b('v1'), createRevision: 1, modRevision: 1, version: 1 } });
     expect(await d.one(put('k', 'v3'))).toEqual({ revision: 3 });
     expect(await d.one({ ...del('k'), prevKv: true })).toEqual({
       revision: 4,
       deleted: true,
-      prevKv: { key: b('k'), value: b('v3'), createRevision: 1, modRevision: 3 },
+      prevKv: { key: b('k'), value: b('v3'), createRevision: 1, modRevision: 3, version: 3 },
     });
     expect(await d.one({ ...del('k'), prevKv: true })).toEqual({ revision: 5, deleted: false, prevKv: null });
     expect(await d.one(second)).toEqual({ revision: 2 }); // not applied again; values are not remembered
@@ -241,8 +269,8 @@ describe('state machine: apply', () => {
         revision: 12,
         deleted: 2,
         prevKvs: [
-          { key: b('c'), value: b('C'), createRevision: 5, modRevision: 5 },
-          { key: b('cc'), value: b('new'), createRevision: 10, modRevision: 10 },
+          { key: b('c'), value: b('C'), createRevision: 5, modRevision: 5, version: 1 },
+          { key: b('cc'), value: b('new'), createRevision: 10, modRevision: 10, version: 1 },
         ],
       },
       { revision: 13 },
@@ -290,19 +318,114 @@ describe('state machine: apply', () => {
     expect(await d.one(delRange('big', 'bih'))).toMatchObject({ deleted: count });
   });
 
-  it('compares value, revision or absence in cas', async () => {
+  it('compares in txns as etcd does: values in byte order and never on a missing key, numbers 0 for a missing key', () => {
+    const k = b('k');
+    const v: StoredValue = { value: b('m'), createRevision: 3, modRevision: 5, version: 2 };
+    const holds = (target: 'value' | 'version' | 'createRevision' | 'modRevision', op: CompareOp, value: string | number, current: StoredValue | null): boolean =>
+      compareHolds(target === 'value' ? { key: k, target, op, value: b(value as string) } : { key: k, target, op, value: value as number }, current);
+    expect(['=', '!=', '<', '>'].map((op) => holds('value', op as CompareOp, 'm', v))).toEqual([true, false, false, false]);
+    expect(['=', '!=', '<', '>'].map((op) => holds('value', op as CompareOp, 'z', v))).toEqual([false, true, true, false]);
+    expect(['=', '!=', '<', '>'].map((op) => holds('value', op as CompareOp, 'a', v))).toEqual([false, true, false, true]);
+    expect(holds('value', '<', 'mm', v)).toBe(true); // a prefix sorts first
+    expect(['=', '!=', '<', '>'].map((op) => holds('value', op as CompareOp, 'x', null))).toEqual([false, false, false, false]);
+    expect(['=', '!=', '<', '>'].map((op) => holds('value', op as CompareOp, '', null))).toEqual([false, false, false, false]);
+    expect([holds('version', '=', 2, v), holds('createRevision', '=', 3, v), holds('modRevision', '=', 5, v)]).toEqual([true, true, true]);
+    expect([holds('modRevision', '<', 6, v), holds('modRevision', '>', 4, v), holds('modRevision', '!=', 5, v)]).toEqual([true, true, false]);
+    for (const target of ['version', 'createRevision', 'modRevision'] as const) {
+      expect([holds(target, '=', 0, null), holds(target, '<', 1, null), holds(target, '>', 0, null)]).toEqual([true, true, false]);
+    }
+    expect(compareHolds({ key: k, target: 'exists', value: true }, v)).toBe(true);
+    expect(compareHolds({ key: k, target: 'exists', value: false }, v)).toBe(false);
+    expect(compareHolds({ key: k, target: 'exists', value: false }, null)).toBe(true);
+  });
+
+  it('runs a txn branch in order at one revision, each operation seeing the ones before', async () => {
     seqs = new Map();
     const { store } = await newStore();
     const d = new Driver(store);
-    expect(await d.one(cas('k', { value: b('x') }, 'v'))).toEqual({ revision: 1, succeeded: false });
-    expect(await d.one(cas('k', { revision: 0 }, 'v'))).toEqual({ revision: 2, succeeded: false });
-    expect(await d.one(cas('k', { absent: true }, 'v1'))).toEqual({ revision: 3, succeeded: true });
-    expect(await d.one(cas('k', { absent: true }, 'v2'))).toEqual({ revision: 4, succeeded: false });
-    expect(await d.one(cas('k', { value: b('v1') }, 'v2'))).toEqual({ revision: 5, succeeded: true });
-    expect(await d.one(cas('k', { value: b('v1') }, 'v3'))).toEqual({ revision: 6, succeeded: false });
-    expect(await d.one(cas('k', { revision: 3 }, 'v3'))).toEqual({ revision: 7, succeeded: false });
-    expect(await d.one(cas('k', { revision: 5 }, 'v3'))).toEqual({ revision: 8, succeeded: true });
-    expect(await store.get(b('k'))).toEqual({ key: b('k'), value: b('v3'), createRevision: 3, modRevision: 8 });
+    await d.run([encodeCommand(put('a', '1')), encodeCommand(put('b', '1'))]);
+    const txn = (compare: TxnCompare[], success: TxnOp[], failure: TxnOp[] = []): Command => ({ op: 'txn', compare, success, failure, session: session() });
+    const r = await d.one(
+      txn(
+        [
+          { key: b('a'), target: 'value', op: '=', value: b('1') },
+          { key: b('z'), target: 'version', op: '=', value: 0 },
+        ],
+        [
+          { op: 'put', key: b('a'), value: b('2'), prevKv: true },
+          { op: 'get', key: b('a') },
+          { op: 'put', key: b('c'), value: b('3') },
+          { op: 'range', start: b('a'), limit: 2 },
+          { op: 'deleteRange', start: b('b'), prevKv: true },
+          { op: 'get', key: b('c') },
+          { op: 'range', start: b(''), limit: 10 },
+        ],
+      ),
+    );
+    const kv = (key: string, value: string, createRevision: number, modRevision: number, version: number): KeyValue => ({ key: b(key), value: b(value), createRevision, modRevision, version });
+    expect(r).toEqual({
+      revision: 3,
+      succeeded: true,
+      results: [
+        { op: 'put', prevKv: kv('a', '1', 1, 1, 1) },
+        { op: 'get', kv: kv('a', '2', 1, 3, 2) },
+        { op: 'put' },
+        { op: 'range', kvs: [kv('a', '2', 1, 3, 2), kv('b', '1', 2, 2, 1)], more: true },
+        { op: 'deleteRange', deleted: 2, prevKvs: [kv('b', '1', 2, 2, 1), kv('c', '3', 3, 3, 1)] },
+        { op: 'get', kv: null },
+        { op: 'range', kvs: [kv('a', '2', 1, 3, 2)], more: false },
+      ],
+    });
+    // The compare fails: the failure branch runs instead.
+    expect(await d.one(txn([{ key: b('a'), target: 'version', op: '>', value: 2 }], [{ op: 'delete', key: b('a') }], [{ op: 'get', key: b('b') }]))).toEqual({
+      revision: 4,
+      succeeded: false,
+      results: [{ op: 'get', kv: null }],
+    });
+    expect((await store.scan({}, 10)).kvs).toEqual([kv('a', '2', 1, 3, 2)]);
+  });
+
+  it('refuses a txn whose answer passes LIMITS.txnResponseBytesMax whole: nothing it did before stays', async () => {
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    const big = 'x'.repeat(LIMITS.valueBytesMax);
+    const count = Math.ceil(LIMITS.txnResponseBytesMax / LIMITS.valueBytesMax) + 1;
+    await d.run(Array.from({ length: count }, (_, i) => encodeCommand(put(`big${i}`, big))));
+    const reads: TxnOp[] = Array.from({ length: count }, (_, i) => ({ op: 'get', key: b(`big${i}`) }));
+    const txn = (success: TxnOp[]): Command => ({ op: 'txn', compare: [], success, failure: [], session: session() });
+    // One batch: the refused txn between two writes; the writes apply, the txn leaves nothing.
+    const batch = await d.run([
+      encodeCommand(put('before', '1')),
+      encodeCommand(txn([{ op: 'put', key: b('marker'), value: b('1') }, { op: 'delete', key: b('before') }, ...reads])),
+      encodeCommand(put('after', '1')),
+    ]);
+    expect(resultsOf(batch)[1]).toMatchObject({ code: 'TOO_LARGE', definite: true });
+    expect((resultsOf(batch)[1] as { message: string }).message).toContain(`${LIMITS.txnResponseBytesMax} bytes`);
+    expect(await store.get(b('marker'))).toBeNull();
+    expect(await store.get(b('before'))).toMatchObject({ value: b('1') });
+    expect(await store.get(b('after'))).toMatchObject({ value: b('1') });
+    // Fewer reads fit.
+    expect(await d.one(txn(reads.slice(0, count - 2)))).toMatchObject({ succeeded: true });
+  });
+
+  it('compares value, revision or absence in cas (a txn: compare, then put)', async () => {
+    const casOf = (r: unknown): unknown => {
+      const { revision, succeeded } = r as { revision: number; succeeded: boolean };
+      return { revision, succeeded };
+    };
+    seqs = new Map();
+    const { store } = await newStore();
+    const d = new Driver(store);
+    expect(casOf(await d.one(cas('k', { value: b('x') }, 'v')))).toEqual({ revision: 1, succeeded: false });
+    expect(casOf(await d.one(cas('k', { revision: 0 }, 'v')))).toEqual({ revision: 2, succeeded: false });
+    expect(casOf(await d.one(cas('k', { absent: true }, 'v1')))).toEqual({ revision: 3, succeeded: true });
+    expect(casOf(await d.one(cas('k', { absent: true }, 'v2')))).toEqual({ revision: 4, succeeded: false });
+    expect(casOf(await d.one(cas('k', { value: b('v1') }, 'v2')))).toEqual({ revision: 5, succeeded: true });
+    expect(casOf(await d.one(cas('k', { value: b('v1') }, 'v3')))).toEqual({ revision: 6, succeeded: false });
+    expect(casOf(await d.one(cas('k', { revision: 3 }, 'v3')))).toEqual({ revision: 7, succeeded: false });
+    expect(casOf(await d.one(cas('k', { revision: 5 }, 'v3')))).toEqual({ revision: 8, succeeded: true });
+    expect(await store.get(b('k'))).toEqual({ key: b('k'), value: b('v3'), createRevision: 3, modRevision: 8, version: 3 });
   });
 
   it('scans by prefix and by range with limit and more', async () => {
@@ -327,7 +450,7 @@ describe('state machine: apply', () => {
     expect(top.kvs.map((kv) => s(kv.value))).toEqual(['top', 'top2']);
     const all = await store.scan({}, 100);
     expect(all.kvs.length).toBe(9);
-    expect(all.kvs[0]).toEqual({ key: b('a'), value: b('A'), createRevision: 1, modRevision: 1 });
+    expect(all.kvs[0]).toEqual({ key: b('a'), value: b('A'), createRevision: 1, modRevision: 1, version: 1 });
     await expect(store.scan({}, 0)).rejects.toThrow(TypeError);
   });
 
@@ -497,6 +620,7 @@ interface ModelValue {
   value: string;
   create: number;
   mod: number;
+  ver: number;
 }
 
 /** The naive oracle: a map, and an unbounded session table with the same acknowledgement rule. */
@@ -515,9 +639,9 @@ class Model {
     if (sess === undefined) this.sessions.set(c.session.clientId, (sess = { acked: 0, results: new Map() }));
     sess.acked = Math.max(sess.acked, ackedBelow);
     for (const k of [...sess.results.keys()]) if (k < sess.acked) sess.results.delete(k);
-    // A retry's answer carries no previous entries: the session table keeps none.
+    // A retry's answer carries no previous entries nor txn results: the session table keeps none.
     if (fresh !== undefined) {
-      const { prevKv: _kv, prevKvs: _kvs, ...kept } = fresh as { prevKv?: unknown; prevKvs?: unknown };
+      const { prevKv: _kv, prevKvs: _kvs, results: _results, ...kept } = fresh as { prevKv?: unknown; prevKvs?: unknown; results?: unknown };
       sess.results.set(seq, kept);
     }
     return answer;
@@ -525,36 +649,65 @@ class Model {
 
   private entry(key: string): unknown {
     const v = this.kv.get(key);
-    return v === undefined ? null : { key: b(key), value: b(v.value), createRevision: v.create, modRevision: v.mod };
+    return v === undefined ? null : { key: b(key), value: b(v.value), createRevision: v.create, modRevision: v.mod, version: v.ver };
   }
 
   private run(index: number, c: Command): unknown {
-    if (c.op === 'deleteRange') {
-      const start = s(c.start);
-      const end = c.end === undefined ? undefined : s(c.end);
-      const doomed = this.rows()
-        .map(([k]) => k)
-        .filter((k) => k >= start && (end === undefined || k < end));
-      const prevKvs = doomed.map((k) => this.entry(k));
-      for (const k of doomed) this.kv.delete(k);
-      return { revision: index, deleted: doomed.length, ...(c.prevKv === true ? { prevKvs } : {}) };
+    if (c.op === 'txn') {
+      const succeeded = c.compare.every((cmp) => this.holds(cmp));
+      return { revision: index, succeeded, results: (succeeded ? c.success : c.failure).map((o) => this.operation(index, o)) };
     }
-    const key = s(c.key);
-    const prevKv = c.op !== 'cas' && c.prevKv === true ? { prevKv: this.entry(key) } : {};
-    const cur = this.kv.get(key);
-    const set = (value: Uint8Array): void => void this.kv.set(key, { value: s(value), create: cur?.create ?? index, mod: index });
-    if (c.op === 'put') {
-      set(c.value);
-      return { revision: index, ...prevKv };
+    const o: TxnOp =
+      c.op === 'deleteRange' ? { op: 'deleteRange', start: c.start, ...(c.end !== undefined ? { end: c.end } : {}), ...(c.prevKv === true ? { prevKv: true } : {}) } : c;
+    const { op: _op, ...fields } = this.operation(index, o);
+    return { revision: index, ...fields };
+  }
+
+  /** The naive compare: the key's fields looked up in the map, 0 when absent; values never match an absent key. */
+  private holds(c: TxnCompare): boolean {
+    const cur = this.kv.get(s(c.key));
+    if (c.target === 'exists') return (cur !== undefined) === c.value;
+    if (c.target === 'value' && cur === undefined) return false;
+    const order =
+      c.target === 'value'
+        ? Buffer.compare(Buffer.from(cur!.value), Buffer.from(c.value))
+        : [cur?.ver ?? 0, cur?.create ?? 0, cur?.mod ?? 0][['version', 'createRevision', 'modRevision'].indexOf(c.target)]! - c.value;
+    return c.op === '=' ? order === 0 : c.op === '!=' ? order !== 0 : c.op === '<' ? order < 0 : order > 0;
+  }
+
+  private inRange(start: Uint8Array, end: Uint8Array | undefined): string[] {
+    return this.rows()
+      .map(([k]) => k)
+      .filter((k) => k >= s(start) && (end === undefined || k < s(end)));
+  }
+
+  private operation(index: number, o: TxnOp): { op: string } & Record<string, unknown> {
+    switch (o.op) {
+      case 'deleteRange': {
+        const doomed = this.inRange(o.start, o.end);
+        const prevKvs = doomed.map((k) => this.entry(k));
+        for (const k of doomed) this.kv.delete(k);
+        return { op: o.op, deleted: doomed.length, ...(o.prevKv === true ? { prevKvs } : {}) };
+      }
+      case 'range': {
+        const keys = this.inRange(o.start, o.end);
+        return { op: o.op, kvs: keys.slice(0, o.limit).map((k) => this.entry(k)), more: keys.length > o.limit };
+      }
+      case 'get':
+        return { op: o.op, kv: this.entry(s(o.key)) };
+      case 'put':
+      case 'delete': {
+        const key = s(o.key);
+        const prevKv = o.prevKv === true ? { prevKv: this.entry(key) } : {};
+        const cur = this.kv.get(key);
+        if (o.op === 'delete') {
+          this.kv.delete(key);
+          return { op: o.op, deleted: cur !== undefined, ...prevKv };
+        }
+        this.kv.set(key, { value: s(o.value), create: cur?.create ?? index, mod: index, ver: (cur?.ver ?? 0) + 1 });
+        return { op: o.op, ...prevKv };
+      }
     }
-    if (c.op === 'delete') {
-      this.kv.delete(key);
-      return { revision: index, deleted: cur !== undefined, ...prevKv };
-    }
-    const e = c.expect;
-    const ok = 'value' in e ? cur?.value === s(e.value) : 'revision' in e ? cur?.mod === e.revision : cur === undefined;
-    if (ok) set(c.value);
-    return { revision: index, succeeded: ok };
   }
 
   rows(): Array<[string, ModelValue]> {
@@ -566,7 +719,7 @@ type Step =
   | {
       kind: 'write';
       client: number;
-      op: 'put' | 'delete' | 'cas' | 'deleteRange';
+      op: 'put' | 'delete' | 'cas' | 'deleteRange' | 'txn';
       key: string;
       value: string;
       expect: number;
@@ -575,6 +728,9 @@ type Step =
       prevKv: boolean;
       start: string;
       end: string | undefined;
+      compare: TxnCompare[];
+      success: TxnOp[];
+      failure: TxnOp[];
     }
   | { kind: 'retry'; pick: number }
   | { kind: 'noop' }
@@ -584,13 +740,47 @@ type Step =
 
 const KEYS = ['a', 'ab', 'b', 'ba', 'c'];
 const VALUES = ['', 'x', 'y'];
+const txnCompare: fc.Arbitrary<TxnCompare> = fc
+  .record({
+    key: fc.constantFrom(...KEYS),
+    target: fc.constantFrom('value' as const, 'version' as const, 'createRevision' as const, 'modRevision' as const, 'exists' as const),
+    op: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const),
+    number: fc.integer({ min: 0, max: 12 }),
+    value: fc.constantFrom(...VALUES),
+    exists: fc.boolean(),
+  })
+  .map(({ key, target, op, number, value, exists }): TxnCompare =>
+    target === 'exists'
+      ? { key: b(key), target, value: exists }
+      : target === 'value'
+        ? { key: b(key), target, op, value: b(value) }
+        : { key: b(key), target, op, value: number },
+  );
+const txnOp: fc.Arbitrary<TxnOp> = fc
+  .record({
+    op: fc.constantFrom('put' as const, 'delete' as const, 'deleteRange' as const, 'get' as const, 'range' as const),
+    key: fc.constantFrom(...KEYS),
+    value: fc.constantFrom(...VALUES),
+    prevKv: fc.boolean(),
+    start: fc.constantFrom('', ...KEYS),
+    end: fc.constantFrom(undefined, ...KEYS, 'bb'),
+    limit: fc.integer({ min: 1, max: 3 }),
+  })
+  .map(({ op, key, value, prevKv, start, end, limit }): TxnOp => {
+    const flag = prevKv ? { prevKv } : {};
+    const bounds = { start: b(start), ...(end !== undefined ? { end: b(end) } : {}) };
+    if (op === 'put') return { op, key: b(key), value: b(value), ...flag };
+    if (op === 'delete') return { op, key: b(key), ...flag };
+    if (op === 'get') return { op, key: b(key) };
+    return op === 'range' ? { op, ...bounds, limit } : { op, ...bounds, ...flag };
+  });
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 10,
     arbitrary: fc.record({
       kind: fc.constant('write' as const),
       client: fc.integer({ min: 0, max: 2 }),
-      op: fc.constantFrom('put' as const, 'put' as const, 'delete' as const, 'cas' as const, 'deleteRange' as const),
+      op: fc.constantFrom('put' as const, 'put' as const, 'delete' as const, 'cas' as const, 'deleteRange' as const, 'txn' as const, 'txn' as const),
       key: fc.constantFrom(...KEYS),
       value: fc.constantFrom(...VALUES),
       expect: fc.integer({ min: 0, max: 12 }),
@@ -599,6 +789,9 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       prevKv: fc.boolean(),
       start: fc.constantFrom('', ...KEYS),
       end: fc.constantFrom(undefined, ...KEYS, 'bb'),
+      compare: fc.array(txnCompare, { maxLength: 3 }),
+      success: fc.array(txnOp, { maxLength: 4 }),
+      failure: fc.array(txnOp, { maxLength: 4 }),
     }),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('retry' as const), pick: fc.nat() }) },
@@ -640,11 +833,11 @@ describe.each(BACKENDS)('state store conformance on %s: the state machine agains
         const checkReads = async (): Promise<void> => {
           const all = await store.scan({}, 1000);
           expect(all.more).toBe(false);
-          expect(all.kvs.map((kv) => [s(kv.key), { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision }])).toEqual(model.rows());
+          expect(all.kvs.map((kv) => [s(kv.key), { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision, ver: kv.version }])).toEqual(model.rows());
           for (const key of KEYS) {
             const kv = await store.get(b(key));
             const m = model.kv.get(key);
-            expect(kv === null ? undefined : { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision }).toEqual(m);
+            expect(kv === null ? undefined : { value: s(kv.value), create: kv.createRevision, mod: kv.modRevision, ver: kv.version }).toEqual(m);
           }
           const prefixA = await store.scan({ prefix: b('a') }, 1);
           const modelA = model.rows().filter(([k]) => k.startsWith('a'));
@@ -664,13 +857,14 @@ describe.each(BACKENDS)('state store conformance on %s: the state machine agains
                     ? { op: 'delete', key: b(st.key), ...prevKv, session: sess }
                     : st.op === 'deleteRange'
                       ? { op: 'deleteRange', start: b(st.start), ...(st.end !== undefined ? { end: b(st.end) } : {}), ...prevKv, session: sess }
-                      : {
-                        op: 'cas',
-                        key: b(st.key),
-                        value: b(st.value),
-                        session: sess,
-                        expect: st.expect % 3 === 0 ? { absent: true } : st.expect % 3 === 1 ? { value: b(st.expectValue) } : { revision: st.expect },
-                      };
+                      : st.op === 'txn'
+                        ? { op: 'txn', compare: st.compare, success: st.success, failure: st.failure, session: sess }
+                        : casTxn(
+                            b(st.key),
+                            st.expect % 3 === 0 ? { absent: true } : st.expect % 3 === 1 ? { value: b(st.expectValue) } : { revision: st.expect },
+                            b(st.value),
+                            sess,
+                          );
               sent.push(c);
               pending.push({ data: encodeCommand(c), command: c });
             } else if (st.kind === 'retry') {

@@ -34,6 +34,18 @@ export const LIMITS = {
    * range whose deleted entries exceed it is refused whole with TOO_LARGE (nothing deleted).
    */
   deleteRangePrevKvBytesMax: 8 * 1024 * 1024,
+  /**
+   * Most compares of one txn, and most operations in each of its branches (`success`, `failure`).
+   * More is refused with INVALID_ARGUMENT.
+   */
+  txnOpsMax: 128,
+  /**
+   * Most bytes of keys and values (plus 64 per entry) the answer to one txn carries: the entries
+   * its gets and ranges read and the previous entries its writes return. A txn whose answer would
+   * exceed it is refused whole with TOO_LARGE (nothing applied). The keys one txn deletes count
+   * against `deleteRangeKeysMax` together.
+   */
+  txnResponseBytesMax: 8 * 1024 * 1024,
   /** Requests in flight on one client connection before the server answers OVERLOADED. */
   inflightPerConnectionMax: 4096,
   /**
@@ -67,6 +79,42 @@ export type CasExpectation =
   | { readonly value: Uint8Array }
   | { readonly revision: number }
   | { readonly absent: true };
+
+/** How a txn compare relates the key's current field to the given value (values: byte order). */
+export type CompareOp = '=' | '!=' | '<' | '>';
+
+/** The numeric fields of a key a txn may compare; 0 for a key that does not exist. */
+export type CompareNumberTarget = 'version' | 'createRevision' | 'modRevision';
+
+/**
+ * One condition of a txn on one key's current state. A `value` compare on a key that does not
+ * exist is false whatever `op`; the numeric fields of a missing key are 0 (so `version = 0`
+ * also means "absent"); `exists` holds when the key's existence is `value`.
+ */
+export type TxnCompare =
+  | { readonly key: Uint8Array; readonly target: 'value'; readonly op: CompareOp; readonly value: Uint8Array }
+  | { readonly key: Uint8Array; readonly target: CompareNumberTarget; readonly op: CompareOp; readonly value: number }
+  | { readonly key: Uint8Array; readonly target: 'exists'; readonly value: boolean };
+
+/**
+ * One operation of a txn branch. Operations apply in order, each seeing the effects of the ones
+ * before it; every write of a txn has the txn's revision. `deleteRange` and `range` cover
+ * `[start, end)` (no `end`: to the last key; an empty `start`: from the first).
+ */
+export type TxnOp =
+  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly prevKv?: boolean }
+  | { readonly op: 'delete'; readonly key: Uint8Array; readonly prevKv?: boolean }
+  | { readonly op: 'deleteRange'; readonly start: Uint8Array; readonly end?: Uint8Array; readonly prevKv?: boolean }
+  | { readonly op: 'get'; readonly key: Uint8Array }
+  | { readonly op: 'range'; readonly start: Uint8Array; readonly end?: Uint8Array; readonly limit: number };
+
+/** The result of one txn operation, in the order of the branch that ran. */
+export type TxnOpResult =
+  | { readonly op: 'put'; readonly prevKv?: KeyValue | null }
+  | { readonly op: 'delete'; readonly deleted: boolean; readonly prevKv?: KeyValue | null }
+  | { readonly op: 'deleteRange'; readonly deleted: number; readonly prevKvs?: readonly KeyValue[] }
+  | { readonly op: 'get'; readonly kv: KeyValue | null }
+  | { readonly op: 'range'; readonly kvs: readonly KeyValue[]; readonly more: boolean };
 
 export type ClientRequest =
   | { readonly id: number; readonly op: 'get'; readonly key: Uint8Array; readonly consistency: Consistency }
@@ -110,6 +158,18 @@ export type ClientRequest =
     }
   | {
       readonly id: number;
+      /**
+       * If every compare holds, runs `success`, else `failure`: atomically, as one write (one log
+       * entry), at most `LIMITS.txnOpsMax` compares and operations per branch.
+       */
+      readonly op: 'txn';
+      readonly compare: readonly TxnCompare[];
+      readonly success: readonly TxnOp[];
+      readonly failure: readonly TxnOp[];
+      readonly session: WriteSession;
+    }
+  | {
+      readonly id: number;
       readonly op: 'scan';
       /** Inclusive start; with `end`, exclusive end. Or `prefix` alone. */
       readonly start?: Uint8Array;
@@ -119,6 +179,8 @@ export type ClientRequest =
       readonly consistency: Consistency;
     }
   | { readonly id: number; readonly op: 'status' }
+  /** This node's state-machine digest (`StateDigest`): compare nodes after the cluster is quiet. */
+  | { readonly id: number; readonly op: 'digest' }
   | { readonly id: number; readonly op: 'memberList' }
   | {
       readonly id: number;
@@ -147,6 +209,8 @@ export interface KeyValue {
   readonly createRevision: number;
   /** Log index of the last write to the key. */
   readonly modRevision: number;
+  /** Number of writes to the key since it was created (1 for a new key; a delete resets it). */
+  readonly version: number;
 }
 
 export interface Member {
@@ -165,6 +229,24 @@ export interface NodeStatus {
   readonly applied: number;
   readonly lastIndex: number;
   readonly clientAddress: string;
+  /** Where the node's admin HTTP listener (metrics, health, dashboard, backups) is reached; absent when it has none. */
+  readonly adminAddress?: string;
+}
+
+/**
+ * A node's user data as of one applied index, read from one consistent view of its store: nodes
+ * that applied the same log prefix report the same `digest`.
+ */
+export interface StateDigest {
+  /** The applied index the digest describes. */
+  readonly applied: number;
+  /**
+   * SHA-256 (hex) over the applied index and every key in byte order with its value, create
+   * revision and modify revision.
+   */
+  readonly digest: string;
+  /** How many keys the digest covers. */
+  readonly keys: number;
 }
 
 /**
@@ -178,8 +260,15 @@ export interface ClientResults {
   delete: { readonly revision: number; readonly deleted: boolean; readonly prevKv?: KeyValue | null };
   deleteRange: { readonly revision: number; readonly deleted: number; readonly prevKvs?: readonly KeyValue[] };
   cas: { readonly revision: number; readonly succeeded: boolean };
+  /**
+   * `succeeded`: every compare held (`success` ran). `results`: one per operation of the branch
+   * that ran; absent in the answer to a retried txn that had already applied (the session table
+   * keeps no values).
+   */
+  txn: { readonly revision: number; readonly succeeded: boolean; readonly results?: readonly TxnOpResult[] };
   scan: { readonly kvs: readonly KeyValue[]; readonly more: boolean; readonly revision: number };
   status: NodeStatus;
+  digest: StateDigest;
   memberList: { readonly members: readonly Member[]; readonly leader: number };
   memberAdd: { readonly members: readonly Member[] };
   memberPromote: { readonly members: readonly Member[] };

@@ -30,3 +30,5 @@ export {
   validatePeerHello,
   validatePeerHelloResult,
 } from './peer-handshake.js';
+export type { BackupErrorCode, BackupHeader, BackupItem, BackupSummary } from './backup-format.js';
+export { BACKUP_FORMAT, BACKUP_FRAME_BYTES_MAX, BACKUP_SIGNATURE, BackupError, BackupWriter, checkBackup, readBackup } from './backup-format.js';

@@ -11,11 +11,13 @@
  * - a field missing, of the wrong type, or out of range           -> INVALID_ARGUMENT;
  * - a key over `LIMITS.keyBytesMax` or value over `LIMITS.valueBytesMax` -> TOO_LARGE;
  * - a scan `limit` outside 1..`LIMITS.scanLimitMax`               -> INVALID_ARGUMENT.
+ * - a txn with more than `LIMITS.txnOpsMax` compares, or operations in a branch -> INVALID_ARGUMENT.
  * Keys (and scan bounds) must be non-empty byte strings; values may be empty. A `deleteRange`
  * `start` may be empty (from the first key); its `end`, when given, may not. `prevKv`, when
- * present, must be a boolean.
+ * present, must be a boolean. A txn's compares and operations follow the same rules, their
+ * field names qualified in messages (`'success[2].key' must not be empty`).
  */
-import type { CasExpectation, ClientOp, ClientRequest, Consistency, WriteSession } from './client-api.js';
+import type { CasExpectation, ClientOp, ClientRequest, CompareOp, Consistency, TxnCompare, TxnOp, WriteSession } from './client-api.js';
 import { LIMITS } from './client-api.js';
 import { KeelError } from './errors.js';
 
@@ -34,8 +36,10 @@ export const CLIENT_OPS: readonly ClientOp[] = [
   'delete',
   'deleteRange',
   'cas',
+  'txn',
   'scan',
   'status',
+  'digest',
   'memberList',
   'memberAdd',
   'memberPromote',
@@ -178,6 +182,54 @@ function requireExpectation(fields: Fields): CasExpectation {
   return { absent: true };
 }
 
+const COMPARE_OPS: ReadonlySet<string> = new Set<CompareOp>(['=', '!=', '<', '>']);
+const NUMBER_TARGETS: ReadonlySet<string> = new Set(['version', 'createRevision', 'modRevision']);
+
+/** A list of at most `LIMITS.txnOpsMax` items, each checked by `item` (messages name `name[i]`). */
+function requireTxnList<T>(fields: Fields, name: string, item: (fields: Fields) => T): T[] {
+  const list = fields[name];
+  if (!Array.isArray(list)) return invalid(`'${name}' must be an array, got ${describe(list)}`);
+  if (list.length > LIMITS.txnOpsMax) invalid(`'${name}' holds ${list.length} items; the limit is ${LIMITS.txnOpsMax}`);
+  return list.map((raw: unknown, i) => {
+    if (!isObject(raw)) return invalid(`'${name}[${i}]' must be an object, got ${describe(raw)}`);
+    return prefixed(`${name}[${i}].`, () => item(raw));
+  });
+}
+
+function requireCompare(c: Fields): TxnCompare {
+  const key = requireKey(c);
+  const target = c['target'];
+  if (target === 'exists') return { key, target, value: requireBoolean(c, 'value') };
+  const op = c['op'];
+  if (typeof op !== 'string' || !COMPARE_OPS.has(op)) return invalid(`'op' must be one of '=', '!=', '<', '>', got ${describe(op)}`);
+  if (target === 'value') return { key, target, op: op as CompareOp, value: requireValue(c) };
+  if (typeof target === 'string' && NUMBER_TARGETS.has(target)) {
+    return { key, target: target as 'version', op: op as CompareOp, value: requireInteger(c, 'value', 0) };
+  }
+  return invalid(`'target' must be 'value', 'version', 'createRevision', 'modRevision' or 'exists', got ${describe(target)}`);
+}
+
+function requireTxnOp(o: Fields): TxnOp {
+  const op = o['op'];
+  switch (op) {
+    case 'put':
+      return { op, key: requireKey(o), value: requireValue(o), ...prevKvOption(o) };
+    case 'delete':
+      return { op, key: requireKey(o), ...prevKvOption(o) };
+    case 'get':
+      return { op, key: requireKey(o) };
+    case 'deleteRange':
+    case 'range': {
+      const start = requireBytes(o, 'start', LIMITS.keyBytesMax, true);
+      const end = optionalKeyBytes(o, 'end');
+      const bounds = { start, ...(end !== undefined ? { end } : {}) };
+      return op === 'range' ? { op, ...bounds, limit: requireInteger(o, 'limit', 1, LIMITS.scanLimitMax) } : { op, ...bounds, ...prevKvOption(o) };
+    }
+    default:
+      return invalid(`'op' must be 'put', 'delete', 'deleteRange', 'get' or 'range', got ${describe(op)}`);
+  }
+}
+
 /** Runs `check`, qualifying the field name in its message with `prefix`. */
 function prefixed<T>(prefix: string, check: () => T): T {
   try {
@@ -220,6 +272,15 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
         value: requireValue(fields),
         session: requireSession(fields),
       };
+    case 'txn':
+      return {
+        id,
+        op,
+        compare: requireTxnList(fields, 'compare', requireCompare),
+        success: requireTxnList(fields, 'success', requireTxnOp),
+        failure: requireTxnList(fields, 'failure', requireTxnOp),
+        session: requireSession(fields),
+      };
     case 'scan': {
       const start = optionalKeyBytes(fields, 'start');
       const end = optionalKeyBytes(fields, 'end');
@@ -240,6 +301,7 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
       };
     }
     case 'status':
+    case 'digest':
     case 'memberList':
       return { id, op };
     case 'memberAdd':

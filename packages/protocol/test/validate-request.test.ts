@@ -21,8 +21,27 @@ const VALID: Record<string, Record<string, unknown>> = {
   delete: { id: 3, op: 'delete', key, session },
   deleteRange: { id: 12, op: 'deleteRange', start: new Uint8Array(0), end: key, prevKv: true, session },
   cas: { id: 4, op: 'cas', key, expect: { revision: 7 }, value: new Uint8Array([1]), session },
+  txn: {
+    id: 13,
+    op: 'txn',
+    compare: [
+      { key, target: 'value', op: '=', value: new Uint8Array([1]) },
+      { key, target: 'version', op: '>', value: 0 },
+      { key, target: 'exists', value: false },
+    ],
+    success: [
+      { op: 'put', key, value: new Uint8Array(0), prevKv: true },
+      { op: 'delete', key },
+      { op: 'deleteRange', start: new Uint8Array(0), end: key },
+      { op: 'get', key },
+      { op: 'range', start: key, limit: 5 },
+    ],
+    failure: [],
+    session,
+  },
   scan: { id: 5, op: 'scan', prefix: key, limit: 10, consistency: 'serializable' },
   status: { id: 6, op: 'status' },
+  digest: { id: 12, op: 'digest' },
   memberList: { id: 7, op: 'memberList' },
   memberAdd: { id: 8, op: 'memberAdd', nodeId: 4, peerAddress: '127.0.0.1:7004', clientAddress: 'node4.example:8004', learner: true },
   memberPromote: { id: 9, op: 'memberPromote', nodeId: 4 },
@@ -94,6 +113,7 @@ describe('validateClientRequest', () => {
       delete: ['key', 'session'],
       deleteRange: ['start', 'session'],
       cas: ['key', 'expect', 'value', 'session'],
+      txn: ['compare', 'success', 'failure', 'session'],
       scan: ['limit', 'consistency'],
       memberAdd: ['nodeId', 'peerAddress', 'clientAddress', 'learner'],
       memberPromote: ['nodeId'],
@@ -162,6 +182,29 @@ describe('validateClientRequest', () => {
     expectRejected({ ...VALID['cas']!, expect: { absent: false } }, 'INVALID_ARGUMENT', /'expect.absent'/);
     expectRejected({ ...VALID['cas']!, expect: { revision: -1 } }, 'INVALID_ARGUMENT', /'expect.revision'/);
     expectRejected({ ...VALID['cas']!, expect: { value: new Uint8Array(LIMITS.valueBytesMax + 1) } }, 'TOO_LARGE', /'expect.value'/);
+  });
+
+  it('checks every compare and operation of a txn, naming the one at fault, and at most LIMITS.txnOpsMax of each', () => {
+    const txn = VALID['txn']!;
+    const withCompare = (c: unknown): Record<string, unknown> => ({ ...txn, compare: [c] });
+    const withOp = (o: unknown): Record<string, unknown> => ({ ...txn, failure: [{ op: 'get', key }, o] });
+    expectRejected(withCompare({ key, target: 'value', op: '==', value: key }), 'INVALID_ARGUMENT', /'compare\[0\]\.op' must be one of/);
+    expectRejected(withCompare({ key, target: 'lease', op: '=', value: 1 }), 'INVALID_ARGUMENT', /'compare\[0\]\.target'/);
+    expectRejected(withCompare({ key, target: 'modRevision', op: '<', value: -1 }), 'INVALID_ARGUMENT', /'compare\[0\]\.value'/);
+    expectRejected(withCompare({ key, target: 'modRevision', op: '<', value: key }), 'INVALID_ARGUMENT', /'compare\[0\]\.value' must be an integer/);
+    expectRejected(withCompare({ key, target: 'exists', value: 1 }), 'INVALID_ARGUMENT', /'compare\[0\]\.value' must be a boolean/);
+    expectRejected(withCompare({ key: new Uint8Array(0), target: 'exists', value: true }), 'INVALID_ARGUMENT', /'compare\[0\]\.key' must not be empty/);
+    expectRejected(withCompare('k'), 'INVALID_ARGUMENT', /'compare\[0\]' must be an object/);
+    expectRejected(withOp({ op: 'cas', key }), 'INVALID_ARGUMENT', /'failure\[1\]\.op' must be/);
+    expectRejected(withOp({ op: 'put', key }), 'INVALID_ARGUMENT', /'failure\[1\]\.value'/);
+    expectRejected(withOp({ op: 'range', start: key, limit: LIMITS.scanLimitMax + 1 }), 'INVALID_ARGUMENT', /'failure\[1\]\.limit'/);
+    expectRejected(withOp({ op: 'deleteRange', start: key, end: new Uint8Array(0) }), 'INVALID_ARGUMENT', /'failure\[1\]\.end' must not be empty/);
+    expectRejected(withOp({ op: 'put', key, value: new Uint8Array(LIMITS.valueBytesMax + 1) }), 'TOO_LARGE', /'failure\[1\]\.value'/);
+    expectRejected({ ...txn, success: 'put' }, 'INVALID_ARGUMENT', /'success' must be an array/);
+    const many = Array.from({ length: LIMITS.txnOpsMax }, () => ({ op: 'get', key }));
+    expect(validateClientRequest({ ...txn, success: many }).op).toBe('txn');
+    expectRejected({ ...txn, success: [...many, { op: 'get', key }] }, 'INVALID_ARGUMENT', new RegExp(`'success' holds ${LIMITS.txnOpsMax + 1} items; the limit is ${LIMITS.txnOpsMax}`));
+    expectRejected({ ...txn, compare: Array.from({ length: LIMITS.txnOpsMax + 1 }, () => ({ key, target: 'exists', value: true })) }, 'INVALID_ARGUMENT', /'compare' holds/);
   });
 
   it('answers TOO_LARGE for keys and values over their limits, and accepts them at the limit', () => {

@@ -11,7 +11,7 @@
  * 2 on a bad command line.
  */
 import { mkdirSync } from 'node:fs';
-import { Cluster, PEER_PORT_OFFSET } from '../cluster.js';
+import { ADMIN_PORT_OFFSET, Cluster, PEER_PORT_OFFSET } from '../cluster.js';
 import type { ClusterNode } from '../cluster-node.js';
 import { clearDataRoot } from '../data-root.js';
 import { describeExit, type ExitInfo } from '../node-process.js';
@@ -77,6 +77,7 @@ class ClusterCli {
         basePort: o.basePort,
         dataRoot: o.dataDir,
         network: 'direct',
+        admin: true,
         tuning: [],
         serverArgs: o.serverArgs,
         logLevel: o.logLevel,
@@ -115,6 +116,8 @@ class ClusterCli {
       '',
       paint(1, `Keel cluster ready: ${o.nodes} node(s), leader n${leader} (term ${term})`),
       `  endpoints: ${endpoints}`,
+      `  admin:     ${cluster.nodes.map((n) => `n${n.id}=http://${n.adminAddress}`).join(' ')}`,
+      `  dashboard: http://${cluster.nodes[0]?.adminAddress}/   (metrics at /metrics, probes at /health and /ready)`,
       `  data dir:  ${o.dataDir}`,
       ...(cluster.tls === undefined ? [] : [`  TLS:       every link; CA, certificates and keys in ${cluster.tls.dir}`]),
       `  pids:      ${cluster.nodes.map((n) => `n${n.id}=${n.pid}`).join(' ')}`,
@@ -270,7 +273,9 @@ async function main(): Promise<void> {
   } catch {
     fail('the packages are not built; run `npx --yes pnpm@10 build` (pnpm cluster builds first)');
   }
-  const ports = Array.from({ length: options.nodes }, (_, i) => [options.basePort + i, options.basePort + PEER_PORT_OFFSET + i]).flat();
+  const ports = Array.from({ length: options.nodes }, (_, i) =>
+    [0, PEER_PORT_OFFSET, ADMIN_PORT_OFFSET].map((offset) => options.basePort + offset + i),
+  ).flat();
   const busy = await portsInUse(ports);
   if (busy.length > 0) {
     fail(

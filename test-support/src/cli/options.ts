@@ -1,7 +1,7 @@
 /** The `pnpm cluster` command line. */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PEER_PORT_OFFSET, type LogLevel } from '../cluster.js';
+import { ADMIN_PORT_OFFSET, PEER_PORT_OFFSET, type LogLevel } from '../cluster.js';
 
 export const NODES_MAX = 9;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -25,8 +25,9 @@ Start a local Keel cluster and stream its logs; Ctrl-C stops it.
 
 Options:
   --nodes <n>         number of nodes, 1-${NODES_MAX} (default 3)
-  --base-port <port>  client port of node 1; node i listens for clients on base+i-1
-                      and for peers on base+${PEER_PORT_OFFSET}+i-1 (default 7001)
+  --base-port <port>  client port of node 1; node i listens for clients on base+i-1,
+                      for peers on base+${PEER_PORT_OFFSET}+i-1 and serves its admin listener
+                      (metrics, health, dashboard) on base+${ADMIN_PORT_OFFSET}+i-1 (default 7001)
   --data-dir <dir>    where the nodes keep their data, one subdirectory per node
                       (default ./.keel-data; kept across restarts)
   --fresh             delete the data dir first (start an empty cluster); refused
@@ -83,8 +84,8 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
   const nodes = Number(values.nodes);
   if (!/^\d+$/.test(values.nodes) || nodes < 1 || nodes > NODES_MAX) throw new UsageError(`--nodes must be an integer in 1..${NODES_MAX}`);
   const basePort = Number(values['base-port']);
-  if (!/^\d+$/.test(values['base-port']) || basePort < 1024 || basePort + PEER_PORT_OFFSET + nodes - 1 > 65535) {
-    throw new UsageError(`--base-port must be an integer in 1024..${65535 - PEER_PORT_OFFSET - nodes + 1}`);
+  if (!/^\d+$/.test(values['base-port']) || basePort < 1024 || basePort + ADMIN_PORT_OFFSET + nodes - 1 > 65535) {
+    throw new UsageError(`--base-port must be an integer in 1024..${65535 - ADMIN_PORT_OFFSET - nodes + 1}`);
   }
   const logLevel = values['log-level'] as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError('--log-level must be debug, info, warn or error');

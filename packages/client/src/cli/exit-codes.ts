@@ -7,10 +7,11 @@
  * | 0 | success |
  * | 1 | negative answer: `get` found no such key; `cas` did not swap (condition false) |
  * | 2 | usage: bad command line or input rejected as invalid (`INVALID_ARGUMENT`, `TOO_LARGE`), an endpoint that is not a client port (`WRONG_PORT`), or TLS settings that do not fit the server's (`TLS_FAILED`) |
- * | 3 | unavailable: no answer in time, no leader, nodes unreachable, or a write's outcome is unknown (`UNAVAILABLE`, `TIMEOUT`, `INDETERMINATE`, `CONNECTION_LOST`, `NOT_LEADER`, `OVERLOADED`, `TRANSFER_IN_PROGRESS`, `SHUTTING_DOWN`); `status` when no endpoint answered |
+ * | 3 | unavailable: no answer in time, no leader, nodes unreachable, or a write's outcome is unknown (`UNAVAILABLE`, `TIMEOUT`, `INDETERMINATE`, `CONNECTION_LOST`, `NOT_LEADER`, `OVERLOADED`, `TRANSFER_IN_PROGRESS`, `SHUTTING_DOWN`); `status` when no endpoint answered; `endpoint health`/`endpoint status` when any endpoint is unhealthy / did not answer |
  * | 4 | refused or failed by the cluster for another reason (`INVALID_MEMBERSHIP`, `CONF_CHANGE_PENDING`, `CLUSTER_MISMATCH`, `UNKNOWN_COMMAND`, `MALFORMED_FRAME`, `INTERNAL`), or an unexpected error in kvctl |
+ * | 5 | `snapshot`: the backup is damaged or truncated (`BACKUP_CORRUPT`, `BACKUP_TRUNCATED`, `BACKUP_UNSUPPORTED`) |
  */
-import { KeelError } from '@keel/protocol';
+import { BackupError, KeelError } from '@keel/protocol';
 import type { ErrorCode } from '@keel/protocol';
 
 export const EXIT = {
@@ -19,6 +20,7 @@ export const EXIT = {
   USAGE: 2,
   UNAVAILABLE: 3,
   FAILED: 4,
+  BACKUP_DAMAGED: 5,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -47,6 +49,7 @@ const BY_CODE: Record<ErrorCode, ExitCode> = {
 /** The exit status for an error that ended a command. */
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof KeelError) return BY_CODE[error.code] ?? EXIT.FAILED;
+  if (error instanceof BackupError) return EXIT.BACKUP_DAMAGED;
   if (error instanceof TypeError) return EXIT.USAGE;
   return EXIT.FAILED;
 }
@@ -60,6 +63,7 @@ export const EXIT_CODES_HELP = `Exit status:
      fit the server's (TLS_FAILED)
   3  cluster unavailable: timeout, no leader, nodes unreachable, or the outcome of a
      write is unknown (UNAVAILABLE, TIMEOUT, INDETERMINATE, CONNECTION_LOST, ...);
-     status: no endpoint answered
+     status: no endpoint answered; endpoint health/status: any endpoint unhealthy
   4  refused or failed by the cluster for another reason (INVALID_MEMBERSHIP,
-     CONF_CHANGE_PENDING, INTERNAL, ...), or an unexpected error`;
+     CONF_CHANGE_PENDING, INTERNAL, ...), or an unexpected error
+  5  snapshot: the backup is damaged or truncated`;

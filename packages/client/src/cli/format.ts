@@ -57,7 +57,7 @@ export function jsonBytes(bytes: Uint8Array): string | { base64: string } {
 
 /** An entry as JSON. */
 export function entryJson(e: KvEntry): Record<string, unknown> {
-  return { key: jsonBytes(e.key), value: jsonBytes(e.value), revision: e.revision, createRevision: e.createRevision };
+  return { key: jsonBytes(e.key), value: jsonBytes(e.value), revision: e.revision, createRevision: e.createRevision, version: e.version };
 }
 
 /** An endpoint status as JSON. */

@@ -11,6 +11,7 @@
 import type { Member } from '@keel/protocol';
 import type { KvEntry } from '../entry.js';
 import type { EndpointStatus } from '../results.js';
+import type { TxnOperationResult, TxnResult } from '../txn.js';
 import { entryJson, escapeBytes, formatMemberTable, formatStatusTable, formatTable, hexBytes, statusJson } from './format.js';
 
 export const OUTPUT_FORMATS = ['simple', 'json', 'table', 'fields'] as const;
@@ -94,6 +95,54 @@ export class Printer {
     this.entries(list, fields);
   }
 
+  /**
+   * `txn`: SUCCESS or FAILURE and the revision, then each operation's result in order (simple:
+   * `OK` for a put, the count for a delete, `key<TAB>value` lines for reads and previous entries).
+   */
+  txn(r: TxnResult): void {
+    const results = r.results ?? [];
+    if (this.o.format === 'json') {
+      const entry = (e: KvEntry | null): unknown => (e === null ? null : this.entryJson(e));
+      return this.json({
+        succeeded: r.succeeded,
+        revision: r.revision,
+        ...(r.results !== undefined
+          ? {
+              results: results.map((x) => {
+                switch (x.op) {
+                  case 'put':
+                    return { op: x.op, ...(x.prevKv !== undefined ? { prevKv: entry(x.prevKv) } : {}) };
+                  case 'delete':
+                    return { op: x.op, deleted: x.deleted, ...(x.prevKv !== undefined ? { prevKv: entry(x.prevKv) } : {}) };
+                  case 'deleteRange':
+                    return { op: x.op, deleted: x.deleted, ...(x.prevKvs !== undefined ? { prevKvs: x.prevKvs.map(entry) } : {}) };
+                  case 'get':
+                    return { op: x.op, entry: entry(x.entry) };
+                  case 'range':
+                    return { op: x.op, entries: x.entries.map(entry), more: x.more };
+                }
+              }),
+            }
+          : {}),
+      });
+    }
+    const fields: Field[] = [
+      ['Succeeded', r.succeeded],
+      ['Revision', r.revision],
+    ];
+    if (this.o.format !== 'simple') {
+      const read = results.flatMap(entriesOf);
+      return read.length === 0 ? this.fieldsOrRow(fields) : this.entries(read, fields);
+    }
+    this.write(`${r.succeeded ? 'SUCCESS' : 'FAILURE'} revision=${r.revision}\n`);
+    for (const x of results) {
+      this.write('\n');
+      if (x.op === 'put') this.write('OK\n');
+      else if (x.op === 'delete' || x.op === 'deleteRange') this.write(`${Number(x.deleted)}\n`);
+      for (const e of entriesOf(x)) this.line(e.key, e.value);
+    }
+  }
+
   status(statuses: readonly EndpointStatus[]): void {
     if (this.o.format === 'json') return this.json(statuses.map(statusJson));
     if (this.o.format === 'fields') return this.blocks(statuses.map((s) => Object.entries(statusJson(s)).map(([k, v]) => [title(k), fieldValue(v)] as const)));
@@ -137,12 +186,13 @@ export class Printer {
     const quoted = (b: Uint8Array): string => (this.o.hex ? `"${hexBytes(b)}"` : escapeBytes(b, true));
     if (this.o.format === 'table') {
       if (header.length > 0) this.fieldsOrRow(header);
-      const columns = this.o.keysOnly ? ['KEY', 'REVISION', 'CREATE-REVISION'] : ['KEY', 'VALUE', 'REVISION', 'CREATE-REVISION'];
+      const columns = this.o.keysOnly ? ['KEY', 'REVISION', 'CREATE-REVISION', 'VERSION'] : ['KEY', 'VALUE', 'REVISION', 'CREATE-REVISION', 'VERSION'];
       const rows = entries.map((e) => [
         text(e.key),
         ...(this.o.keysOnly ? [] : [text(e.value)]),
         String(e.revision),
         String(e.createRevision),
+        String(e.version),
       ]);
       this.write(formatTable(columns, rows));
       return;
@@ -152,6 +202,7 @@ export class Printer {
       ...(this.o.keysOnly ? [] : [['Value', quoted(e.value)] as const]),
       ['Revision', e.revision],
       ['CreateRevision', e.createRevision],
+      ['Version', e.version],
     ]);
     this.blocks(header.length > 0 ? [[...header], ...blocks] : blocks, false);
   }
@@ -171,6 +222,20 @@ export class Printer {
       .map((fields) => fields.map(([name, value]) => `"${name}" : ${typeof value === 'string' && quote ? JSON.stringify(value) : String(value)}\n`).join(''))
       .join('\n');
     this.write(text);
+  }
+}
+
+/** The entries a txn operation's result carries: what it read, or the previous entries it returned. */
+function entriesOf(x: TxnOperationResult): readonly KvEntry[] {
+  switch (x.op) {
+    case 'get':
+      return x.entry === null ? [] : [x.entry];
+    case 'range':
+      return x.entries;
+    case 'deleteRange':
+      return x.prevKvs ?? [];
+    default:
+      return x.prevKv ? [x.prevKv] : [];
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { KeelError } from '@keel/protocol';
+import { BackupError, KeelError } from '@keel/protocol';
 import { KeelClient } from '../client.js';
 import type { TlsOptions } from '../options.js';
 import type { CasCondition, DeleteRange } from '../validate.js';
@@ -17,8 +17,11 @@ import { errorJson } from './format.js';
 import { DEFAULT_ENDPOINTS, parseEndpoints, parseNonNegativeInt, parsePositiveInt, readAll, valueComesFromStdin } from './input.js';
 import type { StdinLike } from './input.js';
 import { LeaderCache, leaderCachePath } from './leader-cache.js';
+import { TXN_PROMPTS, TxnSyntaxError, readTxn } from './txn-input.js';
 import { OUTPUT_FORMATS, Printer } from './printer.js';
 import type { OutputFormat } from './printer.js';
+import { registerEndpointCommands } from './endpoint.js';
+import { registerSnapshotCommands } from './snapshot.js';
 
 /** The streams and environment kvctl runs with. */
 export interface CliIo {
@@ -29,7 +32,7 @@ export interface CliIo {
 }
 
 /** Global options, and the output options some commands add (merged by commander). */
-interface Options {
+export interface GlobalOptions {
   endpoints?: string[];
   json?: boolean;
   writeOut: OutputFormat;
@@ -46,8 +49,24 @@ interface Options {
 /** What a command's action gets besides its arguments. */
 interface Context {
   readonly client: KeelClient;
-  readonly opts: Options;
+  readonly opts: GlobalOptions;
   readonly print: Printer;
+}
+
+/** What commands registered from other files (`register…Commands`) get from `runCli`. */
+export interface CommandContext {
+  /** Wraps a command's body: global options, a client on the endpoints, the exit status it returns. */
+  withClient<A extends unknown[]>(
+    body: (client: KeelClient, opts: GlobalOptions, ...args: A) => Promise<ExitCode | void>,
+  ): (...args: unknown[]) => Promise<void>;
+  /** Whether --json was given (known once a command runs). */
+  json(): boolean;
+  /** The TLS settings of --cacert/--cert/--key, for a client the command opens itself; `undefined` for plaintext. */
+  tls(opts: GlobalOptions): TlsOptions | undefined;
+  out(text: string | Uint8Array): void;
+  /** A line for the person at the terminal (stderr). */
+  err(text: string): void;
+  printJson(value: unknown): void;
 }
 
 /** Thrown by commands for a usage problem found after parsing (exit status 2). */
@@ -66,6 +85,7 @@ Examples:
   $ kvctl get photo --raw > copy.jpg         exactly the stored bytes, no newline added
   $ kvctl cas greeting hi --expect-value hello      swap only if the value is still "hello"
   $ kvctl cas lock me --expect-absent        create only if absent
+  $ kvctl txn < txn.txt                      a transaction in etcdctl's format (interactive on a terminal)
   $ kvctl scan user/ --limit 20              keys starting with "user/"
   $ kvctl scan user/ --count-only            how many keys start with "user/"
   $ kvctl -w fields scan user/               every byte shown unambiguously (also: --hex, -w json)
@@ -77,6 +97,9 @@ Examples:
   $ kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7004
   $ kvctl member promote 4                   once the learner has caught up
   $ kvctl leader transfer 2
+  $ kvctl endpoint health                    exit 3 when any endpoint is unhealthy
+  $ kvctl snapshot save backup.keel          a consistent backup; restore with keel-server restore
+  $ kvctl snapshot status backup.keel        check it: revision, keys, size, checksum
   $ kvctl --json get greeting                machine-readable output (same as -w json)
   $ source <(kvctl completion bash)          tab completion in bash (zsh: kvctl completion zsh)
 
@@ -124,7 +147,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     <A extends unknown[]>(body: (ctx: Context, ...args: A) => Promise<ExitCode | void>) =>
     async (...args: unknown[]): Promise<void> => {
       const command = args[args.length - 1] as Command;
-      const opts = command.optsWithGlobals<Options>();
+      const opts = command.optsWithGlobals<GlobalOptions>();
       const format: OutputFormat = opts.json === true ? 'json' : opts.writeOut;
       json = format === 'json';
       if (json && opts.hex === true) throw new UsageError('--hex applies to simple, table and fields output (json keeps every byte already)');
@@ -266,6 +289,42 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     );
 
   program
+    .command('txn')
+    .description("run a transaction read from stdin in etcdctl's format (prompts when stdin is a terminal; exit 1 if the compares failed)")
+    .addHelpText(
+      'after',
+      `
+Input: compares, an empty line, success requests, an empty line, failure requests.
+  compares:  value("key") = "v"   version("key") > "0"   create("key") < "9"   mod("key") != "4"
+             (also val, ver, c, m; ops = != < >; a missing key's value never matches, its numbers are 0)
+  requests:  put <key> <value> [--prev-kv]
+             get <key> [range-end] [--prefix] [--from-key] [--limit N]
+             del <key> [range-end] [--prefix] [--from-key] [--prev-kv]
+  Quote words with spaces: put "my key" "a value"; escapes \\" \\\\ \\n \\t \\xNN.
+
+Example:
+  $ printf 'value("lock") = "free"\\n\\nput lock mine\\nget config\\n\\nget lock\\n' | kvctl txn
+`,
+    )
+    .action(
+      withClient(async ({ client: c, print }) => {
+        const interactive = io.stdin.isTTY === true;
+        let request;
+        try {
+          request = await readTxn(io.stdin, (section) => {
+            if (interactive) io.stderr.write(`${section > 0 ? '\n' : ''}${TXN_PROMPTS[section]}\n`);
+          });
+        } catch (error) {
+          if (error instanceof TxnSyntaxError) throw new UsageError(error.message);
+          throw error;
+        }
+        const r = await c.txn(request);
+        print.txn(r);
+        return r.succeeded ? EXIT.OK : EXIT.NEGATIVE;
+      }),
+    );
+
+  program
     .command('scan')
     .description('list keys and values in a range, in byte order (simple output: one "key<TAB>value" line each)')
     .argument('[prefix]', 'only keys starting with this prefix')
@@ -371,6 +430,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       out(completionScript(program, shell));
     });
 
+  const context: CommandContext = {
+    withClient: <A extends unknown[]>(body: (client: KeelClient, opts: GlobalOptions, ...args: A) => Promise<ExitCode | void>) =>
+      withClient<A>(({ client: c, opts }, ...args: A) => body(c, opts, ...args)),
+    json: () => json,
+    tls: tlsOptions,
+    out,
+    err: (text) => void io.stderr.write(text),
+    printJson: (value) => out(JSON.stringify(value) + '\n'),
+  };
+  registerEndpointCommands(program, context);
+  registerSnapshotCommands(program, context);
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -397,6 +468,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
         if (code === EXIT.UNAVAILABLE && endpointsUsed !== undefined) io.stderr.write(`kvctl: endpoints: ${endpointsUsed}\n`);
       }
+    } else if (error instanceof BackupError) {
+      if (json) out(JSON.stringify({ error: { code: error.code, message: error.message } }) + '\n');
+      else io.stderr.write(`kvctl: ${error.code}: ${error.message}\n`);
     } else if (error instanceof TypeError) {
       if (json) out(JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message: error.message, definite: true } }) + '\n');
       else io.stderr.write(`kvctl: ${error.message}\n`);
@@ -416,9 +490,8 @@ function readFileOrUsage(path: string): Uint8Array {
   }
 }
 
-/** Endpoints from KEEL_ENDPOINTS, or the defaults. */
 /** The TLS files of --cacert/--cert/--key, read; `undefined` for plaintext. */
-function tlsOptions(opts: Options): TlsOptions | undefined {
+function tlsOptions(opts: GlobalOptions): TlsOptions | undefined {
   if (opts.cacert === undefined && opts.cert === undefined && opts.key === undefined) return undefined;
   if ((opts.cert === undefined) !== (opts.key === undefined)) {
     throw new UsageError(`--cert and --key go together: ${opts.cert === undefined ? '--key' : '--cert'} given alone`);
@@ -437,6 +510,7 @@ function tlsOptions(opts: Options): TlsOptions | undefined {
   return { ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}) };
 }
 
+/** Endpoints from KEEL_ENDPOINTS, or the defaults. */
 function endpointsFromEnv(value: string | undefined): string[] {
   try {
     return parseEndpoints(value ?? DEFAULT_ENDPOINTS);

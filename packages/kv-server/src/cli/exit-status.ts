@@ -12,7 +12,9 @@
  * | 4 | no space left on the device (ENOSPC, EDQUOT) |
  * | 5 | cannot listen on the peer or client address (in use, not permitted, not available) |
  * | 6 | the data directory is damaged (not what this version of Keel writes) |
+ * | 7 | `keel-server restore`: the backup is damaged or truncated |
  */
+import { BackupError } from '@keel/protocol';
 import { StoreError } from '../storage/errors.js';
 import { ListenError } from '../transport/listen-error.js';
 
@@ -24,6 +26,7 @@ export const EXIT = {
   NO_SPACE: 4,
   LISTEN_FAILED: 5,
   DATA_DIR_DAMAGED: 6,
+  BACKUP_DAMAGED: 7,
 } as const;
 
 export type ExitStatus = (typeof EXIT)[keyof typeof EXIT];
@@ -38,6 +41,8 @@ export interface FailureReport {
 export function describeFailure(error: unknown): FailureReport {
   if (error instanceof StoreError && error.code === 'LOCKED') return { status: EXIT.DATA_DIR_IN_USE, message: error.message };
   if (error instanceof ListenError) return { status: EXIT.LISTEN_FAILED, message: error.message };
+  if (error instanceof BackupError) return { status: EXIT.BACKUP_DAMAGED, message: error.message };
+  if (error instanceof StoreError && error.code === 'NOT_EMPTY') return { status: EXIT.CONFIG, message: error.message };
   const full = causes(error).find(isNoSpace);
   if (full !== undefined) return { status: EXIT.NO_SPACE, message: `no space left on the device: ${oneLine(full)}` };
   if (error instanceof StoreError && error.code === 'CORRUPTED') {

@@ -1,15 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { ConfigError, type KeelNodeConfig } from '../node/config.js';
+import { ConfigError, effectivePeerLivenessTimeoutMs, type KeelNodeConfig } from '../node/config.js';
 import { JsonLogger } from '../node/json-logger.js';
 import type { KeelNode } from '../node/keel-node.js';
 import { EXIT, describeFailure } from './exit-status.js';
 import { parseConfig } from './options.js';
 
 /**
- * `keel-server`: parse and validate the configuration (exit 2 with one line on stderr when it is
- * bad), start the node, and shut it down cleanly on SIGTERM/SIGINT (exit 0); SIGHUP reloads the TLS
- * certificates. A failure to start,
+ * `keel-server` (and `keel-server restore …`, see restore.ts): parse and validate the
+ * configuration (exit 2 with one line on stderr when it is bad), start the node, and shut it down
+ * cleanly on SIGTERM/SIGINT (exit 0); SIGHUP reloads the TLS certificates. A failure to start,
  * or a fatal one while running, is logged as JSON and named in one line on stderr, with an exit
  * status for its cause (`exit-status.ts`).
  */
@@ -103,6 +103,23 @@ async function main(): Promise<void> {
     heartbeatTicks: config.heartbeatTicks,
     snapshotEntries: config.snapshotEntries,
     requestTimeoutMs: config.requestTimeoutMs,
+    limits: {
+      pendingProposalsMax: config.pendingProposalsMax,
+      pendingProposalBytesMax: config.pendingProposalBytesMax,
+      pendingReadsMax: config.pendingReadsMax,
+      maxUncommittedBytes: config.maxUncommittedBytes,
+      maxClientConnections: config.maxClientConnections,
+      clientResponseBudgetBytes: config.clientResponseBudgetBytes,
+      clientFirstRequestTimeoutMs: config.clientFirstRequestTimeoutMs,
+      clientFrameTimeoutMs: config.clientFrameTimeoutMs,
+      clientIdleTimeoutMs: config.clientIdleTimeoutMs,
+      peerLivenessTimeoutMs: effectivePeerLivenessTimeoutMs(config),
+      sweepIntervalMs: config.sweepIntervalMs,
+      applyBacklogMax: config.applyBacklogMax,
+      statsIntervalMs: config.statsIntervalMs,
+      readyApplyLagMax: config.readyApplyLagMax,
+    },
+    listenMetrics: config.listenMetrics === undefined ? null : `${config.listenMetrics.host}:${config.listenMetrics.port}`,
     pid: process.pid,
   });
   // Loaded after validation: a configuration error never depends on the node's modules loading.
@@ -124,4 +141,8 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+if (process.argv[2] === 'restore') {
+  const { runRestore } = await import('./restore.js');
+  process.exit(await runRestore(process.argv.slice(3)));
+}
 await main();

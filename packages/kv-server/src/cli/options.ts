@@ -45,6 +45,18 @@ type ConfigKey =
   | 'pendingProposalBytesMax'
   | 'pendingReadsMax'
   | 'snapshotChunkBytes'
+  | 'maxUncommittedBytes'
+  | 'maxClientConnections'
+  | 'clientResponseBudgetBytes'
+  | 'clientFirstRequestTimeoutMs'
+  | 'clientFrameTimeoutMs'
+  | 'clientIdleTimeoutMs'
+  | 'peerLivenessTimeoutMs'
+  | 'sweepIntervalMs'
+  | 'applyBacklogMax'
+  | 'statsIntervalMs'
+  | 'listenMetrics'
+  | 'readyApplyLagMax'
   | 'logLevel'
   | 'ignoreInitialClusterMismatch'
   | TlsKey;
@@ -162,6 +174,86 @@ const SETTINGS: readonly Setting[] = [
     description: `largest snapshot chunk sent to a follower, in bytes (default ${NODE_DEFAULTS.snapshotChunkBytes})`,
   },
   {
+    key: 'maxUncommittedBytes',
+    flag: '--max-uncommitted-bytes <n>',
+    env: 'KEEL_MAX_UNCOMMITTED_BYTES',
+    description:
+      `bytes of writes a leader holds appended but not yet committed before new ones get OVERLOADED; 0: no limit ` +
+      `(default ${NODE_DEFAULTS.maxUncommittedBytes})`,
+  },
+  {
+    key: 'maxClientConnections',
+    flag: '--max-client-connections <n>',
+    env: 'KEEL_MAX_CLIENT_CONNECTIONS',
+    description: `open client connections; a newcomer beyond them gets OVERLOADED unless an idle opener makes room (default ${NODE_DEFAULTS.maxClientConnections})`,
+  },
+  {
+    key: 'clientResponseBudgetBytes',
+    flag: '--client-response-budget-bytes <n>',
+    env: 'KEEL_CLIENT_RESPONSE_BUDGET_BYTES',
+    description:
+      `response bytes held for one client connection before the node stops reading it until they drain ` +
+      `(default ${NODE_DEFAULTS.clientResponseBudgetBytes}, at least 65536)`,
+  },
+  {
+    key: 'clientFirstRequestTimeoutMs',
+    flag: '--client-first-request-timeout-ms <ms>',
+    env: 'KEEL_CLIENT_FIRST_REQUEST_TIMEOUT_MS',
+    description: `a new client connection that sends no request in this time is closed (default ${NODE_DEFAULTS.clientFirstRequestTimeoutMs})`,
+  },
+  {
+    key: 'clientFrameTimeoutMs',
+    flag: '--client-frame-timeout-ms <ms>',
+    env: 'KEEL_CLIENT_FRAME_TIMEOUT_MS',
+    description: `a request frame not finished this long after it began gets TIMEOUT and its connection is closed (default ${NODE_DEFAULTS.clientFrameTimeoutMs})`,
+  },
+  {
+    key: 'clientIdleTimeoutMs',
+    flag: '--client-idle-timeout-ms <ms>',
+    env: 'KEEL_CLIENT_IDLE_TIMEOUT_MS',
+    description: `a client connection with nothing in flight for this long is closed (default ${NODE_DEFAULTS.clientIdleTimeoutMs})`,
+  },
+  {
+    key: 'peerLivenessTimeoutMs',
+    flag: '--peer-liveness-timeout-ms <ms>',
+    env: 'KEEL_PEER_LIVENESS_TIMEOUT_MS',
+    description:
+      'a peer connection silent this long is torn down and redialled, and a peer handshake must finish within it ' +
+      '(default: the longest election timeout, 2 x --election-ticks x --tick-ms, at least 1000)',
+  },
+  {
+    key: 'sweepIntervalMs',
+    flag: '--sweep-interval-ms <ms>',
+    env: 'KEEL_SWEEP_INTERVAL_MS',
+    description: `how often request deadlines are checked, rounded to whole ticks (default ${NODE_DEFAULTS.sweepIntervalMs})`,
+  },
+  {
+    key: 'applyBacklogMax',
+    flag: '--apply-backlog-max <n>',
+    env: 'KEEL_APPLY_BACKLOG_MAX',
+    description: `committed entries waiting to be applied before the node stops taking new Raft work until they are (default ${NODE_DEFAULTS.applyBacklogMax})`,
+  },
+  {
+    key: 'statsIntervalMs',
+    flag: '--stats-interval-ms <ms>',
+    env: 'KEEL_STATS_INTERVAL_MS',
+    description: `interval of the node.stats debug log line (default ${NODE_DEFAULTS.statsIntervalMs})`,
+  },
+  {
+    key: 'listenMetrics',
+    flag: '--listen-metrics <host:port>',
+    env: 'KEEL_LISTEN_METRICS',
+    description:
+      'serve the admin HTTP listener here: /metrics (Prometheus), /health, /ready and the dashboard at / ' +
+      '(default: off; no authentication, so keep it on a loopback or private address)',
+  },
+  {
+    key: 'readyApplyLagMax',
+    flag: '--ready-apply-lag-max <n>',
+    env: 'KEEL_READY_APPLY_LAG_MAX',
+    description: `/ready answers 503 while the applied index is more than n entries behind the commit index (default ${NODE_DEFAULTS.readyApplyLagMax})`,
+  },
+  {
     key: 'logLevel',
     flag: '--log-level <level>',
     env: 'KEEL_LOG_LEVEL',
@@ -218,6 +310,9 @@ Example (node 1 of 3; clients on 7001-7003 as kvctl expects, peers on 7101-7103,
     --initial-cluster 1=127.0.0.1:7101/127.0.0.1:7001,2=127.0.0.1:7102/127.0.0.1:7002,3=127.0.0.1:7103/127.0.0.1:7003
 Example (a fourth node, then \`kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7004\`):
   keel-server --id 4 --data-dir /tmp/keel4 --join --listen-peer 127.0.0.1:7104 --listen-client 127.0.0.1:7004
+
+To seed a new cluster's data directories from a backup (\`kvctl snapshot save\`), see
+  keel-server restore --help
 `;
 
 /** Build the commander program (exposed for `--help` tests). */
@@ -239,7 +334,7 @@ export function buildProgram(): Command {
 }
 
 /** Where a raw setting came from, for error messages. */
-interface Raw {
+export interface Raw {
   readonly value: unknown;
   readonly origin: string;
 }
@@ -304,10 +399,18 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     throw new ConfigError(`the peer and client ports are the same (${listenPeer.host}:${listenPeer.port})`);
   }
 
-  const num = (key: ConfigKey, fallback: number): number => {
+  const num = (key: ConfigKey, fallback: number, min = 1): number => {
     const r = get(key);
-    return r === undefined ? fallback : parseInteger(r, 1);
+    return r === undefined ? fallback : parseInteger(r, min);
   };
+  const peerLivenessRaw = get('peerLivenessTimeoutMs');
+  const listenMetricsRaw = get('listenMetrics');
+  const listenMetrics = listenMetricsRaw === undefined ? undefined : parseListen(listenMetricsRaw);
+  for (const [what, other] of [['peer', listenPeer], ['client', listenClient]] as const) {
+    if (listenMetrics !== undefined && listenMetrics.port === other.port && sameHost(listenMetrics.host, other.host)) {
+      throw new ConfigError(`--listen-metrics and the ${what} port are the same (${other.host}:${other.port})`);
+    }
+  }
   const peersRaw = get('peers');
   const logLevelRaw = get('logLevel');
   const clusterIdRaw = get('clusterId');
@@ -328,6 +431,18 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     pendingProposalBytesMax: num('pendingProposalBytesMax', NODE_DEFAULTS.pendingProposalBytesMax),
     pendingReadsMax: num('pendingReadsMax', NODE_DEFAULTS.pendingReadsMax),
     snapshotChunkBytes: num('snapshotChunkBytes', NODE_DEFAULTS.snapshotChunkBytes),
+    maxUncommittedBytes: num('maxUncommittedBytes', NODE_DEFAULTS.maxUncommittedBytes, 0),
+    maxClientConnections: num('maxClientConnections', NODE_DEFAULTS.maxClientConnections),
+    clientResponseBudgetBytes: num('clientResponseBudgetBytes', NODE_DEFAULTS.clientResponseBudgetBytes),
+    clientFirstRequestTimeoutMs: num('clientFirstRequestTimeoutMs', NODE_DEFAULTS.clientFirstRequestTimeoutMs),
+    clientFrameTimeoutMs: num('clientFrameTimeoutMs', NODE_DEFAULTS.clientFrameTimeoutMs),
+    clientIdleTimeoutMs: num('clientIdleTimeoutMs', NODE_DEFAULTS.clientIdleTimeoutMs),
+    ...(peerLivenessRaw === undefined ? {} : { peerLivenessTimeoutMs: parseInteger(peerLivenessRaw, 1) }),
+    sweepIntervalMs: num('sweepIntervalMs', NODE_DEFAULTS.sweepIntervalMs),
+    applyBacklogMax: num('applyBacklogMax', NODE_DEFAULTS.applyBacklogMax),
+    statsIntervalMs: num('statsIntervalMs', NODE_DEFAULTS.statsIntervalMs),
+    ...(listenMetrics === undefined ? {} : { listenMetrics }),
+    readyApplyLagMax: num('readyApplyLagMax', NODE_DEFAULTS.readyApplyLagMax),
     logLevel: logLevelRaw === undefined ? NODE_DEFAULTS.logLevel : parseLogLevel(logLevelRaw),
     ignoreInitialClusterMismatch:
       get('ignoreInitialClusterMismatch') === undefined ? NODE_DEFAULTS.ignoreInitialClusterMismatch : parseBool(get('ignoreInitialClusterMismatch')!),
@@ -438,7 +553,7 @@ function parseId(text: string, origin: string): NodeId {
   return id;
 }
 
-function parseInitialCluster(raw: Raw): InitialMember[] {
+export function parseInitialCluster(raw: Raw): InitialMember[] {
   const members: InitialMember[] = [];
   if (Array.isArray(raw.value)) {
     for (const item of raw.value as unknown[]) {

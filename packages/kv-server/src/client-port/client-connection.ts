@@ -42,6 +42,15 @@ import {
   encodeFrame,
   validateClientRequest,
 } from '@keel/protocol';
+import {
+  asKeelError,
+  frameTimeoutError,
+  handlerFailedError,
+  inflightFullError,
+  peerAtClientPortError,
+  tlsClientAtPlaintextPortError,
+  unsendableResponseError,
+} from '../transport/errors.js';
 import { closeGracefully } from '../transport/graceful-close.js';
 import { responseBytesBound } from './response-cost.js';
 
@@ -180,7 +189,7 @@ export class ClientConnection {
     if (this.closed) return;
     const s = this.settings;
     if (this.partialSinceMs !== null && !this.readingPaused && now - this.partialSinceMs > s.frameTimeoutMs) {
-      this.reject(new KeelError('TIMEOUT', `a request frame stayed incomplete for more than ${s.frameTimeoutMs} ms; closing the connection`), 'debug');
+      this.reject(frameTimeoutError(s.frameTimeoutMs), 'debug');
       return;
     }
     const idle = this.accepted === 0 && this.batch.count === 0 && this.socket.writableLength === 0 && this.partialSinceMs === null;
@@ -192,10 +201,10 @@ export class ClientConnection {
     }
   }
 
-  /** Makes room for another connection: one OVERLOADED error frame (id -1) saying `why`, then close. */
-  evict(why: string): void {
+  /** Makes room for another connection: one error frame (id -1) with `why` (OVERLOADED), then close. */
+  evict(why: KeelError): void {
     if (this.closed) return;
-    this.reject(new KeelError('OVERLOADED', why), 'debug', 'client.connection.evicted');
+    this.reject(why, 'debug', 'client.connection.evicted');
   }
 
   /** Closes the connection at once; answers still running are discarded. */
@@ -212,13 +221,13 @@ export class ClientConnection {
       // A TLS client at a plaintext port (over TLS, the first decrypted byte cannot be this: no
       // frame is that long). Its TLS layer cannot read the answer but reports that the port does
       // not speak TLS; the log here says what happened.
-      this.reject(new KeelError('TLS_FAILED', 'this client port does not use TLS (the server has no --client-cert)'));
+      this.reject(tlsClientAtPlaintextPortError());
       return;
     }
     try {
       this.decoder.push(chunk, (value, bytes) => this.onFrame(value, bytes));
     } catch (error) {
-      this.reject(error instanceof KeelError ? error : new KeelError('INTERNAL', String(error)));
+      this.reject(asKeelError(error));
       return;
     }
     if (this.decoder.pendingBytes === 0) this.partialSinceMs = null;
@@ -246,11 +255,7 @@ export class ClientConnection {
       return;
     }
     if (this.accepted >= this.settings.inflightMax) {
-      this.respond({
-        id: request.id,
-        ok: false,
-        error: { code: 'OVERLOADED', message: `more than ${this.settings.inflightMax} requests in flight on this connection`, definite: true },
-      });
+      this.respond({ id: request.id, ok: false, error: inflightFullError(this.settings.inflightMax).toWire() });
       return;
     }
     this.accepted++;
@@ -336,7 +341,7 @@ export class ClientConnection {
       message = 'the handler failed with a value that has no text form';
     }
     this.settings.logger.log('error', 'client.handler.failed', { op: request.op, id: request.id, error: message });
-    return { code: 'INTERNAL', message, definite: false };
+    return handlerFailedError(message).toWire();
   }
 
   /** Queues a response for this turn's write. A response that cannot be encoded becomes an error. */
@@ -345,17 +350,8 @@ export class ClientConnection {
     try {
       this.batch.add(response);
     } catch (error) {
-      const keel = error instanceof KeelError ? error : null;
       this.settings.logger.log('warn', 'client.response.unencodable', { id: response.id, error: (error as Error).message });
-      this.batch.add({
-        id: response.id,
-        ok: false,
-        error: {
-          code: keel?.code ?? 'INTERNAL',
-          message: `the response could not be sent: ${(error as Error).message}`,
-          definite: false,
-        },
-      } satisfies ClientResponse);
+      this.batch.add({ id: response.id, ok: false, error: unsendableResponseError(error).toWire() } satisfies ClientResponse);
     }
     this.notePeak();
     if (!this.flushScheduled) {
@@ -377,8 +373,7 @@ export class ClientConnection {
   private refusePeer(): void {
     this.closed = true;
     const peerAddress = this.settings.peerAddress();
-    const message = peerAddress === '' ? 'this is a client port, not a peer port' : `this is a client port; the peer port is ${peerAddress}`;
-    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: { code: 'WRONG_PORT', message, definite: true } };
+    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: peerAtClientPortError(peerAddress).toWire() };
     this.settings.logger.log('warn', 'client.peer_hello', { remote: this.socket.remoteAddress, peerAddress });
     closeGracefully(this.socket, encodeFrame(result));
     this.settings.onClosed(this);

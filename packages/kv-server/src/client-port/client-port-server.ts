@@ -27,8 +27,9 @@
  */
 import net from 'node:net';
 import type { Logger } from '@keel/raft';
-import type { ClientRequest, ClientResponse, ClientResults } from '@keel/protocol';
+import type { ClientRequest, ClientResponse, ClientResults, KeelError } from '@keel/protocol';
 import { LIMITS, NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
+import { connectionsFullError, evictedError, plaintextClientAtTlsPortError, untrustedClientError } from '../transport/errors.js';
 import { CLOSE_GRACE_MS, closeGracefully } from '../transport/graceful-close.js';
 import { ListenError, formatAddress } from '../transport/listen-error.js';
 import { TlsAcceptor, type TlsCredentials } from '../tls/index.js';
@@ -247,17 +248,17 @@ export class ClientPortServer {
       requireCertificate: credentials.paths.ca !== undefined,
       handshakeTimeoutMs: this.settings.firstRequestTimeoutMs,
       onSecure: (socket) => this.accept(socket),
-      onPlaintext: (socket) => this.refuseTls(socket, 'this client port requires TLS: connect with the CA certificate (kvctl --cacert)'),
-      onUntrusted: (socket, why) => this.refuseTls(socket, `this node refuses the client: ${why} (kvctl --cert, --key)`),
+      onPlaintext: (socket) => this.refuseTls(socket, plaintextClientAtTlsPortError()),
+      onUntrusted: (socket, why) => this.refuseTls(socket, untrustedClientError(why)),
       onHandshakeFailed: (remote, why) => this.o.logger.log('warn', 'client.tls.refused', { remote, error: why }),
     });
   }
 
   /** Refuses a connection before reading a request: one TLS_FAILED error frame (id -1), and close. */
-  private refuseTls(socket: net.Socket, message: string): void {
+  private refuseTls(socket: net.Socket, refusal: KeelError): void {
     if (this.closing !== null) return void socket.destroy();
-    this.o.logger.log('warn', 'client.tls.refused', { remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error: message });
-    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: { code: 'TLS_FAILED', message, definite: true } };
+    this.o.logger.log('warn', 'client.tls.refused', { remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error: refusal.message });
+    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: refusal.toWire() };
     closeGracefully(socket, encodeFrame(response));
   }
 
@@ -290,7 +291,7 @@ export class ClientPortServer {
     this.noteFull();
     this.evictedInBurst++;
     this.evictedTotal++;
-    oldest.value.evict(`the server has ${this.maxConnections} client connections open, and this one sent nothing for ${Math.round(silentMs)} ms`);
+    oldest.value.evict(evictedError(this.maxConnections, silentMs));
     return true;
   }
 
@@ -320,11 +321,7 @@ export class ClientPortServer {
     const crowded = this.refusedLingering >= REFUSED_LINGERING_MAX;
     this.refusedLingering++;
     socket.once('close', () => this.refusedLingering--);
-    const response: ClientResponse = {
-      id: NO_REQUEST_ID,
-      ok: false,
-      error: { code: 'OVERLOADED', message: `the server has ${this.maxConnections} client connections open; retry later`, definite: true },
-    };
+    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: connectionsFullError(this.maxConnections).toWire() };
     closeGracefully(socket, encodeFrame(response), crowded ? REFUSED_CROWD_GRACE_MS : CLOSE_GRACE_MS);
   }
 }

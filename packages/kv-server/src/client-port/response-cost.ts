@@ -8,8 +8,13 @@ import { LIMITS, type ClientRequest } from '@keel/protocol';
 
 /** Room for the envelope, revisions and an error message around a response's keys and values. */
 const ENVELOPE_BYTES = 4 * 1024;
-/** Status, member lists and leadership answers: a few small records. */
+/** Status, digest, member lists and leadership answers: a few small records. */
 const ADMIN_RESPONSE_BYTES = 64 * 1024;
+
+/** Room for one txn operation's result around its entries. */
+const TXN_RESULT_BYTES = 64;
+/** One entry as a txn's answer may carry it: key, value and the per-row allowance. */
+const ENTRY_BYTES = LIMITS.keyBytesMax + LIMITS.valueBytesMax + 64;
 
 /**
  * Upper bound of the encoded size of each op's response, in bytes (length prefix included),
@@ -24,7 +29,11 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   delete: ENVELOPE_BYTES,
   deleteRange: ENVELOPE_BYTES,
   cas: ENVELOPE_BYTES,
+  // The state machine refuses a txn whose entries pass LIMITS.txnResponseBytesMax (per-row
+  // allowance included); each operation's result adds a few bytes around them.
+  txn: LIMITS.txnResponseBytesMax + LIMITS.txnOpsMax * TXN_RESULT_BYTES + ENVELOPE_BYTES,
   status: ADMIN_RESPONSE_BYTES,
+  digest: ADMIN_RESPONSE_BYTES,
   memberList: ADMIN_RESPONSE_BYTES,
   memberAdd: ADMIN_RESPONSE_BYTES,
   memberPromote: ADMIN_RESPONSE_BYTES,
@@ -34,10 +43,28 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
 
 /**
  * Response bytes reserved for `request` while it runs: its op's bound, plus the previous entries
- * a write asks for (one key and value; a deleteRange's are capped by the state machine).
+ * a write asks for (one key and value; a deleteRange's are capped by the state machine). A txn
+ * reserves what its larger branch may read, at most its op's bound.
  */
 export function responseBytesBound(request: ClientRequest): number {
+  if (request.op === 'txn') return txnBytesBound(request);
   const bound = RESPONSE_BYTES_BOUND[request.op];
   if (!('prevKv' in request) || request.prevKv !== true) return bound;
   return bound + (request.op === 'deleteRange' ? LIMITS.deleteRangePrevKvBytesMax : LIMITS.keyBytesMax + LIMITS.valueBytesMax);
+}
+
+function txnBytesBound(request: Extract<ClientRequest, { op: 'txn' }>): number {
+  const branch = (ops: typeof request.success): number =>
+    ops.reduce((sum, o) => {
+      const entries =
+        o.op === 'get' || ((o.op === 'put' || o.op === 'delete') && o.prevKv === true)
+          ? ENTRY_BYTES
+          : o.op === 'range'
+            ? o.limit * ENTRY_BYTES
+            : o.op === 'deleteRange' && o.prevKv === true
+              ? LIMITS.txnResponseBytesMax
+              : 0;
+      return sum + entries + TXN_RESULT_BYTES;
+    }, ENVELOPE_BYTES);
+  return Math.min(RESPONSE_BYTES_BOUND.txn, Math.max(branch(request.success), branch(request.failure)));
 }

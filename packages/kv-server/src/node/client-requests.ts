@@ -1,4 +1,4 @@
-import type { ClientRequest, ClientResults, Consistency, Member, NodeStatus } from '@keel/protocol';
+import type { CasExpectation, ClientRequest, ClientResults, Consistency, Member, NodeStatus, TxnCompare, WriteSession } from '@keel/protocol';
 import type { ConfChange, NodeId } from '@keel/raft';
 import { encodeMemberContext, type Command } from '../state-machine/commands.js';
 import { invalidArgumentError, unknownCommandError } from './errors.js';
@@ -6,7 +6,7 @@ import type { MembershipRequest } from './membership-checks.js';
 
 type Results = ClientResults;
 export type AnyResult = Results[ClientRequest['op']];
-export type WriteResult = Results['put'] | Results['delete'] | Results['deleteRange'] | Results['cas'];
+export type WriteResult = Results['put'] | Results['delete'] | Results['deleteRange'] | Results['txn'];
 export interface ScanRange {
   readonly start?: Uint8Array;
   readonly end?: Uint8Array;
@@ -22,6 +22,8 @@ export interface NodeOperations {
   get(key: Uint8Array): Promise<Results['get']>;
   scan(range: ScanRange, limit: number): Promise<Results['scan']>;
   status(): NodeStatus;
+  /** A digest of this node's user data as of its applied index (local; no consistency). */
+  digest(): Promise<Results['digest']>;
   members(): readonly Member[];
   leader(): NodeId;
   /**
@@ -44,8 +46,13 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
       return node.write({ op: 'delete', key: request.key, prevKv: request.prevKv === true, session: request.session });
     case 'deleteRange':
       return node.write({ op: 'deleteRange', start: request.start, end: request.end, prevKv: request.prevKv === true, session: request.session });
+    case 'txn':
+      return node.write({ op: 'txn', compare: request.compare, success: request.success, failure: request.failure, session: request.session });
     case 'cas':
-      return node.write({ op: 'cas', key: request.key, expect: request.expect, value: request.value, session: request.session });
+      return node.write(casTxn(request.key, request.expect, request.value, request.session)).then((r) => {
+        const { revision, succeeded } = r as Results['txn'];
+        return { revision, succeeded };
+      });
     case 'get': {
       const key = request.key;
       return node.read(request.consistency, () => node.get(key));
@@ -61,6 +68,8 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
     }
     case 'status':
       return Promise.resolve(node.status());
+    case 'digest':
+      return node.digest();
     case 'memberList':
       return Promise.resolve({ members: node.members(), leader: node.leader() });
     case 'memberAdd':
@@ -86,6 +95,24 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
       throw unknownCommandError((op as { op: unknown }).op);
     }
   }
+}
+
+/**
+ * A cas is a txn: the compare its expectation stands for, then a put when it holds. The one place
+ * that says what a cas means. An expected revision also requires the key to exist (a missing key
+ * has modRevision 0).
+ */
+export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): Command {
+  const compare: TxnCompare[] =
+    'value' in expect
+      ? [{ key, target: 'value', op: '=', value: expect.value }]
+      : 'revision' in expect
+        ? [
+            { key, target: 'exists', value: true },
+            { key, target: 'modRevision', op: '=', value: expect.revision },
+          ]
+        : [{ key, target: 'exists', value: false }];
+  return { op: 'txn', compare, success: [{ op: 'put', key, value }], failure: [], session };
 }
 
 function memberContext(peerAddress: string, clientAddress: string): Uint8Array {

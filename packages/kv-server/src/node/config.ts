@@ -1,6 +1,9 @@
+import { LIMITS } from '@keel/protocol';
 import type { LogLevel, NodeId } from '@keel/raft';
+import { CLIENT_TIMEOUT_DEFAULTS, RESPONSE_BYTES_PER_CONNECTION_DEFAULT, RESPONSE_BYTES_PER_CONNECTION_MIN } from '../client-port/client-port-server.js';
 import { SNAPSHOT_CHUNK_BYTES_MIN } from '../storage/snapshot-format.js';
 import type { TlsFilePaths } from '../tls/credentials.js';
+import { LIVENESS_TIMEOUT_MS_MIN, peerLivenessTimeoutMs } from '../transport/liveness.js';
 
 /** One member of the bootstrap membership: where it listens for peers and for clients. */
 export interface InitialMember {
@@ -62,6 +65,38 @@ export interface KeelNodeConfig {
   readonly pendingReadsMax: number;
   /** Largest snapshot chunk streamed to a follower. Default 1 MiB. */
   readonly snapshotChunkBytes: number;
+  /**
+   * Most bytes of client proposals the leader holds uncommitted (appended in its term beyond the
+   * commit index); past it new writes get OVERLOADED until commits catch up. 0 = no limit.
+   * Default 64 MiB (Raft's `maxUncommittedBytes`, etcd's `MaxUncommittedEntriesSize`).
+   */
+  readonly maxUncommittedBytes: number;
+  /** Open client connections; beyond it a newcomer gets OVERLOADED (or takes an idle opener's slot). Default 1,024. */
+  readonly maxClientConnections: number;
+  /** Response bytes held for one client connection before it stops being read. Default 128 MiB; at least 64 KiB. */
+  readonly clientResponseBudgetBytes: number;
+  /** A new client connection must send its first request within this many ms. Default 10,000. */
+  readonly clientFirstRequestTimeoutMs: number;
+  /** A client frame, once begun, must be complete within this many ms (slowloris). Default 10,000. */
+  readonly clientFrameTimeoutMs: number;
+  /** A client connection with nothing in flight is closed after this many ms. Default 300,000. */
+  readonly clientIdleTimeoutMs: number;
+  /**
+   * A peer connection silent for this many ms is torn down and redialled (and a peer handshake
+   * must finish within it). Default: the longest election timeout, 2 × `electionTicks` ×
+   * `tickMs`, at least 1,000 (`effectivePeerLivenessTimeoutMs`).
+   */
+  readonly peerLivenessTimeoutMs?: number;
+  /** Request deadlines are swept every this many ms (rounded to whole ticks, at least one). Default 200. */
+  readonly sweepIntervalMs: number;
+  /** Most committed entries waiting for the apply chain before the Ready loop waits for it. Default 8,192. */
+  readonly applyBacklogMax: number;
+  /** Interval of the `node.stats` debug line, in ms. Default 10,000. */
+  readonly statsIntervalMs: number;
+  /** Where the admin HTTP listener (metrics, health, readiness, dashboard) listens; absent: no listener. */
+  readonly listenMetrics?: ListenAddress;
+  /** `/ready` answers 503 while the applied index is more than this many entries behind the commit index. Default 1,000. */
+  readonly readyApplyLagMax: number;
   /** Least important log level printed. Default "info". */
   readonly logLevel: LogLevel;
   /**
@@ -94,12 +129,11 @@ export interface NodeCoreConfig {
   readonly pendingProposalBytesMax: number;
   readonly pendingReadsMax: number;
   readonly snapshotChunkBytes: number;
+  /** Most committed entries waiting for the apply chain before the Ready loop waits for it. */
+  readonly applyBacklogMax: number;
   /** Dial-address overrides per peer. */
   readonly peerDial: ReadonlyMap<NodeId, string>;
 }
-
-/** How often request deadlines are swept. */
-const SWEEP_INTERVAL_MS = 200;
 
 export function coreConfigOf(config: KeelNodeConfig): NodeCoreConfig {
   return {
@@ -108,13 +142,19 @@ export function coreConfigOf(config: KeelNodeConfig): NodeCoreConfig {
     snapshotEntries: config.snapshotEntries,
     snapshotCatchUpEntries: snapshotCatchUpEntries(config),
     requestTimeoutTicks: Math.max(1, Math.ceil(config.requestTimeoutMs / config.tickMs)),
-    sweepTicks: Math.max(1, Math.round(SWEEP_INTERVAL_MS / config.tickMs)),
+    sweepTicks: Math.max(1, Math.round(config.sweepIntervalMs / config.tickMs)),
     pendingProposalsMax: config.pendingProposalsMax,
     pendingProposalBytesMax: config.pendingProposalBytesMax,
     pendingReadsMax: config.pendingReadsMax,
     snapshotChunkBytes: config.snapshotChunkBytes,
+    applyBacklogMax: config.applyBacklogMax,
     peerDial: config.peerDial,
   };
+}
+
+/** The peer liveness timeout a node runs with: the configured one, else derived from its election timeout. */
+export function effectivePeerLivenessTimeoutMs(config: Pick<KeelNodeConfig, 'peerLivenessTimeoutMs' | 'electionTicks' | 'tickMs'>): number {
+  return config.peerLivenessTimeoutMs ?? peerLivenessTimeoutMs(2 * config.electionTicks * config.tickMs);
 }
 
 /** The defaults of every tunable, in one place. */
@@ -129,6 +169,16 @@ export const NODE_DEFAULTS = {
   pendingProposalBytesMax: 64 * 1024 * 1024,
   pendingReadsMax: 16_384,
   snapshotChunkBytes: 1024 * 1024,
+  maxUncommittedBytes: 64 * 1024 * 1024,
+  maxClientConnections: LIMITS.clientConnectionsMax,
+  clientResponseBudgetBytes: RESPONSE_BYTES_PER_CONNECTION_DEFAULT,
+  clientFirstRequestTimeoutMs: CLIENT_TIMEOUT_DEFAULTS.firstRequestTimeoutMs,
+  clientFrameTimeoutMs: CLIENT_TIMEOUT_DEFAULTS.frameTimeoutMs,
+  clientIdleTimeoutMs: CLIENT_TIMEOUT_DEFAULTS.idleTimeoutMs,
+  sweepIntervalMs: 200,
+  applyBacklogMax: 8192,
+  statsIntervalMs: 10_000,
+  readyApplyLagMax: 1000,
   logLevel: 'info',
   ignoreInitialClusterMismatch: false,
 } as const satisfies Partial<KeelNodeConfig>;
@@ -160,6 +210,15 @@ export function validateNodeConfig(config: KeelNodeConfig): KeelNodeConfig {
     ['pending-proposal-bytes-max', config.pendingProposalBytesMax],
     ['pending-reads-max', config.pendingReadsMax],
     ['snapshot-chunk-bytes', config.snapshotChunkBytes],
+    ['max-client-connections', config.maxClientConnections],
+    ['client-response-budget-bytes', config.clientResponseBudgetBytes],
+    ['client-first-request-timeout-ms', config.clientFirstRequestTimeoutMs],
+    ['client-frame-timeout-ms', config.clientFrameTimeoutMs],
+    ['client-idle-timeout-ms', config.clientIdleTimeoutMs],
+    ['sweep-interval-ms', config.sweepIntervalMs],
+    ['apply-backlog-max', config.applyBacklogMax],
+    ['stats-interval-ms', config.statsIntervalMs],
+    ['ready-apply-lag-max', config.readyApplyLagMax],
   ] as const) {
     if (!isPositiveInt(value)) fail(`${name} must be a positive integer, got ${String(value)}`);
   }
@@ -171,6 +230,15 @@ export function validateNodeConfig(config: KeelNodeConfig): KeelNodeConfig {
   if (config.snapshotEntries < 2) fail('snapshot-entries must be at least 2');
   if (config.snapshotChunkBytes < SNAPSHOT_CHUNK_BYTES_MIN || config.snapshotChunkBytes > 8 * 1024 * 1024) {
     fail(`snapshot-chunk-bytes must be in ${SNAPSHOT_CHUNK_BYTES_MIN}..${8 * 1024 * 1024}, got ${config.snapshotChunkBytes}`);
+  }
+  if (!Number.isSafeInteger(config.maxUncommittedBytes) || config.maxUncommittedBytes < 0) {
+    fail(`max-uncommitted-bytes must be a non-negative integer (0: no limit), got ${String(config.maxUncommittedBytes)}`);
+  }
+  if (config.clientResponseBudgetBytes < RESPONSE_BYTES_PER_CONNECTION_MIN) {
+    fail(`client-response-budget-bytes must be at least ${RESPONSE_BYTES_PER_CONNECTION_MIN}, got ${config.clientResponseBudgetBytes}`);
+  }
+  if (config.peerLivenessTimeoutMs !== undefined && (!isPositiveInt(config.peerLivenessTimeoutMs) || config.peerLivenessTimeoutMs < LIVENESS_TIMEOUT_MS_MIN)) {
+    fail(`peer-liveness-timeout-ms must be an integer >= ${LIVENESS_TIMEOUT_MS_MIN}, got ${String(config.peerLivenessTimeoutMs)}`);
   }
   if (config.dataDir.length === 0) fail('data-dir is required');
   const ids = new Set<number>();

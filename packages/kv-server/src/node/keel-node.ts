@@ -1,14 +1,16 @@
 import { randomInt } from 'node:crypto';
 import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
+import { NodeAdmin } from '../admin/node-admin.js';
 import { ClientPortServer } from '../client-port/index.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
 import { TlsCredentials, TlsFilesError, type TlsFilePaths } from '../tls/index.js';
-import { PeerTransport, peerLivenessTimeoutMs } from '../transport/index.js';
-import { ConfigError, coreConfigOf, type KeelNodeConfig, type ListenAddress } from './config.js';
+import { PeerTransport } from '../transport/index.js';
+import { ConfigError, coreConfigOf, effectivePeerLivenessTimeoutMs, type KeelNodeConfig, type ListenAddress } from './config.js';
 import { startingError } from './errors.js';
 import type { JsonLogger } from './json-logger.js';
 import { NodeCore } from './node-core.js';
+import { observers } from './ports.js';
 import { ReadyStats } from './ready-stats.js';
 
 /** Hooks the process wrapper (CLI) gives the node. */
@@ -17,15 +19,14 @@ export interface KeelNodeHooks {
   onFatal?: (error: unknown) => void;
 }
 
-const STATS_INTERVAL_MS = 10_000;
-
 /**
  * One Keel node process: the thin adapter that gives a `NodeCore` its ports — LevelDB stores,
  * the TCP peer transport, the client port, a tick timer, `setImmediate` as its scheduler and a
- * seeded RNG — and owns their lifetimes. Everything that decides anything is in the core.
+ * seeded RNG — and owns their lifetimes, with the admin listener (`NodeAdmin`: metrics, health,
+ * dashboard) when `listenMetrics` is set. Everything that decides anything is in the core.
  *
  * Start-up order: open the stores (refusing an `--initial-cluster` that disagrees with the data
- * directory), listen on both ports, and only then bootstrap a new data directory — so a start
+ * directory), listen on every port, and only then bootstrap a new data directory — so a start
  * that fails (a port in use) leaves the directory as it was.
  *
  * @example
@@ -42,6 +43,7 @@ export class KeelNode {
     private readonly stores: NodeStores,
     private readonly transport: PeerTransport,
     private readonly clientServer: ClientPortServer,
+    private readonly admin: NodeAdmin | undefined,
     private readonly tickTimer: NodeJS.Timeout,
     /** The bound peer port (useful when configured as 0). */
     readonly peerPort: number,
@@ -54,10 +56,24 @@ export class KeelNode {
   static async start(config: KeelNodeConfig, logger: JsonLogger, hooks: KeelNodeHooks = {}): Promise<KeelNode> {
     const peerTls = loadTls('--peer', config.tls.peer);
     const clientTls = loadTls('--client', config.tls.client);
-    const stores = await openLevelStores(config.dataDir, { nodeId: config.id, logger });
+    const admin =
+      config.listenMetrics === undefined
+        ? undefined
+        : new NodeAdmin(
+            {
+              nodeId: config.id,
+              clusterId: config.clusterId,
+              dataDir: config.dataDir,
+              listen: config.listenMetrics,
+              readyApplyLagMax: config.readyApplyLagMax,
+              snapshotChunkBytes: config.snapshotChunkBytes,
+            },
+            logger,
+          );
+    const stores = await openLevelStores(config.dataDir, { nodeId: config.id, logger, ...(admin !== undefined ? { wrapDisk: admin.wrapDisk } : {}) });
     // Until the core exists (a few ms of start-up) peers and clients are not served.
     let core: NodeCore | undefined;
-    const listening = { peerAddress: '', clientAddress: '' };
+    const listening = { peerAddress: '', clientAddress: '', adminAddress: '' };
     const transport = new PeerTransport({
       clusterId: config.clusterId,
       nodeId: config.id,
@@ -65,11 +81,12 @@ export class KeelNode {
       peers: new Map(),
       logger,
       ...(peerTls !== undefined ? { tls: peerTls } : {}),
-      livenessTimeoutMs: peerLivenessTimeoutMs(2 * config.electionTicks * config.tickMs),
+      livenessTimeoutMs: effectivePeerLivenessTimeoutMs(config),
       advertised: () => core?.advertised() ?? listening,
       onPeerAddresses: (id, addresses) => core?.peerAddresses(id, addresses),
       onMessage: (m) => core?.step(m),
       onSnapshot: (from, meta, chunks) => (core !== undefined ? core.receiveSnapshot(from, meta, chunks) : Promise.reject(startingError())),
+      ...(admin !== undefined ? { traffic: admin.metrics } : {}),
     });
     transport.onUnreachable = (id) => core?.unreachable(id);
     const clientServer = new ClientPortServer({
@@ -78,14 +95,25 @@ export class KeelNode {
       logger,
       ...(clientTls !== undefined ? { tls: clientTls } : {}),
       peerAddress: () => (core?.advertised() ?? listening).peerAddress,
-      handle: (request) => (core !== undefined ? core.handle(request) : Promise.reject(startingError())),
+      handle: (request) => {
+        const running = core;
+        if (running === undefined) return Promise.reject(startingError());
+        return admin !== undefined ? admin.observe(request.op, () => running.handle(request)) : running.handle(request);
+      },
+      maxConnections: config.maxClientConnections,
+      responseBytesPerConnectionMax: config.clientResponseBudgetBytes,
+      firstRequestTimeoutMs: config.clientFirstRequestTimeoutMs,
+      frameTimeoutMs: config.clientFrameTimeoutMs,
+      idleTimeoutMs: config.clientIdleTimeoutMs,
     });
     try {
       checkInitialCluster(config, stores.log, stores.state, logger);
       const peerPort = (await transport.listen()).port;
       const clientPort = (await clientServer.listen()).port;
+      const adminPort = admin === undefined ? undefined : (await admin.listen()).port;
       listening.peerAddress = listenAddress(config.listenPeer, peerPort);
       listening.clientAddress = listenAddress(config.listenClient, clientPort);
+      if (config.listenMetrics !== undefined && adminPort !== undefined) listening.adminAddress = adminAddress(config, adminPort, clientPort);
       if (stores.log.isPristine && config.initialCluster.length > 0) await stores.log.bootstrap(initialMembers(config));
       const rawNode = new RawNode({
         id: config.id,
@@ -96,9 +124,10 @@ export class KeelNode {
         preVote: true,
         checkQuorum: true,
         applied: stores.state.appliedIndex(),
+        maxUncommittedBytes: config.maxUncommittedBytes,
         logger,
       });
-      const stats = new ReadyStats(logger, STATS_INTERVAL_MS);
+      const stats = new ReadyStats(logger, config.statsIntervalMs);
       let node: KeelNode | undefined;
       const started = new NodeCore(coreConfigOf(config), rawNode, {
         log: stores.log,
@@ -107,7 +136,7 @@ export class KeelNode {
         scheduler: { soon: (run) => setImmediate(run) },
         rng: new SeededRng(randomInt(1, 2 ** 31)),
         logger,
-        observer: stats,
+        observer: admin !== undefined ? observers(stats, admin.metrics) : stats,
         listening,
         onFatal: (err) => (hooks.onFatal !== undefined ? hooks.onFatal(err) : void node?.close()),
       });
@@ -118,12 +147,19 @@ export class KeelNode {
         stats.tick(config.tickMs, started.pending());
       }, config.tickMs);
       const tls = [peerTls, clientTls].filter((c) => c !== undefined);
-      node = new KeelNode(config, started, stores, transport, clientServer, tickTimer, peerPort, clientPort, logger, tls);
+      node = new KeelNode(config, started, stores, transport, clientServer, admin, tickTimer, peerPort, clientPort, logger, tls);
       started.start();
+      admin?.attach({
+        core: started,
+        transport,
+        clientServer,
+        snapshotIndex: () => stores.log.raftStorage.snapshot().meta.index,
+      });
       const st = started.status();
       logger.log('info', 'node.started', {
         peerPort,
         clientPort,
+        ...(adminPort !== undefined ? { adminPort, adminAddress: listening.adminAddress } : {}),
         applied: st.applied,
         lastIndex: st.lastIndex,
         commit: st.commit,
@@ -136,6 +172,7 @@ export class KeelNode {
       });
       return node;
     } catch (err) {
+      await admin?.close().catch(() => undefined);
       await clientServer.close().catch(() => undefined);
       await transport.close().catch(() => undefined);
       await stores.close().catch(() => undefined);
@@ -173,6 +210,7 @@ export class KeelNode {
     this.logger.log('info', 'node.stopping', {});
     clearInterval(this.tickTimer);
     const steps: Array<[string, () => Promise<void>]> = [
+      ['admin', async () => this.admin?.close()],
       ['core', () => this.core.close()],
       ['clientPort', () => this.clientServer.drainAndClose()],
       ['transport', () => this.transport.close()],
@@ -219,6 +257,20 @@ function describeMembers(members: readonly Member[]): string {
     .sort((a, b) => a.id - b.id)
     .map((m) => `${m.id}=${m.peerAddress}/${m.clientAddress}`)
     .join(',');
+}
+
+/**
+ * Where others reach the admin listener: its listen address, or — when that is a wildcard — the
+ * host of this node's client address (from `--initial-cluster`, else its listen address) with
+ * the admin port; '' when neither names a host.
+ */
+function adminAddress(config: KeelNodeConfig, adminPort: number, clientPort: number): string {
+  const direct = listenAddress(config.listenMetrics!, adminPort);
+  if (direct !== '') return direct;
+  const client = config.initialCluster.find((m) => m.id === config.id)?.clientAddress || listenAddress(config.listenClient, clientPort);
+  if (client === '') return '';
+  const host = client.slice(0, client.lastIndexOf(':'));
+  return `${host}:${adminPort}`;
 }
 
 /**

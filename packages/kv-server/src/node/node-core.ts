@@ -3,7 +3,7 @@ import type { ClientRequest, ClientResults, KeyValue, Member, NodeStatus, WireEr
 import type { ConfChange, Entry, Message, NodeId, RawNode, Ready, Role, Snapshot, SnapshotMeta, SoftState } from '@keel/raft';
 import { encodeCommand, type Command } from '../state-machine/commands.js';
 import { persistReady } from '../storage/node-stores.js';
-import type { ApplyResult } from '../storage/state-store.js';
+import type { ApplyResult, SnapshotStream } from '../storage/state-store.js';
 import type { PeerAddresses } from '../transport/index.js';
 import { AddressBook } from './address-book.js';
 import { dispatch, encodeOrReject, type AnyResult, type NodeOperations, type ScanRange, type WriteResult } from './client-requests.js';
@@ -39,9 +39,6 @@ interface PendingTransfer {
   readonly resolve: (r: Results['leaderTransfer']) => void;
   readonly reject: (e: KeelError) => void;
 }
-
-/** Most committed entries waiting on the apply chain before the Ready loop waits for it. */
-const APPLY_BACKLOG_MAX = 8192;
 
 /**
  * The deterministic core of one Keel node: it owns a `RawNode` and moves work between it, the
@@ -285,7 +282,7 @@ export class NodeCore {
       const entries = rd.committedEntries;
       this.applyBacklog += entries.length;
       this.applyChain = this.applyChain.then(() => this.applyEntries(entries));
-      if (entries.some((e) => e.type === 'confChange') || this.applyBacklog > APPLY_BACKLOG_MAX) await this.appliedAll();
+      if (entries.some((e) => e.type === 'confChange') || this.applyBacklog > this.config.applyBacklogMax) await this.appliedAll();
     } else {
       this.serveReads();
     }
@@ -403,11 +400,6 @@ export class NodeCore {
     return map;
   }
 
-  /** The membership as clients see it: the store's, with empty addresses filled from what peers advertised. */
-  private members(): Member[] {
-    return this.learnedAddresses.fill(this.ports.state.members());
-  }
-
   private async takeSnapshot(): Promise<void> {
     const takenAt = this.applied;
     const meta = await this.ports.log.createSnapshot(Math.max(0, this.applied - this.config.snapshotCatchUpEntries));
@@ -451,11 +443,17 @@ export class NodeCore {
     get: (key) => this.readGet(key),
     scan: (range, limit) => this.readScan(range, limit),
     status: () => this.status(),
+    digest: () => this.ports.state.digest(),
     members: () => this.members(),
     leader: () => this.leader,
     changeMembership: (change, request) => this.changeMembership(change, request),
     transferLeadership: (to) => this.transferLeadership(to),
   };
+
+  /** The membership as clients see it: the store's, with empty addresses filled from what peers advertised. */
+  members(): Member[] {
+    return this.learnedAddresses.fill(this.ports.state.members());
+  }
 
   /** This node's view of itself. */
   status(): NodeStatus {
@@ -469,7 +467,20 @@ export class NodeCore {
       applied: this.applied,
       lastIndex: s.lastIndex,
       clientAddress: this.clientAddressOf(this.config.id) ?? this.ports.listening.clientAddress,
+      ...(this.ports.listening.adminAddress ? { adminAddress: this.ports.listening.adminAddress } : {}),
     };
+  }
+
+  /**
+   * The state machine for a backup: a consistent snapshot (one database snapshot) that holds
+   * every write acknowledged before the call — it is taken behind a linearizable read barrier
+   * (ReadIndex, then the applied index reaching it), so its index is at least the commit index
+   * of the moment of the call, whichever node is asked. Rejects as a linearizable read does
+   * (UNAVAILABLE, TIMEOUT, OVERLOADED, SHUTTING_DOWN). The caller closes the stream.
+   */
+  backup(chunkBytes: number): Promise<SnapshotStream> {
+    if (this.closing) return Promise.reject(shuttingDownError(false));
+    return this.read('linearizable', () => this.ports.state.readSnapshot(chunkBytes));
   }
 
   /** Propose a client write; answer once it applied. (Protected: a test seam for planted bugs.) */
@@ -503,17 +514,22 @@ export class NodeCore {
     settle: (r: ApplyResult, resolve: (v: T) => void, reject: (e: KeelError) => void) => void,
   ): Promise<T> {
     const { pendingProposalsMax, pendingProposalBytesMax } = this.config;
+    const observer = this.ports.observer;
+    const refuse = (error: KeelError): Promise<T> => {
+      observer?.proposalFailed?.(error.code);
+      return Promise.reject(error);
+    };
     if (this.proposals.size >= pendingProposalsMax) {
-      return Promise.reject(overloadedError(`too many writes waiting for commit (${pendingProposalsMax})`));
+      return refuse(overloadedError(`too many writes waiting for commit (${pendingProposalsMax})`));
     }
     const bytes = payload instanceof Uint8Array ? payload.byteLength : (payload.context?.byteLength ?? 0);
     if (this.proposals.bytes + bytes > pendingProposalBytesMax && this.proposals.size > 0) {
-      return Promise.reject(overloadedError(`too many bytes of writes waiting for commit (${pendingProposalBytesMax})`));
+      return refuse(overloadedError(`too many bytes of writes waiting for commit (${pendingProposalBytesMax})`));
     }
     const result = payload instanceof Uint8Array ? this.raw.propose(payload) : this.raw.proposeConfChange(payload);
     if (!result.ok) {
       const change = payload instanceof Uint8Array ? undefined : payload;
-      return Promise.reject(proposalRejectionError(result.reason, this.hint(result.leader), change));
+      return refuse(proposalRejectionError(result.reason, this.hint(result.leader), change));
     }
     this.scheduleReady();
     return new Promise<T>((resolve, reject) => {
@@ -522,8 +538,14 @@ export class NodeCore {
         term: result.term,
         bytes,
         deadlineTick: this.tickCount + this.config.requestTimeoutTicks,
-        onApplied: (r) => settle(r, resolve, reject),
-        onFailed: reject,
+        onApplied: (r) => {
+          observer?.proposalCommitted?.();
+          settle(r, resolve, reject);
+        },
+        onFailed: (error) => {
+          observer?.proposalFailed?.(error.code);
+          reject(error);
+        },
       };
       this.proposals.add(pending);
     });

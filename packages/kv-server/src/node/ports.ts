@@ -6,6 +6,7 @@
  * Time reaches the core as `tick()` calls; randomness through `Rng`; the client responder is the
  * promise `NodeCore.handle()` returns (the client port, or the simulator's client, answers with it).
  */
+import type { ErrorCode } from '@keel/protocol';
 import type { Entry, Logger, Message, NodeId, Ready, Rng, SnapshotMeta } from '@keel/raft';
 import type { LogStore } from '../storage/log-store.js';
 import type { ApplyResult, StateStore } from '../storage/state-store.js';
@@ -14,10 +15,10 @@ import type { PeerAddresses } from '../transport/index.js';
 /** The log store as the core uses it: the core's storage view, Ready persistence, compaction. */
 export type LogStorePort = Pick<LogStore, 'raftStorage' | 'persist' | 'createSnapshot'>;
 
-/** The state store as the core uses it: apply, local reads, snapshots out and in. */
+/** The state store as the core uses it: apply, local reads and digest, snapshots out and in. */
 export type StateStorePort = Pick<
   StateStore,
-  'appliedIndex' | 'members' | 'apply' | 'get' | 'scan' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
+  'appliedIndex' | 'members' | 'apply' | 'get' | 'scan' | 'digest' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
 >;
 
 /** Where messages to peers go (the TCP transport, or the simulated network). */
@@ -54,6 +55,30 @@ export interface NodeObserver {
   snapshotTaken?(meta: SnapshotMeta): void;
   /** A snapshot received from the leader replaced the state machine. */
   snapshotInstalled?(meta: SnapshotMeta, appliedBefore: number): void;
+  /** A proposal of this node (a write or a membership change) committed and applied. */
+  proposalCommitted?(): void;
+  /** A proposal failed with `code`: refused before it reached the log, or its entry was lost, or its deadline passed. */
+  proposalFailed?(code: ErrorCode): void;
+}
+
+/** One observer that tells every one of `observers`, in order. */
+export function observers(...all: readonly NodeObserver[]): NodeObserver {
+  return {
+    ready: (rd) => all.forEach((o) => o.ready?.(rd)),
+    persisted: (rd) => all.forEach((o) => o.persisted?.(rd)),
+    sent: (messages) => all.forEach((o) => o.sent?.(messages)),
+    applying: (entries) => all.forEach((o) => o.applying?.(entries)),
+    applied: (entries, results) => all.forEach((o) => o.applied?.(entries, results)),
+    snapshotTaken: (meta) => all.forEach((o) => o.snapshotTaken?.(meta)),
+    snapshotInstalled: (meta, appliedBefore) => all.forEach((o) => o.snapshotInstalled?.(meta, appliedBefore)),
+    proposalCommitted: () => all.forEach((o) => o.proposalCommitted?.()),
+    proposalFailed: (code) => all.forEach((o) => o.proposalFailed?.(code)),
+  };
+}
+
+/** Where a node listens: its peer and client ports, and its admin listener when it has one ('' or absent: none). */
+export interface ListeningAddresses extends PeerAddresses {
+  readonly adminAddress?: string;
 }
 
 /** Everything the core needs from outside, in one record. */
@@ -67,7 +92,7 @@ export interface NodeCorePorts {
   readonly logger: Logger;
   readonly observer?: NodeObserver;
   /** Where this node listens (bound addresses; '' when not dialable as is). */
-  readonly listening: PeerAddresses;
+  readonly listening: ListeningAddresses;
   /** The node hit an error it cannot continue after (durable write failed, invariant broken). */
   readonly onFatal: (error: unknown) => void;
 }

@@ -7,9 +7,9 @@
  *
  *   put:         [1, key, value, clientId, seq, ackedBelow]      (+ 1 at the end: answer with the previous entry)
  *   delete:      [2, key, clientId, seq, ackedBelow]             (+ 1 at the end: answer with the deleted entry)
- *   cas:         [3, key, value, expectKind, expectArg, clientId, seq, ackedBelow]
- *                expectKind 0 = value (expectArg bytes), 1 = revision (number), 2 = absent (null)
  *   deleteRange: [4, start, end | null, prevKv (0 or 1), clientId, seq, ackedBelow]
+ *   txn:         [5, compares, success, failure, clientId, seq, ackedBelow]     (txn-codec.ts)
+ * (Code 3 was cas, before store format 2: a cas is now a txn.)
  *
  * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
  * mistake: the client port validates requests first), so nothing malformed reaches the log.
@@ -18,11 +18,13 @@
  * Rules: key 1..LIMITS.keyBytesMax bytes; value <= LIMITS.valueBytesMax bytes; a range's start
  * 0..LIMITS.keyBytesMax bytes and its end (when present) 1..LIMITS.keyBytesMax bytes; clientId a
  * non-empty string of at most `CLIENT_ID_BYTES_MAX` UTF-8 bytes; seq and ackedBelow safe
- * integers with 0 <= ackedBelow <= seq; a CAS revision a non-negative safe integer.
+ * integers with 0 <= ackedBelow <= seq; a txn's parts as txn-codec.ts says.
  */
-import { LIMITS, type CasExpectation, type WriteSession } from '@keel/protocol';
+import { LIMITS, type TxnCompare, type TxnOp, type WriteSession } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
+import { isCount, keyProblem, rangeProblem, valueProblem } from './field-rules.js';
 import { pack, plainBytes, unpack } from './msgpack.js';
+import { decodeCompares, decodeTxnOps, encodeCompares, encodeTxnOps, txnProblem } from './txn-codec.js';
 
 /** Longest client id, in UTF-8 bytes (the client API's documented limit). */
 export const CLIENT_ID_BYTES_MAX: number = LIMITS.clientIdBytesMax;
@@ -55,51 +57,35 @@ export type Command =
       readonly session: WriteSession;
     }
   | {
-      readonly op: 'cas';
-      readonly key: Uint8Array;
-      readonly expect: CasExpectation;
-      readonly value: Uint8Array;
+      /** If every compare holds, runs `success`, else `failure`, all or nothing (see txn.ts). */
+      readonly op: 'txn';
+      readonly compare: readonly TxnCompare[];
+      readonly success: readonly TxnOp[];
+      readonly failure: readonly TxnOp[];
       readonly session: WriteSession;
     };
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
-const OP_CAS = 3;
 const OP_DELETE_RANGE = 4;
+const OP_TXN = 5;
 /** Trailing element of a put or delete that asks for the previous entry. */
 const WITH_PREV_KV = 1;
-const EXPECT_VALUE = 0;
-const EXPECT_REVISION = 1;
-const EXPECT_ABSENT = 2;
 
 /** Why a command breaks the rules, or undefined when it is fine. */
 export function commandProblem(c: Command): string | undefined {
-  if (c.op === 'deleteRange') {
-    if (!(c.start instanceof Uint8Array) || c.start.byteLength > LIMITS.keyBytesMax) return `range start must be at most ${LIMITS.keyBytesMax} bytes`;
-    if (c.end !== undefined && (!(c.end instanceof Uint8Array) || c.end.byteLength === 0 || c.end.byteLength > LIMITS.keyBytesMax)) {
-      return `range end must be 1..${LIMITS.keyBytesMax} bytes`;
-    }
-    return sessionProblem(c.session);
+  switch (c.op) {
+    case 'deleteRange':
+      return rangeProblem(c.start, c.end) ?? sessionProblem(c.session);
+    case 'txn':
+      return txnProblem(c.compare, c.success, c.failure) ?? sessionProblem(c.session);
+    case 'put':
+      return keyProblem(c.key) ?? valueProblem(c.value) ?? sessionProblem(c.session);
+    case 'delete':
+      return keyProblem(c.key) ?? sessionProblem(c.session);
+    default:
+      return `unknown op ${String((c as { op: unknown }).op)}`;
   }
-  if (!(c.key instanceof Uint8Array)) return 'key must be bytes';
-  if (c.key.byteLength === 0) return 'key must not be empty';
-  if (c.key.byteLength > LIMITS.keyBytesMax) return `key exceeds ${LIMITS.keyBytesMax} bytes`;
-  if (c.op !== 'delete') {
-    if (!(c.value instanceof Uint8Array)) return 'value must be bytes';
-    if (c.value.byteLength > LIMITS.valueBytesMax) return `value exceeds ${LIMITS.valueBytesMax} bytes`;
-  }
-  if (c.op === 'cas') {
-    const e = c.expect as Partial<{ value: unknown; revision: unknown; absent: unknown }> | null;
-    if (e === null || typeof e !== 'object') return 'cas expectation missing';
-    if ('value' in e) {
-      if (!(e.value instanceof Uint8Array) || e.value.byteLength > LIMITS.valueBytesMax) return 'cas expected value must be bytes';
-    } else if ('revision' in e) {
-      if (!isCount(e.revision)) return 'cas expected revision must be a non-negative integer';
-    } else if (e.absent !== true) {
-      return 'cas expectation must be { value }, { revision } or { absent: true }';
-    }
-  }
-  return sessionProblem(c.session);
 }
 
 function sessionProblem(s: WriteSession | undefined): string | undefined {
@@ -112,16 +98,12 @@ function sessionProblem(s: WriteSession | undefined): string | undefined {
   return undefined;
 }
 
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-}
-
 /** Encode a command for a log entry. Throws `TypeError` if it breaks the rules (see module doc). */
 export function encodeCommand(c: Command): Uint8Array {
   const problem = commandProblem(c);
   if (problem !== undefined) throw new TypeError(`encodeCommand: ${problem}`);
   const { clientId, seq, ackedBelow } = c.session;
-  const prevKv = c.op !== 'cas' && c.prevKv === true;
+  const prevKv = c.op !== 'txn' && c.prevKv === true;
   switch (c.op) {
     case 'put':
       return pack([OP_PUT, c.key, c.value, clientId, seq, ackedBelow, ...(prevKv ? [WITH_PREV_KV] : [])]);
@@ -129,12 +111,8 @@ export function encodeCommand(c: Command): Uint8Array {
       return pack([OP_DELETE, c.key, clientId, seq, ackedBelow, ...(prevKv ? [WITH_PREV_KV] : [])]);
     case 'deleteRange':
       return pack([OP_DELETE_RANGE, c.start, c.end ?? null, prevKv ? 1 : 0, clientId, seq, ackedBelow]);
-    case 'cas': {
-      const e = c.expect;
-      const [kind, arg] =
-        'value' in e ? [EXPECT_VALUE, e.value] : 'revision' in e ? [EXPECT_REVISION, e.revision] : [EXPECT_ABSENT, null];
-      return pack([OP_CAS, c.key, c.value, kind, arg, clientId, seq, ackedBelow]);
-    }
+    case 'txn':
+      return pack([OP_TXN, encodeCompares(c.compare), encodeTxnOps(c.success), encodeTxnOps(c.failure), clientId, seq, ackedBelow]);
     default:
       throw new TypeError(`encodeCommand: unknown op ${String((c as { op: unknown }).op)}`);
   }
@@ -185,14 +163,13 @@ function toCommand(a: unknown[]): Command | undefined {
         session: session(4),
       };
     }
-    case OP_CAS: {
-      if (a.length !== 8) return undefined;
-      let expect: CasExpectation;
-      if (a[3] === EXPECT_VALUE) expect = { value: bytes(a[4]) };
-      else if (a[3] === EXPECT_REVISION) expect = { revision: a[4] as number };
-      else if (a[3] === EXPECT_ABSENT && a[4] === null) expect = { absent: true };
-      else return undefined;
-      return { op: 'cas', key: bytes(a[1]), expect, value: bytes(a[2]), session: session(5) };
+    case OP_TXN: {
+      if (a.length !== 7) return undefined;
+      const compare = decodeCompares(a[1]);
+      const success = decodeTxnOps(a[2]);
+      const failure = decodeTxnOps(a[3]);
+      if (compare === undefined || success === undefined || failure === undefined) return undefined;
+      return { op: 'txn', compare, success, failure, session: session(4) };
     }
     default:
       return undefined;

@@ -20,19 +20,19 @@
  * The table lives in memory (it is bounded) and is written through to the store: sessions touched
  * since the last `drainChanges()` are encoded once each and written in the same batch as the
  * entries' other effects — one record per client, however many of its writes the batch holds.
- * Only what identifies a result is remembered: previous entries (`prevKv`, `prevKvs`) are not, so
- * the answer to a retried write that had applied lacks them.
+ * Only what identifies a result is remembered: previous entries (`prevKv`, `prevKvs`) and a txn's
+ * operation results are not, so the answer to a retried write that had applied lacks them.
  * Record layout:
  *   key   = clientId in UTF-8
  *   value = msgpack [lastApplied, ackedBelow, floor, [seq, code, revision, seq, code, revision, …]]
- *           code: 0 put, 1 delete (not found), 2 delete (deleted), 3 cas (failed), 4 cas (succeeded),
+ *           code: 0 put, 1 delete (not found), 2 delete (deleted), 3 txn (failed), 4 txn (succeeded),
  *           5 deleteRange, followed by one more element: the number of keys it deleted
  */
 import { LIMITS, type ClientResults, type WriteSession } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
 import { pack, unpack } from './msgpack.js';
 
-export type WriteResult = ClientResults['put'] | ClientResults['delete'] | ClientResults['deleteRange'] | ClientResults['cas'];
+export type WriteResult = ClientResults['put'] | ClientResults['delete'] | ClientResults['deleteRange'] | ClientResults['txn'];
 
 /** Bounds of the table. Part of the replicated state machine: every node must use the same values. */
 export interface SessionLimits {
@@ -214,11 +214,11 @@ const FORGOTTEN: SessionLookup = { kind: 'forgotten' };
 const CODE_PUT = 0;
 const CODE_DELETE_MISSING = 1;
 const CODE_DELETE_DONE = 2;
-const CODE_CAS_FAILED = 3;
-const CODE_CAS_DONE = 4;
+const CODE_TXN_FAILED = 3;
+const CODE_TXN_DONE = 4;
 const CODE_DELETE_RANGE = 5;
 
-/** What the table keeps of a result: no previous entries. */
+/** What the table keeps of a result: no previous entries, no txn results. */
 function remembered(r: WriteResult): WriteResult {
   if ('succeeded' in r) return { revision: r.revision, succeeded: r.succeeded };
   if ('deleted' in r) {
@@ -241,7 +241,7 @@ function encodeSession(s: Session): Uint8Array {
       continue;
     }
     const code =
-      'deleted' in r ? (r.deleted ? CODE_DELETE_DONE : CODE_DELETE_MISSING) : 'succeeded' in r ? (r.succeeded ? CODE_CAS_DONE : CODE_CAS_FAILED) : CODE_PUT;
+      'deleted' in r ? (r.deleted ? CODE_DELETE_DONE : CODE_DELETE_MISSING) : 'succeeded' in r ? (r.succeeded ? CODE_TXN_DONE : CODE_TXN_FAILED) : CODE_PUT;
     flat.push(seq, code, r.revision);
   }
   return pack([s.lastApplied, s.ackedBelow, s.floor, flat]);
@@ -272,8 +272,8 @@ function decodeSession(clientId: string, value: Uint8Array): Session {
       case CODE_PUT: result = { revision }; break;
       case CODE_DELETE_MISSING: result = { revision, deleted: false }; break;
       case CODE_DELETE_DONE: result = { revision, deleted: true }; break;
-      case CODE_CAS_FAILED: result = { revision, succeeded: false }; break;
-      case CODE_CAS_DONE: result = { revision, succeeded: true }; break;
+      case CODE_TXN_FAILED: result = { revision, succeeded: false }; break;
+      case CODE_TXN_DONE: result = { revision, succeeded: true }; break;
       default: throw malformed(`session ${clientId} has an unknown result code`);
     }
     seqs.push(seq);

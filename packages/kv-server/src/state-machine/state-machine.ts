@@ -1,34 +1,32 @@
 /**
  * The replicated state machine: applies committed entries to user data, the session table and
- * the membership. Logic over an in-memory overlay — the store reads every key a batch's
- * single-key commands touch in one `getMany` before `execute`, and writes the effects `execute`
- * reports in one batch afterwards, so applying hundreds of entries costs one read and one write.
- * A range delete reads its range from the store (through `RangeReader`) when it applies: the
- * state it sees is the store before the batch with the overlay of the batch's earlier entries on
- * top, the same on every replica however the entries were batched.
+ * the membership. Logic over an in-memory overlay (kv-state.ts) — the store reads every key a
+ * batch's single-key operations touch in one `getMany` before `execute`, and writes the effects
+ * `execute` reports in one batch afterwards, so applying hundreds of entries costs one read and
+ * one write. Ranges are read from the store (through `RangeReader`) when they apply: the state
+ * they see is the store before the batch with the overlay of the batch's earlier entries on top,
+ * the same on every replica however the entries were batched.
  *
- * Semantics (each write's revision is its log index):
- *  - put: sets the value; createRevision is kept if the key exists, else the index.
- *  - delete: removes the key; `deleted` says whether it existed.
- *  - put and delete with `prevKv` also answer with the entry the key held before (null if none).
- *  - deleteRange: removes every key in [start, end), all or nothing: a range holding more than
+ * Semantics (each write's revision is its log index; the operations are in operations.ts):
+ *  - put, delete: the operation alone.
+ *  - deleteRange: the operation alone, all or nothing: a range holding more than
  *    `LIMITS.deleteRangeKeysMax` keys, or (with `prevKv`) more than
- *    `LIMITS.deleteRangePrevKvBytesMax` of entries, is answered TOO_LARGE and nothing is deleted;
- *    `deleted` is the number of keys removed, `prevKvs` (with `prevKv`) the entries, in key order.
- *  - cas: compares the current value (bytes), modRevision, or absence; sets the value on success.
+ *    `LIMITS.deleteRangePrevKvBytesMax` of entries, is answered TOO_LARGE and nothing is deleted.
+ *  - txn: compares, then one branch of operations, all or nothing (txn.ts).
  *  - a write already applied for the same (clientId, seq) is answered with its first result and
  *    not applied again; one the session table has forgotten is answered INDETERMINATE.
  *  - an entry whose data does not decode is answered INTERNAL and has no effect.
  *  - no-op entries (empty data) and conf entries have no effect on user data.
  */
-import { ERROR_CODES, LIMITS, type KeyValue, type Member, type WireError } from '@keel/protocol';
+import { ERROR_CODES, LIMITS, type Member, type TxnOp, type WireError } from '@keel/protocol';
 import type { ConfState, Entry, Logger } from '@keel/raft';
 import { decodeCommand, type Command } from './commands.js';
 import { StateMachineError } from './errors.js';
+import { KvState, keyId, type ApplyWriter, type RangeReader } from './kv-state.js';
 import { membersAfter } from './membership.js';
-import { bytesEqual, plainBytes } from './msgpack.js';
+import { Budget, applyOperation } from './operations.js';
 import type { SessionChange, SessionTable, WriteResult } from './sessions.js';
-import { decodeStoredValue, encodeStoredValue, type StoredValue } from './stored-value.js';
+import { runTxn, txnKeys } from './txn.js';
 
 /** The outcome of one applied entry, in entry order. */
 export type ApplyResult =
@@ -36,36 +34,7 @@ export type ApplyResult =
   | { readonly index: number; readonly term: number; readonly kind: 'conf'; readonly members: Member[] }
   | { readonly index: number; readonly term: number; readonly kind: 'command'; readonly result: WriteResult | WireError };
 
-/** Where `execute` reports the effects on user data. */
-export interface ApplyWriter {
-  /** `absentBefore`: the key does not exist in the store (as far as this batch knows). */
-  putValue(key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void;
-  deleteValue(key: Uint8Array): void;
-}
-
-/**
- * What `execute` reads of the store for a range delete: rows in byte order of the keys, from
- * `gte` (inclusive) to `lt` (exclusive, absent: to the last key), values only when asked for.
- * The store's byte-keyed user-data sublevel is one.
- */
-export interface RangeReader {
-  iterator(options: { gte: Uint8Array; lt?: Uint8Array; values: boolean }): {
-    nextv(size: number): Promise<Array<[Uint8Array, Uint8Array]>>;
-    close(): Promise<void>;
-  };
-}
-
-/** Allowance per returned entry for its revisions and encoding (as for scans). */
-const PREV_KV_ROW_OVERHEAD_BYTES = 64;
-/** Rows a range delete reads from the store at a time. */
-const RANGE_READ_ROWS = 64;
-
-/** A key of the overlay: its bytes and its value as of the entries applied so far (null: absent). */
-interface Slot {
-  readonly key: Uint8Array;
-  value: StoredValue | null;
-}
-type Overlay = Map<string, Slot>;
+export type { ApplyWriter, RangeReader } from './kv-state.js';
 
 /** Entries decoded and the user keys they touch (read them, in this order, before `execute`). */
 export interface PreparedApply {
@@ -108,11 +77,14 @@ export class StateMachine {
       try {
         const c = decodeCommand(e.data);
         commands[i] = c;
-        if (c.op === 'deleteRange') continue; // reads its range when it applies
-        const id = keyId(c.key);
-        if (!seen.has(id)) {
-          seen.add(id);
-          keys.push(c.key);
+        // A range delete reads its range when it applies.
+        const touched = c.op === 'deleteRange' ? [] : c.op === 'txn' ? txnKeys(c) : [c.key];
+        for (const key of touched) {
+          const id = keyId(key);
+          if (!seen.has(id)) {
+            seen.add(id);
+            keys.push(key);
+          }
         }
       } catch (err) {
         commands[i] =
@@ -124,8 +96,8 @@ export class StateMachine {
 
   /**
    * Apply prepared entries. `current[k]` is the stored value of `prepared.keys[k]` (undefined when
-   * absent); `store` is read for range deletes, and must not change until the effects are
-   * written. Effects on user data go to `writer`; the session records to write come back in
+   * absent); `store` is read for ranges, and must not change until the effects are written.
+   * Effects on user data go to `writer`; the session records to write come back in
    * `sessionChanges`. The in-memory session table and membership change at once (the caller must
    * treat a failed write of the effects, or a failed read, as fatal).
    */
@@ -135,11 +107,7 @@ export class StateMachine {
     writer: ApplyWriter,
     store: RangeReader,
   ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; sessionChanges: SessionChange[] }> {
-    const overlay: Overlay = new Map();
-    prepared.keys.forEach((key, k) => {
-      const bytes = current[k];
-      overlay.set(keyId(key), { key, value: bytes === undefined ? null : decodeStoredValue(bytes) });
-    });
+    const state = new KvState(prepared.keys, current, store, writer);
     const results: ApplyResult[] = new Array(prepared.entries.length);
     let membershipChanged = false;
     for (let i = 0; i < prepared.entries.length; i++) {
@@ -175,7 +143,9 @@ export class StateMachine {
         };
         this.sessions.record(c.session, e.index, undefined);
       } else {
-        const fresh = c.op === 'deleteRange' ? await deleteRange(c, e.index, overlay, writer, store) : runCommand(c, e.index, overlay, writer);
+        const fresh = await runCommand(c, e.index, state);
+        if ('code' in fresh) state.rollback();
+        else state.commit();
         result = fresh;
         this.sessions.record(c.session, e.index, 'code' in fresh ? undefined : fresh);
       }
@@ -185,121 +155,20 @@ export class StateMachine {
   }
 }
 
-type SingleKeyCommand = Exclude<Command, { op: 'deleteRange' }>;
+/** Budget of a write made of one operation: a range delete's limits (a put or delete returns at most one entry). */
+const SINGLE_OPERATION_BUDGET = {
+  keys: `the range holds more than ${LIMITS.deleteRangeKeysMax} keys; nothing was deleted (delete it in smaller ranges)`,
+  bytes: `the deleted entries would exceed ${LIMITS.deleteRangePrevKvBytesMax} bytes; nothing was deleted (delete without prevKv, or in smaller ranges)`,
+};
 
-function runCommand(c: SingleKeyCommand, index: number, overlay: Overlay, writer: ApplyWriter): WriteResult {
-  const id = keyId(c.key);
-  const current = overlay.get(id)?.value ?? null;
-  const set = (value: Uint8Array): void => {
-    const next: StoredValue = { value, createRevision: current?.createRevision ?? index, modRevision: index };
-    overlay.set(id, { key: c.key, value: next });
-    writer.putValue(c.key, encodeStoredValue(next), current === null);
-  };
-  const prev = (): { prevKv?: KeyValue | null } => (c.op !== 'cas' && c.prevKv === true ? { prevKv: current === null ? null : toKeyValue(c.key, current) } : {});
-  switch (c.op) {
-    case 'put': {
-      const before = prev();
-      set(c.value);
-      return { revision: index, ...before };
-    }
-    case 'delete':
-      if (current !== null) {
-        overlay.set(id, { key: c.key, value: null });
-        writer.deleteValue(c.key);
-      }
-      return { revision: index, deleted: current !== null, ...prev() };
-    case 'cas': {
-      const e = c.expect;
-      const ok =
-        'value' in e
-          ? current !== null && bytesEqual(current.value, e.value)
-          : 'revision' in e
-            ? current !== null && current.modRevision === e.revision
-            : current === null;
-      if (ok) set(c.value);
-      return { revision: index, succeeded: ok };
-    }
-  }
-}
-
-/**
- * Deletes every key of `[c.start, c.end)` that exists as of the entries applied so far: the
- * store's rows not touched by the batch, and the batch's own keys that hold a value. All or
- * nothing: past `LIMITS.deleteRangeKeysMax` keys, or `LIMITS.deleteRangePrevKvBytesMax` of
- * returned entries, nothing is deleted and the answer is TOO_LARGE. Reads stop at the limit.
- */
-async function deleteRange(
-  c: Extract<Command, { op: 'deleteRange' }>,
-  index: number,
-  overlay: Overlay,
-  writer: ApplyWriter,
-  store: RangeReader,
-): Promise<WriteResult | WireError> {
-  const inRange = (key: Uint8Array): boolean =>
-    Buffer.compare(key, c.start) >= 0 && (c.end === undefined || Buffer.compare(key, c.end) < 0);
-  const prevKv = c.prevKv === true;
-  const doomed: Slot[] = [];
-  let bytes = 0;
-  /** Adds a key to delete; the error when a limit is passed. */
-  const add = (slot: Slot): WireError | undefined => {
-    doomed.push(slot);
-    if (doomed.length > LIMITS.deleteRangeKeysMax) {
-      return tooLarge(`the range holds more than ${LIMITS.deleteRangeKeysMax} keys; nothing was deleted (delete it in smaller ranges)`);
-    }
-    if (prevKv) {
-      bytes += slot.key.byteLength + slot.value!.value.byteLength + PREV_KV_ROW_OVERHEAD_BYTES;
-      if (bytes > LIMITS.deleteRangePrevKvBytesMax) {
-        return tooLarge(
-          `the deleted entries would exceed ${LIMITS.deleteRangePrevKvBytesMax} bytes; nothing was deleted (delete without prevKv, or in smaller ranges)`,
-        );
-      }
-    }
-    return undefined;
-  };
-  if (c.end === undefined || Buffer.compare(c.start, c.end) < 0) {
-    const it = store.iterator({ gte: c.start, ...(c.end !== undefined ? { lt: c.end } : {}), values: prevKv });
-    try {
-      for (;;) {
-        const rows = await it.nextv(RANGE_READ_ROWS);
-        if (rows.length === 0) break;
-        for (const [k, v] of rows) {
-          if (overlay.has(keyId(k))) continue; // the batch's own value wins (below)
-          const key = plainBytes(k);
-          const refusal = add({ key, value: prevKv ? decodeStoredValue(v) : EXISTS });
-          if (refusal !== undefined) return refusal;
-        }
-      }
-    } finally {
-      await it.close();
-    }
-    for (const slot of overlay.values()) {
-      if (slot.value === null || !inRange(slot.key)) continue;
-      const refusal = add(slot);
-      if (refusal !== undefined) return refusal;
-    }
-  }
-  doomed.sort((a, b) => Buffer.compare(a.key, b.key));
-  const prevKvs: KeyValue[] = [];
-  for (const slot of doomed) {
-    if (prevKv) prevKvs.push(toKeyValue(slot.key, slot.value!));
-    overlay.set(keyId(slot.key), { key: slot.key, value: null });
-    writer.deleteValue(slot.key);
-  }
-  return { revision: index, deleted: doomed.length, ...(prevKv ? { prevKvs } : {}) };
-}
-
-/** Stands for a stored value that was not read (a range delete without prevKv needs only the key). */
-const EXISTS: StoredValue = { value: new Uint8Array(0), createRevision: 0, modRevision: 0 };
-
-function tooLarge(message: string): WireError {
-  return { code: ERROR_CODES.TOO_LARGE, message, definite: true };
-}
-
-function toKeyValue(key: Uint8Array, v: StoredValue): KeyValue {
-  return { key, value: v.value, createRevision: v.createRevision, modRevision: v.modRevision };
-}
-
-/** A string identity for a key (map keys). */
-export function keyId(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+/** Apply command `c` at revision `index`: its answer, or a refusal (the caller undoes its effects then). */
+async function runCommand(c: Command, index: number, state: KvState): Promise<WriteResult | WireError> {
+  if (c.op === 'txn') return runTxn(c, index, state);
+  const budget = new Budget(LIMITS.deleteRangeKeysMax, LIMITS.deleteRangePrevKvBytesMax, SINGLE_OPERATION_BUDGET);
+  const op: TxnOp =
+    c.op === 'deleteRange' ? { op: 'deleteRange', start: c.start, ...(c.end !== undefined ? { end: c.end } : {}), ...(c.prevKv === true ? { prevKv: true } : {}) } : c;
+  const r = await applyOperation(op, index, state, budget);
+  if ('code' in r) return r;
+  const { op: _op, ...fields } = r;
+  return { revision: index, ...fields } as WriteResult;
 }

@@ -1,11 +1,12 @@
 /**
- * How one user key's value is stored: a 16-byte header with the create and modify revisions
- * (each an unsigned 64-bit big-endian integer, always below 2^53) followed by the value bytes.
+ * How one user key's value is stored: a 24-byte header with the create revision, the modify
+ * revision and the version (each an unsigned 64-bit big-endian integer, always below 2^53)
+ * followed by the value bytes.
  * Fixed layout, no msgpack: decoding is two reads and a zero-copy view.
  */
 import { StateMachineError } from './errors.js';
 
-export const STORED_VALUE_HEADER_BYTES = 16;
+export const STORED_VALUE_HEADER_BYTES = 24;
 const TWO_POW_32 = 2 ** 32;
 
 export interface StoredValue {
@@ -14,6 +15,8 @@ export interface StoredValue {
   readonly createRevision: number;
   /** Log index of the last write to the key. */
   readonly modRevision: number;
+  /** Number of writes to the key since it was created: 1 for a new key. */
+  readonly version: number;
 }
 
 export function encodeStoredValue(v: StoredValue): Uint8Array {
@@ -21,6 +24,7 @@ export function encodeStoredValue(v: StoredValue): Uint8Array {
   const view = new DataView(out.buffer);
   writeUint64(view, 0, v.createRevision);
   writeUint64(view, 8, v.modRevision);
+  writeUint64(view, 16, v.version);
   out.set(v.value, STORED_VALUE_HEADER_BYTES);
   return out;
 }
@@ -34,6 +38,7 @@ export function decodeStoredValue(bytes: Uint8Array): StoredValue {
   return {
     createRevision: readUint64(view, 0),
     modRevision: readUint64(view, 8),
+    version: readUint64(view, 16),
     value: new Uint8Array(bytes.buffer, bytes.byteOffset + STORED_VALUE_HEADER_BYTES, bytes.byteLength - STORED_VALUE_HEADER_BYTES),
   };
 }

@@ -3,8 +3,7 @@
  * in between. A key written by several entries of the batch is written once; a key created and
  * deleted within the batch is not written at all. Fewer operations, smaller LevelDB batch.
  */
-import type { ApplyWriter } from './state-machine.js';
-import { keyId } from './state-machine.js';
+import { keyId, type ApplyWriter } from './kv-state.js';
 
 /** One record's net change: `value` undefined = delete. */
 export interface RecordChange {

@@ -99,7 +99,8 @@ export const META = {
   bootstrap: 'bootstrap',
 } as const;
 
-export const FORMAT_VERSION = 1;
+/** 2: stored values carry the key's version (stored-value.ts). */
+export const FORMAT_VERSION = 2;
 
 export function encodeHardState(hs: HardState): Uint8Array {
   return pack([hs.term, hs.vote, hs.commit]);

@@ -20,7 +20,9 @@ export type StoreErrorCode =
   /** The install was aborted or replaced by a newer one. */
   | 'SNAPSHOT_ABORTED'
   /** persist() got a Ready snapshot that no completed install matches. */
-  | 'SNAPSHOT_NOT_STAGED';
+  | 'SNAPSHOT_NOT_STAGED'
+  /** A backup is restored into a new data directory only, and this one holds a node's data. */
+  | 'NOT_EMPTY';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

@@ -16,3 +16,5 @@ export type { StoreErrorCode } from './errors.js';
 export { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';
 export { DATA_DIR_LOCK_FILE, isProcessAlive, readDataDirLock } from './data-dir-lock.js';
 export type { DataDirLock, DataDirLockState } from './data-dir-lock.js';
+export { restoreBackup } from './restore.js';
+export type { RestoreOptions } from './restore.js';

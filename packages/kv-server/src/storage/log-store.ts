@@ -11,6 +11,7 @@
  *    then the log behind it is cleared in the background.
  *  - `bootstrap`: the initial membership as the first log entries (etcd's `Bootstrap`), so the
  *    log alone defines every configuration the node ever had.
+ *  - `restore`: or the base of a restored backup, with the new membership in its snapshot meta.
  *
  * Invariants (asserted on every write): the log holds exactly (snapshot.index, lastIndex];
  * committed entries never change (Raft §5.4: Log Matching and Leader Completeness); the commit
@@ -150,6 +151,34 @@ export class LogStore {
       this.raftStorage.setHardState(hard);
       this.bootstrapRecord = record;
       this.logger?.log('info', 'store.bootstrapped', { voters: conf.voters });
+    });
+  }
+
+  /**
+   * Seed a pristine log from a restored backup (`restoreBackup`), as `bootstrap` seeds it from
+   * `--initial-cluster`: the log base moves to `meta` (no entries after it), the hard state
+   * commits it, and `members` become the bootstrap record, in ONE synced batch with `stateOps`
+   * (the state store's swap to the restored data, see `StateStore.swapIn`).
+   */
+  async restore(meta: SnapshotMeta, members: readonly Member[], stateOps: readonly BatchOp[]): Promise<void> {
+    await this.queue.run(async () => {
+      this.sdb.usable();
+      if (!this.isPristine) throw new Error('LogStore.restore: the log is not empty');
+      if (meta.index < 1) throw new TypeError('LogStore.restore: the snapshot index must be at least 1');
+      const hard: HardState = { term: meta.term, vote: 0, commit: meta.index };
+      await this.sdb.write(
+        [
+          ...stateOps,
+          { type: 'put', sublevel: META_SUBLEVEL, key: META.snapshot, value: encodeSnapshotMeta(meta) },
+          hardStateOp(hard),
+          { type: 'put', sublevel: META_SUBLEVEL, key: META.bootstrap, value: encodeMembership({ conf: meta.conf, members }) },
+        ],
+        true,
+      );
+      this.raftStorage.applySnapshot({ meta, data: EMPTY });
+      this.raftStorage.setHardState(hard);
+      this.bootstrapRecord = members;
+      this.logger?.log('info', 'store.restored', { index: meta.index, snapshotTerm: meta.term, voters: meta.conf.voters });
     });
   }
 

@@ -25,6 +25,8 @@ export interface OpenStoresOptions {
   readonly logger?: Logger;
   /** The node that holds the data directory, written to its `keel.lock` (`openLevelStores`). Default 0 (a tool or test). */
   readonly nodeId?: number;
+  /** Wraps the LevelDB disk every write goes through (`openLevelStores`): the process adapter times synced writes. */
+  readonly wrapDisk?: (disk: Disk) => Disk;
 }
 
 /**
@@ -56,7 +58,8 @@ export async function openLevelStores(dir: string, opts: OpenStoresOptions = {})
   let stores: NodeStores;
   try {
     const db = await openLevelDb(dir);
-    stores = await openNodeStores(db, levelDisk(db), opts);
+    const disk = levelDisk(db);
+    stores = await openNodeStores(db, opts.wrapDisk?.(disk) ?? disk, opts);
   } catch (err) {
     await lock.release();
     throw err;

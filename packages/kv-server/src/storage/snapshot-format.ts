@@ -16,7 +16,8 @@ import type { Member } from '@keel/protocol';
 import type { SnapshotMeta } from '@keel/raft';
 import { pack } from '../state-machine/msgpack.js';
 
-export const SNAPSHOT_FORMAT = 1;
+/** 2: stored values carry the key's version. */
+export const SNAPSHOT_FORMAT = 2;
 export const RECORD_HEADER = 0;
 export const RECORD_KV = 1;
 export const RECORD_SESSION = 2;

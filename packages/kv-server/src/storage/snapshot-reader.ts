@@ -18,6 +18,8 @@ const SNAPSHOT_READ_ROWS = 64;
 export interface SnapshotStream {
   readonly meta: SnapshotMeta;
   readonly chunks: AsyncIterable<Uint8Array>;
+  /** Records streamed so far: user keys and client sessions (the totals once `chunks` is done). */
+  counts(): { readonly keys: number; readonly sessions: number };
   /** Release the LevelDB snapshot, also when the consumer stopped pulling mid-way. Idempotent. */
   close(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export async function openSnapshotStream(
       [sublevelOf(kvSublevelName(generation)), RECORD_KV],
       [sublevelOf(sessionsSublevelName(generation)), RECORD_SESSION],
     ];
+    const counts = { keys: 0, sessions: 0 };
     async function* chunks(): AsyncGenerator<Uint8Array> {
       try {
         const packer = new ChunkPacker(chunkBytes);
@@ -63,6 +66,8 @@ export async function openSnapshotStream(
               if (rows.length === 0) break;
               for (const [k, v] of rows) {
                 records++;
+                if (tag === RECORD_KV) counts.keys++;
+                else counts.sessions++;
                 const out = packer.add([tag, k, v], k.byteLength + v.byteLength);
                 if (out === undefined) continue;
                 if (closing !== undefined) throw new StoreError('CLOSED', 'the snapshot stream was closed');
@@ -80,7 +85,7 @@ export async function openSnapshotStream(
         await close();
       }
     }
-    return { meta, chunks: chunks(), close };
+    return { meta, chunks: chunks(), counts: () => ({ ...counts }), close };
   } catch (err) {
     await close();
     throw err;

@@ -15,10 +15,10 @@
  * batch); exactly one data generation is live; a side generation (live + 1) only ever holds an
  * install in progress, and is cleared at open and before each install.
  *
- * Concurrency: mutating calls run one at a time in call order; reads (`get`, `scan`,
+ * Concurrency: mutating calls run one at a time in call order; reads (`get`, `scan`, `digest`,
  * `readSnapshot`) never wait: the database gives each a consistent view.
  */
-import { LIMITS, type KeyValue, type Member } from '@keel/protocol';
+import { LIMITS, type KeyValue, type Member, type StateDigest } from '@keel/protocol';
 import type { ConfState, Entry, Logger, SnapshotMeta } from '@keel/raft';
 import { StateMachineError } from '../state-machine/errors.js';
 import { SessionTable } from '../state-machine/sessions.js';
@@ -44,6 +44,7 @@ import { SerialQueue } from './serial-queue.js';
 import { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';
 import { SnapshotInstaller, type InstallTarget, type SnapshotInstall } from './snapshot-install.js';
 import { openSnapshotStream, type SnapshotStream } from './snapshot-reader.js';
+import { digestState } from './state-digest.js';
 import type { StoreDb } from './store-db.js';
 
 /** Key range of a scan: `prefix`, and/or `[start, end)`; all absent = every key. */
@@ -246,6 +247,12 @@ export class StateStore {
     return { kvs, more };
   }
 
+  /** A digest of the user data and the applied index it is as of, read from one database snapshot (`state-digest.ts`). */
+  async digest(): Promise<StateDigest> {
+    this.sdb.usable();
+    return digestState(this.sdb.db, this.sdb.meta, (name) => this.sdb.sublevel(name));
+  }
+
   // -------------------------------------------------------------------------------------------
   // Snapshots
   // -------------------------------------------------------------------------------------------
@@ -390,6 +397,7 @@ function toKeyValue(key: Uint8Array, stored: Uint8Array): KeyValue {
     value: v.value,
     createRevision: v.createRevision,
     modRevision: v.modRevision,
+    version: v.version,
   };
 }
 

@@ -7,7 +7,11 @@
  * (`validateClientRequest`, then `NodeCore.handle`). Every operation becomes one history entry
  * per key it touches: `ok`, `fail` (definitely no effect) or unknown (it may have applied). A
  * range delete is a delete of each key in its range, checked key by key (its atomicity across
- * keys is not); with `prevKv`, each answer says what the key held before.
+ * keys is not); with `prevKv`, each answer says what the key held before. A txn compares one
+ * key's value (or absence) and then writes it and another key and reads a third, or reads the
+ * first when the compare fails: a CAS on its key, a write of the other (applied only with the
+ * CAS: unknown-outcome writes may apply at any time, so this is what the checker assumes when the
+ * outcome is unknown) and a read of the third, each checked on its key.
  */
 import { KeelError, validateClientRequest, type ClientRequest, type ClientResults, type KeyValue, type WriteSession } from '@keel/protocol';
 import type { NodeId, SeededRng } from '@keel/raft';
@@ -38,6 +42,8 @@ export interface ClientCounters {
   clientRetries: number;
   /** Range deletes answered (each checked as a delete of every key in its range). */
   rangeDeletes: number;
+  /** Txns answered (each checked as a CAS, a write and a read, or a CAS and a read). */
+  txns: number;
 }
 
 export const KEYS = ['k0', 'k1', 'k2', 'k3'];
@@ -56,6 +62,17 @@ type Intent =
   | { readonly kind: 'delete'; readonly key: string; readonly prevKv: boolean }
   | { readonly kind: 'deleteRange'; readonly range: KeyRange; readonly prevKv: boolean }
   | { readonly kind: 'cas'; readonly key: string; readonly expect: RegisterValue; readonly value: string }
+  | {
+      readonly kind: 'txn';
+      readonly key: string;
+      readonly expect: RegisterValue;
+      readonly value: string;
+      /** Written with `value` when the compare holds. */
+      readonly other: string;
+      readonly otherValue: string;
+      /** Read when the compare holds. */
+      readonly read: string;
+    }
   | { readonly kind: 'get'; readonly key: string; readonly consistency: 'linearizable' | 'serializable' }
   | { readonly kind: 'scan' };
 
@@ -86,7 +103,7 @@ class SimClient {
   }
 
   start(intent: Intent, now: number): Running {
-    const isWrite = intent.kind === 'put' || intent.kind === 'delete' || intent.kind === 'deleteRange' || intent.kind === 'cas';
+    const isWrite = intent.kind !== 'get' && intent.kind !== 'scan';
     this.running = { intent, call: now, seq: isWrite ? ++this.seq : undefined, attempts: 0, mayHaveApplied: false, attempt: 0, deadline: 0, retryAt: now };
     return this.running;
   }
@@ -157,7 +174,11 @@ export class SimClients {
     if (roll < 0.33) return { kind: 'put', key, value: `v${++this.writeSeq}`, prevKv: this.rng.chance(0.3) };
     if (roll < 0.39) return { kind: 'delete', key, prevKv: this.rng.chance(0.3) };
     if (roll < 0.43) return { kind: 'deleteRange', range: this.range(), prevKv: this.rng.chance(0.5) };
-    if (roll < 0.57) return { kind: 'cas', key, expect: c.seen(key), value: `v${++this.writeSeq}` };
+    if (roll < 0.5) return { kind: 'cas', key, expect: c.seen(key), value: `v${++this.writeSeq}` };
+    if (roll < 0.6) {
+      const [other, read] = this.rng.shuffle(KEYS.filter((k) => k !== key));
+      return { kind: 'txn', key, expect: c.seen(key), value: `v${++this.writeSeq}`, other: other!, otherValue: `v${++this.writeSeq}`, read: read! };
+    }
     if (roll < 0.85) return { kind: 'get', key, consistency: 'linearizable' };
     if (roll < 0.95) return { kind: 'get', key, consistency: 'serializable' };
     return { kind: 'scan' };
@@ -189,6 +210,19 @@ export class SimClients {
             key: enc.encode(i.key),
             expect: i.expect === null ? { absent: true } : { value: enc.encode(i.expect) },
             value: enc.encode(i.value),
+            session: c.session(r.seq!),
+          };
+        case 'txn':
+          return {
+            id,
+            op: 'txn',
+            compare: [i.expect === null ? { key: enc.encode(i.key), target: 'exists', value: false } : { key: enc.encode(i.key), target: 'value', op: '=', value: enc.encode(i.expect) }],
+            success: [
+              { op: 'put', key: enc.encode(i.key), value: enc.encode(i.value) },
+              { op: 'put', key: enc.encode(i.other), value: enc.encode(i.otherValue) },
+              { op: 'get', key: enc.encode(i.read) },
+            ],
+            failure: [{ op: 'get', key: enc.encode(i.key) }],
             session: c.session(r.seq!),
           };
         case 'get':
@@ -291,6 +325,25 @@ export class SimClients {
         if (w.succeeded) c.remember(i.key, i.value);
         return;
       }
+      case 'txn': {
+        const t = result as ClientResults['txn'];
+        this.world.acknowledged(c.clientId, r.seq!, t.revision);
+        this.counters.txns++;
+        // The reads' results (absent when a retry was answered from the session table).
+        const got = t.results?.map((x) => (x.op === 'get' ? (x.kv === null ? null : dec.decode(x.kv.value)) : undefined));
+        const ops: Array<{ key: string; op: RegisterOp }> = [{ key: i.key, op: { f: 'cas', expect: i.expect, value: i.value, succeeded: t.succeeded } }];
+        if (t.succeeded) {
+          ops.push({ key: i.other, op: { f: 'write', value: i.otherValue } });
+          if (got !== undefined) ops.push({ key: i.read, op: { f: 'read', value: got[2]! } });
+          c.remember(i.key, i.value);
+          c.remember(i.other, i.otherValue);
+        } else if (got !== undefined) {
+          ops.push({ key: i.key, op: { f: 'read', value: got[0]! } });
+          c.remember(i.key, got[0]!);
+        }
+        this.settle(c, { kind: 'ok', ops });
+        return;
+      }
       case 'get': {
         const g = result as ClientResults['get'];
         const value = g.kv === null ? null : dec.decode(g.kv.value);
@@ -327,11 +380,8 @@ export class SimClients {
     const r = c.running!;
     c.running = undefined;
     const i = r.intent;
-    if (i.kind === 'put' || i.kind === 'cas') {
-      let set = this.written.get(i.key);
-      if (set === undefined) this.written.set(i.key, (set = new Set()));
-      set.add(i.value);
-    }
+    if (i.kind === 'put' || i.kind === 'cas' || i.kind === 'txn') this.wrote(i.key, i.value);
+    if (i.kind === 'txn') this.wrote(i.other, i.otherValue);
     if (outcome.kind === 'fail') {
       this.counters.clientFailed++;
       return; // no effect: not part of the history
@@ -352,8 +402,19 @@ export class SimClients {
           ? [{ key: i.key, op: { f: 'delete' } }]
           : i.kind === 'deleteRange'
             ? keysIn(i.range).map((key) => ({ key, op: { f: 'delete' } }))
-            : [{ key: i.key, op: { f: 'cas', expect: i.expect, value: i.value } }];
+            : i.kind === 'txn'
+              ? [
+                  { key: i.key, op: { f: 'cas', expect: i.expect, value: i.value } },
+                  { key: i.other, op: { f: 'write', value: i.otherValue } },
+                ]
+              : [{ key: i.key, op: { f: 'cas', expect: i.expect, value: i.value } }];
     for (const { key, op } of ops) this.history.get(key)!.push({ call: r.call, ret: Number.POSITIVE_INFINITY, op, label: `${label} (unknown)` });
+  }
+
+  private wrote(key: string, value: string): void {
+    let set = this.written.get(key);
+    if (set === undefined) this.written.set(key, (set = new Set()));
+    set.add(value);
   }
 
   /** Values a serializable read may return for `key`: any value written to it, or absence. */

@@ -109,6 +109,7 @@ export function emptyServerCounters(): ServerSimCounters {
     clientAttempts: 0,
     clientRetries: 0,
     rangeDeletes: 0,
+    txns: 0,
     historyOpsChecked: 0,
     historyUnknown: 0,
     serializableReadsChecked: 0,
@@ -234,6 +235,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
         pendingProposalBytesMax: 1 << 20,
         pendingReadsMax: 1000,
         snapshotChunkBytes: 1024,
+        applyBacklogMax: 8192,
         peerDial: new Map(),
       };
       const setup = { id, bootstrap: id <= n ? bootstrap : undefined, raft, core, rng: nodeRng.fork(), rawNodeFactory, coreFactory };

@@ -5,9 +5,10 @@
  * `KeelError` and fail the channel for good.
  */
 import type net from 'node:net';
-import { FrameDecoder, KeelError, describeTlsFailure, encodeFrame } from '@keel/protocol';
+import { FrameDecoder, KeelError, encodeFrame } from '@keel/protocol';
 import { dial, type TlsCredentials } from '../tls/index.js';
 import { parseAddress } from './address.js';
+import { asKeelError, connectionLostError, dialFailedError, malformedFrameError, waitTimeoutError } from './errors.js';
 
 /** Frames that may arrive before anyone waits for them. */
 const INBOX_FRAMES_MAX = 16;
@@ -27,11 +28,11 @@ export class FrameChannel {
       try {
         this.decoder.push(chunk, (value) => this.deliver(value));
       } catch (error) {
-        this.fail(error instanceof KeelError ? error : new KeelError('INTERNAL', String(error)));
+        this.fail(asKeelError(error));
       }
     });
-    socket.on('error', (error) => this.fail(connectionError('connection failed', error)));
-    socket.on('close', () => this.fail(new KeelError('CONNECTION_LOST', 'connection closed by the peer')));
+    socket.on('error', (error) => this.fail(dialFailedError('connection failed', error)));
+    socket.on('close', () => this.fail(connectionLostError('connection closed by the peer')));
   }
 
   /** Opens a connection to `address` within `timeoutMs` (over mutual TLS with `tls`). */
@@ -42,11 +43,11 @@ export class FrameChannel {
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new KeelError('TIMEOUT', `connecting to ${address} took longer than ${timeoutMs} ms`));
+        reject(waitTimeoutError(`connecting to ${address} took longer than ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(connectionError(`cannot connect to ${address}`, error));
+        reject(dialFailedError(`cannot connect to ${address}`, error));
       });
       socket.once(ready, () => {
         clearTimeout(timer);
@@ -69,7 +70,7 @@ export class FrameChannel {
     if (this.waiter !== null) throw new Error('FrameChannel.next() called while another call is waiting');
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new KeelError('TIMEOUT', `no ${what} within ${timeoutMs} ms`, { definite: false }));
+        this.fail(waitTimeoutError(`no ${what} within ${timeoutMs} ms`, true));
       }, timeoutMs);
       this.waiter = { resolve, reject, timer };
     });
@@ -77,7 +78,7 @@ export class FrameChannel {
 
   /** Closes the connection; a waiting `next()` rejects. */
   close(): void {
-    this.fail(new KeelError('CONNECTION_LOST', 'channel closed'));
+    this.fail(connectionLostError('channel closed'));
   }
 
   private deliver(value: unknown): void {
@@ -85,7 +86,7 @@ export class FrameChannel {
     if (waiter === null) {
       // The exchange is stop-and-wait: a peer that answers far ahead of the questions is broken.
       if (this.inbox.length >= INBOX_FRAMES_MAX) {
-        this.fail(new KeelError('MALFORMED_FRAME', `more than ${INBOX_FRAMES_MAX} unrequested frames from the peer`));
+        this.fail(malformedFrameError(`more than ${INBOX_FRAMES_MAX} unrequested frames from the peer`));
         return;
       }
       this.inbox.push(value);
@@ -107,11 +108,4 @@ export class FrameChannel {
       waiter.reject(error);
     }
   }
-}
-
-/** TLS_FAILED for a TLS failure (a configuration error), CONNECTION_LOST for anything else. */
-function connectionError(what: string, error: Error): KeelError {
-  const tls = describeTlsFailure(error);
-  if (tls !== undefined) return new KeelError('TLS_FAILED', `${what}: ${tls}`, { cause: error });
-  return new KeelError('CONNECTION_LOST', `${what}: ${error.message}`, { cause: error });
 }

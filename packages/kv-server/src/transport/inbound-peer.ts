@@ -29,6 +29,7 @@ import {
   requestIdOf,
   validatePeerHello,
 } from '@keel/protocol';
+import { asKeelError, clientAtPeerPortError, connectionLostError, malformedFrameError, tlsPeerAtPlaintextPortError } from './errors.js';
 import { refusalOf, type HandshakeRefusal, type PeerAddresses } from './hello.js';
 import { closeGracefully } from './graceful-close.js';
 import { PONG_FRAME, Silence, isPing } from './liveness.js';
@@ -127,7 +128,7 @@ export class InboundPeerConnection {
     this.phase = 'closed';
     this.clearHandshakeTimer();
     this.socket.destroy();
-    this.stream?.fail(new KeelError('CONNECTION_LOST', `snapshot connection from node ${this.peer} closed`));
+    this.stream?.fail(connectionLostError(`snapshot connection from node ${this.peer} closed`));
     this.settings.logger.log(level, event, { peer: this.peer, channel: phase, remote: this.socket.remoteAddress, ...fields });
     this.settings.onClosed(this);
   }
@@ -137,7 +138,7 @@ export class InboundPeerConnection {
     try {
       this.decoder.push(chunk, (value) => this.onFrame(value));
     } catch (error) {
-      const keel = error instanceof KeelError ? error : new KeelError('INTERNAL', String(error));
+      const keel = asKeelError(error);
       this.close('warn', 'peer.frame.rejected', { code: keel.code, error: keel.message });
     }
   }
@@ -203,20 +204,19 @@ export class InboundPeerConnection {
 
   /** A TLS handshake on this plaintext port: refuse in the peer protocol (the dialler's TLS layer reports it cannot read it) and close. */
   private refuseTls(): void {
-    const message = `node ${this.settings.identity.nodeId}'s peer port does not use TLS (it has no --peer-cert), and the dialling node does`;
-    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: { code: 'TLS_FAILED', message, definite: true } };
+    const refusal = tlsPeerAtPlaintextPortError(this.settings.identity.nodeId);
+    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: refusal.toWire() };
     this.phase = 'closed';
     this.clearHandshakeTimer();
     closeGracefully(this.socket, encodeFrame(result));
-    this.settings.logger.log('error', 'peer.handshake.refused', { by: 'local', remote: this.remote, code: 'TLS_FAILED', error: message });
+    this.settings.logger.log('error', 'peer.handshake.refused', { by: 'local', remote: this.remote, code: refusal.code, error: refusal.message });
     this.settings.onClosed(this);
   }
 
   /** A client reached the peer port: tell it where the client port is, in its own protocol, and close. */
   private answerClient(): void {
     const clientAddress = this.settings.clientAddress();
-    const message = clientAddress === '' ? 'this is a peer port, not a client port' : `this is a peer port; the client port is ${clientAddress}`;
-    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: { code: 'WRONG_PORT', message, definite: true } };
+    const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: clientAtPeerPortError(clientAddress).toWire() };
     this.phase = 'closed';
     this.clearHandshakeTimer();
     closeGracefully(this.socket, encodeFrame(response));
@@ -238,7 +238,7 @@ export class InboundPeerConnection {
     try {
       message = validateMessage(value);
       if (message.from !== this.peer || message.to !== this.settings.identity.nodeId) {
-        throw new KeelError('MALFORMED_FRAME', `message from ${message.from} to ${message.to} on the channel from node ${this.peer}`);
+        throw malformedFrameError(`message from ${message.from} to ${message.to} on the channel from node ${this.peer}`);
       }
     } catch (error) {
       // Log the first few, then every 1000th, so a babbling peer cannot flood the log.
@@ -257,7 +257,7 @@ export class InboundPeerConnection {
   private onSnapshotFrame(value: unknown): void {
     const frame = validateSnapshotFrame(value);
     if (frame.type === 'snapBegin') {
-      if (this.stream !== null) throw new KeelError('MALFORMED_FRAME', 'a second snapBegin on one snapshot connection');
+      if (this.stream !== null) throw malformedFrameError('a second snapBegin on one snapshot connection');
       this.clearHandshakeTimer();
       const stream = new ChunkStream((seq) => this.reply({ type: 'snapAck', seq }), 2 * this.settings.snapshotChunkTimeoutMs);
       this.stream = stream;
@@ -275,14 +275,14 @@ export class InboundPeerConnection {
           this.reply({ type: 'snapDone', ok: true });
         },
         (error: unknown) => {
-          const keel = error instanceof KeelError ? error : new KeelError('INTERNAL', `snapshot install failed: ${String(error)}`);
+          const keel = asKeelError(error, 'snapshot install failed');
           this.settings.logger.log('warn', 'peer.snapshot.failed', { peer: from, index: frame.meta.index, error: keel.message });
           this.reply({ type: 'snapDone', ok: false, error: keel.toWire() });
         },
       );
       return;
     }
-    if (this.stream === null) throw new KeelError('MALFORMED_FRAME', `${frame.type} before snapBegin`);
+    if (this.stream === null) throw malformedFrameError(`${frame.type} before snapBegin`);
     if (frame.type === 'snapChunk') this.stream.push(frame.seq, frame.data);
     else this.stream.end(frame.chunks);
   }

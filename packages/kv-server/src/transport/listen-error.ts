@@ -1,5 +1,5 @@
 /**
- * A listener (the peer port or the client port) could not be opened: which one, where, and why,
+ * A listener (the peer port, the client port or the admin listener) could not be opened: which one, where, and why,
  * in words a person can act on. `code` is the system's (EADDRINUSE, EACCES, EADDRNOTAVAIL, …).
  */
 export class ListenError extends Error {
@@ -7,7 +7,7 @@ export class ListenError extends Error {
   readonly code: string | undefined;
 
   constructor(
-    readonly listener: 'peers' | 'clients',
+    readonly listener: 'peers' | 'clients' | 'admin requests',
     readonly address: string,
     cause: Error,
   ) {

@@ -5,14 +5,14 @@
  * peer is dropped and logged instead of crashing the node. Byte strings (entry data, conf-change
  * context, snapshot data) arrive as `Uint8Array`s (Node `Buffer`s).
  */
-import { KeelError } from '@keel/protocol';
+import { malformedFrameError } from './errors.js';
 import type { ConfChange, ConfState, Entry, Message, SnapshotMeta } from '@keel/raft';
 
 type Fields = Record<string, unknown>;
 
 /** Thrown for a structurally invalid message; `code` is MALFORMED_FRAME. */
 function bad(what: string): never {
-  throw new KeelError('MALFORMED_FRAME', `invalid raft message: ${what}`);
+  throw malformedFrameError(`invalid raft message: ${what}`);
 }
 
 function obj(value: unknown, what: string): Fields {

@@ -19,7 +19,6 @@ import type { Logger, NodeId } from '@keel/raft';
 import {
   FrameBatch,
   FrameDecoder,
-  KeelError,
   checkPeerHelloResult,
   describeTlsFailure,
   encodeFrame,
@@ -28,6 +27,7 @@ import {
 } from '@keel/protocol';
 import { dial, type TlsCredentials } from '../tls/index.js';
 import { parseAddress } from './address.js';
+import { malformedFrameError, tlsFailedError } from './errors.js';
 import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { Backoff } from './backoff.js';
 import { PING_FRAME, Silence, isPong } from './liveness.js';
@@ -60,6 +60,8 @@ export interface PeerLinkSettings {
 }
 
 type LinkState = 'connecting' | 'ready' | 'backoff' | 'closed';
+
+const NONE: readonly number[] = [];
 
 export class PeerLink {
   private state: LinkState = 'backoff';
@@ -108,18 +110,21 @@ export class PeerLink {
 
   /**
    * Queues packed message payloads and writes them (one write) if the connection is ready.
-   * Returns false when any was dropped (queue full, or the link is down).
+   * Returns the positions of the payloads dropped (queue full, or the link is down): none when
+   * every one was queued.
    */
-  send(payloads: readonly Buffer[]): boolean {
-    if (this.state === 'backoff' || this.state === 'closed') return false;
-    let dropped = 0;
-    for (const payload of payloads) {
+  send(payloads: readonly Buffer[]): readonly number[] {
+    if (this.state === 'backoff' || this.state === 'closed') return payloads.map((_, i) => i);
+    let droppedAt: number[] | undefined;
+    for (let i = 0; i < payloads.length; i++) {
+      const payload = payloads[i]!;
       if (this.queue.byteLength + payload.length + 4 > this.settings.sendQueueBytesMax) {
-        dropped++;
+        (droppedAt ??= []).push(i);
         continue;
       }
       this.queue.addPayload(payload);
     }
+    const dropped = droppedAt?.length ?? 0;
     if (dropped > 0 && !this.overflowing) {
       this.overflowing = true;
       this.settings.logger.log('warn', 'peer.queue.full', {
@@ -130,7 +135,7 @@ export class PeerLink {
       });
     }
     this.flush();
-    return dropped === 0;
+    return droppedAt ?? NONE;
   }
 
   /**
@@ -203,9 +208,9 @@ export class PeerLink {
       if (tlsFailure !== undefined && this.state === 'connecting') {
         // A configuration error, like a refused hello: recorded for peerState, backed off longer.
         const by = /ALERT/.test(String((error as NodeJS.ErrnoException).code)) ? 'peer' : 'local'; // an alert: the peer refused
-        const refusal: HandshakeRefusal = { by, code: 'TLS_FAILED', message: tlsFailure };
+        const refusal = refusalOf(by, tlsFailedError(tlsFailure));
         this.settings.onHandshake(this.peerId, refusal);
-        this.fail(socket, 'error', 'peer.handshake.refused', { by: refusal.by, code: 'TLS_FAILED', error: tlsFailure });
+        this.fail(socket, 'error', 'peer.handshake.refused', { by: refusal.by, code: refusal.code, error: refusal.message });
         return;
       }
       this.fail(socket, this.failures === 0 ? 'info' : 'debug', 'peer.connection.failed', { error: tlsFailure ?? error.message });
@@ -219,7 +224,7 @@ export class PeerLink {
       return;
     }
     if (this.state !== 'connecting') {
-      throw new KeelError('MALFORMED_FRAME', 'unexpected frame from the peer on an outbound connection');
+      throw malformedFrameError('unexpected frame from the peer on an outbound connection');
     }
     const result = validatePeerHelloResult(value);
     const refusal = checkPeerHelloResult(result, this.settings.identity, this.peerId);

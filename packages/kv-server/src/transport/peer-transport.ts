@@ -28,6 +28,13 @@ import net from 'node:net';
 import type { Logger, Message, NodeId, SnapshotMeta } from '@keel/raft';
 import type { PeerHello, PeerHelloResult } from '@keel/protocol';
 import { KeelError, LIMITS, checkPeerHelloResult, encodeFrame, packPayload, validatePeerHelloResult } from '@keel/protocol';
+import {
+  duplicateNodeError,
+  noPeerAddressError,
+  plaintextPeerAtTlsPortError,
+  transportClosedError,
+  untrustedPeerError,
+} from './errors.js';
 import { closeGracefully } from './graceful-close.js';
 import { helloFor, refusalOf, type HandshakeRefusal, type LocalIdentity, type PeerAddresses } from './hello.js';
 import { FrameChannel } from './frame-channel.js';
@@ -84,6 +91,20 @@ export interface PeerTransportOptions {
   onMessage(m: Message): void;
   /** Receiver side of a snapshot stream; resolve once installed. Each chunk is acknowledged after the iterator moves past it. */
   onSnapshot(from: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
+  /** Sees every message queued, dropped and received, and every snapshot sent (for metrics). */
+  traffic?: PeerTraffic;
+}
+
+/** What the transport tells about its traffic (`PeerTransportOptions.traffic`). Called synchronously; must not throw. */
+export interface PeerTraffic {
+  /** A message to `to` was queued for its connection. */
+  messageQueued(to: NodeId, type: Message['type']): void;
+  /** A message to `to` was dropped: link down, queue full, unknown peer, or too large to send. */
+  messageDropped(to: NodeId, type: Message['type']): void;
+  /** A message arrived from `from`. */
+  messageReceived(from: NodeId, type: Message['type']): void;
+  /** A snapshot stream to `to` ended: installed by the receiver, or failed. */
+  snapshotSent(to: NodeId, ok: boolean): void;
 }
 
 /**
@@ -139,6 +160,8 @@ export class PeerTransport {
   private readonly unreachable = new Set<NodeId>();
   /** Scratch space for `send()`: payloads per peer (reused to avoid allocating per call). */
   private readonly outgoing = new Map<NodeId, Buffer[]>();
+  /** Scratch space for `send()`: the message types of `outgoing`, position by position. */
+  private readonly outgoingTypes = new Map<NodeId, Array<Message['type']>>();
 
   constructor(private readonly opts: PeerTransportOptions) {
     if (typeof opts.clusterId !== 'string' || opts.clusterId.length === 0) throw new TypeError('clusterId must be a non-empty string');
@@ -169,7 +192,7 @@ export class PeerTransport {
   /** Starts listening for peers and dialing them. Resolves with the bound port; rejects with `ListenError`. */
   listen(): Promise<{ port: number }> {
     if (this.server !== null) throw new Error('PeerTransport.listen() called twice');
-    if (this.closed) return Promise.reject(new KeelError('SHUTTING_DOWN', 'the transport is closed'));
+    if (this.closed) return Promise.reject(transportClosedError());
     const acceptor = this.tlsAcceptor();
     const server = net.createServer((socket) => (acceptor !== undefined ? acceptor.accept(socket) : this.accept(socket)));
     this.server = server;
@@ -227,12 +250,14 @@ export class PeerTransport {
    */
   send(messages: readonly Message[]): void {
     if (this.closed) return;
-    const outgoing = this.outgoing;
+    const { outgoing, outgoingTypes } = this;
+    const traffic = this.opts.traffic;
     for (const message of messages) {
       const link = this.links.get(message.to);
       if (link === undefined || !link.accepting) {
         // Not worth packing: the link is down (it redials on its own) or the peer is unknown.
         if (link === undefined) this.logger.log('debug', 'peer.unknown', { peer: message.to, type: message.type });
+        traffic?.messageDropped(message.to, message.type);
         this.reportUnreachable(message.to);
         continue;
       }
@@ -241,18 +266,30 @@ export class PeerTransport {
         payload = packPayload(message, this.maxFrameBytes);
       } catch (error) {
         this.logger.log('error', 'peer.message.unsendable', { peer: message.to, type: message.type, error: (error as Error).message });
+        traffic?.messageDropped(message.to, message.type);
         this.reportUnreachable(message.to);
         continue;
       }
       let list = outgoing.get(message.to);
-      if (list === undefined) outgoing.set(message.to, (list = []));
+      let types = outgoingTypes.get(message.to);
+      if (list === undefined || types === undefined) {
+        outgoing.set(message.to, (list = []));
+        outgoingTypes.set(message.to, (types = []));
+      }
       list.push(payload);
+      types.push(message.type);
     }
     for (const [to, payloads] of outgoing) {
       if (payloads.length === 0) continue;
-      const link = this.links.get(to);
-      if (link === undefined || !link.send(payloads)) this.reportUnreachable(to);
+      const types = outgoingTypes.get(to)!;
+      const dropped = this.links.get(to)?.send(payloads) ?? payloads.map((_, i) => i);
+      if (dropped.length > 0) this.reportUnreachable(to);
+      if (traffic !== undefined) {
+        const lost = new Set(dropped);
+        types.forEach((type, i) => (lost.has(i) ? traffic.messageDropped(to, type) : traffic.messageQueued(to, type)));
+      }
       payloads.length = 0;
+      types.length = 0;
     }
   }
 
@@ -263,9 +300,9 @@ export class PeerTransport {
    * receiver's install error) on any failure.
    */
   async sendSnapshot(to: NodeId, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    if (this.closed) throw new KeelError('SHUTTING_DOWN', 'the transport is closed');
+    if (this.closed) throw transportClosedError();
     const address = this.peers.get(to);
-    if (address === undefined || to === this.identity.nodeId) throw new KeelError('UNAVAILABLE', `no address for node ${to}`);
+    if (address === undefined || to === this.identity.nodeId) throw noPeerAddressError(to);
     const timeoutMs = this.snapshotChunkTimeoutMs;
     const channel = await FrameChannel.connect(address, this.maxFrameBytes, timeoutMs, this.opts.tls);
     this.snapshotChannels.add(channel);
@@ -281,8 +318,10 @@ export class PeerTransport {
       this.logger.log('info', 'peer.snapshot.sending', { peer: to, index: meta.index, term: meta.term });
       const count = await streamSnapshot(channel, meta, chunks, timeoutMs);
       this.logger.log('info', 'peer.snapshot.sent', { peer: to, index: meta.index, chunks: count });
+      this.opts.traffic?.snapshotSent(to, true);
     } catch (error) {
       this.logger.log('warn', 'peer.snapshot.send.failed', { peer: to, index: meta.index, error: (error as Error).message });
+      this.opts.traffic?.snapshotSent(to, false);
       throw error;
     } finally {
       channel.close();
@@ -317,22 +356,18 @@ export class PeerTransport {
       requireCertificate: true,
       handshakeTimeoutMs: this.linkSettings.handshakeTimeoutMs,
       onSecure: (socket) => this.accept(socket),
-      onPlaintext: (socket) =>
-        this.refuseTls(
-          socket,
-          `node ${this.identity.nodeId}'s peer port requires TLS (a certificate signed by its --peer-ca); the dialling node has no --peer-cert`,
-        ),
-      onUntrusted: (socket, why) => this.refuseTls(socket, `node ${this.identity.nodeId} refuses the dialling node: ${why} (by its --peer-ca)`),
+      onPlaintext: (socket) => this.refuseTls(socket, plaintextPeerAtTlsPortError(this.identity.nodeId)),
+      onUntrusted: (socket, why) => this.refuseTls(socket, untrustedPeerError(this.identity.nodeId, why)),
       // Before any hello, the peer's node id is unknown. Every refusal is an ERROR; the dialer backs off, so they do not flood.
       onHandshakeFailed: (remote, why) => this.logger.log('error', 'peer.handshake.refused', { by: 'local', remote, code: 'TLS_FAILED', error: why }),
     });
   }
 
   /** Refuses a connection before its hello is read: a TLS_FAILED handshake answer, and close. */
-  private refuseTls(socket: net.Socket, message: string): void {
+  private refuseTls(socket: net.Socket, refusal: KeelError): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: { code: 'TLS_FAILED', message, definite: true } };
-    this.logger.log('error', 'peer.handshake.refused', { by: 'local', remote, code: 'TLS_FAILED', error: message });
+    const result: PeerHelloResult = { type: 'helloResult', ok: false, error: refusal.toWire() };
+    this.logger.log('error', 'peer.handshake.refused', { by: 'local', remote, code: refusal.code, error: refusal.message });
     closeGracefully(socket, encodeFrame(result));
   }
 
@@ -350,7 +385,10 @@ export class PeerTransport {
       snapshotChunkTimeoutMs: this.snapshotChunkTimeoutMs,
       livenessTimeoutMs: this.linkSettings.livenessTimeoutMs,
       clientAddress: () => this.opts.advertised?.()?.clientAddress ?? '',
-      onMessage: (m) => this.opts.onMessage(m),
+      onMessage: (m) => {
+        this.opts.traffic?.messageReceived(m.from, m.type);
+        this.opts.onMessage(m);
+      },
       onSnapshot: (from, meta, chunks) => this.opts.onSnapshot(from, meta, chunks),
       admitRaftChannel: (hello, c) => this.admitRaftChannel(hello, c),
       onHandshake: (peer, refusal) => this.noteHandshake(peer, refusal),
@@ -402,11 +440,7 @@ export class PeerTransport {
   private admitRaftChannel(hello: PeerHello, connection: InboundPeerConnection): KeelError | null {
     const current = this.raftChannels.get(hello.nodeId);
     if (current === undefined || current.incarnation === hello.incarnation || !current.live) return null;
-    return new KeelError(
-      'CLUSTER_MISMATCH',
-      `refusing node ${hello.nodeId} from ${connection.remote}: node ${hello.nodeId} is already connected from ${current.remote}, ` +
-        `a different process; are two processes running with id ${hello.nodeId}?`,
-    );
+    return duplicateNodeError(hello.nodeId, connection.remote, current.remote);
   }
 
   private noteHandshake(peer: NodeId, refusal: HandshakeRefusal | null): void {

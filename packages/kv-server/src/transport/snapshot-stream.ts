@@ -18,6 +18,7 @@
 import type { SnapshotMeta } from '@keel/raft';
 import type { WireError } from '@keel/protocol';
 import { ERROR_CODES, KeelError } from '@keel/protocol';
+import { malformedFrameError, snapshotEndedEarlyError, waitTimeoutError } from './errors.js';
 import type { FrameChannel } from './frame-channel.js';
 import { validateSnapshotMeta } from './message-codec.js';
 
@@ -34,7 +35,7 @@ export type SnapshotReply =
 type Fields = Record<string, unknown>;
 
 function malformed(what: string): never {
-  throw new KeelError('MALFORMED_FRAME', `invalid snapshot frame: ${what}`);
+  throw malformedFrameError(`invalid snapshot frame: ${what}`);
 }
 
 function fields(value: unknown): Fields {
@@ -98,9 +99,7 @@ export async function streamSnapshot(
     channel.send({ type: 'snapChunk', seq, data } satisfies SnapshotFrame);
     const reply = validateSnapshotReply(await channel.next(chunkTimeoutMs, `acknowledgement of snapshot chunk ${seq}`));
     if (reply.type === 'snapDone') {
-      throw reply.ok
-        ? new KeelError('INTERNAL', `the receiver finished the snapshot after ${seq} of its chunks`)
-        : KeelError.fromWire(reply.error);
+      throw reply.ok ? snapshotEndedEarlyError(seq) : KeelError.fromWire(reply.error);
     }
     if (reply.seq !== seq) malformed(`acknowledgement of chunk ${reply.seq} while waiting for ${seq}`);
     seq++;
@@ -193,7 +192,7 @@ export class ChunkStream implements AsyncIterable<Uint8Array> {
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
       this.idleTimer = setTimeout(() => {
-        this.fail(new KeelError('TIMEOUT', `no snapshot chunk from the sender within ${this.idleTimeoutMs} ms`));
+        this.fail(waitTimeoutError(`no snapshot chunk from the sender within ${this.idleTimeoutMs} ms`));
       }, this.idleTimeoutMs);
     });
   }

@@ -1,0 +1,39 @@
+/** The verdict as the CLI prints it: one line per checker, then where the report is. */
+import type { RunResults } from '../report/results.js';
+
+const pad = (s: string, n: number): string => s.padEnd(n);
+
+export function summarize(results: RunResults, reportPath: string, error?: string): string[] {
+  const c = results.checkers;
+  const lines = [`verdict: ${results.verdict.toUpperCase()}${error === undefined ? '' : ` (the run broke: ${error})`}`];
+  const row = (name: string, verdict: string, text: string): void => {
+    lines.push(`  ${pad(name, 13)} ${pad(verdict, 8)} ${text}`);
+  };
+  row('history', c.history.verdict, c.history.problemCount === 0 ? 'well formed' : `${c.history.problemCount} problem(s), first: line ${c.history.problems[0]!.line}: ${c.history.problems[0]!.message}`);
+  if (c.linearizable !== undefined) {
+    const { valid, invalid, unknown } = c.linearizable.counts;
+    const bad = c.linearizable.keys.filter((k) => k.verdict !== 'valid').slice(0, 5).map((k) => `${k.key} ${k.verdict}`);
+    row('linearizable', c.linearizable.verdict, `${valid + invalid + unknown} keys: ${valid} valid, ${invalid} invalid, ${unknown} unknown${bad.length > 0 ? ` (${bad.join(', ')})` : ''}`);
+    const first = c.linearizable.keys.find((k) => k.explanation !== undefined)?.explanation;
+    if (first !== undefined) for (const l of first.lines) lines.push(`      ${l}`);
+  }
+  if (c.set !== undefined) {
+    for (const s of c.set.sets) {
+      const text =
+        s.reason ??
+        `${s.adds.attempted} adds (${s.adds.ok} ok, ${s.adds.fail} fail, ${s.adds.info} info), final read ${s.finalRead?.size ?? 0}: ` +
+          `lost ${s.lost.length}, phantom ${s.phantom.length}, unexpected ${s.unexpected.length}, duplicated ${s.duplicated.length}, recovered ${s.recovered.length}`;
+      row('set', s.verdict, `${s.prefix} ${text}`);
+    }
+  }
+  if (c.convergence !== undefined) row('convergence', c.convergence.verdict, c.convergence.summary);
+  else row('convergence', '-', 'not checked: the run did not get the nodes’ final states');
+  if (c.availability !== undefined) {
+    const a = c.availability;
+    row('availability', a.verdict, a.violations.length === 0 ? `no minority acknowledgement in ${a.phases.length} phases` : `${a.violations.length} acknowledgement(s) from a minority`);
+    for (const v of a.violations.slice(0, 3)) lines.push(`      ${v.text}`);
+    for (const n of a.notes.slice(0, 3)) lines.push(`      note: ${n}`);
+  }
+  lines.push(`report: ${reportPath}`);
+  return lines;
+}

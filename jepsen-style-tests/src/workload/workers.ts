@@ -1,0 +1,128 @@
+/**
+ * The logical clients: `clients` unpinned ones, each with its own `KeelClient` on every member
+ * (they fail over like any application; a new one when the members change), and one probe per node, pinned to it
+ * (`followRedirects: false`) and recording its `node` in the history, so the availability checker
+ * can see what a node cut off from the majority answered. Each loop draws its operations from its
+ * own seeded stream, runs them one at a time, and continues under a new process id after an
+ * `info`, as Jepsen does.
+ */
+import { KeelClient, type Consistency } from '@keel/client';
+import type { Cluster, ClusterNode } from '@keel/test-support';
+import type { Stopper } from '../stopper.js';
+import { Rng } from '../rng.js';
+import type { Recorder } from './recorder.js';
+import type { Role, Workload } from './workload.js';
+
+/** Deadline of one operation, in ms: long enough to ride out an election, short enough to keep going. */
+export const CLIENT_TIMEOUT_MS = 3_000;
+/** Probes cannot fail over: a short deadline keeps them asking. */
+export const PROBE_TIMEOUT_MS = 1_500;
+/** Mean pause between one client's operations, in ms (uniform in [0, 2×mean]). */
+const PACE_MS_MEAN = 10;
+/** Attempts at each final operation (a fresh process each time) before the run gives up on it. */
+const FINAL_ATTEMPTS = 5;
+const FINAL_TIMEOUT_MS = 10_000;
+
+export interface WorkersOptions {
+  readonly cluster: Cluster;
+  readonly workload: Workload;
+  readonly recorder: Recorder;
+  readonly seed: number;
+  /** Unpinned logical clients. */
+  readonly clients: number;
+  /** Pinned probes: probe i talks to the i-th member by id. */
+  readonly probes: number;
+  readonly consistency: Consistency;
+  readonly stopper: Stopper;
+}
+
+export class Workers {
+  private epoch = 0;
+  private readonly pinned = new Map<number, KeelClient>();
+  private readonly open = new Set<KeelClient>();
+
+  constructor(private readonly o: WorkersOptions) {}
+
+  /** Runs every logical client until the stopper stops them; resolves once each finished its last operation. */
+  async run(): Promise<void> {
+    const loops: Promise<void>[] = [];
+    for (let i = 0; i < this.o.clients; i++) loops.push(this.loop('client', Rng.derive(this.o.seed, `client ${i}`), this.unpinned()));
+    for (let i = 0; i < this.o.probes; i++) loops.push(this.loop('probe', Rng.derive(this.o.seed, `probe ${i}`), () => this.probe(i)));
+    await Promise.all(loops);
+  }
+
+  /** The members changed: unpinned clients reconnect to the new endpoints before their next operation. */
+  membershipChanged(): void {
+    this.epoch++;
+  }
+
+  /** Runs the workload's final operations (after healing), each until it succeeds or FINAL_ATTEMPTS. */
+  async final(): Promise<boolean> {
+    const client = this.track(new KeelClient({ endpoints: this.o.cluster.endpoints, timeoutMs: FINAL_TIMEOUT_MS }));
+    for (const call of this.o.workload.final) {
+      let done = false;
+      for (let attempt = 0; attempt < FINAL_ATTEMPTS && !done; attempt++) {
+        const invoke = this.o.recorder.invoke(this.o.recorder.newProcess(), call);
+        const completion = await this.o.workload.execute(client, call, this.o.consistency);
+        this.o.recorder.complete(invoke, completion);
+        done = completion.type === 'ok';
+      }
+      if (!done) return false;
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.open].map((c) => c.close()));
+    this.open.clear();
+    this.pinned.clear();
+  }
+
+  private async loop(role: Role, rng: Rng, target: () => { client: KeelClient; node?: number }): Promise<void> {
+    const { recorder, workload, stopper } = this.o;
+    let process = recorder.newProcess();
+    while (!stopper.stopped) {
+      const { client, node } = target();
+      const call = workload.next(rng, role);
+      const invoke = recorder.invoke(process, call, node);
+      const completion = await workload.execute(client, call, this.o.consistency);
+      recorder.complete(invoke, completion);
+      workload.observe(call, completion);
+      if (completion.type === 'info') process = recorder.newProcess();
+      await stopper.sleep(rng.between(0, 2 * PACE_MS_MEAN));
+    }
+  }
+
+  /** A client's own KeelClient on the current members, made again when the members change. */
+  private unpinned(): () => { client: KeelClient } {
+    let current: { client: KeelClient; epoch: number } | undefined;
+    return () => {
+      if (current?.epoch !== this.epoch) {
+        if (current !== undefined) void this.untrack(current.client).close();
+        current = { client: this.track(new KeelClient({ endpoints: this.o.cluster.endpoints, timeoutMs: CLIENT_TIMEOUT_MS })), epoch: this.epoch };
+      }
+      return { client: current.client };
+    };
+  }
+
+  private probe(i: number): { client: KeelClient; node: number } {
+    const members = [...this.o.cluster.members].sort((a, b) => a.id - b.id);
+    const node: ClusterNode = members[i % members.length]!;
+    let client = this.pinned.get(node.id);
+    if (client === undefined) {
+      client = this.track(new KeelClient({ endpoints: [node.clientAddress], followRedirects: false, timeoutMs: PROBE_TIMEOUT_MS }));
+      this.pinned.set(node.id, client);
+    }
+    return { client, node: node.id };
+  }
+
+  private track(client: KeelClient): KeelClient {
+    this.open.add(client);
+    return client;
+  }
+
+  private untrack(client: KeelClient): KeelClient {
+    this.open.delete(client);
+    return client;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * A workload: Jepsen's client and generator for one kind of test. The generator part is pure —
+ * each call draws from the caller's seeded stream and the workload's own state, which changes
+ * only through `observe` — and the client part maps one invocation onto `@keel/client`.
+ */
+import type { Consistency, KeelClient } from '@keel/client';
+import type { Rng } from '../rng.js';
+import type { Completion, Invocation } from './recorder.js';
+
+/** Unpinned clients fail over; probes are pinned to one node each and lean towards reads. */
+export type Role = 'client' | 'probe';
+
+export interface Workload {
+  readonly name: 'register' | 'set';
+  /** The next operation for a logical client in `role`. */
+  next(rng: Rng, role: Role): Invocation;
+  /** What an operation did, for the generator's state (a cas needs a value someone saw). */
+  observe(call: Invocation, done: Completion): void;
+  /** Runs `call` with `client`; reads use `consistency`. */
+  execute(client: KeelClient, call: Invocation, consistency: Consistency): Promise<Completion>;
+  /** Operations to run once the cluster is healed and quiet (the set's final read); retried until one succeeds. */
+  readonly final: readonly Invocation[];
+}

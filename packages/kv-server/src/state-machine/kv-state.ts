@@ -1,0 +1,163 @@
+/**
+ * The user data as the entries of one apply batch see it: the store as it was before the batch,
+ * under an overlay of the values the batch's earlier entries left (null: deleted). The overlay
+ * starts with every key the batch's single-key operations touch (read in one `getMany` before
+ * `execute`); ranges are read from the store when they are needed, merged with the overlay.
+ *
+ * Each command's changes are held back until `commit()` reports them to the writer, so a command
+ * refused half-way (a txn past a limit) is undone by `rollback()` and leaves no trace: the same
+ * all-or-nothing outcome on every replica, however the entries were batched.
+ */
+import { plainBytes } from './msgpack.js';
+import { decodeStoredValue, encodeStoredValue, type StoredValue } from './stored-value.js';
+
+/** Where the state machine reports the effects on user data. */
+export interface ApplyWriter {
+  /** `absentBefore`: the key does not exist in the store (as far as this batch knows). */
+  putValue(key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void;
+  deleteValue(key: Uint8Array): void;
+}
+
+/**
+ * What the state machine reads of the store for ranges: rows in byte order of the keys, from
+ * `gte` (inclusive) to `lt` (exclusive, absent: to the last key), values only when asked for.
+ * The store's byte-keyed user-data sublevel is one.
+ */
+export interface RangeReader {
+  iterator(options: { gte: Uint8Array; lt?: Uint8Array; values: boolean }): {
+    nextv(size: number): Promise<Array<[Uint8Array, Uint8Array]>>;
+    close(): Promise<void>;
+  };
+}
+
+/** A key and its value (null: absent). */
+export interface Slot {
+  readonly key: Uint8Array;
+  readonly value: StoredValue | null;
+}
+
+/** A key and its value as a range yields it; `value` is `UNREAD` when the range was read without values. */
+export interface Row {
+  readonly key: Uint8Array;
+  readonly value: StoredValue;
+}
+
+/** Stands for a stored value that was not read (a range read for its keys only). */
+export const UNREAD: StoredValue = { value: new Uint8Array(0), createRevision: 0, modRevision: 0, version: 0 };
+
+/** Rows a range reads from the store at a time. */
+const RANGE_READ_ROWS = 64;
+
+type Pending = { readonly key: Uint8Array; readonly stored: Uint8Array | undefined; readonly absentBefore: boolean };
+
+export class KvState {
+  private readonly overlay = new Map<string, Slot>();
+  /** The overlay slots the current command replaced (undefined: the key was not in the overlay). */
+  private readonly undo: Array<readonly [id: string, before: Slot | undefined]> = [];
+  /** The current command's effects, in order, for the writer. */
+  private readonly pending: Pending[] = [];
+
+  /** `current[k]` is the stored value of `keys[k]` before the batch (undefined when absent). */
+  constructor(
+    keys: readonly Uint8Array[],
+    current: ReadonlyArray<Uint8Array | undefined>,
+    private readonly store: RangeReader,
+    private readonly writer: ApplyWriter,
+  ) {
+    keys.forEach((key, k) => {
+      const bytes = current[k];
+      this.overlay.set(keyId(key), { key, value: bytes === undefined ? null : decodeStoredValue(bytes) });
+    });
+  }
+
+  /** The value of `key`, which must be one of the keys read before the batch or touched since. */
+  get(key: Uint8Array): StoredValue | null {
+    const slot = this.overlay.get(keyId(key));
+    if (slot === undefined) throw new Error(`KvState.get: key ${keyId(key)} was not read before apply`);
+    return slot.value;
+  }
+
+  /** Writes `value` under `key` at revision `index`; returns what the key held before. */
+  put(key: Uint8Array, value: Uint8Array, index: number): StoredValue | null {
+    const before = this.get(key);
+    const next: StoredValue = { value, createRevision: before?.createRevision ?? index, modRevision: index, version: (before?.version ?? 0) + 1 };
+    this.change(key, next);
+    this.pending.push({ key, stored: encodeStoredValue(next), absentBefore: before === null });
+    return before;
+  }
+
+  /** Deletes `key`, which holds a value (one the overlay knows, or a row a range just yielded). */
+  remove(key: Uint8Array): void {
+    this.change(key, null);
+    this.pending.push({ key, stored: undefined, absentBefore: false });
+  }
+
+  /**
+   * The keys in `[start, end)` (no end: to the last key) that hold a value, in byte order, with
+   * their values when `values` (else `UNREAD` for rows of the store). Stop iterating early to
+   * read no further; do not change the state while iterating.
+   */
+  async *range(start: Uint8Array, end: Uint8Array | undefined, values: boolean): AsyncGenerator<Row> {
+    if (end !== undefined && Buffer.compare(start, end) >= 0) return;
+    const inRange = (key: Uint8Array): boolean => Buffer.compare(key, start) >= 0 && (end === undefined || Buffer.compare(key, end) < 0);
+    const known = [...this.overlay.values()].filter((s) => inRange(s.key)).sort((a, b) => Buffer.compare(a.key, b.key));
+    let j = 0;
+    const it = this.store.iterator({ gte: start, ...(end !== undefined ? { lt: end } : {}), values });
+    try {
+      for (;;) {
+        const rows = await it.nextv(RANGE_READ_ROWS);
+        if (rows.length === 0) break;
+        for (const [k, v] of rows) {
+          while (j < known.length && Buffer.compare(known[j]!.key, k) < 0) {
+            const slot = known[j++]!;
+            if (slot.value !== null) yield { key: slot.key, value: slot.value };
+          }
+          if (j < known.length && Buffer.compare(known[j]!.key, k) === 0) {
+            const slot = known[j++]!; // the batch's own value wins
+            if (slot.value !== null) yield { key: slot.key, value: slot.value };
+            continue;
+          }
+          yield { key: plainBytes(k), value: values ? decodeStoredValue(v) : UNREAD };
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    for (; j < known.length; j++) {
+      const slot = known[j]!;
+      if (slot.value !== null) yield { key: slot.key, value: slot.value };
+    }
+  }
+
+  /** Report the current command's effects to the writer. */
+  commit(): void {
+    for (const p of this.pending) {
+      if (p.stored === undefined) this.writer.deleteValue(p.key);
+      else this.writer.putValue(p.key, p.stored, p.absentBefore);
+    }
+    this.pending.length = 0;
+    this.undo.length = 0;
+  }
+
+  /** Undo the current command's effects: the state is as before it. */
+  rollback(): void {
+    for (let i = this.undo.length - 1; i >= 0; i--) {
+      const [id, before] = this.undo[i]!;
+      if (before === undefined) this.overlay.delete(id);
+      else this.overlay.set(id, before);
+    }
+    this.pending.length = 0;
+    this.undo.length = 0;
+  }
+
+  private change(key: Uint8Array, value: StoredValue | null): void {
+    const id = keyId(key);
+    this.undo.push([id, this.overlay.get(id)]);
+    this.overlay.set(id, { key, value });
+  }
+}
+
+/** A string identity for a key (map keys). */
+export function keyId(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
