@@ -35,6 +35,10 @@ export interface RangeOptions {
 /** The part of a byte-keyed, byte-valued sublevel the stores use (abstract-level's types are generic over encodings). */
 export interface BytesSublevel {
   get(key: Bytes, options?: { snapshot?: LevelSnapshot }): Promise<Bytes | undefined>;
+  /** Read in place, blocking the event loop (no round trip through LevelDB's thread pool). Only once `open()` resolved. */
+  getSync(key: Bytes): Bytes | undefined;
+  /** Resolves once the sublevel is open (at once when it is). */
+  open(): Promise<void>;
   getMany(keys: Bytes[], options?: { snapshot?: LevelSnapshot }): Promise<Array<Bytes | undefined>>;
   iterator(options?: RangeOptions): {
     nextv(size: number): Promise<Array<[Bytes, Bytes]>>;
