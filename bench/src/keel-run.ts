@@ -29,6 +29,9 @@ export interface NodeStatsLine {
   readonly persistMsAvg: number;
   readonly applyMsAvg: number;
   readonly appliedPerSec: number;
+  /** Histograms, power-of-two buckets ("4-7": how many batches of 4 to 7 entries). */
+  readonly entriesPerPersist?: Readonly<Record<string, number>>;
+  readonly entriesPerAppend?: Readonly<Record<string, number>>;
 }
 
 export interface KeelRun {

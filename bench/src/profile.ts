@@ -108,13 +108,19 @@ export function summarizeProfile(p: CpuProfile, title: string, ops: number, topN
 /** The node.stats lines of one node: how many entries each Ready carried, per 10 s interval. */
 function readyStats(id: number, stats: readonly NodeStatsLine[]): string {
   const mine = stats.filter((s) => s.nodeId === id);
-  if (mine.length === 0) return '  node.stats: none printed (the run was shorter than one 10 s interval)';
+  if (mine.length === 0) return '  node.stats: none printed (needs --log-level debug and a run longer than one 10 s interval)';
+  const histogram = (h: Readonly<Record<string, number>> | undefined): string =>
+    h === undefined ? '-' : Object.entries(h).map(([bucket, n]) => `${bucket}: ${n}`).join(', ');
   return [
     '  node.stats per 10 s interval (averages per Ready): entries | committed | messages | persist ms | apply ms | readies | syncs | applied/s',
     ...mine.map(
       (s) =>
         `    ${s.entriesPerReady} | ${s.committedPerReady} | ${s.messagesPerReady} | ${s.persistMsAvg} | ${s.applyMsAvg} | ${s.readies} | ${s.syncs} | ${s.appliedPerSec}`,
     ),
+    '  entries per persisted batch (histogram per interval):',
+    ...mine.map((s) => `    ${histogram(s.entriesPerPersist)}`),
+    '  entries per append message sent (histogram per interval):',
+    ...mine.map((s) => `    ${histogram(s.entriesPerAppend)}`),
   ].join('\n');
 }
 

@@ -169,6 +169,26 @@ describe('the node core and the Ready contract', () => {
     expect(h.core.status().commit).toBe(index);
   });
 
+  it('applies and answers a committed entry an earlier Ready made durable while the next write waits at the disk', async () => {
+    const h = await leader();
+    const put = (key: string, seq: number) =>
+      h.core.handle({ id: seq, op: 'put', key: new TextEncoder().encode(key), value: new TextEncoder().encode('v'), session: { clientId: 'c', seq, ackedBelow: 0 } });
+    const first = h.core.status().lastIndex + 1;
+    let answeredFirst: unknown;
+    void put('a', 1).then((r) => (answeredFirst = r));
+    await until(() => h.stores.log.raftStorage.lastIndex() === first, 'the first entry is durable on the leader');
+
+    // The next Ready carries a new entry (a synced write, held at the disk) and the first entry's
+    // commit: the first entry applies and is answered without waiting for that write.
+    h.disk.held = true;
+    void put('b', 2).catch(() => undefined); // answered SHUTTING_DOWN at cleanup
+    h.core.step({ type: 'appResp', from: 2, to: 1, term: h.term, index: first, reject: false, hintIndex: 0, hintTerm: 0 });
+    await until(() => answeredFirst !== undefined, 'the first write is answered');
+    expect(answeredFirst).toEqual({ revision: first });
+    expect(h.disk.waitingWrites).toBe(1);
+    expect(h.stores.log.raftStorage.lastIndex()).toBe(first);
+  });
+
   it('acknowledges appended entries only once they are durable', async () => {
     const h = await startNode(2);
     const last = h.stores.log.raftStorage.lastIndex();

@@ -21,4 +21,31 @@ describe('ReadyStats', () => {
     stats.tick(1_000, { proposals: 0, reads: 0 }); // an interval without traffic prints nothing
     expect(logger.records).toHaveLength(1);
   });
+
+  it('counts entries per persisted batch and per append message in power-of-two buckets', () => {
+    const logger = recordingLogger('stats');
+    const stats = new ReadyStats(logger, 1_000);
+    const entries = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'normal', index: i + 1, term: 1, data: new Uint8Array(1) }) as const);
+    const append = (n: number) => ({ type: 'app', from: 1, to: 2, term: 1, prevIndex: 0, prevTerm: 0, entries: entries(n), commit: 0 }) as const;
+    const ready = (n: number, appends: number[]): Ready => ({
+      entries: entries(n),
+      committedEntries: [],
+      messages: appends.map(append),
+      messagesAfterPersist: [],
+      readStates: [],
+      rejectedReads: [],
+      mustSync: n > 0,
+    });
+    stats.ready(ready(1, [1, 1]));
+    stats.ready(ready(5, [5, 0])); // a heartbeat-like empty append is not a batch
+    stats.ready(ready(7, [7, 3]));
+    stats.ready(ready(0, []));
+    stats.ready(ready(100, [100, 100]));
+    stats.tick(1_000, { proposals: 0, reads: 0 });
+    expect(logger.records).toHaveLength(1);
+    expect(logger.records[0]!.fields).toMatchObject({
+      entriesPerPersist: { '1': 1, '4-7': 2, '64-127': 1 },
+      entriesPerAppend: { '1': 2, '2-3': 1, '4-7': 2, '64-127': 2 },
+    });
+  });
 });

@@ -288,7 +288,8 @@ export interface Status {
  *     committed entries or elect two leaders in one term.
  *  4. Once step 2 is durable, apply `committedEntries` to the state machine in order (each is
  *     handed out exactly once; they may include this Ready's own `entries`), recording the
- *     applied index atomically with their effects.
+ *     applied index atomically with their effects. Those an earlier Ready made durable may be
+ *     applied at once, while step 2 runs (committed entries never change).
  *  5. Serve `readStates` once the applied index reaches their `index`; fail `rejectedReads`.
  *  6. `advance(ready)`. Only now does the core count what this node's own write vouches for:
  *     the leader's own copy of its entries (towards commitment) and a candidate's own vote.

@@ -51,8 +51,9 @@ interface PendingTransfer {
  * rides in the same fsync), then send `messagesAfterPersist` (acknowledgements and votes, which
  * promise that write), hand the committed entries to the apply chain, and `advance()` — which may
  * create new work (the leader's own acknowledgement can commit entries), so the loop asks
- * `hasReady()` again. The apply chain applies each Ready's committed
- * entries in one batch, in order, behind the loop (so an apply overlaps the next fsync, as in
+ * `hasReady()` again. Committed entries an earlier Ready made durable (the leader's, always) go
+ * to the apply chain before the write instead. The apply chain applies each Ready's committed
+ * entries in one batch, in order, behind the loop (so an apply overlaps the fsync, as in
  * etcd's server), and answers the proposals (by index and term) and linearizable reads they
  * complete. While a persist is in flight new proposals accumulate in the core for the next Ready.
  *
@@ -262,6 +263,18 @@ export class NodeCore {
       await this.appliedAll();
     }
     const appliedBefore = this.applied;
+    // Committed entries that an earlier Ready already made durable go to the apply chain now, so
+    // their apply overlaps this Ready's write (as etcd's server applies while it saves): waiting
+    // for the write first puts a whole fsync between commit and the answer. Entries this Ready
+    // persists itself (a follower's) wait for its write.
+    let committed = rd.committedEntries;
+    if (rd.snapshot === undefined && committed.length > 0) {
+      const durable = durablePrefix(committed, log.raftStorage.lastIndex(), rd.entries);
+      if (durable > 0) {
+        this.toApplyChain(committed.slice(0, durable));
+        committed = committed.slice(durable);
+      }
+    }
     if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
       // One batch: a received snapshot (swapped in atomically), entries and hard state.
       await persistReady(log, state, rd, rd.mustSync);
@@ -276,16 +289,19 @@ export class NodeCore {
       if (rr.reason === 'notCommittedInTerm') this.reads.defer(rr.requestId);
       else this.reads.rejected(rr.requestId, readRejectionError(rr.reason, this.hint()));
     }
+    if (committed.length > 0) this.toApplyChain(committed);
     if (rd.committedEntries.length > 0) {
-      // Apply runs behind the Ready loop, so an apply overlaps the next Ready's fsync. Membership
-      // changes are applied before the loop moves on; the backlog is bounded.
-      const entries = rd.committedEntries;
-      this.applyBacklog += entries.length;
-      this.applyChain = this.applyChain.then(() => this.applyEntries(entries));
-      if (entries.some((e) => e.type === 'confChange') || this.applyBacklog > this.config.applyBacklogMax) await this.appliedAll();
+      // Membership changes are applied before the loop moves on; the backlog is bounded.
+      if (rd.committedEntries.some((e) => e.type === 'confChange') || this.applyBacklog > this.config.applyBacklogMax) await this.appliedAll();
     } else {
       this.serveReads();
     }
+  }
+
+  /** Apply runs behind the Ready loop, in order, one store batch per call. */
+  private toApplyChain(entries: readonly Entry[]): void {
+    this.applyBacklog += entries.length;
+    this.applyChain = this.applyChain.then(() => this.applyEntries(entries));
   }
 
   /** Resolves once every committed entry handed out so far has been applied (or the node failed). */
@@ -638,6 +654,18 @@ export class NodeCore {
     await this.appliedAll();
     await this.receiver.abort(shuttingDownError(true));
   }
+}
+
+/**
+ * How many of `committed` (in order) are durable before a Ready's write: at or below the log's
+ * last index and not rewritten by the Ready's `entries` (committed entries never are; checked,
+ * not assumed).
+ */
+function durablePrefix(committed: readonly Entry[], lastDurable: number, entries: readonly Entry[]): number {
+  const limit = Math.min(lastDurable, entries.length > 0 ? entries[0]!.index - 1 : lastDurable);
+  let n = 0;
+  while (n < committed.length && committed[n]!.index <= limit) n++;
+  return n;
 }
 
 function isWireError(value: unknown): value is WireError {

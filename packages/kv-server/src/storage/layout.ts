@@ -35,6 +35,10 @@ export interface RangeOptions {
 /** The part of a byte-keyed, byte-valued sublevel the stores use (abstract-level's types are generic over encodings). */
 export interface BytesSublevel {
   get(key: Bytes, options?: { snapshot?: LevelSnapshot }): Promise<Bytes | undefined>;
+  /** Read in place, blocking the event loop (no round trip through LevelDB's thread pool). Only once `open()` resolved. */
+  getSync(key: Bytes): Bytes | undefined;
+  /** Resolves once the sublevel is open (at once when it is). */
+  open(): Promise<void>;
   getMany(keys: Bytes[], options?: { snapshot?: LevelSnapshot }): Promise<Array<Bytes | undefined>>;
   iterator(options?: RangeOptions): {
     nextv(size: number): Promise<Array<[Bytes, Bytes]>>;
@@ -93,16 +97,27 @@ export function bytesSublevel(db: Db, name: string): BytesSublevel {
 }
 
 /**
- * Apply `ops` to `db` as one batch. The cast is the one place where the stores' narrow types
- * meet abstract-level's generic ones.
+ * Apply `ops` to `db` as one batch. A chained batch, not `db.batch(array)`: abstract-level clones
+ * every operation of an array batch and classic-level then converts each object again on the
+ * way to C++; a chained batch hands each key and value to the native batch as it is added (the
+ * profile of puts at 256 in flight had the array path at 45–60% of each node's CPU, and a
+ * chained batch costs a third of that per operation). The cast is the one place where the
+ * stores' narrow types meet abstract-level's generic ones.
  */
-export function batchInto(db: Db, ops: readonly BatchOp[], sync: boolean, sublevels: (name: string) => object): Promise<void> {
-  const levelOps = ops.map((op) =>
-    op.type === 'put'
-      ? { type: 'put', sublevel: sublevels(op.sublevel), key: op.key, value: op.value }
-      : { type: 'del', sublevel: sublevels(op.sublevel), key: op.key },
-  );
-  return db.batch(levelOps as never, { sync } as never);
+export async function batchInto(db: Db, ops: readonly BatchOp[], sync: boolean, sublevels: (name: string) => object): Promise<void> {
+  if (ops.length === 0) return;
+  const batch = db.batch();
+  try {
+    for (const op of ops) {
+      const options = { sublevel: sublevels(op.sublevel) } as never;
+      if (op.type === 'put') batch.put(op.key, op.value, options);
+      else batch.del(op.key, options);
+    }
+  } catch (err) {
+    await batch.close();
+    throw err;
+  }
+  await batch.write({ sync } as never);
 }
 
 /** The server's disk: writes go straight to the database (LevelDB syncs its log when asked). */

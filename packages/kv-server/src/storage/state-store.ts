@@ -61,6 +61,13 @@ const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 const SCAN_ROW_OVERHEAD_BYTES = 64;
 /** Rows a scan reads from the database at a time. */
 const SCAN_READ_ROWS = 16;
+/**
+ * Most keys an apply reads in place (`getSync`) rather than through LevelDB's thread pool. With
+ * writes one at a time the pool's round trip (a thread woken, then the event loop) is a step on
+ * every write's path and costs more than reading a few keys; a large batch is read in the pool,
+ * where it does not hold up the event loop.
+ */
+const SYNC_READ_KEYS_MAX = 8;
 
 export class StateStore {
   private readonly queue = new SerialQueue();
@@ -159,7 +166,7 @@ export class StateStore {
       }
       const kv = this.kv();
       const prepared = this.sm.prepare(entries);
-      const current = prepared.keys.length > 0 ? await kv.getMany(prepared.keys as Bytes[]) : [];
+      const current = await currentValues(kv, prepared.keys as Bytes[]);
       const changes = new WriteSet();
       let outcome;
       try {
@@ -384,6 +391,16 @@ export class StateStore {
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
   }
+}
+
+/** The stored values of `keys` (undefined: absent). */
+async function currentValues(kv: BytesSublevel, keys: Bytes[]): Promise<Array<Bytes | undefined>> {
+  if (keys.length === 0) return [];
+  if (keys.length <= SYNC_READ_KEYS_MAX) {
+    await kv.open(); // a new generation's sublevel opens asynchronously; synchronous reads do not wait
+    return keys.map((key) => kv.getSync(key));
+  }
+  return kv.getMany(keys);
 }
 
 function garbageOp(garbage: readonly number[]): BatchOp {
