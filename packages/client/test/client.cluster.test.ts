@@ -2,28 +2,15 @@
  * @keel/client against real 3-node clusters of keel-server processes: the operations, redirects
  * from followers, failover from stopped and paused nodes, and a leader crash under load.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { KeelClient, KeelError } from '@keel/client';
-import { Cluster } from '@keel/test-support';
+import { describe, expect, it } from 'vitest';
+import { KeelError } from '@keel/client';
+import { useClusterClients } from './helpers/cluster-clients.js';
 
-let cluster: Cluster | undefined;
-const clients: KeelClient[] = [];
-
-function client(endpoints: string[], options: { timeoutMs?: number; stallTimeoutMs?: number } = {}): KeelClient {
-  const c = new KeelClient({ endpoints, timeoutMs: options.timeoutMs ?? 10_000, stallTimeoutMs: options.stallTimeoutMs ?? 1500 });
-  clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await cluster?.destroy();
-  cluster = undefined;
-});
+const { start, client } = useClusterClients();
 
 describe('KeelClient against a real cluster', () => {
   it('puts, gets, deletes, compares-and-swaps and scans', async () => {
-    cluster = await Cluster.start({ nodes: 3 });
+    const cluster = await start({ nodes: 3 });
     const c = client(cluster.endpoints);
 
     const put = await c.put('user/1', 'ada');
@@ -101,7 +88,7 @@ describe('KeelClient against a real cluster', () => {
   });
 
   it('follows redirects when it only knows a follower', async () => {
-    cluster = await Cluster.start({ nodes: 3 });
+    const cluster = await start({ nodes: 3 });
     const leader = await cluster.waitForLeader();
     const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
     const c = client([follower.clientAddress]);
@@ -117,7 +104,7 @@ describe('KeelClient against a real cluster', () => {
   });
 
   it('fails over from a stopped node and from a paused (unresponsive) node', async () => {
-    cluster = await Cluster.start({ nodes: 3 });
+    const cluster = await start({ nodes: 3 });
     const leader = await cluster.waitForLeader();
     const [f1, f2] = cluster.nodes.filter((n) => n.id !== leader.id);
     // A crashed follower listed first: connection refused, the client moves on.
@@ -137,7 +124,7 @@ describe('KeelClient against a real cluster', () => {
   it.each(['killed', 'paused'] as const)(
     'when the leader is %s mid-load, every acknowledged write survives and none applies twice',
     async (fault) => {
-      cluster = await Cluster.start({ nodes: 3 });
+      const cluster = await start({ nodes: 3 });
       const leader = await cluster.waitForLeader();
       const c = client(cluster.endpoints, { timeoutMs: 8000, stallTimeoutMs: 1000 });
       type Outcome = { key: string; value: string; kind: 'ok' | 'fail' | 'info'; revision?: number };
@@ -149,8 +136,8 @@ describe('KeelClient against a real cluster', () => {
 
       const nemesis = (async () => {
         while (acked < faultAfter) await new Promise((r) => setTimeout(r, 5));
-        if (fault === 'killed') await cluster!.node(leader.id).kill();
-        else cluster!.node(leader.id).pause();
+        if (fault === 'killed') await cluster.node(leader.id).kill();
+        else cluster.node(leader.id).pause();
       })();
 
       await Promise.all(

@@ -4,28 +4,15 @@
  * killed — money is never created or lost, every txn applies at most once, and every read inside
  * a txn sees a consistent total.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { KeelClient, KeelError, LIMITS } from '@keel/client';
-import { Cluster } from '@keel/test-support';
+import { describe, expect, it } from 'vitest';
+import { KeelError, LIMITS } from '@keel/client';
+import { useClusterClients } from './helpers/cluster-clients.js';
 
-let cluster: Cluster | undefined;
-const clients: KeelClient[] = [];
-
-function client(endpoints: string[], options: { timeoutMs?: number; stallTimeoutMs?: number } = {}): KeelClient {
-  const c = new KeelClient({ endpoints, timeoutMs: options.timeoutMs ?? 10_000, stallTimeoutMs: options.stallTimeoutMs ?? 1500 });
-  clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await cluster?.destroy();
-  cluster = undefined;
-});
+const { start, client } = useClusterClients();
 
 describe('KeelClient.txn against a real cluster', () => {
   it('compares every target, runs the branch that applies and answers each operation', async () => {
-    cluster = await Cluster.start({ nodes: 3 });
+    const cluster = await start({ nodes: 3 });
     const c = client(cluster.endpoints);
     const a = await c.put('acct/a', '10');
     await c.put('acct/a', '11');
@@ -85,7 +72,7 @@ describe('KeelClient.txn against a real cluster', () => {
   });
 
   it('refuses malformed txns before sending and over-limit ones whole', async () => {
-    cluster = await Cluster.start({ nodes: 3 });
+    const cluster = await start({ nodes: 3 });
     const c = client(cluster.endpoints);
     const tooMany = Array.from({ length: LIMITS.txnOpsMax + 1 }, () => ({ op: 'get' as const, key: 'k' }));
     await expect(c.txn({ success: tooMany })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', definite: true });
@@ -100,7 +87,7 @@ describe('KeelClient.txn against a real cluster', () => {
   });
 
   it('bank transfers as txns while the leader is killed: the total never changes, each applies at most once', async () => {
-    cluster = await Cluster.start({ nodes: 3 });
+    const cluster = await start({ nodes: 3 });
     const leader = await cluster.waitForLeader();
     const c = client(cluster.endpoints, { timeoutMs: 8000, stallTimeoutMs: 1000 });
     const accounts = Array.from({ length: 5 }, (_, i) => `bank/${i}`);
@@ -115,7 +102,7 @@ describe('KeelClient.txn against a real cluster', () => {
     const faultAfter = 40;
     const nemesis = (async () => {
       while (answered < faultAfter) await new Promise((r) => setTimeout(r, 5));
-      await cluster!.node(leader.id).kill();
+      await cluster.node(leader.id).kill();
     })();
 
     await Promise.all(
