@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -18,5 +19,8 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'test-support/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'jepsen-style-tests/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Most test files wait on real processes (elections, fsyncs, faults), not on the CPU: two
+    // files at a time even on a 2-core machine, where vitest's default (cores - 1) runs one.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });
