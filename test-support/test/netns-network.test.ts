@@ -5,6 +5,7 @@
  * (and nothing else).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -260,18 +261,20 @@ describe.skipIf(unavailable !== undefined)(netnsSuite('NetnsNetwork in the kerne
       const network = new NetnsNetwork();
       const cluster = await Cluster.start({ nodes: 2, network, waitForLeader: false, logLevel: 'error' });
       cluster.cut(1, 2, 'blackhole');
-      console.log(JSON.stringify({ namespaces: cluster.ids.map((id) => network.namespace(id)), bridge: network.bridge, pids: cluster.nodes.map((n) => n.pid) }));
+      console.log(JSON.stringify({ namespaces: cluster.ids.map((id) => network.namespace(id)), bridge: network.bridge, pids: cluster.nodes.map((n) => n.pid), dataRoot: cluster.dataRoot }));
       process.stdin.once('data', () => process.exit(0));
     `;
     const runs = (['exit', 'SIGKILL'] as const).map(async (ending) => {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
       const exited = new Promise((resolve) => child.on('exit', resolve));
       const [line] = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next().then((r) => [r.value as string]);
-      const made = JSON.parse(line!) as { namespaces: string[]; bridge: string; pids: number[] };
+      const made = JSON.parse(line!) as { namespaces: string[]; bridge: string; pids: number[]; dataRoot: string };
       cleanups.push(() => {
         for (const pid of made.pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
         for (const ns of made.namespaces) sh(['sh', '-c', `ip netns delete ${ns} 2>/dev/null || true`]);
         sh(['sh', '-c', `ip link delete ${made.bridge} 2>/dev/null || true`]);
+        // The killed harness could not remove its temp data root (the exited one did, at exit).
+        rmSync(made.dataRoot, { recursive: true, force: true });
       });
       const tag = made.bridge.slice('kb-'.length);
       const present = (): string[] => {
