@@ -12,79 +12,20 @@
  * operations, retries and history operations checked). Exit status: 0 when no seed violated an
  * invariant, 1 when one did, 2 on bad usage. Progress goes to stderr.
  */
-import { REGIMES, type RegimeName } from '@keel/raft/testing';
+import { parseSimArgs, simUsage, type SimArgs } from '@keel/raft/testing';
 import { formatServerFailure, runServerSimulation, serverSweep, type ServerSimResult } from '@keel/kv-server/testing';
 
-interface CliOptions {
-  seeds: number;
-  firstSeed: number;
-  nodes: number;
-  ticks: number;
-  regime: RegimeName | 'random' | undefined;
-  trace: number | undefined;
-}
+const EXTRA_FLAGS = {};
 
-const USAGE = `usage: pnpm sim [--seeds N] [--seed S] [--nodes 3|5] [--ticks T] [--regime NAME] [--trace N]
-  --seeds N     number of seeds to run (default 1 with --seed, else 100)
-  --seed S      first seed (default 1)
-  --nodes 3|5   initial cluster size (default 3)
-  --ticks T     length of the fault phase in Raft ticks (default 300)
-  --regime NAME force one fault regime for every seed (default: each seed picks):
-                random, ${Object.keys(REGIMES).join(', ')}
-  --trace N     events kept for failure reports; with one seed, print them even on success`;
-
-function fail(message: string): never {
-  process.stderr.write(`pnpm sim: ${message}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-function parseArgs(argv: readonly string[]): CliOptions {
-  const opts: CliOptions = { seeds: NaN, firstSeed: 1, nodes: 3, ticks: 300, regime: undefined, trace: undefined };
-  let seedGiven = false;
-  const int = (flag: string, value: string | undefined, min: number, max: number): number => {
-    const n = Number(value);
-    if (value === undefined || !Number.isInteger(n) || n < min || n > max) fail(`${flag} needs an integer in [${min}, ${max}], got ${value ?? 'nothing'}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.includes('=') ? (arg.split('=', 2) as [string, string]) : [arg, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--seeds':
-        opts.seeds = int(flag, value(), 1, 10_000_000);
-        break;
-      case '--seed':
-        opts.firstSeed = int(flag, value(), 0, 0xffff_ffff);
-        seedGiven = true;
-        break;
-      case '--nodes':
-        opts.nodes = int(flag, value(), 3, 5);
-        if (opts.nodes === 4) fail('--nodes must be 3 or 5');
-        break;
-      case '--ticks':
-        opts.ticks = int(flag, value(), 1, 1_000_000);
-        break;
-      case '--trace':
-        opts.trace = int(flag, value(), 1, 100_000);
-        break;
-      case '--regime': {
-        const name = value();
-        if (name === undefined || (name !== 'random' && !(name in REGIMES))) fail(`unknown regime ${name ?? ''}`);
-        opts.regime = name as RegimeName | 'random';
-        break;
-      }
-      case '--help':
-      case '-h':
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
-      // eslint-disable-next-line no-fallthrough
-      default:
-        fail(`unknown argument ${arg}`);
-    }
+function parseArgs(argv: readonly string[]): SimArgs {
+  const outcome = parseSimArgs(argv, EXTRA_FLAGS);
+  if ('args' in outcome) return outcome.args;
+  if ('help' in outcome) {
+    process.stdout.write(`${simUsage('pnpm sim', EXTRA_FLAGS)}\n`);
+    process.exit(0);
   }
-  if (Number.isNaN(opts.seeds)) opts.seeds = seedGiven ? 1 : 100;
-  return opts;
+  process.stderr.write(`pnpm sim: ${outcome.error}\n${simUsage('pnpm sim', EXTRA_FLAGS)}\n`);
+  process.exit(2);
 }
 
 async function main(): Promise<void> {

@@ -38,6 +38,7 @@ export { SimNetwork, CLEAN_LINK, CLOGGED_LINK, type LinkParams } from './network
 export { SimDisk, type DiskWrite } from './disk.js';
 export { SimStateMachine, entryKey, encodeAscii, decodeAscii, mixDigest } from './state-machine.js';
 export type { SimContext, SimNodeView } from './context.js';
+export { parseSimArgs, simUsage, type SimArgs, type SimArgsOutcome } from './sim-args.js';
 export { Nemesis } from './faults.js';
 export { LivenessPhase, rawProposalProbe, type LivenessProbe } from './liveness.js';
 export { Trace } from './trace.js';
