@@ -11,26 +11,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
 import { ClientPortServer, type ClientPortOptions } from '../src/client-port/index.js';
 import { PeerTransport } from '../src/transport/index.js';
-import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+import { connectRaw, RawFrameSocket, recordingLogger, startClientPort, waitFor } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-async function startServer(extra: Partial<ClientPortOptions> = {}, handle: ClientPortOptions['handle'] = async (r) => ({ revision: r.id })) {
-  const logger = recordingLogger('client-port');
-  const server = new ClientPortServer({ host: '127.0.0.1', port: 0, logger, handle, ...extra });
-  cleanup.push(() => server.close());
-  const { port } = await server.listen();
-  return { server, port, logger };
-}
-
-async function client(port: number): Promise<RawFrameSocket> {
-  const socket = await RawFrameSocket.connect(port);
-  cleanup.push(() => socket.destroy());
-  return socket;
-}
+const startServer = (extra: Partial<ClientPortOptions> = {}, handle: ClientPortOptions['handle'] = async (r) => ({ revision: r.id })) =>
+  startClientPort(cleanup, 'client-port', handle, extra);
+const client = (port: number): Promise<RawFrameSocket> => connectRaw(cleanup, port);
 
 /** Connections that never send a byte (they read and discard what they get). */
 interface IdleConnections {

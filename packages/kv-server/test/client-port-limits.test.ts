@@ -10,26 +10,15 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
 import { ClientPortServer, RESPONSE_BYTES_BOUND, RESPONSE_BYTES_PER_CONNECTION_DEFAULT, type ClientPortOptions } from '../src/client-port/index.js';
-import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+import { connectRaw, RawFrameSocket, recordingLogger, startClientPort, waitFor } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-async function startServer(handle: ClientPortOptions['handle'], extra: Partial<ClientPortOptions> = {}) {
-  const logger = recordingLogger('client-port-limits');
-  const server = new ClientPortServer({ host: '127.0.0.1', port: 0, logger, handle, ...extra });
-  cleanup.push(() => server.close());
-  const { port } = await server.listen();
-  return { server, port, logger };
-}
-
-async function client(port: number): Promise<RawFrameSocket> {
-  const socket = await RawFrameSocket.connect(port);
-  cleanup.push(() => socket.destroy());
-  return socket;
-}
+const startServer = (handle: ClientPortOptions['handle'], extra: Partial<ClientPortOptions> = {}) => startClientPort(cleanup, 'client-port-limits', handle, extra);
+const client = (port: number): Promise<RawFrameSocket> => connectRaw(cleanup, port);
 
 /**
  * A client that checks each response as it arrives and keeps only a summary, so that it can take

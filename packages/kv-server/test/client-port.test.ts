@@ -1,27 +1,16 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelError, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
-import { ClientPortServer, RESPONSE_BYTES_BOUND, type ClientPortOptions } from '../src/client-port/index.js';
-import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+import { RESPONSE_BYTES_BOUND, type ClientPortOptions } from '../src/client-port/index.js';
+import { connectRaw, RawFrameSocket, startClientPort, waitFor } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-async function startServer(handle: ClientPortOptions['handle'], extra: Partial<ClientPortOptions> = {}) {
-  const logger = recordingLogger('client-port');
-  const server = new ClientPortServer({ host: '127.0.0.1', port: 0, logger, handle, ...extra });
-  cleanup.push(() => server.close());
-  const { port } = await server.listen();
-  return { server, port, logger };
-}
-
-async function client(port: number): Promise<RawFrameSocket> {
-  const socket = await RawFrameSocket.connect(port);
-  cleanup.push(() => socket.destroy());
-  return socket;
-}
+const startServer = (handle: ClientPortOptions['handle'], extra: Partial<ClientPortOptions> = {}) => startClientPort(cleanup, 'client-port', handle, extra);
+const client = (port: number): Promise<RawFrameSocket> => connectRaw(cleanup, port);
 
 function responses(socket: RawFrameSocket): ClientResponse[] {
   return socket.frames as ClientResponse[];

@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { FrameDecoder, encodeFrame } from '@keel/protocol';
 import type { Logger, LogLevel } from '@keel/raft';
+import { ClientPortServer, type ClientPortOptions } from '../src/client-port/index.js';
 
 export interface LogRecord {
   level: LogLevel;
@@ -74,4 +75,23 @@ export class RawFrameSocket {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** What a test undoes after itself, last first. */
+export type Cleanup = Array<() => Promise<void> | void>;
+
+/** A client port on a free 127.0.0.1 port with a recording logger, closed by `cleanup`. */
+export async function startClientPort(cleanup: Cleanup, name: string, handle: ClientPortOptions['handle'], extra: Partial<ClientPortOptions> = {}) {
+  const logger = recordingLogger(name);
+  const server = new ClientPortServer({ host: '127.0.0.1', port: 0, logger, handle, ...extra });
+  cleanup.push(() => server.close());
+  const { port } = await server.listen();
+  return { server, port, logger };
+}
+
+/** A raw frame connection to `port`, destroyed by `cleanup`. */
+export async function connectRaw(cleanup: Cleanup, port: number): Promise<RawFrameSocket> {
+  const socket = await RawFrameSocket.connect(port);
+  cleanup.push(() => socket.destroy());
+  return socket;
 }
