@@ -58,7 +58,15 @@ class Running {
     return this.waitFor(answer, from);
   }
 
-  /** The node pids of the ready banner. */
+  /**
+   * Waits for the whole ready banner: it is written at once, but can arrive in pieces (through a
+   * pipe or a terminal), so its first line does not mean the pids line is there yet.
+   */
+  waitForBanner(timeoutMs = 60_000): Promise<RegExpExecArray> {
+    return this.waitFor(/Keel cluster ready[\s\S]*?stops the cluster;[^\n]*\n/, 0, timeoutMs);
+  }
+
+  /** The node pids of the ready banner (after waitForBanner). */
   bannerPids(): number[] {
     const line = /pids:\s+(.*)/.exec(this.output)?.[1] ?? '';
     return [...line.matchAll(/n\d+=(\d+)/g)].map((m) => Number(m[1]));
@@ -88,7 +96,7 @@ describe('pnpm cluster', () => {
     const { args, endpoints, admins } = await clusterArgs(tempDir());
 
     const first = startCli([...args, '--fresh']);
-    await first.waitFor(/Keel cluster ready/);
+    await first.waitForBanner();
     const pids = first.bannerPids();
     expect(pids).toHaveLength(3);
     expect(first.output).toContain(`--endpoints ${endpoints}`);
@@ -110,7 +118,7 @@ describe('pnpm cluster', () => {
 
     // Restart on the same data dir, without --fresh: the key is still there.
     const second = startCli(args);
-    await second.waitFor(/Keel cluster ready/);
+    await second.waitForBanner();
     const secondPids = second.bannerPids();
     const got = await runNode(KVCTL_BIN, ['--endpoints', endpoints, 'get', 'persisted']);
     expect(got).toMatchObject({ code: 0, stdout: 'yes\n' });
@@ -128,7 +136,7 @@ describe('pnpm cluster', () => {
   it('--tls runs every link over TLS and prints the kvctl flags that work; plaintext kvctl is refused', async () => {
     const { args, endpoints } = await clusterArgs(join(tempDir(), 'data'));
     const cli = startCli([...args, '--fresh', '--tls', '--log-level', 'warn']);
-    await cli.waitFor(/Keel cluster ready/);
+    await cli.waitForBanner();
     const pids = cli.bannerPids();
     // The example put, exactly as printed: its kvctl flags are the ones to use.
     const printed = /npx kvctl (.*) put hello world/.exec(cli.output)?.[1];
@@ -147,7 +155,7 @@ describe('pnpm cluster', () => {
   it('takes status, stop, kill, start and restart on stdin, and restarts a node that crashed with --restart-crashed', async () => {
     const { args } = await clusterArgs(join(tempDir(), 'data'));
     const cli = startCli([...args, '--fresh', '--restart-crashed', '--log-level', 'warn'], 'pipe');
-    await cli.waitFor(/Keel cluster ready/);
+    await cli.waitForBanner();
     const [p1, p2, p3] = cli.bannerPids();
 
     const table = await cli.type('status', /ID\s+PID\s+STATE\s+ROLE[^\n]*\n(?:.*\n){3}/);
@@ -213,7 +221,7 @@ describe('pnpm cluster', () => {
     cli.child.on('error', (error) => {
       throw new Error(`cannot run \`script\` (util-linux) to give pnpm cluster a terminal: ${error.message}`);
     });
-    await cli.waitFor(/Keel cluster ready/, 0, 120_000);
+    await cli.waitForBanner(120_000);
     const pids = cli.bannerPids();
     expect(pids).toHaveLength(3);
     cli.child.stdin!.write('\x03'); // Ctrl-C
