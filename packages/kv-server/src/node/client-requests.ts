@@ -126,7 +126,7 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
  * that says what a cas means. An expected revision also requires the key to exist (a missing key
  * has modRevision 0).
  */
-export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): Command {
+export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): Extract<Command, { op: 'txn' }> {
   const compare: TxnCompare[] =
     'value' in expect
       ? [{ key, target: 'value', op: '=', value: expect.value }]
