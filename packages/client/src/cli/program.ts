@@ -20,6 +20,7 @@ import { LeaderCache, leaderCachePath } from './leader-cache.js';
 import { TXN_PROMPTS, TxnSyntaxError, readTxn } from './txn-input.js';
 import { OUTPUT_FORMATS, Printer } from './printer.js';
 import type { OutputFormat } from './printer.js';
+import { registerCoordinationCommands } from './coordination.js';
 import { registerEndpointCommands } from './endpoint.js';
 import { registerSnapshotCommands } from './snapshot.js';
 
@@ -92,6 +93,12 @@ Examples:
   $ kvctl del greeting --prev-kv             delete, printing what was deleted
   $ kvctl del user/ --prefix                 delete every key starting with "user/", atomically
   $ kvctl del a m                            delete the keys in [a, m)
+  $ kvctl lease grant 30                     a lease of 30 s (prints its id)
+  $ kvctl put svc/node-1 10.0.0.1 --lease 42 a key that goes when lease 42 ends
+  $ kvctl lease keep-alive 42                keep lease 42 alive until Ctrl-C
+  $ kvctl lease timetolive 42 --keys         remaining TTL and attached keys
+  $ kvctl lock jobs -- ./run-job.sh          run a command while holding the lock "jobs"
+  $ kvctl elect svc node-1                   campaign; lead until Ctrl-C (without a value: watch the leader)
   $ kvctl status                             one row per node: role, term, leader, indexes
   $ kvctl member list
   $ kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7004
@@ -219,10 +226,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument('<key>')
     .argument('[value]')
     .option('--file <path>', 'read the value from this file, byte for byte')
+    .option('--lease <id>', 'attach the key to this lease (deleted when the lease ends; exit 1 if it does not exist)', parsePositiveInt)
     .addOption(prevKv())
     .action(
-      withClient(async ({ client: c, print }, key: string, value: string | undefined, local: { file?: string; prevKv?: boolean }) => {
-        const r = await c.put(key, await valueOf(value, local.file, 'value'), { prevKv: local.prevKv === true });
+      withClient(async ({ client: c, print }, key: string, value: string | undefined, local: { file?: string; prevKv?: boolean; lease?: number }) => {
+        const options = { prevKv: local.prevKv === true, ...(local.lease !== undefined ? { lease: local.lease } : {}) };
+        const r = await c.put(key, await valueOf(value, local.file, 'value'), options);
         print.result(`OK revision=${r.revision}`, [['Revision', r.revision]], r.prevKv);
       }),
     );
@@ -441,6 +450,7 @@ Example:
   };
   registerEndpointCommands(program, context);
   registerSnapshotCommands(program, context);
+  registerCoordinationCommands(program, context);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
