@@ -1,6 +1,6 @@
 /**
  * Seeding the data directory of a NEW cluster's member from a backup, as `etcdutl snapshot
- * restore` does: the user data and client sessions of the backup, at the backup's revision (so
+ * restore` does: the user data, client sessions and leases of the backup, at the backup's revision (so
  * revisions carry over, and the next write gets a higher one), with a membership given anew.
  * Every member of the new cluster restores the same backup with the same members; they start
  * with identical logs (a base at the revision, nothing after it) and elect a leader as usual.
