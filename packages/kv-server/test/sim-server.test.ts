@@ -33,6 +33,8 @@ const FEATURES: readonly (keyof ServerSimCounters)[] = [
   'rangeDeletes',
   'txns',
   'answersCompared',
+  'leasesGranted',
+  'leasesExpired',
 ];
 
 describe('server simulator smoke sweep', () => {

@@ -48,9 +48,10 @@ import {
 import type { NodeCoreConfig } from '../node/config.js';
 import { NodeCore } from '../node/node-core.js';
 import type { NodeObserver, PeerSender } from '../node/ports.js';
-import { decodeCommand, encodeCommand } from '../state-machine/commands.js';
+import { decodeCommand, encodeCommand, type Command } from '../state-machine/commands.js';
 import { checkRegister } from './linearizability.js';
 import { SimAdmin } from './sim-admin.js';
+import { SimLessee } from './sim-lessee.js';
 import { KEYS, SimClients, type ClientCounters } from './sim-clients.js';
 import { SimServerNode, clientAddressOf, peerAddressOf, type CoreFactory, type RawNodeFactory, type SimNodeHost } from './sim-node.js';
 
@@ -73,6 +74,9 @@ export interface ServerSimOptions {
   readonly traceLength?: number;
 }
 
+/** Nominal: the simulator's ticks have no length; lease TTLs count in ticks of this many ms. */
+const SIM_TICK_MS = 50;
+
 /** The Raft simulator's counters plus what the clients did and what was checked. */
 export interface ServerSimCounters extends SimCounters, ClientCounters {
   /** History operations checked for linearizability (over all keys). */
@@ -86,6 +90,10 @@ export interface ServerSimCounters extends SimCounters, ClientCounters {
   writesDeduplicated: number;
   /** Applications of a command entry whose answer was compared with the first application's. */
   answersCompared: number;
+  /** Leases the simulated lessee was granted (never kept alive). */
+  leasesGranted: number;
+  /** Lease expiries the leaders put in the log (first application). */
+  leasesExpired: number;
 }
 
 export interface ServerSimResult {
@@ -116,6 +124,8 @@ export function emptyServerCounters(): ServerSimCounters {
     writesApplied: 0,
     writesDeduplicated: 0,
     answersCompared: 0,
+    leasesGranted: 0,
+    leasesExpired: 0,
   };
 }
 
@@ -162,6 +172,9 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
   private readonly nemesis: Nemesis;
   private readonly clients: SimClients;
   private readonly admin: SimAdmin;
+  private readonly lessee: SimLessee;
+  /** When each lease's grant was first applied (any node), and its TTL. */
+  private readonly leaseGrants = new Map<number, { readonly at: number; readonly ttl: number }>();
   private readonly liveness: LivenessPhase<SimServerNode>;
   private readonly faultTicks: number;
   private phase: 'faults' | 'liveness' | 'done' = 'faults';
@@ -226,8 +239,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     for (const id of this.ids) {
       const core: NodeCoreConfig = {
         id,
-        // Nominal: the simulator's ticks have no length; lease TTLs count in ticks of this many ms.
-        tickMs: 50,
+        tickMs: SIM_TICK_MS,
         electionTicks: s.electionTick,
         snapshotEntries: s.snapshotEvery > 0 ? s.snapshotEvery : 1_000_000,
         snapshotCatchUpEntries: Math.floor((s.snapshotEvery > 0 ? s.snapshotEvery : 0) / 2),
@@ -256,6 +268,10 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
       },
       this.counters,
       bootstrap.map((m) => m.id),
+    );
+    this.lessee = new SimLessee(
+      { leader: () => this.leader(), send: (node, request, answer) => this.clientRequest(node, request, answer), note: (text) => this.note(text) },
+      this.counters,
     );
     const probe: LivenessProbe<SimServerNode> = (leader, payload) => this.probe(leader, payload);
     this.liveness = new LivenessPhase(this, livenessRng, options.livenessTicks ?? 300, () => {
@@ -437,6 +453,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
       this.nemesis.onTick(this.tick);
       this.clients.onTick(true);
       this.admin.onTick();
+      this.lessee.onTick(this.tick);
     } else {
       this.clients.onTick(false);
       if (this.liveness.onTick(this.tick)) {
@@ -627,6 +644,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     } catch {
       return; // liveness probes and the like are commands too; anything else is not a client write
     }
+    this.leaseTiming(e, command);
     if (command.op === 'leaseExpire') return; // the leader's, not a client write
     this.firstApplied.set(e.index, { clientId: command.session.clientId, seq: command.session.seq });
     const r = result?.result as { revision?: number } | undefined;
@@ -640,6 +658,23 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     const before = this.applications.get(id);
     if (before !== undefined) this.checker.report('exactlyOnce', `write ${id} took effect at ${before} and again at ${e.index}`);
     else this.applications.set(id, e.index);
+  }
+
+  /**
+   * No lease ends before its TTL: the leader starts a lease's clock no earlier than it applies the
+   * grant, which is no earlier than the grant's first application anywhere, so the expiry's first
+   * application comes at least a TTL (less one tick: nodes tick out of phase) after that.
+   */
+  private leaseTiming(e: Entry, command: Command): void {
+    if (command.op === 'leaseGrant') this.leaseGrants.set(e.index, { at: this.now, ttl: command.ttl });
+    if (command.op !== 'leaseExpire') return;
+    this.counters.leasesExpired++;
+    const grant = this.leaseGrants.get(command.lease);
+    if (grant === undefined) return; // granted before a snapshot this run did not see applied
+    const ttlUnits = Math.ceil((grant.ttl * 1000) / SIM_TICK_MS) * UNITS_PER_TICK;
+    if (this.now - grant.at < ttlUnits - UNITS_PER_TICK) {
+      this.checker.report('contract', `lease ${command.lease} expired at ${this.now}, ${this.now - grant.at} time units after its grant applied, before its TTL (${ttlUnits})`);
+    }
   }
 
   private snapshotInstalled(node: SimServerNode, meta: SnapshotMeta, appliedBefore: number): void {
