@@ -75,11 +75,15 @@ export class Lease {
     if (this.state !== 'held') throw new KeelError('LEASE_NOT_FOUND', `lease ${this.id} was revoked or released by this client`);
   }
 
-  /** Stop keeping the lease alive and revoke it now: its keys are deleted. A lease already gone is not an error. */
+  /**
+   * Stop keeping the lease alive and revoke it now: its keys are deleted. Also after a loss (the
+   * cluster may still hold a lease this client gave up on); a lease already gone is not an error.
+   * Once revoked or released, a no-op.
+   */
   async revoke(): Promise<void> {
-    const wasHeld = this.state === 'held';
-    this.end('ended');
-    if (!wasHeld && this.lossError !== undefined) return;
+    if (this.state === 'ended') return;
+    if (this.state === 'held') this.end('ended');
+    else this.state = 'ended';
     try {
       await this.host.revoke(this.id);
     } catch (error) {
