@@ -1,6 +1,7 @@
 /**
  * Leases, locks and elections against real 3-node clusters of keel-server processes: keys go
- * when keep-alives stop and stay while they run, also across a leader kill (a new leader gives
+ * when keep-alives stop and stay while they run, also across a leader kill and a partition that
+ * isolates the leader (a new leader gives
  * every lease its full TTL again); every node deletes the same keys; locks exclude each other,
  * hand out strictly increasing fencing tokens, and pass on when a holder dies; elections
  * campaign, proclaim, resign and are observed.
@@ -98,6 +99,28 @@ describe('leases against a real cluster', () => {
     expect((await c.get('idle'))?.text).toBe('1');
     await held.revoke();
     await idle.revoke();
+  });
+
+  it('across a partition that isolates the leader: the majority expires an idle lease, a kept-alive one lives on, and the nodes agree after healing', async () => {
+    const cluster = await start({ nodes: 3, network: 'proxy' });
+    const c = client(cluster.endpoints);
+    const held = await c.leaseGrant(6);
+    const idle = await c.leaseGrant(3, { keepAlive: false });
+    await c.put('part/held', '1', { lease: held });
+    await c.put('part/idle', '1', { lease: idle });
+
+    const old = await cluster.waitForLeader();
+    cluster.isolate(old.id);
+    await cluster.waitForLeader({ among: cluster.ids.filter((id) => id !== old.id) });
+    await eventually(async () => (await c.get('part/idle')) === null);
+    await sleep(2 * 6000); // two TTLs on the majority side, renewed through the new leader
+    expect(held.isAlive).toBe(true);
+    expect((await c.get('part/held'))?.text).toBe('1');
+
+    cluster.heal();
+    await nodesAgree(cluster, c);
+    await held.revoke();
+    await nodesAgree(cluster, c);
   });
 
   it('reports the loss of a lease revoked behind its holder’s back', async () => {
