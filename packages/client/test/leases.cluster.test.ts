@@ -1,10 +1,9 @@
 /**
  * Leases, locks and elections against real 3-node clusters of keel-server processes: keys go
  * when keep-alives stop and stay while they run, also across a leader kill and a partition that
- * isolates the leader (a new leader gives
- * every lease its full TTL again); every node deletes the same keys; locks exclude each other,
- * hand out strictly increasing fencing tokens, and pass on when a holder dies; elections
- * campaign, proclaim, resign and are observed.
+ * isolates the leader (a new leader gives every lease its full TTL again); every node deletes the
+ * same keys; locks exclude each other, hand out strictly increasing fencing tokens, and pass on
+ * when a holder dies; elections campaign, proclaim, resign and are observed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
