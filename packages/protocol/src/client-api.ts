@@ -4,6 +4,7 @@
  * requests are pipelined and matched to responses by `id` (responses may arrive out of order).
  * Keys and values travel as bytes.
  */
+import type { AuthRequest, AuthResults } from './auth-api.js';
 import type { WireError } from './errors.js';
 
 /** Documented limits; the server enforces them and answers TOO_LARGE / INVALID_ARGUMENT. */
@@ -198,7 +199,8 @@ export type ClientRequest =
     }
   | { readonly id: number; readonly op: 'memberPromote'; readonly nodeId: number }
   | { readonly id: number; readonly op: 'memberRemove'; readonly nodeId: number }
-  | { readonly id: number; readonly op: 'leaderTransfer'; readonly to: number };
+  | { readonly id: number; readonly op: 'leaderTransfer'; readonly to: number }
+  | AuthRequest;
 
 export type ClientOp = ClientRequest['op'];
 
@@ -254,7 +256,7 @@ export interface StateDigest {
  * are present when asked for, except in the answer to a retried write that had already applied:
  * the server answers those from its session table, which keeps no values.
  */
-export interface ClientResults {
+export interface ClientResults extends AuthResults {
   get: { readonly kv: KeyValue | null; readonly revision: number };
   put: { readonly revision: number; readonly prevKv?: KeyValue | null };
   delete: { readonly revision: number; readonly deleted: boolean; readonly prevKv?: KeyValue | null };

@@ -4,6 +4,8 @@ import { RawNode, SeededRng } from '@keel/raft';
 import { NodeAdmin } from '../admin/node-admin.js';
 import { ClientPortServer } from '../client-port/index.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
+import { AuthGate } from '../auth/auth-gate.js';
+import { PasswordHasher } from '../auth/password-hash.js';
 import { TlsCredentials, TlsFilesError, type TlsFilePaths } from '../tls/index.js';
 import { PeerTransport } from '../transport/index.js';
 import { ConfigError, coreConfigOf, effectivePeerLivenessTimeoutMs, type KeelNodeConfig, type ListenAddress } from './config.js';
@@ -73,6 +75,12 @@ export class KeelNode {
     const stores = await openLevelStores(config.dataDir, { nodeId: config.id, logger, ...(admin !== undefined ? { wrapDisk: admin.wrapDisk } : {}) });
     // Until the core exists (a few ms of start-up) peers and clients are not served.
     let core: NodeCore | undefined;
+    const passwords = new PasswordHasher();
+    const gate = new AuthGate({
+      auth: () => stores.state.auth(),
+      passwords,
+      run: (request, authorize) => (core !== undefined ? core.handle(request, authorize) : Promise.reject(startingError())),
+    });
     const listening = { peerAddress: '', clientAddress: '', adminAddress: '' };
     const transport = new PeerTransport({
       clusterId: config.clusterId,
@@ -95,11 +103,7 @@ export class KeelNode {
       logger,
       ...(clientTls !== undefined ? { tls: clientTls } : {}),
       peerAddress: () => (core?.advertised() ?? listening).peerAddress,
-      handle: (request) => {
-        const running = core;
-        if (running === undefined) return Promise.reject(startingError());
-        return admin !== undefined ? admin.observe(request.op, () => running.handle(request)) : running.handle(request);
-      },
+      handle: (request, identity) => (admin !== undefined ? admin.observe(request.op, () => gate.handle(request, identity)) : gate.handle(request, identity)),
       maxConnections: config.maxClientConnections,
       responseBytesPerConnectionMax: config.clientResponseBudgetBytes,
       firstRequestTimeoutMs: config.clientFirstRequestTimeoutMs,
@@ -138,6 +142,7 @@ export class KeelNode {
         logger,
         observer: admin !== undefined ? observers(stats, admin.metrics) : stats,
         listening,
+        passwords,
         onFatal: (err) => (hooks.onFatal !== undefined ? hooks.onFatal(err) : void node?.close()),
       });
       core = started;

@@ -1,6 +1,7 @@
 import { KeelError } from '@keel/protocol';
 import type { ClientRequest, ClientResults, KeyValue, Member, NodeStatus, WireError } from '@keel/protocol';
 import type { ConfChange, Entry, Message, NodeId, RawNode, Ready, Role, Snapshot, SnapshotMeta, SoftState } from '@keel/raft';
+import { encodeAuthCommand, type AuthCommand } from '../state-machine/auth-commands.js';
 import { encodeCommand, type Command } from '../state-machine/commands.js';
 import { persistReady } from '../storage/node-stores.js';
 import type { ApplyResult, SnapshotStream } from '../storage/state-store.js';
@@ -446,10 +447,19 @@ export class NodeCore {
   // Client requests
   // -------------------------------------------------------------------------------------------
 
-  /** Answer one validated client request (the client port validated shape and limits). Rejects with KeelError. */
-  async handle(request: ClientRequest): Promise<AnyResult> {
+  /**
+   * Answer one validated client request (the client port validated shape and limits). Rejects with
+   * KeelError. `authorize` (the auth gate's check) runs again once a linearizable read's index applied.
+   */
+  async handle(request: ClientRequest, authorize?: () => void): Promise<AnyResult> {
     if (this.closing) throw shuttingDownError(false);
-    return dispatch(request, this.operations);
+    if (authorize === undefined || !this.ports.state.auth().enabled) return dispatch(request, this.operations);
+    const read: NodeOperations['read'] = (consistency, run) =>
+      this.read(consistency, () => {
+        authorize();
+        return run();
+      });
+    return dispatch(request, { ...this.operations, read });
   }
 
   /** The node as client requests see it. */
@@ -464,6 +474,10 @@ export class NodeCore {
     leader: () => this.leader,
     changeMembership: (change, request) => this.changeMembership(change, request),
     transferLeadership: (to) => this.transferLeadership(to),
+    auth: () => this.ports.state.auth(),
+    writeAuth: (command) => this.writeAuth(command),
+    hashPassword: (password) =>
+      this.ports.passwords !== undefined ? this.ports.passwords.hash(password) : Promise.reject(internalError('this node cannot hash passwords')),
   };
 
   /** The membership as clients see it: the store's, with empty addresses filled from what peers advertised. */
@@ -509,6 +523,15 @@ export class NodeCore {
       } else {
         resolve(r.result as WriteResult);
       }
+    });
+  }
+
+  /** Propose an auth change; answer once it applied. */
+  private writeAuth(command: AuthCommand): Promise<{ readonly revision: number }> {
+    return this.propose(encodeOrReject(() => encodeAuthCommand(command)), (r, resolve, reject) => {
+      if (r.kind !== 'command') reject(internalError(`entry ${r.index} applied as ${r.kind}, expected an auth command`));
+      else if (isWireError(r.result)) reject(KeelError.fromWire(r.result));
+      else resolve({ revision: r.result.revision });
     });
   }
 

@@ -9,7 +9,8 @@
  *   delete:      [2, key, clientId, seq, ackedBelow]             (+ 1 at the end: answer with the deleted entry)
  *   deleteRange: [4, start, end | null, prevKv (0 or 1), clientId, seq, ackedBelow]
  *   txn:         [5, compares, success, failure, clientId, seq, ackedBelow]     (txn-codec.ts)
- * (Code 3 was cas, before store format 2: a cas is now a txn.)
+ * (Code 3 was cas, before store format 2: a cas is now a txn.) Codes 20–39 are the auth commands
+ * (auth-commands.ts): they carry no write session.
  *
  * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
  * mistake: the client port validates requests first), so nothing malformed reaches the log.
@@ -21,6 +22,7 @@
  * integers with 0 <= ackedBelow <= seq; a txn's parts as txn-codec.ts says.
  */
 import { LIMITS, type TxnCompare, type TxnOp, type WriteSession } from '@keel/protocol';
+import { authCommandProblem, isAuthCode, toAuthCommand, type AuthCommand } from './auth-commands.js';
 import { StateMachineError } from './errors.js';
 import { isCount, keyProblem, rangeProblem, valueProblem } from './field-rules.js';
 import { pack, plainBytes, unpack } from './msgpack.js';
@@ -64,6 +66,9 @@ export type Command =
       readonly failure: readonly TxnOp[];
       readonly session: WriteSession;
     };
+
+/** What a log entry's data decodes to: a client write or an auth change. */
+export type LogCommand = Command | AuthCommand;
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
@@ -119,7 +124,7 @@ export function encodeCommand(c: Command): Uint8Array {
 }
 
 /** Decode a log entry's command. Throws `StateMachineError('MALFORMED_COMMAND')` on anything invalid. */
-export function decodeCommand(data: Uint8Array): Command {
+export function decodeCommand(data: Uint8Array): LogCommand {
   let raw: unknown;
   try {
     raw = unpack(data);
@@ -127,6 +132,12 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new StateMachineError('MALFORMED_COMMAND', 'command is not valid msgpack', { cause });
   }
   if (!Array.isArray(raw)) throw new StateMachineError('MALFORMED_COMMAND', 'command is not an array');
+  if (isAuthCode(raw[0])) {
+    const auth = toAuthCommand(raw);
+    const problem = auth === undefined ? 'unknown auth operation or wrong arity' : authCommandProblem(auth);
+    if (problem !== undefined) throw new StateMachineError('MALFORMED_COMMAND', `malformed command: ${problem}`);
+    return auth!;
+  }
   const command = toCommand(raw);
   const problem = command === undefined ? 'unknown operation or wrong arity' : commandProblem(command);
   if (problem !== undefined) throw new StateMachineError('MALFORMED_COMMAND', `malformed command: ${problem}`);

@@ -16,11 +16,14 @@
  *  - a write already applied for the same (clientId, seq) is answered with its first result and
  *    not applied again; one the session table has forgotten is answered INDETERMINATE.
  *  - an entry whose data does not decode is answered INTERNAL and has no effect.
+ *  - auth commands (codes 20–39) change the auth state (auth-state.ts), not user data.
  *  - no-op entries (empty data) and conf entries have no effect on user data.
  */
 import { ERROR_CODES, LIMITS, type Member, type TxnOp, type WireError } from '@keel/protocol';
 import type { ConfState, Entry, Logger } from '@keel/raft';
-import { decodeCommand, type Command } from './commands.js';
+import { isAuthCommand } from './auth-commands.js';
+import type { AuthState } from './auth-state.js';
+import { decodeCommand, type Command, type LogCommand } from './commands.js';
 import { StateMachineError } from './errors.js';
 import { KvState, keyId, type ApplyWriter, type RangeReader } from './kv-state.js';
 import { membersAfter } from './membership.js';
@@ -39,7 +42,7 @@ export type { ApplyWriter, RangeReader } from './kv-state.js';
 /** Entries decoded and the user keys they touch (read them, in this order, before `execute`). */
 export interface PreparedApply {
   readonly entries: readonly Entry[];
-  readonly commands: ReadonlyArray<Command | StateMachineError | undefined>;
+  readonly commands: ReadonlyArray<LogCommand | StateMachineError | undefined>;
   readonly keys: readonly Uint8Array[];
 }
 
@@ -49,6 +52,8 @@ export class StateMachine {
 
   constructor(
     readonly sessions: SessionTable,
+    /** Users, roles and whether auth is enabled, as of the last applied entry (auth-state.ts). */
+    readonly auth: AuthState,
     members: readonly Member[],
     conf: ConfState,
     private readonly logger?: Logger,
@@ -68,7 +73,7 @@ export class StateMachine {
 
   /** Decode the commands of `entries` (never throws on bad data) and list the keys to read. */
   prepare(entries: readonly Entry[]): PreparedApply {
-    const commands: Array<Command | StateMachineError | undefined> = new Array(entries.length);
+    const commands: Array<LogCommand | StateMachineError | undefined> = new Array(entries.length);
     const keys: Uint8Array[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < entries.length; i++) {
@@ -77,6 +82,7 @@ export class StateMachine {
       try {
         const c = decodeCommand(e.data);
         commands[i] = c;
+        if (isAuthCommand(c)) continue;
         // A range delete reads its range when it applies.
         const touched = c.op === 'deleteRange' ? [] : c.op === 'txn' ? txnKeys(c) : [c.key];
         for (const key of touched) {
@@ -106,10 +112,11 @@ export class StateMachine {
     current: ReadonlyArray<Uint8Array | undefined>,
     writer: ApplyWriter,
     store: RangeReader,
-  ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; sessionChanges: SessionChange[] }> {
+  ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; authChanged: boolean; sessionChanges: SessionChange[] }> {
     const state = new KvState(prepared.keys, current, store, writer);
     const results: ApplyResult[] = new Array(prepared.entries.length);
     let membershipChanged = false;
+    let authChanged = false;
     for (let i = 0; i < prepared.entries.length; i++) {
       const e = prepared.entries[i]!;
       if (e.type === 'confChange') {
@@ -128,6 +135,13 @@ export class StateMachine {
         this.logger?.log('error', 'apply.command.undecodable', { index: e.index, error: c.message });
         const error: WireError = { code: ERROR_CODES.INTERNAL, message: `entry ${e.index}: ${c.message}`, definite: true };
         results[i] = { index: e.index, term: e.term, kind: 'command', result: error };
+        continue;
+      }
+      if (isAuthCommand(c)) {
+        // Auth changes are idempotent or refused when repeated: no write session.
+        const result = this.auth.apply(c, e.index);
+        authChanged ||= !('code' in result);
+        results[i] = { index: e.index, term: e.term, kind: 'command', result };
         continue;
       }
       const seen = this.sessions.lookup(c.session);
@@ -151,7 +165,7 @@ export class StateMachine {
       }
       results[i] = { index: e.index, term: e.term, kind: 'command', result };
     }
-    return { results, membershipChanged, sessionChanges: this.sessions.drainChanges() };
+    return { results, membershipChanged, authChanged, sessionChanges: this.sessions.drainChanges() };
   }
 }
 

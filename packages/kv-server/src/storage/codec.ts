@@ -97,10 +97,12 @@ export const META = {
    * restart with a different one is noticed. Absent when the node joined an existing cluster.
    */
   bootstrap: 'bootstrap',
+  /** The auth state (users, roles, enabled) as of the applied index (state-machine/auth-state.ts). */
+  auth: 'auth',
 } as const;
 
-/** 2: stored values carry the key's version (stored-value.ts). */
-export const FORMAT_VERSION = 2;
+/** 2: stored values carry the key's version (stored-value.ts). 3: the auth state (`META.auth`). */
+export const FORMAT_VERSION = 3;
 
 export function encodeHardState(hs: HardState): Uint8Array {
   return pack([hs.term, hs.vote, hs.commit]);

@@ -7,6 +7,7 @@
  *   kv      [1, key, storedValue]       the user data of the current generation, in key order
  *   session [2, key, sessionRecord]     the session table records, in key order
  *   trailer [3, recordCount]            last record of the last chunk: kv + session records sent
+ *   auth    [4, authRecord]             exactly one, right after the header: the auth state (auth-state.ts)
  *
  * Values are the stored bytes as they are (stored-value and session layouts), so sender and
  * receiver copy records without re-encoding them. `members` uses the membership tuple layout
@@ -16,12 +17,13 @@ import type { Member } from '@keel/protocol';
 import type { SnapshotMeta } from '@keel/raft';
 import { pack } from '../state-machine/msgpack.js';
 
-/** 2: stored values carry the key's version. */
-export const SNAPSHOT_FORMAT = 2;
+/** 2: stored values carry the key's version. 3: the auth record. */
+export const SNAPSHOT_FORMAT = 3;
 export const RECORD_HEADER = 0;
 export const RECORD_KV = 1;
 export const RECORD_SESSION = 2;
 export const RECORD_TRAILER = 3;
+export const RECORD_AUTH = 4;
 
 /** Smallest `chunkBytes` accepted by `readSnapshot`. */
 export const SNAPSHOT_CHUNK_BYTES_MIN = 1024;

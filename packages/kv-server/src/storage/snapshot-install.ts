@@ -11,7 +11,8 @@ import { unpack } from '../state-machine/msgpack.js';
 import { STORED_VALUE_HEADER_BYTES } from '../state-machine/stored-value.js';
 import { isCount, toConf } from './codec.js';
 import { StoreError } from './errors.js';
-import { RECORD_HEADER, RECORD_KV, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
+import { RECORD_AUTH, RECORD_HEADER, RECORD_KV, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
+import { AuthState } from '../state-machine/auth-state.js';
 
 /**
  * A snapshot being received. Call `write` for every chunk in order, then `complete()`; the
@@ -51,6 +52,8 @@ export class SnapshotInstaller implements SnapshotInstall {
   private readonly sessionBuilder = new SessionTableBuilder();
   private membersReceived: Member[] = [];
   private sessionTable: SessionTable | undefined;
+  private authState: AuthState | undefined;
+  private authBytes: Uint8Array | undefined;
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -69,6 +72,12 @@ export class SnapshotInstaller implements SnapshotInstall {
   get sessions(): SessionTable {
     if (this.sessionTable === undefined) throw new Error('SnapshotInstaller.sessions before complete()');
     return this.sessionTable;
+  }
+
+  /** The auth state carried by the snapshot and its stored record (after `complete()`). */
+  get auth(): { readonly state: AuthState; readonly record: Uint8Array } {
+    if (this.authState === undefined || this.authBytes === undefined) throw new Error('SnapshotInstaller.auth before complete()');
+    return { state: this.authState, record: this.authBytes };
   }
 
   get isComplete(): boolean {
@@ -95,7 +104,11 @@ export class SnapshotInstaller implements SnapshotInstall {
           continue;
         }
         if (this.sawTrailer) throw malformed('records after the trailer');
-        if (tag === RECORD_KV || tag === RECORD_SESSION) {
+        if (tag === RECORD_AUTH) {
+          if (record.length !== 2 || !(record[1] instanceof Uint8Array) || this.authState !== undefined) throw malformed('an auth record is not [4, record] or is not the only one');
+          this.authState = AuthState.decode(record[1]);
+          this.authBytes = new Uint8Array(record[1]);
+        } else if (tag === RECORD_KV || tag === RECORD_SESSION) {
           const [, key, value] = record as [unknown, unknown, unknown];
           if (record.length !== 3 || !(key instanceof Uint8Array) || !(value instanceof Uint8Array)) throw malformed('a data record is not [tag, key, value]');
           if (tag === RECORD_KV) {
@@ -161,9 +174,9 @@ export class SnapshotInstaller implements SnapshotInstall {
     await this.writing;
     if (this.state === 'complete') return;
     if (this.state !== 'receiving') throw new StoreError('SNAPSHOT_ABORTED', `snapshot ${this.meta.index} install is ${this.state}`);
-    if (!this.sawTrailer) {
+    if (!this.sawTrailer || this.authState === undefined) {
       await this.discard();
-      throw malformed('the snapshot ended before its trailer');
+      throw malformed(this.sawTrailer ? 'the snapshot has no auth record' : 'the snapshot ended before its trailer');
     }
     try {
       this.sessionTable = this.sessionBuilder.build();
