@@ -627,13 +627,20 @@ const FAILURE_TEXT: Record<DialFailureKind, string> = {
   overloaded: 'is overloaded',
   rejected: 'is not a client port',
   tls: 'failed the TLS handshake',
+  auth: 'refused the credentials',
   dropped: 'closed the connection',
 };
 
-/** The error of an operation that no node can serve (see `Router.hopeless`), with what to check; TLS_FAILED when TLS failed with each. */
+/**
+ * The error of an operation that no node can serve (see `Router.hopeless`), with what to check;
+ * TLS_FAILED when TLS failed with each, AUTH_FAILED when a node refused the credentials.
+ */
 function unreachable(failures: ReadonlyArray<readonly [string, DialFailure]>): KeelError {
   // The same TLS set-up fails with every node: a configuration error, reported as such.
   if (failures.every(([, f]) => f.kind === 'tls')) return new KeelError('TLS_FAILED', `no node accepts this client's TLS: ${failures.map(([, f]) => f.detail).join('; ')}`);
+  // Wrong credentials: every node would say so.
+  const refused = failures.find(([, f]) => f.kind === 'auth');
+  if (refused !== undefined) return new KeelError('AUTH_FAILED', refused[1].detail);
   const each = failures.map(([address, f]) => `${address} ${FAILURE_TEXT[f.kind]} (${f.detail})`).join('; ');
   return new KeelError(
     'UNAVAILABLE',
