@@ -6,7 +6,7 @@ import { ClientPortServer } from '../client-port/index.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
 import { AuthGate } from '../auth/auth-gate.js';
 import { PasswordHasher } from '../auth/password-hash.js';
-import { TlsCredentials, TlsFilesError, type TlsFilePaths } from '../tls/index.js';
+import { TlsCredentials, TlsFilesError, watchTlsFiles, type TlsFilePaths } from '../tls/index.js';
 import { PeerTransport } from '../transport/index.js';
 import { ConfigError, coreConfigOf, effectivePeerLivenessTimeoutMs, type KeelNodeConfig, type ListenAddress } from './config.js';
 import { startingError } from './errors.js';
@@ -52,7 +52,12 @@ export class KeelNode {
     readonly clientPort: number,
     private readonly logger: JsonLogger,
     private readonly tls: readonly TlsCredentials[],
-  ) {}
+  ) {
+    if (config.tlsWatchMs !== undefined && tls.length > 0) this.unwatchTls = watchTlsFiles(tls, config.tlsWatchMs, () => this.reloadTls('file-watch'));
+  }
+
+  /** Stops the file watch of `--tls-watch-ms`. */
+  private readonly unwatchTls: () => void = () => {};
 
   /** Open the stores, listen on the peer and client ports, bootstrap a new data dir, start ticking. */
   static async start(config: KeelNodeConfig, logger: JsonLogger, hooks: KeelNodeHooks = {}): Promise<KeelNode> {
@@ -189,13 +194,13 @@ export class KeelNode {
    * Reads every TLS certificate, key and CA file again (SIGHUP): new connections use them, open
    * ones keep theirs. A side whose files cannot be used is logged and keeps its old credentials.
    */
-  reloadTls(): void {
+  reloadTls(cause: 'signal' | 'file-watch' = 'signal'): void {
     for (const credentials of this.tls) {
       try {
         credentials.reload();
-        this.logger.log('info', 'tls.reloaded', { flags: credentials.flagPrefix, ...credentials.paths });
+        this.logger.log('info', 'tls.reloaded', { flags: credentials.flagPrefix, cause, ...credentials.paths });
       } catch (error) {
-        this.logger.log('error', 'tls.reload.failed', { flags: credentials.flagPrefix, error: (error as Error).message });
+        this.logger.log('error', 'tls.reload.failed', { flags: credentials.flagPrefix, cause, error: (error as Error).message });
       }
     }
   }
@@ -214,6 +219,7 @@ export class KeelNode {
   private async shutdown(): Promise<void> {
     this.logger.log('info', 'node.stopping', {});
     clearInterval(this.tickTimer);
+    this.unwatchTls();
     const steps: Array<[string, () => Promise<void>]> = [
       ['admin', async () => this.admin?.close()],
       ['core', () => this.core.close()],
