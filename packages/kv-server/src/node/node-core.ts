@@ -454,8 +454,10 @@ export class NodeCore {
   async handle(request: ClientRequest, authorize?: () => void): Promise<AnyResult> {
     if (this.closing) throw shuttingDownError(false);
     if (authorize === undefined || !this.ports.state.auth().enabled) return dispatch(request, this.operations);
+    // Async: a refusal must reject this read's promise, never throw into the read tracker (which
+    // serves reads from the apply chain: a throw there would stop the node).
     const read: NodeOperations['read'] = (consistency, run) =>
-      this.read(consistency, () => {
+      this.read(consistency, async () => {
         authorize();
         return run();
       });
