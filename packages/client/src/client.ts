@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KeelError } from '@keel/protocol';
-import type { ClientOp, ClientResults, Consistency, KeyValue, Member, StateDigest, WriteSession } from '@keel/protocol';
+import { AUTH_LIMITS } from '@keel/protocol';
+import type { ClientOp, ClientResults, Consistency, KeyValue, Member, PermissionMode, StateDigest, WriteSession } from '@keel/protocol';
+import { PERMISSION_MODES, permissionInterval, type PermissionRange } from './auth.js';
 import { NodeConnection } from './connection.js';
 import type { RequestBody, Watch } from './connection.js';
 import { KvEntry } from './entry.js';
@@ -341,6 +343,100 @@ export class KeelClient {
     return { leader: r.leader };
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Authentication and authorization (need the root role once auth is enabled, except authStatus)
+  // -------------------------------------------------------------------------------------------
+
+  /** Whether auth is enabled, and the log index of the last auth change. */
+  authStatus(): Promise<ClientResults['authStatus']> {
+    return this.run('read', 'authStatus', () => ({ op: 'authStatus' }), false);
+  }
+
+  /** Enables auth: the user `root` must exist (AUTH_CONFLICT otherwise); it gets the `root` role. */
+  authEnable(): Promise<ClientResults['authEnable']> {
+    return this.run('admin', 'authEnable', () => ({ op: 'authEnable' }), true);
+  }
+
+  authDisable(): Promise<ClientResults['authDisable']> {
+    return this.run('admin', 'authDisable', () => ({ op: 'authDisable' }), true);
+  }
+
+  /** Adds a user; the node that receives the password hashes it (scrypt) before it reaches the log. */
+  userAdd(user: string, password: string): Promise<ClientResults['userAdd']> {
+    const u = checkName(user, 'user');
+    const pw = checkPassword(password);
+    return this.run('admin', 'userAdd', () => ({ op: 'userAdd', user: u, password: pw }), true);
+  }
+
+  userDelete(user: string): Promise<ClientResults['userDelete']> {
+    const u = checkName(user, 'user');
+    return this.run('admin', 'userDelete', () => ({ op: 'userDelete', user: u }), true);
+  }
+
+  /** Sets a user's password: connections authenticated with the old one must authenticate again. */
+  userPasswd(user: string, password: string): Promise<ClientResults['userPasswd']> {
+    const u = checkName(user, 'user');
+    const pw = checkPassword(password);
+    return this.run('admin', 'userPasswd', () => ({ op: 'userPasswd', user: u, password: pw }), true);
+  }
+
+  userGet(user: string): Promise<ClientResults['userGet']> {
+    const u = checkName(user, 'user');
+    return this.run('read', 'userGet', () => ({ op: 'userGet', user: u }), false);
+  }
+
+  async userList(): Promise<readonly string[]> {
+    return (await this.run('read', 'userList', () => ({ op: 'userList' }), false)).users;
+  }
+
+  userGrantRole(user: string, role: string): Promise<ClientResults['userGrantRole']> {
+    const u = checkName(user, 'user');
+    const r = checkName(role, 'role');
+    return this.run('admin', 'userGrantRole', () => ({ op: 'userGrantRole', user: u, role: r }), true);
+  }
+
+  userRevokeRole(user: string, role: string): Promise<ClientResults['userRevokeRole']> {
+    const u = checkName(user, 'user');
+    const r = checkName(role, 'role');
+    return this.run('admin', 'userRevokeRole', () => ({ op: 'userRevokeRole', user: u, role: r }), true);
+  }
+
+  roleAdd(role: string): Promise<ClientResults['roleAdd']> {
+    const r = checkName(role, 'role');
+    return this.run('admin', 'roleAdd', () => ({ op: 'roleAdd', role: r }), true);
+  }
+
+  /** Deletes a role and takes it from every user. */
+  roleDelete(role: string): Promise<ClientResults['roleDelete']> {
+    const r = checkName(role, 'role');
+    return this.run('admin', 'roleDelete', () => ({ op: 'roleDelete', role: r }), true);
+  }
+
+  /** The role's permissions, each with its range as stored (`[start, end)`, end null: to the last key). */
+  roleGet(role: string): Promise<ClientResults['roleGet']> {
+    const r = checkName(role, 'role');
+    return this.run('read', 'roleGet', () => ({ op: 'roleGet', role: r }), false);
+  }
+
+  async roleList(): Promise<readonly string[]> {
+    return (await this.run('read', 'roleList', () => ({ op: 'roleList' }), false)).roles;
+  }
+
+  /** Grants `mode` on `range` to `role` (replacing a permission on the same range). */
+  roleGrant(role: string, mode: PermissionMode, range: PermissionRange): Promise<ClientResults['roleGrant']> {
+    const r = checkName(role, 'role');
+    if (!PERMISSION_MODES.includes(mode)) throw new TypeError(`mode must be one of ${PERMISSION_MODES.join(', ')}, got ${String(mode)}`);
+    const permission = { mode, ...permissionInterval(range) };
+    return this.run('admin', 'roleGrant', () => ({ op: 'roleGrant', role: r, permission }), true);
+  }
+
+  /** Removes the role's permission on exactly `range`. */
+  roleRevoke(role: string, range: PermissionRange): Promise<ClientResults['roleRevoke']> {
+    const r = checkName(role, 'role');
+    const { start, end } = permissionInterval(range);
+    return this.run('admin', 'roleRevoke', () => ({ op: 'roleRevoke', role: r, start, end }), true);
+  }
+
   /**
    * Grants a lease of `ttl` seconds (`LIMITS.leaseTtlSecondsMin`..`leaseTtlSecondsMax`) and keeps
    * it alive in the background while it is held: attach keys to it (`put(k, v, { lease })`),
@@ -602,6 +698,7 @@ export class KeelClient {
       now,
       stallMs: this.options.stallTimeoutMs,
       tls: this.options.tls,
+      auth: this.options.auth,
       onAnswered: () => this.router.answered(address),
       onClosed: (c) => {
         if (this.connections.get(address) === c) this.connections.delete(address);
@@ -634,13 +731,20 @@ const FAILURE_TEXT: Record<DialFailureKind, string> = {
   overloaded: 'is overloaded',
   rejected: 'is not a client port',
   tls: 'failed the TLS handshake',
+  auth: 'refused the credentials',
   dropped: 'closed the connection',
 };
 
-/** The error of an operation that no node can serve (see `Router.hopeless`), with what to check; TLS_FAILED when TLS failed with each. */
+/**
+ * The error of an operation that no node can serve (see `Router.hopeless`), with what to check;
+ * TLS_FAILED when TLS failed with each, AUTH_FAILED when a node refused the credentials.
+ */
 function unreachable(failures: ReadonlyArray<readonly [string, DialFailure]>): KeelError {
   // The same TLS set-up fails with every node: a configuration error, reported as such.
   if (failures.every(([, f]) => f.kind === 'tls')) return new KeelError('TLS_FAILED', `no node accepts this client's TLS: ${failures.map(([, f]) => f.detail).join('; ')}`);
+  // Wrong credentials: every node would say so.
+  const refused = failures.find(([, f]) => f.kind === 'auth');
+  if (refused !== undefined) return new KeelError('AUTH_FAILED', refused[1].detail);
   const each = failures.map(([address, f]) => `${address} ${FAILURE_TEXT[f.kind]} (${f.detail})`).join('; ');
   return new KeelError(
     'UNAVAILABLE',
@@ -671,4 +775,16 @@ function prevKvOf(r: { readonly prevKv?: KeyValue | null }): { prevKv?: KvEntry 
 function checkObject<T>(value: T, what: string): T & Record<string, unknown> {
   if (typeof value !== 'object' || value === null) throw new TypeError(`${what} must be an object, got ${describeType(value)}`);
   return value as T & Record<string, unknown>;
+}
+
+function checkName(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string, got ${describeType(value)}`);
+  if (value.length === 0 || value.length > AUTH_LIMITS.nameChars) throw new KeelError('INVALID_ARGUMENT', `${what} must have 1 to ${AUTH_LIMITS.nameChars} characters`);
+  return value;
+}
+
+function checkPassword(value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError(`password must be a string, got ${describeType(value)}`);
+  if (value.length === 0) throw new KeelError('INVALID_ARGUMENT', 'password must not be empty');
+  return value;
 }

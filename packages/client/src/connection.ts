@@ -21,11 +21,11 @@
  */
 import { Socket, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, describeTlsFailure, packPayload, validateClientResponse } from '@keel/protocol';
-import type { ClientOp, ClientRequest, ClientResults } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, describeTlsFailure, encodeFrame, packPayload, validateClientResponse } from '@keel/protocol';
+import type { ClientOp, ClientRequest, ClientResponse, ClientResults } from '@keel/protocol';
 import { connectFailureKind, refusalKind } from './dial-failure.js';
 import type { DialFailure } from './dial-failure.js';
-import type { ResolvedTls } from './options.js';
+import type { AuthOptions, ResolvedTls } from './options.js';
 import { parseAddress } from './validate.js';
 
 /** A request without its id (the connection assigns ids). */
@@ -72,6 +72,8 @@ export interface NodeConnectionOptions {
   readonly stallMs: number;
   /** Connect with TLS. */
   readonly tls: ResolvedTls | undefined;
+  /** Authenticate as this user before sending anything else on the connection. */
+  readonly auth: AuthOptions | undefined;
 }
 
 export class NodeConnection {
@@ -119,6 +121,8 @@ export class NodeConnection {
   private flushScheduled = false;
   /** Why the connection is going down, for the errors of the requests it takes with it. */
   private closeReason: string | undefined;
+  /** The id of the connection's `authenticate` while it waits for its answer. */
+  private authenticatingId: number | undefined;
 
   constructor(address: string, options: NodeConnectionOptions) {
     this.address = address;
@@ -136,7 +140,8 @@ export class NodeConnection {
     this.socket.setNoDelay(true);
     this.socket.on(tls === undefined ? 'connect' : 'secureConnect', () => {
       this.connected = true;
-      this.flush();
+      if (options.auth !== undefined) this.authenticate(options.auth);
+      else this.flush();
     });
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -239,10 +244,33 @@ export class NodeConnection {
     this.shutDown(this.closeReason);
   }
 
+  /**
+   * Sends `authenticate` ahead of every other request: nothing else leaves until the node accepted
+   * it (the node checks requests as they arrive, and would refuse those sent before it). A refusal
+   * ends the connection and fails every request on it with the node's error (AUTH_FAILED),
+   * definitely: none was sent.
+   */
+  private authenticate(auth: AuthOptions): void {
+    const id = this.nextId++;
+    this.authenticatingId = id;
+    this.socket.write(encodeFrame({ id, op: 'authenticate', user: auth.user, password: auth.password }));
+  }
+
+  /** The answer to the connection's `authenticate`. */
+  private authenticated(response: ClientResponse): void {
+    this.authenticatingId = undefined;
+    if (!response.ok) {
+      const { code, message } = response.error;
+      this.refuseConnection(new KeelError(code, `${this.address} refused the credentials: ${message}`, { definite: true }));
+      return;
+    }
+    this.flush();
+  }
+
   /** Writes every frame queued since the last flush in one socket write. */
   private flush(): void {
     this.flushScheduled = false;
-    if (!this.connected || this.closed || this.unsent.length === 0) return;
+    if (!this.connected || this.closed || this.authenticatingId !== undefined || this.unsent.length === 0) return;
     const batch = new FrameBatch(LIMITS.frameBytesMax);
     for (const id of this.unsent) {
       const p = this.pending.get(id);
@@ -293,6 +321,10 @@ export class NodeConnection {
         const { code, message, definite } = response.error;
         this.refuseConnection(new KeelError(code, `${this.address} refused the connection: ${message}`, { definite }));
       }
+      return;
+    }
+    if (response.id === this.authenticatingId) {
+      this.authenticated(response);
       return;
     }
     if (!this.answered) {

@@ -16,10 +16,12 @@ import type { ErrorCode } from '@keel/protocol';
  *   another attempt cannot fix (a peer port answers so), or bytes that are not the client protocol.
  * - `tls`: the TLS handshake failed, or one end speaks TLS and the other not (`TLS_FAILED`): a
  *   configuration error that another attempt cannot fix.
+ * - `auth`: the node refused the client's credentials (`AUTH_FAILED` answering the connection's
+ *   `authenticate`): every node will, until the credentials change.
  * - `dropped`: opened, then closed by the other side without a word (a crash, or a refusal whose
  *   answer was lost).
  */
-export type DialFailureKind = 'refused' | 'unresolvable' | 'unreachable' | 'overloaded' | 'rejected' | 'tls' | 'dropped';
+export type DialFailureKind = 'refused' | 'unresolvable' | 'unreachable' | 'overloaded' | 'rejected' | 'tls' | 'auth' | 'dropped';
 
 export interface DialFailure {
   readonly kind: DialFailureKind;
@@ -43,5 +45,6 @@ export function connectFailureKind(errorCode: string | undefined): DialFailureKi
 /** The kind of a connection the server answered with an error frame (id -1) before anything else. */
 export function refusalKind(code: ErrorCode): DialFailureKind {
   if (code === 'TLS_FAILED') return 'tls';
+  if (code === 'AUTH_FAILED') return 'auth';
   return BUSY.has(code) ? 'overloaded' : 'rejected';
 }

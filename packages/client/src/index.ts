@@ -35,7 +35,9 @@ export type { LockOptions } from './recipes/lock.js';
 export { Election, Leadership } from './recipes/election.js';
 export type { CampaignOptions, ElectionLeader } from './recipes/election.js';
 export type { WaitOptions } from './recipes/queue.js';
-export type { KeelClientOptions, TlsOptions } from './options.js';
+export type { AuthOptions, KeelClientOptions, TlsOptions } from './options.js';
+export type { PermissionRange } from './auth.js';
+export { describePermissionRange, permissionInterval } from './auth.js';
 export { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './options.js';
 export { KvEntry } from './entry.js';
 export type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
@@ -44,4 +46,4 @@ export type { Compare, TxnOperation, TxnOperationResult, TxnRequest, TxnResult }
 export { DEFAULT_SCAN_LIMIT } from './validate.js';
 export type { BytesInput } from './bytes.js';
 export { ERROR_CODES, KeelError, LIMITS, isKeelError } from '@keel/protocol';
-export type { CompareOp, Consistency, ErrorCode, Member, NodeStatus, StateDigest } from '@keel/protocol';
+export type { CompareOp, Consistency, ErrorCode, Member, NodeStatus, Permission, PermissionMode, StateDigest } from '@keel/protocol';

@@ -59,6 +59,20 @@ export interface KeelClientOptions {
    * operation with `TLS_FAILED`.
    */
   readonly tls?: TlsOptions;
+  /**
+   * Authenticate every connection as this user (clusters with auth enabled). The client sends
+   * `authenticate` first on each new connection and sends nothing else on it until the node
+   * accepted it; a wrong user or password fails the operation with `AUTH_FAILED`. Without it,
+   * a cluster with auth enabled answers `AUTH_REQUIRED` (unless the node requires client
+   * certificates and the certificate's common name is a user).
+   */
+  readonly auth?: AuthOptions;
+}
+
+/** Credentials of {@link KeelClientOptions.auth}. */
+export interface AuthOptions {
+  readonly user: string;
+  readonly password: string;
 }
 
 /** TLS settings of {@link KeelClientOptions.tls}: PEM text or bytes. */
@@ -88,6 +102,7 @@ export interface ResolvedOptions {
   readonly leaderHint: string | undefined;
   readonly followRedirects: boolean;
   readonly tls: ResolvedTls | undefined;
+  readonly auth: AuthOptions | undefined;
   /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
   readonly sweepMs: number;
 }
@@ -123,6 +138,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const followRedirects = o['followRedirects'] ?? true;
   if (typeof followRedirects !== 'boolean') throw new TypeError(`followRedirects must be a boolean, got ${describeType(followRedirects)}`);
   const tls = checkTls(o['tls']);
+  const auth = checkAuth(o['auth']);
   const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
   return {
     endpoints: checked,
@@ -136,8 +152,18 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     leaderHint,
     followRedirects,
     tls,
+    auth,
     sweepMs,
   };
+}
+
+function checkAuth(value: unknown): AuthOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new TypeError(`auth must be an object { user, password }, got ${describeType(value)}`);
+  const { user, password } = value as Record<string, unknown>;
+  if (typeof user !== 'string' || user.length === 0) throw new TypeError(`auth.user must be a non-empty string, got ${describeType(user)}`);
+  if (typeof password !== 'string' || password.length === 0) throw new TypeError(`auth.password must be a non-empty string`);
+  return { user, password };
 }
 
 function checkTls(value: unknown): ResolvedTls | undefined {

@@ -34,7 +34,7 @@ export const DEFAULT_ROUTER_TUNING: RouterTuning = {
  * Failures after which no attempt at that node can succeed until something changes outside the
  * client: when every node is in one, the operation fails at once (see {@link Router.hopeless}).
  */
-const HOPELESS: ReadonlySet<DialFailureKind> = new Set<DialFailureKind>(['refused', 'unresolvable', 'rejected', 'tls']);
+const HOPELESS: ReadonlySet<DialFailureKind> = new Set<DialFailureKind>(['refused', 'unresolvable', 'rejected', 'tls', 'auth']);
 
 interface NodeState {
   /** Skipped while others are available until then (ms): it timed out or stalled. */

@@ -117,7 +117,7 @@ describe('kvctl completion and version', () => {
     };
     expect(complete('ge')).toEqual(['get']);
     expect(complete('member', '')).toEqual(expect.arrayContaining(['list', 'add', 'add-learner', 'promote', 'remove']));
-    expect(complete('--endpoints', 'h:1', 'del', 'k', '--p')).toEqual(['--prefix', '--prev-kv']);
+    expect(complete('--endpoints', 'h:1', 'del', 'k', '--p')).toEqual(['--prefix', '--prev-kv', '--password']); // the last a global option
     expect(complete('delete', 'k', '--from')).toEqual(['--from-key']);
     expect(complete('get', 'k', '--r')).toEqual(['--raw']);
     expect(complete('-w', '')).toEqual(['simple', 'json', 'table', 'fields']);

@@ -4,6 +4,7 @@
  * requests are pipelined and matched to responses by `id` (responses may arrive out of order).
  * Keys and values travel as bytes.
  */
+import type { AuthRequest, AuthResults } from './auth-api.js';
 import type { WireError } from './errors.js';
 
 /** Documented limits; the server enforces them and answers TOO_LARGE / INVALID_ARGUMENT. */
@@ -234,7 +235,8 @@ export type ClientRequest =
   /** A lease's granted and remaining TTL (leader only), with its keys when `keys`. */
   | { readonly id: number; readonly op: 'leaseTimeToLive'; readonly lease: number; readonly keys?: boolean }
   /** Every lease alive (leader only). */
-  | { readonly id: number; readonly op: 'leaseList' };
+  | { readonly id: number; readonly op: 'leaseList' }
+  | AuthRequest;
 
 export type ClientOp = ClientRequest['op'];
 
@@ -290,7 +292,7 @@ export interface StateDigest {
  * are present when asked for, except in the answer to a retried write that had already applied:
  * the server answers those from its session table, which keeps no values.
  */
-export interface ClientResults {
+export interface ClientResults extends AuthResults {
   get: { readonly kv: KeyValue | null; readonly revision: number };
   put: { readonly revision: number; readonly prevKv?: KeyValue | null };
   delete: { readonly revision: number; readonly deleted: boolean; readonly prevKv?: KeyValue | null };

@@ -43,6 +43,26 @@ export const ERROR_CODES = {
    * The message says which. Definite: nothing was done.
    */
   TLS_FAILED: 'TLS_FAILED',
+  /**
+   * Auth is enabled and the request's user may not do it (no role grants the keys, or the call
+   * needs the root role). Nothing about keys the user may not read is in the message. Definite.
+   */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /**
+   * Auth is enabled and the connection has not authenticated (or its user was deleted or its
+   * password changed since): authenticate, then retry. Definite: nothing was done.
+   */
+  AUTH_REQUIRED: 'AUTH_REQUIRED',
+  /** Wrong user name or password (the message does not say which). Definite. */
+  AUTH_FAILED: 'AUTH_FAILED',
+  /** The user or role named does not exist. Definite. */
+  AUTH_NOT_FOUND: 'AUTH_NOT_FOUND',
+  /**
+   * The auth change conflicts with the auth state: the user or role already exists, auth cannot
+   * be enabled without a `root` user, the `root` role cannot be edited or taken from `root` while
+   * auth is enabled, …; the message says which. Definite.
+   */
+  AUTH_CONFLICT: 'AUTH_CONFLICT',
   /** The node is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** The connection to the server closed or could not be opened. */

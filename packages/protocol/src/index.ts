@@ -13,6 +13,8 @@
  */
 export * from './errors.js';
 export type * from './client-api.js';
+export type * from './auth-api.js';
+export { AUTH_LIMITS, ROOT_ROLE, ROOT_USER } from './auth-api.js';
 export { LIMITS, CLIENT_PROTOCOL_VERSION } from './client-api.js';
 export type { FrameDecoderOptions, FrameHandler } from './frame.js';
 export { FRAME_HEADER_BYTES, FrameBatch, FrameDecoder, encodeFrame, encodeFrames, packPayload } from './frame.js';

@@ -13,6 +13,9 @@
  * - a scan `limit` outside 1..`LIMITS.scanLimitMax`               -> INVALID_ARGUMENT.
  * - a txn with more than `LIMITS.txnOpsMax` compares, or operations in a branch -> INVALID_ARGUMENT.
  * - a lease TTL outside `LIMITS.leaseTtlSecondsMin`..`leaseTtlSecondsMax`, or a lease id below 1 -> INVALID_ARGUMENT.
+ * - a user or role name not a string of 1..`AUTH_LIMITS.nameChars` characters, a password not
+ *   a non-empty string of at most `AUTH_LIMITS.passwordBytesMax` bytes, a permission's mode not
+ *   read/write/readwrite or its range empty                     -> INVALID_ARGUMENT.
  * Keys (and scan bounds) must be non-empty byte strings; values may be empty. A `deleteRange`
  * `start` may be empty (from the first key); its `end`, when given, may not. `prevKv`, when
  * present, must be a boolean. A txn's compares and operations follow the same rules, their
@@ -20,6 +23,7 @@
  */
 import type { CasExpectation, ClientOp, ClientRequest, CompareOp, Consistency, TxnCompare, TxnOp, WriteSession } from './client-api.js';
 import { LIMITS } from './client-api.js';
+import { AUTH_LIMITS, type Permission } from './auth-api.js';
 import { KeelError } from './errors.js';
 
 /**
@@ -51,6 +55,23 @@ export const CLIENT_OPS: readonly ClientOp[] = [
   'leaseKeepAlive',
   'leaseTimeToLive',
   'leaseList',
+  'authenticate',
+  'authStatus',
+  'authEnable',
+  'authDisable',
+  'userAdd',
+  'userDelete',
+  'userGet',
+  'userList',
+  'userPasswd',
+  'userGrantRole',
+  'userRevokeRole',
+  'roleAdd',
+  'roleDelete',
+  'roleGet',
+  'roleList',
+  'roleGrant',
+  'roleRevoke',
 ];
 
 const KNOWN_OPS: ReadonlySet<string> = new Set(CLIENT_OPS);
@@ -350,7 +371,67 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
       return { id, op, lease: requireInteger(fields, 'lease', 1), ...(optionalFlag(fields, 'keys') ? { keys: true } : {}) };
     case 'leaseList':
       return { id, op };
+    case 'authStatus':
+    case 'authEnable':
+    case 'authDisable':
+    case 'userList':
+    case 'roleList':
+      return { id, op };
+    case 'authenticate':
+    case 'userAdd':
+    case 'userPasswd':
+      return { id, op, user: requireName(fields, 'user'), password: requirePassword(fields) };
+    case 'userDelete':
+    case 'userGet':
+      return { id, op, user: requireName(fields, 'user') };
+    case 'userGrantRole':
+    case 'userRevokeRole':
+      return { id, op, user: requireName(fields, 'user'), role: requireName(fields, 'role') };
+    case 'roleAdd':
+    case 'roleDelete':
+    case 'roleGet':
+      return { id, op, role: requireName(fields, 'role') };
+    case 'roleGrant': {
+      const permission = fields['permission'];
+      if (!isObject(permission)) return invalid(`'permission' must be a map, got ${describe(permission)}`);
+      return { id, op, role: requireName(fields, 'role'), permission: prefixed('permission.', () => requirePermission(permission)) };
+    }
+    case 'roleRevoke': {
+      const { start, end } = requireKeyRange(fields);
+      return { id, op, role: requireName(fields, 'role'), start, end };
+    }
   }
+}
+
+function requireName(fields: Fields, name: string): string {
+  const value = fields[name];
+  if (typeof value !== 'string' || value.length === 0 || value.length > AUTH_LIMITS.nameChars) {
+    return invalid(`'${name}' must be a string of 1 to ${AUTH_LIMITS.nameChars} characters, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function requirePassword(fields: Fields): string {
+  const value = fields['password'];
+  if (typeof value !== 'string' || value.length === 0) return invalid(`'password' must be a non-empty string`);
+  if (Buffer.byteLength(value, 'utf8') > AUTH_LIMITS.passwordBytesMax) invalid(`'password' exceeds ${AUTH_LIMITS.passwordBytesMax} bytes`);
+  return value;
+}
+
+/** `start` (may be empty: from the first key) and `end` (null: to the last key), a non-empty range. */
+function requireKeyRange(fields: Fields): { start: Uint8Array; end: Uint8Array | null } {
+  const start = requireBytes(fields, 'start', LIMITS.keyBytesMax, true);
+  const end = fields['end'] === null ? null : requireBytes(fields, 'end', LIMITS.keyBytesMax + 1, false);
+  if (end !== null && Buffer.compare(start, end) >= 0) invalid(`'end' must be after 'start' (the range would be empty)`);
+  return { start, end };
+}
+
+function requirePermission(fields: Fields): Permission {
+  const mode = fields['mode'];
+  if (mode !== 'read' && mode !== 'write' && mode !== 'readwrite') {
+    return invalid(`'mode' must be 'read', 'write' or 'readwrite', got ${describe(mode)}`);
+  }
+  return { mode, ...requireKeyRange(fields) };
 }
 
 /**

@@ -52,6 +52,23 @@ const VALID: Record<string, Record<string, unknown>> = {
   leaseKeepAlive: { id: 15, op: 'leaseKeepAlive', lease: 7 },
   leaseTimeToLive: { id: 16, op: 'leaseTimeToLive', lease: 7, keys: true },
   leaseList: { id: 17, op: 'leaseList' },
+  authenticate: { id: 20, op: 'authenticate', user: 'alice', password: 'pw' },
+  authStatus: { id: 21, op: 'authStatus' },
+  authEnable: { id: 22, op: 'authEnable' },
+  authDisable: { id: 23, op: 'authDisable' },
+  userAdd: { id: 24, op: 'userAdd', user: 'alice', password: 'pw' },
+  userDelete: { id: 25, op: 'userDelete', user: 'alice' },
+  userGet: { id: 26, op: 'userGet', user: 'alice' },
+  userList: { id: 27, op: 'userList' },
+  userPasswd: { id: 28, op: 'userPasswd', user: 'alice', password: 'pw2' },
+  userGrantRole: { id: 29, op: 'userGrantRole', user: 'alice', role: 'app' },
+  userRevokeRole: { id: 30, op: 'userRevokeRole', user: 'alice', role: 'app' },
+  roleAdd: { id: 31, op: 'roleAdd', role: 'app' },
+  roleDelete: { id: 32, op: 'roleDelete', role: 'app' },
+  roleGet: { id: 33, op: 'roleGet', role: 'app' },
+  roleList: { id: 34, op: 'roleList' },
+  roleGrant: { id: 35, op: 'roleGrant', role: 'app', permission: { mode: 'readwrite', start: key, end: new Uint8Array([0x6c]) } },
+  roleRevoke: { id: 36, op: 'roleRevoke', role: 'app', start: new Uint8Array(0), end: null },
 };
 
 function errorOf(value: unknown, frameBytes = 0): RequestValidationError {
@@ -128,10 +145,30 @@ describe('validateClientRequest', () => {
       leaseRevoke: ['lease', 'session'],
       leaseKeepAlive: ['lease'],
       leaseTimeToLive: ['lease'],
+      authenticate: ['user', 'password'],
+      userAdd: ['user', 'password'],
+      userPasswd: ['user', 'password'],
+      userDelete: ['user'],
+      userGrantRole: ['user', 'role'],
+      roleGet: ['role'],
+      roleGrant: ['role', 'permission'],
+      roleRevoke: ['role', 'start', 'end'],
     };
     for (const [op, fields] of Object.entries(required)) {
       for (const field of fields) expectRejected(without(VALID[op]!, field), 'INVALID_ARGUMENT', new RegExp(`'${field}`));
     }
+  });
+
+  it('answers INVALID_ARGUMENT for bad user and role names, passwords and permissions', () => {
+    const long = 'x'.repeat(129);
+    expectRejected({ ...VALID['userAdd']!, user: '' }, 'INVALID_ARGUMENT', /'user' must be a string of 1 to 128/);
+    expectRejected({ ...VALID['roleAdd']!, role: long }, 'INVALID_ARGUMENT', /'role'/);
+    expectRejected({ ...VALID['authenticate']!, password: '' }, 'INVALID_ARGUMENT', /'password'/);
+    expectRejected({ ...VALID['userPasswd']!, password: 'é'.repeat(513) }, 'INVALID_ARGUMENT', /exceeds 1024 bytes/);
+    const grant = VALID['roleGrant']! as { permission: Record<string, unknown> };
+    expectRejected({ ...grant, permission: { ...grant.permission, mode: 'admin' } }, 'INVALID_ARGUMENT', /'permission.mode'/);
+    expectRejected({ ...grant, permission: { ...grant.permission, end: key } }, 'INVALID_ARGUMENT', /would be empty/);
+    expectRejected({ ...grant, permission: 'all' }, 'INVALID_ARGUMENT', /'permission' must be a map/);
   });
 
   it('answers INVALID_ARGUMENT for fields of the wrong type', () => {

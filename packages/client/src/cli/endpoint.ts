@@ -11,7 +11,7 @@
 import type { Command } from 'commander';
 import { KeelError } from '@keel/protocol';
 import { KeelClient } from '../client.js';
-import type { TlsOptions } from '../options.js';
+import type { AuthOptions, TlsOptions } from '../options.js';
 import type { EndpointStatus } from '../results.js';
 import { EXIT } from './exit-codes.js';
 import { errorJson, formatStatusTable, formatTable, statusJson } from './format.js';
@@ -36,7 +36,8 @@ export function registerEndpointCommands(program: Command, ctx: CommandContext):
     .action(
       ctx.withClient(async (c, opts) => {
         const tls = ctx.tls(opts);
-        const results = await Promise.all(c.endpoints.map((e) => checkHealth(e, opts.timeout, tls)));
+        const auth = await ctx.auth(opts);
+        const results = await Promise.all(c.endpoints.map((e) => checkHealth(e, opts.timeout, tls, auth)));
         if (ctx.json()) ctx.printJson(results.map(({ error, ...r }) => ({ ...r, ...(error !== undefined ? { error: errorJson(error) } : {}) })));
         else {
           ctx.out(formatTable(['ENDPOINT', 'HEALTH', 'TOOK', 'ERROR'], results.map((r) => [r.endpoint, String(r.health), `${r.tookMs}ms`, r.error !== undefined ? `${r.error.code}: ${r.error.message}` : ''])));
@@ -60,9 +61,9 @@ export function registerEndpointCommands(program: Command, ctx: CommandContext):
 }
 
 /** Checks `endpoint` alone: a client that knows no other node asks it for its status, then reads through it. */
-async function checkHealth(endpoint: string, timeoutMs: number, tls: TlsOptions | undefined): Promise<Health> {
+async function checkHealth(endpoint: string, timeoutMs: number, tls: TlsOptions | undefined, auth: AuthOptions | undefined): Promise<Health> {
   const started = performance.now();
-  const client = new KeelClient({ endpoints: [endpoint], timeoutMs, ...(tls !== undefined ? { tls } : {}) });
+  const client = new KeelClient({ endpoints: [endpoint], timeoutMs, ...(tls !== undefined ? { tls } : {}), ...(auth !== undefined ? { auth } : {}) });
   const took = (): number => Math.round(performance.now() - started);
   try {
     const [status] = await client.status();

@@ -21,6 +21,7 @@ export const EXIT = {
   UNAVAILABLE: 3,
   FAILED: 4,
   BACKUP_DAMAGED: 5,
+  DENIED: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -45,6 +46,11 @@ const BY_CODE: Record<ErrorCode, ExitCode> = {
   UNKNOWN_COMMAND: EXIT.FAILED,
   MALFORMED_FRAME: EXIT.FAILED,
   INTERNAL: EXIT.FAILED,
+  AUTH_NOT_FOUND: EXIT.FAILED,
+  AUTH_CONFLICT: EXIT.FAILED,
+  PERMISSION_DENIED: EXIT.DENIED,
+  AUTH_REQUIRED: EXIT.DENIED,
+  AUTH_FAILED: EXIT.DENIED,
 };
 
 /** The exit status for an error that ended a command. */
@@ -67,4 +73,6 @@ export const EXIT_CODES_HELP = `Exit status:
      status: no endpoint answered; endpoint health/status: any endpoint unhealthy
   4  refused or failed by the cluster for another reason (INVALID_MEMBERSHIP,
      CONF_CHANGE_PENDING, INTERNAL, ...), or an unexpected error
-  5  snapshot: the backup is damaged or truncated`;
+  5  snapshot: the backup is damaged or truncated
+  6  refused by auth: wrong user or password (AUTH_FAILED), not authenticated
+     (AUTH_REQUIRED), or the user may not do it (PERMISSION_DENIED)`;

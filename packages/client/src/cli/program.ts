@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { BackupError, KeelError } from '@keel/protocol';
 import { KeelClient } from '../client.js';
-import type { TlsOptions } from '../options.js';
+import type { AuthOptions, TlsOptions } from '../options.js';
+import { registerAuthCommands } from './auth-commands.js';
+import { PasswordPrompt, parseUserFlag } from './credentials.js';
 import type { CasCondition, DeleteRange } from '../validate.js';
 import { completionScript, COMPLETION_SHELLS } from './completion.js';
 import type { CompletionShell } from './completion.js';
@@ -43,6 +45,8 @@ export interface GlobalOptions {
   cacert?: string;
   cert?: string;
   key?: string;
+  user?: string;
+  password?: string;
   keysOnly?: boolean;
   printValueOnly?: boolean;
 }
@@ -64,6 +68,8 @@ export interface CommandContext {
   json(): boolean;
   /** The TLS settings of --cacert/--cert/--key, for a client the command opens itself; `undefined` for plaintext. */
   tls(opts: GlobalOptions): TlsOptions | undefined;
+  /** The credentials of --user/--password (asked at the terminal when needed), for a client the command opens itself. */
+  auth(opts: GlobalOptions): Promise<AuthOptions | undefined>;
   out(text: string | Uint8Array): void;
   /** A line for the person at the terminal (stderr). */
   err(text: string): void;
@@ -107,6 +113,9 @@ Examples:
   $ kvctl endpoint health                    exit 3 when any endpoint is unhealthy
   $ kvctl snapshot save backup.keel          a consistent backup; restore with keel-server restore
   $ kvctl snapshot status backup.keel        check it: revision, keys, size, checksum
+  $ kvctl --user alice get greeting          as user alice (the password is asked; or alice:secret, --password)
+  $ kvctl user add root                      then: kvctl auth enable (see "Securing a cluster" in the README)
+  $ kvctl role grant app readwrite app/ --prefix    role app may read and write keys under app/
   $ kvctl --json get greeting                machine-readable output (same as -w json)
   $ source <(kvctl completion bash)          tab completion in bash (zsh: kvctl completion zsh)
 
@@ -147,6 +156,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--cacert <file>', "connect with TLS, trusting the nodes' certificates signed by this PEM CA certificate")
     .option('--cert <file>', 'PEM client certificate, for nodes that require one (with --key; implies TLS)')
     .option('--key <file>', 'PEM private key of --cert')
+    .option('--user <name[:password]>', 'authenticate as this user (the password is asked at the terminal when not given)')
+    .option('--password <password>', 'the password of --user (instead of name:password or typing it)')
     .addHelpText('after', EXAMPLES);
 
   /** Runs `body` with a connected client and a printer built from the options. */
@@ -168,11 +179,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       })`;
       const leaderHint = leaderCache.read(endpoints);
       const tls = tlsOptions(opts);
+      const auth = await credentials(opts);
       const c = new KeelClient({
         endpoints,
         timeoutMs: opts.timeout,
         ...(leaderHint !== undefined ? { leaderHint } : {}),
         ...(tls !== undefined ? { tls } : {}),
+        ...(auth !== undefined ? { auth } : {}),
       });
       client = c;
       rememberLeader = () => {
@@ -181,6 +194,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       };
       status = (await body({ client: c, opts, print }, ...(args.slice(0, -1) as A))) ?? EXIT.OK;
     };
+
+  const prompt = new PasswordPrompt(io.stdin, io.stderr, (what) => new UsageError(`missing ${what}: stdin is not a terminal to type it at (give it as an option)`));
+  /** The credentials of --user / --password, asking for the password at the terminal when it is not given (once per run). */
+  let asked: Promise<AuthOptions | undefined> | undefined;
+  const credentials = (opts: GlobalOptions): Promise<AuthOptions | undefined> => (asked ??= askCredentials(opts));
+  const askCredentials = async (opts: GlobalOptions): Promise<AuthOptions | undefined> => {
+    if (opts.user === undefined) {
+      if (opts.password !== undefined) throw new UsageError('--password needs --user');
+      return undefined;
+    }
+    const { user, password } = parseUserFlag(opts.user, opts.password);
+    if (user.length === 0) throw new UsageError('--user needs a user name');
+    return { user, password: password ?? (await prompt.ask('Password: ', `the password of ${user}`)) };
+  };
 
   /** The value argument, a file, or stdin when the argument is "-" or absent and stdin is not a terminal. */
   const valueOf = async (arg: string | undefined, file: string | undefined, what: string): Promise<string | Uint8Array> => {
@@ -444,6 +471,7 @@ Example:
       withClient<A>(({ client: c, opts }, ...args: A) => body(c, opts, ...args)),
     json: () => json,
     tls: tlsOptions,
+    auth: credentials,
     out,
     err: (text) => void io.stderr.write(text),
     printJson: (value) => out(JSON.stringify(value) + '\n'),
@@ -451,6 +479,7 @@ Example:
   registerEndpointCommands(program, context);
   registerSnapshotCommands(program, context);
   registerCoordinationCommands(program, context);
+  registerAuthCommands(program, { ...context, prompt, usage: (message) => new UsageError(message) });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

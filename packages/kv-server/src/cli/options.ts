@@ -59,6 +59,7 @@ type ConfigKey =
   | 'readyApplyLagMax'
   | 'logLevel'
   | 'ignoreInitialClusterMismatch'
+  | 'tlsWatchMs'
   | TlsKey;
 
 type TlsKey = 'peerCert' | 'peerKey' | 'peerCa' | 'clientCert' | 'clientKey' | 'clientCa';
@@ -285,6 +286,12 @@ const SETTINGS: readonly Setting[] = [
     env: 'KEEL_CLIENT_CA',
     description: 'PEM CA certificate(s): when given, every client must present a certificate signed by one of them',
   },
+  {
+    key: 'tlsWatchMs',
+    flag: '--tls-watch-ms <ms>',
+    env: 'KEEL_TLS_WATCH_MS',
+    description: 'also reload the TLS files when they change, checking every ms milliseconds (default: only on SIGHUP)',
+  },
 ];
 
 const CONFIG_FILE_ENV = 'KEEL_CONFIG';
@@ -296,8 +303,9 @@ a JSON file given with --config, whose keys are the camelCase option names, e.g.
 ("initialCluster" may also be an array of {"id", "peerAddress", "clientAddress"}; "peers" an object {"2": "host:port"}).
 Precedence: command line, then environment, then config file, then defaults.
 
-TLS: the certificate, key and CA files are read at start-up and again on SIGHUP (new connections
-use the new ones; a file that cannot be used is logged and the old certificates kept).
+TLS: the certificate, key and CA files are read at start-up and again on SIGHUP, or when they
+change with --tls-watch-ms (new connections use the new ones; a file that cannot be used is logged
+and the old certificates kept).
 
 Logs: one JSON object per line on stdout, with ts, level, event, nodeId, term and role.
 Exit status (a failure is named in one line on stderr): 0 after a clean shutdown (SIGTERM/SIGINT),
@@ -447,6 +455,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     ignoreInitialClusterMismatch:
       get('ignoreInitialClusterMismatch') === undefined ? NODE_DEFAULTS.ignoreInitialClusterMismatch : parseBool(get('ignoreInitialClusterMismatch')!),
     tls: parseTls(get),
+    ...(get('tlsWatchMs') === undefined ? {} : { tlsWatchMs: parseInteger(get('tlsWatchMs')!, 1) }),
   };
   return validateNodeConfig(config);
 }

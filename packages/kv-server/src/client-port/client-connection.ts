@@ -30,6 +30,7 @@
  *   certainly not applied).
  */
 import type net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from '@keel/raft';
 import type { ClientRequest, ClientResponse, ClientResults, PeerHelloResult, WireError } from '@keel/protocol';
 import {
@@ -54,7 +55,17 @@ import {
 import { closeGracefully } from '../transport/graceful-close.js';
 import { responseBytesBound } from './response-cost.js';
 
-export type ClientHandler = (request: ClientRequest) => Promise<ClientResults[ClientRequest['op']]>;
+export type ClientHandler = (request: ClientRequest, identity: ConnectionIdentity) => Promise<ClientResults[ClientRequest['op']]>;
+
+/** Who is at the other end of a connection, as far as auth knows (the auth gate reads and sets it). */
+export interface ConnectionIdentity {
+  /** Common name of the client certificate the port verified (on ports that require client certificates). */
+  readonly certificateName: string | undefined;
+  /** The user the connection authenticated as, with the revision of the password it used. */
+  user: { readonly name: string; readonly passwordRevision: number } | undefined;
+  /** An `authenticate` is running on the connection. */
+  authenticating: boolean;
+}
 
 export interface ClientConnectionSettings {
   readonly logger: Logger;
@@ -80,6 +91,7 @@ export function nowMs(): number {
 
 export class ClientConnection {
   private readonly decoder: FrameDecoder;
+  readonly identity: ConnectionIdentity;
   private readonly batch: FrameBatch;
   /** Requests accepted and not yet answered: waiting in `queue` or running. */
   private accepted = 0;
@@ -114,6 +126,7 @@ export class ClientConnection {
     private readonly settings: ClientConnectionSettings,
   ) {
     socket.setNoDelay(true);
+    this.identity = { certificateName: certificateName(socket), user: undefined, authenticating: false };
     this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes });
     this.batch = new FrameBatch(settings.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -308,7 +321,7 @@ export class ClientConnection {
     this.notePeak();
     let pending: Promise<ClientResults[ClientRequest['op']]>;
     try {
-      pending = this.settings.handle(request);
+      pending = this.settings.handle(request, this.identity);
     } catch (error) {
       pending = Promise.reject(error);
     }
@@ -406,6 +419,13 @@ export class ClientConnection {
     closeGracefully(this.socket, this.batch.take());
     this.settings.onClosed(this);
   }
+}
+
+/** The common name of the verified certificate of a TLS client, if any. */
+function certificateName(socket: net.Socket): string | undefined {
+  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn.length > 0 ? cn : undefined;
 }
 
 /** The first frame of a node dialling this port as its peer port. */

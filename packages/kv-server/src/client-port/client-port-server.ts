@@ -33,7 +33,7 @@ import { connectionsFullError, evictedError, plaintextClientAtTlsPortError, untr
 import { CLOSE_GRACE_MS, closeGracefully } from '../transport/graceful-close.js';
 import { ListenError, formatAddress } from '../transport/listen-error.js';
 import { TlsAcceptor, type TlsCredentials } from '../tls/index.js';
-import { ClientConnection, nowMs, type ClientConnectionSettings } from './client-connection.js';
+import { ClientConnection, nowMs, type ClientConnectionSettings, type ConnectionIdentity } from './client-connection.js';
 
 /**
  * Default budget of response bytes held per connection (see
@@ -79,7 +79,7 @@ export interface ClientPortOptions {
   port: number;
   logger: Logger;
   /** Runs a validated request; throw (reject with) a `KeelError` to answer an error. Other errors answer INTERNAL. */
-  handle(request: ClientRequest): Promise<ClientResults[ClientRequest['op']]>;
+  handle(request: ClientRequest, identity: ConnectionIdentity): Promise<ClientResults[ClientRequest['op']]>;
   /** TLS on every connection with these credentials; with a CA, client certificates are required. Default: plaintext. */
   tls?: TlsCredentials;
   /** Where this node listens for peers, named to a node that dials the client port by mistake. Default: not named. */
@@ -147,7 +147,7 @@ export class ClientPortServer {
     positiveInteger('responseBytesPerConnectionMax', responseBytes, RESPONSE_BYTES_PER_CONNECTION_MIN);
     this.settings = {
       logger: o.logger,
-      handle: (request: ClientRequest) => this.o.handle(request),
+      handle: (request: ClientRequest, identity: ConnectionIdentity) => this.o.handle(request, identity),
       maxFrameBytes: o.maxFrameBytes ?? LIMITS.frameBytesMax,
       inflightMax: inflight,
       responseBytesMax: responseBytes,

@@ -1,4 +1,5 @@
 export type { ClientConnectionStats, ClientPortOptions } from './client-port-server.js';
+export type { ConnectionIdentity } from './client-connection.js';
 export {
   CLIENT_TIMEOUT_DEFAULTS,
   ClientPortServer,

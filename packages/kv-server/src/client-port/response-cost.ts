@@ -4,7 +4,7 @@
  * requests already running can never produce more than the budget between them. One place for
  * these estimates.
  */
-import { LIMITS, type ClientRequest } from '@keel/protocol';
+import { AUTH_LIMITS, LIMITS, type ClientRequest } from '@keel/protocol';
 
 /** Room for the envelope, revisions and an error message around a response's keys and values. */
 const ENVELOPE_BYTES = 4 * 1024;
@@ -46,6 +46,24 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   // At most LIMITS.leasesMax ids of at most 9 bytes each.
   leaseList: LIMITS.leasesMax * 9 + ENVELOPE_BYTES,
   leaderTransfer: ADMIN_RESPONSE_BYTES,
+  authenticate: ENVELOPE_BYTES,
+  authStatus: ENVELOPE_BYTES,
+  authEnable: ENVELOPE_BYTES,
+  authDisable: ENVELOPE_BYTES,
+  userAdd: ENVELOPE_BYTES,
+  userDelete: ENVELOPE_BYTES,
+  userPasswd: ENVELOPE_BYTES,
+  userGrantRole: ENVELOPE_BYTES,
+  userRevokeRole: ENVELOPE_BYTES,
+  roleAdd: ENVELOPE_BYTES,
+  roleDelete: ENVELOPE_BYTES,
+  roleGrant: ENVELOPE_BYTES,
+  roleRevoke: ENVELOPE_BYTES,
+  // Bounded by AUTH_LIMITS: 256 role names, 10 000 names, 1024 permissions of two keys each.
+  userGet: AUTH_LIMITS.rolesPerUserMax * (AUTH_LIMITS.nameChars * 4 + 8) + ENVELOPE_BYTES,
+  userList: AUTH_LIMITS.usersMax * (AUTH_LIMITS.nameChars * 4 + 8) + ENVELOPE_BYTES,
+  roleList: AUTH_LIMITS.rolesMax * (AUTH_LIMITS.nameChars * 4 + 8) + ENVELOPE_BYTES,
+  roleGet: AUTH_LIMITS.permissionsPerRoleMax * (2 * LIMITS.keyBytesMax + 32) + ENVELOPE_BYTES,
 };
 
 /**

@@ -1,8 +1,11 @@
+import { KeelError } from '@keel/protocol';
 import type { CasExpectation, ClientRequest, ClientResults, Consistency, Member, NodeStatus, TxnCompare, WriteSession } from '@keel/protocol';
 import type { ConfChange, NodeId } from '@keel/raft';
+import type { AuthCommand } from '../state-machine/auth-commands.js';
+import type { AuthState } from '../state-machine/auth-state.js';
 import { encodeMemberContext, type Command } from '../state-machine/commands.js';
 import type { WriteResult } from '../state-machine/sessions.js';
-import { invalidArgumentError, unknownCommandError } from './errors.js';
+import { internalError, invalidArgumentError, unknownCommandError } from './errors.js';
 import type { MembershipRequest } from './membership-checks.js';
 
 type Results = ClientResults;
@@ -39,6 +42,12 @@ export interface NodeOperations {
   leaseTimeToLive(lease: number, keys: boolean): Promise<Results['leaseTimeToLive']>;
   /** Every lease (leader only). */
   leaseList(): Promise<Results['leaseList']>;
+  /** The auth state as of the applied index. */
+  auth(): AuthState;
+  /** Propose an auth change and answer once it applied. */
+  writeAuth(command: AuthCommand): Promise<{ readonly revision: number }>;
+  /** A salted hash of `password` for the log (scrypt, off the event loop). */
+  hashPassword(password: string): Promise<Uint8Array>;
 }
 
 /**
@@ -114,6 +123,44 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
       return node.leaseTimeToLive(request.lease, request.keys === true);
     case 'leaseList':
       return node.leaseList();
+    case 'authenticate':
+      throw internalError('authenticate is answered by the client port (the auth gate), not the node');
+    case 'authStatus':
+      return node.read('linearizable', () => Promise.resolve({ enabled: node.auth().enabled, revision: node.auth().revision }));
+    case 'userGet':
+      return node.read('linearizable', async () => {
+        const u = node.auth().user(request.user);
+        if (u === undefined) throw new KeelError('AUTH_NOT_FOUND', `user ${JSON.stringify(request.user)} does not exist`);
+        return { user: request.user, roles: u.roles };
+      });
+    case 'userList':
+      return node.read('linearizable', () => Promise.resolve({ users: node.auth().userNames() }));
+    case 'roleGet':
+      return node.read('linearizable', async () => {
+        const permissions = node.auth().permissions(request.role);
+        if (permissions === undefined) throw new KeelError('AUTH_NOT_FOUND', `role ${JSON.stringify(request.role)} does not exist`);
+        return { role: request.role, permissions };
+      });
+    case 'roleList':
+      return node.read('linearizable', () => Promise.resolve({ roles: node.auth().roleNames() }));
+    case 'userAdd':
+    case 'userPasswd':
+      return node.hashPassword(request.password).then((passwordHash) => node.writeAuth({ op: request.op, user: request.user, passwordHash }));
+    case 'authEnable':
+    case 'authDisable':
+      return node.writeAuth({ op: request.op });
+    case 'userDelete':
+      return node.writeAuth({ op: request.op, user: request.user });
+    case 'userGrantRole':
+    case 'userRevokeRole':
+      return node.writeAuth({ op: request.op, user: request.user, role: request.role });
+    case 'roleAdd':
+    case 'roleDelete':
+      return node.writeAuth({ op: request.op, role: request.role });
+    case 'roleGrant':
+      return node.writeAuth({ op: request.op, role: request.role, permission: request.permission });
+    case 'roleRevoke':
+      return node.writeAuth({ op: request.op, role: request.role, start: request.start, end: request.end });
     default: {
       const op: never = request;
       throw unknownCommandError((op as { op: unknown }).op);

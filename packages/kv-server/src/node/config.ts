@@ -112,6 +112,8 @@ export interface KeelNodeConfig {
    * signed. The files are read at start-up and again on SIGHUP (`KeelNode.reloadTls`).
    */
   readonly tls: { readonly peer?: TlsFilePaths; readonly client?: TlsFilePaths };
+  /** Also reload the TLS files when they change, polling them every this many ms; absent: only on SIGHUP. */
+  readonly tlsWatchMs?: number;
 }
 
 /** What the node core needs of the configuration, in ticks where the process thinks in ms. */

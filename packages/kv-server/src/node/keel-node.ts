@@ -4,7 +4,9 @@ import { RawNode, SeededRng } from '@keel/raft';
 import { NodeAdmin } from '../admin/node-admin.js';
 import { ClientPortServer } from '../client-port/index.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
-import { TlsCredentials, TlsFilesError, type TlsFilePaths } from '../tls/index.js';
+import { AuthGate } from '../auth/auth-gate.js';
+import { PasswordHasher } from '../auth/password-hash.js';
+import { TlsCredentials, TlsFilesError, watchTlsFiles, type TlsFilePaths } from '../tls/index.js';
 import { PeerTransport } from '../transport/index.js';
 import { ConfigError, coreConfigOf, effectivePeerLivenessTimeoutMs, type KeelNodeConfig, type ListenAddress } from './config.js';
 import { startingError } from './errors.js';
@@ -50,7 +52,12 @@ export class KeelNode {
     readonly clientPort: number,
     private readonly logger: JsonLogger,
     private readonly tls: readonly TlsCredentials[],
-  ) {}
+  ) {
+    if (config.tlsWatchMs !== undefined && tls.length > 0) this.unwatchTls = watchTlsFiles(tls, config.tlsWatchMs, () => this.reloadTls('file-watch'));
+  }
+
+  /** Stops the file watch of `--tls-watch-ms`. */
+  private readonly unwatchTls: () => void = () => {};
 
   /** Open the stores, listen on the peer and client ports, bootstrap a new data dir, start ticking. */
   static async start(config: KeelNodeConfig, logger: JsonLogger, hooks: KeelNodeHooks = {}): Promise<KeelNode> {
@@ -73,6 +80,13 @@ export class KeelNode {
     const stores = await openLevelStores(config.dataDir, { nodeId: config.id, logger, ...(admin !== undefined ? { wrapDisk: admin.wrapDisk } : {}) });
     // Until the core exists (a few ms of start-up) peers and clients are not served.
     let core: NodeCore | undefined;
+    const passwords = new PasswordHasher();
+    const gate = new AuthGate({
+      auth: () => stores.state.auth(),
+      passwords,
+      leaseKeys: (id) => stores.state.leases().get(id)?.keys.values(),
+      run: (request, authorize) => (core !== undefined ? core.handle(request, authorize) : Promise.reject(startingError())),
+    });
     const listening = { peerAddress: '', clientAddress: '', adminAddress: '' };
     const transport = new PeerTransport({
       clusterId: config.clusterId,
@@ -95,11 +109,7 @@ export class KeelNode {
       logger,
       ...(clientTls !== undefined ? { tls: clientTls } : {}),
       peerAddress: () => (core?.advertised() ?? listening).peerAddress,
-      handle: (request) => {
-        const running = core;
-        if (running === undefined) return Promise.reject(startingError());
-        return admin !== undefined ? admin.observe(request.op, () => running.handle(request)) : running.handle(request);
-      },
+      handle: (request, identity) => (admin !== undefined ? admin.observe(request.op, () => gate.handle(request, identity)) : gate.handle(request, identity)),
       maxConnections: config.maxClientConnections,
       responseBytesPerConnectionMax: config.clientResponseBudgetBytes,
       firstRequestTimeoutMs: config.clientFirstRequestTimeoutMs,
@@ -138,6 +148,7 @@ export class KeelNode {
         logger,
         observer: admin !== undefined ? observers(stats, admin.metrics) : stats,
         listening,
+        passwords,
         onFatal: (err) => (hooks.onFatal !== undefined ? hooks.onFatal(err) : void node?.close()),
       });
       core = started;
@@ -184,13 +195,13 @@ export class KeelNode {
    * Reads every TLS certificate, key and CA file again (SIGHUP): new connections use them, open
    * ones keep theirs. A side whose files cannot be used is logged and keeps its old credentials.
    */
-  reloadTls(): void {
+  reloadTls(cause: 'signal' | 'file-watch' = 'signal'): void {
     for (const credentials of this.tls) {
       try {
         credentials.reload();
-        this.logger.log('info', 'tls.reloaded', { flags: credentials.flagPrefix, ...credentials.paths });
+        this.logger.log('info', 'tls.reloaded', { flags: credentials.flagPrefix, cause, ...credentials.paths });
       } catch (error) {
-        this.logger.log('error', 'tls.reload.failed', { flags: credentials.flagPrefix, error: (error as Error).message });
+        this.logger.log('error', 'tls.reload.failed', { flags: credentials.flagPrefix, cause, error: (error as Error).message });
       }
     }
   }
@@ -209,6 +220,7 @@ export class KeelNode {
   private async shutdown(): Promise<void> {
     this.logger.log('info', 'node.stopping', {});
     clearInterval(this.tickTimer);
+    this.unwatchTls();
     const steps: Array<[string, () => Promise<void>]> = [
       ['admin', async () => this.admin?.close()],
       ['core', () => this.core.close()],

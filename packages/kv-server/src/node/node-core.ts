@@ -1,6 +1,7 @@
 import { KeelError, LIMITS } from '@keel/protocol';
 import type { ClientRequest, ClientResults, KeyValue, Member, NodeStatus, WireError } from '@keel/protocol';
 import type { ConfChange, Entry, Message, NodeId, RawNode, Ready, Role, Snapshot, SnapshotMeta, SoftState } from '@keel/raft';
+import { encodeAuthCommand, type AuthCommand } from '../state-machine/auth-commands.js';
 import { encodeCommand, type Command } from '../state-machine/commands.js';
 import { persistReady } from '../storage/node-stores.js';
 import type { ApplyResult, SnapshotStream } from '../storage/state-store.js';
@@ -453,10 +454,21 @@ export class NodeCore {
   // Client requests
   // -------------------------------------------------------------------------------------------
 
-  /** Answer one validated client request (the client port validated shape and limits). Rejects with KeelError. */
-  async handle(request: ClientRequest): Promise<AnyResult> {
+  /**
+   * Answer one validated client request (the client port validated shape and limits). Rejects with
+   * KeelError. `authorize` (the auth gate's check) runs again once a linearizable read's index applied.
+   */
+  async handle(request: ClientRequest, authorize?: () => void): Promise<AnyResult> {
     if (this.closing) throw shuttingDownError(false);
-    return dispatch(request, this.operations);
+    if (authorize === undefined || !this.ports.state.auth().enabled) return dispatch(request, this.operations);
+    // Async: a refusal must reject this read's promise, never throw into the read tracker (which
+    // serves reads from the apply chain: a throw there would stop the node).
+    const read: NodeOperations['read'] = (consistency, run) =>
+      this.read(consistency, async () => {
+        authorize();
+        return run();
+      });
+    return dispatch(request, { ...this.operations, read });
   }
 
   /** The node as client requests see it. */
@@ -485,6 +497,10 @@ export class NodeCore {
         return { lease, ttl: l.ttl, remaining, ...(keys ? { keys: keyList(l.keys.values()) } : {}) };
       }),
     leaseList: () => this.leaderRead(() => ({ leases: [...this.ports.state.leases().values()].map((l) => l.id).sort((a, b) => a - b) })),
+    auth: () => this.ports.state.auth(),
+    writeAuth: (command) => this.writeAuth(command),
+    hashPassword: (password) =>
+      this.ports.passwords !== undefined ? this.ports.passwords.hash(password) : Promise.reject(internalError('this node cannot hash passwords')),
   };
 
   /**
@@ -552,6 +568,15 @@ export class NodeCore {
       } else {
         resolve(r.result as WriteResult);
       }
+    });
+  }
+
+  /** Propose an auth change; answer once it applied. */
+  private writeAuth(command: AuthCommand): Promise<{ readonly revision: number }> {
+    return this.propose(encodeOrReject(() => encodeAuthCommand(command)), (r, resolve, reject) => {
+      if (r.kind !== 'command') reject(internalError(`entry ${r.index} applied as ${r.kind}, expected an auth command`));
+      else if (isWireError(r.result)) reject(KeelError.fromWire(r.result));
+      else resolve({ revision: r.result.revision });
     });
   }
 

@@ -18,7 +18,7 @@ export type LogStorePort = Pick<LogStore, 'raftStorage' | 'persist' | 'createSna
 /** The state store as the core uses it: apply, local reads and digest, snapshots out and in. */
 export type StateStorePort = Pick<
   StateStore,
-  'appliedIndex' | 'members' | 'leases' | 'apply' | 'get' | 'scan' | 'digest' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
+  'appliedIndex' | 'members' | 'leases' | 'auth' | 'apply' | 'get' | 'scan' | 'digest' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
 >;
 
 /** Where messages to peers go (the TCP transport, or the simulated network). */
@@ -93,6 +93,8 @@ export interface NodeCorePorts {
   readonly observer?: NodeObserver;
   /** Where this node listens (bound addresses; '' when not dialable as is). */
   readonly listening: ListeningAddresses;
+  /** Hashes passwords for `userAdd` / `userPasswd` (scrypt, auth/password-hash.ts); without it those calls fail. */
+  readonly passwords?: { hash(password: string): Promise<Uint8Array> };
   /** The node hit an error it cannot continue after (durable write failed, invariant broken). */
   readonly onFatal: (error: unknown) => void;
 }

@@ -14,7 +14,8 @@
  *   leaseRevoke: [8, lease, clientId, seq, ackedBelow]
  *   leaseExpire: [9, lease]          proposed by the leader when a lease ran out; no session (a
  *                                    lease already gone makes it a no-op)
- * (Code 3 was cas, before store format 2: a cas is now a txn. Code 6 belongs to watches.)
+ * (Code 3 was cas, before store format 2: a cas is now a txn. Code 6 belongs to watches.) Codes
+ * 20–39 are the auth commands (auth-commands.ts): they carry no write session.
  *
  * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
  * mistake: the client port validates requests first), so nothing malformed reaches the log.
@@ -27,6 +28,7 @@
  * safe integer; a TTL in LIMITS.leaseTtlSecondsMin..leaseTtlSecondsMax.
  */
 import { LIMITS, type TxnCompare, type TxnOp, type WriteSession } from '@keel/protocol';
+import { authCommandProblem, isAuthCode, toAuthCommand, type AuthCommand } from './auth-commands.js';
 import { StateMachineError } from './errors.js';
 import { isCount, keyProblem, leaseIdProblem, rangeProblem, valueProblem } from './field-rules.js';
 import { pack, plainBytes, unpack } from './msgpack.js';
@@ -78,6 +80,9 @@ export type Command =
 
 /** A command a client sent: one with a write session. */
 export type SessionCommand = Exclude<Command, { op: 'leaseExpire' }>;
+
+/** What a log entry's data decodes to: a client write or an auth change. */
+export type LogCommand = Command | AuthCommand;
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
@@ -156,7 +161,7 @@ export function encodeCommand(c: Command): Uint8Array {
 }
 
 /** Decode a log entry's command. Throws `StateMachineError('MALFORMED_COMMAND')` on anything invalid. */
-export function decodeCommand(data: Uint8Array): Command {
+export function decodeCommand(data: Uint8Array): LogCommand {
   let raw: unknown;
   try {
     raw = unpack(data);
@@ -164,6 +169,12 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new StateMachineError('MALFORMED_COMMAND', 'command is not valid msgpack', { cause });
   }
   if (!Array.isArray(raw)) throw new StateMachineError('MALFORMED_COMMAND', 'command is not an array');
+  if (isAuthCode(raw[0])) {
+    const auth = toAuthCommand(raw);
+    const problem = auth === undefined ? 'unknown auth operation or wrong arity' : authCommandProblem(auth);
+    if (problem !== undefined) throw new StateMachineError('MALFORMED_COMMAND', `malformed command: ${problem}`);
+    return auth!;
+  }
   const command = toCommand(raw);
   const problem = command === undefined ? 'unknown operation or wrong arity' : commandProblem(command);
   if (problem !== undefined) throw new StateMachineError('MALFORMED_COMMAND', `malformed command: ${problem}`);

@@ -13,7 +13,9 @@ export type StateMachineErrorCode =
   /** A stored key-value record is not valid (corruption, or a bad snapshot). */
   | 'MALFORMED_VALUE'
   /** A stored lease record is not valid (corruption, or a bad snapshot). */
-  | 'MALFORMED_LEASE';
+  | 'MALFORMED_LEASE'
+  /** The stored auth record is not valid (corruption, or a bad snapshot). */
+  | 'MALFORMED_AUTH';
 
 export class StateMachineError extends Error {
   override readonly name = 'StateMachineError';

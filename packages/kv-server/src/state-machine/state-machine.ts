@@ -19,11 +19,14 @@
  *  - a write already applied for the same (clientId, seq) is answered with its first result and
  *    not applied again; one the session table has forgotten is answered INDETERMINATE.
  *  - an entry whose data does not decode is answered INTERNAL and has no effect.
+ *  - auth commands (codes 20–39) change the auth state (auth-state.ts), not user data.
  *  - no-op entries (empty data) and conf entries have no effect on user data.
  */
 import { ERROR_CODES, LIMITS, type ClientResults, type Member, type TxnOp, type WireError } from '@keel/protocol';
 import type { ConfState, Entry, Logger } from '@keel/raft';
-import { decodeCommand, type Command, type SessionCommand } from './commands.js';
+import { isAuthCommand } from './auth-commands.js';
+import type { AuthState } from './auth-state.js';
+import { decodeCommand, type Command, type LogCommand, type SessionCommand } from './commands.js';
 import { StateMachineError } from './errors.js';
 import { KvState, keyId, type ApplyWriter, type RangeReader } from './kv-state.js';
 import type { LeaseChange, LeaseTable } from './leases.js';
@@ -43,7 +46,7 @@ export type { ApplyWriter, RangeReader } from './kv-state.js';
 /** Entries decoded and the user keys they touch (read them, in this order, before `execute`). */
 export interface PreparedApply {
   readonly entries: readonly Entry[];
-  readonly commands: ReadonlyArray<Command | StateMachineError | undefined>;
+  readonly commands: ReadonlyArray<LogCommand | StateMachineError | undefined>;
   readonly keys: readonly Uint8Array[];
 }
 
@@ -54,6 +57,8 @@ export class StateMachine {
   constructor(
     readonly sessions: SessionTable,
     readonly leases: LeaseTable,
+    /** Users, roles and whether auth is enabled, as of the last applied entry (auth-state.ts). */
+    readonly auth: AuthState,
     members: readonly Member[],
     conf: ConfState,
     private readonly logger?: Logger,
@@ -73,7 +78,7 @@ export class StateMachine {
 
   /** Decode the commands of `entries` (never throws on bad data) and list the keys to read. */
   prepare(entries: readonly Entry[]): PreparedApply {
-    const commands: Array<Command | StateMachineError | undefined> = new Array(entries.length);
+    const commands: Array<LogCommand | StateMachineError | undefined> = new Array(entries.length);
     const keys: Uint8Array[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < entries.length; i++) {
@@ -82,6 +87,7 @@ export class StateMachine {
       try {
         const c = decodeCommand(e.data);
         commands[i] = c;
+        if (isAuthCommand(c)) continue;
         // A range delete reads its range when it applies.
         const touched = this.keysOf(c);
         for (const key of touched) {
@@ -132,10 +138,11 @@ export class StateMachine {
     current: ReadonlyArray<Uint8Array | undefined>,
     writer: ApplyWriter,
     store: RangeReader,
-  ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; sessionChanges: SessionChange[]; leaseChanges: LeaseChange[] }> {
+  ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; authChanged: boolean; sessionChanges: SessionChange[]; leaseChanges: LeaseChange[] }> {
     const state = new KvState(prepared.keys, current, store, writer, this.leases);
     const results: ApplyResult[] = new Array(prepared.entries.length);
     let membershipChanged = false;
+    let authChanged = false;
     for (let i = 0; i < prepared.entries.length; i++) {
       const e = prepared.entries[i]!;
       if (e.type === 'confChange') {
@@ -162,6 +169,13 @@ export class StateMachine {
         results[i] = { index: e.index, term: e.term, kind: 'command', result };
         continue;
       }
+      if (isAuthCommand(c)) {
+        // Auth changes are idempotent or refused when repeated: no write session.
+        const result = this.auth.apply(c, e.index);
+        authChanged ||= !('code' in result);
+        results[i] = { index: e.index, term: e.term, kind: 'command', result };
+        continue;
+      }
       const seen = this.sessions.lookup(c.session);
       let result: WriteResult | WireError;
       if (seen.kind === 'duplicate') {
@@ -183,7 +197,7 @@ export class StateMachine {
       }
       results[i] = { index: e.index, term: e.term, kind: 'command', result };
     }
-    return { results, membershipChanged, sessionChanges: this.sessions.drainChanges(), leaseChanges: this.leases.drainChanges() };
+    return { results, membershipChanged, authChanged, sessionChanges: this.sessions.drainChanges(), leaseChanges: this.leases.drainChanges() };
   }
 }
 

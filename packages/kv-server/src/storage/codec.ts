@@ -97,9 +97,11 @@ export const META = {
    * restart with a different one is noticed. Absent when the node joined an existing cluster.
    */
   bootstrap: 'bootstrap',
+  /** The auth state (users, roles, enabled) as of the applied index (state-machine/auth-state.ts). */
+  auth: 'auth',
 } as const;
 
-/** 2: stored values carry the key's version (stored-value.ts). 3: a generation holds a lease table (ls<N>). */
+/** 2: stored values carry the key's version (stored-value.ts). 3: a generation holds a lease table (ls<N>), and the auth state (`META.auth`). */
 export const FORMAT_VERSION = 3;
 
 export function encodeHardState(hs: HardState): Uint8Array {

@@ -6,6 +6,7 @@
  *   header  [0, SNAPSHOT_FORMAT, index, term, voters, learners, members]   first record of the first chunk
  *   kv      [1, key, storedValue]       the user data of the current generation, in key order
  *   session [2, key, sessionRecord]     the session table records, in key order
+ *   auth    [5, authRecord]             exactly one, right after the header: the auth state (auth-state.ts)
  *   lease   [4, key, leaseRecord]       the lease table records (leases.ts), in key order
  *   trailer [3, recordCount]            last record of the last chunk: kv + session + lease records sent
  *
@@ -17,13 +18,14 @@ import type { Member } from '@keel/protocol';
 import type { SnapshotMeta } from '@keel/raft';
 import { pack } from '../state-machine/msgpack.js';
 
-/** 2: stored values carry the key's version. 3: lease records. */
+/** 2: stored values carry the key's version. 3: lease records and the auth record. */
 export const SNAPSHOT_FORMAT = 3;
 export const RECORD_HEADER = 0;
 export const RECORD_KV = 1;
 export const RECORD_SESSION = 2;
 export const RECORD_TRAILER = 3;
 export const RECORD_LEASE = 4;
+export const RECORD_AUTH = 5;
 
 /** Smallest `chunkBytes` accepted by `readSnapshot`. */
 export const SNAPSHOT_CHUNK_BYTES_MIN = 1024;

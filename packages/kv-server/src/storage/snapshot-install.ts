@@ -12,7 +12,8 @@ import { unpack } from '../state-machine/msgpack.js';
 import { STORED_VALUE_HEADER_BYTES } from '../state-machine/stored-value.js';
 import { isCount, toConf } from './codec.js';
 import { StoreError } from './errors.js';
-import { RECORD_HEADER, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
+import { RECORD_AUTH, RECORD_HEADER, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
+import { AuthState } from '../state-machine/auth-state.js';
 
 /**
  * A snapshot being received. Call `write` for every chunk in order, then `complete()`; the
@@ -56,6 +57,8 @@ export class SnapshotInstaller implements SnapshotInstall {
   private sessionTable: SessionTable | undefined;
   private readonly leaseRecords: Array<readonly [Uint8Array, Uint8Array]> = [];
   private leaseTable: LeaseTable | undefined;
+  private authState: AuthState | undefined;
+  private authBytes: Uint8Array | undefined;
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -80,6 +83,12 @@ export class SnapshotInstaller implements SnapshotInstall {
   get leases(): LeaseTable {
     if (this.leaseTable === undefined) throw new Error('SnapshotInstaller.leases before complete()');
     return this.leaseTable;
+  }
+
+  /** The auth state carried by the snapshot and its stored record (after `complete()`). */
+  get auth(): { readonly state: AuthState; readonly record: Uint8Array } {
+    if (this.authState === undefined || this.authBytes === undefined) throw new Error('SnapshotInstaller.auth before complete()');
+    return { state: this.authState, record: this.authBytes };
   }
 
   get isComplete(): boolean {
@@ -107,7 +116,11 @@ export class SnapshotInstaller implements SnapshotInstall {
           continue;
         }
         if (this.sawTrailer) throw malformed('records after the trailer');
-        if (tag === RECORD_KV || tag === RECORD_SESSION || tag === RECORD_LEASE) {
+        if (tag === RECORD_AUTH) {
+          if (record.length !== 2 || !(record[1] instanceof Uint8Array) || this.authState !== undefined) throw malformed('an auth record is not [5, record] or is not the only one');
+          this.authState = AuthState.decode(record[1]);
+          this.authBytes = new Uint8Array(record[1]);
+        } else if (tag === RECORD_KV || tag === RECORD_SESSION || tag === RECORD_LEASE) {
           const [, key, value] = record as [unknown, unknown, unknown];
           if (record.length !== 3 || !(key instanceof Uint8Array) || !(value instanceof Uint8Array)) throw malformed('a data record is not [tag, key, value]');
           if (tag === RECORD_KV) {
@@ -176,9 +189,9 @@ export class SnapshotInstaller implements SnapshotInstall {
     await this.writing;
     if (this.state === 'complete') return;
     if (this.state !== 'receiving') throw new StoreError('SNAPSHOT_ABORTED', `snapshot ${this.meta.index} install is ${this.state}`);
-    if (!this.sawTrailer) {
+    if (!this.sawTrailer || this.authState === undefined) {
       await this.discard();
-      throw malformed('the snapshot ended before its trailer');
+      throw malformed(this.sawTrailer ? 'the snapshot has no auth record' : 'the snapshot ended before its trailer');
     }
     try {
       this.sessionTable = this.sessionBuilder.build();

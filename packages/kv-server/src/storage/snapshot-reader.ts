@@ -9,7 +9,7 @@ import { pack } from '../state-machine/msgpack.js';
 import { META, decodeApplied, decodeCount, decodeMembership } from './codec.js';
 import { StoreError } from './errors.js';
 import { kvSublevelName, leasesSublevelName, sessionsSublevelName, type BytesSublevel, type Db, type MetaSublevel } from './layout.js';
-import { ChunkPacker, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
+import { ChunkPacker, RECORD_AUTH, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
 
 /** Rows read per step: values may be up to LIMITS.valueBytesMax, so keep the read-ahead small. */
 const SNAPSHOT_READ_ROWS = 64;
@@ -41,11 +41,14 @@ export async function openSnapshotStream(
       await snapshot.close();
     })());
   try {
-    const [appliedB, membersB, generationB] = await metaDb.getMany([META.applied, META.members, META.generation], { snapshot });
-    if (appliedB === undefined || membersB === undefined || generationB === undefined) throw new StoreError('CORRUPTED', 'snapshot metadata missing');
+    const [appliedB, membersB, generationB, authB] = await metaDb.getMany([META.applied, META.members, META.generation, META.auth], { snapshot });
+    if (appliedB === undefined || membersB === undefined || generationB === undefined || authB === undefined) {
+      throw new StoreError('CORRUPTED', 'snapshot metadata missing');
+    }
     const applied = decodeApplied(appliedB);
     const membership = decodeMembership(membersB);
     const generation = decodeCount(generationB, 'generation');
+    const auth = authB;
     const meta: SnapshotMeta = { index: applied.index, term: applied.term, conf: membership.conf };
     const header = headerRecord(meta, membership.members);
     const sources: Array<[BytesSublevel, number]> = [
@@ -59,6 +62,7 @@ export async function openSnapshotStream(
         const packer = new ChunkPacker(chunkBytes);
         let records = 0;
         packer.add(header, pack(header).byteLength);
+        packer.add([RECORD_AUTH, auth], auth.byteLength);
         for (const [sublevel, tag] of sources) {
           const it = (iterator = sublevel.iterator({ snapshot }));
           try {

@@ -20,6 +20,7 @@
  */
 import { LIMITS, type KeyValue, type Member, type StateDigest } from '@keel/protocol';
 import type { ConfState, Entry, Logger, SnapshotMeta } from '@keel/raft';
+import { AuthState } from '../state-machine/auth-state.js';
 import { StateMachineError } from '../state-machine/errors.js';
 import { LeaseTable } from '../state-machine/leases.js';
 import { SessionTable } from '../state-machine/sessions.js';
@@ -100,6 +101,7 @@ export class StateStore {
       { type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: EMPTY_CONF, members: [] }) },
       { type: 'put', sublevel: META_SUBLEVEL, key: META.generation, value: encodeCount(1) },
       { type: 'put', sublevel: META_SUBLEVEL, key: META.garbage, value: encodeCounts([]) },
+      { type: 'put', sublevel: META_SUBLEVEL, key: META.auth, value: AuthState.empty().encode() },
     ];
   }
 
@@ -109,7 +111,7 @@ export class StateStore {
    * install) are cleared. Throws `StoreError('CORRUPTED')` on damaged data.
    */
   static async open(sdb: StoreDb, logger?: Logger): Promise<StateStore> {
-    const keys = [META.applied, META.members, META.generation, META.garbage];
+    const keys = [META.applied, META.members, META.generation, META.garbage, META.auth];
     const values = await sdb.meta.getMany(keys);
     const need = (i: number): Bytes => {
       const v = values[i];
@@ -126,14 +128,16 @@ export class StateStore {
     if (garbage.length > 0) await sdb.write([garbageOp([])], true);
     let sessions: SessionTable;
     let leases: LeaseTable;
+    let auth: AuthState;
     try {
       sessions = SessionTable.fromRecords(await sdb.sublevel(sessionsSublevelName(generation)).iterator().all());
       leases = LeaseTable.fromRecords(await sdb.sublevel(leasesSublevelName(generation)).iterator().all());
+      auth = AuthState.decode(need(4));
     } catch (err) {
       if (err instanceof StateMachineError) throw new StoreError('CORRUPTED', err.message, { cause: err });
       throw err;
     }
-    const sm = new StateMachine(sessions, leases, membership.members, membership.conf, logger);
+    const sm = new StateMachine(sessions, leases, auth, membership.members, membership.conf, logger);
     return new StateStore(sdb, generation, [], applied, sm, logger);
   }
 
@@ -159,6 +163,11 @@ export class StateStore {
   /** The lease table as of the applied index (read it, never change it). */
   leases(): LeaseTable {
     return this.sm.leases;
+  }
+
+  /** Users, roles and whether auth is enabled, as of the applied index (read it anew each time: a snapshot install replaces it). */
+  auth(): AuthState {
+    return this.sm.auth;
   }
 
   /** Number of client sessions remembered. */
@@ -210,6 +219,7 @@ export class StateStore {
       if (outcome.membershipChanged) {
         ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: this.sm.conf(), members: this.sm.members() }) });
       }
+      if (outcome.authChanged) ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.auth, value: this.sm.auth.encode() });
       await this.sdb.write(ops, false);
       this.applied = applied;
       return outcome.results;
@@ -363,11 +373,12 @@ export class StateStore {
         garbageOp(garbage),
         { type: 'put', sublevel: META_SUBLEVEL, key: META.applied, value: encodeApplied({ index: s.index, term: s.term }) },
         { type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: s.conf, members }) },
+        { type: 'put', sublevel: META_SUBLEVEL, key: META.auth, value: install.auth.record },
       ]);
       this.generation = install.generation;
       this.garbage = garbage;
       this.applied = { index: s.index, term: s.term };
-      this.sm = new StateMachine(install.sessions, install.leases, members, s.conf, this.logger);
+      this.sm = new StateMachine(install.sessions, install.leases, install.auth.state, members, s.conf, this.logger);
       this.install = undefined;
       install.markConsumed();
       this.logger?.log('info', 'snapshot.swapped', { index: s.index, term: s.term, generation: this.generation });

@@ -48,6 +48,7 @@ import {
 import type { NodeCoreConfig } from '../node/config.js';
 import { NodeCore } from '../node/node-core.js';
 import type { NodeObserver, PeerSender } from '../node/ports.js';
+import { isAuthCommand } from '../state-machine/auth-commands.js';
 import { decodeCommand, encodeCommand, type Command } from '../state-machine/commands.js';
 import { checkRegister } from './linearizability.js';
 import { SimAdmin } from './sim-admin.js';
@@ -644,6 +645,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     } catch {
       return; // liveness probes and the like are commands too; anything else is not a client write
     }
+    if (isAuthCommand(command)) return; // an auth change: no write session
     this.leaseTiming(e, command);
     if (command.op === 'leaseExpire') return; // the leader's, not a client write
     this.firstApplied.set(e.index, { clientId: command.session.clientId, seq: command.session.seq });
