@@ -97,16 +97,25 @@ describe('event shapes', () => {
     ['bad node', ev({ process: 1, type: 'invoke', f: 'read', node: -2 }), /node must be a node id/],
     ['error on ok', ev({ process: 1, type: 'ok', f: 'read', error: { code: 'X', message: 'y' } }), /error is only allowed on fail and info/],
     ['error without code', ev({ process: 1, type: 'fail', f: 'read', error: { message: 'y' } as never }), /error must be \{code, message\}/],
+    ['init without balances', ev({ process: 1, type: 'invoke', f: 'init', value: [] }), /init value must be the initial balances/],
+    ['transfer as a list', ev({ process: 1, type: 'invoke', f: 'transfer', value: [0, 1, 3] }), /transfer value must be \{id, from, to, amount, expect\}/],
+    ['transfer to itself', ev({ process: 1, type: 'invoke', f: 'transfer', value: { id: 1, from: 2, to: 2, amount: 1, expect: [[1, 0], [1, 0]] } }), /two different account numbers/],
+    ['transfer of nothing', ev({ process: 1, type: 'invoke', f: 'transfer', value: { id: 1, from: 0, to: 2, amount: 0, expect: [[1, 0], [1, 0]] } }), /amount must be a positive integer/],
+    ['transfer expecting one account', ev({ process: 1, type: 'invoke', f: 'transfer', value: { id: 1, from: 0, to: 2, amount: 1, expect: [[1, 0]] } as never }), /transfer expect must be/],
+    ['bank read of bad accounts', ev({ process: 1, type: 'ok', f: 'read', value: [[1, 0], [1]] as never }), /an ok read's value must be/],
   ];
   it.each(cases)('rejects %s', (_, event, message) => {
     expect(opShapeProblem(event)).toMatch(message);
   });
 
-  it('accepts the register and set shapes', () => {
+  it('accepts the register, set and bank shapes', () => {
     expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'read', value: 'v' }))).toBeUndefined();
     expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'read', value: [1, 2, 3] }))).toBeUndefined();
     expect(opShapeProblem(ev({ process: 1, type: 'invoke', f: 'cas', value: [null, 2] }))).toBeUndefined();
     expect(opShapeProblem(ev({ process: 1, type: 'info', f: 'add', key: 'set/4', value: 4, error: { code: 'TIMEOUT', message: 't' } }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'init', key: 'bank/', value: [10, 10] }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'fail', f: 'transfer', key: 'bank/', value: { id: 3, from: 0, to: 1, amount: 2, expect: [[10, 0], [10, 2]] } }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'read', key: 'bank/', value: [[-1, 0], null] }))).toBeUndefined();
   });
 });
 

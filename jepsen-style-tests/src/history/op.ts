@@ -20,19 +20,44 @@
  * - `read`:   key = the set's prefix (`set/`), invoke value `null`; ok value = the elements found
  *             under the prefix, as a list (the workload's final read after healing).
  *
+ * Bank workload (`f` = init | transfer | read), accounts `bank/0` … `bank/N-1` under the key
+ * prefix `bank/`, every event's key; each account holds `[balance, transfer]`, the transfer
+ * being the id of the transfer that wrote it last (0 for the initial deposit):
+ * - `init`:     value = the initial balances, one per account; ok = created them all at once, fail
+ *               without error = they existed already (an earlier attempt created them).
+ * - `transfer`: value `{id, from, to, amount, expect}`: move `amount` from account `from` to `to`
+ *               only if they still hold `expect` (`[[balance, transfer], [balance, transfer]]`,
+ *               from's then to's); `id` is unique across the run. ok = applied, fail without
+ *               error = an account had changed.
+ * - `read`:     invoke value `null`; ok value = every account's `[balance, transfer]` read at once
+ *               (one snapshot), `null` for an account that does not exist.
+ *
  * Completions repeat the invoke's `f`, `key` and (except for an ok read) `value`. A read that
  * fails or is indeterminate has value `null`.
  */
 export type OpType = 'invoke' | 'ok' | 'fail' | 'info';
 
-/** Register operations (linearizability) and set operations (lost/phantom elements). */
-export type OpF = 'read' | 'write' | 'cas' | 'delete' | 'add';
+/** Register operations (linearizability), set operations (lost/phantom elements), bank operations. */
+export type OpF = 'read' | 'write' | 'cas' | 'delete' | 'add' | 'init' | 'transfer';
 
 /** A value held by a register or an element of a set. Workloads use integers. */
 export type Scalar = number | string;
 
+/** A bank account as stored: its balance, and the id of the transfer that wrote it last (0: the initial deposit). */
+export type AccountState = readonly [balance: number, transfer: number];
+
+/** A bank transfer (see above). */
+export interface TransferValue {
+  readonly id: number;
+  readonly from: number;
+  readonly to: number;
+  readonly amount: number;
+  /** What `from` and `to` must hold for the transfer to apply, in that order. */
+  readonly expect: readonly [AccountState, AccountState];
+}
+
 /** `value` of an event; which shape depends on `f` and `type` (see above). */
-export type OpValue = Scalar | null | readonly [Scalar | null, Scalar] | readonly Scalar[];
+export type OpValue = Scalar | null | readonly [Scalar | null, Scalar] | readonly Scalar[] | readonly (AccountState | null)[] | TransferValue;
 
 /** Why an operation failed or is indeterminate: the client's stable error code and message. */
 export interface OpError {
@@ -56,5 +81,5 @@ export interface Op {
 }
 
 export const OP_TYPES: readonly OpType[] = ['invoke', 'ok', 'fail', 'info'];
-export const OP_FS: readonly OpF[] = ['read', 'write', 'cas', 'delete', 'add'];
+export const OP_FS: readonly OpF[] = ['read', 'write', 'cas', 'delete', 'add', 'init', 'transfer'];
 

@@ -31,6 +31,23 @@ function isScalar(x: unknown): boolean {
   return typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x));
 }
 
+const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
+const isAccountState = (x: unknown): boolean => Array.isArray(x) && x.length === 2 && isInt(x[0]) && isNat(x[1]);
+
+/** Why `x` is not a bank transfer `{id, from, to, amount, expect}`, or undefined if it is. */
+function transferProblem(x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return `transfer value must be {id, from, to, amount, expect}, got ${show(x)}`;
+  const t = x as Record<string, unknown>;
+  const extra = Object.keys(t).filter((k) => !['id', 'from', 'to', 'amount', 'expect'].includes(k));
+  if (extra.length > 0) return `transfer value has unknown field${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`;
+  if (!isNat(t['id']) || t['id'] === 0) return `transfer id must be a positive integer, got ${show(t['id'])}`;
+  if (!isNat(t['from']) || !isNat(t['to']) || t['from'] === t['to']) return `transfer from and to must be two different account numbers, got ${show(t['from'])} and ${show(t['to'])}`;
+  if (!isNat(t['amount']) || t['amount'] === 0) return `transfer amount must be a positive integer, got ${show(t['amount'])}`;
+  const e = t['expect'];
+  if (!Array.isArray(e) || e.length !== 2 || !e.every(isAccountState)) return `transfer expect must be [[balance, transfer], [balance, transfer]], got ${show(e)}`;
+  return undefined;
+}
+
 function show(x: unknown): string {
   return JSON.stringify(x) ?? String(x);
 }
@@ -40,8 +57,11 @@ function valueProblem(f: string, type: string, value: unknown): string | undefin
   switch (f) {
     case 'read':
       if (type === 'ok') {
-        const ok = value === null || isScalar(value) || (Array.isArray(value) && value.every(isScalar));
-        return ok ? undefined : `an ok read's value must be a value, null or a list of elements, got ${show(value)}`;
+        const ok =
+          value === null ||
+          isScalar(value) ||
+          (Array.isArray(value) && (value.every(isScalar) || value.every((a) => a === null || isAccountState(a))));
+        return ok ? undefined : `an ok read's value must be a value, null, a list of elements or a list of accounts, got ${show(value)}`;
       }
       return value === null ? undefined : `a read's ${type} value must be null, got ${show(value)}`;
     case 'write':
@@ -53,6 +73,10 @@ function valueProblem(f: string, type: string, value: unknown): string | undefin
         : `cas value must be [expected, new] (expected may be null), got ${show(value)}`;
     case 'delete':
       return value === null ? undefined : `delete value must be null, got ${show(value)}`;
+    case 'init':
+      return Array.isArray(value) && value.length > 0 && value.every(isNat) ? undefined : `init value must be the initial balances, got ${show(value)}`;
+    case 'transfer':
+      return transferProblem(value);
     default:
       return undefined;
   }

@@ -3,7 +3,7 @@
  * completion times in milliseconds; `history()` turns them into events (nanoseconds) in time
  * order.
  */
-import type { Op, OpF, OpValue, Scalar } from '../../src/history/op.js';
+import type { AccountState, Op, OpF, OpValue, Scalar } from '../../src/history/op.js';
 
 const MS = 1_000_000;
 
@@ -41,6 +41,17 @@ export const cas = (p: number, from: Scalar | null, to: Scalar, t0: number, t1: 
 export const del = (p: number, t0: number, t1: number | undefined, o: Opts = {}): OpSpec => spec(p, 'delete', null, t0, t1, o);
 export const add = (p: number, e: Scalar, t0: number, t1: number | undefined, o: Opts = {}): OpSpec => spec(p, 'add', e, t0, t1, { key: `set/${e}`, ...o });
 export const readSet = (p: number, elements: readonly Scalar[], t0: number, t1: number, o: Opts = {}): OpSpec => spec(p, 'read', null, t0, t1, { key: 'set/', ...o }, elements);
+
+export const init = (p: number, balances: readonly number[], t0: number, t1: number | undefined, o: Opts = {}): OpSpec => spec(p, 'init', balances, t0, t1, { key: 'bank/', ...o });
+/** A transfer of `amount` from `from` to `to`, expecting `[balance, transfer]` of each. */
+export const transfer = (
+  p: number,
+  t: { id: number; from: number; to: number; amount: number; expect: readonly [AccountState, AccountState] },
+  t0: number,
+  t1: number | undefined,
+  o: Opts = {},
+): OpSpec => spec(p, 'transfer', t, t0, t1, { key: 'bank/', ...o });
+export const readBank = (p: number, accounts: readonly (AccountState | null)[], t0: number, t1: number, o: Opts = {}): OpSpec => spec(p, 'read', null, t0, t1, { key: 'bank/', ...o }, accounts);
 
 /** Events of the operations, sorted by time (an invoke before a completion at the same time). */
 export function history(...specs: readonly OpSpec[]): Op[] {
