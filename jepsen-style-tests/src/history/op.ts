@@ -32,13 +32,30 @@
  * - `read`:     invoke value `null`; ok value = every account's `[balance, transfer]` read at once
  *               (one snapshot), `null` for an account that does not exist.
  *
- * Completions repeat the invoke's `f`, `key` and (except for an ok read) `value`. A read that
- * fails or is indeterminate has value `null`.
+ * Watch workload (`f` = change | watch), keys under a prefix such as `watch/`:
+ * - `change`:  key = the key changed, value = the value put (unique across the run), or `null`
+ *              for a delete; an ok completion carries `revision`, the change's revision (absent
+ *              for a delete that found no key: nothing changed).
+ * - `watch`:   key = the prefix watched; invoke value = the revision it watches from; the
+ *              completion's value = the events it delivered, in delivery order, each
+ *              `[revision, key, value]` (`null` value: a delete). `ok`: the workload ended it;
+ *              `fail`/`info`: it ended with an error (e.g. COMPACTED), after those events.
+ *
+ * Lock workload (`f` = acquire | release | fenced-write), one lock per `key`:
+ * - `acquire`:      value `null`; an ok completion carries `revision`: the fencing token.
+ * - `release`:      value = the token released.
+ * - `fenced-write`: key = the resource written, value `[token, n]` (`n` unique across the run):
+ *                   a write that the store accepts only if no higher token was accepted before
+ *                   (a txn on the resource's fence); ok carries `revision`, fail without error =
+ *                   refused by the fence.
+ *
+ * Completions repeat the invoke's `f`, `key` and (except for an ok read and any watch) `value`.
+ * A read that fails or is indeterminate has value `null`.
  */
 export type OpType = 'invoke' | 'ok' | 'fail' | 'info';
 
 /** Register operations (linearizability), set operations (lost/phantom elements), bank operations. */
-export type OpF = 'read' | 'write' | 'cas' | 'delete' | 'add' | 'init' | 'transfer';
+export type OpF = 'read' | 'write' | 'cas' | 'delete' | 'add' | 'init' | 'transfer' | 'change' | 'watch' | 'acquire' | 'release' | 'fenced-write';
 
 /** A value held by a register or an element of a set. Workloads use integers. */
 export type Scalar = number | string;
@@ -56,8 +73,18 @@ export interface TransferValue {
   readonly expect: readonly [AccountState, AccountState];
 }
 
+/** A change a watch delivered: its revision, the key, the value put (`null`: deleted). */
+export type WatchEvent = readonly [revision: number, key: string, value: Scalar | null];
+
 /** `value` of an event; which shape depends on `f` and `type` (see above). */
-export type OpValue = Scalar | null | readonly [Scalar | null, Scalar] | readonly Scalar[] | readonly (AccountState | null)[] | TransferValue;
+export type OpValue =
+  | Scalar
+  | null
+  | readonly [Scalar | null, Scalar]
+  | readonly Scalar[]
+  | readonly (AccountState | null)[]
+  | TransferValue
+  | readonly WatchEvent[];
 
 /** Why an operation failed or is indeterminate: the client's stable error code and message. */
 export interface OpError {
@@ -78,8 +105,10 @@ export interface Op {
   readonly node?: number;
   /** On `fail` and `info` only: the error that ended the operation. */
   readonly error?: OpError;
+  /** On `ok` only, for the operations that say so (change, acquire, fenced-write): the store's revision of it. */
+  readonly revision?: number;
 }
 
 export const OP_TYPES: readonly OpType[] = ['invoke', 'ok', 'fail', 'info'];
-export const OP_FS: readonly OpF[] = ['read', 'write', 'cas', 'delete', 'add', 'init', 'transfer'];
+export const OP_FS: readonly OpF[] = ['read', 'write', 'cas', 'delete', 'add', 'init', 'transfer', 'change', 'watch', 'acquire', 'release', 'fenced-write'];
 
