@@ -9,10 +9,13 @@
  * the checker can follow each account's chain of transfers back to the deposit. A transfer is
  * one txn: compare both accounts' values with what the client last saw of them, then put both;
  * a compare that does not hold makes it a `fail` (the store said no). The initial deposit is a
- * txn that creates every account at once, only if none exists. A read is one scan of `bank/`
- * (a single page: one snapshot of the store) with the run's read mode.
+ * txn that creates every account at once, only if none exists. A read sees every account at
+ * once, two ways: unpinned clients (and the final read) run one txn whose only operation is a
+ * range over `bank/` (through the log, answered at the txn's revision); probes, pinned to one node
+ * each, scan `bank/` with the run's read mode (a single page, which the node reads from one
+ * snapshot of its store).
  */
-import type { Consistency, KeelClient } from '@keel/client';
+import type { Consistency, KeelClient, KvEntry } from '@keel/client';
 import { expected, written } from '../checker/bank.js';
 import type { AccountState, TransferValue } from '../history/op.js';
 import type { Rng } from '../rng.js';
@@ -88,7 +91,7 @@ export class BankWorkload implements Workload {
     }
   }
 
-  execute(client: KeelClient, call: Invocation, consistency: Consistency): Promise<Completion> {
+  execute(client: KeelClient, call: Invocation, consistency: Consistency, role: Role): Promise<Completion> {
     switch (call.f) {
       case 'init': {
         const balances = call.value as readonly number[];
@@ -113,18 +116,28 @@ export class BankWorkload implements Workload {
       }
       case 'read':
         return outcome(async () => {
-          // One page is one snapshot of the store; every key under the prefix is an account.
-          const page = await client.scan({ prefix: BANK_PREFIX }, { limit: this.accounts + 1, consistency });
-          const states: (AccountState | null)[] = Array.from({ length: this.accounts }, () => null);
-          for (const e of page.entries) {
-            const a = Number(e.keyText.slice(BANK_PREFIX.length));
-            if (!Number.isSafeInteger(a) || a < 0 || a >= this.accounts) throw new TypeError(`the bank holds no account ${JSON.stringify(e.keyText)}`);
-            states[a] = decodeAccount(e.text);
-          }
-          return { type: 'ok', value: states };
+          const range = { prefix: BANK_PREFIX };
+          const limit = this.accounts + 1;
+          if (role === 'probe') return { type: 'ok', value: this.states((await client.scan(range, { limit, consistency })).entries) };
+          const r = await client.txn({ success: [{ op: 'range', ...range, limit }] });
+          const result = r.results?.[0];
+          // A retry answered from the server's session table carries no results: what was read is unknown.
+          if (result?.op !== 'range') return { type: 'info', value: null, error: { code: 'NO_RESULT', message: `the read txn applied at revision ${r.revision} before a retry, whose answer holds no results` } };
+          return { type: 'ok', value: this.states(result.entries) };
         }, null);
       default:
         throw new TypeError(`the bank workload has no ${call.f} operation`);
     }
+  }
+
+  /** The accounts' states from the entries under `bank/` (every one of them an account). */
+  private states(entries: readonly KvEntry[]): (AccountState | null)[] {
+    const states: (AccountState | null)[] = Array.from({ length: this.accounts }, () => null);
+    for (const e of entries) {
+      const a = Number(e.keyText.slice(BANK_PREFIX.length));
+      if (!Number.isSafeInteger(a) || a < 0 || a >= this.accounts) throw new TypeError(`the bank holds no account ${JSON.stringify(e.keyText)}`);
+      states[a] = decodeAccount(e.text);
+    }
+    return states;
   }
 }

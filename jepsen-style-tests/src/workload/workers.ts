@@ -78,7 +78,7 @@ export class Workers {
       let done = false;
       for (let attempt = 0; attempt < SETTLE_ATTEMPTS && !done; attempt++) {
         const invoke = this.o.recorder.invoke(this.o.recorder.newProcess(), call);
-        const completion = await this.o.workload.execute(client, call, this.o.consistency);
+        const completion = await this.o.workload.execute(client, call, this.o.consistency, 'client');
         this.o.recorder.complete(invoke, completion);
         this.o.workload.observe(call, completion);
         done = completion.type === 'ok' || (completion.type === 'fail' && completion.error === undefined);
@@ -101,7 +101,7 @@ export class Workers {
       const { client, node } = target();
       const call = workload.next(rng, role);
       const invoke = recorder.invoke(process, call, node);
-      const completion = await workload.execute(client, call, this.o.consistency);
+      const completion = await workload.execute(client, call, this.o.consistency, role);
       recorder.complete(invoke, completion);
       workload.observe(call, completion);
       if (completion.type === 'info') process = recorder.newProcess();

@@ -16,8 +16,8 @@ export interface Workload {
   next(rng: Rng, role: Role): Invocation;
   /** What an operation did, for the generator's state (a cas needs a value someone saw). */
   observe(call: Invocation, done: Completion): void;
-  /** Runs `call` with `client`; reads use `consistency`. */
-  execute(client: KeelClient, call: Invocation, consistency: Consistency): Promise<Completion>;
+  /** Runs `call` with `client` for a logical client in `role`; reads use `consistency`. */
+  execute(client: KeelClient, call: Invocation, consistency: Consistency, role: Role): Promise<Completion>;
   /** Operations to run before the clients start (the bank's initial deposit); each retried until the store answers. */
   readonly setup: readonly Invocation[];
   /** Operations to run once the cluster is healed and quiet (the set's final read); each retried until the store answers. */
