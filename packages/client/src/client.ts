@@ -9,6 +9,9 @@ import type { ClientOp, ClientResults, Consistency, KeyValue, Member, StateDiges
 import { NodeConnection } from './connection.js';
 import type { RequestBody, Watch } from './connection.js';
 import { KvEntry } from './entry.js';
+import { Lease, type LeaseHost } from './lease.js';
+import { Election } from './recipes/election.js';
+import { acquireLock, type HeldLock, type LockOptions } from './recipes/lock.js';
 import { resolveOptions } from './options.js';
 import type { KeelClientOptions, ResolvedOptions } from './options.js';
 import type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
@@ -26,6 +29,8 @@ import {
   checkConsistency,
   checkDeleteRange,
   checkKey,
+  checkLeaseId,
+  checkLeaseTtl,
   checkNodeId,
   checkRequestSize,
   checkScanLimit,
@@ -36,7 +41,7 @@ import {
 } from './validate.js';
 import type { CasCondition, DeleteRange, ScanRange } from './validate.js';
 import type { BytesInput } from './bytes.js';
-import { describeType } from './bytes.js';
+import { describeType, toBytes } from './bytes.js';
 
 /** Options of a read. */
 export interface ReadOptions {
@@ -52,6 +57,33 @@ export interface PrevKvOptions {
    * retry was answered from the server's session table, which keeps no values.
    */
   readonly prevKv?: boolean;
+}
+
+/** Options of a put. */
+export interface PutOptions extends PrevKvOptions {
+  /**
+   * Attach the key to this lease (an id, or a `Lease`): the key is deleted when the lease is
+   * revoked or expires. Absent: the key has no lease (a put without one detaches it from the
+   * lease it had). An unknown lease fails with `LEASE_NOT_FOUND`.
+   */
+  readonly lease?: number | Lease;
+}
+
+/** Options of `leaseGrant`. */
+export interface LeaseGrantOptions {
+  /** Keep the lease alive in the background while it is held (default true). */
+  readonly keepAlive?: boolean;
+}
+
+/** A lease's TTLs as the leader sees them. */
+export interface LeaseTimeToLive {
+  readonly id: number;
+  /** The granted TTL, in seconds. */
+  readonly ttl: number;
+  /** Whole seconds (rounded up) before the leader expires the lease without a keep-alive. */
+  readonly remaining: number;
+  /** The keys attached, in byte order (when asked for with `keys: true`). */
+  readonly keys?: readonly Uint8Array[];
 }
 
 /** Options of a scan. */
@@ -77,6 +109,13 @@ export class KeelClient {
   private readonly router: Router;
   private readonly sessions = new WriteSessionTracker(() => randomUUID());
   private readonly connections = new Map<string, NodeConnection>();
+  /** Leases this client keeps alive. */
+  private readonly leases = new Set<Lease>();
+  private readonly leaseHost: LeaseHost = {
+    keepAliveOnce: (id) => this.leaseKeepAliveOnce(id),
+    revoke: (id) => this.leaseRevoke(id),
+    forget: (lease) => this.leases.delete(lease),
+  };
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
   /** The node that answered the last successful attempt (for memberList's leader check). */
@@ -116,13 +155,14 @@ export class KeelClient {
     return this.sessions.clientId;
   }
 
-  /** Writes `value` under `key`. */
-  async put(key: BytesInput, value: BytesInput, options: PrevKvOptions = {}): Promise<PutResult> {
+  /** Writes `value` under `key`, attached to `options.lease` when given. */
+  async put(key: BytesInput, value: BytesInput, options: PutOptions = {}): Promise<PutResult> {
     const k = checkKey(key);
     const v = checkValue(value);
     const prev = checkPrevKv(options);
+    const lease = options.lease === undefined ? {} : { lease: checkLeaseId(options.lease) };
     checkRequestSize(k.length + v.length);
-    const r = await this.write('put', (session) => ({ op: 'put', key: k, value: v, ...prev, session }));
+    const r = await this.write('put', (session) => ({ op: 'put', key: k, value: v, ...prev, ...lease, session }));
     return { revision: r.revision, ...prevKvOf(r) };
   }
 
@@ -301,10 +341,74 @@ export class KeelClient {
     return { leader: r.leader };
   }
 
-  /** Closes every connection. Operations still in flight fail with `CONNECTION_LOST`. Idempotent. */
+  /**
+   * Grants a lease of `ttl` seconds (`LIMITS.leaseTtlSecondsMin`..`leaseTtlSecondsMax`) and keeps
+   * it alive in the background while it is held: attach keys to it (`put(k, v, { lease })`),
+   * watch `lease.lost` (or `lease.onLost`) to learn that it ended without you, and end it with
+   * `lease.revoke()` (keys deleted now) or `lease.release()` (keys deleted when it expires).
+   * `close()` stops every keep-alive. See lease.ts for when a lease counts as lost.
+   */
+  async leaseGrant(ttl: number, options: LeaseGrantOptions = {}): Promise<Lease> {
+    const seconds = checkLeaseTtl(ttl);
+    const keepAlive = checkObject(options, 'lease options').keepAlive !== false;
+    const sentAtMs = now();
+    const r = await this.write('leaseGrant', (session) => ({ op: 'leaseGrant', ttl: seconds, session }));
+    const lease = new Lease(r.lease, r.ttl, this.leaseHost, sentAtMs);
+    if (!keepAlive || this.closed) lease.release();
+    else this.leases.add(lease);
+    return lease;
+  }
+
+  /** Revokes lease `lease` (an id or a `Lease`) now: its keys are deleted. `LEASE_NOT_FOUND` when it does not exist. */
+  async leaseRevoke(lease: number | Lease): Promise<{ readonly revision: number; readonly deleted: number }> {
+    const id = checkLeaseId(lease);
+    const r = await this.write('leaseRevoke', (session) => ({ op: 'leaseRevoke', lease: id, session }));
+    return { revision: r.revision, deleted: r.deleted };
+  }
+
+  /** Renews lease `lease` to its full TTL once (a held `Lease` does this by itself). `LEASE_NOT_FOUND` when it ended. */
+  async leaseKeepAliveOnce(lease: number | Lease): Promise<{ readonly id: number; readonly ttl: number }> {
+    const id = checkLeaseId(lease);
+    const r = await this.run('read', 'leaseKeepAlive', () => ({ op: 'leaseKeepAlive', lease: id }), true);
+    return { id: r.lease, ttl: r.ttl };
+  }
+
+  /** Lease `lease`'s granted and remaining TTL (from the leader), with its keys when `keys`. `LEASE_NOT_FOUND` when it ended. */
+  async leaseTimeToLive(lease: number | Lease, options: { readonly keys?: boolean } = {}): Promise<LeaseTimeToLive> {
+    const id = checkLeaseId(lease);
+    const keys = checkObject(options, 'options').keys === true;
+    const r = await this.run('read', 'leaseTimeToLive', () => ({ op: 'leaseTimeToLive', lease: id, ...(keys ? { keys } : {}) }), true);
+    return { id: r.lease, ttl: r.ttl, remaining: r.remaining, ...(r.keys !== undefined ? { keys: r.keys } : {}) };
+  }
+
+  /** The ids of every lease alive in the cluster, ascending. */
+  async leaseList(): Promise<readonly number[]> {
+    return (await this.run('read', 'leaseList', () => ({ op: 'leaseList' }), true)).leases;
+  }
+
+  /**
+   * Acquires the lock `name`, waiting in line (first come, first served) until it is free; the
+   * lock is held while its lease (`options.ttl` seconds, default 10) is kept alive, and released
+   * by `unlock()` or, if the holder dies, when its lease expires. Carry `fencingToken` to what the
+   * lock guards: see recipes/lock.ts and the README for what a lock cannot guarantee without it.
+   */
+  lock(name: BytesInput, options: LockOptions = {}): Promise<HeldLock> {
+    return acquireLock(this, name, options);
+  }
+
+  /** The election `name`: campaign for it, read or observe its leader (recipes/election.ts). */
+  election(name: BytesInput): Election {
+    return new Election(this, toBytes(name, 'election name'));
+  }
+
+  /**
+   * Closes every connection. Operations still in flight fail with `CONNECTION_LOST`; leases held
+   * stop being kept alive and report their loss. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const lease of [...this.leases]) lease.clientClosed();
     clearInterval(this.sweeper);
     for (const c of [...this.connections.values()]) c.close('was closed by the client');
     this.connections.clear();
@@ -321,7 +425,7 @@ export class KeelClient {
   }
 
   /** Runs a write under a session ticket: the same identity for every attempt. */
-  private async write<Op extends 'put' | 'delete' | 'deleteRange' | 'cas' | 'txn'>(
+  private async write<Op extends 'put' | 'delete' | 'deleteRange' | 'cas' | 'txn' | 'leaseGrant' | 'leaseRevoke'>(
     op: Op,
     build: (session: WriteSession) => RequestBody,
   ): Promise<ClientResults[Op]> {

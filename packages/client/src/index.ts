@@ -28,7 +28,13 @@
  * ```
  */
 export { KeelClient } from './client.js';
-export type { PrevKvOptions, ReadOptions, ScanOptions } from './client.js';
+export type { LeaseGrantOptions, LeaseTimeToLive, PrevKvOptions, PutOptions, ReadOptions, ScanOptions } from './client.js';
+export { Lease } from './lease.js';
+export { HeldLock, DEFAULT_LOCK_TTL_SECONDS } from './recipes/lock.js';
+export type { LockOptions } from './recipes/lock.js';
+export { Election, Leadership } from './recipes/election.js';
+export type { CampaignOptions, ElectionLeader } from './recipes/election.js';
+export type { WaitOptions } from './recipes/queue.js';
 export type { KeelClientOptions, TlsOptions } from './options.js';
 export { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './options.js';
 export { KvEntry } from './entry.js';

@@ -10,6 +10,7 @@ import { KvEntry } from './entry.js';
 import {
   checkDeleteRange,
   checkInteger,
+  checkLeaseId,
   checkKey,
   checkRequestSize,
   checkScanLimit,
@@ -33,7 +34,14 @@ export type Compare =
 
 /** One operation of a txn branch; ranges as in `deleteRange` and `scan` (`limit` default 1000). */
 export type TxnOperation =
-  | { readonly op: 'put'; readonly key: BytesInput; readonly value: BytesInput; readonly prevKv?: boolean }
+  | {
+      readonly op: 'put';
+      readonly key: BytesInput;
+      readonly value: BytesInput;
+      readonly prevKv?: boolean;
+      /** Attach the key to this lease (an id or a `Lease`); absent: the key has no lease. */
+      readonly lease?: number | { readonly id: number };
+    }
   | { readonly op: 'delete'; readonly key: BytesInput; readonly prevKv?: boolean }
   | ({ readonly op: 'deleteRange'; readonly prevKv?: boolean } & DeleteRange)
   | { readonly op: 'get'; readonly key: BytesInput }
@@ -108,8 +116,10 @@ export function checkTxn(input: unknown): { compare: TxnCompare[]; success: TxnO
     if (prevKv !== undefined && typeof prevKv !== 'boolean') throw new TypeError(`${what}.prevKv must be a boolean, got ${describeType(prevKv)}`);
     const flag = prevKv === true ? { prevKv } : {};
     switch (o['op']) {
-      case 'put':
-        return { op: 'put', key: count(checkKey(o['key'], `${what}.key`)), value: count(checkValue(o['value'], `${what}.value`)), ...flag };
+      case 'put': {
+        const lease = o['lease'] === undefined ? {} : { lease: checkLeaseId(o['lease'], `${what}.lease`) };
+        return { op: 'put', key: count(checkKey(o['key'], `${what}.key`)), value: count(checkValue(o['value'], `${what}.value`)), ...flag, ...lease };
+      }
       case 'delete':
         return { op: 'delete', key: count(checkKey(o['key'], `${what}.key`)), ...flag };
       case 'get':

@@ -59,6 +59,17 @@ export function checkInteger(input: unknown, what: string, min: number, max = Nu
   return input;
 }
 
+/** Validates a lease id: a positive safe integer, or a `Lease` (its id). */
+export function checkLeaseId(input: unknown, what = 'lease'): number {
+  if (typeof input === 'object' && input !== null && 'id' in input) return checkInteger((input as { id: unknown }).id, `${what} id`, 1);
+  return checkInteger(input, what, 1);
+}
+
+/** Validates a lease TTL in seconds: `LIMITS.leaseTtlSecondsMin`..`leaseTtlSecondsMax`. */
+export function checkLeaseTtl(input: unknown, what = 'ttl'): number {
+  return checkInteger(input, what, LIMITS.leaseTtlSecondsMin, LIMITS.leaseTtlSecondsMax);
+}
+
 /** Validates a node id: a positive safe integer. */
 export function checkNodeId(input: unknown, what = 'node id'): number {
   return checkInteger(input, what, 1);

@@ -74,6 +74,7 @@ async function startNode(id: NodeId): Promise<Harness> {
   });
   const config: NodeCoreConfig = {
     id,
+    tickMs: 50,
     electionTicks: ELECTION_TICKS,
     snapshotEntries: 1_000_000,
     snapshotCatchUpEntries: 0,

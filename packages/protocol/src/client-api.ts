@@ -56,6 +56,15 @@ export const LIMITS = {
   clientConnectionsMax: 1024,
   /** Longest write-session client id, in UTF-8 bytes. */
   clientIdBytesMax: 128,
+  /**
+   * Shortest lease TTL, in seconds. Shorter is refused with INVALID_ARGUMENT: a lease must outlive
+   * an election (a new leader gives every lease its full TTL again) and a keep-alive round trip.
+   */
+  leaseTtlSecondsMin: 2,
+  /** Longest lease TTL, in seconds (one year). Longer is refused with INVALID_ARGUMENT. */
+  leaseTtlSecondsMax: 365 * 24 * 3600,
+  /** Most leases alive at once in a cluster. A grant beyond it is refused with TOO_LARGE. */
+  leasesMax: 100_000,
 } as const;
 
 export const CLIENT_PROTOCOL_VERSION = 1;
@@ -102,7 +111,14 @@ export type TxnCompare =
  * `[start, end)` (no `end`: to the last key; an empty `start`: from the first).
  */
 export type TxnOp =
-  | { readonly op: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly prevKv?: boolean }
+  | {
+      readonly op: 'put';
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      readonly prevKv?: boolean;
+      /** Attach the key to this lease (it is deleted when the lease ends); absent: the key has no lease. */
+      readonly lease?: number;
+    }
   | { readonly op: 'delete'; readonly key: Uint8Array; readonly prevKv?: boolean }
   | { readonly op: 'deleteRange'; readonly start: Uint8Array; readonly end?: Uint8Array; readonly prevKv?: boolean }
   | { readonly op: 'get'; readonly key: Uint8Array }
@@ -125,6 +141,12 @@ export type ClientRequest =
       readonly value: Uint8Array;
       /** Answer with the key's previous entry (`prevKv`, null when it did not exist). */
       readonly prevKv?: boolean;
+      /**
+       * Attach the key to this lease: it is deleted when the lease is revoked or expires. Absent:
+       * the key has no lease (a put without one detaches the key from its old lease, as in etcd).
+       * An unknown lease is refused with LEASE_NOT_FOUND.
+       */
+      readonly lease?: number;
       readonly session: WriteSession;
     }
   | {
@@ -198,7 +220,21 @@ export type ClientRequest =
     }
   | { readonly id: number; readonly op: 'memberPromote'; readonly nodeId: number }
   | { readonly id: number; readonly op: 'memberRemove'; readonly nodeId: number }
-  | { readonly id: number; readonly op: 'leaderTransfer'; readonly to: number };
+  | { readonly id: number; readonly op: 'leaderTransfer'; readonly to: number }
+  /**
+   * Grant a lease of `ttl` seconds (`LIMITS.leaseTtlSecondsMin`..`leaseTtlSecondsMax`). Its id is
+   * the log index of the grant. It expires `ttl` seconds after the last keep-alive the leader saw
+   * (a new leader gives it the full `ttl` again); its keys are then deleted through the log.
+   */
+  | { readonly id: number; readonly op: 'leaseGrant'; readonly ttl: number; readonly session: WriteSession }
+  /** Revoke a lease now: its keys are deleted in the same write. LEASE_NOT_FOUND when it does not exist. */
+  | { readonly id: number; readonly op: 'leaseRevoke'; readonly lease: number; readonly session: WriteSession }
+  /** Renew a lease to its full TTL (leader only: NOT_LEADER elsewhere). LEASE_NOT_FOUND when it has ended. */
+  | { readonly id: number; readonly op: 'leaseKeepAlive'; readonly lease: number }
+  /** A lease's granted and remaining TTL (leader only), with its keys when `keys`. */
+  | { readonly id: number; readonly op: 'leaseTimeToLive'; readonly lease: number; readonly keys?: boolean }
+  /** Every lease alive (leader only). */
+  | { readonly id: number; readonly op: 'leaseList' };
 
 export type ClientOp = ClientRequest['op'];
 
@@ -274,6 +310,16 @@ export interface ClientResults {
   memberPromote: { readonly members: readonly Member[] };
   memberRemove: { readonly members: readonly Member[] };
   leaderTransfer: { readonly leader: number };
+  leaseGrant: { readonly revision: number; readonly lease: number; readonly ttl: number };
+  /** `deleted`: how many keys the lease held (deleted with it). */
+  leaseRevoke: { readonly revision: number; readonly deleted: number };
+  leaseKeepAlive: { readonly lease: number; readonly ttl: number };
+  /**
+   * `ttl`: the granted TTL; `remaining`: whole seconds until the leader expires it without a
+   * keep-alive (rounded up). `keys` (when asked): the keys attached, in byte order.
+   */
+  leaseTimeToLive: { readonly lease: number; readonly ttl: number; readonly remaining: number; readonly keys?: readonly Uint8Array[] };
+  leaseList: { readonly leases: readonly number[] };
 }
 
 export type ClientResponse =

@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   /** A bug or an unexpected failure on the server; the message says more. */
   INTERNAL: 'INTERNAL',
+  /** The lease does not exist: never granted, revoked, or expired (its keys are gone). Definite. */
+  LEASE_NOT_FOUND: 'LEASE_NOT_FOUND',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

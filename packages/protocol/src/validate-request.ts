@@ -12,6 +12,7 @@
  * - a key over `LIMITS.keyBytesMax` or value over `LIMITS.valueBytesMax` -> TOO_LARGE;
  * - a scan `limit` outside 1..`LIMITS.scanLimitMax`               -> INVALID_ARGUMENT.
  * - a txn with more than `LIMITS.txnOpsMax` compares, or operations in a branch -> INVALID_ARGUMENT.
+ * - a lease TTL outside `LIMITS.leaseTtlSecondsMin`..`leaseTtlSecondsMax`, or a lease id below 1 -> INVALID_ARGUMENT.
  * Keys (and scan bounds) must be non-empty byte strings; values may be empty. A `deleteRange`
  * `start` may be empty (from the first key); its `end`, when given, may not. `prevKv`, when
  * present, must be a boolean. A txn's compares and operations follow the same rules, their
@@ -45,6 +46,11 @@ export const CLIENT_OPS: readonly ClientOp[] = [
   'memberPromote',
   'memberRemove',
   'leaderTransfer',
+  'leaseGrant',
+  'leaseRevoke',
+  'leaseKeepAlive',
+  'leaseTimeToLive',
+  'leaseList',
 ];
 
 const KNOWN_OPS: ReadonlySet<string> = new Set(CLIENT_OPS);
@@ -123,6 +129,13 @@ function optionalFlag(fields: Fields, name: string): boolean {
   if (value === undefined || value === null) return false;
   if (typeof value !== 'boolean') return invalid(`'${name}' must be a boolean, got ${describe(value)}`);
   return value;
+}
+
+/** `{ lease }` when a put names a lease (a positive integer), else nothing. */
+function leaseOption(fields: Fields): { lease?: number } {
+  const value = fields['lease'];
+  if (value === undefined || value === null) return {};
+  return { lease: requireInteger(fields, 'lease', 1) };
 }
 
 /** `{ prevKv: true }` when the request asks for previous entries, else nothing. */
@@ -213,7 +226,7 @@ function requireTxnOp(o: Fields): TxnOp {
   const op = o['op'];
   switch (op) {
     case 'put':
-      return { op, key: requireKey(o), value: requireValue(o), ...prevKvOption(o) };
+      return { op, key: requireKey(o), value: requireValue(o), ...prevKvOption(o), ...leaseOption(o) };
     case 'delete':
       return { op, key: requireKey(o), ...prevKvOption(o) };
     case 'get':
@@ -255,7 +268,15 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
     case 'get':
       return { id, op, key: requireKey(fields), consistency: requireConsistency(fields) };
     case 'put':
-      return { id, op, key: requireKey(fields), value: requireValue(fields), ...prevKvOption(fields), session: requireSession(fields) };
+      return {
+        id,
+        op,
+        key: requireKey(fields),
+        value: requireValue(fields),
+        ...prevKvOption(fields),
+        ...leaseOption(fields),
+        session: requireSession(fields),
+      };
     case 'delete':
       return { id, op, key: requireKey(fields), ...prevKvOption(fields), session: requireSession(fields) };
     case 'deleteRange': {
@@ -319,6 +340,16 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
       return { id, op, nodeId: requireNodeId(fields, 'nodeId') };
     case 'leaderTransfer':
       return { id, op, to: requireNodeId(fields, 'to') };
+    case 'leaseGrant':
+      return { id, op, ttl: requireInteger(fields, 'ttl', LIMITS.leaseTtlSecondsMin, LIMITS.leaseTtlSecondsMax), session: requireSession(fields) };
+    case 'leaseRevoke':
+      return { id, op, lease: requireInteger(fields, 'lease', 1), session: requireSession(fields) };
+    case 'leaseKeepAlive':
+      return { id, op, lease: requireInteger(fields, 'lease', 1) };
+    case 'leaseTimeToLive':
+      return { id, op, lease: requireInteger(fields, 'lease', 1), ...(optionalFlag(fields, 'keys') ? { keys: true } : {}) };
+    case 'leaseList':
+      return { id, op };
   }
 }
 

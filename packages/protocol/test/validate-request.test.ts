@@ -47,6 +47,11 @@ const VALID: Record<string, Record<string, unknown>> = {
   memberPromote: { id: 9, op: 'memberPromote', nodeId: 4 },
   memberRemove: { id: 10, op: 'memberRemove', nodeId: 4 },
   leaderTransfer: { id: 11, op: 'leaderTransfer', to: 2 },
+  leaseGrant: { id: 13, op: 'leaseGrant', ttl: 10, session },
+  leaseRevoke: { id: 14, op: 'leaseRevoke', lease: 7, session },
+  leaseKeepAlive: { id: 15, op: 'leaseKeepAlive', lease: 7 },
+  leaseTimeToLive: { id: 16, op: 'leaseTimeToLive', lease: 7, keys: true },
+  leaseList: { id: 17, op: 'leaseList' },
 };
 
 function errorOf(value: unknown, frameBytes = 0): RequestValidationError {
@@ -119,6 +124,10 @@ describe('validateClientRequest', () => {
       memberPromote: ['nodeId'],
       memberRemove: ['nodeId'],
       leaderTransfer: ['to'],
+      leaseGrant: ['ttl', 'session'],
+      leaseRevoke: ['lease', 'session'],
+      leaseKeepAlive: ['lease'],
+      leaseTimeToLive: ['lease'],
     };
     for (const [op, fields] of Object.entries(required)) {
       for (const field of fields) expectRejected(without(VALID[op]!, field), 'INVALID_ARGUMENT', new RegExp(`'${field}`));
@@ -148,6 +157,14 @@ describe('validateClientRequest', () => {
       ['memberPromote', 'nodeId', -3],
       ['memberRemove', 'nodeId', null],
       ['leaderTransfer', 'to', 2n],
+      ['put', 'lease', 0],
+      ['put', 'lease', '7'],
+      ['leaseGrant', 'ttl', LIMITS.leaseTtlSecondsMin - 1],
+      ['leaseGrant', 'ttl', LIMITS.leaseTtlSecondsMax + 1],
+      ['leaseGrant', 'ttl', 2.5],
+      ['leaseRevoke', 'lease', 0],
+      ['leaseKeepAlive', 'lease', -1],
+      ['leaseTimeToLive', 'keys', 'yes'],
     ];
     for (const [op, field, value] of wrong) {
       expectRejected({ ...VALID[op]!, [field]: value }, 'INVALID_ARGUMENT', new RegExp(`'${field}`));
@@ -161,6 +178,14 @@ describe('validateClientRequest', () => {
     expectRejected({ ...VALID['put']!, session: { ...session, seq: -1 } }, 'INVALID_ARGUMENT', /'session.seq'/);
     expectRejected({ ...VALID['put']!, session: without(session, 'ackedBelow') }, 'INVALID_ARGUMENT', /'session.ackedBelow'/);
     expectRejected({ ...VALID['put']!, session: { ...session, ackedBelow: 6 } }, 'INVALID_ARGUMENT', /must not exceed/);
+  });
+
+  it('takes a lease on a put and on a txn put, and keeps it', () => {
+    expect(validateClientRequest({ ...VALID['put']!, lease: 42 })).toMatchObject({ lease: 42 });
+    expect('lease' in validateClientRequest(VALID['put']!)).toBe(false);
+    const txn = validateClientRequest({ ...VALID['txn']!, success: [{ op: 'put', key, value: key, lease: 9 }] });
+    expect(txn).toMatchObject({ success: [{ op: 'put', lease: 9 }] });
+    expectRejected({ ...VALID['txn']!, success: [{ op: 'put', key, value: key, lease: 0 }] }, 'INVALID_ARGUMENT', /'success\[0\]\.lease'/);
   });
 
   it('takes prevKv as an optional flag and a range delete from an empty start to an optional, non-empty end', () => {

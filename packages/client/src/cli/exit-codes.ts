@@ -5,7 +5,7 @@
  * | status | meaning |
  * |---|---|
  * | 0 | success |
- * | 1 | negative answer: `get` found no such key; `cas` did not swap (condition false) |
+ * | 1 | negative answer: `get` found no such key; `cas` did not swap (condition false); the lease does not exist (`LEASE_NOT_FOUND`) |
  * | 2 | usage: bad command line or input rejected as invalid (`INVALID_ARGUMENT`, `TOO_LARGE`), an endpoint that is not a client port (`WRONG_PORT`), or TLS settings that do not fit the server's (`TLS_FAILED`) |
  * | 3 | unavailable: no answer in time, no leader, nodes unreachable, or a write's outcome is unknown (`UNAVAILABLE`, `TIMEOUT`, `INDETERMINATE`, `CONNECTION_LOST`, `NOT_LEADER`, `OVERLOADED`, `TRANSFER_IN_PROGRESS`, `SHUTTING_DOWN`); `status` when no endpoint answered; `endpoint health`/`endpoint status` when any endpoint is unhealthy / did not answer |
  * | 4 | refused or failed by the cluster for another reason (`INVALID_MEMBERSHIP`, `CONF_CHANGE_PENDING`, `CLUSTER_MISMATCH`, `UNKNOWN_COMMAND`, `MALFORMED_FRAME`, `INTERNAL`), or an unexpected error in kvctl |
@@ -26,6 +26,7 @@ export const EXIT = {
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 const BY_CODE: Record<ErrorCode, ExitCode> = {
+  LEASE_NOT_FOUND: EXIT.NEGATIVE,
   INVALID_ARGUMENT: EXIT.USAGE,
   TOO_LARGE: EXIT.USAGE,
   WRONG_PORT: EXIT.USAGE,

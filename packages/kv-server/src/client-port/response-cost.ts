@@ -38,6 +38,13 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   memberAdd: ADMIN_RESPONSE_BYTES,
   memberPromote: ADMIN_RESPONSE_BYTES,
   memberRemove: ADMIN_RESPONSE_BYTES,
+  leaseGrant: ENVELOPE_BYTES,
+  leaseRevoke: ENVELOPE_BYTES,
+  leaseKeepAlive: ENVELOPE_BYTES,
+  // A lease's keys are not bounded in number: the node stops the list at LIMITS.scanResponseBytesMax.
+  leaseTimeToLive: LIMITS.scanResponseBytesMax + LIMITS.keyBytesMax + ENVELOPE_BYTES,
+  // At most LIMITS.leasesMax ids of at most 9 bytes each.
+  leaseList: LIMITS.leasesMax * 9 + ENVELOPE_BYTES,
   leaderTransfer: ADMIN_RESPONSE_BYTES,
 };
 

@@ -1,12 +1,13 @@
 import type { CasExpectation, ClientRequest, ClientResults, Consistency, Member, NodeStatus, TxnCompare, WriteSession } from '@keel/protocol';
 import type { ConfChange, NodeId } from '@keel/raft';
 import { encodeMemberContext, type Command } from '../state-machine/commands.js';
+import type { WriteResult } from '../state-machine/sessions.js';
 import { invalidArgumentError, unknownCommandError } from './errors.js';
 import type { MembershipRequest } from './membership-checks.js';
 
 type Results = ClientResults;
 export type AnyResult = Results[ClientRequest['op']];
-export type WriteResult = Results['put'] | Results['delete'] | Results['deleteRange'] | Results['txn'];
+export type { WriteResult };
 export interface ScanRange {
   readonly start?: Uint8Array;
   readonly end?: Uint8Array;
@@ -32,6 +33,12 @@ export interface NodeOperations {
    */
   changeMembership(change: ConfChange, request: MembershipRequest): Promise<{ readonly members: readonly Member[] }>;
   transferLeadership(to: NodeId): Promise<Results['leaderTransfer']>;
+  /** Renew a lease (leader only). */
+  leaseKeepAlive(lease: number): Promise<Results['leaseKeepAlive']>;
+  /** A lease's TTLs, with its keys when `keys` (leader only). */
+  leaseTimeToLive(lease: number, keys: boolean): Promise<Results['leaseTimeToLive']>;
+  /** Every lease (leader only). */
+  leaseList(): Promise<Results['leaseList']>;
 }
 
 /**
@@ -41,7 +48,14 @@ export interface NodeOperations {
 export function dispatch(request: ClientRequest, node: NodeOperations): Promise<AnyResult> {
   switch (request.op) {
     case 'put':
-      return node.write({ op: 'put', key: request.key, value: request.value, prevKv: request.prevKv === true, session: request.session });
+      return node.write({
+        op: 'put',
+        key: request.key,
+        value: request.value,
+        prevKv: request.prevKv === true,
+        ...(request.lease !== undefined ? { lease: request.lease } : {}),
+        session: request.session,
+      });
     case 'delete':
       return node.write({ op: 'delete', key: request.key, prevKv: request.prevKv === true, session: request.session });
     case 'deleteRange':
@@ -90,6 +104,16 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
       return node.changeMembership({ type: 'removeNode', nodeId: request.nodeId }, request);
     case 'leaderTransfer':
       return node.transferLeadership(request.to);
+    case 'leaseGrant':
+      return node.write({ op: 'leaseGrant', ttl: request.ttl, session: request.session });
+    case 'leaseRevoke':
+      return node.write({ op: 'leaseRevoke', lease: request.lease, session: request.session });
+    case 'leaseKeepAlive':
+      return node.leaseKeepAlive(request.lease);
+    case 'leaseTimeToLive':
+      return node.leaseTimeToLive(request.lease, request.keys === true);
+    case 'leaseList':
+      return node.leaseList();
     default: {
       const op: never = request;
       throw unknownCommandError((op as { op: unknown }).op);
@@ -102,7 +126,7 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
  * that says what a cas means. An expected revision also requires the key to exist (a missing key
  * has modRevision 0).
  */
-export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): Command {
+export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): Extract<Command, { op: 'txn' }> {
   const compare: TxnCompare[] =
     'value' in expect
       ? [{ key, target: 'value', op: '=', value: expect.value }]

@@ -117,6 +117,8 @@ export interface KeelNodeConfig {
 /** What the node core needs of the configuration, in ticks where the process thinks in ms. */
 export interface NodeCoreConfig {
   readonly id: NodeId;
+  /** Length of one tick in ms (lease TTLs are counted in ticks). */
+  readonly tickMs: number;
   readonly electionTicks: number;
   /** Take a snapshot every this many applied entries. */
   readonly snapshotEntries: number;
@@ -138,6 +140,7 @@ export interface NodeCoreConfig {
 export function coreConfigOf(config: KeelNodeConfig): NodeCoreConfig {
   return {
     id: config.id,
+    tickMs: config.tickMs,
     electionTicks: config.electionTicks,
     snapshotEntries: config.snapshotEntries,
     snapshotCatchUpEntries: snapshotCatchUpEntries(config),

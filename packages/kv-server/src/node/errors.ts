@@ -140,3 +140,8 @@ export function timeoutError(write: boolean): KeelError {
 export function internalError(message: string, cause?: unknown): KeelError {
   return new KeelError(ERROR_CODES.INTERNAL, message, { definite: false, cause });
 }
+
+/** LEASE_NOT_FOUND (definite): the lease was never granted, was revoked, or expired. */
+export function leaseNotFoundError(lease: number): KeelError {
+  return new KeelError(ERROR_CODES.LEASE_NOT_FOUND, `lease ${lease} does not exist (never granted, revoked, or expired)`);
+}

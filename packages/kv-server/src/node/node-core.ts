@@ -1,4 +1,4 @@
-import { KeelError } from '@keel/protocol';
+import { KeelError, LIMITS } from '@keel/protocol';
 import type { ClientRequest, ClientResults, KeyValue, Member, NodeStatus, WireError } from '@keel/protocol';
 import type { ConfChange, Entry, Message, NodeId, RawNode, Ready, Role, Snapshot, SnapshotMeta, SoftState } from '@keel/raft';
 import { encodeCommand, type Command } from '../state-machine/commands.js';
@@ -12,6 +12,7 @@ import {
   displacedError,
   indeterminateError,
   internalError,
+  leaseNotFoundError,
   notLeaderError,
   overloadedError,
   proposalRejectionError,
@@ -22,6 +23,7 @@ import {
   transferTimeoutError,
   type LeaderHint,
 } from './errors.js';
+import { Lessor } from './lessor.js';
 import { membershipProblem } from './membership-checks.js';
 import type { NodeCorePorts } from './ports.js';
 import { ProposalTracker, type PendingProposal } from './proposal-tracker.js';
@@ -80,6 +82,7 @@ export class NodeCore {
   private readonly readNonce: string;
   private readonly proposals = new ProposalTracker<ApplyResult>();
   private readonly reads = new ReadTracker();
+  private readonly lessor: Lessor;
   private transfers: PendingTransfer[] = [];
   private readonly receiver: SnapshotReceiver;
   private readonly sender: SnapshotSender;
@@ -109,6 +112,7 @@ export class NodeCore {
     this.snapshotTakenAt = this.applied;
     this.term = log.raftStorage.hardState().term;
     this.readNonce = ports.rng.nextInt(2 ** 31).toString(36);
+    this.lessor = new Lessor(config.tickMs, () => state.leases());
     this.receiver = new SnapshotReceiver({
       begin: (meta) => state.beginSnapshotInstall(meta, log.raftStorage.hardState().commit),
       logger,
@@ -169,6 +173,7 @@ export class NodeCore {
         this.role === 'leader' ? timeoutError(true) : indeterminateError('leadership was lost before the write was known to commit'),
       );
       this.reads.expire(now, () => timeoutError(false));
+      for (const lease of this.lessor.due(now)) this.expireLease(lease);
     }
     if (this.transfers.length > 0) {
       const expired = this.transfers.filter((t) => t.deadlineTick <= now);
@@ -363,7 +368,9 @@ export class NodeCore {
     this.leader = ss.leader;
     if (roleChanged) logger.log('info', 'raft.role', { leader: ss.leader });
     if (leaderChanged) logger.log('info', 'leader.changed', { leader: ss.leader, leaderAddress: this.clientAddressOf(ss.leader) });
+    if (!wasLeader && ss.role === 'leader') this.lessor.becameLeader(this.tickCount);
     if (wasLeader && ss.role !== 'leader') {
+      this.lessor.steppedDown();
       // Our proposals may still commit under the next leader: keep them until their index applies
       // (definite answer) but no longer than a couple of election timeouts (then INDETERMINATE).
       this.proposals.capDeadlines(this.tickCount + 2 * this.config.electionTicks);
@@ -464,7 +471,43 @@ export class NodeCore {
     leader: () => this.leader,
     changeMembership: (change, request) => this.changeMembership(change, request),
     transferLeadership: (to) => this.transferLeadership(to),
+    leaseKeepAlive: (lease) =>
+      this.leaderRead(() => {
+        const ttl = this.lessor.keepAlive(lease, this.tickCount);
+        if (ttl === undefined) throw leaseNotFoundError(lease);
+        return { lease, ttl };
+      }),
+    leaseTimeToLive: (lease, keys) =>
+      this.leaderRead(() => {
+        const remaining = this.lessor.remainingSeconds(lease, this.tickCount);
+        const l = this.ports.state.leases().get(lease);
+        if (remaining === undefined || l === undefined) throw leaseNotFoundError(lease);
+        return { lease, ttl: l.ttl, remaining, ...(keys ? { keys: keyList(l.keys.values()) } : {}) };
+      }),
+    leaseList: () => this.leaderRead(() => ({ leases: [...this.ports.state.leases().values()].map((l) => l.id).sort((a, b) => a - b) })),
   };
+
+  /**
+   * Answer with `answer()` on the leader, behind a linearizable read barrier (so the lease table
+   * holds every grant acknowledged before the request, whichever node led then); NOT_LEADER
+   * elsewhere, also when leadership moved while the barrier was pending.
+   */
+  private leaderRead<T>(answer: () => T): Promise<T> {
+    if (this.role !== 'leader') return Promise.reject(notLeaderError(this.hint()));
+    return this.read('linearizable', async () => {
+      if (this.role !== 'leader') throw notLeaderError(this.hint());
+      return answer();
+    });
+  }
+
+  /** Propose the end of `lease`, which ran out (the leader's; see lessor.ts). */
+  private expireLease(lease: number): void {
+    this.ports.logger.log('info', 'lease.expiring', { lease });
+    this.propose<void>(encodeCommand({ op: 'leaseExpire', lease }), (_r, resolve) => resolve()).then(
+      () => this.lessor.settled(lease),
+      () => this.lessor.settled(lease),
+    );
+  }
 
   /** The membership as clients see it: the store's, with empty addresses filled from what peers advertised. */
   members(): Member[] {
@@ -667,6 +710,21 @@ function durablePrefix(committed: readonly Entry[], lastDurable: number, entries
   while (n < committed.length && committed[n]!.index <= limit) n++;
   return n;
 }
+
+/**
+ * Keys in byte order, as many as fit in `LIMITS.scanResponseBytesMax` (a lease's keys are not
+ * bounded in number; the answer is).
+ */
+function keyList(keys: Iterable<Uint8Array>): Uint8Array[] {
+  const sorted = [...keys].sort((a, b) => Buffer.compare(a, b));
+  let bytes = 0;
+  let n = 0;
+  while (n < sorted.length && (bytes += sorted[n]!.byteLength + KEY_LIST_ROW_OVERHEAD_BYTES) <= LIMITS.scanResponseBytesMax) n++;
+  return sorted.slice(0, n);
+}
+
+/** Allowance per listed key for its encoding. */
+const KEY_LIST_ROW_OVERHEAD_BYTES = 8;
 
 function isWireError(value: unknown): value is WireError {
   return typeof value === 'object' && value !== null && 'code' in value && 'message' in value;

@@ -5,11 +5,16 @@
  * write session that makes retries exactly-once. Encoding is a compact msgpackr array whose first
  * element is the operation code (the codes are stable: they are stored in every log):
  *
- *   put:         [1, key, value, clientId, seq, ackedBelow]      (+ 1 at the end: answer with the previous entry)
+ *   put:         [1, key, value, clientId, seq, ackedBelow]      (+ 1 at the end: answer with the previous entry;
+ *                                                                 + prevKv (0 or 1), lease: attach to a lease)
  *   delete:      [2, key, clientId, seq, ackedBelow]             (+ 1 at the end: answer with the deleted entry)
  *   deleteRange: [4, start, end | null, prevKv (0 or 1), clientId, seq, ackedBelow]
  *   txn:         [5, compares, success, failure, clientId, seq, ackedBelow]     (txn-codec.ts)
- * (Code 3 was cas, before store format 2: a cas is now a txn.)
+ *   leaseGrant:  [7, ttlSeconds, clientId, seq, ackedBelow]      (the lease's id is the entry's index)
+ *   leaseRevoke: [8, lease, clientId, seq, ackedBelow]
+ *   leaseExpire: [9, lease]          proposed by the leader when a lease ran out; no session (a
+ *                                    lease already gone makes it a no-op)
+ * (Code 3 was cas, before store format 2: a cas is now a txn. Code 6 belongs to watches.)
  *
  * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
  * mistake: the client port validates requests first), so nothing malformed reaches the log.
@@ -18,11 +23,12 @@
  * Rules: key 1..LIMITS.keyBytesMax bytes; value <= LIMITS.valueBytesMax bytes; a range's start
  * 0..LIMITS.keyBytesMax bytes and its end (when present) 1..LIMITS.keyBytesMax bytes; clientId a
  * non-empty string of at most `CLIENT_ID_BYTES_MAX` UTF-8 bytes; seq and ackedBelow safe
- * integers with 0 <= ackedBelow <= seq; a txn's parts as txn-codec.ts says.
+ * integers with 0 <= ackedBelow <= seq; a txn's parts as txn-codec.ts says; a lease id a positive
+ * safe integer; a TTL in LIMITS.leaseTtlSecondsMin..leaseTtlSecondsMax.
  */
 import { LIMITS, type TxnCompare, type TxnOp, type WriteSession } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
-import { isCount, keyProblem, rangeProblem, valueProblem } from './field-rules.js';
+import { isCount, keyProblem, leaseIdProblem, rangeProblem, valueProblem } from './field-rules.js';
 import { pack, plainBytes, unpack } from './msgpack.js';
 import { decodeCompares, decodeTxnOps, encodeCompares, encodeTxnOps, txnProblem } from './txn-codec.js';
 
@@ -38,6 +44,8 @@ export type Command =
       readonly value: Uint8Array;
       /** Answer with the key's previous entry. */
       readonly prevKv?: boolean;
+      /** Attach the key to this lease (absent: the key has none). */
+      readonly lease?: number | undefined;
       readonly session: WriteSession;
     }
   | {
@@ -63,12 +71,21 @@ export type Command =
       readonly success: readonly TxnOp[];
       readonly failure: readonly TxnOp[];
       readonly session: WriteSession;
-    };
+    }
+  | { readonly op: 'leaseGrant'; readonly ttl: number; readonly session: WriteSession }
+  | { readonly op: 'leaseRevoke'; readonly lease: number; readonly session: WriteSession }
+  | { readonly op: 'leaseExpire'; readonly lease: number };
+
+/** A command a client sent: one with a write session. */
+export type SessionCommand = Exclude<Command, { op: 'leaseExpire' }>;
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
 const OP_DELETE_RANGE = 4;
 const OP_TXN = 5;
+const OP_LEASE_GRANT = 7;
+const OP_LEASE_REVOKE = 8;
+const OP_LEASE_EXPIRE = 9;
 /** Trailing element of a put or delete that asks for the previous entry. */
 const WITH_PREV_KV = 1;
 
@@ -80,9 +97,15 @@ export function commandProblem(c: Command): string | undefined {
     case 'txn':
       return txnProblem(c.compare, c.success, c.failure) ?? sessionProblem(c.session);
     case 'put':
-      return keyProblem(c.key) ?? valueProblem(c.value) ?? sessionProblem(c.session);
+      return keyProblem(c.key) ?? valueProblem(c.value) ?? (c.lease === undefined ? undefined : leaseIdProblem(c.lease)) ?? sessionProblem(c.session);
     case 'delete':
       return keyProblem(c.key) ?? sessionProblem(c.session);
+    case 'leaseGrant':
+      return ttlProblem(c.ttl) ?? sessionProblem(c.session);
+    case 'leaseRevoke':
+      return leaseIdProblem(c.lease) ?? sessionProblem(c.session);
+    case 'leaseExpire':
+      return leaseIdProblem(c.lease);
     default:
       return `unknown op ${String((c as { op: unknown }).op)}`;
   }
@@ -98,21 +121,35 @@ function sessionProblem(s: WriteSession | undefined): string | undefined {
   return undefined;
 }
 
+function ttlProblem(ttl: unknown): string | undefined {
+  if (!isCount(ttl) || ttl < LIMITS.leaseTtlSecondsMin || ttl > LIMITS.leaseTtlSecondsMax) {
+    return `lease TTL must be an integer in ${LIMITS.leaseTtlSecondsMin}..${LIMITS.leaseTtlSecondsMax} seconds`;
+  }
+  return undefined;
+}
+
 /** Encode a command for a log entry. Throws `TypeError` if it breaks the rules (see module doc). */
 export function encodeCommand(c: Command): Uint8Array {
   const problem = commandProblem(c);
   if (problem !== undefined) throw new TypeError(`encodeCommand: ${problem}`);
+  if (c.op === 'leaseExpire') return pack([OP_LEASE_EXPIRE, c.lease]);
   const { clientId, seq, ackedBelow } = c.session;
-  const prevKv = c.op !== 'txn' && c.prevKv === true;
+  const prevKv = (c.op === 'put' || c.op === 'delete' || c.op === 'deleteRange') && c.prevKv === true;
   switch (c.op) {
-    case 'put':
-      return pack([OP_PUT, c.key, c.value, clientId, seq, ackedBelow, ...(prevKv ? [WITH_PREV_KV] : [])]);
+    case 'put': {
+      const tail = c.lease !== undefined ? [prevKv ? 1 : 0, c.lease] : prevKv ? [WITH_PREV_KV] : [];
+      return pack([OP_PUT, c.key, c.value, clientId, seq, ackedBelow, ...tail]);
+    }
     case 'delete':
       return pack([OP_DELETE, c.key, clientId, seq, ackedBelow, ...(prevKv ? [WITH_PREV_KV] : [])]);
     case 'deleteRange':
       return pack([OP_DELETE_RANGE, c.start, c.end ?? null, prevKv ? 1 : 0, clientId, seq, ackedBelow]);
     case 'txn':
       return pack([OP_TXN, encodeCompares(c.compare), encodeTxnOps(c.success), encodeTxnOps(c.failure), clientId, seq, ackedBelow]);
+    case 'leaseGrant':
+      return pack([OP_LEASE_GRANT, c.ttl, clientId, seq, ackedBelow]);
+    case 'leaseRevoke':
+      return pack([OP_LEASE_REVOKE, c.lease, clientId, seq, ackedBelow]);
     default:
       throw new TypeError(`encodeCommand: unknown op ${String((c as { op: unknown }).op)}`);
   }
@@ -144,6 +181,10 @@ function toCommand(a: unknown[]): Command | undefined {
     a.length === length ? false : a.length === length + 1 && a[length] === WITH_PREV_KV ? true : undefined;
   switch (a[0]) {
     case OP_PUT: {
+      if (a.length === 8) {
+        if (a[6] !== 0 && a[6] !== 1) return undefined;
+        return { op: 'put', key: bytes(a[1]), value: bytes(a[2]), ...(a[6] === 1 ? { prevKv: true } : {}), lease: a[7] as number, session: session(3) };
+      }
       const prevKv = withPrevKv(6);
       if (prevKv === undefined) return undefined;
       return { op: 'put', key: bytes(a[1]), value: bytes(a[2]), ...(prevKv ? { prevKv } : {}), session: session(3) };
@@ -171,6 +212,12 @@ function toCommand(a: unknown[]): Command | undefined {
       if (compare === undefined || success === undefined || failure === undefined) return undefined;
       return { op: 'txn', compare, success, failure, session: session(4) };
     }
+    case OP_LEASE_GRANT:
+      return a.length === 5 ? { op: 'leaseGrant', ttl: a[1] as number, session: session(2) } : undefined;
+    case OP_LEASE_REVOKE:
+      return a.length === 5 ? { op: 'leaseRevoke', lease: a[1] as number, session: session(2) } : undefined;
+    case OP_LEASE_EXPIRE:
+      return a.length === 2 ? { op: 'leaseExpire', lease: a[1] as number } : undefined;
     default:
       return undefined;
   }

@@ -31,3 +31,8 @@ export function rangeProblem(start: unknown, end: unknown): string | undefined {
 export function isCount(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
+
+/** A lease id: a positive safe integer (the log index of its grant). */
+export function leaseIdProblem(id: unknown): string | undefined {
+  return isCount(id) && id >= 1 ? undefined : 'lease id must be a positive integer';
+}

@@ -6,8 +6,11 @@
  *
  * Each command's changes are held back until `commit()` reports them to the writer, so a command
  * refused half-way (a txn past a limit) is undone by `rollback()` and leaves no trace: the same
- * all-or-nothing outcome on every replica, however the entries were batched.
+ * all-or-nothing outcome on every replica, however the entries were batched. The lease table's
+ * attachments follow the keys (a put attaches or detaches, a delete detaches) and are committed
+ * and rolled back with them.
  */
+import type { LeaseTable } from './leases.js';
 import { plainBytes } from './msgpack.js';
 import { decodeStoredValue, encodeStoredValue, type StoredValue } from './stored-value.js';
 
@@ -63,6 +66,7 @@ export class KvState {
     current: ReadonlyArray<Uint8Array | undefined>,
     private readonly store: RangeReader,
     private readonly writer: ApplyWriter,
+    readonly leases: LeaseTable,
   ) {
     keys.forEach((key, k) => {
       const bytes = current[k];
@@ -77,9 +81,14 @@ export class KvState {
     return slot.value;
   }
 
-  /** Writes `value` under `key` at revision `index`; returns what the key held before. */
-  put(key: Uint8Array, value: Uint8Array, index: number): StoredValue | null {
+  /**
+   * Writes `value` under `key` at revision `index`, attached to `lease` (which must exist) or to
+   * none; returns what the key held before.
+   */
+  put(key: Uint8Array, value: Uint8Array, index: number, lease: number | undefined): StoredValue | null {
     const before = this.get(key);
+    if (lease === undefined) this.leases.detach(key);
+    else this.leases.attach(key, lease);
     const next: StoredValue = { value, createRevision: before?.createRevision ?? index, modRevision: index, version: (before?.version ?? 0) + 1 };
     this.change(key, next);
     this.pending.push({ key, stored: encodeStoredValue(next), absentBefore: before === null });
@@ -88,6 +97,7 @@ export class KvState {
 
   /** Deletes `key`, which holds a value (one the overlay knows, or a row a range just yielded). */
   remove(key: Uint8Array): void {
+    this.leases.detach(key);
     this.change(key, null);
     this.pending.push({ key, stored: undefined, absentBefore: false });
   }
@@ -137,6 +147,7 @@ export class KvState {
     }
     this.pending.length = 0;
     this.undo.length = 0;
+    this.leases.commit();
   }
 
   /** Undo the current command's effects: the state is as before it. */
@@ -148,6 +159,7 @@ export class KvState {
     }
     this.pending.length = 0;
     this.undo.length = 0;
+    this.leases.rollback();
   }
 
   private change(key: Uint8Array, value: StoredValue | null): void {

@@ -7,6 +7,9 @@
  * Semantics:
  *  - put: sets the value; createRevision is kept if the key exists, else the index; version is
  *    one more than before (1 for a new key). With `prevKv`: the entry it replaced (null if none).
+ *    With `lease`: the key is attached to that lease (LEASE_NOT_FOUND when it does not exist);
+ *    without: the key is detached from any lease it had.
+ *  - delete, deleteRange: a deleted key is detached from its lease.
  *  - delete: removes the key; `deleted` says whether it existed. With `prevKv`: the entry.
  *  - deleteRange: removes every key in [start, end) that exists; `deleted` counts them, `prevKvs`
  *    (with `prevKv`) lists them in key order.
@@ -53,7 +56,8 @@ export class Budget {
 export async function applyOperation(op: TxnOp, index: number, state: KvState, budget: Budget): Promise<TxnOpResult | WireError> {
   switch (op.op) {
     case 'put': {
-      const before = state.put(op.key, op.value, index);
+      if (op.lease !== undefined && state.leases.get(op.lease) === undefined) return leaseNotFound(op.lease);
+      const before = state.put(op.key, op.value, index, op.lease);
       if (op.prevKv !== true) return { op: 'put' };
       return returning(budget, op.key, before, (prevKv) => ({ op: 'put', prevKv }));
     }
@@ -97,6 +101,10 @@ export async function applyOperation(op: TxnOp, index: number, state: KvState, b
 function returning(budget: Budget, key: Uint8Array, v: StoredValue | null, make: (kv: KeyValue | null) => TxnOpResult): TxnOpResult | WireError {
   if (v === null) return make(null);
   return budget.returned(key, v) ?? make(toKeyValue(key, v));
+}
+
+export function leaseNotFound(lease: number): WireError {
+  return { code: ERROR_CODES.LEASE_NOT_FOUND, message: `lease ${lease} does not exist (never granted, revoked, or expired)`, definite: true };
 }
 
 export function tooLarge(message: string): WireError {

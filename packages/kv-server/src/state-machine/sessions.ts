@@ -26,13 +26,20 @@
  *   key   = clientId in UTF-8
  *   value = msgpack [lastApplied, ackedBelow, floor, [seq, code, revision, seq, code, revision, …]]
  *           code: 0 put, 1 delete (not found), 2 delete (deleted), 3 txn (failed), 4 txn (succeeded),
- *           5 deleteRange, followed by one more element: the number of keys it deleted
+ *           5 deleteRange or leaseRevoke, followed by one more element: the number of keys it deleted,
+ *           6 leaseGrant, followed by one more element: the TTL (the lease id is the revision)
  */
 import { LIMITS, type ClientResults, type WriteSession } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
 import { pack, unpack } from './msgpack.js';
 
-export type WriteResult = ClientResults['put'] | ClientResults['delete'] | ClientResults['deleteRange'] | ClientResults['txn'];
+export type WriteResult =
+  | ClientResults['put']
+  | ClientResults['delete']
+  | ClientResults['deleteRange']
+  | ClientResults['txn']
+  | ClientResults['leaseGrant']
+  | ClientResults['leaseRevoke'];
 
 /** Bounds of the table. Part of the replicated state machine: every node must use the same values. */
 export interface SessionLimits {
@@ -217,10 +224,17 @@ const CODE_DELETE_DONE = 2;
 const CODE_TXN_FAILED = 3;
 const CODE_TXN_DONE = 4;
 const CODE_DELETE_RANGE = 5;
+const CODE_LEASE_GRANT = 6;
+
+/** How many elements a result with `code` takes in the flat list. */
+function resultWidth(code: unknown): number {
+  return code === CODE_DELETE_RANGE || code === CODE_LEASE_GRANT ? 4 : 3;
+}
 
 /** What the table keeps of a result: no previous entries, no txn results. */
 function remembered(r: WriteResult): WriteResult {
   if ('succeeded' in r) return { revision: r.revision, succeeded: r.succeeded };
+  if ('ttl' in r) return { revision: r.revision, lease: r.lease, ttl: r.ttl };
   if ('deleted' in r) {
     const deleted = r.deleted;
     return typeof deleted === 'number' ? { revision: r.revision, deleted } : { revision: r.revision, deleted };
@@ -238,6 +252,10 @@ function encodeSession(s: Session): Uint8Array {
     const r = s.results.get(seq)!;
     if ('deleted' in r && typeof r.deleted === 'number') {
       flat.push(seq, CODE_DELETE_RANGE, r.revision, r.deleted);
+      continue;
+    }
+    if ('ttl' in r) {
+      flat.push(seq, CODE_LEASE_GRANT, r.revision, r.ttl);
       continue;
     }
     const code =
@@ -261,14 +279,15 @@ function decodeSession(clientId: string, value: Uint8Array): Session {
   if (!flat.every(isCount)) throw malformed(`session ${clientId} results are malformed`);
   const seqs: number[] = [];
   const results = new Map<number, WriteResult>();
-  for (let k = 0; k < flat.length; k += flat[k + 1] === CODE_DELETE_RANGE ? 4 : 3) {
-    if (k + (flat[k + 1] === CODE_DELETE_RANGE ? 4 : 3) > flat.length) throw malformed(`session ${clientId} results are malformed`);
+  for (let k = 0; k < flat.length; k += resultWidth(flat[k + 1])) {
+    if (k + resultWidth(flat[k + 1]) > flat.length) throw malformed(`session ${clientId} results are malformed`);
     const seq = flat[k] as number;
     const revision = flat[k + 2] as number;
     if (seqs.length > 0 && seq <= seqs[seqs.length - 1]!) throw malformed(`session ${clientId} results are not in seq order`);
     let result: WriteResult;
     switch (flat[k + 1]) {
       case CODE_DELETE_RANGE: result = { revision, deleted: flat[k + 3] as number }; break;
+      case CODE_LEASE_GRANT: result = { revision, lease: revision, ttl: flat[k + 3] as number }; break;
       case CODE_PUT: result = { revision }; break;
       case CODE_DELETE_MISSING: result = { revision, deleted: false }; break;
       case CODE_DELETE_DONE: result = { revision, deleted: true }; break;

@@ -13,18 +13,22 @@
  *    `LIMITS.deleteRangeKeysMax` keys, or (with `prevKv`) more than
  *    `LIMITS.deleteRangePrevKvBytesMax` of entries, is answered TOO_LARGE and nothing is deleted.
  *  - txn: compares, then one branch of operations, all or nothing (txn.ts).
+ *  - leaseGrant: a lease with the entry's index as its id (TOO_LARGE past `LIMITS.leasesMax`).
+ *  - leaseRevoke: deletes the lease's keys and the lease (LEASE_NOT_FOUND when there is none).
+ *  - leaseExpire (the leader's, no session): as a revoke; nothing when the lease is gone already.
  *  - a write already applied for the same (clientId, seq) is answered with its first result and
  *    not applied again; one the session table has forgotten is answered INDETERMINATE.
  *  - an entry whose data does not decode is answered INTERNAL and has no effect.
  *  - no-op entries (empty data) and conf entries have no effect on user data.
  */
-import { ERROR_CODES, LIMITS, type Member, type TxnOp, type WireError } from '@keel/protocol';
+import { ERROR_CODES, LIMITS, type ClientResults, type Member, type TxnOp, type WireError } from '@keel/protocol';
 import type { ConfState, Entry, Logger } from '@keel/raft';
-import { decodeCommand, type Command } from './commands.js';
+import { decodeCommand, type Command, type SessionCommand } from './commands.js';
 import { StateMachineError } from './errors.js';
 import { KvState, keyId, type ApplyWriter, type RangeReader } from './kv-state.js';
+import type { LeaseChange, LeaseTable } from './leases.js';
 import { membersAfter } from './membership.js';
-import { Budget, applyOperation } from './operations.js';
+import { Budget, applyOperation, leaseNotFound, tooLarge } from './operations.js';
 import type { SessionChange, SessionTable, WriteResult } from './sessions.js';
 import { runTxn, txnKeys } from './txn.js';
 
@@ -49,6 +53,7 @@ export class StateMachine {
 
   constructor(
     readonly sessions: SessionTable,
+    readonly leases: LeaseTable,
     members: readonly Member[],
     conf: ConfState,
     private readonly logger?: Logger,
@@ -78,7 +83,7 @@ export class StateMachine {
         const c = decodeCommand(e.data);
         commands[i] = c;
         // A range delete reads its range when it applies.
-        const touched = c.op === 'deleteRange' ? [] : c.op === 'txn' ? txnKeys(c) : [c.key];
+        const touched = this.keysOf(c);
         for (const key of touched) {
           const id = keyId(key);
           if (!seen.has(id)) {
@@ -95,6 +100,27 @@ export class StateMachine {
   }
 
   /**
+   * The keys command `c` reads or writes one by one (read before the batch): a range delete reads
+   * its range when it applies; a revoke deletes the keys its lease holds now or gains earlier in
+   * the batch (those are read for the puts that attach them).
+   */
+  private keysOf(c: Command): readonly Uint8Array[] {
+    switch (c.op) {
+      case 'put':
+      case 'delete':
+        return [c.key];
+      case 'txn':
+        return txnKeys(c);
+      case 'leaseRevoke':
+      case 'leaseExpire':
+        return [...(this.leases.get(c.lease)?.keys.values() ?? [])];
+      case 'deleteRange':
+      case 'leaseGrant':
+        return [];
+    }
+  }
+
+  /**
    * Apply prepared entries. `current[k]` is the stored value of `prepared.keys[k]` (undefined when
    * absent); `store` is read for ranges, and must not change until the effects are written.
    * Effects on user data go to `writer`; the session records to write come back in
@@ -106,8 +132,8 @@ export class StateMachine {
     current: ReadonlyArray<Uint8Array | undefined>,
     writer: ApplyWriter,
     store: RangeReader,
-  ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; sessionChanges: SessionChange[] }> {
-    const state = new KvState(prepared.keys, current, store, writer);
+  ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; sessionChanges: SessionChange[]; leaseChanges: LeaseChange[] }> {
+    const state = new KvState(prepared.keys, current, store, writer, this.leases);
     const results: ApplyResult[] = new Array(prepared.entries.length);
     let membershipChanged = false;
     for (let i = 0; i < prepared.entries.length; i++) {
@@ -128,6 +154,12 @@ export class StateMachine {
         this.logger?.log('error', 'apply.command.undecodable', { index: e.index, error: c.message });
         const error: WireError = { code: ERROR_CODES.INTERNAL, message: `entry ${e.index}: ${c.message}`, definite: true };
         results[i] = { index: e.index, term: e.term, kind: 'command', result: error };
+        continue;
+      }
+      if (c.op === 'leaseExpire') {
+        const result = await revoke(c.lease, e.index, state, true);
+        state.commit();
+        results[i] = { index: e.index, term: e.term, kind: 'command', result };
         continue;
       }
       const seen = this.sessions.lookup(c.session);
@@ -151,8 +183,21 @@ export class StateMachine {
       }
       results[i] = { index: e.index, term: e.term, kind: 'command', result };
     }
-    return { results, membershipChanged, sessionChanges: this.sessions.drainChanges() };
+    return { results, membershipChanged, sessionChanges: this.sessions.drainChanges(), leaseChanges: this.leases.drainChanges() };
   }
+}
+
+/**
+ * End lease `lease` at revision `index`: delete its keys, then the lease. A lease that does not
+ * exist is LEASE_NOT_FOUND for a client's revoke, and nothing (0 keys) for the leader's expiry.
+ */
+async function revoke(lease: number, index: number, state: KvState, expiry: boolean): Promise<ClientResults['leaseRevoke'] | WireError> {
+  const held = state.leases.get(lease);
+  if (held === undefined) return expiry ? { revision: index, deleted: 0 } : leaseNotFound(lease);
+  const keys = [...held.keys.values()];
+  for (const key of keys) state.remove(key);
+  state.leases.remove(lease);
+  return { revision: index, deleted: keys.length };
 }
 
 /** Budget of a write made of one operation: a range delete's limits (a put or delete returns at most one entry). */
@@ -162,8 +207,14 @@ const SINGLE_OPERATION_BUDGET = {
 };
 
 /** Apply command `c` at revision `index`: its answer, or a refusal (the caller undoes its effects then). */
-async function runCommand(c: Command, index: number, state: KvState): Promise<WriteResult | WireError> {
+async function runCommand(c: SessionCommand, index: number, state: KvState): Promise<WriteResult | WireError> {
   if (c.op === 'txn') return runTxn(c, index, state);
+  if (c.op === 'leaseRevoke') return revoke(c.lease, index, state, false);
+  if (c.op === 'leaseGrant') {
+    if (state.leases.size >= LIMITS.leasesMax) return tooLarge(`the cluster holds ${LIMITS.leasesMax} leases, the most it keeps; revoke some first`);
+    state.leases.grant(index, c.ttl);
+    return { revision: index, lease: index, ttl: c.ttl };
+  }
   const budget = new Budget(LIMITS.deleteRangeKeysMax, LIMITS.deleteRangePrevKvBytesMax, SINGLE_OPERATION_BUDGET);
   const op: TxnOp =
     c.op === 'deleteRange' ? { op: 'deleteRange', start: c.start, ...(c.end !== undefined ? { end: c.end } : {}), ...(c.prevKv === true ? { prevKv: true } : {}) } : c;

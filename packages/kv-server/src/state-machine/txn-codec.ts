@@ -5,7 +5,7 @@
  *   compare:     [key, target, op, value]   target 0 value (bytes), 1 version, 2 createRevision,
  *                                           3 modRevision (numbers), 4 exists (op 0, value boolean);
  *                                           op 0 '=', 1 '!=', 2 '<', 3 '>'
- *   put:         [1, key, value, prevKv (0 or 1)]
+ *   put:         [1, key, value, prevKv (0 or 1)]      (+ lease: attach the key to it)
  *   delete:      [2, key, prevKv]
  *   deleteRange: [4, start, end | null, prevKv]
  *   get:         [6, key]
@@ -17,7 +17,7 @@
  * `LIMITS.txnOpsMax` compares and operations per branch.
  */
 import { LIMITS, type CompareOp, type TxnCompare, type TxnOp } from '@keel/protocol';
-import { isCount, keyProblem, rangeProblem, valueProblem } from './field-rules.js';
+import { isCount, keyProblem, leaseIdProblem, rangeProblem, valueProblem } from './field-rules.js';
 import { plainBytes } from './msgpack.js';
 
 const TARGETS = ['value', 'version', 'createRevision', 'modRevision', 'exists'] as const;
@@ -36,7 +36,7 @@ export function encodeTxnOps(ops: readonly TxnOp[]): unknown[] {
   return ops.map((o) => {
     switch (o.op) {
       case 'put':
-        return [TXN_PUT, o.key, o.value, o.prevKv === true ? 1 : 0];
+        return [TXN_PUT, o.key, o.value, o.prevKv === true ? 1 : 0, ...(o.lease !== undefined ? [o.lease] : [])];
       case 'delete':
         return [TXN_DELETE, o.key, o.prevKv === true ? 1 : 0];
       case 'deleteRange':
@@ -79,7 +79,9 @@ export function decodeTxnOps(raw: unknown): TxnOp[] | undefined {
     switch (o[0]) {
       case TXN_PUT: {
         const prevKv = flag(3);
-        if (o.length === 4 && prevKv !== undefined) op = { op: 'put', key: bytes(o[1]), value: bytes(o[2]), ...prevKv };
+        if ((o.length === 4 || o.length === 5) && prevKv !== undefined) {
+          op = { op: 'put', key: bytes(o[1]), value: bytes(o[2]), ...prevKv, ...(o.length === 5 ? { lease: o[4] as number } : {}) };
+        }
         break;
       }
       case TXN_DELETE: {
@@ -139,7 +141,7 @@ export function txnProblem(compare: readonly TxnCompare[], success: readonly Txn
 function opProblem(o: TxnOp): string | undefined {
   switch (o.op) {
     case 'put':
-      return keyProblem(o.key) ?? valueProblem(o.value);
+      return keyProblem(o.key) ?? valueProblem(o.value) ?? (o.lease === undefined ? undefined : leaseIdProblem(o.lease));
     case 'delete':
     case 'get':
       return keyProblem(o.key);

@@ -99,8 +99,8 @@ export const META = {
   bootstrap: 'bootstrap',
 } as const;
 
-/** 2: stored values carry the key's version (stored-value.ts). */
-export const FORMAT_VERSION = 2;
+/** 2: stored values carry the key's version (stored-value.ts). 3: a generation holds a lease table (ls<N>). */
+export const FORMAT_VERSION = 3;
 
 export function encodeHardState(hs: HardState): Uint8Array {
   return pack([hs.term, hs.vote, hs.commit]);

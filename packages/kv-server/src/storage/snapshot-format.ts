@@ -6,7 +6,8 @@
  *   header  [0, SNAPSHOT_FORMAT, index, term, voters, learners, members]   first record of the first chunk
  *   kv      [1, key, storedValue]       the user data of the current generation, in key order
  *   session [2, key, sessionRecord]     the session table records, in key order
- *   trailer [3, recordCount]            last record of the last chunk: kv + session records sent
+ *   lease   [4, key, leaseRecord]       the lease table records (leases.ts), in key order
+ *   trailer [3, recordCount]            last record of the last chunk: kv + session + lease records sent
  *
  * Values are the stored bytes as they are (stored-value and session layouts), so sender and
  * receiver copy records without re-encoding them. `members` uses the membership tuple layout
@@ -16,12 +17,13 @@ import type { Member } from '@keel/protocol';
 import type { SnapshotMeta } from '@keel/raft';
 import { pack } from '../state-machine/msgpack.js';
 
-/** 2: stored values carry the key's version. */
-export const SNAPSHOT_FORMAT = 2;
+/** 2: stored values carry the key's version. 3: lease records. */
+export const SNAPSHOT_FORMAT = 3;
 export const RECORD_HEADER = 0;
 export const RECORD_KV = 1;
 export const RECORD_SESSION = 2;
 export const RECORD_TRAILER = 3;
+export const RECORD_LEASE = 4;
 
 /** Smallest `chunkBytes` accepted by `readSnapshot`. */
 export const SNAPSHOT_CHUNK_BYTES_MIN = 1024;

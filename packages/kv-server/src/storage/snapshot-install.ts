@@ -5,13 +5,14 @@
  */
 import type { Member } from '@keel/protocol';
 import type { SnapshotMeta } from '@keel/raft';
+import { LeaseTable } from '../state-machine/leases.js';
 import { SessionTableBuilder, type SessionTable } from '../state-machine/sessions.js';
 import { StateMachineError } from '../state-machine/errors.js';
 import { unpack } from '../state-machine/msgpack.js';
 import { STORED_VALUE_HEADER_BYTES } from '../state-machine/stored-value.js';
 import { isCount, toConf } from './codec.js';
 import { StoreError } from './errors.js';
-import { RECORD_HEADER, RECORD_KV, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
+import { RECORD_HEADER, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
 
 /**
  * A snapshot being received. Call `write` for every chunk in order, then `complete()`; the
@@ -31,10 +32,12 @@ export interface SnapshotInstall {
   abort(): Promise<void>;
 }
 
+type Records = ReadonlyArray<readonly [Uint8Array, Uint8Array]>;
+
 /** What an installer needs from its store. */
 export interface InstallTarget {
   /** Write records into the side generation (one unsynced batch). */
-  writeSide(kv: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, sessions: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Promise<void>;
+  writeSide(kv: Records, sessions: Records, leases: Records): Promise<void>;
   /** Clear the side generation. */
   clearSide(): Promise<void>;
   stage(installer: SnapshotInstaller): void;
@@ -51,6 +54,8 @@ export class SnapshotInstaller implements SnapshotInstall {
   private readonly sessionBuilder = new SessionTableBuilder();
   private membersReceived: Member[] = [];
   private sessionTable: SessionTable | undefined;
+  private readonly leaseRecords: Array<readonly [Uint8Array, Uint8Array]> = [];
+  private leaseTable: LeaseTable | undefined;
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -71,6 +76,12 @@ export class SnapshotInstaller implements SnapshotInstall {
     return this.sessionTable;
   }
 
+  /** The lease table carried by the snapshot (after `complete()`). */
+  get leases(): LeaseTable {
+    if (this.leaseTable === undefined) throw new Error('SnapshotInstaller.leases before complete()');
+    return this.leaseTable;
+  }
+
   get isComplete(): boolean {
     return this.state === 'complete';
   }
@@ -86,6 +97,7 @@ export class SnapshotInstaller implements SnapshotInstall {
     try {
       const kv: Array<readonly [Uint8Array, Uint8Array]> = [];
       const sessions: Array<readonly [Uint8Array, Uint8Array]> = [];
+      const leases: Array<readonly [Uint8Array, Uint8Array]> = [];
       for (const record of this.decodeChunk(chunk)) {
         if (!Array.isArray(record) || record.length === 0) throw malformed('a record is not an array');
         const tag = record[0];
@@ -95,15 +107,18 @@ export class SnapshotInstaller implements SnapshotInstall {
           continue;
         }
         if (this.sawTrailer) throw malformed('records after the trailer');
-        if (tag === RECORD_KV || tag === RECORD_SESSION) {
+        if (tag === RECORD_KV || tag === RECORD_SESSION || tag === RECORD_LEASE) {
           const [, key, value] = record as [unknown, unknown, unknown];
           if (record.length !== 3 || !(key instanceof Uint8Array) || !(value instanceof Uint8Array)) throw malformed('a data record is not [tag, key, value]');
           if (tag === RECORD_KV) {
             if (key.byteLength === 0 || value.byteLength < STORED_VALUE_HEADER_BYTES) throw malformed('a key-value record is malformed');
             kv.push([key, value]);
-          } else {
+          } else if (tag === RECORD_SESSION) {
             this.sessionBuilder.add(key, value);
             sessions.push([key, value]);
+          } else {
+            this.leaseRecords.push([key, value]);
+            leases.push([key, value]);
           }
           this.records++;
         } else if (tag === RECORD_TRAILER) {
@@ -115,7 +130,7 @@ export class SnapshotInstaller implements SnapshotInstall {
           throw malformed(`unknown record tag ${String(tag)}`);
         }
       }
-      if (kv.length > 0 || sessions.length > 0) await this.target.writeSide(kv, sessions);
+      if (kv.length > 0 || sessions.length > 0 || leases.length > 0) await this.target.writeSide(kv, sessions, leases);
     } catch (err) {
       await this.discard();
       if (err instanceof StateMachineError) throw new StoreError('MALFORMED_SNAPSHOT', err.message, { cause: err });
@@ -167,6 +182,7 @@ export class SnapshotInstaller implements SnapshotInstall {
     }
     try {
       this.sessionTable = this.sessionBuilder.build();
+      this.leaseTable = LeaseTable.fromRecords(this.leaseRecords);
     } catch (err) {
       await this.discard();
       throw new StoreError('MALFORMED_SNAPSHOT', (err as Error).message, { cause: err });

@@ -8,8 +8,8 @@ import type { SnapshotMeta } from '@keel/raft';
 import { pack } from '../state-machine/msgpack.js';
 import { META, decodeApplied, decodeCount, decodeMembership } from './codec.js';
 import { StoreError } from './errors.js';
-import { kvSublevelName, sessionsSublevelName, type BytesSublevel, type Db, type MetaSublevel } from './layout.js';
-import { ChunkPacker, RECORD_KV, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
+import { kvSublevelName, leasesSublevelName, sessionsSublevelName, type BytesSublevel, type Db, type MetaSublevel } from './layout.js';
+import { ChunkPacker, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
 
 /** Rows read per step: values may be up to LIMITS.valueBytesMax, so keep the read-ahead small. */
 const SNAPSHOT_READ_ROWS = 64;
@@ -51,6 +51,7 @@ export async function openSnapshotStream(
     const sources: Array<[BytesSublevel, number]> = [
       [sublevelOf(kvSublevelName(generation)), RECORD_KV],
       [sublevelOf(sessionsSublevelName(generation)), RECORD_SESSION],
+      [sublevelOf(leasesSublevelName(generation)), RECORD_LEASE],
     ];
     const counts = { keys: 0, sessions: 0 };
     async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -67,7 +68,7 @@ export async function openSnapshotStream(
               for (const [k, v] of rows) {
                 records++;
                 if (tag === RECORD_KV) counts.keys++;
-                else counts.sessions++;
+                else if (tag === RECORD_SESSION) counts.sessions++;
                 const out = packer.add([tag, k, v], k.byteLength + v.byteLength);
                 if (out === undefined) continue;
                 if (closing !== undefined) throw new StoreError('CLOSED', 'the snapshot stream was closed');

@@ -21,6 +21,7 @@
 import { LIMITS, type KeyValue, type Member, type StateDigest } from '@keel/protocol';
 import type { ConfState, Entry, Logger, SnapshotMeta } from '@keel/raft';
 import { StateMachineError } from '../state-machine/errors.js';
+import { LeaseTable } from '../state-machine/leases.js';
 import { SessionTable } from '../state-machine/sessions.js';
 import { StateMachine, type ApplyResult } from '../state-machine/state-machine.js';
 import { decodeStoredValue } from '../state-machine/stored-value.js';
@@ -38,7 +39,16 @@ import {
   type AppliedMark,
 } from './codec.js';
 import { StoreError } from './errors.js';
-import { META_SUBLEVEL, kvSublevelName, sessionsSublevelName, type BatchOp, type Bytes, type BytesSublevel } from './layout.js';
+import {
+  META_SUBLEVEL,
+  generationSublevelNames,
+  kvSublevelName,
+  leasesSublevelName,
+  sessionsSublevelName,
+  type BatchOp,
+  type Bytes,
+  type BytesSublevel,
+} from './layout.js';
 import { assertContiguous } from './log-store.js';
 import { SerialQueue } from './serial-queue.js';
 import { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';
@@ -111,18 +121,19 @@ export class StateStore {
     const generation = decodeCount(need(2), 'generation');
     const garbage = decodeCounts(need(3), 'garbage generations');
     for (const g of [...garbage, generation + 1]) {
-      await sdb.clear(kvSublevelName(g));
-      await sdb.clear(sessionsSublevelName(g));
+      for (const name of generationSublevelNames(g)) await sdb.clear(name);
     }
     if (garbage.length > 0) await sdb.write([garbageOp([])], true);
     let sessions: SessionTable;
+    let leases: LeaseTable;
     try {
       sessions = SessionTable.fromRecords(await sdb.sublevel(sessionsSublevelName(generation)).iterator().all());
+      leases = LeaseTable.fromRecords(await sdb.sublevel(leasesSublevelName(generation)).iterator().all());
     } catch (err) {
       if (err instanceof StateMachineError) throw new StoreError('CORRUPTED', err.message, { cause: err });
       throw err;
     }
-    const sm = new StateMachine(sessions, membership.members, membership.conf, logger);
+    const sm = new StateMachine(sessions, leases, membership.members, membership.conf, logger);
     return new StateStore(sdb, generation, [], applied, sm, logger);
   }
 
@@ -143,6 +154,11 @@ export class StateStore {
   /** Voters and learners as of the applied index. */
   confState(): ConfState {
     return this.sm.conf();
+  }
+
+  /** The lease table as of the applied index (read it, never change it). */
+  leases(): LeaseTable {
+    return this.sm.leases;
   }
 
   /** Number of client sessions remembered. */
@@ -177,12 +193,16 @@ export class StateStore {
       }
       const kvName = kvSublevelName(this.generation);
       const ssName = sessionsSublevelName(this.generation);
+      const lsName = leasesSublevelName(this.generation);
       const ops: BatchOp[] = [];
       for (const { key, value } of changes.values.values()) {
         ops.push(value === undefined ? { type: 'del', sublevel: kvName, key } : { type: 'put', sublevel: kvName, key, value });
       }
       for (const [key, value] of outcome.sessionChanges) {
         ops.push(value === undefined ? { type: 'del', sublevel: ssName, key } : { type: 'put', sublevel: ssName, key, value });
+      }
+      for (const [key, value] of outcome.leaseChanges) {
+        ops.push(value === undefined ? { type: 'del', sublevel: lsName, key } : { type: 'put', sublevel: lsName, key, value });
       }
       const last = entries[entries.length - 1]!;
       const applied = { index: last.index, term: last.term };
@@ -295,10 +315,11 @@ export class StateStore {
       if (this.install !== undefined) await this.install.abort();
       const side = this.generation + 1;
       const target: InstallTarget = {
-        writeSide: (kv, sessions) => {
+        writeSide: (kv, sessions, leases) => {
           const ops: BatchOp[] = [];
           for (const [key, value] of kv) ops.push({ type: 'put', sublevel: kvSublevelName(side), key, value });
           for (const [key, value] of sessions) ops.push({ type: 'put', sublevel: sessionsSublevelName(side), key, value });
+          for (const [key, value] of leases) ops.push({ type: 'put', sublevel: leasesSublevelName(side), key, value });
           return this.sdb.write(ops, false);
         },
         clearSide: async () => {
@@ -346,7 +367,7 @@ export class StateStore {
       this.generation = install.generation;
       this.garbage = garbage;
       this.applied = { index: s.index, term: s.term };
-      this.sm = new StateMachine(install.sessions, members, s.conf, this.logger);
+      this.sm = new StateMachine(install.sessions, install.leases, members, s.conf, this.logger);
       this.install = undefined;
       install.markConsumed();
       this.logger?.log('info', 'snapshot.swapped', { index: s.index, term: s.term, generation: this.generation });
@@ -367,15 +388,13 @@ export class StateStore {
   }
 
   private async clearGeneration(g: number): Promise<void> {
-    await this.sdb.clear(kvSublevelName(g));
-    await this.sdb.clear(sessionsSublevelName(g));
+    for (const name of generationSublevelNames(g)) await this.sdb.clear(name);
   }
 
   /** Clear a swapped-out generation, then forget it. */
   private async collectGarbage(generation: number): Promise<void> {
     await this.clearGeneration(generation);
-    this.sdb.forget(kvSublevelName(generation));
-    this.sdb.forget(sessionsSublevelName(generation));
+    for (const name of generationSublevelNames(generation)) this.sdb.forget(name);
     await this.queue.run(async () => {
       if (this.sdb.isClosed) return;
       this.sdb.usable();

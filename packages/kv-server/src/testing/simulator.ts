@@ -226,6 +226,8 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     for (const id of this.ids) {
       const core: NodeCoreConfig = {
         id,
+        // Nominal: the simulator's ticks have no length; lease TTLs count in ticks of this many ms.
+        tickMs: 50,
         electionTicks: s.electionTick,
         snapshotEntries: s.snapshotEvery > 0 ? s.snapshotEvery : 1_000_000,
         snapshotCatchUpEntries: Math.floor((s.snapshotEvery > 0 ? s.snapshotEvery : 0) / 2),
@@ -625,6 +627,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     } catch {
       return; // liveness probes and the like are commands too; anything else is not a client write
     }
+    if (command.op === 'leaseExpire') return; // the leader's, not a client write
     this.firstApplied.set(e.index, { clientId: command.session.clientId, seq: command.session.seq });
     const r = result?.result as { revision?: number } | undefined;
     if (r?.revision === undefined) return;

@@ -1,0 +1,203 @@
+/**
+ * Leases, locks and elections against real 3-node clusters of keel-server processes: keys go
+ * when keep-alives stop and stay while they run, also across a leader kill (a new leader gives
+ * every lease its full TTL again); every node deletes the same keys; locks exclude each other,
+ * hand out strictly increasing fencing tokens, and pass on when a holder dies; elections
+ * campaign, proclaim, resign and are observed.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { KeelError, LIMITS, type KeelClient } from '@keel/client';
+import type { Cluster } from '@keel/test-support';
+import { useClusterClients } from './helpers/cluster-clients.js';
+
+const { start, client } = useClusterClients();
+
+/** Poll `check` until it holds (the test's own timeout bounds the wait). */
+async function eventually(check: () => Promise<boolean>, pollMs = 100): Promise<void> {
+  while (!(await check())) await sleep(pollMs);
+}
+
+/** Every running node reports the same digest at the same applied index (poll until they do). */
+async function nodesAgree(cluster: Cluster, c: KeelClient): Promise<void> {
+  await eventually(async () => {
+    const digests = await Promise.all(cluster.nodes.filter((n) => n.serving).map((n) => c.digest(n.clientAddress)));
+    return digests.every((d) => d.applied === digests[0]!.applied && d.digest === digests[0]!.digest);
+  }, 200);
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (error) {
+    if (error instanceof KeelError) return error.code;
+    throw error;
+  }
+}
+
+describe('leases against a real cluster', () => {
+  it('deletes a lease’s keys on every node once keep-alives stop, and keeps them while they run', async () => {
+    const cluster = await start({ nodes: 3 });
+    const c = client(cluster.endpoints);
+    expect(await code(c.leaseGrant(LIMITS.leaseTtlSecondsMin - 1))).toBe('INVALID_ARGUMENT');
+
+    const kept = await c.leaseGrant(3);
+    const dropped = await c.leaseGrant(2);
+    await c.put('svc/kept', 'a', { lease: kept });
+    await c.put('svc/dropped', 'b', { lease: dropped.id });
+    await c.put('svc/plain', 'c');
+    expect(await c.leaseList()).toEqual([kept.id, dropped.id].sort((x, y) => x - y));
+    const ttl = await c.leaseTimeToLive(dropped, { keys: true });
+    expect(ttl).toMatchObject({ id: dropped.id, ttl: 2 });
+    expect(ttl.remaining).toBeLessThanOrEqual(2);
+    expect(ttl.keys?.map((k) => Buffer.from(k).toString())).toEqual(['svc/dropped']);
+
+    dropped.release(); // no more keep-alives: the leader expires it
+    await eventually(async () => (await c.get('svc/dropped')) === null);
+    expect(await code(c.leaseTimeToLive(dropped))).toBe('LEASE_NOT_FOUND');
+    expect(await code(c.put('svc/late', 'x', { lease: dropped }))).toBe('LEASE_NOT_FOUND');
+
+    // The kept lease lived through three of its TTLs by keep-alives alone.
+    await sleep(3 * 3000);
+    expect(kept.isAlive).toBe(true);
+    expect((await c.get('svc/kept'))?.text).toBe('a');
+    expect((await c.scan({ prefix: 'svc/' })).entries.map((e) => e.keyText)).toEqual(['svc/kept', 'svc/plain']);
+    await nodesAgree(cluster, c);
+
+    await kept.revoke();
+    expect(await c.get('svc/kept')).toBeNull();
+    expect(await c.leaseList()).toEqual([]);
+    expect(await code(c.leaseRevoke(kept.id))).toBe('LEASE_NOT_FOUND');
+    await nodesAgree(cluster, c);
+  });
+
+  it('a new leader gives every lease its full TTL again; a kept-alive lease survives the leader’s death', async () => {
+    const cluster = await start({ nodes: 3 });
+    const c = client(cluster.endpoints);
+    const held = await c.leaseGrant(4);
+    const idle = await c.leaseGrant(60, { keepAlive: false });
+    await c.put('held', '1', { lease: held });
+    await c.put('idle', '1', { lease: idle });
+    await sleep(2000); // the idle lease's clock runs down on the old leader
+    const before = await c.leaseTimeToLive(idle);
+    expect(before.remaining).toBeLessThan(60);
+
+    const old = await cluster.waitForLeader();
+    await cluster.node(old.id).kill();
+    const next = await cluster.waitForLeader({ among: cluster.ids.filter((id) => id !== old.id) });
+    expect(next.id).not.toBe(old.id);
+    // The new leader started the idle lease's clock afresh when it took over: more left than before.
+    const after = await c.leaseTimeToLive(idle);
+    expect(after.remaining).toBeGreaterThan(before.remaining);
+
+    // The held lease was renewed through the election and lives on with its key.
+    await sleep(2 * 4000);
+    expect(held.isAlive).toBe(true);
+    expect((await c.get('held'))?.text).toBe('1');
+    expect((await c.get('idle'))?.text).toBe('1');
+    await held.revoke();
+    await idle.revoke();
+  });
+
+  it('reports the loss of a lease revoked behind its holder’s back', async () => {
+    const cluster = await start({ nodes: 3 });
+    const holder = client(cluster.endpoints);
+    const other = client(cluster.endpoints);
+    const lease = await holder.leaseGrant(3);
+    let heard: KeelError | undefined;
+    lease.onLost((e) => (heard = e));
+    await other.leaseRevoke(lease.id);
+    const reason = await lease.lost;
+    expect(reason.code).toBe('LEASE_NOT_FOUND');
+    expect(heard).toBe(reason);
+    expect(lease.isAlive).toBe(false);
+  });
+});
+
+describe('locks against a real cluster', () => {
+  it('excludes each other, hands out strictly increasing fencing tokens, and passes on when a holder dies', async () => {
+    const cluster = await start({ nodes: 3 });
+    const clients = [0, 1, 2].map(() => client(cluster.endpoints));
+    let holder: number | undefined;
+    const tokens: number[] = [];
+    await Promise.all(
+      clients.map(async (c, me) => {
+        for (let round = 0; round < 3; round++) {
+          const lock = await c.lock('jobs/lock', { ttl: 5, pollMs: 20 });
+          expect(holder).toBeUndefined();
+          holder = me;
+          tokens.push(lock.fencingToken);
+          await sleep(30);
+          holder = undefined;
+          await lock.unlock();
+        }
+      }),
+    );
+    expect(tokens).toHaveLength(9);
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]!).toBeGreaterThan(tokens[i - 1]!);
+
+    // A holder that dies without unlocking (its client closes: no keep-alives, no revoke) releases
+    // the lock when its lease expires; the waiter gets a higher token.
+    const dying = client(cluster.endpoints);
+    const first = await dying.lock('jobs/lock', { ttl: 2 });
+    const waiter = clients[0]!.lock('jobs/lock', { ttl: 5 });
+    let acquired = false;
+    void waiter.then(() => (acquired = true));
+    await sleep(500);
+    expect(acquired).toBe(false);
+    await dying.close();
+    expect((await first.lost).code).toBe('CONNECTION_LOST');
+    const second = await waiter;
+    expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+    expect(second.fencingToken).toBeGreaterThan(tokens.at(-1)!);
+    await second.unlock();
+    expect((await clients[1]!.scan({ prefix: 'jobs/lock/' })).entries).toEqual([]);
+  });
+
+  it('leaves the line when the wait is aborted', async () => {
+    const cluster = await start({ nodes: 3 });
+    const a = client(cluster.endpoints);
+    const b = client(cluster.endpoints);
+    const held = await a.lock('l');
+    const abort = new AbortController();
+    const waiting = b.lock('l', { signal: abort.signal });
+    await eventually(async () => (await a.scan({ prefix: 'l/' })).entries.length === 2);
+    abort.abort(new Error('gave up'));
+    await expect(waiting).rejects.toThrow('gave up');
+    expect((await a.scan({ prefix: 'l/' })).entries.map((e) => e.keyText)).toEqual([Buffer.from(held.key).toString()]);
+    await held.unlock();
+  });
+});
+
+describe('elections against a real cluster', () => {
+  it('campaigns first come first served, proclaims, resigns, and is observed', async () => {
+    const cluster = await start({ nodes: 3 });
+    const [a, b, watcher] = [client(cluster.endpoints), client(cluster.endpoints), client(cluster.endpoints)];
+    expect(await watcher.election('svc').leader()).toBeNull();
+
+    const leaderA = await a.election('svc').campaign('node-a');
+    const campaignB = b.election('svc').campaign('node-b', { pollMs: 20 });
+    await eventually(async () => (await watcher.scan({ prefix: 'svc/' })).entries.length === 2);
+    expect((await watcher.election('svc').leader())?.text).toBe('node-a');
+
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const observing = (async () => {
+      for await (const leader of watcher.election('svc').observe({ signal: abort.signal, pollMs: 20 })) seen.push(leader.text);
+    })();
+    await eventually(async () => seen.length === 1);
+    await leaderA.proclaim('node-a v2');
+    await eventually(async () => seen.length === 2);
+    await leaderA.resign();
+    const leaderB = await campaignB;
+    expect(leaderB.revision).toBeGreaterThan(leaderA.revision);
+    await eventually(async () => seen.length === 3);
+    expect(seen).toEqual(['node-a', 'node-a v2', 'node-b']);
+    expect(await code(leaderA.proclaim('too late'))).toBe('LEASE_NOT_FOUND');
+    abort.abort();
+    await observing;
+    await leaderB.resign();
+    expect(await watcher.election('svc').leader()).toBeNull();
+  });
+});
