@@ -6,6 +6,7 @@ import { RegisterWorkload } from '../src/workload/register.js';
 import { SET_PREFIX, SetWorkload } from '../src/workload/set.js';
 import { BANK_PREFIX, BankWorkload, decodeAccount, encodeAccount } from '../src/workload/bank.js';
 import type { TransferValue } from '../src/history/op.js';
+import { FENCE, LOCK_NAME, LockWorkload, RESOURCE, WRITES_PER_HOLD, fenceText } from '../src/workload/lock.js';
 
 function draw(w: RegisterWorkload, seed: number, n: number): Invocation[] {
   const rng = new Rng(seed);
@@ -105,5 +106,43 @@ describe('BankWorkload (the generator)', () => {
     expect(encodeAccount([12, 34])).toBe('12:34');
     expect(decodeAccount('-3:7')).toEqual([-3, 7]);
     expect(() => decodeAccount('12')).toThrow(TypeError);
+  });
+});
+
+describe('LockWorkload (the generator)', () => {
+  const rng = new Rng(1);
+
+  it('per logical client: acquire, write under the token, release; each client on its own', () => {
+    const w = new LockWorkload();
+    expect(w.setup).toEqual([{ f: 'write', key: FENCE, value: fenceText(0) }]);
+    expect(fenceText(42)).toBe('0000000000000042');
+    const acquire = w.next(rng, 'client', 1);
+    expect(acquire).toEqual({ f: 'acquire', key: LOCK_NAME, value: null });
+    w.observe(acquire, { type: 'ok', value: null, revision: 10 }, 1);
+    expect(w.next(rng, 'client', 2)).toEqual(acquire); // process 2 holds nothing
+    const writes = [];
+    for (let i = 0; i < WRITES_PER_HOLD; i++) {
+      const c = w.next(rng, 'client', 1);
+      writes.push(c);
+      w.observe(c, { type: 'ok', value: c.value, revision: 11 + i }, 1);
+    }
+    expect(writes.map((c) => [c.f, c.key, (c.value as number[])[0]])).toEqual(Array.from({ length: WRITES_PER_HOLD }, () => ['fenced-write', RESOURCE, 10]));
+    expect(new Set(writes.map((c) => (c.value as number[])[1])).size).toBe(WRITES_PER_HOLD);
+    const release = w.next(rng, 'client', 1);
+    expect(release).toEqual({ f: 'release', key: LOCK_NAME, value: 10 });
+    w.observe(release, { type: 'ok', value: 10 }, 1);
+    expect(w.next(rng, 'client', 1).f).toBe('acquire');
+  });
+
+  it('a write refused by the fence ends the hold; an indeterminate operation abandons it', () => {
+    const w = new LockWorkload();
+    w.observe({ f: 'acquire', key: LOCK_NAME, value: null }, { type: 'ok', value: null, revision: 10 }, 1);
+    const c = w.next(rng, 'client', 1);
+    w.observe(c, { type: 'fail', value: c.value }, 1);
+    expect(w.next(rng, 'client', 1)).toEqual({ f: 'release', key: LOCK_NAME, value: 10 });
+    w.observe({ f: 'acquire', key: LOCK_NAME, value: null }, { type: 'ok', value: null, revision: 20 }, 2);
+    const d = w.next(rng, 'client', 2);
+    w.observe(d, { type: 'info', value: d.value, error: { code: 'TIMEOUT', message: 't' } }, 2);
+    expect(w.next(rng, 'client', 2).f).toBe('acquire');
   });
 });

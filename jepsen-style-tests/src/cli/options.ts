@@ -6,7 +6,7 @@ import { NEMESES, isNemesisName } from '../nemesis/names.js';
 import { NETS, type NetKind } from '../runner/network.js';
 import { CLIENTS_MAX, RUN_DEFAULTS, NODES_MAX, NODES_MIN, WORKLOADS, type RunOptions, type WorkloadName } from '../runner/options.js';
 
-export const USAGE = `Usage: pnpm jepsen [--workload register|set|bank] --nemesis <name> --time <s> [--seed <n>] [options]
+export const USAGE = `Usage: pnpm jepsen [--workload register|set|bank|lock] --nemesis <name> --time <s> [--seed <n>] [options]
 
 Run a Jepsen-style test against a real Keel cluster: logical clients run the workload while the
 nemesis injects faults on a schedule drawn from the seed; then the cluster is healed and the
@@ -17,7 +17,8 @@ Options:
   --workload <w>        register (default: per-key read/write/cas, linearizability), set
                         (unique adds, a final read: lost and phantom elements) or bank
                         (transfers as txns, snapshot reads: totals, negative balances, each
-                        transfer applied as its outcome says)
+                        transfer applied as its outcome says) or lock (holders write under
+                        their fencing tokens: tokens increase, no two holders' writes interleave)
   --nemesis <name>      ${NEMESES.join(', ')}
   --time <s>            how long the workload runs, in seconds
   --seed <n>            drives the fault schedule and the operations (default: random, printed)

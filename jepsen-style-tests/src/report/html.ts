@@ -93,6 +93,10 @@ export function renderReport(input: ReportInput): string {
     const b = c.bank;
     rows.push(['bank', b.verdict, b.reason ?? `${plural(b.reads.ok, 'read')} ok, ${plural(b.transfers.ok, 'transfer')} ok; ${plural(b.transfers.applied, 'transfer')} applied; ${plural(Object.values(b.counts).reduce((x, y) => x + y, 0), 'violation')}`]);
   }
+  if (c.lock) {
+    const l = c.lock;
+    rows.push(['lock', l.verdict, l.reason ?? `${plural(l.acquires.ok, 'acquire')} ok, ${plural(l.writes.ok, 'fenced write')} accepted; ${plural(l.overlappingHolds, 'overlapping hold')}`]);
+  }
   if (c.convergence) rows.push(['convergence', c.convergence.verdict, c.convergence.summary]);
   if (c.availability) rows.push(['availability', c.availability.verdict, `${plural(c.availability.violations.length, 'minority acknowledgement')}; ${plural(c.availability.notes.length, 'liveness note')}`]);
   parts.push(`<h2>Verdicts</h2><table><tr><th>checker</th><th>verdict</th><th>summary</th></tr>${rows.map(([name, v, s]) => `<tr><td>${esc(name)}</td><td>${badge(v)}</td><td>${esc(s)}</td></tr>`).join('')}</table>`);
@@ -167,6 +171,20 @@ export function renderReport(input: ReportInput): string {
       const kinds = Object.entries(b.counts).map(([k, v]) => `${v} ${k}`).join(', ');
       parts.push(`<p>Violations: ${esc(kinds)}.</p><pre class="explain">${esc(b.violations.slice(0, 50).map((v) => `${v.kind}: ${v.text}`).join('\n'))}</pre>`);
     }
+  }
+
+  // Lock details.
+  if (c.lock) {
+    const l = c.lock;
+    parts.push(`<h2>Lock ${badge(l.verdict)}</h2>`);
+    if (l.reason) parts.push(`<p>${esc(l.reason)}</p>`);
+    parts.push(
+      `<table><tr><th>acquires</th><td>${l.acquires.ok} ok, ${l.acquires.fail} fail, ${l.acquires.info} info</td></tr>` +
+        `<tr><th>fenced writes</th><td>${l.writes.ok} accepted, ${l.writes.fail} refused or failed, ${l.writes.info} info</td></tr>` +
+        `<tr><th>overlapping holds</th><td>${l.overlappingHolds} <span class="muted">(holds of one lock that overlapped in real time; the fence makes them harmless)</span></td></tr></table>`,
+    );
+    const bad = [...l.locks, ...l.resources].flatMap((r) => r.violations);
+    if (bad.length > 0) parts.push(`<pre class="explain">${esc(bad.slice(0, 50).map((v) => `${v.kind}: ${v.text}`).join('\n'))}</pre>`);
   }
 
   // Convergence.

@@ -29,6 +29,7 @@ import { checkRun, type RunMeta, type RunResults } from '../report/results.js';
 import { RUN_FILES, createRunDir, newRunId, writeRun } from '../report/run-dir.js';
 import { Recorder } from '../workload/recorder.js';
 import { BankWorkload } from '../workload/bank.js';
+import { LockWorkload } from '../workload/lock.js';
 import { RegisterWorkload } from '../workload/register.js';
 import { SetWorkload } from '../workload/set.js';
 import { Workers } from '../workload/workers.js';
@@ -73,6 +74,8 @@ function workloadFor(name: RunOptions['workload']): Workload {
       return new SetWorkload();
     case 'bank':
       return new BankWorkload();
+    case 'lock':
+      return new LockWorkload();
   }
 }
 

@@ -80,7 +80,7 @@ export class Workers {
         const invoke = this.o.recorder.invoke(this.o.recorder.newProcess(), call);
         const completion = await this.o.workload.execute(client, call, this.o.consistency, 'client');
         this.o.recorder.complete(invoke, completion);
-        this.o.workload.observe(call, completion);
+        this.o.workload.observe(call, completion, invoke.process);
         done = completion.type === 'ok' || (completion.type === 'fail' && completion.error === undefined);
       }
       if (!done) return false;
@@ -99,11 +99,11 @@ export class Workers {
     let process = recorder.newProcess();
     while (!stopper.stopped) {
       const { client, node } = target();
-      const call = workload.next(rng, role);
+      const call = workload.next(rng, role, process);
       const invoke = recorder.invoke(process, call, node);
       const completion = await workload.execute(client, call, this.o.consistency, role);
       recorder.complete(invoke, completion);
-      workload.observe(call, completion);
+      workload.observe(call, completion, process);
       if (completion.type === 'info') process = recorder.newProcess();
       await stopper.sleep(rng.between(0, 2 * PACE_MS_MEAN));
     }
