@@ -42,6 +42,11 @@ describe('lock checker', () => {
     expect(r.overlappingHolds).toBe(1);
   });
 
+  it('a hold abandoned after an indeterminate operation ends with its process\'s last operation', () => {
+    const r = check(acquire(1, 10, 0, 1), fencedWrite(1, 10, 1, undefined, 2, 3, { type: 'info' }), acquire(2, 20, 4, 5), fencedWrite(2, 20, 2, 21, 6, 7), release(2, 20, 8, 9));
+    expect(r).toMatchObject({ verdict: 'valid', overlappingHolds: 0 });
+  });
+
   it('two holders\' writes interleaved: a lower token accepted after a higher one is invalid', () => {
     const r = check(
       acquire(1, 10, 0, 1),

@@ -18,9 +18,10 @@ import { combineVerdicts, type Verdict } from './verdict.js';
  *   (acknowledged or indeterminate) began before the refusal completed (**wrong-refusal**
  *   otherwise).
  *
- * Holds that overlap in real time (one holder's acquire completed before another's release began,
- * and vice versa) are counted, not judged: with leases they happen, and the fence is what makes
- * them harmless.
+ * Holds that overlap in real time are counted, not judged: with leases they happen, and the fence
+ * is what makes them harmless. A hold lasts from its acquire's completion to its release's invoke;
+ * one its process abandoned (after an indeterminate operation) to the end of that process's last
+ * operation, since a retired process does nothing more (an operation never completed: to the end).
  */
 
 export type LockViolationKind = 'duplicate-token' | 'token-order' | 'fencing' | 'revision-reuse' | 'wrong-refusal';
@@ -62,11 +63,17 @@ const tally = (xs: readonly Operation[]): { ok: number; fail: number; info: numb
   info: xs.filter((x) => x.outcome === 'info').length,
 });
 
-function byKey(ops: readonly Operation[]): Map<string, Operation[]> {
-  const m = new Map<string, Operation[]>();
-  for (const o of ops) m.set(o.key, [...(m.get(o.key) ?? []), o]);
-  return new Map([...m].sort(([a], [b]) => a.localeCompare(b)));
+function groupBy<K>(ops: readonly Operation[], by: (o: Operation) => K): Map<K, Operation[]> {
+  const m = new Map<K, Operation[]>();
+  for (const o of ops) {
+    const list = m.get(by(o));
+    if (list === undefined) m.set(by(o), [o]);
+    else list.push(o);
+  }
+  return m;
 }
+
+const byKey = (ops: readonly Operation[]): Map<string, Operation[]> => new Map([...groupBy(ops, (o) => o.key)].sort(([a], [b]) => a.localeCompare(b)));
 
 export function checkLock(history: readonly Op[], options: LockOptions = {}): LockResult {
   const origin = options.origin ?? timeZero(history, []);
@@ -78,6 +85,7 @@ export function checkLock(history: readonly Op[], options: LockOptions = {}): Lo
   const writes = ops.filter((o) => o.f === 'fenced-write');
   const base = { acquires: tally(acquires), writes: tally(writes) };
   const okAcquires = acquires.filter((a) => a.outcome === 'ok');
+  const byProcess = groupBy(ops, (o) => o.process);
   if (okAcquires.length === 0) return { verdict: 'unknown', reason: 'no acquire succeeded', ...base, overlappingHolds: 0, locks: [], resources: [] };
   const token = (o: Operation): number => {
     if (o.revision === undefined) throw new TypeError(`line ${o.line}: an ok acquire must carry its token as revision`);
@@ -112,10 +120,13 @@ export function checkLock(history: readonly Op[], options: LockOptions = {}): Lo
         });
       }
     }
-    // Holds: from an ok acquire's completion to the invoke of its process's release of that token (or the end).
+    // Holds: from an ok acquire's completion to the invoke of its process's release of that token,
+    // or, for a hold its process abandoned (it retired after an info), to the end of the process's last operation.
     const holds = list.map((a) => {
       const release = releases.find((r) => r.process === a.process && r.key === key && r.input === token(a) && r.invokedAt >= a.completedAt!);
-      return { start: a.completedAt!, end: release?.invokedAt ?? Number.POSITIVE_INFINITY };
+      if (release !== undefined) return { start: a.completedAt!, end: release.invokedAt };
+      const last = (byProcess.get(a.process) ?? []).reduce((t, o) => Math.max(t, o.completedAt ?? Number.POSITIVE_INFINITY), a.completedAt!);
+      return { start: a.completedAt!, end: last };
     });
     holds.sort((x, y) => x.start - y.start);
     for (let i = 0; i < holds.length; i++) {

@@ -7,8 +7,10 @@
  *
  * The holder does not check that it still holds the lock before it writes: a holder whose lease
  * ran out (cut off, its keep-alives lost) keeps writing as a paused process would, and the fence
- * must refuse it once a later holder has written. A refused write ends the hold (the holder
- * unlocks). A holder whose operation came back indeterminate stops keeping its lease alive
+ * must refuse it once a later holder has written. So that this happens in every run, one hold in
+ * STALL_ONE_IN stalls before its first write as a paused process: it stops keeping its lease
+ * alive and sleeps STALL_MS (the TTL and then some), so the lock passes on and the next holder
+ * writes before the stalled one does. A refused write ends the hold (the holder unlocks). A holder whose operation came back indeterminate stops keeping its lease alive
  * without revoking it, as a holder that crashed: the lock passes on when the lease expires.
  * Waiting for the lock is bounded (ACQUIRE_WAIT_MS): past it the acquire is indeterminate.
  */
@@ -27,6 +29,10 @@ export const LOCK_TTL_S = 2;
 export const WRITES_PER_HOLD = 3;
 /** How long an acquire waits in line before the workload gives up on it (indeterminate). */
 export const ACQUIRE_WAIT_MS = 5_000;
+/** One hold in this many stalls before its first write, past its lease. */
+export const STALL_ONE_IN = 10;
+/** How long a stalled holder sleeps, its lease no longer kept alive: the TTL, then time for the next holder to write. */
+export const STALL_MS = LOCK_TTL_S * 1000 + 2_000;
 
 /** A token as the fence stores it: byte order is number order. */
 export const fenceText = (token: number): string => String(token).padStart(16, '0');
@@ -44,13 +50,17 @@ export class LockWorkload implements Workload {
   private readonly holds = new Map<number, Hold>();
   /** The held locks, by token (a release or an abandoned hold needs the lock object). */
   private readonly locks = new Map<number, HeldLock>();
+  /** The writes (by n) that stall before they are sent. */
+  private readonly stalls = new Set<number>();
   private nextWrite = 1;
 
-  next(_rng: Rng, _role: Role, process: number): Invocation {
+  next(rng: Rng, _role: Role, process: number): Invocation {
     const hold = this.holds.get(process);
     if (hold === undefined) return { f: 'acquire', key: LOCK_NAME, value: null };
-    if (hold.writes < WRITES_PER_HOLD) return { f: 'fenced-write', key: RESOURCE, value: [hold.token, this.nextWrite++] };
-    return { f: 'release', key: LOCK_NAME, value: hold.token };
+    if (hold.writes >= WRITES_PER_HOLD) return { f: 'release', key: LOCK_NAME, value: hold.token };
+    const n = this.nextWrite++;
+    if (hold.writes === 0 && rng.chance(1 / STALL_ONE_IN)) this.stalls.add(n);
+    return { f: 'fenced-write', key: RESOURCE, value: [hold.token, n] };
   }
 
   observe(call: Invocation, done: Completion, process: number): void {
@@ -93,6 +103,10 @@ export class LockWorkload implements Workload {
       case 'fenced-write': {
         const [token, n] = call.value as readonly [number, number];
         return outcome(async () => {
+          if (this.stalls.delete(n)) {
+            this.locks.get(token)?.lease.release();
+            await new Promise((resolve) => setTimeout(resolve, STALL_MS));
+          }
           const r = await client.txn({
             compare: [{ key: FENCE, target: 'value', op: '<', value: fenceText(token + 1) }],
             success: [
