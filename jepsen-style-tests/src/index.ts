@@ -26,7 +26,7 @@
  */
 
 // History format.
-export type { Op, OpError, OpF, OpType, OpValue, Scalar } from './history/op.js';
+export type { AccountState, Op, OpError, OpF, OpType, OpValue, Scalar, TransferValue, WatchEvent } from './history/op.js';
 export { OP_FS, OP_TYPES } from './history/op.js';
 export type { NemesisInterval } from './history/timeline.js';
 export { assertTimeline } from './history/timeline.js';
@@ -49,6 +49,12 @@ export type { RegisterCall, RegisterF, RegisterValue } from './checker/register.
 export { registerCalls } from './checker/register.js';
 export type { SetReport, SetResult } from './checker/set.js';
 export { checkSet } from './checker/set.js';
+export type { BankOptions, BankResult, BankViolation, BankViolationKind } from './checker/bank.js';
+export { checkBank } from './checker/bank.js';
+export type { WatchResult, WatchViolation, WatchViolationKind, WatcherReport } from './checker/watch.js';
+export { checkWatch } from './checker/watch.js';
+export type { LockOptions, LockReport, LockResult, LockViolation, LockViolationKind } from './checker/lock.js';
+export { checkLock } from './checker/lock.js';
 export type { ConvergenceResult, NodeFinalState, NodeReport, NodeUnreachable } from './checker/convergence.js';
 export { checkConvergence } from './checker/convergence.js';
 export type { AvailabilityOptions, AvailabilityResult, MinorityAck, OutcomeCounts, Phase, Side } from './checker/availability.js';

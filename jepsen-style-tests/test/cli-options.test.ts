@@ -19,6 +19,7 @@ describe('pnpm jepsen command line', () => {
     expect(full).toMatchObject({ nodes: 5, clients: 20, readMode: 'serializable', net: 'netns', partitionMode: 'reset' });
     expect(parseCommandLine(required, () => 1234)?.seed).toBe(1234);
     expect(parseCommandLine(['--nemesis', 'mixed', '--time', '600'], () => 7)).toMatchObject({ workload: 'register', nemesis: 'mixed', seed: 7 });
+    expect(parseCommandLine(['--workload', 'bank', '--nemesis', 'mixed', '--time', '150', '--seed', '3'])).toMatchObject({ workload: 'bank', nemesis: 'mixed', timeSeconds: 150, seed: 3 });
     expect(parseCommandLine(['--help'])).toBeUndefined();
   });
 
@@ -26,7 +27,7 @@ describe('pnpm jepsen command line', () => {
     const bad: Array<[string[], RegExp]> = [
       [['--workload', 'set', '--time', '5'], /--nemesis is required/],
       [[...required, '--nemesis', 'chaos'], /--nemesis must be one of .*mixed/],
-      [['--workload', 'queue', '--nemesis', 'ring', '--time', '5'], /--workload must be one of register, set/],
+      [['--workload', 'queue', '--nemesis', 'ring', '--time', '5'], /--workload must be one of register, set, bank/],
       [[...required, '--nodes', '2'], /--nodes must be an integer in 3\.\.9/],
       [[...required, '--time', '0'], /--time must be an integer/],
       [[...required, '--read-mode', 'stale'], /--read-mode/],

@@ -30,6 +30,9 @@ describe('JSONL files', () => {
     expect(line).toBe('{"process":3,"type":"invoke","f":"write","key":"k7","value":12,"time":12}');
     const failed = formatEvent({ process: 3, type: 'fail', f: 'read', key: 'k', value: null, time: 5, node: 2, error: { code: 'UNAVAILABLE', message: 'no quorum' } });
     expect(failed).toBe('{"process":3,"type":"fail","f":"read","key":"k","value":null,"time":5,"node":2,"error":{"code":"UNAVAILABLE","message":"no quorum"}}');
+    const acquired = formatEvent({ revision: 41, process: 4, type: 'ok', f: 'acquire', key: 'lock', value: null, time: 7, node: 1 });
+    expect(acquired).toBe('{"process":4,"type":"ok","f":"acquire","key":"lock","value":null,"time":7,"node":1,"revision":41}');
+    expect(parseHistory(acquired)).toEqual([{ process: 4, type: 'ok', f: 'acquire', key: 'lock', value: null, time: 7, node: 1, revision: 41 }]);
   });
 
   it('the streaming writer puts each event in the file before append returns, and reads back the same history', async () => {
@@ -84,7 +87,13 @@ describe('JSONL files', () => {
 describe('event shapes', () => {
   const cases: [string, unknown, RegExp][] = [
     ['not an object', [1, 2], /must be a JSON object/],
-    ['unknown field', { ...ev({ process: 1, type: 'invoke', f: 'read' }), revision: 3 }, /unknown field revision/],
+    ['unknown field', { ...ev({ process: 1, type: 'invoke', f: 'read' }), rev: 3 }, /unknown field rev/],
+    ['revision on an invoke', { ...ev({ process: 1, type: 'invoke', f: 'change', value: 1 }), revision: 3 }, /revision is only allowed on ok/],
+    ['revision of a read', { ...ev({ process: 1, type: 'ok', f: 'read' }), revision: 3 }, /revision is only recorded for change, acquire and fenced-write/],
+    ['watch from no revision', ev({ process: 1, type: 'invoke', f: 'watch', value: null }), /a watch's invoke value must be the revision it watches from/],
+    ['watch events as values', ev({ process: 1, type: 'ok', f: 'watch', value: [1, 2] }), /a watch's ok value must be the events it delivered/],
+    ['release of no token', ev({ process: 1, type: 'invoke', f: 'release', value: null }), /release value must be the token released/],
+    ['fenced-write without n', ev({ process: 1, type: 'invoke', f: 'fenced-write', value: [3] as never }), /fenced-write value must be \[token, n\]/],
     ['bad type', ev({ process: 1, type: 'done' as never, f: 'read' }), /type must be one of/],
     ['bad f', ev({ process: 1, type: 'invoke', f: 'get' as never }), /f must be one of/],
     ['key not a string', { ...ev({ process: 1, type: 'invoke', f: 'read' }), key: 7 }, /key must be a string/],
@@ -97,16 +106,29 @@ describe('event shapes', () => {
     ['bad node', ev({ process: 1, type: 'invoke', f: 'read', node: -2 }), /node must be a node id/],
     ['error on ok', ev({ process: 1, type: 'ok', f: 'read', error: { code: 'X', message: 'y' } }), /error is only allowed on fail and info/],
     ['error without code', ev({ process: 1, type: 'fail', f: 'read', error: { message: 'y' } as never }), /error must be \{code, message\}/],
+    ['init without balances', ev({ process: 1, type: 'invoke', f: 'init', value: [] }), /init value must be the initial balances/],
+    ['transfer as a list', ev({ process: 1, type: 'invoke', f: 'transfer', value: [0, 1, 3] }), /transfer value must be \{id, from, to, amount, expect\}/],
+    ['transfer to itself', ev({ process: 1, type: 'invoke', f: 'transfer', value: { id: 1, from: 2, to: 2, amount: 1, expect: [[1, 0], [1, 0]] } }), /two different account numbers/],
+    ['transfer of nothing', ev({ process: 1, type: 'invoke', f: 'transfer', value: { id: 1, from: 0, to: 2, amount: 0, expect: [[1, 0], [1, 0]] } }), /amount must be a positive integer/],
+    ['transfer expecting one account', ev({ process: 1, type: 'invoke', f: 'transfer', value: { id: 1, from: 0, to: 2, amount: 1, expect: [[1, 0]] } as never }), /transfer expect must be/],
+    ['bank read of bad accounts', ev({ process: 1, type: 'ok', f: 'read', value: [[1, 0], [1]] as never }), /an ok read's value must be/],
   ];
   it.each(cases)('rejects %s', (_, event, message) => {
     expect(opShapeProblem(event)).toMatch(message);
   });
 
-  it('accepts the register and set shapes', () => {
+  it('accepts the register, set, bank, watch and lock shapes', () => {
     expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'read', value: 'v' }))).toBeUndefined();
     expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'read', value: [1, 2, 3] }))).toBeUndefined();
     expect(opShapeProblem(ev({ process: 1, type: 'invoke', f: 'cas', value: [null, 2] }))).toBeUndefined();
     expect(opShapeProblem(ev({ process: 1, type: 'info', f: 'add', key: 'set/4', value: 4, error: { code: 'TIMEOUT', message: 't' } }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'init', key: 'bank/', value: [10, 10] }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'fail', f: 'transfer', key: 'bank/', value: { id: 3, from: 0, to: 1, amount: 2, expect: [[10, 0], [10, 2]] } }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'read', key: 'bank/', value: [[-1, 0], null] }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'change', key: 'w/a', value: null, revision: 7 }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'info', f: 'watch', key: 'w/', value: [[7, 'w/a', null], [8, 'w/a', 3]] }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'acquire', key: 'lock', value: null, revision: 12 }))).toBeUndefined();
+    expect(opShapeProblem(ev({ process: 1, type: 'ok', f: 'fenced-write', key: 'res', value: [12, 4], revision: 13 }))).toBeUndefined();
   });
 });
 

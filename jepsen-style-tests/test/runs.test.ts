@@ -1,8 +1,8 @@
 /**
- * Short Jepsen-style runs on real 3-node clusters, one per nemesis family, both workloads across
- * them: each must come out valid (every checker). And the negative control: serializable reads
- * under isolate-leader must be caught (invalid) while the same seed with linearizable reads is
- * valid — the checkers have teeth on real processes too.
+ * Short Jepsen-style runs on real 3-node clusters, one per nemesis family (partitions and pauses
+ * twice), the four workloads across them: each must come out valid (every checker). And the
+ * negative control: serializable reads under isolate-leader must be caught (invalid) while the
+ * same seed with linearizable reads is valid — the checkers have teeth on real processes too.
  *
  * And two runs in the netns network (each node in its own network namespace, links cut in the
  * kernel), where it can run (Linux, root, `ip`, `iptables`); elsewhere they are skipped, and the
@@ -49,10 +49,12 @@ async function expectRun(options: Partial<RunOptions> & Pick<RunOptions, 'worklo
   expect(outcome.results.timeline.length).toBeGreaterThan(0);
 }
 
-const families: Array<[string, 'register' | 'set', NemesisName]> = [
+const families: Array<[string, 'register' | 'set' | 'bank' | 'lock', NemesisName]> = [
   ['partitions', 'register', 'majority-split'],
+  ['partitions', 'bank', 'isolate-leader'],
   ['kills', 'set', 'kill-majority'],
   ['pauses', 'register', 'pause-leader'],
+  ['pauses', 'lock', 'pause-leader'],
   ['membership', 'set', 'membership'],
   ['transfer', 'register', 'transfer'],
 ];

@@ -11,8 +11,9 @@ import type { Verdict } from './verdict.js';
  * Safety (decides the verdict): a node on the minority side of a partition must not answer. An
  * operation sent to a node listed in an interval's `minority`, invoked at or after the interval's
  * start and completed at or before its end, must not be acknowledged if it is a write (write,
- * cas, delete, add) or — with linearizable reads — a read. A cas that came back `fail` without an
- * `error` is an answer too (the store said "did not swap"), so it counts as well.
+ * cas, delete, add, init, transfer, acquire, release, fenced-write) or — with linearizable reads —
+ * a read. A cas, init, transfer or fenced-write that came back `fail` without an `error` is an
+ * answer too (the store said "the compare did not hold"), so it counts as well.
  *
  * Liveness (informative only, never the verdict): per phase, how many operations each side
  * completed and how, and a note for every partition in which the majority side acknowledged
@@ -74,7 +75,7 @@ const zero = (): OutcomeCounts => ({ ok: 0, fail: 0, info: 0 });
 function answered(op: Operation, linearizableReads: boolean): boolean {
   if (op.f === 'read') return linearizableReads && op.outcome === 'ok';
   if (op.outcome === 'ok') return true;
-  return op.f === 'cas' && op.outcome === 'fail' && op.error === undefined;
+  return (op.f === 'cas' || op.f === 'transfer' || op.f === 'init' || op.f === 'fenced-write') && op.outcome === 'fail' && op.error === undefined;
 }
 
 export function checkAvailability(history: readonly Op[], timeline: readonly NemesisInterval[], options: AvailabilityOptions = {}): AvailabilityResult {

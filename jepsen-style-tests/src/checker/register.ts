@@ -1,4 +1,4 @@
-import type { OpValue, Scalar } from '../history/op.js';
+import type { OpValue, Scalar, TransferValue } from '../history/op.js';
 import type { Operation } from '../history/operations.js';
 
 /**
@@ -127,6 +127,10 @@ export function describeCall(f: string, input: OpValue, output: OpValue, outcome
     }
     case 'delete':
       return 'delete';
+    case 'transfer': {
+      const t = input as TransferValue;
+      return `transfer #${t.id}: ${t.amount} from ${t.from} to ${t.to}`;
+    }
     default:
       return `${f} ${v(input)}`;
   }

@@ -6,7 +6,7 @@ import { NEMESES, isNemesisName } from '../nemesis/names.js';
 import { NETS, type NetKind } from '../runner/network.js';
 import { CLIENTS_MAX, RUN_DEFAULTS, NODES_MAX, NODES_MIN, WORKLOADS, type RunOptions, type WorkloadName } from '../runner/options.js';
 
-export const USAGE = `Usage: pnpm jepsen [--workload register|set] --nemesis <name> --time <s> [--seed <n>] [options]
+export const USAGE = `Usage: pnpm jepsen [--workload register|set|bank|lock] --nemesis <name> --time <s> [--seed <n>] [options]
 
 Run a Jepsen-style test against a real Keel cluster: logical clients run the workload while the
 nemesis injects faults on a schedule drawn from the seed; then the cluster is healed and the
@@ -14,8 +14,11 @@ history is checked. Every run writes jepsen-style-tests/store/<run-id>/ (history
 results.json, report.html, each node's log); store/latest points at the newest.
 
 Options:
-  --workload <w>        register (default: per-key read/write/cas, linearizability) or set
-                        (unique adds, a final read: lost and phantom elements)
+  --workload <w>        register (default: per-key read/write/cas, linearizability), set
+                        (unique adds, a final read: lost and phantom elements) or bank
+                        (transfers as txns, snapshot reads: totals, negative balances, each
+                        transfer applied as its outcome says) or lock (holders write under
+                        their fencing tokens: tokens increase, no two holders' writes interleave)
   --nemesis <name>      ${NEMESES.join(', ')}
   --time <s>            how long the workload runs, in seconds
   --seed <n>            drives the fault schedule and the operations (default: random, printed)
@@ -33,6 +36,7 @@ Exit status: 0 valid, 1 invalid, 2 unknown, the run itself broke, or it cannot r
 Examples:
   pnpm jepsen --workload register --nemesis isolate-leader --time 30 --seed 1
   pnpm jepsen --workload set --nemesis kill-majority --time 60 --seed 7 --nodes 5
+  pnpm jepsen --workload bank --nemesis mixed --time 150 --seed 3
   pnpm jepsen --nemesis mixed --time 600          # a long soak: register workload, a random seed
 `;
 

@@ -6,7 +6,7 @@ import { HistoryError, opShapeProblem, type HistoryProblem } from './validate.js
 
 /** One line of `history.jsonl` (no newline), fields in the DESIGN §6 order. */
 export function formatEvent(op: Op): string {
-  const { process, type, f, key, value, time, node, error } = op;
+  const { process, type, f, key, value, time, node, error, revision } = op;
   return JSON.stringify({
     process,
     type,
@@ -16,6 +16,7 @@ export function formatEvent(op: Op): string {
     time,
     ...(node === undefined ? {} : { node }),
     ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }),
+    ...(revision === undefined ? {} : { revision }),
   });
 }
 

@@ -21,6 +21,8 @@ export interface Operation {
   readonly error?: { readonly code: string; readonly message: string };
   /** 1-based line of the invoke in `history.jsonl`. */
   readonly line: number;
+  /** The ok completion's revision, for the operations that record one. */
+  readonly revision?: number;
 }
 
 /**
@@ -49,6 +51,7 @@ export function pairOperations(history: readonly Op[]): Operation[] {
 function operation(invoke: Op, completion: Op | undefined, line: number): Operation {
   const node = invoke.node ?? completion?.node;
   const error = completion?.error;
+  const revision = completion?.revision;
   return {
     process: invoke.process,
     f: invoke.f,
@@ -61,5 +64,6 @@ function operation(invoke: Op, completion: Op | undefined, line: number): Operat
     line,
     ...(node === undefined ? {} : { node }),
     ...(error === undefined ? {} : { error }),
+    ...(revision === undefined ? {} : { revision }),
   };
 }

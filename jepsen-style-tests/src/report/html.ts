@@ -89,6 +89,14 @@ export function renderReport(input: ReportInput): string {
     const summary = s.reason ?? `${plural(s.adds.attempted, 'add')} (${s.adds.ok} ok); final read ${plural(s.finalRead?.size ?? 0, 'element')}; lost ${s.lost.length}, phantom ${s.phantom.length}, unexpected ${s.unexpected.length}, duplicated ${s.duplicated.length}, recovered ${s.recovered.length}`;
     rows.push([`set ${JSON.stringify(s.prefix)}`, s.verdict, summary]);
   }
+  if (c.bank) {
+    const b = c.bank;
+    rows.push(['bank', b.verdict, b.reason ?? `${plural(b.reads.ok, 'read')} ok, ${plural(b.transfers.ok, 'transfer')} ok; ${plural(b.transfers.applied, 'transfer')} applied; ${plural(Object.values(b.counts).reduce((x, y) => x + y, 0), 'violation')}`]);
+  }
+  if (c.lock) {
+    const l = c.lock;
+    rows.push(['lock', l.verdict, l.reason ?? `${plural(l.acquires.ok, 'acquire')} ok, ${plural(l.writes.ok, 'fenced write')} accepted; ${plural(l.overlappingHolds, 'overlapping hold')}`]);
+  }
   if (c.convergence) rows.push(['convergence', c.convergence.verdict, c.convergence.summary]);
   if (c.availability) rows.push(['availability', c.availability.verdict, `${plural(c.availability.violations.length, 'minority acknowledgement')}; ${plural(c.availability.notes.length, 'liveness note')}`]);
   parts.push(`<h2>Verdicts</h2><table><tr><th>checker</th><th>verdict</th><th>summary</th></tr>${rows.map(([name, v, s]) => `<tr><td>${esc(name)}</td><td>${badge(v)}</td><td>${esc(s)}</td></tr>`).join('')}</table>`);
@@ -144,6 +152,39 @@ export function renderReport(input: ReportInput): string {
         rowsSet.map(([name, v, what]) => `<tr><th>${esc(name)}</th><td>${typeof v === 'number' ? v.toLocaleString('en-US') : `${v.length.toLocaleString('en-US')}: ${listOf(v)}`}<br><span class="muted">${esc(what)}</span></td></tr>`).join('') +
         '</table>',
     );
+  }
+
+  // Bank details.
+  if (c.bank) {
+    const b = c.bank;
+    const t = b.transfers;
+    parts.push(`<h2>Bank ${badge(b.verdict)}</h2>`);
+    if (b.reason) parts.push(`<p>${esc(b.reason)}</p>`);
+    parts.push(
+      `<table><tr><th>accounts</th><td>${b.accounts}, total ${b.total.toLocaleString('en-US')}</td></tr>` +
+        `<tr><th>reads</th><td>${b.reads.ok.toLocaleString('en-US')} ok, ${b.reads.fail.toLocaleString('en-US')} fail, ${b.reads.info.toLocaleString('en-US')} info</td></tr>` +
+        `<tr><th>transfers</th><td>${t.ok.toLocaleString('en-US')} ok, ${t.fail.toLocaleString('en-US')} fail, ${t.info.toLocaleString('en-US')} info; ${t.applied.toLocaleString('en-US')} applied, ${t.recovered.toLocaleString('en-US')} of them indeterminate; ${t.concurrent.toLocaleString('en-US')} acknowledged after the final read began</td></tr>` +
+        (b.finalRead ? `<tr><th>final read</th><td>line ${b.finalRead.line}: ${esc(b.finalRead.balances.join(', '))}</td></tr>` : '') +
+        '</table>',
+    );
+    if (b.violations.length > 0) {
+      const kinds = Object.entries(b.counts).map(([k, v]) => `${v} ${k}`).join(', ');
+      parts.push(`<p>Violations: ${esc(kinds)}.</p><pre class="explain">${esc(b.violations.slice(0, 50).map((v) => `${v.kind}: ${v.text}`).join('\n'))}</pre>`);
+    }
+  }
+
+  // Lock details.
+  if (c.lock) {
+    const l = c.lock;
+    parts.push(`<h2>Lock ${badge(l.verdict)}</h2>`);
+    if (l.reason) parts.push(`<p>${esc(l.reason)}</p>`);
+    parts.push(
+      `<table><tr><th>acquires</th><td>${l.acquires.ok} ok, ${l.acquires.fail} fail, ${l.acquires.info} info</td></tr>` +
+        `<tr><th>fenced writes</th><td>${l.writes.ok} accepted, ${l.writes.fail} refused or failed, ${l.writes.info} info</td></tr>` +
+        `<tr><th>overlapping holds</th><td>${l.overlappingHolds} <span class="muted">(holds of one lock that overlapped in real time; the fence makes them harmless)</span></td></tr></table>`,
+    );
+    const bad = [...l.locks, ...l.resources].flatMap((r) => r.violations);
+    if (bad.length > 0) parts.push(`<pre class="explain">${esc(bad.slice(0, 50).map((v) => `${v.kind}: ${v.text}`).join('\n'))}</pre>`);
   }
 
   // Convergence.

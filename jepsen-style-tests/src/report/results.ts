@@ -1,3 +1,5 @@
+import { checkBank, type BankResult } from '../checker/bank.js';
+import { checkLock, type LockResult } from '../checker/lock.js';
 import { checkAvailability, type AvailabilityResult, type OutcomeCounts } from '../checker/availability.js';
 import { checkConvergence, type ConvergenceResult, type NodeReport } from '../checker/convergence.js';
 import { checkLinearizable, type LinearizabilityOptions, type LinearizabilityResult } from '../checker/linearizable.js';
@@ -13,7 +15,7 @@ import { validateHistory, type HistoryProblem } from '../history/validate.js';
 export interface RunMeta {
   /** The run directory's name under `store/`. */
   readonly id: string;
-  readonly workload: 'register' | 'set';
+  readonly workload: 'register' | 'set' | 'bank' | 'lock';
   readonly nemesis: string;
   readonly seed?: number;
   readonly nodes?: number;
@@ -47,6 +49,10 @@ export interface RunResults {
     readonly linearizable?: LinearizabilityResult;
     /** Set workload. */
     readonly set?: SetResult;
+    /** Bank workload. */
+    readonly bank?: BankResult;
+    /** Lock workload. */
+    readonly lock?: LockResult;
     /** When the runner obtained the nodes' final states. */
     readonly convergence?: ConvergenceResult;
     readonly availability?: AvailabilityResult;
@@ -94,9 +100,11 @@ export function checkRun(input: CheckRunInput): RunResults {
     history: historyCheck,
     ...(meta.workload === 'register' ? { linearizable: checkLinearizable(history, { origin: start, ...input.linearizable }) } : {}),
     ...(meta.workload === 'set' ? { set: checkSet(history) } : {}),
+    ...(meta.workload === 'bank' ? { bank: checkBank(history, { linearizableReads, origin: start }) } : {}),
+    ...(meta.workload === 'lock' ? { lock: checkLock(history, { origin: start }) } : {}),
     ...(input.finalStates === undefined ? {} : { convergence: checkConvergence(input.finalStates) }),
     availability: checkAvailability(history, timeline, { linearizableReads, origin: start }),
   };
-  const verdicts = [checkers.linearizable, checkers.set, checkers.convergence, checkers.availability].flatMap((c) => (c === undefined ? [] : [c.verdict]));
+  const verdicts = [checkers.linearizable, checkers.set, checkers.bank, checkers.lock, checkers.convergence, checkers.availability].flatMap((c) => (c === undefined ? [] : [c.verdict]));
   return { ...base, verdict: combineVerdicts(verdicts), checkers, counts: countOutcomes(history) };
 }

@@ -3,11 +3,12 @@
  *
  * 1. plan the fault schedule from the seed; make the run directory (`store/<run-id>/`);
  * 2. start the cluster (its node logs go straight into the run directory);
- * 3. run the workload's logical clients and the nemesis side by side for `timeSeconds`,
+ * 3. run the workload's setup (the bank's initial deposit), then its logical clients and the
+ *    nemesis side by side for `timeSeconds`,
  *    recording every operation into `history.jsonl` as it happens;
  * 4. stop: the fault in force heals, the clients finish their last operation; then leave the
  *    cluster whole (links healed, every member running), wait for a leader and a quiet moment;
- * 5. run the workload's final operations (the set's final read) and ask every member for its
+ * 5. run the workload's final operations (the set's and the bank's final read) and ask every member for its
  *    applied index and digest;
  * 6. stop every process (by PID), check the history, write results.json and report.html.
  *
@@ -27,6 +28,8 @@ import { Stopper } from '../stopper.js';
 import { checkRun, type RunMeta, type RunResults } from '../report/results.js';
 import { RUN_FILES, createRunDir, newRunId, writeRun } from '../report/run-dir.js';
 import { Recorder } from '../workload/recorder.js';
+import { BankWorkload } from '../workload/bank.js';
+import { LockWorkload } from '../workload/lock.js';
 import { RegisterWorkload } from '../workload/register.js';
 import { SetWorkload } from '../workload/set.js';
 import { Workers } from '../workload/workers.js';
@@ -64,7 +67,16 @@ export interface RunIo {
 }
 
 function workloadFor(name: RunOptions['workload']): Workload {
-  return name === 'register' ? new RegisterWorkload() : new SetWorkload();
+  switch (name) {
+    case 'register':
+      return new RegisterWorkload();
+    case 'set':
+      return new SetWorkload();
+    case 'bank':
+      return new BankWorkload();
+    case 'lock':
+      return new LockWorkload();
+  }
 }
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -146,6 +158,7 @@ export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutc
       membershipChanged: () => w.membershipChanged(),
     });
     nemesis = n;
+    if (!(await w.setup())) throw new Error('the workload\'s setup did not succeed');
     const progress = startProgress({ now: () => r.now(), counts: r.counts, fault: () => n.current }, out);
     const timer = setTimeout(() => stopper.stop(), timeMs);
     try {

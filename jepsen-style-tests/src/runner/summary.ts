@@ -26,6 +26,27 @@ export function summarize(results: RunResults, reportPath: string, error?: strin
       row('set', s.verdict, `${s.prefix} ${text}`);
     }
   }
+  if (c.bank !== undefined) {
+    const b = c.bank;
+    const t = b.transfers;
+    const kinds = Object.entries(b.counts).map(([k, n]) => `${n} ${k}`);
+    const text =
+      b.reason ??
+      `${b.accounts} accounts, total ${b.total}; ${b.reads.ok} reads ok; transfers ${t.ok} ok, ${t.fail} fail, ${t.info} info, ${t.applied} applied (${t.recovered} indeterminate)` +
+        (kinds.length > 0 ? `; violations: ${kinds.join(', ')}` : '');
+    row('bank', b.verdict, text);
+    for (const v of b.violations.slice(0, 3)) lines.push(`      ${v.kind}: ${v.text}`);
+  }
+  if (c.lock !== undefined) {
+    const l = c.lock;
+    const bad = [...l.locks, ...l.resources].flatMap((r) => r.violations);
+    const text =
+      l.reason ??
+      `acquires ${l.acquires.ok} ok, ${l.acquires.fail} fail, ${l.acquires.info} info; fenced writes ${l.writes.ok} accepted, ${l.writes.fail} refused or failed, ${l.writes.info} info; ` +
+        `${l.overlappingHolds} overlapping holds; ${bad.length} violations`;
+    row('lock', l.verdict, text);
+    for (const v of bad.slice(0, 3)) lines.push(`      ${v.kind}: ${v.text}`);
+  }
   if (c.convergence !== undefined) row('convergence', c.convergence.verdict, c.convergence.summary);
   else row('convergence', '-', 'not checked: the run did not get the nodes’ final states');
   if (c.availability !== undefined) {

@@ -19,6 +19,8 @@ export interface Completion {
   readonly type: 'ok' | 'fail' | 'info';
   readonly value: OpValue;
   readonly error?: OpError;
+  /** On ok, for change, acquire and fenced-write: the store's revision of the operation. */
+  readonly revision?: number;
 }
 
 export type OutcomeCounts = Record<Completion['type'], number>;
@@ -56,6 +58,7 @@ export class Recorder {
       time: this.now(),
       ...(invoke.node === undefined ? {} : { node: invoke.node }),
       ...(done.error === undefined ? {} : { error: done.error }),
+      ...(done.revision === undefined ? {} : { revision: done.revision }),
     });
   }
 

@@ -37,6 +37,7 @@ interface Slot {
 
 export class RegisterWorkload implements Workload {
   readonly name = 'register';
+  readonly setup: readonly Invocation[] = [];
   readonly final: readonly Invocation[] = [];
   private readonly slots: Slot[];
   private readonly opsPerKey: number;

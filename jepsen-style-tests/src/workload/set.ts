@@ -16,6 +16,7 @@ const SCAN_PAGE = 1000;
 
 export class SetWorkload implements Workload {
   readonly name = 'set';
+  readonly setup: readonly Invocation[] = [];
   readonly final: readonly Invocation[] = [{ f: 'read', key: SET_PREFIX, value: null }];
   private nextElement = 1;
 

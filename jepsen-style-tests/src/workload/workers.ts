@@ -10,7 +10,7 @@ import { KeelClient, type Consistency } from '@keel/client';
 import type { Cluster, ClusterNode } from '@keel/test-support';
 import type { Stopper } from '../stopper.js';
 import { Rng } from '../rng.js';
-import type { Recorder } from './recorder.js';
+import type { Invocation, Recorder } from './recorder.js';
 import type { Role, Workload } from './workload.js';
 
 /** Deadline of one operation, in ms: long enough to ride out an election, short enough to keep going. */
@@ -19,9 +19,9 @@ export const CLIENT_TIMEOUT_MS = 3_000;
 export const PROBE_TIMEOUT_MS = 1_500;
 /** Mean pause between one client's operations, in ms (uniform in [0, 2×mean]). */
 const PACE_MS_MEAN = 10;
-/** Attempts at each final operation (a fresh process each time) before the run gives up on it. */
-const FINAL_ATTEMPTS = 5;
-const FINAL_TIMEOUT_MS = 10_000;
+/** Attempts at each setup or final operation (a fresh process each time) before the run gives up on it. */
+const SETTLE_ATTEMPTS = 5;
+const SETTLE_TIMEOUT_MS = 10_000;
 
 export interface WorkersOptions {
   readonly cluster: Cluster;
@@ -56,16 +56,32 @@ export class Workers {
     this.epoch++;
   }
 
-  /** Runs the workload's final operations (after healing), each until it succeeds or FINAL_ATTEMPTS. */
-  async final(): Promise<boolean> {
-    const client = this.track(new KeelClient({ endpoints: this.o.cluster.endpoints, timeoutMs: FINAL_TIMEOUT_MS }));
-    for (const call of this.o.workload.final) {
+  /** Runs the workload's setup operations (before the clients start); false if one never settled. */
+  setup(): Promise<boolean> {
+    return this.settle(this.o.workload.setup);
+  }
+
+  /** Runs the workload's final operations (after healing); false if one never settled. */
+  final(): Promise<boolean> {
+    return this.settle(this.o.workload.final);
+  }
+
+  /**
+   * Runs each of `calls` until the store answers it — ok, or a fail without an error (the store
+   * said no: the bank's deposit found the accounts made by an attempt that timed out) — at most
+   * SETTLE_ATTEMPTS times, a fresh process each time.
+   */
+  private async settle(calls: readonly Invocation[]): Promise<boolean> {
+    if (calls.length === 0) return true;
+    const client = this.track(new KeelClient({ endpoints: this.o.cluster.endpoints, timeoutMs: SETTLE_TIMEOUT_MS }));
+    for (const call of calls) {
       let done = false;
-      for (let attempt = 0; attempt < FINAL_ATTEMPTS && !done; attempt++) {
+      for (let attempt = 0; attempt < SETTLE_ATTEMPTS && !done; attempt++) {
         const invoke = this.o.recorder.invoke(this.o.recorder.newProcess(), call);
-        const completion = await this.o.workload.execute(client, call, this.o.consistency);
+        const completion = await this.o.workload.execute(client, call, this.o.consistency, 'client');
         this.o.recorder.complete(invoke, completion);
-        done = completion.type === 'ok';
+        this.o.workload.observe(call, completion, invoke.process);
+        done = completion.type === 'ok' || (completion.type === 'fail' && completion.error === undefined);
       }
       if (!done) return false;
     }
@@ -83,11 +99,11 @@ export class Workers {
     let process = recorder.newProcess();
     while (!stopper.stopped) {
       const { client, node } = target();
-      const call = workload.next(rng, role);
+      const call = workload.next(rng, role, process);
       const invoke = recorder.invoke(process, call, node);
-      const completion = await workload.execute(client, call, this.o.consistency);
+      const completion = await workload.execute(client, call, this.o.consistency, role);
       recorder.complete(invoke, completion);
-      workload.observe(call, completion);
+      workload.observe(call, completion, process);
       if (completion.type === 'info') process = recorder.newProcess();
       await stopper.sleep(rng.between(0, 2 * PACE_MS_MEAN));
     }

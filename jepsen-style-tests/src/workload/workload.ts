@@ -11,13 +11,15 @@ import type { Completion, Invocation } from './recorder.js';
 export type Role = 'client' | 'probe';
 
 export interface Workload {
-  readonly name: 'register' | 'set';
-  /** The next operation for a logical client in `role`. */
-  next(rng: Rng, role: Role): Invocation;
-  /** What an operation did, for the generator's state (a cas needs a value someone saw). */
-  observe(call: Invocation, done: Completion): void;
-  /** Runs `call` with `client`; reads use `consistency`. */
-  execute(client: KeelClient, call: Invocation, consistency: Consistency): Promise<Completion>;
-  /** Operations to run once the cluster is healed and quiet (the set's final read); retried until one succeeds. */
+  readonly name: 'register' | 'set' | 'bank' | 'lock';
+  /** The next operation for the logical client `process` in `role`. */
+  next(rng: Rng, role: Role, process: number): Invocation;
+  /** What an operation of `process` did, for the generator's state (a cas needs a value someone saw, a lock holder its token). */
+  observe(call: Invocation, done: Completion, process: number): void;
+  /** Runs `call` with `client` for a logical client in `role`; reads use `consistency`. */
+  execute(client: KeelClient, call: Invocation, consistency: Consistency, role: Role): Promise<Completion>;
+  /** Operations to run before the clients start (the bank's initial deposit); each retried until the store answers. */
+  readonly setup: readonly Invocation[];
+  /** Operations to run once the cluster is healed and quiet (the set's final read); each retried until the store answers. */
   readonly final: readonly Invocation[];
 }
