@@ -158,8 +158,8 @@ describe('log store: log and hard state', () => {
     const store = await openStore(dir);
     await store.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entries: entries(1, 4, 1) }, true);
     await store.apply(store.raftStorage.entries(1, 3));
-    // Not synced: still in LevelDB's ordered log, so a process crash keeps it.
-    await store.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: [] }, false);
+    // Not synced, and a new vote: still in LevelDB's ordered log, so a process crash keeps it.
+    await store.persist({ hardState: { term: 2, vote: 3, commit: 3 }, entries: [] }, false);
     const view = describeStorage(store.raftStorage);
     const applied = store.appliedIndex();
     await closeStore(store);
@@ -168,6 +168,27 @@ describe('log store: log and hard state', () => {
     expect(describeStorage(reopened.raftStorage)).toEqual(view);
     expect(reopened.appliedIndex()).toBe(applied);
     expect(reopened.appliedIndex()).toBe(2);
+    expect(reopened.raftStorage.hardState()).toEqual({ term: 2, vote: 3, commit: 3 });
+  });
+
+  it('keeps an unsynced move of the commit index alone in memory; a reopen raises the commit to the applied index', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entries: entries(1, 4, 1) }, true);
+    await store.apply(store.raftStorage.entries(1, 3));
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: [] }, false);
+    expect(store.raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 4 });
+    await store.apply(store.raftStorage.entries(3, 4));
+    await closeStore(store);
+
+    // Commit 4 was never written; 3 is applied, hence committed. Raft learns the rest again from the leader.
+    const reopened = await openStore(dir);
+    expect(reopened.raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 3 });
+    expect(reopened.raftStorage.lastIndex()).toBe(4);
+    // The next hard state that is written carries the commit index.
+    await reopened.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: entries(5, 5, 1) }, true);
+    await closeStore(reopened);
+    expect((await openStore(dir)).raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 4 });
   });
 
   it('refuses a second open of the same directory with a clear error and stays usable', async () => {
