@@ -11,7 +11,7 @@ import { merged, newHistogram, recordMs, summarize, type LatencySummary } from '
 import { interruption } from './interrupt.js';
 import { OPS, type LoadOptions, type Op } from './options.js';
 import { Progress } from './progress.js';
-import { CpuMeter, loadAverages, rssOf, type CpuReport, type RssReport } from './proc-stats.js';
+import { CpuMeter, RSS_SAMPLE_MS, loadAverages, rssOf, type CpuReport, type RssReport } from './proc-stats.js';
 
 /** One run's result: the etcd generators' JSON shape, plus memory, the nodes and the machine's load. */
 export interface RunResult {
@@ -159,7 +159,12 @@ export async function runLoad(target: LoadTarget, o: LoadOptions, progress: Prog
   const hist: Record<Op, Histogram> = { put: newHistogram(), lget: newHistogram(), sget: newHistogram() };
   const pids = target.servers.map((s) => s.pid);
   const loadBefore = loadAverages()[0];
-  progress?.phase('measure', o.ops, o.durationSec);
+  const rssSamples: number[][] = pids.map(() => []);
+  const sampleRss = (): void => pids.forEach((pid, i) => rssSamples[i]!.push(rssOf(pid).finalRssMiB));
+  const rssTimer = setInterval(sampleRss, RSS_SAMPLE_MS);
+  rssTimer.unref();
+  sampleRss();
+  progress?.phase('measure', o.ops, o.durationSec, () => (pids.length > 0 ? `, RSS MiB ${rssSamples.map((s) => s[s.length - 1]).join(' / ')}` : ''));
   const meter = new CpuMeter(pids);
   const t0 = performance.now();
   await runPhase(target.send, prepopulated, {
@@ -176,7 +181,11 @@ export async function runLoad(target: LoadTarget, o: LoadOptions, progress: Prog
   const wallSec = (performance.now() - t0) / 1000;
   if (interruption.aborted) throw new Error('interrupted');
   const cpu = meter.finish(wallSec);
-  const memory = pids.map(rssOf);
+  clearInterval(rssTimer);
+  const memory = pids.map((pid, i) => {
+    const r = rssOf(pid);
+    return { ...r, samplesMiB: [...rssSamples[i]!, r.finalRssMiB] };
+  });
   progress?.end();
   const all = merged(OPS.map((op) => hist[op]));
   const byOp: Partial<Record<Op, LatencySummary | null>> = {};

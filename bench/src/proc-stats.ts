@@ -146,7 +146,12 @@ export interface RssReport {
   readonly pid: number;
   readonly finalRssMiB: number;
   readonly peakRssMiB: number;
+  /** RSS every `RSS_SAMPLE_MS` of the measured phase (Keel runs; a flat series is a flat RSS). */
+  readonly samplesMiB?: readonly number[];
 }
+
+/** How often a Keel run samples each server's RSS while it measures (also shown on the progress line). */
+export const RSS_SAMPLE_MS = 10_000;
 
 /** VmRSS and VmHWM (the kernel's high-water mark) of `pid`; NaN when unknown. */
 export function rssOf(pid: number): RssReport {

@@ -1,6 +1,6 @@
 /**
  * The progress line on stderr while a run lasts: phase, elapsed time, ops done, the rate over the
- * last second and errors. On a terminal one line rewritten in place; otherwise a plain line every
+ * last second and errors (and, while a Keel run measures, each server's RSS). On a terminal one line rewritten in place; otherwise a plain line every
  * 10 s (logs of long matrix runs stay readable).
  */
 const TTY_EVERY_MS = 1000;
@@ -15,6 +15,7 @@ export class Progress {
   private lastMs = 0;
   private lastDone = 0;
   private timer: NodeJS.Timeout | undefined;
+  private detail: (() => string) | undefined;
   private readonly tty: boolean;
 
   constructor(
@@ -24,10 +25,11 @@ export class Progress {
     this.tty = out.isTTY === true;
   }
 
-  /** A new phase: `total` ops, or `durationSec`. */
-  phase(name: string, total: number | undefined, durationSec?: number): void {
+  /** A new phase: `total` ops, or `durationSec`; `detail` adds to each progress line (the servers' RSS). */
+  phase(name: string, total: number | undefined, durationSec?: number, detail?: () => string): void {
     this.stopTimer();
     this.name = name;
+    this.detail = detail;
     this.target = total !== undefined ? `/${total}` : durationSec !== undefined ? ` (${durationSec} s)` : '';
     this.startMs = this.lastMs = performance.now();
     this.done = this.failed = this.lastDone = 0;
@@ -58,7 +60,7 @@ export class Progress {
     this.lastDone = this.done;
     const line =
       `${this.label ? `${this.label} ` : ''}${this.name} ${((t - this.startMs) / 1000).toFixed(0)} s: ` +
-      `${this.done}${this.target} ops, ${rate} ops/s, ${this.failed} errors`;
+      `${this.done}${this.target} ops, ${rate} ops/s, ${this.failed} errors${this.detail?.() ?? ''}`;
     this.out.write(this.tty ? `\r\x1b[K${line}` : `${line}\n`);
   }
 

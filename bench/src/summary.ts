@@ -1,5 +1,6 @@
 /** The human summary of one run (the etcd generators' layout, plus memory and the machine's load). */
 import type { RunResult } from './load.js';
+import { RSS_SAMPLE_MS } from './proc-stats.js';
 
 export function formatRun(r: RunResult): string {
   const l = r.latency;
@@ -20,6 +21,10 @@ export function formatRun(r: RunResult): string {
   if (r.memory.length > 0) {
     const mem = r.memory.map((m, i) => `${r.servers[i]?.id === undefined ? `pid ${m.pid}` : `n${r.servers[i]!.id}`} ${m.finalRssMiB}/${m.peakRssMiB}`);
     lines.push(`  memory (MiB, final/peak RSS): ${mem.join('  ')}`);
+    if ((r.memory[0]?.samplesMiB?.length ?? 0) > 2) {
+      const series = r.memory.map((m, i) => `${r.servers[i]?.id === undefined ? `pid ${m.pid}` : `n${r.servers[i]!.id}`} ${m.samplesMiB!.join(' ')}`);
+      lines.push(`  RSS every ${RSS_SAMPLE_MS / 1000} s (MiB): ${series.join('  |  ')}`);
+    }
   }
   lines.push(`  load average (1 min): ${r.loadAvg.before} before, ${r.loadAvg.after} after`);
   if (r.errors > 0) lines.push(`  error kinds: ${JSON.stringify(r.errorKinds)}`);

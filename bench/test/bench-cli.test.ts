@@ -64,6 +64,10 @@ describe('pnpm bench', () => {
     for (const m of out.memory) {
       expect(m.finalRssMiB).toBeGreaterThan(0);
       expect(m.peakRssMiB).toBeGreaterThanOrEqual(m.finalRssMiB);
+      // sampled from the start of the measured phase to its end (every 10 s in between)
+      expect(m.samplesMiB!.length).toBeGreaterThanOrEqual(2);
+      for (const x of m.samplesMiB!) expect(x).toBeGreaterThan(0);
+      expect(m.samplesMiB!.at(-1)).toBe(m.finalRssMiB);
     }
     expect(out.loadAvg.before).toBeGreaterThanOrEqual(0);
     expect(Array.isArray(out.nodeStats)).toBe(true);

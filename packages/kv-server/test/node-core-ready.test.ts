@@ -23,9 +23,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** LevelDB, except that while `held` a synced write waits at the disk until `release()`. */
+/** LevelDB, except that while `held` a synced write (with `heldUnsynced` an unsynced one) waits at the disk until `release()`. */
 class GatedDisk implements Disk {
   held = false;
+  heldUnsynced = false;
   private waiting: Array<() => void> = [];
 
   constructor(private readonly real: Disk) {}
@@ -35,7 +36,7 @@ class GatedDisk implements Disk {
   }
 
   async write(ops: Parameters<Disk['write']>[0], sync: boolean): Promise<void> {
-    if (sync && this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (sync ? this.held : this.heldUnsynced) await new Promise<void>((resolve) => this.waiting.push(resolve));
     return this.real.write(ops, sync);
   }
 
@@ -44,7 +45,7 @@ class GatedDisk implements Disk {
   }
 
   release(): void {
-    this.held = false;
+    this.held = this.heldUnsynced = false;
     for (const go of this.waiting.splice(0)) go();
   }
 }
@@ -188,6 +189,30 @@ describe('the node core and the Ready contract', () => {
     expect(answeredFirst).toEqual({ revision: first });
     expect(h.disk.waitingWrites).toBe(1);
     expect(h.stores.log.raftStorage.lastIndex()).toBe(first);
+  });
+
+  it("answers a write once its result is computed, before its apply's store batch is written; applied (what reads wait for) moves after", async () => {
+    const h = await leader();
+    const first = h.core.status().lastIndex + 1;
+    let answered: unknown;
+    void h.core
+      .handle({ id: 1, op: 'put', key: new TextEncoder().encode('a'), value: new TextEncoder().encode('v'), session: { clientId: 'c', seq: 1, ackedBelow: 0 } })
+      .then((r) => (answered = r));
+    await until(() => h.stores.log.raftStorage.lastIndex() === first, 'the entry is durable on the leader');
+
+    h.disk.heldUnsynced = true;
+    h.core.step({ type: 'appResp', from: 2, to: 1, term: h.term, index: first, reject: false, hintIndex: 0, hintTerm: 0 });
+    await until(() => answered !== undefined, 'the write is answered');
+    expect(answered).toEqual({ revision: first });
+    // The apply's batch still waits at the disk: the store and the applied index are behind.
+    expect(h.disk.waitingWrites).toBe(1);
+    expect(h.core.status().applied).toBe(first - 1);
+    expect(h.stores.state.appliedIndex()).toBe(first - 1);
+    expect(await h.stores.state.get(new TextEncoder().encode('a'))).toBeNull();
+
+    h.disk.release();
+    await until(() => h.core.status().applied === first, 'the apply is written and the applied index moves');
+    expect(await h.stores.state.get(new TextEncoder().encode('a'))).toMatchObject({ modRevision: first });
   });
 
   it('acknowledges appended entries only once they are durable', async () => {

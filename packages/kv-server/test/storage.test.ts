@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorage, StorageError, type ConfState, type Entry, type HardState } from '@keel/raft';
-import { StoreError } from '../src/storage/index.js';
+import { StoreError, batchInto, type Db } from '../src/storage/index.js';
 import { encodeMemberContext } from '../src/state-machine/index.js';
 import { BACKENDS, TestStore, newHome, removeHomes, type Backend, type StoreHome } from './support/stores.js';
 
@@ -158,8 +158,8 @@ describe('log store: log and hard state', () => {
     const store = await openStore(dir);
     await store.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entries: entries(1, 4, 1) }, true);
     await store.apply(store.raftStorage.entries(1, 3));
-    // Not synced: still in LevelDB's ordered log, so a process crash keeps it.
-    await store.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: [] }, false);
+    // Not synced, and a new vote: still in LevelDB's ordered log, so a process crash keeps it.
+    await store.persist({ hardState: { term: 2, vote: 3, commit: 3 }, entries: [] }, false);
     const view = describeStorage(store.raftStorage);
     const applied = store.appliedIndex();
     await closeStore(store);
@@ -168,6 +168,27 @@ describe('log store: log and hard state', () => {
     expect(describeStorage(reopened.raftStorage)).toEqual(view);
     expect(reopened.appliedIndex()).toBe(applied);
     expect(reopened.appliedIndex()).toBe(2);
+    expect(reopened.raftStorage.hardState()).toEqual({ term: 2, vote: 3, commit: 3 });
+  });
+
+  it('keeps an unsynced move of the commit index alone in memory; a reopen raises the commit to the applied index', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entries: entries(1, 4, 1) }, true);
+    await store.apply(store.raftStorage.entries(1, 3));
+    await store.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: [] }, false);
+    expect(store.raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 4 });
+    await store.apply(store.raftStorage.entries(3, 4));
+    await closeStore(store);
+
+    // Commit 4 was never written; 3 is applied, hence committed. Raft learns the rest again from the leader.
+    const reopened = await openStore(dir);
+    expect(reopened.raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 3 });
+    expect(reopened.raftStorage.lastIndex()).toBe(4);
+    // The next hard state that is written carries the commit index.
+    await reopened.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: entries(5, 5, 1) }, true);
+    await closeStore(reopened);
+    expect((await openStore(dir)).raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 4 });
   });
 
   it('refuses a second open of the same directory with a clear error and stays usable', async () => {
@@ -286,5 +307,42 @@ describe.each(BACKENDS)('log store conformance on %s: raftStorage answers like M
       }),
       { numRuns: 25 },
     );
+  });
+});
+
+describe('batchInto: one batch of prefixed keys into the root database', () => {
+  it("writes the bytes abstract-level's sublevels read and delete (meta's string keys, byte keys, the empty key)", async () => {
+    const { MemoryLevel } = await import('memory-level');
+    const home = await tempDir();
+    const dbs: Db[] = [
+      new Level<Uint8Array, Uint8Array>(join(home.dir, 'raw'), { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as Db,
+      new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' }) as unknown as Db,
+    ];
+    for (const db of dbs) {
+      await db.open();
+      const v = (n: number): Uint8Array => new Uint8Array([n]);
+      await batchInto(
+        db,
+        [
+          { type: 'put', sublevel: 'meta', key: 'hard', value: v(1) },
+          { type: 'put', sublevel: 'log', key: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9]), value: v(2) },
+          { type: 'put', sublevel: 'kv3', key: new Uint8Array(0), value: v(3) },
+          { type: 'put', sublevel: 'kv3', key: new TextEncoder().encode('a/b'), value: v(4) },
+          { type: 'put', sublevel: 'kv3', key: new TextEncoder().encode('gone'), value: v(5) },
+        ],
+        false,
+      );
+      await batchInto(db, [{ type: 'del', sublevel: 'kv3', key: new TextEncoder().encode('gone') }], true);
+      const meta = db.sublevel<string, Uint8Array>('meta', { keyEncoding: 'utf8', valueEncoding: 'view' });
+      expect([...(await meta.get('hard'))!]).toEqual([1]);
+      const log = db.sublevel<Uint8Array, Uint8Array>('log', { keyEncoding: 'view', valueEncoding: 'view' });
+      expect([...(await log.get(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9])))!]).toEqual([2]);
+      const kv = db.sublevel<Uint8Array, Uint8Array>('kv3', { keyEncoding: 'view', valueEncoding: 'view' });
+      expect((await kv.iterator().all()).map(([k, val]) => [new TextDecoder().decode(k), val[0]])).toEqual([
+        ['', 3],
+        ['a/b', 4],
+      ]);
+      await db.close();
+    }
   });
 });

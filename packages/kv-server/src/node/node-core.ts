@@ -318,14 +318,25 @@ export class NodeCore {
   /**
    * Apply one Ready's committed entries as one store batch (on the apply chain, so in order),
    * then answer the proposals and reads they complete. Never rejects: a failure is fatal.
+   *
+   * Proposals are answered as soon as their results are computed, before the batch is written:
+   * the entries are committed (durable on a majority, and in this node's log), so a crash
+   * before the write applies them again to the same results, and the write is unsynced anyway.
+   * Waiting for it put a LevelDB write — queued behind the next Ready's fsync, LevelDB has one
+   * writer queue — between commit and every answer. Linearizable reads still wait for
+   * `applied`, which moves only once the write is visible; serializable reads may be stale by
+   * definition. A batch with a membership change is answered after its write, with the
+   * membership in place.
    */
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
     if (this.failed) return;
     const { state, observer } = this.ports;
     try {
       observer?.applying?.(entries);
-      const results = await state.apply(entries);
-      observer?.applied?.(entries, results);
+      const results = await state.apply(entries, (computed) => {
+        observer?.applied?.(entries, computed);
+        this.answerEarly(computed);
+      });
       this.onApplied(results);
       this.serveReads();
       if (this.applied - this.snapshotTakenAt >= this.config.snapshotEntries) await this.takeSnapshot();
@@ -349,6 +360,17 @@ export class NodeCore {
     return this.applied;
   }
 
+  /** Settle the proposals of a computed, not yet written, batch without a membership change (see `applyEntries`). */
+  private answerEarly(results: readonly ApplyResult[]): void {
+    if (results.some((r) => r.kind === 'conf')) return;
+    for (const r of results) this.settle(r);
+  }
+
+  /** Answer the proposals waiting at `r`'s index (once: the tracker forgets them). */
+  private settle(r: ApplyResult): void {
+    this.proposals.applied(r.index, r.term, r, () => displacedError(this.hint(), this.config.id));
+  }
+
   private onApplied(results: readonly ApplyResult[]): void {
     for (const r of results) {
       if (r.index !== this.applied + 1) {
@@ -356,7 +378,7 @@ export class NodeCore {
       }
       if (r.kind === 'conf') this.onMembership(r.members);
       this.applied = r.index;
-      this.proposals.applied(r.index, r.term, r, () => displacedError(this.hint(), this.config.id));
+      this.settle(r);
     }
   }
 

@@ -49,7 +49,7 @@ export interface NodeObserver {
   sent?(messages: readonly Message[]): void;
   /** Committed entries are about to be applied (one store batch). */
   applying?(entries: readonly Entry[]): void;
-  /** They were applied, with these results (one per entry). */
+  /** They were applied, with these results (one per entry): computed, before their store batch is written and before any is answered. */
   applied?(entries: readonly Entry[], results: readonly ApplyResult[]): void;
   /** A snapshot taken locally compacted the log up to `meta`. */
   snapshotTaken?(meta: SnapshotMeta): void;

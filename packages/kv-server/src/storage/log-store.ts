@@ -5,7 +5,8 @@
  *
  * Writes (each ONE batch, through the shared `StoreDb`):
  *  - `persist`: a Ready's entries (overwriting and deleting any stored suffix they replace) and
- *    its hard state, synced when the Ready must be; when the Ready carries a received snapshot,
+ *    its hard state, synced when the Ready must be (an unsynced move of the commit index alone is
+ *    kept in memory: `open` raises the commit to the applied index); when the Ready carries a received snapshot,
  *    also the state store's generation swap (`stateOps`), in the same synced batch.
  *  - `createSnapshot`: the new log base (synced, which also makes every earlier apply durable),
  *    then the log behind it is cleared in the background.
@@ -188,7 +189,8 @@ export class LogStore {
    * entries at or below the snapshot are skipped) and its hard state. With `write.snapshot` the
    * log base moves to the snapshot (the log after it is kept iff it agrees at the snapshot's
    * index, as `MemoryStorage.applySnapshot` does) and `stateOps` — the state store's swap to the
-   * snapshot's data — ride in the same batch. Then `raftStorage` is brought in step.
+   * snapshot's data — ride in the same batch. Then `raftStorage` is brought in step. A Ready that
+   * only moves the commit index writes nothing (`isCommitOnly`).
    */
   async persist(write: LogWrite, sync: boolean, stateOps: readonly BatchOp[] = []): Promise<void> {
     this.sdb.usable();
@@ -200,6 +202,10 @@ export class LogStore {
         return;
       }
       // A snapshot at or below the base is installed already: only the rest of the Ready remains.
+      if (isCommitOnly(write, this.raftStorage.hardState(), sync, stateOps)) {
+        this.raftStorage.setHardState(write.hardState!);
+        return;
+      }
       const ops: BatchOp[] = [...stateOps];
       const toAppend = this.logOps(ops, write.entries, this.raftStorage.snapshot().meta.index, this.raftStorage.lastIndex());
       if (write.hardState !== undefined) ops.push(hardStateOp(write.hardState));
@@ -296,6 +302,27 @@ export class LogStore {
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
   }
+}
+
+/**
+ * A Ready that only moves the commit index forward (no entries, same term and vote, no sync asked)
+ * is kept in memory: Raft does not need the commit index durable (a restarted node learns it
+ * again from the leader, and `open` raises it to the applied index), so writing it buys nothing
+ * and costs a database write — a thread-pool round trip queued with the next fsync — on every
+ * node for every commit at low concurrency. The next written hard state carries it.
+ */
+function isCommitOnly(write: LogWrite, current: HardState, sync: boolean, stateOps: readonly BatchOp[]): boolean {
+  const hs = write.hardState;
+  return (
+    !sync &&
+    write.snapshot === undefined &&
+    stateOps.length === 0 &&
+    write.entries.length === 0 &&
+    hs !== undefined &&
+    hs.term === current.term &&
+    hs.vote === current.vote &&
+    hs.commit >= current.commit
+  );
 }
 
 function hardStateOp(hs: HardState): BatchOp {

@@ -179,8 +179,12 @@ export class StateStore {
    * Apply committed entries (which must follow the applied index without a gap) in ONE batch
    * that also records the new applied index and, when a conf entry applies, the membership.
    * Returns one result per entry, in order. A command that does not decode is answered INTERNAL.
+   * `computed`, when given, receives the results as soon as they are known, before the batch is
+   * written (the entries are committed, hence durable in the log: a crash before the write
+   * applies them again, to the same results); reads of the store see them only once the returned
+   * promise resolves.
    */
-  async apply(entries: readonly Entry[]): Promise<ApplyResult[]> {
+  async apply(entries: readonly Entry[], computed?: (results: readonly ApplyResult[]) => void): Promise<ApplyResult[]> {
     this.sdb.usable();
     if (entries.length === 0) return [];
     assertContiguous(entries, 'apply');
@@ -220,6 +224,7 @@ export class StateStore {
         ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: this.sm.conf(), members: this.sm.members() }) });
       }
       if (outcome.authChanged) ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.auth, value: this.sm.auth.encode() });
+      computed?.(outcome.results);
       await this.sdb.write(ops, false);
       this.applied = applied;
       return outcome.results;

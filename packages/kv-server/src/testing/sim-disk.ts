@@ -52,7 +52,7 @@ export class SimDisk implements Disk {
         await new Promise<void>((resolve) => this.clock.fsync(resolve));
         if (inc !== this.incarnation) return NEVER;
       }
-      await batchInto(this.live, ops, false, (name) => this.sublevel(name));
+      await batchInto(this.live, ops, false);
       this.written(sync);
     });
   }

@@ -52,10 +52,10 @@ const NOTHING_STORED: RangeReader = {
  */
 function rangeDeletesIgnoreTheStore(state: StateStore): void {
   const apply = state.apply.bind(state);
-  state.apply = (entries) => {
+  state.apply = (entries, computed) => {
     const sm = (state as unknown as { sm: StateMachine }).sm;
     sm.execute = (prepared, current, writer) => StateMachine.prototype.execute.call(sm, prepared, current, writer, NOTHING_STORED);
-    return apply(entries);
+    return apply(entries, computed);
   };
 }
 
