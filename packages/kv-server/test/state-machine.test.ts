@@ -15,6 +15,7 @@ import {
   encodeCommand,
   encodeMemberContext,
   type Command,
+  type SessionCommand,
   type WriteResult,
 } from '../src/state-machine/index.js';
 
@@ -628,7 +629,7 @@ class Model {
   kv = new Map<string, ModelValue>();
   sessions = new Map<string, { acked: number; results: Map<number, unknown> }>();
 
-  apply(index: number, c: Command): unknown {
+  apply(index: number, c: SessionCommand): unknown {
     let sess = this.sessions.get(c.session.clientId);
     const { seq, ackedBelow } = c.session;
     let answer: unknown;
@@ -652,7 +653,7 @@ class Model {
     return v === undefined ? null : { key: b(key), value: b(v.value), createRevision: v.create, modRevision: v.mod, version: v.ver };
   }
 
-  private run(index: number, c: Command): unknown {
+  private run(index: number, c: SessionCommand): unknown {
     if (c.op === 'txn') {
       const succeeded = c.compare.every((cmp) => this.holds(cmp));
       return { revision: index, succeeded, results: (succeeded ? c.success : c.failure).map((o) => this.operation(index, o)) };
@@ -808,9 +809,9 @@ describe.each(BACKENDS)('state store conformance on %s: the state machine agains
         const model = new Model();
         let { store, dir } = await newStore(undefined, { backend });
         let driver = new Driver(store);
-        const sent: Command[] = [];
+        const sent: SessionCommand[] = [];
         const nextSeq = [0, 0, 0];
-        let pending: Array<{ data: Uint8Array; command?: Command }> = [];
+        let pending: Array<{ data: Uint8Array; command?: SessionCommand }> = [];
         let index = 0;
         const flush = async (): Promise<void> => {
           if (pending.length === 0) return;

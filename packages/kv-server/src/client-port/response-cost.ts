@@ -39,6 +39,10 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   memberPromote: ADMIN_RESPONSE_BYTES,
   memberRemove: ADMIN_RESPONSE_BYTES,
   leaderTransfer: ADMIN_RESPONSE_BYTES,
+  compact: ENVELOPE_BYTES,
+  watchCancel: ENVELOPE_BYTES,
+  // A watch's end; its events are bounded by the watch's own queue (LIMITS.watchQueueBytesMax), not by this reservation.
+  watch: ENVELOPE_BYTES,
 };
 
 /**
@@ -49,7 +53,7 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
 export function responseBytesBound(request: ClientRequest): number {
   if (request.op === 'txn') return txnBytesBound(request);
   const bound = RESPONSE_BYTES_BOUND[request.op];
-  if (!('prevKv' in request) || request.prevKv !== true) return bound;
+  if (request.op === 'watch' || !('prevKv' in request) || request.prevKv !== true) return bound;
   return bound + (request.op === 'deleteRange' ? LIMITS.deleteRangePrevKvBytesMax : LIMITS.keyBytesMax + LIMITS.valueBytesMax);
 }
 

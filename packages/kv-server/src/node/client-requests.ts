@@ -1,6 +1,6 @@
 import type { CasExpectation, ClientRequest, ClientResults, Consistency, Member, NodeStatus, TxnCompare, WriteSession } from '@keel/protocol';
 import type { ConfChange, NodeId } from '@keel/raft';
-import { encodeMemberContext, type Command } from '../state-machine/commands.js';
+import { encodeMemberContext, type Command, type SessionCommand } from '../state-machine/commands.js';
 import { invalidArgumentError, unknownCommandError } from './errors.js';
 import type { MembershipRequest } from './membership-checks.js';
 
@@ -17,6 +17,8 @@ export interface ScanRange {
 export interface NodeOperations {
   /** Propose a command and answer once it applied. */
   write(command: Command): Promise<WriteResult>;
+  /** Propose a compaction of the history to `revision` (at most the applied index) and answer once it applied. */
+  compact(revision: number): Promise<Results['compact']>;
   /** Run `read` now (serializable) or once a linearizable read index is applied. */
   read<T>(consistency: Consistency, read: () => Promise<T>): Promise<T>;
   get(key: Uint8Array): Promise<Results['get']>;
@@ -66,6 +68,12 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
       const limit = request.limit;
       return node.read(request.consistency, () => node.scan(range, limit));
     }
+    case 'compact':
+      return node.compact(request.revision);
+    case 'watch':
+    case 'watchCancel':
+      // Streams: the client port serves them from the state store (client-port/watch-hub.ts).
+      return Promise.reject(unknownCommandError(request.op));
     case 'status':
       return Promise.resolve(node.status());
     case 'digest':
@@ -102,7 +110,7 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
  * that says what a cas means. An expected revision also requires the key to exist (a missing key
  * has modRevision 0).
  */
-export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): Command {
+export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): SessionCommand {
   const compare: TxnCompare[] =
     'value' in expect
       ? [{ key, target: 'value', op: '=', value: expect.value }]

@@ -12,6 +12,7 @@ import {
   displacedError,
   indeterminateError,
   internalError,
+  invalidArgumentError,
   notLeaderError,
   overloadedError,
   proposalRejectionError,
@@ -455,6 +456,7 @@ export class NodeCore {
   /** The node as client requests see it. */
   private readonly operations: NodeOperations = {
     write: (command) => this.write(command),
+    compact: (revision) => this.compact(revision),
     read: (consistency, read) => this.read(consistency, read),
     get: (key) => this.readGet(key),
     scan: (range, limit) => this.readScan(range, limit),
@@ -497,6 +499,17 @@ export class NodeCore {
   backup(chunkBytes: number): Promise<SnapshotStream> {
     if (this.closing) return Promise.reject(shuttingDownError(false));
     return this.read('linearizable', () => this.ports.state.readSnapshot(chunkBytes));
+  }
+
+  /**
+   * Compact the history to `revision`, which this node must have applied (a compaction is never
+   * of the future). Any node may be asked: the command goes through the log like a write.
+   */
+  private compact(revision: number): Promise<Results['compact']> {
+    if (revision > this.applied) {
+      return Promise.reject(invalidArgumentError(`cannot compact to revision ${revision}: it is beyond the applied revision ${this.applied}`));
+    }
+    return this.write({ op: 'compact', revision }) as Promise<unknown> as Promise<Results['compact']>;
   }
 
   /** Propose a client write; answer once it applied. (Protected: a test seam for planted bugs.) */

@@ -9,6 +9,7 @@
  *   delete:      [2, key, clientId, seq, ackedBelow]             (+ 1 at the end: answer with the deleted entry)
  *   deleteRange: [4, start, end | null, prevKv (0 or 1), clientId, seq, ackedBelow]
  *   txn:         [5, compares, success, failure, clientId, seq, ackedBelow]     (txn-codec.ts)
+ *   compact:     [6, revision]                                   (no session: compacting twice is harmless)
  * (Code 3 was cas, before store format 2: a cas is now a txn.)
  *
  * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
@@ -18,7 +19,8 @@
  * Rules: key 1..LIMITS.keyBytesMax bytes; value <= LIMITS.valueBytesMax bytes; a range's start
  * 0..LIMITS.keyBytesMax bytes and its end (when present) 1..LIMITS.keyBytesMax bytes; clientId a
  * non-empty string of at most `CLIENT_ID_BYTES_MAX` UTF-8 bytes; seq and ackedBelow safe
- * integers with 0 <= ackedBelow <= seq; a txn's parts as txn-codec.ts says.
+ * integers with 0 <= ackedBelow <= seq; a txn's parts as txn-codec.ts says; a compaction
+ * revision a safe integer >= 1.
  */
 import { LIMITS, type TxnCompare, type TxnOp, type WriteSession } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
@@ -63,12 +65,21 @@ export type Command =
       readonly success: readonly TxnOp[];
       readonly failure: readonly TxnOp[];
       readonly session: WriteSession;
+    }
+  | {
+      /** Makes `revision` the oldest revision the history keeps (see history.ts); never moves it back. */
+      readonly op: 'compact';
+      readonly revision: number;
     };
+
+/** A command that is a client write, made exactly once through its write session. */
+export type SessionCommand = Exclude<Command, { op: 'compact' }>;
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
 const OP_DELETE_RANGE = 4;
 const OP_TXN = 5;
+const OP_COMPACT = 6;
 /** Trailing element of a put or delete that asks for the previous entry. */
 const WITH_PREV_KV = 1;
 
@@ -83,6 +94,8 @@ export function commandProblem(c: Command): string | undefined {
       return keyProblem(c.key) ?? valueProblem(c.value) ?? sessionProblem(c.session);
     case 'delete':
       return keyProblem(c.key) ?? sessionProblem(c.session);
+    case 'compact':
+      return isCount(c.revision) && c.revision >= 1 ? undefined : 'compaction revision must be an integer >= 1';
     default:
       return `unknown op ${String((c as { op: unknown }).op)}`;
   }
@@ -102,6 +115,7 @@ function sessionProblem(s: WriteSession | undefined): string | undefined {
 export function encodeCommand(c: Command): Uint8Array {
   const problem = commandProblem(c);
   if (problem !== undefined) throw new TypeError(`encodeCommand: ${problem}`);
+  if (c.op === 'compact') return pack([OP_COMPACT, c.revision]);
   const { clientId, seq, ackedBelow } = c.session;
   const prevKv = c.op !== 'txn' && c.prevKv === true;
   switch (c.op) {
@@ -171,6 +185,8 @@ function toCommand(a: unknown[]): Command | undefined {
       if (compare === undefined || success === undefined || failure === undefined) return undefined;
       return { op: 'txn', compare, success, failure, session: session(4) };
     }
+    case OP_COMPACT:
+      return a.length === 2 ? { op: 'compact', revision: a[1] as number } : undefined;
     default:
       return undefined;
   }

@@ -11,7 +11,9 @@ export type StateMachineErrorCode =
   /** A stored session record is not valid (corruption, or a bad snapshot). */
   | 'MALFORMED_SESSION'
   /** A stored key-value record is not valid (corruption, or a bad snapshot). */
-  | 'MALFORMED_VALUE';
+  | 'MALFORMED_VALUE'
+  /** A stored history record is not valid (corruption, or a bad snapshot). */
+  | 'MALFORMED_HISTORY';
 
 export class StateMachineError extends Error {
   override readonly name = 'StateMachineError';

@@ -59,7 +59,7 @@ export async function applyOperation(op: TxnOp, index: number, state: KvState, b
     }
     case 'delete': {
       const before = state.get(op.key);
-      if (before !== null) state.remove(op.key);
+      if (before !== null) state.remove(op.key, before);
       if (op.prevKv !== true) return { op: 'delete', deleted: before !== null };
       return returning(budget, op.key, before, (prevKv) => ({ op: 'delete', deleted: before !== null, prevKv }));
     }
@@ -68,18 +68,19 @@ export async function applyOperation(op: TxnOp, index: number, state: KvState, b
     case 'deleteRange': {
       const prevKv = op.prevKv === true;
       const doomed: Row[] = [];
-      for await (const row of state.range(op.start, op.end, prevKv)) {
+      // Values are read even without prevKv: the history records each deleted entry.
+      for await (const row of state.range(op.start, op.end)) {
         const refusal = budget.deleted() ?? (prevKv ? budget.returned(row.key, row.value) : undefined);
         if (refusal !== undefined) return refusal;
         doomed.push(row);
       }
-      for (const row of doomed) state.remove(row.key);
+      for (const row of doomed) state.remove(row.key, row.value);
       return { op: 'deleteRange', deleted: doomed.length, ...(prevKv ? { prevKvs: doomed.map((r) => toKeyValue(r.key, r.value)) } : {}) };
     }
     case 'range': {
       const kvs: KeyValue[] = [];
       let more = false;
-      for await (const row of state.range(op.start, op.end, true)) {
+      for await (const row of state.range(op.start, op.end)) {
         if (kvs.length === op.limit) {
           more = true;
           break;

@@ -13,14 +13,18 @@
  *    `LIMITS.deleteRangeKeysMax` keys, or (with `prevKv`) more than
  *    `LIMITS.deleteRangePrevKvBytesMax` of entries, is answered TOO_LARGE and nothing is deleted.
  *  - txn: compares, then one branch of operations, all or nothing (txn.ts).
+ *  - compact: makes its revision the oldest one the history keeps (history.ts), unless it is
+ *    older than that already (then nothing changes); a revision beyond the compaction's own is
+ *    answered INVALID_ARGUMENT. Not a session write: compacting twice is harmless.
+ * Every change a write makes is recorded in the history at the write's revision (history.ts).
  *  - a write already applied for the same (clientId, seq) is answered with its first result and
  *    not applied again; one the session table has forgotten is answered INDETERMINATE.
  *  - an entry whose data does not decode is answered INTERNAL and has no effect.
  *  - no-op entries (empty data) and conf entries have no effect on user data.
  */
-import { ERROR_CODES, LIMITS, type Member, type TxnOp, type WireError } from '@keel/protocol';
+import { ERROR_CODES, LIMITS, type ClientResults, type Member, type TxnOp, type WireError } from '@keel/protocol';
 import type { ConfState, Entry, Logger } from '@keel/raft';
-import { decodeCommand, type Command } from './commands.js';
+import { decodeCommand, type Command, type SessionCommand } from './commands.js';
 import { StateMachineError } from './errors.js';
 import { KvState, keyId, type ApplyWriter, type RangeReader } from './kv-state.js';
 import { membersAfter } from './membership.js';
@@ -32,7 +36,9 @@ import { runTxn, txnKeys } from './txn.js';
 export type ApplyResult =
   | { readonly index: number; readonly term: number; readonly kind: 'noop' }
   | { readonly index: number; readonly term: number; readonly kind: 'conf'; readonly members: Member[] }
-  | { readonly index: number; readonly term: number; readonly kind: 'command'; readonly result: WriteResult | WireError };
+  | { readonly index: number; readonly term: number; readonly kind: 'command'; readonly result: WriteResult | CompactResult | WireError };
+
+export type CompactResult = ClientResults['compact'];
 
 export type { ApplyWriter, RangeReader } from './kv-state.js';
 
@@ -47,14 +53,21 @@ export class StateMachine {
   private membersNow: Member[];
   private confNow: ConfState;
 
+  /** `compacted`: the oldest revision the history keeps (1 when never compacted). */
   constructor(
     readonly sessions: SessionTable,
     members: readonly Member[],
     conf: ConfState,
+    private compacted: number,
     private readonly logger?: Logger,
   ) {
     this.membersNow = [...members];
     this.confNow = conf;
+  }
+
+  /** The oldest revision the history keeps, as of the last applied entry. */
+  compactRevision(): number {
+    return this.compacted;
   }
 
   /** Membership with addresses as of the last applied entry. */
@@ -78,7 +91,7 @@ export class StateMachine {
         const c = decodeCommand(e.data);
         commands[i] = c;
         // A range delete reads its range when it applies.
-        const touched = c.op === 'deleteRange' ? [] : c.op === 'txn' ? txnKeys(c) : [c.key];
+        const touched = c.op === 'deleteRange' || c.op === 'compact' ? [] : c.op === 'txn' ? txnKeys(c) : [c.key];
         for (const key of touched) {
           const id = keyId(key);
           if (!seen.has(id)) {
@@ -130,6 +143,10 @@ export class StateMachine {
         results[i] = { index: e.index, term: e.term, kind: 'command', result: error };
         continue;
       }
+      if (c.op === 'compact') {
+        results[i] = { index: e.index, term: e.term, kind: 'command', result: this.compact(c.revision, e.index, writer) };
+        continue;
+      }
       const seen = this.sessions.lookup(c.session);
       let result: WriteResult | WireError;
       if (seen.kind === 'duplicate') {
@@ -145,13 +162,25 @@ export class StateMachine {
       } else {
         const fresh = await runCommand(c, e.index, state);
         if ('code' in fresh) state.rollback();
-        else state.commit();
+        else state.commit(e.index);
         result = fresh;
         this.sessions.record(c.session, e.index, 'code' in fresh ? undefined : fresh);
       }
       results[i] = { index: e.index, term: e.term, kind: 'command', result };
     }
     return { results, membershipChanged, sessionChanges: this.sessions.drainChanges() };
+  }
+
+  /** The compact command at log index `index` (see the module doc). */
+  private compact(revision: number, index: number, writer: ApplyWriter): CompactResult | WireError {
+    if (revision > index) {
+      return { code: ERROR_CODES.INVALID_ARGUMENT, message: `cannot compact to revision ${revision}: it is beyond the compaction's own revision ${index}`, definite: true };
+    }
+    if (revision > this.compacted) {
+      this.compacted = revision;
+      writer.compact(revision);
+    }
+    return { revision: index, compactRevision: this.compacted };
   }
 }
 
@@ -162,7 +191,7 @@ const SINGLE_OPERATION_BUDGET = {
 };
 
 /** Apply command `c` at revision `index`: its answer, or a refusal (the caller undoes its effects then). */
-async function runCommand(c: Command, index: number, state: KvState): Promise<WriteResult | WireError> {
+async function runCommand(c: SessionCommand, index: number, state: KvState): Promise<WriteResult | WireError> {
   if (c.op === 'txn') return runTxn(c, index, state);
   const budget = new Budget(LIMITS.deleteRangeKeysMax, LIMITS.deleteRangePrevKvBytesMax, SINGLE_OPERATION_BUDGET);
   const op: TxnOp =

@@ -7,6 +7,7 @@
  *   log      Raft entries after the snapshot, key = index as u64 big-endian  (codec.ts)
  *   kv<N>    user data of data generation N, key = user key, value = stored value (revisions)
  *   ss<N>    the client-session table of generation N, one record per client   (sessions.ts)
+ *   hs<N>    the history of changes of generation N, key = revision ‖ position (history.ts)
  *
  * Both stores share one abstract-level database (LevelDB in the server, `memory-level` in the
  * simulator) and one `Disk`: every write is a batch of operations naming sublevels by name, so
@@ -64,6 +65,16 @@ export function kvSublevelName(g: number): string {
 /** Sublevel name of the session table of generation `g`. */
 export function sessionsSublevelName(g: number): string {
   return `ss${g}`;
+}
+
+/** Sublevel name of the history of changes of generation `g`. */
+export function historySublevelName(g: number): string {
+  return `hs${g}`;
+}
+
+/** The sublevels of one data generation: user data, sessions, history. */
+export function generationSublevelNames(g: number): string[] {
+  return [kvSublevelName(g), sessionsSublevelName(g), historySublevelName(g)];
 }
 
 /** One operation of a cross-sublevel batch. `sublevel` is a name; `meta` keys are strings, all others bytes. */

@@ -8,8 +8,9 @@ import type { SnapshotMeta } from '@keel/raft';
 import { pack } from '../state-machine/msgpack.js';
 import { META, decodeApplied, decodeCount, decodeMembership } from './codec.js';
 import { StoreError } from './errors.js';
-import { kvSublevelName, sessionsSublevelName, type BytesSublevel, type Db, type MetaSublevel } from './layout.js';
-import { ChunkPacker, RECORD_KV, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
+import { revisionBound } from '../state-machine/history.js';
+import { historySublevelName, kvSublevelName, sessionsSublevelName, type BytesSublevel, type Db, type MetaSublevel, type RangeOptions } from './layout.js';
+import { ChunkPacker, RECORD_HISTORY, RECORD_KV, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
 
 /** Rows read per step: values may be up to LIMITS.valueBytesMax, so keep the read-ahead small. */
 const SNAPSHOT_READ_ROWS = 64;
@@ -41,16 +42,21 @@ export async function openSnapshotStream(
       await snapshot.close();
     })());
   try {
-    const [appliedB, membersB, generationB] = await metaDb.getMany([META.applied, META.members, META.generation], { snapshot });
-    if (appliedB === undefined || membersB === undefined || generationB === undefined) throw new StoreError('CORRUPTED', 'snapshot metadata missing');
+    const [appliedB, membersB, generationB, compactedB] = await metaDb.getMany([META.applied, META.members, META.generation, META.compacted], { snapshot });
+    if (appliedB === undefined || membersB === undefined || generationB === undefined || compactedB === undefined) {
+      throw new StoreError('CORRUPTED', 'snapshot metadata missing');
+    }
+    const compacted = decodeCount(compactedB, 'compaction revision');
     const applied = decodeApplied(appliedB);
     const membership = decodeMembership(membersB);
     const generation = decodeCount(generationB, 'generation');
     const meta: SnapshotMeta = { index: applied.index, term: applied.term, conf: membership.conf };
-    const header = headerRecord(meta, membership.members);
-    const sources: Array<[BytesSublevel, number]> = [
-      [sublevelOf(kvSublevelName(generation)), RECORD_KV],
-      [sublevelOf(sessionsSublevelName(generation)), RECORD_SESSION],
+    const header = headerRecord(meta, membership.members, compacted);
+    // History below the compaction point may still be on disk (it is cleared after the fact): never sent.
+    const sources: Array<[BytesSublevel, number, RangeOptions]> = [
+      [sublevelOf(kvSublevelName(generation)), RECORD_KV, {}],
+      [sublevelOf(sessionsSublevelName(generation)), RECORD_SESSION, {}],
+      [sublevelOf(historySublevelName(generation)), RECORD_HISTORY, { gte: revisionBound(compacted) }],
     ];
     const counts = { keys: 0, sessions: 0 };
     async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -58,8 +64,8 @@ export async function openSnapshotStream(
         const packer = new ChunkPacker(chunkBytes);
         let records = 0;
         packer.add(header, pack(header).byteLength);
-        for (const [sublevel, tag] of sources) {
-          const it = (iterator = sublevel.iterator({ snapshot }));
+        for (const [sublevel, tag, range] of sources) {
+          const it = (iterator = sublevel.iterator({ ...range, snapshot }));
           try {
             for (;;) {
               const rows = await it.nextv(SNAPSHOT_READ_ROWS);
@@ -67,7 +73,7 @@ export async function openSnapshotStream(
               for (const [k, v] of rows) {
                 records++;
                 if (tag === RECORD_KV) counts.keys++;
-                else counts.sessions++;
+                else if (tag === RECORD_SESSION) counts.sessions++;
                 const out = packer.add([tag, k, v], k.byteLength + v.byteLength);
                 if (out === undefined) continue;
                 if (closing !== undefined) throw new StoreError('CLOSED', 'the snapshot stream was closed');

@@ -1,7 +1,8 @@
 /**
  * The state store: what applying the log produced — user data, the client-session table, the
- * applied index and the membership with addresses — plus snapshots of it (streamed to lagging
- * followers, received into a side area and swapped in).
+ * history of changes by revision (state-machine/history.ts), the applied index and the membership
+ * with addresses — plus snapshots of it (streamed to lagging followers, received into a side area
+ * and swapped in). Whoever serves watches follows the history through `setHistoryListener`.
  *
  * Writes (each ONE batch, through the shared `StoreDb`):
  *  - `apply`: the effects of committed entries on user data and sessions, the applied index and
@@ -11,8 +12,9 @@
  *  - `swapIn`: a completed snapshot install becomes the live data generation, in the log store's
  *    batch that moves the log base (see `LogStore.persist`).
  *
- * Invariants: user data, sessions, applied index and membership always change together (one
- * batch); exactly one data generation is live; a side generation (live + 1) only ever holds an
+ * Invariants: user data, sessions, history, compaction point, applied index and membership always
+ * change together (one batch); history below the compaction point is garbage (cleared after the
+ * batch that moved the point, and at open) and never read; exactly one data generation is live; a side generation (live + 1) only ever holds an
  * install in progress, and is cleared at open and before each install.
  *
  * Concurrency: mutating calls run one at a time in call order; reads (`get`, `scan`, `digest`,
@@ -21,6 +23,7 @@
 import { LIMITS, type KeyValue, type Member, type StateDigest } from '@keel/protocol';
 import type { ConfState, Entry, Logger, SnapshotMeta } from '@keel/raft';
 import { StateMachineError } from '../state-machine/errors.js';
+import { decodeHistoryRecord, revisionBound, revisionOfHistoryKey, type HistoryEvent } from '../state-machine/history.js';
 import { SessionTable } from '../state-machine/sessions.js';
 import { StateMachine, type ApplyResult } from '../state-machine/state-machine.js';
 import { decodeStoredValue } from '../state-machine/stored-value.js';
@@ -38,7 +41,16 @@ import {
   type AppliedMark,
 } from './codec.js';
 import { StoreError } from './errors.js';
-import { META_SUBLEVEL, kvSublevelName, sessionsSublevelName, type BatchOp, type Bytes, type BytesSublevel } from './layout.js';
+import {
+  META_SUBLEVEL,
+  generationSublevelNames,
+  historySublevelName,
+  kvSublevelName,
+  sessionsSublevelName,
+  type BatchOp,
+  type Bytes,
+  type BytesSublevel,
+} from './layout.js';
 import { assertContiguous } from './log-store.js';
 import { SerialQueue } from './serial-queue.js';
 import { SNAPSHOT_CHUNK_BYTES_MIN } from './snapshot-format.js';
@@ -55,6 +67,26 @@ export interface ScanRange {
 }
 
 export type { ApplyResult, SnapshotInstall, SnapshotStream };
+
+/**
+ * Follows the history as it grows (the watch hub). Called synchronously once the batch is written
+ * and the applied index moved, so a reader that sees `appliedIndex()` at N finds every record up
+ * to N in the store.
+ */
+export interface HistoryListener {
+  /** Entries up to `applied` applied, making these history rows (in revision order; decode with `decodeHistoryRecord`). */
+  applied(rows: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, applied: number): void;
+  /** A snapshot replaced the state: the history jumped to `applied` (read what was missed from the store). */
+  replaced(applied: number): void;
+}
+
+/** A stretch of history read from the store. */
+export interface HistoryRead {
+  /** Changes in revision order; whole revisions only. */
+  readonly events: HistoryEvent[];
+  /** Every change up to this revision was read (the next read starts after it). */
+  readonly through: number;
+}
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 /** Allowance per scanned entry for its revisions and msgpack framing (counted in `LIMITS.scanResponseBytesMax`). */
@@ -73,6 +105,7 @@ export class StateStore {
   private readonly queue = new SerialQueue();
   private readonly background = new Set<Promise<void>>();
   private install: SnapshotInstaller | undefined;
+  private listener: HistoryListener | undefined;
 
   private constructor(
     private readonly sdb: StoreDb,
@@ -90,6 +123,7 @@ export class StateStore {
       { type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: EMPTY_CONF, members: [] }) },
       { type: 'put', sublevel: META_SUBLEVEL, key: META.generation, value: encodeCount(1) },
       { type: 'put', sublevel: META_SUBLEVEL, key: META.garbage, value: encodeCounts([]) },
+      { type: 'put', sublevel: META_SUBLEVEL, key: META.compacted, value: encodeCount(1) },
     ];
   }
 
@@ -99,7 +133,7 @@ export class StateStore {
    * install) are cleared. Throws `StoreError('CORRUPTED')` on damaged data.
    */
   static async open(sdb: StoreDb, logger?: Logger): Promise<StateStore> {
-    const keys = [META.applied, META.members, META.generation, META.garbage];
+    const keys = [META.applied, META.members, META.generation, META.garbage, META.compacted];
     const values = await sdb.meta.getMany(keys);
     const need = (i: number): Bytes => {
       const v = values[i];
@@ -110,10 +144,11 @@ export class StateStore {
     const membership = decodeMembership(need(1));
     const generation = decodeCount(need(2), 'generation');
     const garbage = decodeCounts(need(3), 'garbage generations');
+    const compacted = decodeCount(need(4), 'compaction revision');
     for (const g of [...garbage, generation + 1]) {
-      await sdb.clear(kvSublevelName(g));
-      await sdb.clear(sessionsSublevelName(g));
+      for (const name of generationSublevelNames(g)) await sdb.clear(name);
     }
+    await sdb.clear(historySublevelName(generation), { lt: revisionBound(compacted) });
     if (garbage.length > 0) await sdb.write([garbageOp([])], true);
     let sessions: SessionTable;
     try {
@@ -122,7 +157,7 @@ export class StateStore {
       if (err instanceof StateMachineError) throw new StoreError('CORRUPTED', err.message, { cause: err });
       throw err;
     }
-    const sm = new StateMachine(sessions, membership.members, membership.conf, logger);
+    const sm = new StateMachine(sessions, membership.members, membership.conf, compacted, logger);
     return new StateStore(sdb, generation, [], applied, sm, logger);
   }
 
@@ -143,6 +178,16 @@ export class StateStore {
   /** Voters and learners as of the applied index. */
   confState(): ConfState {
     return this.sm.conf();
+  }
+
+  /** The oldest revision the history keeps, as of the applied index. */
+  compactRevision(): number {
+    return this.sm.compactRevision();
+  }
+
+  /** The one listener that follows the history (replaces any before it). */
+  setHistoryListener(listener: HistoryListener | undefined): void {
+    this.listener = listener;
   }
 
   /** Number of client sessions remembered. */
@@ -184,6 +229,10 @@ export class StateStore {
       for (const [key, value] of outcome.sessionChanges) {
         ops.push(value === undefined ? { type: 'del', sublevel: ssName, key } : { type: 'put', sublevel: ssName, key, value });
       }
+      const hsName = historySublevelName(this.generation);
+      for (const [key, value] of changes.history) ops.push({ type: 'put', sublevel: hsName, key, value });
+      const compactedTo = changes.compactedTo;
+      if (compactedTo !== undefined) ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.compacted, value: encodeCount(compactedTo) });
       const last = entries[entries.length - 1]!;
       const applied = { index: last.index, term: last.term };
       ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.applied, value: encodeApplied(applied) });
@@ -192,6 +241,8 @@ export class StateStore {
       }
       await this.sdb.write(ops, false);
       this.applied = applied;
+      this.listener?.applied(changes.history, applied.index);
+      if (compactedTo !== undefined) this.inBackground(this.sdb.clear(hsName, { lt: revisionBound(compactedTo) }));
       return outcome.results;
     });
   }
@@ -254,6 +305,47 @@ export class StateStore {
     return { kvs, more };
   }
 
+  /**
+   * History from revision `from` (>= the compaction point, else `StoreError('COMPACTED')`) up to
+   * `through` (at most the applied index), whole revisions only, stopping after about `maxBytes`
+   * of keys and values (at least one revision). A compaction that passes `from` while the read
+   * runs also fails it with COMPACTED, so what is returned never has a gap.
+   */
+  async readHistory(from: number, through: number, maxBytes: number): Promise<HistoryRead> {
+    this.sdb.usable();
+    const compactedBefore = this.compactRevision();
+    if (from < compactedBefore) throw new StoreError('COMPACTED', `revision ${from} is compacted; the oldest available is ${compactedBefore}`);
+    if (through > this.applied.index) throw new TypeError(`readHistory: through ${through} is beyond the applied index ${this.applied.index}`);
+    const events: HistoryEvent[] = [];
+    let bytes = 0;
+    let last = from - 1;
+    if (from <= through) {
+      const it = this.sdb.sublevel(historySublevelName(this.generation)).iterator({ gte: revisionBound(from), lt: revisionBound(through + 1) });
+      try {
+        pages: for (;;) {
+          const rows = await it.nextv(SCAN_READ_ROWS);
+          if (rows.length === 0) {
+            last = through;
+            break;
+          }
+          for (const [k, v] of rows) {
+            const revision = revisionOfHistoryKey(k);
+            if (revision !== last && bytes >= maxBytes) break pages; // stop between revisions
+            const event = decodeHistoryRecord(k, v);
+            events.push(event);
+            bytes += k.byteLength + v.byteLength;
+            last = revision;
+          }
+        }
+      } finally {
+        await it.close();
+      }
+    }
+    const compactedAfter = this.compactRevision();
+    if (from < compactedAfter) throw new StoreError('COMPACTED', `revision ${from} is compacted; the oldest available is ${compactedAfter}`);
+    return { events, through: Math.max(last, from - 1) };
+  }
+
   /** A digest of the user data and the applied index it is as of, read from one database snapshot (`state-digest.ts`). */
   async digest(): Promise<StateDigest> {
     this.sdb.usable();
@@ -295,10 +387,11 @@ export class StateStore {
       if (this.install !== undefined) await this.install.abort();
       const side = this.generation + 1;
       const target: InstallTarget = {
-        writeSide: (kv, sessions) => {
+        writeSide: (kv, sessions, history) => {
           const ops: BatchOp[] = [];
           for (const [key, value] of kv) ops.push({ type: 'put', sublevel: kvSublevelName(side), key, value });
           for (const [key, value] of sessions) ops.push({ type: 'put', sublevel: sessionsSublevelName(side), key, value });
+          for (const [key, value] of history) ops.push({ type: 'put', sublevel: historySublevelName(side), key, value });
           return this.sdb.write(ops, false);
         },
         clearSide: async () => {
@@ -342,14 +435,16 @@ export class StateStore {
         garbageOp(garbage),
         { type: 'put', sublevel: META_SUBLEVEL, key: META.applied, value: encodeApplied({ index: s.index, term: s.term }) },
         { type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: s.conf, members }) },
+        { type: 'put', sublevel: META_SUBLEVEL, key: META.compacted, value: encodeCount(install.compacted) },
       ]);
       this.generation = install.generation;
       this.garbage = garbage;
       this.applied = { index: s.index, term: s.term };
-      this.sm = new StateMachine(install.sessions, members, s.conf, this.logger);
+      this.sm = new StateMachine(install.sessions, members, s.conf, install.compacted, this.logger);
       this.install = undefined;
       install.markConsumed();
       this.logger?.log('info', 'snapshot.swapped', { index: s.index, term: s.term, generation: this.generation });
+      this.listener?.replaced(s.index);
       this.inBackground(this.collectGarbage(oldGeneration));
     });
   }
@@ -367,15 +462,13 @@ export class StateStore {
   }
 
   private async clearGeneration(g: number): Promise<void> {
-    await this.sdb.clear(kvSublevelName(g));
-    await this.sdb.clear(sessionsSublevelName(g));
+    for (const name of generationSublevelNames(g)) await this.sdb.clear(name);
   }
 
   /** Clear a swapped-out generation, then forget it. */
   private async collectGarbage(generation: number): Promise<void> {
     await this.clearGeneration(generation);
-    this.sdb.forget(kvSublevelName(generation));
-    this.sdb.forget(sessionsSublevelName(generation));
+    for (const name of generationSublevelNames(generation)) this.sdb.forget(name);
     await this.queue.run(async () => {
       if (this.sdb.isClosed) return;
       this.sdb.usable();

@@ -625,6 +625,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     } catch {
       return; // liveness probes and the like are commands too; anything else is not a client write
     }
+    if (command.op === 'compact') return; // not a session write
     this.firstApplied.set(e.index, { clientId: command.session.clientId, seq: command.session.seq });
     const r = result?.result as { revision?: number } | undefined;
     if (r?.revision === undefined) return;
