@@ -37,6 +37,8 @@ import {
 import type { CasCondition, DeleteRange, ScanRange } from './validate.js';
 import type { BytesInput } from './bytes.js';
 import { describeType } from './bytes.js';
+import { KeelWatch, checkFromRevision, watchRange } from './watch.js';
+import type { WatchOptions, WatchStreams, WatchTarget } from './watch.js';
 
 /** Options of a read. */
 export interface ReadOptions {
@@ -299,6 +301,56 @@ export class KeelClient {
     const id = checkNodeId(to, 'to');
     const r = await this.run('admin', 'leaderTransfer', () => ({ op: 'leaderTransfer', to: id }), true);
     return { leader: r.leader };
+  }
+
+  /**
+   * Watch a key, a prefix (`{ prefix }`) or a range (`{ start, end }`): iterate the returned
+   * {@link KeelWatch} (`for await`) for every change in revision order, with neither gap nor
+   * duplicate, across node failures (it resumes by itself; see watch.ts). Ends with a
+   * `KeelError` COMPACTED when `fromRevision` is older than the history kept; `cancel()` or
+   * leaving the loop stops it.
+   */
+  watch(target: WatchTarget, options: WatchOptions = {}): KeelWatch {
+    this.assertOpen();
+    const range = watchRange(target);
+    const fromRevision = checkFromRevision(options.fromRevision);
+    let lastAddress: string | undefined;
+    const isClosed = (): boolean => this.closed;
+    const streams: WatchStreams = {
+      open: async (body, onFrame) => {
+        const address = this.router.pick(now());
+        const waitMs = this.connections.has(address) ? 0 : this.router.dialWaitMs(address, now());
+        if (waitMs > 0) await sleep(waitMs);
+        const connection = this.connection(address);
+        lastAddress = address;
+        const { id, result } = connection.stream(body, onFrame);
+        const cancel = (): void => void connection.send({ op: 'watchCancel', watchId: id }, now() + this.options.timeoutMs, 'local').catch(() => undefined);
+        return { result, cancel };
+      },
+      failed: (error) => {
+        // A watcher cut off as too slow resumes on the same node; any other failure tries another.
+        if (lastAddress !== undefined && error.code !== 'WATCH_OVERFLOW') this.router.failed(lastAddress, now());
+      },
+      backoff: (attempt) => sleep(Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** attempt) * (0.5 + Math.random() / 2)),
+      get closed() {
+        return isClosed();
+      },
+    };
+    return new KeelWatch(range, { fromRevision, prevKv: options.prevKv === true }, streams);
+  }
+
+  /**
+   * Compact the history: `revision` becomes the oldest revision a watch can start from. It must
+   * not be beyond the revision the answering node has applied (INVALID_ARGUMENT); compacting to
+   * an older revision than the current compaction point changes nothing. Resolves with the
+   * revision of the compaction itself and the compaction point now in force.
+   */
+  async compact(revision: number): Promise<{ readonly revision: number; readonly compactRevision: number }> {
+    if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 1) {
+      throw new KeelError('INVALID_ARGUMENT', `compaction revision must be an integer >= 1, got ${describeType(revision)}`);
+    }
+    const r = await this.run('write', 'compact', () => ({ op: 'compact', revision }), true);
+    return { revision: r.revision, compactRevision: r.compactRevision };
   }
 
   /** Closes every connection. Operations still in flight fail with `CONNECTION_LOST`. Idempotent. */

@@ -80,6 +80,8 @@ export interface ClientPortOptions {
   logger: Logger;
   /** Runs a validated request; throw (reject with) a `KeelError` to answer an error. Other errors answer INTERNAL. */
   handle(request: ClientRequest): Promise<ClientResults[ClientRequest['op']]>;
+  /** Serves `watch` and `watchCancel` (the node's watch hub). Without it they go to `handle`. */
+  watches?: ClientConnectionSettings['watches'];
   /** TLS on every connection with these credentials; with a CA, client certificates are required. Default: plaintext. */
   tls?: TlsCredentials;
   /** Where this node listens for peers, named to a node that dials the client port by mistake. Default: not named. */
@@ -148,6 +150,7 @@ export class ClientPortServer {
     this.settings = {
       logger: o.logger,
       handle: (request: ClientRequest) => this.o.handle(request),
+      watches: o.watches,
       maxFrameBytes: o.maxFrameBytes ?? LIMITS.frameBytesMax,
       inflightMax: inflight,
       responseBytesMax: responseBytes,

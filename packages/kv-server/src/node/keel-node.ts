@@ -3,6 +3,7 @@ import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
 import { NodeAdmin } from '../admin/node-admin.js';
 import { ClientPortServer } from '../client-port/index.js';
+import { WatchHub } from '../watch/watch-hub.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
 import { TlsCredentials, TlsFilesError, type TlsFilePaths } from '../tls/index.js';
 import { PeerTransport } from '../transport/index.js';
@@ -95,6 +96,7 @@ export class KeelNode {
       logger,
       ...(clientTls !== undefined ? { tls: clientTls } : {}),
       peerAddress: () => (core?.advertised() ?? listening).peerAddress,
+      watches: new WatchHub(stores.state, logger),
       handle: (request) => {
         const running = core;
         if (running === undefined) return Promise.reject(startingError());

@@ -26,6 +26,7 @@ import { StateMachineError } from '../state-machine/errors.js';
 import { decodeHistoryRecord, revisionBound, revisionOfHistoryKey, type HistoryEvent } from '../state-machine/history.js';
 import { SessionTable } from '../state-machine/sessions.js';
 import { StateMachine, type ApplyResult } from '../state-machine/state-machine.js';
+import { prefixUpperBound } from '../state-machine/key-bounds.js';
 import { decodeStoredValue } from '../state-machine/stored-value.js';
 import { WriteSet } from '../state-machine/write-set.js';
 import {
@@ -509,16 +510,4 @@ function toKeyValue(key: Uint8Array, stored: Uint8Array): KeyValue {
     modRevision: v.modRevision,
     version: v.version,
   };
-}
-
-/** The smallest key greater than every key starting with `prefix`, or undefined (all 0xff). */
-function prefixUpperBound(prefix: Uint8Array): Uint8Array | undefined {
-  let end = prefix.byteLength;
-  while (end > 0 && prefix[end - 1] === 0xff) end--;
-  if (end === 0) return undefined;
-  // A copy, never a view: Buffer#slice (unlike Uint8Array#slice) would share memory and the
-  // increment below would corrupt the caller's prefix.
-  const out = new Uint8Array(prefix.subarray(0, end));
-  out[end - 1]! += 1;
-  return out;
 }
