@@ -84,6 +84,8 @@ export class NodeCore {
   private transfers: PendingTransfer[] = [];
   private readonly receiver: SnapshotReceiver;
   private readonly sender: SnapshotSender;
+  /** The leader's automatic history compaction is waiting for its entry to apply. */
+  private compactionInFlight = false;
   /** Set by `fatal()`: the node stops handling Readies and applying. */
   private failed = false;
   /** Committed entries handed to the apply chain and not yet applied. */
@@ -171,6 +173,7 @@ export class NodeCore {
       );
       this.reads.expire(now, () => timeoutError(false));
     }
+    if (this.config.historyRetention > 0 && now % this.config.historyCheckTicks === 0) this.compactHistory();
     if (this.transfers.length > 0) {
       const expired = this.transfers.filter((t) => t.deadlineTick <= now);
       this.transfers = this.transfers.filter((t) => t.deadlineTick > now);
@@ -510,6 +513,25 @@ export class NodeCore {
       return Promise.reject(invalidArgumentError(`cannot compact to revision ${revision}: it is beyond the applied revision ${this.applied}`));
     }
     return this.write({ op: 'compact', revision }) as Promise<unknown> as Promise<Results['compact']>;
+  }
+
+  /**
+   * The leader's automatic compaction (`historyRetention`): keep at least the last
+   * `historyRetention` revisions, compacting once the history holds a tenth more than that, one
+   * compaction in flight at a time. Every node applies it from the log, so all agree.
+   */
+  private compactHistory(): void {
+    if (this.role !== 'leader' || this.compactionInFlight) return;
+    const retention = this.config.historyRetention;
+    const oldestKept = this.applied - retention + 1;
+    if (oldestKept - this.ports.state.compactRevision() < Math.max(1, Math.floor(retention / 10))) return;
+    this.compactionInFlight = true;
+    this.write({ op: 'compact', revision: oldestKept }).then(
+      () => this.ports.logger.log('debug', 'history.compacted', { revision: oldestKept }),
+      (err: unknown) => this.ports.logger.log('debug', 'history.compaction.failed', { revision: oldestKept, error: String(err) }),
+    ).finally(() => {
+      this.compactionInFlight = false;
+    });
   }
 
   /** Propose a client write; answer once it applied. (Protected: a test seam for planted bugs.) */

@@ -91,8 +91,13 @@ export class Watcher {
     return this.options.id;
   }
 
-  /** Announce the watch (a frame without events) and start catching up. */
+  /** Announce the watch (a frame without events) and start catching up; a compacted start ends it at once. */
   start(): void {
+    const compacted = this.source.compactRevision();
+    if (this.next < compacted) {
+      this.end(compactedError(this.next, compacted));
+      return;
+    }
     this.sink.send({ id: this.id, watch: { events: [], revision: this.sentThrough } });
     void this.catchUp();
   }
