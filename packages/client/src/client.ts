@@ -79,6 +79,8 @@ export class KeelClient {
   private readonly router: Router;
   private readonly sessions = new WriteSessionTracker(() => randomUUID());
   private readonly connections = new Map<string, NodeConnection>();
+  /** Watches open (their streams end with the client). */
+  private readonly watches = new Set<KeelWatch>();
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
   /** The node that answered the last successful attempt (for memberList's leader check). */
@@ -316,6 +318,7 @@ export class KeelClient {
     const fromRevision = checkFromRevision(options.fromRevision);
     let lastAddress: string | undefined;
     const isClosed = (): boolean => this.closed;
+    let watch: KeelWatch | undefined;
     const streams: WatchStreams = {
       open: async (body, onFrame) => {
         const address = this.router.pick(now());
@@ -335,8 +338,13 @@ export class KeelClient {
       get closed() {
         return isClosed();
       },
+      ended: () => {
+        if (watch !== undefined) this.watches.delete(watch);
+      },
     };
-    return new KeelWatch(range, { fromRevision, prevKv: options.prevKv === true }, streams);
+    watch = new KeelWatch(range, { fromRevision, prevKv: options.prevKv === true }, streams);
+    this.watches.add(watch);
+    return watch;
   }
 
   /**
@@ -358,6 +366,7 @@ export class KeelClient {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    for (const w of [...this.watches]) w.abort(new KeelError('CONNECTION_LOST', 'the client was closed'));
     for (const c of [...this.connections.values()]) c.close('was closed by the client');
     this.connections.clear();
   }

@@ -59,6 +59,8 @@ export interface WatchStreams {
   /** Wait before attempt `attempt` (0-based) after a failure. */
   backoff(attempt: number): Promise<void>;
   readonly closed: boolean;
+  /** The watch has ended (cancelled or failed). */
+  ended(): void;
 }
 
 type WatchBody = Extract<RequestBody, { op: 'watch' }>;
@@ -108,6 +110,12 @@ export class KeelWatch implements AsyncIterable<WatchChange> {
     this.current?.cancel();
     this.rejectReady(new KeelError('CONNECTION_LOST', 'the watch was cancelled'));
     this.wake();
+    this.streams.ended();
+  }
+
+  /** End the watch with `error` (the client was closed): the iteration throws it after the changes already received. */
+  abort(error: KeelError): void {
+    if (!this.ended) this.fail(error);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<WatchChange> {
@@ -166,9 +174,9 @@ export class KeelWatch implements AsyncIterable<WatchChange> {
         this.current = stream;
         if (this.ended) stream.cancel();
         await stream.result;
-      } catch (error) {
-        if (!(error instanceof KeelError)) throw error;
+      } catch (caught) {
         if (this.ended) return;
+        const error = caught instanceof KeelError ? caught : new KeelError('INTERNAL', `the watch failed: ${String(caught)}`);
         if (!RESUMABLE.has(error.code) || this.streams.closed) return this.fail(error);
         this.streams.failed(error);
         await this.streams.backoff(attempt++);
@@ -201,8 +209,10 @@ export class KeelWatch implements AsyncIterable<WatchChange> {
   private fail(error: KeelError): void {
     this.error = error;
     this.ended = true;
+    this.current?.cancel();
     this.rejectReady(error);
     this.wake();
+    this.streams.ended();
   }
 }
 

@@ -125,7 +125,18 @@ describe('watch against a real cluster', () => {
     await cluster.node(leader).kill();
     await writeSome(writer, 30, 30, acked);
     await cluster.node(leader).start();
-    cluster.isolate(follower);
+    // The pinned node must be a follower when it is cut off, so that it falls behind the leader's log.
+    const current = await cluster.waitForLeader();
+    if (current.id === follower) await writer.transferLeader(cluster.ids.find((id) => id !== follower && id !== leader)!);
+    await until(
+      () => `leadership still with node ${follower}`,
+      async () => {
+        const now = await cluster.findLeader();
+        return now !== undefined && now.id !== follower;
+      },
+    );
+    // 'reset': what was in flight to it is lost (a blackhole would hold it and deliver it after the heal).
+    cluster.isolate(follower, 'reset');
     await writeSome(writer, 60, 30, acked);
     cluster.heal();
     const last = await writeSome(writer, 90, 10, acked);
@@ -202,6 +213,14 @@ describe('watch against a real cluster', () => {
     expect(out).toBe('PUT\nh/a\n3\nDELETE\nh/b\n\nPUT\nh/c\nlive\n');
     const json = await runKvctl(cluster, ['-w', 'json', 'watch', 'h/c', '--rev', String(third.revision)], 'live');
     expect(JSON.parse(json.stdout.split('\n')[0]!)).toMatchObject({ type: 'PUT', kv: { key: 'h/c', value: 'live' } });
+
+    // Closing the client ends its watches: the iteration throws CONNECTION_LOST.
+    const closing = client(cluster.endpoints);
+    const open = closing.watch('h/c');
+    const iterated = collect(open);
+    await open.ready;
+    await closing.close();
+    expect(await iterated.ended).toMatchObject({ code: 'CONNECTION_LOST', message: 'the client was closed' });
   });
 
   it('--history-retention: the leader compacts the history to the last N revisions on every node', async () => {
