@@ -139,6 +139,24 @@ describe.each(BACKENDS)('history (%s)', (backend) => {
   });
 });
 
+describe('history of range deletes', () => {
+  it(`refuses a range delete of more than LIMITS.deleteRangeBytesMax bytes of entries whole, recording nothing`, async () => {
+    const { store } = await newStore(undefined, 'memory');
+    const mib = new Uint8Array(1024 * 1024).fill(1);
+    const puts: Command[] = [];
+    for (let i = 0; i < 65; i++) puts.push({ op: 'put', key: b(`big/${String(i).padStart(2, '0')}`), value: mib, session: sess() });
+    await run(store, puts);
+    const before = store.appliedIndex();
+    const [refused] = await run(store, [{ op: 'deleteRange', start: b('big/'), end: b('big0'), session: sess() }]);
+    expect(refused).toMatchObject({ code: 'TOO_LARGE', message: expect.stringContaining('bytes of entries') });
+    expect((await store.state.readHistory(before + 1, store.appliedIndex(), 1 << 20)).events).toEqual([]);
+    expect(await store.get(b('big/00'))).not.toBeNull();
+    expect(await store.get(b('big/64'))).not.toBeNull();
+    const [deleted] = await run(store, [{ op: 'deleteRange', start: b('big/'), end: b('big/6'), session: sess() }]);
+    expect(deleted).toMatchObject({ deleted: 60 });
+  });
+});
+
 describe('history in snapshots', () => {
   it('carries the history from the compaction point, so the receiver serves the same history', async () => {
     const { store: a } = await newStore();

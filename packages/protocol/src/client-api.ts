@@ -50,6 +50,12 @@ export const LIMITS = {
    */
   deleteRangePrevKvBytesMax: 8 * 1024 * 1024,
   /**
+   * Most bytes of keys and values (plus 64 per entry) one write deletes by range (a `deleteRange`,
+   * or the range deletes of one txn together): the history records each deleted entry, so a
+   * range holding more is refused whole with TOO_LARGE (nothing deleted).
+   */
+  deleteRangeBytesMax: 64 * 1024 * 1024,
+  /**
    * Most compares of one txn, and most operations in each of its branches (`success`, `failure`).
    * More is refused with INVALID_ARGUMENT.
    */

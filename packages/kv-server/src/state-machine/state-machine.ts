@@ -10,7 +10,8 @@
  * Semantics (each write's revision is its log index; the operations are in operations.ts):
  *  - put, delete: the operation alone.
  *  - deleteRange: the operation alone, all or nothing: a range holding more than
- *    `LIMITS.deleteRangeKeysMax` keys, or (with `prevKv`) more than
+ *    `LIMITS.deleteRangeKeysMax` keys or `LIMITS.deleteRangeBytesMax` bytes of entries (the
+ *    history records each), or (with `prevKv`) more than
  *    `LIMITS.deleteRangePrevKvBytesMax` of entries, is answered TOO_LARGE and nothing is deleted.
  *  - txn: compares, then one branch of operations, all or nothing (txn.ts).
  *  - compact: makes its revision the oldest one the history keeps (history.ts), unless it is
