@@ -44,6 +44,8 @@ import {
 import type { CasCondition, DeleteRange, ScanRange } from './validate.js';
 import type { BytesInput } from './bytes.js';
 import { describeType, toBytes } from './bytes.js';
+import { KeelWatch, checkFromRevision, watchRange } from './watch.js';
+import type { WatchOptions, WatchStreams, WatchTarget } from './watch.js';
 
 /** Options of a read. */
 export interface ReadOptions {
@@ -118,6 +120,8 @@ export class KeelClient {
     revoke: (id) => this.leaseRevoke(id),
     forget: (lease) => this.leases.delete(lease),
   };
+  /** Watches open (their streams end with the client). */
+  private readonly watches = new Set<KeelWatch>();
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
   /** The node that answered the last successful attempt (for memberList's leader check). */
@@ -497,6 +501,63 @@ export class KeelClient {
     return new Election(this, toBytes(name, 'election name'));
   }
 
+
+  /**
+   * Watch a key, a prefix (`{ prefix }`) or a range (`{ start, end }`): iterate the returned
+   * {@link KeelWatch} (`for await`) for every change in revision order, with neither gap nor
+   * duplicate, across node failures (it resumes by itself; see watch.ts). Ends with a
+   * `KeelError` COMPACTED when `fromRevision` is older than the history kept; `cancel()` or
+   * leaving the loop stops it.
+   */
+  watch(target: WatchTarget, options: WatchOptions = {}): KeelWatch {
+    this.assertOpen();
+    const range = watchRange(target);
+    const fromRevision = checkFromRevision(options.fromRevision);
+    let lastAddress: string | undefined;
+    const isClosed = (): boolean => this.closed;
+    let watch: KeelWatch | undefined;
+    const streams: WatchStreams = {
+      open: async (body, onFrame) => {
+        const address = this.router.pick(now());
+        const waitMs = this.connections.has(address) ? 0 : this.router.dialWaitMs(address, now());
+        if (waitMs > 0) await sleep(waitMs);
+        const connection = this.connection(address);
+        lastAddress = address;
+        const { id, result } = connection.stream(body, onFrame);
+        const cancel = (): void => void connection.send({ op: 'watchCancel', watchId: id }, now() + this.options.timeoutMs, 'local').catch(() => undefined);
+        return { result, cancel };
+      },
+      failed: (error) => {
+        // A watcher cut off as too slow resumes on the same node; any other failure tries another.
+        if (lastAddress !== undefined && error.code !== 'WATCH_OVERFLOW') this.router.failed(lastAddress, now());
+      },
+      backoff: (attempt) => sleep(Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** attempt) * (0.5 + Math.random() / 2)),
+      get closed() {
+        return isClosed();
+      },
+      ended: () => {
+        if (watch !== undefined) this.watches.delete(watch);
+      },
+    };
+    watch = new KeelWatch(range, { fromRevision, prevKv: options.prevKv === true }, streams);
+    this.watches.add(watch);
+    return watch;
+  }
+
+  /**
+   * Compact the history: `revision` becomes the oldest revision a watch can start from. It must
+   * not be beyond the revision the answering node has applied (INVALID_ARGUMENT); compacting to
+   * an older revision than the current compaction point changes nothing. Resolves with the
+   * revision of the compaction itself and the compaction point now in force.
+   */
+  async compact(revision: number): Promise<{ readonly revision: number; readonly compactRevision: number }> {
+    if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 1) {
+      throw new KeelError('INVALID_ARGUMENT', `compaction revision must be an integer >= 1, got ${describeType(revision)}`);
+    }
+    const r = await this.run('write', 'compact', () => ({ op: 'compact', revision }), true);
+    return { revision: r.revision, compactRevision: r.compactRevision };
+  }
+
   /**
    * Closes every connection. Operations still in flight fail with `CONNECTION_LOST`; leases held
    * stop being kept alive and report their loss. Idempotent.
@@ -506,6 +567,7 @@ export class KeelClient {
     this.closed = true;
     for (const lease of [...this.leases]) lease.clientClosed();
     clearInterval(this.sweeper);
+    for (const w of [...this.watches]) w.abort(new KeelError('CONNECTION_LOST', 'the client was closed'));
     for (const c of [...this.connections.values()]) c.close('was closed by the client');
     this.connections.clear();
   }

@@ -18,11 +18,15 @@
  * the router uses it to pace redials and to tell a misconfigured endpoint from a busy one. An
  * error frame with id -1 (`NO_REQUEST_ID`) answers the connection itself: every request on it
  * fails with the server's code and message, definitely when the server says none was processed.
+ *
+ * A watch is a request whose answer is a stream ({@link stream}): its event frames go to a
+ * callback until the one response that ends it. It has no deadline and never makes the node look
+ * stalled (the stream may be silent for as long as nothing changes).
  */
 import { Socket, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, describeTlsFailure, encodeFrame, packPayload, validateClientResponse } from '@keel/protocol';
-import type { ClientOp, ClientRequest, ClientResponse, ClientResults } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, describeTlsFailure, encodeFrame, packPayload, validateServerFrame } from '@keel/protocol';
+import type { ClientOp, ClientRequest, ClientResponse, ClientResults, WatchEventsFrame } from '@keel/protocol';
 import { connectFailureKind, refusalKind } from './dial-failure.js';
 import type { DialFailure } from './dial-failure.js';
 import type { AuthOptions, ResolvedTls } from './options.js';
@@ -45,6 +49,8 @@ interface Pending {
   admitted: boolean;
   /** How stall detection treats the request (see {@link Watch}). */
   readonly watch: Watch;
+  /** A stream's event frames (see {@link NodeConnection.stream}). */
+  readonly onFrame?: ((frame: WatchEventsFrame['watch']) => void) | undefined;
   resolve(result: unknown): void;
   reject(error: KeelError): void;
 }
@@ -180,12 +186,31 @@ export class NodeConnection {
    * how the request takes part in stall detection.
    */
   send(body: RequestBody, deadlineMs: number, watch: Watch): Promise<unknown> {
-    return new Promise<unknown>((resolve, reject) => {
+    return this.start(body, deadlineMs, watch, undefined).result;
+  }
+
+  /**
+   * Sends a streaming request (a watch): `onFrame` receives each of its event frames, in order,
+   * until `result` settles with the response that ends the stream (or the connection's end).
+   * `id` is the request id the server tags the stream with (what `watchCancel` names).
+   */
+  stream(body: RequestBody, onFrame: (frame: WatchEventsFrame['watch']) => void): { readonly id: number; readonly result: Promise<unknown> } {
+    return this.start(body, Infinity, 'patient', onFrame);
+  }
+
+  private start(
+    body: RequestBody,
+    deadlineMs: number,
+    watch: Watch,
+    onFrame: Pending['onFrame'],
+  ): { readonly id: number; readonly result: Promise<unknown> } {
+    let id = -1;
+    const result = new Promise<unknown>((resolve, reject) => {
       if (this.closed) {
         reject(new KeelError('CONNECTION_LOST', `connection to ${this.address} ${this.closeReason ?? 'is closed'}`));
         return;
       }
-      const id = this.nextId++;
+      id = this.nextId++;
       let payload: Buffer;
       try {
         payload = packPayload({ ...body, id }, LIMITS.requestBytesMax);
@@ -201,6 +226,7 @@ export class NodeConnection {
         sent: false,
         admitted: false,
         watch,
+        onFrame,
         resolve,
         reject,
       };
@@ -210,6 +236,7 @@ export class NodeConnection {
       if (this.admitted < (body.op === 'status' && this.probing ? PROBE_LIMIT : REQUEST_LIMIT)) this.admit(id, p);
       else this.backlog.push(id);
     });
+    return { id, result };
   }
 
   /**
@@ -315,7 +342,12 @@ export class NodeConnection {
 
   private answer(value: unknown): void {
     if (this.closed) return;
-    const response = validateClientResponse(value);
+    const response = validateServerFrame(value);
+    if ('watch' in response) {
+      this.progressMs = this.options.now();
+      this.pending.get(response.id)?.onFrame?.(response.watch);
+      return;
+    }
     if (response.id === NO_REQUEST_ID) {
       if (!response.ok) {
         const { code, message, definite } = response.error;

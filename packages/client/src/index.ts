@@ -40,6 +40,8 @@ export type { PermissionRange } from './auth.js';
 export { describePermissionRange, permissionInterval } from './auth.js';
 export { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './options.js';
 export { KvEntry } from './entry.js';
+export { KeelWatch, WATCH_BUFFER_BYTES_MAX } from './watch.js';
+export type { WatchChange, WatchOptions, WatchTarget } from './watch.js';
 export type { CasResult, DeleteRangeResult, DeleteResult, EndpointStatus, MemberList, NewMember, PutResult, ScanResult } from './results.js';
 export type { CasCondition, DeleteRange, ScanRange } from './validate.js';
 export type { Compare, TxnOperation, TxnOperationResult, TxnRequest, TxnResult } from './txn.js';

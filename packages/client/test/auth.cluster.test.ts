@@ -5,7 +5,8 @@
  * PERMISSION_DENIED with nothing about the keys leaked; a read-only role; prefix boundaries; a
  * wrong password; a revoked role and a changed password take effect on open connections; a
  * client certificate's common name authenticates; leases are revoked and their keys listed only
- * with write / read on every key they hold; the auth state survives a restart of every
+ * with write / read on every key they hold; a watch needs read on its range and ends when that is
+ * revoked; the auth state survives a restart of every
  * node and reaches a node that was down through a snapshot.
  */
 import { readFileSync } from 'node:fs';
@@ -223,6 +224,36 @@ describe('auth', () => {
     expect(await alice.get('app/leased')).toBeNull();
     expect((await carol.leaseRevoke(own)).deleted).toBe(0);
     await root.leaseRevoke(held);
+  });
+
+  it('watches: read on the whole range to open, and a revoked role ends an open watch before it sends another event', async () => {
+    const root = client(ROOT);
+    await root.userAdd('fay', 'fay-pw');
+    await root.roleAdd('feed');
+    await root.roleGrant('feed', 'read', { prefix: 'feed/' });
+    await root.userGrantRole('fay', 'feed');
+    const fay = client({ user: 'fay', password: 'fay-pw' });
+    await denied(fay.watch({ prefix: 'secret/' }).ready);
+    await denied(fay.watch({ prefix: 'feed' }).ready); // wider than feed/
+    await denied(fay.compact(1));
+    const w = fay.watch({ prefix: 'feed/' });
+    const start = await w.ready;
+    const seen: string[] = [];
+    const ended = (async () => {
+      for await (const change of w) seen.push(`${change.kv.keyText}=${change.kv.text}`);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await root.put('feed/1', 'one');
+    await expect.poll(() => seen).toEqual(['feed/1=one']);
+    await root.userRevokeRole('fay', 'feed');
+    await root.put('feed/2', SECRET);
+    const error = (await ended) as KeelError;
+    expect(error).toBeInstanceOf(KeelError);
+    expect(error.code).toBe('PERMISSION_DENIED');
+    expect(seen).toEqual(['feed/1=one']);
+    expect(start).toBeGreaterThan(0);
   });
 
   it('a revoked role, a changed password and a deleted user take effect on connections already open', async () => {

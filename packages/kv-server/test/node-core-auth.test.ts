@@ -31,6 +31,8 @@ it('a read refused when its read index applied fails alone; the node keeps servi
   const config: NodeCoreConfig = {
     id: 1,
     tickMs: 50,
+    historyRetention: 0,
+    historyCheckTicks: 10,
     electionTicks: 10,
     snapshotEntries: 1_000_000,
     snapshotCatchUpEntries: 0,

@@ -79,6 +79,8 @@ async function startNode(id: NodeId): Promise<Harness> {
     electionTicks: ELECTION_TICKS,
     snapshotEntries: 1_000_000,
     snapshotCatchUpEntries: 0,
+    historyRetention: 0,
+    historyCheckTicks: 10,
     requestTimeoutTicks: 1_000,
     sweepTicks: 10,
     pendingProposalsMax: 100,

@@ -15,9 +15,9 @@ import {
   encodeCommand,
   encodeMemberContext,
   type Command,
+  type SessionCommand,
   type WriteResult,
 } from '../src/state-machine/index.js';
-import type { SessionCommand } from '../src/state-machine/commands.js';
 
 const MEMBERS = [{ id: 1, role: 'voter' as const, peerAddress: '127.0.0.1:7001', clientAddress: '127.0.0.1:8001' }];
 const enc = new TextEncoder();

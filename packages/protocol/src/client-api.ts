@@ -1,8 +1,23 @@
 /**
  * The client API: requests a client sends to any node's client port, and the responses.
- * Each frame on a client connection carries one `ClientRequest` or one `ClientResponse`;
- * requests are pipelined and matched to responses by `id` (responses may arrive out of order).
- * Keys and values travel as bytes.
+ * Each frame on a client connection carries one `ClientRequest`, one `ClientResponse` or (from
+ * the server) one `WatchEventsFrame`; requests are pipelined and matched to responses by `id`
+ * (responses may arrive out of order). Keys and values travel as bytes.
+ *
+ * Watches (`watch`) are streams on the same connection: the server answers a watch request with
+ * any number of `WatchEventsFrame`s tagged with the request's id, then exactly one ordinary
+ * response with that id that ends the watch: ok (`{ revision }`, after a `watchCancel` or when
+ * the node shuts down its watches) or an error (COMPACTED, WATCH_OVERFLOW, SHUTTING_DOWN, …).
+ * The first frame comes at once, with no events, and says from which revision the watch runs.
+ * Each frame carries the events of whole revisions only (a revision's changes never straddle two
+ * frames) and `revision`: the watch has delivered every matching change up to it. A client that
+ * loses the stream resumes, on any node, with `fromRevision` = that revision + 1 and sees
+ * neither a gap nor a duplicate.
+ *
+ * A node serves a watch from the state it has applied: events up to its applied index, in
+ * revision order. A follower behind the leader delivers later than the leader would, never out
+ * of order and never with a gap; a `fromRevision` beyond the node's applied index waits until
+ * the node gets there. (A node cut off from the cluster delivers nothing new until it rejoins.)
  */
 import type { AuthRequest, AuthResults } from './auth-api.js';
 import type { WireError } from './errors.js';
@@ -36,6 +51,12 @@ export const LIMITS = {
    */
   deleteRangePrevKvBytesMax: 8 * 1024 * 1024,
   /**
+   * Most bytes of keys and values (plus 64 per entry) one write deletes by range (a `deleteRange`,
+   * or the range deletes of one txn together): the history records each deleted entry, so a
+   * range holding more is refused whole with TOO_LARGE (nothing deleted).
+   */
+  deleteRangeBytesMax: 64 * 1024 * 1024,
+  /**
    * Most compares of one txn, and most operations in each of its branches (`success`, `failure`).
    * More is refused with INVALID_ARGUMENT.
    */
@@ -66,6 +87,15 @@ export const LIMITS = {
   leaseTtlSecondsMax: 365 * 24 * 3600,
   /** Most leases alive at once in a cluster. A grant beyond it is refused with TOO_LARGE. */
   leasesMax: 100_000,
+  /** Watches open at once on one client connection; another is answered OVERLOADED. */
+  watchesPerConnectionMax: 256,
+  /**
+   * Most bytes of events (keys, values, previous values, plus 64 per event) the server holds for
+   * one watch while its connection does not take them. A watcher that falls this far behind the
+   * live stream is cancelled with WATCH_OVERFLOW naming the last revision it was sent; it resumes
+   * from there (catching up from history is paced by the connection and never overflows).
+   */
+  watchQueueBytesMax: 8 * 1024 * 1024,
 } as const;
 
 export const CLIENT_PROTOCOL_VERSION = 1;
@@ -132,6 +162,31 @@ export type TxnOpResult =
   | { readonly op: 'deleteRange'; readonly deleted: number; readonly prevKvs?: readonly KeyValue[] }
   | { readonly op: 'get'; readonly kv: KeyValue | null }
   | { readonly op: 'range'; readonly kvs: readonly KeyValue[]; readonly more: boolean };
+
+/** One change a watch delivers. */
+export interface WatchEvent {
+  readonly type: 'put' | 'delete';
+  /** The revision (log index) of the write that made the change. */
+  readonly revision: number;
+  /**
+   * A put: the key's new entry. A delete: the key, an empty value, `modRevision` = the revision
+   * of the delete, `createRevision` and `version` 0.
+   */
+  readonly kv: KeyValue;
+  /** With `prevKv`: the key's entry before the change (null: it did not exist). */
+  readonly prevKv?: KeyValue | null;
+}
+
+/** Events of an open watch, pushed by the server, tagged with the watch request's `id`. */
+export interface WatchEventsFrame {
+  readonly id: number;
+  readonly watch: {
+    /** Changes in revision order; the events of one revision always travel together. */
+    readonly events: readonly WatchEvent[];
+    /** The watch has delivered every matching change up to this revision (this frame included). */
+    readonly revision: number;
+  };
+}
 
 export type ClientRequest =
   | { readonly id: number; readonly op: 'get'; readonly key: Uint8Array; readonly consistency: Consistency }
@@ -201,6 +256,27 @@ export type ClientRequest =
       readonly limit: number;
       readonly consistency: Consistency;
     }
+  | {
+      readonly id: number;
+      /**
+       * Stream every change to the keys in a range, from `fromRevision` (absent: the node's next
+       * revision). The range is exactly one of: `key` (that key), `prefix` (non-empty: every key
+       * starting with it), or `start` with optional `end` (`[start, end)`; an empty `start` and
+       * no `end`: every key). See the module doc for the stream.
+       */
+      readonly op: 'watch';
+      readonly key?: Uint8Array;
+      readonly prefix?: Uint8Array;
+      readonly start?: Uint8Array;
+      readonly end?: Uint8Array;
+      readonly fromRevision?: number;
+      /** Each event carries the key's previous entry. */
+      readonly prevKv?: boolean;
+    }
+  /** End the watch this connection opened with request id `watchId` (its stream ends with an ok response). */
+  | { readonly id: number; readonly op: 'watchCancel'; readonly watchId: number }
+  /** Make `revision` (at most the node's applied index) the oldest revision the history keeps: watches from before it fail COMPACTED. */
+  | { readonly id: number; readonly op: 'compact'; readonly revision: number }
   | { readonly id: number; readonly op: 'status' }
   /** This node's state-machine digest (`StateDigest`): compare nodes after the cluster is quiet. */
   | { readonly id: number; readonly op: 'digest' }
@@ -305,6 +381,12 @@ export interface ClientResults extends AuthResults {
    */
   txn: { readonly revision: number; readonly succeeded: boolean; readonly results?: readonly TxnOpResult[] };
   scan: { readonly kvs: readonly KeyValue[]; readonly more: boolean; readonly revision: number };
+  /** The end of a watch's stream: the last revision it covered (resume from the next one). */
+  watch: { readonly revision: number };
+  /** `canceled`: the watch was open on this connection (false: it had ended or never existed). */
+  watchCancel: { readonly canceled: boolean };
+  /** `revision`: the log index of the compaction; `compactRevision`: the oldest revision kept now. */
+  compact: { readonly revision: number; readonly compactRevision: number };
   status: NodeStatus;
   digest: StateDigest;
   memberList: { readonly members: readonly Member[]; readonly leader: number };

@@ -65,6 +65,16 @@ export const ERROR_CODES = {
   AUTH_CONFLICT: 'AUTH_CONFLICT',
   /** The node is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /**
+   * A watch asked for history older than the oldest revision kept (compacted away);
+   * `compactRevision` names the oldest one available. The watch has ended.
+   */
+  COMPACTED: 'COMPACTED',
+  /**
+   * The watcher fell more than `LIMITS.watchQueueBytesMax` behind the live stream and the server
+   * cancelled it; resume from the revision after the last one delivered.
+   */
+  WATCH_OVERFLOW: 'WATCH_OVERFLOW',
   /** The connection to the server closed or could not be opened. */
   CONNECTION_LOST: 'CONNECTION_LOST',
   /** A bug or an unexpected failure on the server; the message says more. */
@@ -84,12 +94,15 @@ export interface WireError {
   /** With NOT_LEADER: the leader's node id and client address, when known. */
   readonly leaderId?: number;
   readonly leaderAddress?: string;
+  /** With COMPACTED: the oldest revision still available. */
+  readonly compactRevision?: number;
 }
 
 export interface KeelErrorOptions {
   readonly definite?: boolean;
   readonly leaderId?: number;
   readonly leaderAddress?: string;
+  readonly compactRevision?: number;
   readonly cause?: unknown;
 }
 
@@ -101,6 +114,8 @@ export class KeelError extends Error {
   readonly definite: boolean;
   readonly leaderId: number | undefined;
   readonly leaderAddress: string | undefined;
+  /** With COMPACTED: the oldest revision still available. */
+  readonly compactRevision: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: KeelErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -108,6 +123,7 @@ export class KeelError extends Error {
     this.definite = options.definite ?? true;
     this.leaderId = options.leaderId;
     this.leaderAddress = options.leaderAddress;
+    this.compactRevision = options.compactRevision;
   }
 
   toWire(): WireError {
@@ -118,6 +134,7 @@ export class KeelError extends Error {
     };
     if (this.leaderId !== undefined) wire.leaderId = this.leaderId;
     if (this.leaderAddress !== undefined) wire.leaderAddress = this.leaderAddress;
+    if (this.compactRevision !== undefined) wire.compactRevision = this.compactRevision;
     return wire;
   }
 
@@ -127,6 +144,7 @@ export class KeelError extends Error {
       ...options,
       ...(wire.leaderId !== undefined ? { leaderId: wire.leaderId } : {}),
       ...(wire.leaderAddress !== undefined ? { leaderAddress: wire.leaderAddress } : {}),
+      ...(wire.compactRevision !== undefined ? { compactRevision: wire.compactRevision } : {}),
     });
   }
 }

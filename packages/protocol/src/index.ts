@@ -19,7 +19,7 @@ export { LIMITS, CLIENT_PROTOCOL_VERSION } from './client-api.js';
 export type { FrameDecoderOptions, FrameHandler } from './frame.js';
 export { FRAME_HEADER_BYTES, FrameBatch, FrameDecoder, encodeFrame, encodeFrames, packPayload } from './frame.js';
 export { CLIENT_OPS, NO_REQUEST_ID, RequestValidationError, requestIdOf, validateClientRequest } from './validate-request.js';
-export { validateClientResponse } from './validate-response.js';
+export { validateClientResponse, validateServerFrame } from './validate-response.js';
 export { TLS_HANDSHAKE_RECORD, describeTlsFailure } from './tls-failure.js';
 export type { PeerChannel, PeerHello, PeerHelloResult, PeerIdentity } from './peer-handshake.js';
 export {

@@ -16,6 +16,8 @@
  * - a user or role name not a string of 1..`AUTH_LIMITS.nameChars` characters, a password not
  *   a non-empty string of at most `AUTH_LIMITS.passwordBytesMax` bytes, a permission's mode not
  *   read/write/readwrite or its range empty                     -> INVALID_ARGUMENT.
+ * - a watch without exactly one of `key`, `prefix`, `start`; an `end` without `start`, or not
+ *   after it; a `fromRevision` or compaction `revision` below 1  -> INVALID_ARGUMENT.
  * Keys (and scan bounds) must be non-empty byte strings; values may be empty. A `deleteRange`
  * `start` may be empty (from the first key); its `end`, when given, may not. `prevKv`, when
  * present, must be a boolean. A txn's compares and operations follow the same rules, their
@@ -43,6 +45,9 @@ export const CLIENT_OPS: readonly ClientOp[] = [
   'cas',
   'txn',
   'scan',
+  'watch',
+  'watchCancel',
+  'compact',
   'status',
   'digest',
   'memberList',
@@ -264,6 +269,26 @@ function requireTxnOp(o: Fields): TxnOp {
   }
 }
 
+/** A watch's range: exactly one of `key`, `prefix` (non-empty) or `start` (may be empty) with an optional `end` after it. */
+function requireWatchRange(fields: Fields): { key: Uint8Array } | { prefix: Uint8Array } | { start: Uint8Array; end?: Uint8Array } {
+  const given = ['key', 'prefix', 'start'].filter((name) => fields[name] !== undefined && fields[name] !== null);
+  if (given.length !== 1) invalid(`a watch takes exactly one of 'key', 'prefix' or 'start', got ${given.length === 0 ? 'none' : given.join(', ')}`);
+  const end = optionalKeyBytes(fields, 'end');
+  if (given[0] !== 'start' && end !== undefined) invalid(`'end' goes with 'start' only`);
+  if (given[0] === 'key') return { key: requireKey(fields) };
+  if (given[0] === 'prefix') return { prefix: requireBytes(fields, 'prefix', LIMITS.keyBytesMax, false) };
+  const start = requireBytes(fields, 'start', LIMITS.keyBytesMax, true);
+  if (end !== undefined && Buffer.compare(start, end) >= 0) invalid(`'end' must sort after 'start'`);
+  return { start, ...(end !== undefined ? { end } : {}) };
+}
+
+/** An optional revision (>= 1): `{ [name]: n }` when present. */
+function optionalRevision(fields: Fields, name: string): Record<string, number> {
+  const value = fields[name];
+  if (value === undefined || value === null) return {};
+  return { [name]: requireInteger(fields, name, 1) };
+}
+
 /** Runs `check`, qualifying the field name in its message with `prefix`. */
 function prefixed<T>(prefix: string, check: () => T): T {
   try {
@@ -342,6 +367,12 @@ function validateFields(id: number, op: ClientOp, fields: Fields): ClientRequest
         consistency,
       };
     }
+    case 'watch':
+      return { id, op, ...requireWatchRange(fields), ...optionalRevision(fields, 'fromRevision'), ...prevKvOption(fields) };
+    case 'watchCancel':
+      return { id, op, watchId: requireInteger(fields, 'watchId', 0) };
+    case 'compact':
+      return { id, op, revision: requireInteger(fields, 'revision', 1) };
     case 'status':
     case 'digest':
     case 'memberList':

@@ -3,12 +3,31 @@
  * or `{ id, ok: false, error: WireError }`. The result's shape is trusted (it comes from the
  * server that validated the request); the envelope is what a client needs to route it.
  */
-import type { ClientResponse } from './client-api.js';
+import type { ClientResponse, WatchEventsFrame } from './client-api.js';
 import type { WireError } from './errors.js';
 import { ERROR_CODES, KeelError } from './errors.js';
 
 function malformed(what: string): never {
   throw new KeelError('MALFORMED_FRAME', `malformed response: ${what}`);
+}
+
+/**
+ * Checks a decoded frame from the server: a response, or the events of an open watch
+ * (`{ id, watch: { events, revision } }`; the events' shapes are trusted like results).
+ * Throws `KeelError('MALFORMED_FRAME')`.
+ */
+export function validateServerFrame(value: unknown): ClientResponse | WatchEventsFrame {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && 'watch' in value) {
+    const f = value as Record<string, unknown>;
+    const id = f['id'];
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) malformed(`a watch frame's 'id' must be an integer >= 0`);
+    const w = f['watch'] as Record<string, unknown> | null;
+    if (typeof w !== 'object' || w === null || !Array.isArray(w['events']) || typeof w['revision'] !== 'number') {
+      malformed(`'watch' must be { events, revision }`);
+    }
+    return value as WatchEventsFrame;
+  }
+  return validateClientResponse(value);
 }
 
 /**
@@ -34,6 +53,9 @@ export function validateClientResponse(value: unknown): ClientResponse {
   if (e['leaderId'] !== undefined && e['leaderId'] !== null && typeof e['leaderId'] !== 'number') malformed(`'error.leaderId' must be a number`);
   if (e['leaderAddress'] !== undefined && e['leaderAddress'] !== null && typeof e['leaderAddress'] !== 'string') {
     malformed(`'error.leaderAddress' must be a string`);
+  }
+  if (e['compactRevision'] !== undefined && e['compactRevision'] !== null && typeof e['compactRevision'] !== 'number') {
+    malformed(`'error.compactRevision' must be a number`);
   }
   return { id, ok: false, error: e as unknown as WireError };
 }

@@ -8,6 +8,7 @@ import {
   RequestValidationError,
   validateClientRequest,
   validateClientResponse,
+  validateServerFrame,
   type ErrorCode,
 } from '@keel/protocol';
 
@@ -40,6 +41,9 @@ const VALID: Record<string, Record<string, unknown>> = {
     session,
   },
   scan: { id: 5, op: 'scan', prefix: key, limit: 10, consistency: 'serializable' },
+  watch: { id: 14, op: 'watch', prefix: key, fromRevision: 3, prevKv: true },
+  watchCancel: { id: 15, op: 'watchCancel', watchId: 14 },
+  compact: { id: 16, op: 'compact', revision: 9 },
   status: { id: 6, op: 'status' },
   digest: { id: 12, op: 'digest' },
   memberList: { id: 7, op: 'memberList' },
@@ -290,6 +294,24 @@ describe('validateClientRequest', () => {
     expectRejected({ ...range, end: new Uint8Array(0) }, 'INVALID_ARGUMENT', /'end' must not be empty/);
   });
 
+  it('takes a watch of exactly one key, prefix or range, from a revision >= 1, and compaction revisions >= 1', () => {
+    const k = new Uint8Array([1]);
+    expect(validateClientRequest({ id: 1, op: 'watch', key: k })).toEqual({ id: 1, op: 'watch', key: k });
+    expect(validateClientRequest({ id: 1, op: 'watch', start: new Uint8Array(0) })).toEqual({ id: 1, op: 'watch', start: new Uint8Array(0) });
+    expect(validateClientRequest({ id: 1, op: 'watch', start: k, end: new Uint8Array([2]), fromRevision: 1 })).toMatchObject({ end: new Uint8Array([2]), fromRevision: 1 });
+    expectRejected({ id: 1, op: 'watch' }, 'INVALID_ARGUMENT', /exactly one of 'key', 'prefix' or 'start', got none/);
+    expectRejected({ id: 1, op: 'watch', key: k, prefix: k }, 'INVALID_ARGUMENT', /got key, prefix/);
+    expectRejected({ id: 1, op: 'watch', key: k, end: k }, 'INVALID_ARGUMENT', /'end' goes with 'start' only/);
+    expectRejected({ id: 1, op: 'watch', start: k, end: k }, 'INVALID_ARGUMENT', /'end' must sort after 'start'/);
+    expectRejected({ id: 1, op: 'watch', prefix: new Uint8Array(0) }, 'INVALID_ARGUMENT', /'prefix' must not be empty/);
+    expectRejected({ id: 1, op: 'watch', key: k, fromRevision: 0 }, 'INVALID_ARGUMENT', /'fromRevision' must be in \[1,/);
+    expectRejected({ id: 1, op: 'watch', key: k, fromRevision: 1.5 }, 'INVALID_ARGUMENT', /'fromRevision' must be an integer/);
+    expectRejected({ id: 1, op: 'watch', key: new Uint8Array(LIMITS.keyBytesMax + 1) }, 'TOO_LARGE');
+    expectRejected({ id: 1, op: 'watchCancel' }, 'INVALID_ARGUMENT', /'watchId' must be an integer/);
+    expectRejected({ id: 1, op: 'compact', revision: 0 }, 'INVALID_ARGUMENT', /'revision' must be in \[1,/);
+    expectRejected({ id: 1, op: 'compact', revision: 'x' }, 'INVALID_ARGUMENT', /'revision' must be an integer/);
+  });
+
   it('only ever throws RequestValidationError with a stable code, whatever the input', () => {
     const anyField = fc.oneof(fc.anything(), fc.uint8Array({ maxLength: 5 }));
     const request = fc.record(
@@ -332,6 +354,17 @@ describe('validateClientResponse', () => {
     expect(validateClientResponse({ id: 3, ok: true, result: { revision: 9 } })).toEqual({ id: 3, ok: true, result: { revision: 9 } });
     const wire = new KeelError('NOT_LEADER', 'ask node 2', { leaderId: 2, leaderAddress: 'h:1' }).toWire();
     expect(validateClientResponse({ id: NO_REQUEST_ID, ok: false, error: wire })).toEqual({ id: -1, ok: false, error: wire });
+  });
+
+  it('routes watch event frames and COMPACTED errors with their oldest revision', () => {
+    const frame = { id: 4, watch: { events: [], revision: 12 } };
+    expect(validateServerFrame(frame)).toEqual(frame);
+    expect(() => validateServerFrame({ id: 4, watch: { revision: 12 } })).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }));
+    expect(() => validateServerFrame({ id: -1, watch: { events: [], revision: 1 } })).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }));
+    const compacted = new KeelError('COMPACTED', 'gone', { compactRevision: 7 }).toWire();
+    const checked = validateServerFrame({ id: 4, ok: false, error: compacted });
+    expect(checked).toEqual({ id: 4, ok: false, error: compacted });
+    expect(KeelError.fromWire(compacted).compactRevision).toBe(7);
   });
 
   it('rejects broken envelopes as MALFORMED_FRAME', () => {

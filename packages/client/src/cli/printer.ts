@@ -12,6 +12,7 @@ import type { Member } from '@keel/protocol';
 import type { KvEntry } from '../entry.js';
 import type { EndpointStatus } from '../results.js';
 import type { TxnOperationResult, TxnResult } from '../txn.js';
+import type { WatchChange } from '../watch.js';
 import { entryJson, escapeBytes, formatMemberTable, formatStatusTable, formatTable, hexBytes, statusJson } from './format.js';
 
 export const OUTPUT_FORMATS = ['simple', 'json', 'table', 'fields'] as const;
@@ -59,6 +60,38 @@ export class Printer {
       ['More', more],
       ['Revision', revision],
     ]);
+  }
+
+  /**
+   * `watch`: one change as it happens. simple is etcdctl's: the type (PUT or DELETE), then with
+   * --prev-kv the previous key and value, then the key and value (a delete's value is empty), a
+   * line each; json is one document per line; table and fields a block per change.
+   */
+  watchChange(c: WatchChange): void {
+    const type = c.type === 'put' ? 'PUT' : 'DELETE';
+    if (this.o.format === 'json') {
+      return this.json({ type, revision: c.revision, kv: this.entryJson(c.kv), ...(c.prevKv !== undefined ? { prevKv: c.prevKv === null ? null : this.entryJson(c.prevKv) } : {}) });
+    }
+    if (this.o.format === 'simple') {
+      this.write(`${type}\n`);
+      if (c.prevKv) this.watchEntry(c.prevKv);
+      this.watchEntry(c.kv);
+      return;
+    }
+    const quoted = (b: Uint8Array): string => (this.o.hex ? `"${hexBytes(b)}"` : escapeBytes(b, true));
+    this.blocks(
+      [
+        [
+          ['Type', type],
+          ['Revision', c.revision],
+          ['Key', quoted(c.kv.key)],
+          ...(this.o.keysOnly ? [] : [['Value', quoted(c.kv.value)] as const]),
+          ...(c.prevKv && !this.o.keysOnly ? [['PrevValue', quoted(c.prevKv.value)] as const] : []),
+        ],
+      ],
+      false,
+    );
+    if (this.o.format === 'fields') this.write('\n');
   }
 
   /** `scan --count-only`. */
@@ -172,6 +205,12 @@ export class Printer {
       this.write(this.o.hex ? hexBytes(p) : p);
     });
     this.write('\n');
+  }
+
+  /** A watched entry in simple output: the key, then (unless --keys-only) the value, a line each. */
+  private watchEntry(e: KvEntry): void {
+    if (!this.o.valueOnly) this.line(e.key);
+    if (!this.o.keysOnly) this.line(e.value);
   }
 
   private entryJson(e: KvEntry): Record<string, unknown> {

@@ -105,6 +105,9 @@ Examples:
   $ kvctl lease timetolive 42 --keys         remaining TTL and attached keys
   $ kvctl lock jobs -- ./run-job.sh          run a command while holding the lock "jobs"
   $ kvctl elect svc node-1                   campaign; lead until Ctrl-C (without a value: watch the leader)
+  $ kvctl watch config/ --prefix             print every change under "config/" until Ctrl-C
+  $ kvctl watch greeting --rev 1 --prev-kv   replay a key's history, each change with the value it replaced
+  $ kvctl compact 1000                       discard the history before revision 1000
   $ kvctl status                             one row per node: role, term, leader, indexes
   $ kvctl member list
   $ kvctl member add-learner 4 127.0.0.1:7104 127.0.0.1:7004
@@ -299,6 +302,47 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           ],
           r.prevKvs,
         );
+      }),
+    );
+
+  program
+    .command('watch')
+    .description('print every change to a key (or, with --prefix, to every key starting with it) as it happens, until Ctrl-C')
+    .argument('<key>')
+    .option('--prefix', 'watch every key that starts with <key>')
+    .option('--rev <revision>', 'start at this revision (earlier changes are replayed from the history; exit 4 when it was compacted)', parsePositiveInt)
+    .addOption(prevKv())
+    .addOption(keysOnly())
+    .addOption(printValueOnly())
+    .action(
+      withClient(async ({ client: c, print }, key: string, local: { prefix?: boolean; rev?: number; prevKv?: boolean }) => {
+        const w = c.watch(local.prefix === true ? { prefix: key } : key, {
+          ...(local.rev !== undefined ? { fromRevision: local.rev } : {}),
+          prevKv: local.prevKv === true,
+        });
+        const stop = (): void => w.cancel();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        try {
+          for await (const change of w) print.watchChange(change);
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+        }
+      }),
+    );
+
+  program
+    .command('compact')
+    .description('discard the history before <revision>: it becomes the oldest revision a watch can start from')
+    .argument('<revision>', 'at most the current revision', parsePositiveInt)
+    .action(
+      withClient(async ({ client: c, print }, revision: number) => {
+        const r = await c.compact(revision);
+        print.result(`compacted revision=${r.compactRevision}`, [
+          ['Revision', r.revision],
+          ['CompactRevision', r.compactRevision],
+        ]);
       }),
     );
 

@@ -16,6 +16,7 @@
  *   the leader that proposes them, against its applied auth state. A lease revoke is checked
  *   against the keys the lease holds on the node that receives it: a key attached in between is
  *   deleted with it (attaching needs write on that key, as every put does).
+ * - Watches are checked when they open and again before each frame of events they send.
  * - `authenticate` runs scrypt off the event loop through the node's `PasswordHasher` (bounded:
  *   OVERLOADED beyond it) and one at a time per connection.
  */
@@ -45,6 +46,18 @@ export class AuthGate {
     const authorize = (): void => this.authorize(requirement, identity);
     authorize();
     return this.o.run(request, authorize);
+  }
+
+  /**
+   * A watch: checked now (throws when it may not open), and the returned check throws once the
+   * connection's user may no longer read the watched range: the connection runs it before each
+   * frame, so no event is sent after a revocation.
+   */
+  authorizeWatch(request: Extract<ClientRequest, { op: 'watch' }>, identity: ConnectionIdentity): () => void {
+    const requirement = requirementOf(request);
+    const authorize = (): void => this.authorize(requirement, identity);
+    authorize();
+    return authorize;
   }
 
   /** Throws AUTH_REQUIRED or PERMISSION_DENIED unless the connection's user may do what `requirement` says. */

@@ -6,11 +6,13 @@
  *  - anyone: no authentication (`authenticate` itself, `authStatus`, and `status`, which tells a
  *    node's Raft role and indexes and nothing about keys: health checks and client routing use it);
  *  - user:   any authenticated user (`memberList`: clients route with it);
- *  - root:   the `root` role (membership, leader transfer, digest, every auth and user/role call);
+ *  - root:   the `root` role (membership, leader transfer, digest, compaction, every auth and
+ *    user/role call);
  *  - lease:  the keys a lease holds now (looked up when the request arrives): write on all of
  *    them to revoke it (its keys are deleted), read on all of them to list them
  *    (`leaseTimeToLive` with `keys`); granting, keeping alive and listing leases needs a user;
- *  - keys:   read and/or write permission on every key range listed. A scan, a range delete or a
+ *  - keys:   read and/or write permission on every key range listed (a watch: read on its
+ *    range, checked again before each frame of events it sends). A scan, a range delete or a
  *    txn range over keys the user may not all read is refused whole, as etcd does, so nothing
  *    leaks about keys outside the user's ranges; an answer that carries previous entries
  *    (`prevKv`) needs read too; a txn needs read on every compare and `get`/`range`, write on
@@ -57,6 +59,9 @@ export const REQUIRED_PERMISSION: { readonly [Op in ClientOp]: (request: Request
   leaseKeepAlive: () => USER,
   leaseTimeToLive: (r) => (r.keys === true ? { kind: 'lease', lease: r.lease, access: 'read' } : USER),
   leaseList: () => USER,
+  watch: (r) => keys([watchInterval(r)], []),
+  watchCancel: () => ANYONE, // ends a watch of the same connection, which was checked when it opened
+  compact: () => ROOT,
   authenticate: () => ANYONE,
   authStatus: () => ANYONE,
   authEnable: () => ROOT,
@@ -115,6 +120,13 @@ export function key(k: Uint8Array): KeyInterval {
 /** `[start, end)`; no end: to the last key. */
 function range(start: Uint8Array, end: Uint8Array | undefined): KeyInterval {
   return { start, end: end ?? null };
+}
+
+/** The keys a watch covers (watch-range.ts): one key, a prefix, or `[start, end)`. */
+function watchInterval(r: RequestOf<'watch'>): KeyInterval {
+  if (r.key !== undefined) return key(r.key);
+  if (r.prefix !== undefined) return prefixInterval(r.prefix);
+  return range(r.start ?? new Uint8Array(0), r.end);
 }
 
 /** The keys a scan may return: `[start, end)`, or the keys under `prefix`. */

@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     electionTicks: config.electionTicks,
     heartbeatTicks: config.heartbeatTicks,
     snapshotEntries: config.snapshotEntries,
+    historyRetention: config.historyRetention,
     requestTimeoutMs: config.requestTimeoutMs,
     limits: {
       pendingProposalsMax: config.pendingProposalsMax,

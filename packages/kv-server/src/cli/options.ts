@@ -40,6 +40,7 @@ type ConfigKey =
   | 'electionTicks'
   | 'heartbeatTicks'
   | 'snapshotEntries'
+  | 'historyRetention'
   | 'requestTimeoutMs'
   | 'pendingProposalsMax'
   | 'pendingProposalBytesMax'
@@ -143,6 +144,14 @@ const SETTINGS: readonly Setting[] = [
     flag: '--snapshot-entries <n>',
     env: 'KEEL_SNAPSHOT_ENTRIES',
     description: `snapshot and compact the log every n applied entries (default ${NODE_DEFAULTS.snapshotEntries})`,
+  },
+  {
+    key: 'historyRetention',
+    flag: '--history-retention <n>',
+    env: 'KEEL_HISTORY_RETENTION',
+    description:
+      'revisions of change history (what watches replay) to keep: the leader compacts older history once ' +
+      `there is a tenth more; 0 keeps everything (default ${NODE_DEFAULTS.historyRetention})`,
   },
   {
     key: 'requestTimeoutMs',
@@ -434,6 +443,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     electionTicks: num('electionTicks', NODE_DEFAULTS.electionTicks),
     heartbeatTicks: num('heartbeatTicks', NODE_DEFAULTS.heartbeatTicks),
     snapshotEntries: num('snapshotEntries', NODE_DEFAULTS.snapshotEntries),
+    historyRetention: num('historyRetention', NODE_DEFAULTS.historyRetention, 0),
     requestTimeoutMs: num('requestTimeoutMs', NODE_DEFAULTS.requestTimeoutMs),
     pendingProposalsMax: num('pendingProposalsMax', NODE_DEFAULTS.pendingProposalsMax),
     pendingProposalBytesMax: num('pendingProposalBytesMax', NODE_DEFAULTS.pendingProposalBytesMax),

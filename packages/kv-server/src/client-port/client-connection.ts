@@ -20,6 +20,12 @@
  *   they may pass the budget by the answers to one chunk (64 KiB) of requests.
  * Waiting requests start as running ones finish, the batch is written, or the socket drains.
  *
+ * Watches (`watch`, `watchCancel`) are served by the node's watch hub (watch/watch-hub.ts): a
+ * watch is a request that stays accepted while it runs, pushing `WatchEventsFrame`s through this
+ * connection (only while less than `WATCH_SINK_BYTES` of output is unsent) until it ends with
+ * one response. At most `LIMITS.watchesPerConnectionMax` per connection; closing the connection
+ * ends them, and `drain()` (shutdown) ends them with SHUTTING_DOWN.
+ *
  * Time limits (checked by the server's sweep, `sweep(now)`), so that no connection holds its slot
  * without using it:
  * - a frame once started must be complete within `frameTimeoutMs` (slowloris): the connection gets
@@ -32,11 +38,12 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '@keel/raft';
-import type { ClientRequest, ClientResponse, ClientResults, PeerHelloResult, WireError } from '@keel/protocol';
+import type { ClientRequest, ClientResponse, ClientResults, PeerHelloResult, WatchEventsFrame, WireError } from '@keel/protocol';
 import {
   FrameBatch,
   FrameDecoder,
   KeelError,
+  LIMITS,
   NO_REQUEST_ID,
   RequestValidationError,
   TLS_HANDSHAKE_RECORD,
@@ -54,6 +61,9 @@ import {
 } from '../transport/errors.js';
 import { closeGracefully } from '../transport/graceful-close.js';
 import { responseBytesBound } from './response-cost.js';
+import { tooManyWatchesError, watchesShutDownError } from '../watch/watch-errors.js';
+import type { WatchHub } from '../watch/watch-hub.js';
+import { WATCH_SINK_BYTES, type WatchSink, type Watcher } from '../watch/watcher.js';
 
 export type ClientHandler = (request: ClientRequest, identity: ConnectionIdentity) => Promise<ClientResults[ClientRequest['op']]>;
 
@@ -82,6 +92,14 @@ export interface ClientConnectionSettings {
   /** The connection's first frame arrived: it is no longer a candidate for eviction. */
   readonly onFirstFrame: (connection: ClientConnection) => void;
   readonly onClosed: (connection: ClientConnection) => void;
+  /** Serves `watch` requests; absent: they go to `handle` like any request (which refuses them). */
+  readonly watches?: Pick<WatchHub, 'open'> | undefined;
+  /**
+   * Checks a watch against the auth state (the auth gate): throws when it may not open, else
+   * returns a check that throws once it may no longer read its range (run before each frame).
+   * Absent: watches are not checked.
+   */
+  readonly authorizeWatch?: ((request: Extract<ClientRequest, { op: 'watch' }>, identity: ConnectionIdentity) => () => void) | undefined;
 }
 
 /** The clock of the time limits: monotonic milliseconds. */
@@ -115,6 +133,16 @@ export class ClientConnection {
   private lastActiveMs = this.openedAtMs;
   /** Since when the decoder holds part of a frame (while reading), or null. */
   private partialSinceMs: number | null = null;
+  /** Open watches by request id. */
+  private readonly watches = new Map<number, Watcher>();
+  /** Watchers waiting for the unsent output to fall below `WATCH_SINK_BYTES`. */
+  private roomWaiters: Array<() => void> = [];
+  private roomDrainAwaited = false;
+  private readonly watchSink: WatchSink = {
+    send: (frame) => this.push(frame),
+    hasRoom: () => this.closed || this.unsentBytes < WATCH_SINK_BYTES,
+    room: () => (this.watchSink.hasRoom() ? Promise.resolve() : new Promise<void>((resolve) => this.roomWaiters.push(resolve))),
+  };
   private readonly flushBound = (): void => this.flush();
   private readonly onDrainBound = (): void => {
     this.drainAwaited = false;
@@ -176,6 +204,7 @@ export class ClientConnection {
     if (this.closed) return Promise.resolve();
     this.socket.pause();
     this.readingPaused = true;
+    this.endWatches(watchesShutDownError());
     return new Promise<void>((resolve) => {
       this.drained = () => {
         if (this.accepted > 0 || this.closed) return;
@@ -225,7 +254,13 @@ export class ClientConnection {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
+    this.endWatches();
     this.settings.onClosed(this);
+  }
+
+  /** Open watches on this connection. */
+  get watchCount(): number {
+    return this.watches.size;
   }
 
   private onData(chunk: Buffer): void {
@@ -321,7 +356,10 @@ export class ClientConnection {
     this.notePeak();
     let pending: Promise<ClientResults[ClientRequest['op']]>;
     try {
-      pending = this.settings.handle(request, this.identity);
+      const hub = this.settings.watches;
+      if (hub !== undefined && request.op === 'watch') pending = this.openWatch(hub, request);
+      else if (hub !== undefined && request.op === 'watchCancel') pending = Promise.resolve(this.cancelWatch(request.watchId));
+      else pending = this.settings.handle(request, this.identity);
     } catch (error) {
       pending = Promise.reject(error);
     }
@@ -338,6 +376,89 @@ export class ClientConnection {
       (result) => finish({ id, ok: true, result }),
       (error: unknown) => finish({ id, ok: false, error: this.toWire(request, error) }),
     );
+  }
+
+  private openWatch(hub: Pick<WatchHub, 'open'>, request: Extract<ClientRequest, { op: 'watch' }>): Promise<ClientResults['watch']> {
+    if (this.watches.size >= LIMITS.watchesPerConnectionMax) return Promise.reject(tooManyWatchesError(LIMITS.watchesPerConnectionMax));
+    if (this.watches.has(request.id)) return Promise.reject(new KeelError('INVALID_ARGUMENT', `a watch with request id ${request.id} is already open on this connection`));
+    let recheck: (() => void) | undefined;
+    try {
+      recheck = this.settings.authorizeWatch?.(request, this.identity);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const watcher = hub.open(request, recheck === undefined ? this.watchSink : this.checkedSink(recheck, () => watcher));
+    this.watches.set(request.id, watcher);
+    return watcher.done.finally(() => this.watches.delete(request.id));
+  }
+
+  /**
+   * The connection's sink for one watch whose every frame is checked first: once its user may no
+   * longer read the range (a role revoked, the user deleted), the frame is dropped and the watch
+   * ends with that refusal, so no event leaks after a revocation.
+   */
+  private checkedSink(recheck: () => void, watcher: () => Watcher): WatchSink {
+    let refused = false;
+    return {
+      send: (frame) => {
+        if (refused) return;
+        try {
+          recheck();
+        } catch (error) {
+          refused = true;
+          queueMicrotask(() => watcher().end(asKeelError(error, 'watch')));
+          return;
+        }
+        this.watchSink.send(frame);
+      },
+      hasRoom: () => this.watchSink.hasRoom(),
+      room: () => this.watchSink.room(),
+    };
+  }
+
+  private cancelWatch(watchId: number): ClientResults['watchCancel'] {
+    const watcher = this.watches.get(watchId);
+    watcher?.end();
+    return { canceled: watcher !== undefined };
+  }
+
+  /** End every watch of this connection (ok without `error`). */
+  private endWatches(error?: KeelError): void {
+    for (const w of [...this.watches.values()]) w.end(error);
+    this.wakeWatchers();
+  }
+
+  /** A watch's frame, in this turn's write. A frame that cannot be encoded ends its watch. */
+  private push(frame: WatchEventsFrame): void {
+    if (this.closed) return;
+    try {
+      this.batch.add(frame);
+    } catch (error) {
+      this.settings.logger.log('warn', 'client.watch.unencodable', { id: frame.id, error: (error as Error).message });
+      this.watches.get(frame.id)?.end(unsendableResponseError(error));
+      return;
+    }
+    this.notePeak();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushBound);
+    }
+  }
+
+  /** Wake the watchers waiting for room once there is some (after a write, or the socket's 'drain'). */
+  private wakeWatchers(): void {
+    if (this.roomWaiters.length === 0) return;
+    if (this.watchSink.hasRoom()) {
+      const waiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const wake of waiters) wake();
+    } else if (this.socket.writableNeedDrain && !this.roomDrainAwaited) {
+      this.roomDrainAwaited = true;
+      this.socket.once('drain', () => {
+        this.roomDrainAwaited = false;
+        this.wakeWatchers();
+      });
+    }
   }
 
   private notePeak(): void {
@@ -380,6 +501,7 @@ export class ClientConnection {
     this.lastActiveMs = nowMs();
     this.socket.write(this.batch.take());
     this.pump();
+    this.wakeWatchers();
   }
 
   /** A node dialled the client port as a peer: refuse its handshake in the peer protocol, naming the peer port, and close. */
@@ -409,6 +531,7 @@ export class ClientConnection {
     if (this.closed) return;
     this.closed = true;
     this.settings.logger.log(level, event, { remote: this.socket.remoteAddress, code: error.code, error: error.message });
+    this.endWatches();
     const definite = this.accepted === 0;
     const response: ClientResponse = { id: NO_REQUEST_ID, ok: false, error: { code: error.code, message: error.message, definite } };
     try {

@@ -80,6 +80,10 @@ export interface ClientPortOptions {
   logger: Logger;
   /** Runs a validated request; throw (reject with) a `KeelError` to answer an error. Other errors answer INTERNAL. */
   handle(request: ClientRequest, identity: ConnectionIdentity): Promise<ClientResults[ClientRequest['op']]>;
+  /** Serves `watch` and `watchCancel` (the node's watch hub). Without it they go to `handle`. */
+  watches?: ClientConnectionSettings['watches'];
+  /** Checks a watch against the auth state when it opens and before each of its frames (the auth gate). */
+  authorizeWatch?: ClientConnectionSettings['authorizeWatch'];
   /** TLS on every connection with these credentials; with a CA, client certificates are required. Default: plaintext. */
   tls?: TlsCredentials;
   /** Where this node listens for peers, named to a node that dials the client port by mistake. Default: not named. */
@@ -148,6 +152,8 @@ export class ClientPortServer {
     this.settings = {
       logger: o.logger,
       handle: (request: ClientRequest, identity: ConnectionIdentity) => this.o.handle(request, identity),
+      watches: o.watches,
+      authorizeWatch: o.authorizeWatch,
       maxFrameBytes: o.maxFrameBytes ?? LIMITS.frameBytesMax,
       inflightMax: inflight,
       responseBytesMax: responseBytes,

@@ -64,6 +64,10 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
   userList: AUTH_LIMITS.usersMax * (AUTH_LIMITS.nameChars * 4 + 8) + ENVELOPE_BYTES,
   roleList: AUTH_LIMITS.rolesMax * (AUTH_LIMITS.nameChars * 4 + 8) + ENVELOPE_BYTES,
   roleGet: AUTH_LIMITS.permissionsPerRoleMax * (2 * LIMITS.keyBytesMax + 32) + ENVELOPE_BYTES,
+  compact: ENVELOPE_BYTES,
+  watchCancel: ENVELOPE_BYTES,
+  // A watch's end; its events are bounded by the watch's own queue (LIMITS.watchQueueBytesMax), not by this reservation.
+  watch: ENVELOPE_BYTES,
 };
 
 /**
@@ -74,7 +78,7 @@ export const RESPONSE_BYTES_BOUND: { readonly [op in ClientRequest['op']]: numbe
 export function responseBytesBound(request: ClientRequest): number {
   if (request.op === 'txn') return txnBytesBound(request);
   const bound = RESPONSE_BYTES_BOUND[request.op];
-  if (!('prevKv' in request) || request.prevKv !== true) return bound;
+  if (request.op === 'watch' || !('prevKv' in request) || request.prevKv !== true) return bound;
   return bound + (request.op === 'deleteRange' ? LIMITS.deleteRangePrevKvBytesMax : LIMITS.keyBytesMax + LIMITS.valueBytesMax);
 }
 

@@ -3,7 +3,7 @@ import type { CasExpectation, ClientRequest, ClientResults, Consistency, Member,
 import type { ConfChange, NodeId } from '@keel/raft';
 import type { AuthCommand } from '../state-machine/auth-commands.js';
 import type { AuthState } from '../state-machine/auth-state.js';
-import { encodeMemberContext, type Command } from '../state-machine/commands.js';
+import { encodeMemberContext, type Command, type SessionCommand } from '../state-machine/commands.js';
 import type { WriteResult } from '../state-machine/sessions.js';
 import { internalError, invalidArgumentError, unknownCommandError } from './errors.js';
 import type { MembershipRequest } from './membership-checks.js';
@@ -21,6 +21,8 @@ export interface ScanRange {
 export interface NodeOperations {
   /** Propose a command and answer once it applied. */
   write(command: Command): Promise<WriteResult>;
+  /** Propose a compaction of the history to `revision` (at most the applied index) and answer once it applied. */
+  compact(revision: number): Promise<Results['compact']>;
   /** Run `read` now (serializable) or once a linearizable read index is applied. */
   read<T>(consistency: Consistency, read: () => Promise<T>): Promise<T>;
   get(key: Uint8Array): Promise<Results['get']>;
@@ -89,6 +91,12 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
       const limit = request.limit;
       return node.read(request.consistency, () => node.scan(range, limit));
     }
+    case 'compact':
+      return node.compact(request.revision);
+    case 'watch':
+    case 'watchCancel':
+      // Streams: the client port serves them from the state store (client-port/watch-hub.ts).
+      return Promise.reject(unknownCommandError(request.op));
     case 'status':
       return Promise.resolve(node.status());
     case 'digest':
@@ -173,7 +181,7 @@ export function dispatch(request: ClientRequest, node: NodeOperations): Promise<
  * that says what a cas means. An expected revision also requires the key to exist (a missing key
  * has modRevision 0).
  */
-export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): Extract<Command, { op: 'txn' }> {
+export function casTxn(key: Uint8Array, expect: CasExpectation, value: Uint8Array, session: WriteSession): SessionCommand {
   const compare: TxnCompare[] =
     'value' in expect
       ? [{ key, target: 'value', op: '=', value: expect.value }]

@@ -55,6 +55,13 @@ export interface KeelNodeConfig {
    * from the log rather than with a whole snapshot.
    */
   readonly snapshotEntries: number;
+  /**
+   * Revisions of history (what watches replay) kept behind the applied index: the leader
+   * compacts the history so that it keeps at least the last `historyRetention` revisions, once
+   * it holds a tenth more than that (checked every second). 0 = keep everything (compact by
+   * hand with `kvctl compact`). Default 100,000.
+   */
+  readonly historyRetention: number;
   /** A client request not answered within this many ms fails with TIMEOUT. Default 10,000. */
   readonly requestTimeoutMs: number;
   /** Most proposals waiting for commit on this node before new writes get OVERLOADED. Default 16,384. */
@@ -126,6 +133,10 @@ export interface NodeCoreConfig {
   readonly snapshotEntries: number;
   /** Log entries kept behind each snapshot (see `snapshotCatchUpEntries`). */
   readonly snapshotCatchUpEntries: number;
+  /** Revisions of history the leader keeps when it compacts (0: it never does); see `KeelNodeConfig.historyRetention`. */
+  readonly historyRetention: number;
+  /** The leader checks whether to compact the history every this many ticks. */
+  readonly historyCheckTicks: number;
   readonly requestTimeoutTicks: number;
   /** Request deadlines are checked every this many ticks. */
   readonly sweepTicks: number;
@@ -146,6 +157,8 @@ export function coreConfigOf(config: KeelNodeConfig): NodeCoreConfig {
     electionTicks: config.electionTicks,
     snapshotEntries: config.snapshotEntries,
     snapshotCatchUpEntries: snapshotCatchUpEntries(config),
+    historyRetention: config.historyRetention,
+    historyCheckTicks: Math.max(1, Math.round(HISTORY_CHECK_MS / config.tickMs)),
     requestTimeoutTicks: Math.max(1, Math.ceil(config.requestTimeoutMs / config.tickMs)),
     sweepTicks: Math.max(1, Math.round(config.sweepIntervalMs / config.tickMs)),
     pendingProposalsMax: config.pendingProposalsMax,
@@ -162,6 +175,9 @@ export function effectivePeerLivenessTimeoutMs(config: Pick<KeelNodeConfig, 'pee
   return config.peerLivenessTimeoutMs ?? peerLivenessTimeoutMs(2 * config.electionTicks * config.tickMs);
 }
 
+/** How often the leader checks whether the history is due for compaction, in ms. */
+const HISTORY_CHECK_MS = 1000;
+
 /** The defaults of every tunable, in one place. */
 export const NODE_DEFAULTS = {
   clusterId: 'keel',
@@ -169,6 +185,7 @@ export const NODE_DEFAULTS = {
   electionTicks: 20,
   heartbeatTicks: 2,
   snapshotEntries: 10_000,
+  historyRetention: 100_000,
   requestTimeoutMs: 10_000,
   pendingProposalsMax: 16_384,
   pendingProposalBytesMax: 64 * 1024 * 1024,
@@ -235,6 +252,9 @@ export function validateNodeConfig(config: KeelNodeConfig): KeelNodeConfig {
   if (config.snapshotEntries < 2) fail('snapshot-entries must be at least 2');
   if (config.snapshotChunkBytes < SNAPSHOT_CHUNK_BYTES_MIN || config.snapshotChunkBytes > 8 * 1024 * 1024) {
     fail(`snapshot-chunk-bytes must be in ${SNAPSHOT_CHUNK_BYTES_MIN}..${8 * 1024 * 1024}, got ${config.snapshotChunkBytes}`);
+  }
+  if (!Number.isSafeInteger(config.historyRetention) || config.historyRetention < 0) {
+    fail(`history-retention must be a non-negative integer (0: keep all history), got ${String(config.historyRetention)}`);
   }
   if (!Number.isSafeInteger(config.maxUncommittedBytes) || config.maxUncommittedBytes < 0) {
     fail(`max-uncommitted-bytes must be a non-negative integer (0: no limit), got ${String(config.maxUncommittedBytes)}`);

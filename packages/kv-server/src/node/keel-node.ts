@@ -3,6 +3,7 @@ import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
 import { NodeAdmin } from '../admin/node-admin.js';
 import { ClientPortServer } from '../client-port/index.js';
+import { WatchHub } from '../watch/watch-hub.js';
 import { openLevelStores, type LogStore, type NodeStores, type StateStore } from '../storage/index.js';
 import { AuthGate } from '../auth/auth-gate.js';
 import { PasswordHasher } from '../auth/password-hash.js';
@@ -109,6 +110,8 @@ export class KeelNode {
       logger,
       ...(clientTls !== undefined ? { tls: clientTls } : {}),
       peerAddress: () => (core?.advertised() ?? listening).peerAddress,
+      watches: new WatchHub(stores.state, logger),
+      authorizeWatch: (request, identity) => gate.authorizeWatch(request, identity),
       handle: (request, identity) => (admin !== undefined ? admin.observe(request.op, () => gate.handle(request, identity)) : gate.handle(request, identity)),
       maxConnections: config.maxClientConnections,
       responseBytesPerConnectionMax: config.clientResponseBudgetBytes,

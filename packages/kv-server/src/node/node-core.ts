@@ -14,6 +14,7 @@ import {
   indeterminateError,
   internalError,
   leaseNotFoundError,
+  invalidArgumentError,
   notLeaderError,
   overloadedError,
   proposalRejectionError,
@@ -87,6 +88,8 @@ export class NodeCore {
   private transfers: PendingTransfer[] = [];
   private readonly receiver: SnapshotReceiver;
   private readonly sender: SnapshotSender;
+  /** The leader's automatic history compaction is waiting for its entry to apply. */
+  private compactionInFlight = false;
   /** Set by `fatal()`: the node stops handling Readies and applying. */
   private failed = false;
   /** Committed entries handed to the apply chain and not yet applied. */
@@ -176,6 +179,7 @@ export class NodeCore {
       this.reads.expire(now, () => timeoutError(false));
       for (const lease of this.lessor.due(now)) this.expireLease(lease);
     }
+    if (this.config.historyRetention > 0 && now % this.config.historyCheckTicks === 0) this.compactHistory();
     if (this.transfers.length > 0) {
       const expired = this.transfers.filter((t) => t.deadlineTick <= now);
       this.transfers = this.transfers.filter((t) => t.deadlineTick > now);
@@ -496,6 +500,7 @@ export class NodeCore {
   /** The node as client requests see it. */
   private readonly operations: NodeOperations = {
     write: (command) => this.write(command),
+    compact: (revision) => this.compact(revision),
     read: (consistency, read) => this.read(consistency, read),
     get: (key) => this.readGet(key),
     scan: (range, limit) => this.readScan(range, limit),
@@ -578,6 +583,36 @@ export class NodeCore {
   backup(chunkBytes: number): Promise<SnapshotStream> {
     if (this.closing) return Promise.reject(shuttingDownError(false));
     return this.read('linearizable', () => this.ports.state.readSnapshot(chunkBytes));
+  }
+
+  /**
+   * Compact the history to `revision`, which this node must have applied (a compaction is never
+   * of the future). Any node may be asked: the command goes through the log like a write.
+   */
+  private compact(revision: number): Promise<Results['compact']> {
+    if (revision > this.applied) {
+      return Promise.reject(invalidArgumentError(`cannot compact to revision ${revision}: it is beyond the applied revision ${this.applied}`));
+    }
+    return this.write({ op: 'compact', revision }) as Promise<unknown> as Promise<Results['compact']>;
+  }
+
+  /**
+   * The leader's automatic compaction (`historyRetention`): keep at least the last
+   * `historyRetention` revisions, compacting once the history holds a tenth more than that, one
+   * compaction in flight at a time. Every node applies it from the log, so all agree.
+   */
+  private compactHistory(): void {
+    if (this.role !== 'leader' || this.compactionInFlight) return;
+    const retention = this.config.historyRetention;
+    const oldestKept = this.applied - retention + 1;
+    if (oldestKept - this.ports.state.compactRevision() < Math.max(1, Math.floor(retention / 10))) return;
+    this.compactionInFlight = true;
+    this.write({ op: 'compact', revision: oldestKept }).then(
+      () => this.ports.logger.log('debug', 'history.compacted', { revision: oldestKept }),
+      (err: unknown) => this.ports.logger.log('debug', 'history.compaction.failed', { revision: oldestKept, error: String(err) }),
+    ).finally(() => {
+      this.compactionInFlight = false;
+    });
   }
 
   /** Propose a client write; answer once it applied. (Protected: a test seam for planted bugs.) */

@@ -18,7 +18,7 @@ export type LogStorePort = Pick<LogStore, 'raftStorage' | 'persist' | 'createSna
 /** The state store as the core uses it: apply, local reads and digest, snapshots out and in. */
 export type StateStorePort = Pick<
   StateStore,
-  'appliedIndex' | 'members' | 'leases' | 'auth' | 'apply' | 'get' | 'scan' | 'digest' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
+  'appliedIndex' | 'compactRevision' | 'members' | 'leases' | 'auth' | 'apply' | 'get' | 'scan' | 'digest' | 'readSnapshot' | 'beginSnapshotInstall' | 'swapIn'
 >;
 
 /** Where messages to peers go (the TCP transport, or the simulated network). */

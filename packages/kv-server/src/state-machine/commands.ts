@@ -10,12 +10,13 @@
  *   delete:      [2, key, clientId, seq, ackedBelow]             (+ 1 at the end: answer with the deleted entry)
  *   deleteRange: [4, start, end | null, prevKv (0 or 1), clientId, seq, ackedBelow]
  *   txn:         [5, compares, success, failure, clientId, seq, ackedBelow]     (txn-codec.ts)
+ *   compact:     [6, revision]                                   (no session: compacting twice is harmless)
  *   leaseGrant:  [7, ttlSeconds, clientId, seq, ackedBelow]      (the lease's id is the entry's index)
  *   leaseRevoke: [8, lease, clientId, seq, ackedBelow]
  *   leaseExpire: [9, lease]          proposed by the leader when a lease ran out; no session (a
  *                                    lease already gone makes it a no-op)
- * (Code 3 was cas, before store format 2: a cas is now a txn. Code 6 belongs to watches.) Codes
- * 20–39 are the auth commands (auth-commands.ts): they carry no write session.
+ * (Code 3 was cas, before store format 2: a cas is now a txn.) Codes 20–39 are the auth commands
+ * (auth-commands.ts): they carry no write session.
  *
  * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
  * mistake: the client port validates requests first), so nothing malformed reaches the log.
@@ -25,7 +26,8 @@
  * 0..LIMITS.keyBytesMax bytes and its end (when present) 1..LIMITS.keyBytesMax bytes; clientId a
  * non-empty string of at most `CLIENT_ID_BYTES_MAX` UTF-8 bytes; seq and ackedBelow safe
  * integers with 0 <= ackedBelow <= seq; a txn's parts as txn-codec.ts says; a lease id a positive
- * safe integer; a TTL in LIMITS.leaseTtlSecondsMin..leaseTtlSecondsMax.
+ * safe integer; a TTL in LIMITS.leaseTtlSecondsMin..leaseTtlSecondsMax; a compaction revision a
+ * safe integer >= 1.
  */
 import { LIMITS, type TxnCompare, type TxnOp, type WriteSession } from '@keel/protocol';
 import { authCommandProblem, isAuthCode, toAuthCommand, type AuthCommand } from './auth-commands.js';
@@ -74,12 +76,17 @@ export type Command =
       readonly failure: readonly TxnOp[];
       readonly session: WriteSession;
     }
+  | {
+      /** Makes `revision` the oldest revision the history keeps (see history.ts); never moves it back. */
+      readonly op: 'compact';
+      readonly revision: number;
+    }
   | { readonly op: 'leaseGrant'; readonly ttl: number; readonly session: WriteSession }
   | { readonly op: 'leaseRevoke'; readonly lease: number; readonly session: WriteSession }
   | { readonly op: 'leaseExpire'; readonly lease: number };
 
-/** A command a client sent: one with a write session. */
-export type SessionCommand = Exclude<Command, { op: 'leaseExpire' }>;
+/** A command that is a client write, made exactly once through its write session. */
+export type SessionCommand = Exclude<Command, { op: 'leaseExpire' } | { op: 'compact' }>;
 
 /** What a log entry's data decodes to: a client write or an auth change. */
 export type LogCommand = Command | AuthCommand;
@@ -88,6 +95,7 @@ const OP_PUT = 1;
 const OP_DELETE = 2;
 const OP_DELETE_RANGE = 4;
 const OP_TXN = 5;
+const OP_COMPACT = 6;
 const OP_LEASE_GRANT = 7;
 const OP_LEASE_REVOKE = 8;
 const OP_LEASE_EXPIRE = 9;
@@ -111,6 +119,8 @@ export function commandProblem(c: Command): string | undefined {
       return leaseIdProblem(c.lease) ?? sessionProblem(c.session);
     case 'leaseExpire':
       return leaseIdProblem(c.lease);
+    case 'compact':
+      return isCount(c.revision) && c.revision >= 1 ? undefined : 'compaction revision must be an integer >= 1';
     default:
       return `unknown op ${String((c as { op: unknown }).op)}`;
   }
@@ -138,6 +148,7 @@ export function encodeCommand(c: Command): Uint8Array {
   const problem = commandProblem(c);
   if (problem !== undefined) throw new TypeError(`encodeCommand: ${problem}`);
   if (c.op === 'leaseExpire') return pack([OP_LEASE_EXPIRE, c.lease]);
+  if (c.op === 'compact') return pack([OP_COMPACT, c.revision]);
   const { clientId, seq, ackedBelow } = c.session;
   const prevKv = (c.op === 'put' || c.op === 'delete' || c.op === 'deleteRange') && c.prevKv === true;
   switch (c.op) {
@@ -229,6 +240,8 @@ function toCommand(a: unknown[]): Command | undefined {
       return a.length === 5 ? { op: 'leaseRevoke', lease: a[1] as number, session: session(2) } : undefined;
     case OP_LEASE_EXPIRE:
       return a.length === 2 ? { op: 'leaseExpire', lease: a[1] as number } : undefined;
+    case OP_COMPACT:
+      return a.length === 2 ? { op: 'compact', revision: a[1] as number } : undefined;
     default:
       return undefined;
   }

@@ -15,7 +15,9 @@ export type StateMachineErrorCode =
   /** A stored lease record is not valid (corruption, or a bad snapshot). */
   | 'MALFORMED_LEASE'
   /** The stored auth record is not valid (corruption, or a bad snapshot). */
-  | 'MALFORMED_AUTH';
+  | 'MALFORMED_AUTH'
+  /** A stored history record is not valid (corruption, or a bad snapshot). */
+  | 'MALFORMED_HISTORY';
 
 export class StateMachineError extends Error {
   override readonly name = 'StateMachineError';

@@ -14,20 +14,24 @@ import type { LeaseTable } from './leases.js';
 import { plainBytes } from './msgpack.js';
 import { decodeStoredValue, encodeStoredValue, type StoredValue } from './stored-value.js';
 
-/** Where the state machine reports the effects on user data. */
+/** Where the state machine reports the effects on user data and its history (history.ts). */
 export interface ApplyWriter {
   /** `absentBefore`: the key does not exist in the store (as far as this batch knows). */
   putValue(key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void;
   deleteValue(key: Uint8Array): void;
+  /** One change at `revision`, in the order the command made them: `stored` undefined = delete; `prev` undefined = was absent. */
+  recordChange(revision: number, key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined): void;
+  /** History below `revision` is compacted away (it is the oldest revision left). */
+  compact(revision: number): void;
 }
 
 /**
  * What the state machine reads of the store for ranges: rows in byte order of the keys, from
- * `gte` (inclusive) to `lt` (exclusive, absent: to the last key), values only when asked for.
+ * `gte` (inclusive) to `lt` (exclusive, absent: to the last key), with their values.
  * The store's byte-keyed user-data sublevel is one.
  */
 export interface RangeReader {
-  iterator(options: { gte: Uint8Array; lt?: Uint8Array; values: boolean }): {
+  iterator(options: { gte: Uint8Array; lt?: Uint8Array }): {
     nextv(size: number): Promise<Array<[Uint8Array, Uint8Array]>>;
     close(): Promise<void>;
   };
@@ -39,19 +43,21 @@ export interface Slot {
   readonly value: StoredValue | null;
 }
 
-/** A key and its value as a range yields it; `value` is `UNREAD` when the range was read without values. */
+/** A key and its value as a range yields it. */
 export interface Row {
   readonly key: Uint8Array;
   readonly value: StoredValue;
 }
 
-/** Stands for a stored value that was not read (a range read for its keys only). */
-export const UNREAD: StoredValue = { value: new Uint8Array(0), createRevision: 0, modRevision: 0, version: 0 };
-
 /** Rows a range reads from the store at a time. */
 const RANGE_READ_ROWS = 64;
 
-type Pending = { readonly key: Uint8Array; readonly stored: Uint8Array | undefined; readonly absentBefore: boolean };
+type Pending = {
+  readonly key: Uint8Array;
+  readonly stored: Uint8Array | undefined;
+  readonly absentBefore: boolean;
+  readonly prev: StoredValue | null;
+};
 
 export class KvState {
   private readonly overlay = new Map<string, Slot>();
@@ -91,28 +97,27 @@ export class KvState {
     else this.leases.attach(key, lease);
     const next: StoredValue = { value, createRevision: before?.createRevision ?? index, modRevision: index, version: (before?.version ?? 0) + 1 };
     this.change(key, next);
-    this.pending.push({ key, stored: encodeStoredValue(next), absentBefore: before === null });
+    this.pending.push({ key, stored: encodeStoredValue(next), absentBefore: before === null, prev: before });
     return before;
   }
 
-  /** Deletes `key`, which holds a value (one the overlay knows, or a row a range just yielded). */
-  remove(key: Uint8Array): void {
+  /** Deletes `key`, which holds `before` (a value the overlay knows, or a row a range just read with its value). */
+  remove(key: Uint8Array, before: StoredValue): void {
     this.leases.detach(key);
     this.change(key, null);
-    this.pending.push({ key, stored: undefined, absentBefore: false });
+    this.pending.push({ key, stored: undefined, absentBefore: false, prev: before });
   }
 
   /**
    * The keys in `[start, end)` (no end: to the last key) that hold a value, in byte order, with
-   * their values when `values` (else `UNREAD` for rows of the store). Stop iterating early to
-   * read no further; do not change the state while iterating.
+   * their values. Stop iterating early to read no further; do not change the state while iterating.
    */
-  async *range(start: Uint8Array, end: Uint8Array | undefined, values: boolean): AsyncGenerator<Row> {
+  async *range(start: Uint8Array, end: Uint8Array | undefined): AsyncGenerator<Row> {
     if (end !== undefined && Buffer.compare(start, end) >= 0) return;
     const inRange = (key: Uint8Array): boolean => Buffer.compare(key, start) >= 0 && (end === undefined || Buffer.compare(key, end) < 0);
     const known = [...this.overlay.values()].filter((s) => inRange(s.key)).sort((a, b) => Buffer.compare(a.key, b.key));
     let j = 0;
-    const it = this.store.iterator({ gte: start, ...(end !== undefined ? { lt: end } : {}), values });
+    const it = this.store.iterator({ gte: start, ...(end !== undefined ? { lt: end } : {}) });
     try {
       for (;;) {
         const rows = await it.nextv(RANGE_READ_ROWS);
@@ -127,7 +132,7 @@ export class KvState {
             if (slot.value !== null) yield { key: slot.key, value: slot.value };
             continue;
           }
-          yield { key: plainBytes(k), value: values ? decodeStoredValue(v) : UNREAD };
+          yield { key: plainBytes(k), value: decodeStoredValue(v) };
         }
       }
     } finally {
@@ -139,11 +144,12 @@ export class KvState {
     }
   }
 
-  /** Report the current command's effects to the writer. */
-  commit(): void {
+  /** Report the current command's effects, made at `revision`, to the writer: values and history. */
+  commit(revision: number): void {
     for (const p of this.pending) {
       if (p.stored === undefined) this.writer.deleteValue(p.key);
       else this.writer.putValue(p.key, p.stored, p.absentBefore);
+      this.writer.recordChange(revision, p.key, p.stored, p.prev === null ? undefined : encodeStoredValue(p.prev));
     }
     this.pending.length = 0;
     this.undo.length = 0;

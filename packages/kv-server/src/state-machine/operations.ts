@@ -18,17 +18,21 @@
  * What an operation deletes and returns is charged to a `Budget`: past it the operation answers
  * TOO_LARGE, having read no further, and the caller undoes the whole write (`KvState.rollback`).
  */
-import { ERROR_CODES, type KeyValue, type TxnOp, type TxnOpResult, type WireError } from '@keel/protocol';
+import { ERROR_CODES, LIMITS, type KeyValue, type TxnOp, type TxnOpResult, type WireError } from '@keel/protocol';
 import type { KvState, Row } from './kv-state.js';
 import type { StoredValue } from './stored-value.js';
 
 /** Allowance per returned entry for its revisions and encoding (as for scans). */
 export const ROW_OVERHEAD_BYTES = 64;
 
-/** How many keys one write may delete and how many bytes of entries its answer may carry. */
+/**
+ * How many keys (and bytes of entries, `LIMITS.deleteRangeBytesMax`) one write may delete by
+ * range and how many bytes of entries its answer may carry.
+ */
 export class Budget {
   private keysLeft: number;
   private bytesLeft: number;
+  private deletedBytesLeft: number = LIMITS.deleteRangeBytesMax;
 
   constructor(
     keysMax: number,
@@ -40,9 +44,13 @@ export class Budget {
     this.bytesLeft = bytesMax;
   }
 
-  /** Charge one deleted key; the refusal past the limit. */
-  deleted(): WireError | undefined {
-    return --this.keysLeft < 0 ? tooLarge(this.refusals.keys) : undefined;
+  /** Charge one entry deleted by range; the refusal past either limit. */
+  deleted(row: Row): WireError | undefined {
+    if (--this.keysLeft < 0) return tooLarge(this.refusals.keys);
+    this.deletedBytesLeft -= row.key.byteLength + row.value.value.byteLength + ROW_OVERHEAD_BYTES;
+    return this.deletedBytesLeft < 0
+      ? tooLarge(`the range holds more than ${LIMITS.deleteRangeBytesMax} bytes of entries (the history records each one); nothing was deleted (delete it in smaller ranges)`)
+      : undefined;
   }
 
   /** Charge one returned entry; the refusal past the limit. */
@@ -63,7 +71,7 @@ export async function applyOperation(op: TxnOp, index: number, state: KvState, b
     }
     case 'delete': {
       const before = state.get(op.key);
-      if (before !== null) state.remove(op.key);
+      if (before !== null) state.remove(op.key, before);
       if (op.prevKv !== true) return { op: 'delete', deleted: before !== null };
       return returning(budget, op.key, before, (prevKv) => ({ op: 'delete', deleted: before !== null, prevKv }));
     }
@@ -72,18 +80,19 @@ export async function applyOperation(op: TxnOp, index: number, state: KvState, b
     case 'deleteRange': {
       const prevKv = op.prevKv === true;
       const doomed: Row[] = [];
-      for await (const row of state.range(op.start, op.end, prevKv)) {
-        const refusal = budget.deleted() ?? (prevKv ? budget.returned(row.key, row.value) : undefined);
+      // Values are read even without prevKv: the history records each deleted entry.
+      for await (const row of state.range(op.start, op.end)) {
+        const refusal = budget.deleted(row) ?? (prevKv ? budget.returned(row.key, row.value) : undefined);
         if (refusal !== undefined) return refusal;
         doomed.push(row);
       }
-      for (const row of doomed) state.remove(row.key);
+      for (const row of doomed) state.remove(row.key, row.value);
       return { op: 'deleteRange', deleted: doomed.length, ...(prevKv ? { prevKvs: doomed.map((r) => toKeyValue(r.key, r.value)) } : {}) };
     }
     case 'range': {
       const kvs: KeyValue[] = [];
       let more = false;
-      for await (const row of state.range(op.start, op.end, true)) {
+      for await (const row of state.range(op.start, op.end)) {
         if (kvs.length === op.limit) {
           more = true;
           break;

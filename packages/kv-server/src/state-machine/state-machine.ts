@@ -10,12 +10,17 @@
  * Semantics (each write's revision is its log index; the operations are in operations.ts):
  *  - put, delete: the operation alone.
  *  - deleteRange: the operation alone, all or nothing: a range holding more than
- *    `LIMITS.deleteRangeKeysMax` keys, or (with `prevKv`) more than
+ *    `LIMITS.deleteRangeKeysMax` keys or `LIMITS.deleteRangeBytesMax` bytes of entries (the
+ *    history records each), or (with `prevKv`) more than
  *    `LIMITS.deleteRangePrevKvBytesMax` of entries, is answered TOO_LARGE and nothing is deleted.
  *  - txn: compares, then one branch of operations, all or nothing (txn.ts).
  *  - leaseGrant: a lease with the entry's index as its id (TOO_LARGE past `LIMITS.leasesMax`).
  *  - leaseRevoke: deletes the lease's keys and the lease (LEASE_NOT_FOUND when there is none).
  *  - leaseExpire (the leader's, no session): as a revoke; nothing when the lease is gone already.
+ *  - compact: makes its revision the oldest one the history keeps (history.ts), unless it is
+ *    older than that already (then nothing changes); a revision beyond the compaction's own is
+ *    answered INVALID_ARGUMENT. Not a session write: compacting twice is harmless.
+ * Every change a write makes is recorded in the history at the write's revision (history.ts).
  *  - a write already applied for the same (clientId, seq) is answered with its first result and
  *    not applied again; one the session table has forgotten is answered INDETERMINATE.
  *  - an entry whose data does not decode is answered INTERNAL and has no effect.
@@ -39,7 +44,9 @@ import { runTxn, txnKeys } from './txn.js';
 export type ApplyResult =
   | { readonly index: number; readonly term: number; readonly kind: 'noop' }
   | { readonly index: number; readonly term: number; readonly kind: 'conf'; readonly members: Member[] }
-  | { readonly index: number; readonly term: number; readonly kind: 'command'; readonly result: WriteResult | WireError };
+  | { readonly index: number; readonly term: number; readonly kind: 'command'; readonly result: WriteResult | CompactResult | WireError };
+
+export type CompactResult = ClientResults['compact'];
 
 export type { ApplyWriter, RangeReader } from './kv-state.js';
 
@@ -54,6 +61,7 @@ export class StateMachine {
   private membersNow: Member[];
   private confNow: ConfState;
 
+  /** `compacted`: the oldest revision the history keeps (1 when never compacted). */
   constructor(
     readonly sessions: SessionTable,
     readonly leases: LeaseTable,
@@ -61,10 +69,16 @@ export class StateMachine {
     readonly auth: AuthState,
     members: readonly Member[],
     conf: ConfState,
+    private compacted: number,
     private readonly logger?: Logger,
   ) {
     this.membersNow = [...members];
     this.confNow = conf;
+  }
+
+  /** The oldest revision the history keeps, as of the last applied entry. */
+  compactRevision(): number {
+    return this.compacted;
   }
 
   /** Membership with addresses as of the last applied entry. */
@@ -122,6 +136,7 @@ export class StateMachine {
         return [...(this.leases.get(c.lease)?.keys.values() ?? [])];
       case 'deleteRange':
       case 'leaseGrant':
+      case 'compact':
         return [];
     }
   }
@@ -163,9 +178,13 @@ export class StateMachine {
         results[i] = { index: e.index, term: e.term, kind: 'command', result: error };
         continue;
       }
+      if (c.op === 'compact') {
+        results[i] = { index: e.index, term: e.term, kind: 'command', result: this.compact(c.revision, e.index, writer) };
+        continue;
+      }
       if (c.op === 'leaseExpire') {
         const result = await revoke(c.lease, e.index, state, true);
-        state.commit();
+        state.commit(e.index);
         results[i] = { index: e.index, term: e.term, kind: 'command', result };
         continue;
       }
@@ -191,13 +210,25 @@ export class StateMachine {
       } else {
         const fresh = await runCommand(c, e.index, state);
         if ('code' in fresh) state.rollback();
-        else state.commit();
+        else state.commit(e.index);
         result = fresh;
         this.sessions.record(c.session, e.index, 'code' in fresh ? undefined : fresh);
       }
       results[i] = { index: e.index, term: e.term, kind: 'command', result };
     }
     return { results, membershipChanged, authChanged, sessionChanges: this.sessions.drainChanges(), leaseChanges: this.leases.drainChanges() };
+  }
+
+  /** The compact command at log index `index` (see the module doc). */
+  private compact(revision: number, index: number, writer: ApplyWriter): CompactResult | WireError {
+    if (revision > index) {
+      return { code: ERROR_CODES.INVALID_ARGUMENT, message: `cannot compact to revision ${revision}: it is beyond the compaction's own revision ${index}`, definite: true };
+    }
+    if (revision > this.compacted) {
+      this.compacted = revision;
+      writer.compact(revision);
+    }
+    return { revision: index, compactRevision: this.compacted };
   }
 }
 
@@ -209,7 +240,10 @@ async function revoke(lease: number, index: number, state: KvState, expiry: bool
   const held = state.leases.get(lease);
   if (held === undefined) return expiry ? { revision: index, deleted: 0 } : leaseNotFound(lease);
   const keys = [...held.keys.values()];
-  for (const key of keys) state.remove(key);
+  for (const key of keys) {
+    const before = state.get(key);
+    if (before !== null) state.remove(key, before);
+  }
   state.leases.remove(lease);
   return { revision: index, deleted: keys.length };
 }

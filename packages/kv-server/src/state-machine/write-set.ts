@@ -2,7 +2,9 @@
  * The net effect of a batch of entries on user data: one change per key, whatever happened to it
  * in between. A key written by several entries of the batch is written once; a key created and
  * deleted within the batch is not written at all. Fewer operations, smaller LevelDB batch.
+ * The history (history.ts) keeps every change, in order, and the highest compaction point.
  */
+import { encodeHistoryRecord, historyKey } from './history.js';
 import { keyId, type ApplyWriter } from './kv-state.js';
 
 /** One record's net change: `value` undefined = delete. */
@@ -16,6 +18,24 @@ export interface RecordChange {
 export class WriteSet implements ApplyWriter {
   /** User data changes, by key identity. */
   readonly values = new Map<string, RecordChange>();
+  /** History records to write, in revision order: [history key, record]. */
+  readonly history: Array<readonly [Uint8Array, Uint8Array]> = [];
+  /** The new oldest available revision, when the batch compacted. */
+  compactedTo: number | undefined;
+  private revision = 0;
+  private position = 0;
+
+  recordChange(revision: number, key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined): void {
+    if (revision !== this.revision) {
+      this.revision = revision;
+      this.position = 0;
+    }
+    this.history.push([historyKey(revision, this.position++), encodeHistoryRecord(key, stored, prev)]);
+  }
+
+  compact(revision: number): void {
+    this.compactedTo = Math.max(this.compactedTo ?? 0, revision);
+  }
 
   putValue(key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void {
     put(this.values, key, stored, absentBefore);

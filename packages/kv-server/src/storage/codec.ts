@@ -92,6 +92,8 @@ export const META = {
   generation: 'generation',
   /** Old data generations still to be cleared. */
   garbage: 'garbage',
+  /** The oldest revision the history keeps (1: never compacted); written with the entries' effects. */
+  compacted: 'compacted',
   /**
    * The `--initial-cluster` this data directory was bootstrapped with (a membership record), so a
    * restart with a different one is noticed. Absent when the node joined an existing cluster.
@@ -101,7 +103,12 @@ export const META = {
   auth: 'auth',
 } as const;
 
-/** 2: stored values carry the key's version (stored-value.ts). 3: a generation holds a lease table (ls<N>), and the auth state (`META.auth`). */
+/**
+ * 2: stored values carry the key's version (stored-value.ts).
+ * 3: a generation holds a lease table (ls<N>) and the history of changes by revision (hs<N>,
+ *    state-machine/history.ts); the auth state (`META.auth`) and the compaction point
+ *    (`compacted`); snapshots carry all of them.
+ */
 export const FORMAT_VERSION = 3;
 
 export function encodeHardState(hs: HardState): Uint8Array {

@@ -22,7 +22,9 @@ export type StoreErrorCode =
   /** persist() got a Ready snapshot that no completed install matches. */
   | 'SNAPSHOT_NOT_STAGED'
   /** A backup is restored into a new data directory only, and this one holds a node's data. */
-  | 'NOT_EMPTY';
+  | 'NOT_EMPTY'
+  /** History was asked for below the compaction point (`StateStore.readHistory`). */
+  | 'COMPACTED';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

@@ -8,6 +8,7 @@
  *   kv<N>    user data of data generation N, key = user key, value = stored value (revisions)
  *   ss<N>    the client-session table of generation N, one record per client   (sessions.ts)
  *   ls<N>    the lease table of generation N: leases and the keys attached      (leases.ts)
+ *   hs<N>    the history of changes of generation N, key = revision ‖ position (history.ts)
  *
  * Both stores share one abstract-level database (LevelDB in the server, `memory-level` in the
  * simulator) and one `Disk`: every write is a batch of operations naming sublevels by name, so
@@ -72,9 +73,14 @@ export function leasesSublevelName(g: number): string {
   return `ls${g}`;
 }
 
-/** The sublevels one data generation is made of. */
+/** Sublevel name of the history of changes of generation `g`. */
+export function historySublevelName(g: number): string {
+  return `hs${g}`;
+}
+
+/** The sublevels of one data generation: user data, sessions, leases, history. */
 export function generationSublevelNames(g: number): string[] {
-  return [kvSublevelName(g), sessionsSublevelName(g), leasesSublevelName(g)];
+  return [kvSublevelName(g), sessionsSublevelName(g), leasesSublevelName(g), historySublevelName(g)];
 }
 
 /** One operation of a cross-sublevel batch. `sublevel` is a name; `meta` keys are strings, all others bytes. */

@@ -98,5 +98,5 @@ function withMembers(chunk: Uint8Array, meta: SnapshotMeta, members: readonly Me
   if (header[2] !== meta.index || header[3] !== meta.term) {
     throw new BackupError('BACKUP_CORRUPT', `the backup is damaged: its snapshot is of ${String(header[2])}/${String(header[3])}, its header says revision ${meta.index}/${meta.term}`);
   }
-  return pack([headerRecord(meta, members), ...(records as unknown[]).slice(1)]);
+  return pack([headerRecord(meta, members, header[7] as number), ...(records as unknown[]).slice(1)]);
 }

@@ -3,12 +3,13 @@
  * msgpack array of records, each chunk at most `chunkBytes` long (a single record larger than
  * that — a value near LIMITS.valueBytesMax with a small `chunkBytes` — travels alone in its chunk).
  *
- *   header  [0, SNAPSHOT_FORMAT, index, term, voters, learners, members]   first record of the first chunk
+ *   header  [0, SNAPSHOT_FORMAT, index, term, voters, learners, members, compacted]   first record of the first chunk
  *   kv      [1, key, storedValue]       the user data of the current generation, in key order
  *   session [2, key, sessionRecord]     the session table records, in key order
  *   auth    [5, authRecord]             exactly one, right after the header: the auth state (auth-state.ts)
  *   lease   [4, key, leaseRecord]       the lease table records (leases.ts), in key order
- *   trailer [3, recordCount]            last record of the last chunk: kv + session + lease records sent
+ *   history [6, historyKey, record]     the history from `compacted` (the oldest revision kept) on, in revision order
+ *   trailer [3, recordCount]            last record of the last chunk: kv + session + lease + history records sent
  *
  * Values are the stored bytes as they are (stored-value and session layouts), so sender and
  * receiver copy records without re-encoding them. `members` uses the membership tuple layout
@@ -18,7 +19,7 @@ import type { Member } from '@keel/protocol';
 import type { SnapshotMeta } from '@keel/raft';
 import { pack } from '../state-machine/msgpack.js';
 
-/** 2: stored values carry the key's version. 3: lease records and the auth record. */
+/** 2: stored values carry the key's version. 3: lease records, the auth record, the history and the compaction point. */
 export const SNAPSHOT_FORMAT = 3;
 export const RECORD_HEADER = 0;
 export const RECORD_KV = 1;
@@ -26,6 +27,7 @@ export const RECORD_SESSION = 2;
 export const RECORD_TRAILER = 3;
 export const RECORD_LEASE = 4;
 export const RECORD_AUTH = 5;
+export const RECORD_HISTORY = 6;
 
 /** Smallest `chunkBytes` accepted by `readSnapshot`. */
 export const SNAPSHOT_CHUNK_BYTES_MIN = 1024;
@@ -35,7 +37,7 @@ const RECORD_OVERHEAD_BYTES = 1 + 1 + 5 + 5;
 /** Upper bound of the array header of a chunk. */
 const CHUNK_OVERHEAD_BYTES = 5;
 
-export function headerRecord(meta: SnapshotMeta, members: readonly Member[]): unknown[] {
+export function headerRecord(meta: SnapshotMeta, members: readonly Member[], compacted: number): unknown[] {
   return [
     RECORD_HEADER,
     SNAPSHOT_FORMAT,
@@ -44,6 +46,7 @@ export function headerRecord(meta: SnapshotMeta, members: readonly Member[]): un
     meta.conf.voters,
     meta.conf.learners,
     members.map((m) => [m.id, m.role === 'voter' ? 0 : 1, m.peerAddress, m.clientAddress]),
+    compacted,
   ];
 }
 

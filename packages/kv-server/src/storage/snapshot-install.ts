@@ -10,10 +10,14 @@ import { SessionTableBuilder, type SessionTable } from '../state-machine/session
 import { StateMachineError } from '../state-machine/errors.js';
 import { unpack } from '../state-machine/msgpack.js';
 import { STORED_VALUE_HEADER_BYTES } from '../state-machine/stored-value.js';
+import { HISTORY_KEY_BYTES } from '../state-machine/history.js';
 import { isCount, toConf } from './codec.js';
 import { StoreError } from './errors.js';
-import { RECORD_AUTH, RECORD_HEADER, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
+import { RECORD_AUTH, RECORD_HEADER, RECORD_HISTORY, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, SNAPSHOT_FORMAT } from './snapshot-format.js';
 import { AuthState } from '../state-machine/auth-state.js';
+
+/** Records of one generation sublevel, in the order they arrived. */
+export type Rows = ReadonlyArray<readonly [Uint8Array, Uint8Array]>;
 
 /**
  * A snapshot being received. Call `write` for every chunk in order, then `complete()`; the
@@ -33,12 +37,11 @@ export interface SnapshotInstall {
   abort(): Promise<void>;
 }
 
-type Records = ReadonlyArray<readonly [Uint8Array, Uint8Array]>;
 
 /** What an installer needs from its store. */
 export interface InstallTarget {
   /** Write records into the side generation (one unsynced batch). */
-  writeSide(kv: Records, sessions: Records, leases: Records): Promise<void>;
+  writeSide(kv: Rows, sessions: Rows, leases: Rows, history: Rows): Promise<void>;
   /** Clear the side generation. */
   clearSide(): Promise<void>;
   stage(installer: SnapshotInstaller): void;
@@ -54,6 +57,7 @@ export class SnapshotInstaller implements SnapshotInstall {
   private records = 0;
   private readonly sessionBuilder = new SessionTableBuilder();
   private membersReceived: Member[] = [];
+  private compactedReceived = 1;
   private sessionTable: SessionTable | undefined;
   private readonly leaseRecords: Array<readonly [Uint8Array, Uint8Array]> = [];
   private leaseTable: LeaseTable | undefined;
@@ -71,6 +75,11 @@ export class SnapshotInstaller implements SnapshotInstall {
   /** Members with addresses carried by the snapshot (after `complete()`). */
   get members(): readonly Member[] {
     return this.membersReceived;
+  }
+
+  /** The oldest revision the snapshot's history keeps (after `complete()`). */
+  get compacted(): number {
+    return this.compactedReceived;
   }
 
   /** The session table carried by the snapshot (after `complete()`). */
@@ -107,6 +116,7 @@ export class SnapshotInstaller implements SnapshotInstall {
       const kv: Array<readonly [Uint8Array, Uint8Array]> = [];
       const sessions: Array<readonly [Uint8Array, Uint8Array]> = [];
       const leases: Array<readonly [Uint8Array, Uint8Array]> = [];
+      const history: Array<readonly [Uint8Array, Uint8Array]> = [];
       for (const record of this.decodeChunk(chunk)) {
         if (!Array.isArray(record) || record.length === 0) throw malformed('a record is not an array');
         const tag = record[0];
@@ -120,12 +130,15 @@ export class SnapshotInstaller implements SnapshotInstall {
           if (record.length !== 2 || !(record[1] instanceof Uint8Array) || this.authState !== undefined) throw malformed('an auth record is not [5, record] or is not the only one');
           this.authState = AuthState.decode(record[1]);
           this.authBytes = new Uint8Array(record[1]);
-        } else if (tag === RECORD_KV || tag === RECORD_SESSION || tag === RECORD_LEASE) {
+        } else if (tag === RECORD_KV || tag === RECORD_SESSION || tag === RECORD_LEASE || tag === RECORD_HISTORY) {
           const [, key, value] = record as [unknown, unknown, unknown];
           if (record.length !== 3 || !(key instanceof Uint8Array) || !(value instanceof Uint8Array)) throw malformed('a data record is not [tag, key, value]');
           if (tag === RECORD_KV) {
             if (key.byteLength === 0 || value.byteLength < STORED_VALUE_HEADER_BYTES) throw malformed('a key-value record is malformed');
             kv.push([key, value]);
+          } else if (tag === RECORD_HISTORY) {
+            if (key.byteLength !== HISTORY_KEY_BYTES) throw malformed('a history record is malformed');
+            history.push([key, value]);
           } else if (tag === RECORD_SESSION) {
             this.sessionBuilder.add(key, value);
             sessions.push([key, value]);
@@ -143,7 +156,7 @@ export class SnapshotInstaller implements SnapshotInstall {
           throw malformed(`unknown record tag ${String(tag)}`);
         }
       }
-      if (kv.length > 0 || sessions.length > 0 || leases.length > 0) await this.target.writeSide(kv, sessions, leases);
+      if (kv.length > 0 || sessions.length > 0 || leases.length > 0 || history.length > 0) await this.target.writeSide(kv, sessions, leases, history);
     } catch (err) {
       await this.discard();
       if (err instanceof StateMachineError) throw new StoreError('MALFORMED_SNAPSHOT', err.message, { cause: err });
@@ -163,9 +176,10 @@ export class SnapshotInstaller implements SnapshotInstall {
   }
 
   private readHeader(r: unknown[]): void {
-    if (r.length !== 7 || r[1] !== SNAPSHOT_FORMAT || !isCount(r[2]) || !isCount(r[3]) || !Array.isArray(r[6])) {
-      throw malformed('the header is not [0, format, index, term, voters, learners, members]');
+    if (r.length !== 8 || r[1] !== SNAPSHOT_FORMAT || !isCount(r[2]) || !isCount(r[3]) || !Array.isArray(r[6]) || !isCount(r[7]) || r[7] < 1) {
+      throw malformed('the header is not [0, format, index, term, voters, learners, members, compacted]');
     }
+    this.compactedReceived = r[7];
     let conf;
     try {
       conf = toConf(r[4], r[5], 'snapshot header');

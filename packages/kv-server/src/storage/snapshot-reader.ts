@@ -8,8 +8,9 @@ import type { SnapshotMeta } from '@keel/raft';
 import { pack } from '../state-machine/msgpack.js';
 import { META, decodeApplied, decodeCount, decodeMembership } from './codec.js';
 import { StoreError } from './errors.js';
-import { kvSublevelName, leasesSublevelName, sessionsSublevelName, type BytesSublevel, type Db, type MetaSublevel } from './layout.js';
-import { ChunkPacker, RECORD_AUTH, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
+import { revisionBound } from '../state-machine/history.js';
+import { historySublevelName, kvSublevelName, leasesSublevelName, sessionsSublevelName, type BytesSublevel, type Db, type MetaSublevel, type RangeOptions } from './layout.js';
+import { ChunkPacker, RECORD_AUTH, RECORD_HISTORY, RECORD_KV, RECORD_LEASE, RECORD_SESSION, RECORD_TRAILER, headerRecord } from './snapshot-format.js';
 
 /** Rows read per step: values may be up to LIMITS.valueBytesMax, so keep the read-ahead small. */
 const SNAPSHOT_READ_ROWS = 64;
@@ -41,20 +42,26 @@ export async function openSnapshotStream(
       await snapshot.close();
     })());
   try {
-    const [appliedB, membersB, generationB, authB] = await metaDb.getMany([META.applied, META.members, META.generation, META.auth], { snapshot });
-    if (appliedB === undefined || membersB === undefined || generationB === undefined || authB === undefined) {
+    const [appliedB, membersB, generationB, authB, compactedB] = await metaDb.getMany(
+      [META.applied, META.members, META.generation, META.auth, META.compacted],
+      { snapshot },
+    );
+    if (appliedB === undefined || membersB === undefined || generationB === undefined || authB === undefined || compactedB === undefined) {
       throw new StoreError('CORRUPTED', 'snapshot metadata missing');
     }
+    const compacted = decodeCount(compactedB, 'compaction revision');
     const applied = decodeApplied(appliedB);
     const membership = decodeMembership(membersB);
     const generation = decodeCount(generationB, 'generation');
     const auth = authB;
     const meta: SnapshotMeta = { index: applied.index, term: applied.term, conf: membership.conf };
-    const header = headerRecord(meta, membership.members);
-    const sources: Array<[BytesSublevel, number]> = [
-      [sublevelOf(kvSublevelName(generation)), RECORD_KV],
-      [sublevelOf(sessionsSublevelName(generation)), RECORD_SESSION],
-      [sublevelOf(leasesSublevelName(generation)), RECORD_LEASE],
+    const header = headerRecord(meta, membership.members, compacted);
+    // History below the compaction point may still be on disk (it is cleared after the fact): never sent.
+    const sources: Array<[BytesSublevel, number, RangeOptions]> = [
+      [sublevelOf(kvSublevelName(generation)), RECORD_KV, {}],
+      [sublevelOf(sessionsSublevelName(generation)), RECORD_SESSION, {}],
+      [sublevelOf(leasesSublevelName(generation)), RECORD_LEASE, {}],
+      [sublevelOf(historySublevelName(generation)), RECORD_HISTORY, { gte: revisionBound(compacted) }],
     ];
     const counts = { keys: 0, sessions: 0 };
     async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -63,8 +70,8 @@ export async function openSnapshotStream(
         let records = 0;
         packer.add(header, pack(header).byteLength);
         packer.add([RECORD_AUTH, auth], auth.byteLength);
-        for (const [sublevel, tag] of sources) {
-          const it = (iterator = sublevel.iterator({ snapshot }));
+        for (const [sublevel, tag, range] of sources) {
+          const it = (iterator = sublevel.iterator({ ...range, snapshot }));
           try {
             for (;;) {
               const rows = await it.nextv(SNAPSHOT_READ_ROWS);

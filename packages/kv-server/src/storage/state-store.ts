@@ -1,7 +1,8 @@
 /**
  * The state store: what applying the log produced — user data, the client-session table, the
- * applied index and the membership with addresses — plus snapshots of it (streamed to lagging
- * followers, received into a side area and swapped in).
+ * history of changes by revision (state-machine/history.ts), the applied index and the membership
+ * with addresses — plus snapshots of it (streamed to lagging followers, received into a side area
+ * and swapped in). Whoever serves watches follows the history through `setHistoryListener`.
  *
  * Writes (each ONE batch, through the shared `StoreDb`):
  *  - `apply`: the effects of committed entries on user data and sessions, the applied index and
@@ -11,8 +12,9 @@
  *  - `swapIn`: a completed snapshot install becomes the live data generation, in the log store's
  *    batch that moves the log base (see `LogStore.persist`).
  *
- * Invariants: user data, sessions, applied index and membership always change together (one
- * batch); exactly one data generation is live; a side generation (live + 1) only ever holds an
+ * Invariants: user data, sessions, history, compaction point, applied index and membership always
+ * change together (one batch); history below the compaction point is garbage (cleared after the
+ * batch that moved the point, and at open) and never read; exactly one data generation is live; a side generation (live + 1) only ever holds an
  * install in progress, and is cleared at open and before each install.
  *
  * Concurrency: mutating calls run one at a time in call order; reads (`get`, `scan`, `digest`,
@@ -23,8 +25,10 @@ import type { ConfState, Entry, Logger, SnapshotMeta } from '@keel/raft';
 import { AuthState } from '../state-machine/auth-state.js';
 import { StateMachineError } from '../state-machine/errors.js';
 import { LeaseTable } from '../state-machine/leases.js';
+import { decodeHistoryRecord, revisionBound, revisionOfHistoryKey, type HistoryEvent } from '../state-machine/history.js';
 import { SessionTable } from '../state-machine/sessions.js';
 import { StateMachine, type ApplyResult } from '../state-machine/state-machine.js';
+import { prefixUpperBound } from '../state-machine/key-bounds.js';
 import { decodeStoredValue } from '../state-machine/stored-value.js';
 import { WriteSet } from '../state-machine/write-set.js';
 import {
@@ -43,6 +47,7 @@ import { StoreError } from './errors.js';
 import {
   META_SUBLEVEL,
   generationSublevelNames,
+  historySublevelName,
   kvSublevelName,
   leasesSublevelName,
   sessionsSublevelName,
@@ -67,6 +72,26 @@ export interface ScanRange {
 
 export type { ApplyResult, SnapshotInstall, SnapshotStream };
 
+/**
+ * Follows the history as it grows (the watch hub). Called synchronously once the batch is written
+ * and the applied index moved, so a reader that sees `appliedIndex()` at N finds every record up
+ * to N in the store.
+ */
+export interface HistoryListener {
+  /** Entries up to `applied` applied, making these history rows (in revision order; decode with `decodeHistoryRecord`). */
+  applied(rows: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, applied: number): void;
+  /** A snapshot replaced the state: the history jumped to `applied` (read what was missed from the store). */
+  replaced(applied: number): void;
+}
+
+/** A stretch of history read from the store. */
+export interface HistoryRead {
+  /** Changes in revision order; whole revisions only. */
+  readonly events: HistoryEvent[];
+  /** Every change up to this revision was read (the next read starts after it). */
+  readonly through: number;
+}
+
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 /** Allowance per scanned entry for its revisions and msgpack framing (counted in `LIMITS.scanResponseBytesMax`). */
 const SCAN_ROW_OVERHEAD_BYTES = 64;
@@ -84,6 +109,7 @@ export class StateStore {
   private readonly queue = new SerialQueue();
   private readonly background = new Set<Promise<void>>();
   private install: SnapshotInstaller | undefined;
+  private listener: HistoryListener | undefined;
 
   private constructor(
     private readonly sdb: StoreDb,
@@ -102,6 +128,7 @@ export class StateStore {
       { type: 'put', sublevel: META_SUBLEVEL, key: META.generation, value: encodeCount(1) },
       { type: 'put', sublevel: META_SUBLEVEL, key: META.garbage, value: encodeCounts([]) },
       { type: 'put', sublevel: META_SUBLEVEL, key: META.auth, value: AuthState.empty().encode() },
+      { type: 'put', sublevel: META_SUBLEVEL, key: META.compacted, value: encodeCount(1) },
     ];
   }
 
@@ -111,7 +138,7 @@ export class StateStore {
    * install) are cleared. Throws `StoreError('CORRUPTED')` on damaged data.
    */
   static async open(sdb: StoreDb, logger?: Logger): Promise<StateStore> {
-    const keys = [META.applied, META.members, META.generation, META.garbage, META.auth];
+    const keys = [META.applied, META.members, META.generation, META.garbage, META.auth, META.compacted];
     const values = await sdb.meta.getMany(keys);
     const need = (i: number): Bytes => {
       const v = values[i];
@@ -122,9 +149,11 @@ export class StateStore {
     const membership = decodeMembership(need(1));
     const generation = decodeCount(need(2), 'generation');
     const garbage = decodeCounts(need(3), 'garbage generations');
+    const compacted = decodeCount(need(5), 'compaction revision');
     for (const g of [...garbage, generation + 1]) {
       for (const name of generationSublevelNames(g)) await sdb.clear(name);
     }
+    await sdb.clear(historySublevelName(generation), { lt: revisionBound(compacted) });
     if (garbage.length > 0) await sdb.write([garbageOp([])], true);
     let sessions: SessionTable;
     let leases: LeaseTable;
@@ -137,7 +166,7 @@ export class StateStore {
       if (err instanceof StateMachineError) throw new StoreError('CORRUPTED', err.message, { cause: err });
       throw err;
     }
-    const sm = new StateMachine(sessions, leases, auth, membership.members, membership.conf, logger);
+    const sm = new StateMachine(sessions, leases, auth, membership.members, membership.conf, compacted, logger);
     return new StateStore(sdb, generation, [], applied, sm, logger);
   }
 
@@ -168,6 +197,16 @@ export class StateStore {
   /** Users, roles and whether auth is enabled, as of the applied index (read it anew each time: a snapshot install replaces it). */
   auth(): AuthState {
     return this.sm.auth;
+  }
+
+  /** The oldest revision the history keeps, as of the applied index. */
+  compactRevision(): number {
+    return this.sm.compactRevision();
+  }
+
+  /** The one listener that follows the history (replaces any before it). */
+  setHistoryListener(listener: HistoryListener | undefined): void {
+    this.listener = listener;
   }
 
   /** Number of client sessions remembered. */
@@ -217,6 +256,10 @@ export class StateStore {
       for (const [key, value] of outcome.leaseChanges) {
         ops.push(value === undefined ? { type: 'del', sublevel: lsName, key } : { type: 'put', sublevel: lsName, key, value });
       }
+      const hsName = historySublevelName(this.generation);
+      for (const [key, value] of changes.history) ops.push({ type: 'put', sublevel: hsName, key, value });
+      const compactedTo = changes.compactedTo;
+      if (compactedTo !== undefined) ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.compacted, value: encodeCount(compactedTo) });
       const last = entries[entries.length - 1]!;
       const applied = { index: last.index, term: last.term };
       ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.applied, value: encodeApplied(applied) });
@@ -227,6 +270,8 @@ export class StateStore {
       computed?.(outcome.results);
       await this.sdb.write(ops, false);
       this.applied = applied;
+      this.listener?.applied(changes.history, applied.index);
+      if (compactedTo !== undefined) this.inBackground(this.sdb.clear(hsName, { lt: revisionBound(compactedTo) }));
       return outcome.results;
     });
   }
@@ -289,6 +334,47 @@ export class StateStore {
     return { kvs, more };
   }
 
+  /**
+   * History from revision `from` (>= the compaction point, else `StoreError('COMPACTED')`) up to
+   * `through` (at most the applied index), whole revisions only, stopping after about `maxBytes`
+   * of keys and values (at least one revision). A compaction that passes `from` while the read
+   * runs also fails it with COMPACTED, so what is returned never has a gap.
+   */
+  async readHistory(from: number, through: number, maxBytes: number): Promise<HistoryRead> {
+    this.sdb.usable();
+    const compactedBefore = this.compactRevision();
+    if (from < compactedBefore) throw new StoreError('COMPACTED', `revision ${from} is compacted; the oldest available is ${compactedBefore}`);
+    if (through > this.applied.index) throw new TypeError(`readHistory: through ${through} is beyond the applied index ${this.applied.index}`);
+    const events: HistoryEvent[] = [];
+    let bytes = 0;
+    let last = from - 1;
+    if (from <= through) {
+      const it = this.sdb.sublevel(historySublevelName(this.generation)).iterator({ gte: revisionBound(from), lt: revisionBound(through + 1) });
+      try {
+        pages: for (;;) {
+          const rows = await it.nextv(SCAN_READ_ROWS);
+          if (rows.length === 0) {
+            last = through;
+            break;
+          }
+          for (const [k, v] of rows) {
+            const revision = revisionOfHistoryKey(k);
+            if (revision !== last && bytes >= maxBytes) break pages; // stop between revisions
+            const event = decodeHistoryRecord(k, v);
+            events.push(event);
+            bytes += k.byteLength + v.byteLength;
+            last = revision;
+          }
+        }
+      } finally {
+        await it.close();
+      }
+    }
+    const compactedAfter = this.compactRevision();
+    if (from < compactedAfter) throw new StoreError('COMPACTED', `revision ${from} is compacted; the oldest available is ${compactedAfter}`);
+    return { events, through: Math.max(last, from - 1) };
+  }
+
   /** A digest of the user data and the applied index it is as of, read from one database snapshot (`state-digest.ts`). */
   async digest(): Promise<StateDigest> {
     this.sdb.usable();
@@ -330,11 +416,12 @@ export class StateStore {
       if (this.install !== undefined) await this.install.abort();
       const side = this.generation + 1;
       const target: InstallTarget = {
-        writeSide: (kv, sessions, leases) => {
+        writeSide: (kv, sessions, leases, history) => {
           const ops: BatchOp[] = [];
           for (const [key, value] of kv) ops.push({ type: 'put', sublevel: kvSublevelName(side), key, value });
           for (const [key, value] of sessions) ops.push({ type: 'put', sublevel: sessionsSublevelName(side), key, value });
           for (const [key, value] of leases) ops.push({ type: 'put', sublevel: leasesSublevelName(side), key, value });
+          for (const [key, value] of history) ops.push({ type: 'put', sublevel: historySublevelName(side), key, value });
           return this.sdb.write(ops, false);
         },
         clearSide: async () => {
@@ -379,14 +466,16 @@ export class StateStore {
         { type: 'put', sublevel: META_SUBLEVEL, key: META.applied, value: encodeApplied({ index: s.index, term: s.term }) },
         { type: 'put', sublevel: META_SUBLEVEL, key: META.members, value: encodeMembership({ conf: s.conf, members }) },
         { type: 'put', sublevel: META_SUBLEVEL, key: META.auth, value: install.auth.record },
+        { type: 'put', sublevel: META_SUBLEVEL, key: META.compacted, value: encodeCount(install.compacted) },
       ]);
       this.generation = install.generation;
       this.garbage = garbage;
       this.applied = { index: s.index, term: s.term };
-      this.sm = new StateMachine(install.sessions, install.leases, install.auth.state, members, s.conf, this.logger);
+      this.sm = new StateMachine(install.sessions, install.leases, install.auth.state, members, s.conf, install.compacted, this.logger);
       this.install = undefined;
       install.markConsumed();
       this.logger?.log('info', 'snapshot.swapped', { index: s.index, term: s.term, generation: this.generation });
+      this.listener?.replaced(s.index);
       this.inBackground(this.collectGarbage(oldGeneration));
     });
   }
@@ -451,16 +540,4 @@ function toKeyValue(key: Uint8Array, stored: Uint8Array): KeyValue {
     modRevision: v.modRevision,
     version: v.version,
   };
-}
-
-/** The smallest key greater than every key starting with `prefix`, or undefined (all 0xff). */
-function prefixUpperBound(prefix: Uint8Array): Uint8Array | undefined {
-  let end = prefix.byteLength;
-  while (end > 0 && prefix[end - 1] === 0xff) end--;
-  if (end === 0) return undefined;
-  // A copy, never a view: Buffer#slice (unlike Uint8Array#slice) would share memory and the
-  // increment below would corrupt the caller's prefix.
-  const out = new Uint8Array(prefix.subarray(0, end));
-  out[end - 1]! += 1;
-  return out;
 }

@@ -69,6 +69,11 @@ export class SimServerNode implements SimNodeView {
     return this.core !== undefined;
   }
 
+  /** The state store of the running incarnation. */
+  get state(): NodeStores['state'] | undefined {
+    return this.stores?.state;
+  }
+
   /** The log store of the running incarnation (its view is what is durable or being made so). */
   get log(): NodeStores['log'] | undefined {
     return this.stores?.log;

@@ -82,6 +82,10 @@ const SIM_TICK_MS = 50;
 export interface ServerSimCounters extends SimCounters, ClientCounters {
   /** History operations checked for linearizability (over all keys). */
   historyOpsChecked: number;
+  /** Changes of the change history (what watches replay) compared across nodes at the end. */
+  changesChecked: number;
+  /** History compactions committed (the leaders' automatic ones). */
+  compactions: number;
   /** Keys whose history search gave up (too many concurrent unknown outcomes): not counted as checked. */
   historyUnknown: number;
   serializableReadsChecked: number;
@@ -120,6 +124,8 @@ export function emptyServerCounters(): ServerSimCounters {
     rangeDeletes: 0,
     txns: 0,
     historyOpsChecked: 0,
+    changesChecked: 0,
+    compactions: 0,
     historyUnknown: 0,
     serializableReadsChecked: 0,
     writesApplied: 0,
@@ -244,6 +250,9 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
         electionTicks: s.electionTick,
         snapshotEntries: s.snapshotEvery > 0 ? s.snapshotEvery : 1_000_000,
         snapshotCatchUpEntries: Math.floor((s.snapshotEvery > 0 ? s.snapshotEvery : 0) / 2),
+        // Small, so that compactions (and snapshots that carry compacted history) happen in every run.
+        historyRetention: 40,
+        historyCheckTicks: 10,
         requestTimeoutTicks: 4 * s.electionTick,
         sweepTicks: 2,
         pendingProposalsMax: 1000,
@@ -298,6 +307,7 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     }
     this.clients.finish();
     if (this.checker.ok) this.checkHistories();
+    if (this.checker.ok) await this.checkChangeHistories();
     for (const v of this.checker.violations) this.trace.note(v.time, `VIOLATION ${v.kind}: ${v.message}`);
     this.counters.violations = this.checker.violations.length;
     return {
@@ -646,6 +656,10 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
       return; // liveness probes and the like are commands too; anything else is not a client write
     }
     if (isAuthCommand(command)) return; // an auth change: no write session
+    if (command.op === 'compact') {
+      this.counters.compactions++; // not a session write
+      return;
+    }
     this.leaseTiming(e, command);
     if (command.op === 'leaseExpire') return; // the leader's, not a client write
     this.firstApplied.set(e.index, { clientId: command.session.clientId, seq: command.session.seq });
@@ -818,6 +832,29 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
     if (after.lastIndex !== status.lastIndex + 1) return undefined;
     const data = encodeCommand(command);
     return { index: after.lastIndex, key: entryKey({ type: 'normal', index: after.lastIndex, term: after.term, data }) };
+  }
+
+  /**
+   * Every running node holds the same history of changes (what watches replay) over the
+   * revisions they all still keep: compactions go through the log, snapshots carry the history.
+   */
+  private async checkChangeHistories(): Promise<void> {
+    const states = [...this.nodes.values()].flatMap((n) => (n.state === undefined ? [] : [[n.id, n.state] as const]));
+    if (states.length < 2) return;
+    const from = Math.max(...states.map(([, s]) => s.compactRevision()));
+    const through = Math.min(...states.map(([, s]) => s.appliedIndex()));
+    if (from > through) return;
+    const shown = await Promise.all(
+      states.map(async ([id, s]) => {
+        const read = await s.readHistory(from, through, Number.MAX_SAFE_INTEGER);
+        this.counters.changesChecked += read.events.length;
+        return [id, JSON.stringify(read.events.map((e) => [e.revision, e.type, Buffer.from(e.kv.key).toString('hex'), Buffer.from(e.kv.value).toString('hex'), e.prevKv?.modRevision ?? 0]))] as const;
+      }),
+    );
+    const [firstId, first] = shown[0]!;
+    for (const [id, history] of shown.slice(1)) {
+      if (history !== first) this.checker.report('stateMachineSafety', `nodes ${firstId} and ${id} hold different change histories over revisions ${from}..${through}`);
+    }
   }
 
   private checkHistories(): void {
