@@ -1,6 +1,6 @@
 /**
- * Short Jepsen-style runs on real 3-node clusters, one per nemesis family (partitions and pauses
- * twice), the four workloads across them: each must come out valid (every checker). And the
+ * Short Jepsen-style runs on real 3-node clusters, one per nemesis family (partitions, kills and
+ * pauses twice), the five workloads across them: each must come out valid (every checker). And the
  * negative control: serializable reads under isolate-leader must be caught (invalid) while the
  * same seed with linearizable reads is valid — the checkers have teeth on real processes too.
  *
@@ -49,10 +49,11 @@ async function expectRun(options: Partial<RunOptions> & Pick<RunOptions, 'worklo
   expect(outcome.results.timeline.length).toBeGreaterThan(0);
 }
 
-const families: Array<[string, 'register' | 'set' | 'bank' | 'lock', NemesisName]> = [
+const families: Array<[string, 'register' | 'set' | 'bank' | 'lock' | 'watch', NemesisName]> = [
   ['partitions', 'register', 'majority-split'],
   ['partitions', 'bank', 'isolate-leader'],
   ['kills', 'set', 'kill-majority'],
+  ['kills', 'watch', 'kill-leader'],
   ['pauses', 'register', 'pause-leader'],
   ['pauses', 'lock', 'pause-leader'],
   ['membership', 'set', 'membership'],

@@ -7,6 +7,7 @@ import { SET_PREFIX, SetWorkload } from '../src/workload/set.js';
 import { BANK_PREFIX, BankWorkload, decodeAccount, encodeAccount } from '../src/workload/bank.js';
 import type { TransferValue } from '../src/history/op.js';
 import { FENCE, LOCK_NAME, LockWorkload, RESOURCE, WRITES_PER_HOLD, fenceText } from '../src/workload/lock.js';
+import { CHANGE_PREFIXES, PREFIXES, REPLAY_MAX, WATCHERS, WATCH_PREFIX, WatchWorkload } from '../src/workload/watch.js';
 
 function draw(w: RegisterWorkload, seed: number, n: number): Invocation[] {
   const rng = new Rng(seed);
@@ -144,5 +145,33 @@ describe('LockWorkload (the generator)', () => {
     const d = w.next(rng, 'client', 2);
     w.observe(d, { type: 'info', value: d.value, error: { code: 'TIMEOUT', message: 't' } }, 2);
     expect(w.next(rng, 'client', 2).f).toBe('acquire');
+  });
+});
+
+describe('WatchWorkload (the generator)', () => {
+  it('changes: puts of values unique across the run and deletes, under the change prefixes', () => {
+    const w = new WatchWorkload();
+    const rng = new Rng(3);
+    const calls = Array.from({ length: 400 }, (_, i) => w.next(rng, i % 4 === 0 ? 'probe' : 'client'));
+    expect(new Set(calls.map((c) => c.f))).toEqual(new Set(['change']));
+    expect(calls.every((c) => CHANGE_PREFIXES.some((p) => c.key.startsWith(p)))).toBe(true);
+    const puts = calls.filter((c) => c.value !== null).map((c) => c.value);
+    expect(new Set(puts).size).toBe(puts.length);
+    expect(calls.length - puts.length).toBeGreaterThan(50); // about one in four deletes
+  });
+
+  it('watchers: the first watches watch/ from revision 1; later ones start from the newest acknowledged revision or up to REPLAY_MAX before it', () => {
+    const w = new WatchWorkload();
+    const rng = new Rng(4);
+    expect(w.background.count).toBe(WATCHERS);
+    expect(w.background.next(rng, 0)).toEqual({ f: 'watch', key: WATCH_PREFIX, value: 1 });
+    w.observe({ f: 'change', key: 'watch/a/0', value: 1 }, { type: 'ok', value: 1, revision: 500 });
+    w.observe({ f: 'change', key: 'watch/a/0', value: null }, { type: 'ok', value: null }); // a delete that found nothing
+    const starts = Array.from({ length: 50 }, (_, i) => w.background.next(rng, 1 + i));
+    expect(starts.every((c) => c.f === 'watch' && (PREFIXES as readonly string[]).includes(c.key))).toBe(true);
+    const froms = starts.map((c) => c.value as number);
+    expect(froms.every((f) => f > 501 - REPLAY_MAX && f <= 501)).toBe(true);
+    expect(froms).toContain(501);
+    expect(froms.some((f) => f < 501)).toBe(true);
   });
 });

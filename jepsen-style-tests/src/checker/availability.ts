@@ -11,7 +11,7 @@ import type { Verdict } from './verdict.js';
  * Safety (decides the verdict): a node on the minority side of a partition must not answer. An
  * operation sent to a node listed in an interval's `minority`, invoked at or after the interval's
  * start and completed at or before its end, must not be acknowledged if it is a write (write,
- * cas, delete, add, init, transfer, acquire, release, fenced-write) or — with linearizable reads —
+ * cas, delete, add, init, transfer, acquire, release, fenced-write, change) or — with linearizable reads —
  * a read. A cas, init, transfer or fenced-write that came back `fail` without an `error` is an
  * answer too (the store said "the compare did not hold"), so it counts as well.
  *

@@ -6,7 +6,7 @@ import { NEMESES, isNemesisName } from '../nemesis/names.js';
 import { NETS, type NetKind } from '../runner/network.js';
 import { CLIENTS_MAX, RUN_DEFAULTS, NODES_MAX, NODES_MIN, WORKLOADS, type RunOptions, type WorkloadName } from '../runner/options.js';
 
-export const USAGE = `Usage: pnpm jepsen [--workload register|set|bank|lock] --nemesis <name> --time <s> [--seed <n>] [options]
+export const USAGE = `Usage: pnpm jepsen [--workload register|set|bank|lock|watch] --nemesis <name> --time <s> [--seed <n>] [options]
 
 Run a Jepsen-style test against a real Keel cluster: logical clients run the workload while the
 nemesis injects faults on a schedule drawn from the seed; then the cluster is healed and the
@@ -19,6 +19,8 @@ Options:
                         (transfers as txns, snapshot reads: totals, negative balances, each
                         transfer applied as its outcome says) or lock (holders write under
                         their fencing tokens: tokens increase, no two holders' writes interleave)
+                        or watch (puts and deletes under watch/, watchers from chosen revisions:
+                        each delivers exactly the committed changes of its prefix, in order)
   --nemesis <name>      ${NEMESES.join(', ')}
   --time <s>            how long the workload runs, in seconds
   --seed <n>            drives the fault schedule and the operations (default: random, printed)
@@ -37,6 +39,7 @@ Examples:
   pnpm jepsen --workload register --nemesis isolate-leader --time 30 --seed 1
   pnpm jepsen --workload set --nemesis kill-majority --time 60 --seed 7 --nodes 5
   pnpm jepsen --workload bank --nemesis mixed --time 150 --seed 3
+  pnpm jepsen --workload watch --nemesis kill-leader --time 60 --seed 4
   pnpm jepsen --nemesis mixed --time 600          # a long soak: register workload, a random seed
 `;
 

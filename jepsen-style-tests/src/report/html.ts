@@ -97,6 +97,10 @@ export function renderReport(input: ReportInput): string {
     const l = c.lock;
     rows.push(['lock', l.verdict, l.reason ?? `${plural(l.acquires.ok, 'acquire')} ok, ${plural(l.writes.ok, 'fenced write')} accepted; ${plural(l.overlappingHolds, 'overlapping hold')}`]);
   }
+  if (c.watch) {
+    const w = c.watch;
+    rows.push(['watch', w.verdict, w.reason ?? `${plural(w.changes.ok, 'change')} ok; ${plural(w.watchers.length, 'watcher')}, ${plural(w.watchers.reduce((x, y) => x + y.delivered, 0), 'event')} delivered; ${plural(Object.values(w.counts).reduce((x, y) => x + y, 0), 'violation')}`]);
+  }
   if (c.convergence) rows.push(['convergence', c.convergence.verdict, c.convergence.summary]);
   if (c.availability) rows.push(['availability', c.availability.verdict, `${plural(c.availability.violations.length, 'minority acknowledgement')}; ${plural(c.availability.notes.length, 'liveness note')}`]);
   parts.push(`<h2>Verdicts</h2><table><tr><th>checker</th><th>verdict</th><th>summary</th></tr>${rows.map(([name, v, s]) => `<tr><td>${esc(name)}</td><td>${badge(v)}</td><td>${esc(s)}</td></tr>`).join('')}</table>`);
@@ -185,6 +189,27 @@ export function renderReport(input: ReportInput): string {
     );
     const bad = [...l.locks, ...l.resources].flatMap((r) => r.violations);
     if (bad.length > 0) parts.push(`<pre class="explain">${esc(bad.slice(0, 50).map((v) => `${v.kind}: ${v.text}`).join('\n'))}</pre>`);
+  }
+
+  // Watch details.
+  if (c.watch) {
+    const w = c.watch;
+    parts.push(`<h2>Watch ${badge(w.verdict)}</h2>`);
+    if (w.reason) parts.push(`<p>${esc(w.reason)}</p>`);
+    parts.push(
+      `<table><tr><th>changes</th><td>${w.changes.ok.toLocaleString('en-US')} ok, ${w.changes.fail.toLocaleString('en-US')} fail, ${w.changes.info.toLocaleString('en-US')} info; ${w.recovered} indeterminate put(s) delivered by a watcher</td></tr></table>`,
+    );
+    if (w.watchers.length > 0) {
+      parts.push(
+        `<table><tr><th>process</th><th>prefix</th><th>from</th><th>ended</th><th>events</th><th>last revision</th><th>verdict</th></tr>` +
+          w.watchers.map((x) => `<tr><td>${x.process}</td><td><code>${esc(x.prefix)}</code></td>${n(x.from)}<td>${x.outcome}</td>${n(x.delivered)}<td>${x.last ?? '-'}</td><td>${badge(x.verdict)}</td></tr>`).join('') +
+          '</table>',
+      );
+    }
+    if (w.violations.length > 0) {
+      const kinds = Object.entries(w.counts).map(([k, v]) => `${v} ${k}`).join(', ');
+      parts.push(`<p>Violations: ${esc(kinds)}.</p><pre class="explain">${esc(w.violations.slice(0, 50).map((v) => `${v.kind}: ${v.text}`).join('\n'))}</pre>`);
+    }
   }
 
   // Convergence.

@@ -1,5 +1,6 @@
 import { checkBank, type BankResult } from '../checker/bank.js';
 import { checkLock, type LockResult } from '../checker/lock.js';
+import { checkWatch, type WatchResult } from '../checker/watch.js';
 import { checkAvailability, type AvailabilityResult, type OutcomeCounts } from '../checker/availability.js';
 import { checkConvergence, type ConvergenceResult, type NodeReport } from '../checker/convergence.js';
 import { checkLinearizable, type LinearizabilityOptions, type LinearizabilityResult } from '../checker/linearizable.js';
@@ -15,7 +16,7 @@ import { validateHistory, type HistoryProblem } from '../history/validate.js';
 export interface RunMeta {
   /** The run directory's name under `store/`. */
   readonly id: string;
-  readonly workload: 'register' | 'set' | 'bank' | 'lock';
+  readonly workload: 'register' | 'set' | 'bank' | 'lock' | 'watch';
   readonly nemesis: string;
   readonly seed?: number;
   readonly nodes?: number;
@@ -53,6 +54,8 @@ export interface RunResults {
     readonly bank?: BankResult;
     /** Lock workload. */
     readonly lock?: LockResult;
+    /** Watch workload. */
+    readonly watch?: WatchResult;
     /** When the runner obtained the nodes' final states. */
     readonly convergence?: ConvergenceResult;
     readonly availability?: AvailabilityResult;
@@ -102,9 +105,10 @@ export function checkRun(input: CheckRunInput): RunResults {
     ...(meta.workload === 'set' ? { set: checkSet(history) } : {}),
     ...(meta.workload === 'bank' ? { bank: checkBank(history, { linearizableReads, origin: start }) } : {}),
     ...(meta.workload === 'lock' ? { lock: checkLock(history, { origin: start }) } : {}),
+    ...(meta.workload === 'watch' ? { watch: checkWatch(history) } : {}),
     ...(input.finalStates === undefined ? {} : { convergence: checkConvergence(input.finalStates) }),
     availability: checkAvailability(history, timeline, { linearizableReads, origin: start }),
   };
-  const verdicts = [checkers.linearizable, checkers.set, checkers.bank, checkers.lock, checkers.convergence, checkers.availability].flatMap((c) => (c === undefined ? [] : [c.verdict]));
+  const verdicts = [checkers.linearizable, checkers.set, checkers.bank, checkers.lock, checkers.watch, checkers.convergence, checkers.availability].flatMap((c) => (c === undefined ? [] : [c.verdict]));
   return { ...base, verdict: combineVerdicts(verdicts), checkers, counts: countOutcomes(history) };
 }

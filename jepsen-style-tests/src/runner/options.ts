@@ -4,7 +4,7 @@ import type { CutMode } from '@keel/test-support';
 import type { NemesisName } from '../nemesis/names.js';
 import type { NetKind } from './network.js';
 
-export const WORKLOADS = ['register', 'set', 'bank', 'lock'] as const;
+export const WORKLOADS = ['register', 'set', 'bank', 'lock', 'watch'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface RunOptions {

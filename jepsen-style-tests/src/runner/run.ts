@@ -8,7 +8,8 @@
  *    recording every operation into `history.jsonl` as it happens;
  * 4. stop: the fault in force heals, the clients finish their last operation; then leave the
  *    cluster whole (links healed, every member running), wait for a leader and a quiet moment;
- * 5. run the workload's final operations (the set's and the bank's final read) and ask every member for its
+ * 5. run the workload's final operations (the set's and the bank's final read), end its background
+ *    operations (the watch workload's last changes, then its watches) and ask every member for its
  *    applied index and digest;
  * 6. stop every process (by PID), check the history, write results.json and report.html.
  *
@@ -32,6 +33,7 @@ import { BankWorkload } from '../workload/bank.js';
 import { LockWorkload } from '../workload/lock.js';
 import { RegisterWorkload } from '../workload/register.js';
 import { SetWorkload } from '../workload/set.js';
+import { WatchWorkload } from '../workload/watch.js';
 import { Workers } from '../workload/workers.js';
 import type { Workload } from '../workload/workload.js';
 import { finalStates } from './final-states.js';
@@ -76,6 +78,8 @@ function workloadFor(name: RunOptions['workload']): Workload {
       return new BankWorkload();
     case 'lock':
       return new LockWorkload();
+    case 'watch':
+      return new WatchWorkload();
   }
 }
 
@@ -151,6 +155,7 @@ export async function runJepsen(options: RunOptions, io: RunIo): Promise<RunOutc
       probes: options.nodes,
       consistency: options.readMode,
       stopper,
+      timeMs,
     }));
     const n = new Nemesis(cluster, schedule, stopper, {
       now: () => r.now(),

@@ -47,6 +47,19 @@ export function summarize(results: RunResults, reportPath: string, error?: strin
     row('lock', l.verdict, text);
     for (const v of bad.slice(0, 3)) lines.push(`      ${v.kind}: ${v.text}`);
   }
+  if (c.watch !== undefined) {
+    const w = c.watch;
+    const ended = { ok: 0, fail: 0, info: 0 };
+    for (const r of w.watchers) ended[r.outcome]++;
+    const kinds = Object.entries(w.counts).map(([k, n]) => `${n} ${k}`);
+    const text =
+      w.reason ??
+      `changes ${w.changes.ok} ok, ${w.changes.fail} fail, ${w.changes.info} info (${w.recovered} indeterminate delivered); ` +
+        `${w.watchers.length} watchers (${ended.ok} ok, ${ended.fail} fail, ${ended.info} info), ${w.watchers.reduce((n, r) => n + r.delivered, 0)} events delivered` +
+        (kinds.length > 0 ? `; violations: ${kinds.join(', ')}` : '');
+    row('watch', w.verdict, text);
+    for (const v of w.violations.slice(0, 3)) lines.push(`      ${v.kind}: ${v.text}`);
+  }
   if (c.convergence !== undefined) row('convergence', c.convergence.verdict, c.convergence.summary);
   else row('convergence', '-', 'not checked: the run did not get the nodes’ final states');
   if (c.availability !== undefined) {

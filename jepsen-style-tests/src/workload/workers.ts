@@ -4,13 +4,14 @@
  * (`followRedirects: false`) and recording its `node` in the history, so the availability checker
  * can see what a node cut off from the majority answered. Each loop draws its operations from its
  * own seeded stream, runs them one at a time, and continues under a new process id after an
- * `info`, as Jepsen does.
+ * `info`, as Jepsen does. A workload's background operations (watches) run beside the loops, each
+ * with its own unpinned client, until the workload ends them after the final operations.
  */
 import { KeelClient, type Consistency } from '@keel/client';
 import type { Cluster, ClusterNode } from '@keel/test-support';
 import type { Stopper } from '../stopper.js';
 import { Rng } from '../rng.js';
-import type { Invocation, Recorder } from './recorder.js';
+import type { Completion, Invocation, Recorder } from './recorder.js';
 import type { Role, Workload } from './workload.js';
 
 /** Deadline of one operation, in ms: long enough to ride out an election, short enough to keep going. */
@@ -34,12 +35,16 @@ export interface WorkersOptions {
   readonly probes: number;
   readonly consistency: Consistency;
   readonly stopper: Stopper;
+  /** How long the clients run, in ms: background operations start in its first half. */
+  readonly timeMs: number;
 }
 
 export class Workers {
   private epoch = 0;
   private readonly pinned = new Map<number, KeelClient>();
   private readonly open = new Set<KeelClient>();
+  /** Background operations started (each resolves once recorded). */
+  private readonly background: Promise<void>[] = [];
 
   constructor(private readonly o: WorkersOptions) {}
 
@@ -48,6 +53,7 @@ export class Workers {
     const loops: Promise<void>[] = [];
     for (let i = 0; i < this.o.clients; i++) loops.push(this.loop('client', Rng.derive(this.o.seed, `client ${i}`), this.unpinned()));
     for (let i = 0; i < this.o.probes; i++) loops.push(this.loop('probe', Rng.derive(this.o.seed, `probe ${i}`), () => this.probe(i)));
+    for (let i = 0; i < (this.o.workload.background?.count ?? 0); i++) this.background.push(this.startBackground(i, Rng.derive(this.o.seed, `background ${i}`)));
     await Promise.all(loops);
   }
 
@@ -61,9 +67,16 @@ export class Workers {
     return this.settle(this.o.workload.setup);
   }
 
-  /** Runs the workload's final operations (after healing); false if one never settled. */
-  final(): Promise<boolean> {
-    return this.settle(this.o.workload.final);
+  /** Runs the workload's final operations (after healing), then ends its background operations; false if a final operation never settled. */
+  async final(): Promise<boolean> {
+    const settled = await this.settle(this.o.workload.final);
+    const background = this.o.workload.background;
+    if (background !== undefined) {
+      const client = this.settleClient();
+      await background.finish((call) => this.record(client, call));
+      await Promise.all(this.background);
+    }
+    return settled;
   }
 
   /**
@@ -73,14 +86,11 @@ export class Workers {
    */
   private async settle(calls: readonly Invocation[]): Promise<boolean> {
     if (calls.length === 0) return true;
-    const client = this.track(new KeelClient({ endpoints: this.o.cluster.endpoints, timeoutMs: SETTLE_TIMEOUT_MS }));
+    const client = this.settleClient();
     for (const call of calls) {
       let done = false;
       for (let attempt = 0; attempt < SETTLE_ATTEMPTS && !done; attempt++) {
-        const invoke = this.o.recorder.invoke(this.o.recorder.newProcess(), call);
-        const completion = await this.o.workload.execute(client, call, this.o.consistency, 'client');
-        this.o.recorder.complete(invoke, completion);
-        this.o.workload.observe(call, completion, invoke.process);
+        const completion = await this.record(client, call);
         done = completion.type === 'ok' || (completion.type === 'fail' && completion.error === undefined);
       }
       if (!done) return false;
@@ -88,10 +98,34 @@ export class Workers {
     return true;
   }
 
+  private settleClient(): KeelClient {
+    return this.track(new KeelClient({ endpoints: this.o.cluster.endpoints, timeoutMs: SETTLE_TIMEOUT_MS }));
+  }
+
+  /** Runs `call` once as a fresh process, recorded and observed. */
+  private async record(client: KeelClient, call: Invocation): Promise<Completion> {
+    const invoke = this.o.recorder.invoke(this.o.recorder.newProcess(), call);
+    const completion = await this.o.workload.execute(client, call, this.o.consistency, 'client');
+    this.o.recorder.complete(invoke, completion);
+    this.o.workload.observe(call, completion, invoke.process);
+    return completion;
+  }
+
+  /** Closes every client (ending the operations in flight, background ones included), then waits until those are recorded. */
   async close(): Promise<void> {
     await Promise.all([...this.open].map((c) => c.close()));
     this.open.clear();
     this.pinned.clear();
+    await Promise.all(this.background);
+  }
+
+  /** The i-th background operation: the first at once, the others during the first half of the run; not at all once the run stops. */
+  private async startBackground(i: number, rng: Rng): Promise<void> {
+    const { stopper, workload } = this.o;
+    if (i > 0) await stopper.sleep(rng.between(0, this.o.timeMs / 2));
+    if (stopper.stopped) return;
+    const client = this.track(new KeelClient({ endpoints: this.o.cluster.endpoints, timeoutMs: CLIENT_TIMEOUT_MS }));
+    await this.record(client, workload.background!.next(rng, i));
   }
 
   private async loop(role: Role, rng: Rng, target: () => { client: KeelClient; node?: number }): Promise<void> {
