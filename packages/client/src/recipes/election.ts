@@ -15,7 +15,6 @@ import type { Lease } from '../lease.js';
 import { checkLeaseTtl, checkValue } from '../validate.js';
 import { DEFAULT_LOCK_TTL_SECONDS } from './lock.js';
 import { contenderKey, contenders, linePrefix, waitForTurn, type WaitOptions } from './queue.js';
-import { DEFAULT_POLL_MS, pause } from './wait-deleted.js';
 
 export interface CampaignOptions extends WaitOptions {
   /** TTL of the candidate's lease in seconds (default 10): how long leadership outlives a leader that died. */
@@ -72,18 +71,36 @@ export class Election {
 
   /**
    * The leader each time it changes (a new leader, or a new value proclaimed), starting with the
-   * current one; periods without a leader are skipped. Polls every `pollMs` (default 100) until
-   * the loop is left or `signal` aborts (then it ends without an error).
+   * current one; periods without a leader are skipped. It watches the election's keys and reads
+   * the line again after each change (the watch is in place before the first read, so no change
+   * goes unseen), until the loop is left or `signal` aborts (then it ends without an error).
    */
   async *observe(options: WaitOptions = {}): AsyncGenerator<ElectionLeader> {
-    let last: KvEntry | undefined;
-    while (options.signal?.aborted !== true) {
-      const first = (await contenders(this.client, this.prefix))[0];
-      if (first !== undefined && (last === undefined || first.createRevision !== last.createRevision || first.revision !== last.revision)) {
-        last = first;
-        yield leaderOf(first);
+    const { signal } = options;
+    const aborted = (): boolean => signal?.aborted === true;
+    if (aborted()) return;
+    const watch = this.client.watch({ prefix: this.prefix });
+    const stop = (): void => watch.cancel();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      try {
+        await watch.ready;
+      } catch (error) {
+        if (aborted()) return; // cancelled before it started
+        throw error;
       }
-      await pause(options.pollMs ?? DEFAULT_POLL_MS, options.signal);
+      const changes = watch[Symbol.asyncIterator]();
+      let last: KvEntry | undefined;
+      do {
+        const first = (await contenders(this.client, this.prefix))[0];
+        if (first !== undefined && (last === undefined || first.createRevision !== last.createRevision || first.revision !== last.revision)) {
+          last = first;
+          yield leaderOf(first);
+        }
+      } while (!(await changes.next()).done);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      watch.cancel();
     }
   }
 }

@@ -16,10 +16,9 @@ import type { KvEntry } from '../entry.js';
 import type { Lease } from '../lease.js';
 import { waitForDeletion } from './wait-deleted.js';
 
-/** How a contender waits: for its lease, an abort signal, and the polling pace. */
+/** How a contender waits: until its turn, or until `signal` aborts. */
 export interface WaitOptions {
   readonly signal?: AbortSignal | undefined;
-  readonly pollMs?: number | undefined;
 }
 
 /** The bytes of `<name>/`: every key of the line starts with it. */
