@@ -95,10 +95,13 @@ describe('kvctl lease', () => {
   });
 
   it('keep-alive renews until interrupted, and its keys expire after it stops', async () => {
-    const id = Number(/lease (\d+)/.exec((await kvctl(['lease', 'grant', '2'])).stdout)![1]);
-    await kvctl(['put', 'ka', 'v', '--lease', String(id)]);
+    // Only the keeper's start-up stands between the grant and the first renewal (a loaded machine
+    // may take seconds to start a process): the key is attached once the lease is being renewed.
+    const id = Number(/lease (\d+)/.exec((await kvctl(['lease', 'grant', '5'])).stdout)![1]);
     const keeper = background(['lease', 'keep-alive', String(id)]);
-    await keeper.waitFor(/(lease \d+ keepalived.*\n){3}/); // three renewals: well past one TTL
+    await keeper.waitFor(/lease \d+ keepalived/);
+    await kvctl(['put', 'ka', 'v', '--lease', String(id)]);
+    await keeper.waitFor(/(lease \d+ keepalived.*\n){5}/); // five renewals, one every third of the TTL: past one TTL
     expect((await kvctl(['get', 'ka'])).stdout).toBe('v\n');
     keeper.child.kill('SIGINT');
     expect((await keeper.exited).code).toBe(0);
