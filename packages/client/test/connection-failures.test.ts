@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WireError } from '@keel/protocol';
 import { KeelClient, KeelError } from '@keel/client';
 import type { KeelClientOptions } from '@keel/client';
-import { freePorts } from '@keel/test-support';
+import { freePorts, waitForProgress } from '@keel/test-support';
 import { ScriptedServer } from './helpers/scripted-server.js';
 
 const servers: ScriptedServer[] = [];
@@ -92,10 +92,12 @@ describe('connections refused by the server (item 5)', () => {
       expect(e.code, e.message).toMatch(/^(OVERLOADED|UNAVAILABLE)$/);
       expect(e.message).toContain('client connections open');
     }
+    // Every client dialled at once; on a starved event loop the deadlines may pass before the
+    // server's accept runs, so the count of connections it saw can lag behind the kernel's.
+    await waitForProgress(() => full.connections >= clientCount, () => full.connections, 'a connection from every client');
     const perClient = dialsAllowed(timeoutMs, tuning.reconnectBackoffBaseMs, tuning.reconnectBackoffMaxMs);
     // Each client dials at most `perClient` times: a bound on the count, whatever the timing.
     expect(full.connections).toBeLessThanOrEqual(clientCount * perClient);
-    expect(full.connections).toBeGreaterThanOrEqual(clientCount);
   });
 });
 
