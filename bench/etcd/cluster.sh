@@ -120,22 +120,22 @@ cmd_start() {
   echo "pids $(paste -sd, "$run/pids")  run dir $run"
 }
 
-# stop_members: TERM each recorded PID, wait up to 10s, then KILL stragglers
+# stop_members: stop the recorded PIDs one after another: TERM, wait up to 10s, then KILL.
+# One at a time because a leader that gets TERM first hands its leadership to a peer and waits
+# up to etcd's request timeout (7 s with the default election timeout) for it to take over:
+# when every member got TERM at once, that peer was going away too and every stop took 7 s.
+# In turn, a leader always hands over to a member that stays up, and the last member, alone,
+# has nobody to hand over to and exits at once.
 stop_members() {
   local run=$1 pid
   [[ -f $run/pids ]] || return 0
   while read -r pid; do
-    if alive_ours "$pid" "$run"; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done <"$run/pids"
-  for _ in $(seq 100); do
-    local any=0
-    while read -r pid; do
-      if alive_ours "$pid" "$run"; then any=1; fi
-    done <"$run/pids"
-    ((any)) || break
-    sleep 0.1
-  done
-  while read -r pid; do
+    alive_ours "$pid" "$run" || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+      alive_ours "$pid" "$run" || break
+      sleep 0.1
+    done
     if alive_ours "$pid" "$run"; then
       echo "cluster.sh: pid $pid did not exit on TERM, sending KILL" >&2
       kill -KILL "$pid" 2>/dev/null || true

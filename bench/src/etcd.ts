@@ -127,7 +127,7 @@ export class EtcdCluster {
     throw new Error('etcd: no single leader reported');
   }
 
-  /** SIGTERM each member by PID (SIGKILL after 10 s), remove the data. Idempotent. */
+  /** SIGTERM the members by PID one after another (SIGKILL after 10 s each), remove the data. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

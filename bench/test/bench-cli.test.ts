@@ -117,15 +117,17 @@ describe('pnpm bench', () => {
   const missing = missingPackages('go');
   it.skipIf(missing.length > 0)(`--vs-etcd runs a cell on both systems${missing.length > 0 ? ` (SKIPPED: needs ${missing.join(', ')})` : ''}`, async () => {
     const out = tempDir();
-    const r = await runNode(BENCH, ['--vs-etcd', '--reps', '1', '--cells', 'put:4', '--scale', '0.01', '--out', out]);
+    // 20 puts per system: the pipeline, not the numbers, is under test. Most of the time goes to
+    // starting processes (the bench, three keel-servers, three etcd members, the Go generator).
+    const r = await runNode(BENCH, ['--vs-etcd', '--reps', '1', '--cells', 'put:4', '--scale', '0.001', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const runs = readFileSync(join(out, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunResult);
     expect(runs.map((x) => x.system).sort()).toEqual(['etcd', 'keel']);
     for (const x of runs) {
-      expect(x.ops).toBe(200);
+      expect(x.ops).toBe(20);
       expect(x.errors).toBe(0);
-      checkLatency(x.latency, 200);
-      expect(x.byOp.put?.n).toBe(200);
+      checkLatency(x.latency, 20);
+      expect(x.byOp.put?.n).toBe(20);
       expect(x.cpu.serverPerNodePct).toHaveLength(3);
       for (const s of x.servers) expect(isAlive(s.pid)).toBe(false);
     }

@@ -45,6 +45,8 @@ export { runNode } from './run-node.js';
 export type { RunResult } from './run-node.js';
 export { CLUSTER_CLI, KVCTL_BIN, ROOT, SERVER_BIN, requireBuilt } from './paths.js';
 export { TEST_TUNING } from './tuning.js';
+export { waitForProgress } from './wait.js';
+export type { ProgressWaitOptions } from './wait.js';
 export { createCa, issueCertificate } from './tls/certificates.js';
 export type { CertificateAndKey, CertificateAuthority, LeafOptions, Validity } from './tls/certificates.js';
 export { clusterCa, kvctlTlsArgs, serverTlsArgs, writeClusterTls } from './tls/cluster-tls.js';

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WireError } from '@keel/protocol';
 import { KeelClient, KeelError } from '@keel/client';
 import type { KeelClientOptions } from '@keel/client';
-import { freePorts } from '@keel/test-support';
+import { freePorts, waitForProgress } from '@keel/test-support';
 import { ScriptedServer } from './helpers/scripted-server.js';
 
 const servers: ScriptedServer[] = [];
@@ -79,12 +79,25 @@ describe('connections refused by the server (item 5)', () => {
     const timeoutMs = 1500;
     const tuning = { reconnectBackoffBaseMs: 100, reconnectBackoffMaxMs: 2000 };
     const all = Array.from({ length: clientCount }, () => client({ endpoints: [full.address], timeoutMs, ...tuning }));
-    const errors = await Promise.all(all.map((c, i) => c.put(`k${i}`, 'v').catch((e: unknown) => e as KeelError)));
-    expect(errors.every((e) => e instanceof KeelError && e.definite)).toBe(true);
+    const errors = await Promise.all(all.map((c, i) => c.put(`k${i}`, 'v').catch((e: unknown) => e)));
+    // Every put fails, refused. A put whose last dial came close to its deadline may reach the
+    // deadline before the refusal arrives (on a loaded machine, often): its request was sent on an
+    // accepted connection, so as far as the client knows it may apply (TIMEOUT, not definite).
+    // How many end so depends on scheduling; that they end so is right.
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(KeelError);
+      const e = error as KeelError;
+      if (e.code === 'TIMEOUT') continue;
+      expect(e, e.message).toMatchObject({ definite: true });
+      expect(e.code, e.message).toMatch(/^(OVERLOADED|UNAVAILABLE)$/);
+      expect(e.message).toContain('client connections open');
+    }
+    // Every client dialled at once; on a starved event loop the deadlines may pass before the
+    // server's accept runs, so the count of connections it saw can lag behind the kernel's.
+    await waitForProgress(() => full.connections >= clientCount, () => full.connections, 'a connection from every client');
     const perClient = dialsAllowed(timeoutMs, tuning.reconnectBackoffBaseMs, tuning.reconnectBackoffMaxMs);
     // Each client dials at most `perClient` times: a bound on the count, whatever the timing.
     expect(full.connections).toBeLessThanOrEqual(clientCount * perClient);
-    expect(full.connections).toBeGreaterThanOrEqual(clientCount);
   });
 });
 

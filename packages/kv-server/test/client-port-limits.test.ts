@@ -10,6 +10,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
 import { ClientPortServer, RESPONSE_BYTES_BOUND, RESPONSE_BYTES_PER_CONNECTION_DEFAULT, type ClientPortOptions } from '../src/client-port/index.js';
+import { waitForProgress } from '@keel/test-support';
 import { connectRaw, RawFrameSocket, recordingLogger, startClientPort, waitFor } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -152,20 +153,38 @@ describe('client port resource limits', () => {
       throw new Error('no valid request was sent');
     }, { responseBytesPerConnectionMax: budget });
     const reader = await CheckingReader.connect(port, (r) => (!r.ok && r.error.code === 'INVALID_ARGUMENT' ? null : `response ${r.id}: ${JSON.stringify(r)}`));
-    // About 21 MiB of error answers (148 bytes each): more than the kernel's socket buffers take.
-    const count = 150_000;
-    const bad = Array.from({ length: count }, (_, i) => ({ id: i + 1, op: 'get', key: new Uint8Array([1]), consistency: 'sometimes' }));
-    for (let i = 0; i < count; i += 10_000) reader.socket.write(encodeFrames(bad.slice(i, i + 10_000)));
-    await waitFor(() => server.connectionStats()[0]?.readPaused === true, 'the server to stop reading');
+    // Flood until the server stops reading: the error answers (148 bytes each) must fill the
+    // kernel's socket buffers, however large they are here, before it pushes back. The next batch
+    // goes out once the server has read the last, so at most one batch is left unread when it stops.
+    const batchSize = 2_000;
+    const floodMax = 150_000; // about 21 MiB of answers: far beyond what the kernel buffers take
+    let sent = 0;
+    const stats = () => server.connectionStats()[0];
+    await waitForProgress(
+      () => {
+        if (stats()?.readPaused === true || sent >= floodMax) return true;
+        if ((stats()?.framesRead ?? 0) === sent) {
+          const bad = Array.from({ length: batchSize }, (_, i) => ({ id: sent + i + 1, op: 'get', key: new Uint8Array([1]), consistency: 'sometimes' }));
+          reader.socket.write(encodeFrames(bad));
+          sent += batchSize;
+        }
+        return false;
+      },
+      () => stats()?.framesRead ?? 0,
+      'the server to stop reading',
+    );
+    expect(stats()!.readPaused).toBe(true);
     // Reading stops once the budget is passed; the answers to one read chunk (64 KiB) of requests,
     // about three times its size, may add to it.
     const slack = 1024 * 1024;
-    expect(server.connectionStats()[0]!.peakHeldBytes).toBeLessThan(budget + slack);
+    expect(stats()!.peakHeldBytes).toBeLessThan(budget + slack);
 
     reader.read();
-    await waitFor(() => reader.okIds.size + reader.problems.length === count, 'every error answer');
+    const answered = () => reader.okIds.size + reader.problems.length;
+    await waitForProgress(() => answered() === sent, answered, 'every error answer');
     expect(reader.problems).toEqual([]);
-    expect(server.connectionStats()[0]!.peakHeldBytes).toBeLessThan(budget + slack);
+    expect(stats()!.framesRead).toBe(sent);
+    expect(stats()!.peakHeldBytes).toBeLessThan(budget + slack);
   });
 
   it('refuses connections beyond maxConnections with OVERLOADED, logs once per burst, and accepts again after one closes', async () => {

@@ -190,6 +190,11 @@ export class ClientConnection {
     return this.peakHeld;
   }
 
+  /** Frames read from the client so far (requests, valid or not). */
+  get framesRead(): number {
+    return this.framesReceived;
+  }
+
   /** True while the connection does not read from its socket (a request waits for budget). */
   get readPaused(): boolean {
     return this.readingPaused;

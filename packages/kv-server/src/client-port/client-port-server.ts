@@ -124,6 +124,8 @@ export interface ClientConnectionStats {
   readonly peakHeldBytes: number;
   /** The connection is not reading requests (waiting for budget). */
   readonly readPaused: boolean;
+  /** Frames read from the client so far (requests, valid or not). */
+  readonly framesRead: number;
 }
 
 export class ClientPortServer {
@@ -193,6 +195,7 @@ export class ClientPortServer {
       unsentBytes: c.unsentBytes,
       peakHeldBytes: c.peakHeldBytes,
       readPaused: c.readPaused,
+      framesRead: c.framesRead,
     }));
   }
 
