@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { KeelError } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
-import type { NodeCoreConfig } from '../src/node/config.js';
 import { NodeCore } from '../src/node/node-core.js';
 import { levelDisk, openLevelDb } from '../src/storage/layout.js';
 import { openNodeStores } from '../src/storage/index.js';
+import { testCoreConfig } from './support/core-config.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -28,23 +28,7 @@ it('a read refused when its read index applied fails alone; the node keeps servi
   const stores = await openNodeStores(db, levelDisk(db));
   await stores.log.bootstrap([{ id: 1, role: 'voter', peerAddress: '127.0.0.1:1', clientAddress: '127.0.0.1:2' }]);
   const raw = new RawNode({ id: 1, storage: stores.log.raftStorage, applied: stores.state.appliedIndex(), rng: new SeededRng(1), electionTick: 10, heartbeatTick: 1 });
-  const config: NodeCoreConfig = {
-    id: 1,
-    tickMs: 50,
-    historyRetention: 0,
-    historyCheckTicks: 10,
-    electionTicks: 10,
-    snapshotEntries: 1_000_000,
-    snapshotCatchUpEntries: 0,
-    requestTimeoutTicks: 1_000,
-    sweepTicks: 10,
-    pendingProposalsMax: 100,
-    pendingProposalBytesMax: 1 << 20,
-    pendingReadsMax: 100,
-    snapshotChunkBytes: 1 << 16,
-    applyBacklogMax: 8192,
-    peerDial: new Map(),
-  };
+  const config = testCoreConfig(1, 10);
   const fatal: unknown[] = [];
   const core = new NodeCore(config, raw, {
     log: stores.log,

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng, type AppendMessage, type Message, type NodeId } from '@keel/raft';
-import type { NodeCoreConfig } from '../src/node/config.js';
 import { NodeCore } from '../src/node/node-core.js';
 import { levelDisk, openLevelDb } from '../src/storage/layout.js';
 import { openNodeStores, type Disk, type NodeStores } from '../src/storage/index.js';
+import { testCoreConfig } from './support/core-config.js';
 
 const ELECTION_TICKS = 10;
 const MEMBERS: readonly Member[] = [1, 2, 3].map((id) => ({ id, role: 'voter', peerAddress: `127.0.0.1:${id}`, clientAddress: `127.0.0.1:${id}` }));
@@ -73,23 +73,7 @@ async function startNode(id: NodeId): Promise<Harness> {
     preVote: false,
     checkQuorum: false,
   });
-  const config: NodeCoreConfig = {
-    id,
-    tickMs: 50,
-    electionTicks: ELECTION_TICKS,
-    snapshotEntries: 1_000_000,
-    snapshotCatchUpEntries: 0,
-    historyRetention: 0,
-    historyCheckTicks: 10,
-    requestTimeoutTicks: 1_000,
-    sweepTicks: 10,
-    pendingProposalsMax: 100,
-    pendingProposalBytesMax: 1 << 20,
-    pendingReadsMax: 100,
-    snapshotChunkBytes: 1 << 16,
-    applyBacklogMax: 8192,
-    peerDial: new Map(),
-  };
+  const config = testCoreConfig(id, ELECTION_TICKS);
   const sent: Message[] = [];
   const core = new NodeCore(config, raw, {
     log: stores.log,

@@ -42,10 +42,7 @@ export class AuthGate {
 
   async handle(request: ClientRequest, identity: ConnectionIdentity): Promise<AnyResult> {
     if (request.op === 'authenticate') return this.authenticate(request.user, request.password, identity);
-    const requirement = requirementOf(request);
-    const authorize = (): void => this.authorize(requirement, identity);
-    authorize();
-    return this.o.run(request, authorize);
+    return this.o.run(request, this.check(request, identity));
   }
 
   /**
@@ -54,6 +51,11 @@ export class AuthGate {
    * frame, so no event is sent after a revocation.
    */
   authorizeWatch(request: Extract<ClientRequest, { op: 'watch' }>, identity: ConnectionIdentity): () => void {
+    return this.check(request, identity);
+  }
+
+  /** Checks `request` now (throws when refused) and returns the same check, to run again later. */
+  private check(request: ClientRequest, identity: ConnectionIdentity): () => void {
     const requirement = requirementOf(request);
     const authorize = (): void => this.authorize(requirement, identity);
     authorize();
