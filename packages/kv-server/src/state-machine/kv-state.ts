@@ -69,9 +69,10 @@ export class KvState {
   /** The current command's effects, in order, for the writer. */
   private readonly pending: Pending[] = [];
 
-  /** `current[k]` is the stored value of `keys[k]` before the batch (undefined when absent). */
+  /** `current[k]` is the stored value of `keys[k]` (whose `keyId` is `ids[k]`) before the batch (undefined when absent). */
   constructor(
     keys: readonly Uint8Array[],
+    ids: readonly string[],
     current: ReadonlyArray<Uint8Array | undefined>,
     private readonly store: RangeReader,
     private readonly writer: ApplyWriter,
@@ -79,7 +80,7 @@ export class KvState {
   ) {
     keys.forEach((key, k) => {
       const bytes = current[k];
-      this.overlay.set(keyId(key), bytes === undefined ? { key, value: null, bytes } : { key, value: decodeStoredValue(bytes), bytes });
+      this.overlay.set(ids[k]!, bytes === undefined ? { key, value: null, bytes } : { key, value: decodeStoredValue(bytes), bytes });
     });
   }
 

@@ -55,6 +55,8 @@ export interface PreparedApply {
   readonly entries: readonly Entry[];
   readonly commands: ReadonlyArray<LogCommand | StateMachineError | undefined>;
   readonly keys: readonly Uint8Array[];
+  /** `keyId` of each of `keys`. */
+  readonly ids: readonly string[];
 }
 
 export class StateMachine {
@@ -94,6 +96,7 @@ export class StateMachine {
   prepare(entries: readonly Entry[]): PreparedApply {
     const commands: Array<LogCommand | StateMachineError | undefined> = new Array(entries.length);
     const keys: Uint8Array[] = [];
+    const ids: string[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
@@ -109,6 +112,7 @@ export class StateMachine {
           if (!seen.has(id)) {
             seen.add(id);
             keys.push(key);
+            ids.push(id);
           }
         }
       } catch (err) {
@@ -116,7 +120,7 @@ export class StateMachine {
           err instanceof StateMachineError ? err : new StateMachineError('MALFORMED_COMMAND', String(err), { cause: err });
       }
     }
-    return { entries, commands, keys };
+    return { entries, commands, keys, ids };
   }
 
   /**
@@ -154,7 +158,7 @@ export class StateMachine {
     writer: ApplyWriter,
     store: RangeReader,
   ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; authChanged: boolean; sessionChanges: SessionChange[]; leaseChanges: LeaseChange[] }> {
-    const state = new KvState(prepared.keys, current, store, writer, this.leases);
+    const state = new KvState(prepared.keys, prepared.ids, current, store, writer, this.leases);
     const results: ApplyResult[] = new Array(prepared.entries.length);
     let membershipChanged = false;
     let authChanged = false;
