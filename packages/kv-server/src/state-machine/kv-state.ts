@@ -97,7 +97,7 @@ export class KvState {
     const id = keyId(key);
     const slot = this.slot(id);
     const before = slot.value;
-    if (lease === undefined) this.leases.detach(key);
+    if (lease === undefined) this.leases.detach(key, id);
     else this.leases.attach(key, lease);
     const next: StoredValue = { value, createRevision: before?.createRevision ?? index, modRevision: index, version: (before?.version ?? 0) + 1 };
     const stored = encodeStoredValue(next);
@@ -111,7 +111,7 @@ export class KvState {
     const id = keyId(key);
     const known = this.overlay.get(id);
     const prev = known !== undefined && known.value === before ? known.bytes : encodeStoredValue(before);
-    this.leases.detach(key);
+    this.leases.detach(key, id);
     this.change(id, { key, value: null, bytes: undefined });
     this.pending.push({ id, key, stored: undefined, absentBefore: false, prev });
   }
