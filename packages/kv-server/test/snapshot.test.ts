@@ -188,6 +188,28 @@ describe('snapshot transfer', () => {
     expect(reopened.raftStorage.snapshot().meta).toEqual(meta);
   });
 
+  it('a write after an install builds on the value in the snapshot, not on what the receiver applied before', async () => {
+    // The receiver wrote key-0001 three times (its apply keeps the value in memory); the snapshot
+    // has it written once. The next write must continue the snapshot's version and create revision.
+    const a = await source(50);
+    const stream = await a.readSnapshot(2048);
+    const chunks = await collect(stream.chunks);
+    const { store: target } = await newStore({ bootstrap: false });
+    await write(target, [encodeCommand(put('key-0001', 'x')), encodeCommand(put('key-0001', 'y')), encodeCommand(put('key-0001', 'z'))]);
+    expect((await target.get(b('key-0001')))?.version).toBe(3);
+    await (await install(target, stream.meta, chunks)).commit();
+    const inSnapshot = (await a.get(b('key-0001')))!;
+    const next = put('key-0001', 'after');
+    await write(a, [encodeCommand(next)], 2);
+    const es: Entry[] = [{ type: 'normal', index: stream.meta.index + 1, term: 2, data: encodeCommand(next) }];
+    await target.persist({ hardState: { term: 2, vote: 0, commit: es[0]!.index }, entries: es }, true);
+    await target.apply(es);
+    const after = (await target.get(b('key-0001')))!;
+    expect(after).toEqual(await a.get(b('key-0001')));
+    expect(after.version).toBe(inSnapshot.version + 1);
+    expect(after.createRevision).toBe(inSnapshot.createRevision);
+  });
+
   it('sends the state as of the read even while applies continue', async () => {
     const a = await source(50);
     const stream = await a.readSnapshot(2048);

@@ -4,7 +4,12 @@
  * itself (`ApplyWriter.recordChange`), under its own sublevel (`hs<N>`, storage/layout.ts):
  *
  *   key    revision (u64 big-endian) ‖ position within the revision (u32 big-endian)
- *   value  msgpack [key, stored value | null (a delete), previous stored value | null (absent)]
+ *   value  [1] ‖ key length (u32) ‖ stored value length (u32, 0xFFFFFFFF: a delete)
+ *          ‖ previous stored value length (u32, 0xFFFFFFFF: absent) ‖ key ‖ stored value ‖ previous
+ *
+ * (Fixed layout: one allocation and three copies per change. Records written before it are
+ * msgpack `[key, stored | null, previous | null]` — a fixarray, first byte 0x93 — and still decode,
+ * so a store of format 3 keeps its history.)
  *
  * so the records sort by revision and, within one revision (a txn or a range delete changes
  * several keys at one revision), in the order the command made the changes. A txn that writes
@@ -17,7 +22,7 @@
  */
 import type { KeyValue } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
-import { pack, plainBytes, unpack } from './msgpack.js';
+import { plainBytes, unpack } from './msgpack.js';
 import { decodeStoredValue, readUint64, writeUint64 } from './stored-value.js';
 
 export const HISTORY_KEY_BYTES = 12;
@@ -47,30 +52,64 @@ export function revisionBound(revision: number): Uint8Array {
   return historyKey(revision, 0);
 }
 
+const RECORD_TAG = 1;
+const RECORD_HEADER_BYTES = 13;
+const ABSENT = 0xffffffff;
+
 export function encodeHistoryRecord(key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined): Uint8Array {
-  return pack([key, stored ?? null, prev ?? null]);
+  const storedBytes = stored?.byteLength ?? 0;
+  const out = new Uint8Array(RECORD_HEADER_BYTES + key.byteLength + storedBytes + (prev?.byteLength ?? 0));
+  const view = new DataView(out.buffer);
+  out[0] = RECORD_TAG;
+  view.setUint32(1, key.byteLength);
+  view.setUint32(5, stored === undefined ? ABSENT : storedBytes);
+  view.setUint32(9, prev === undefined ? ABSENT : prev.byteLength);
+  out.set(key, RECORD_HEADER_BYTES);
+  if (stored !== undefined) out.set(stored, RECORD_HEADER_BYTES + key.byteLength);
+  if (prev !== undefined) out.set(prev, RECORD_HEADER_BYTES + key.byteLength + storedBytes);
+  return out;
+}
+
+/** The parts of a record: [key, stored | null, previous | null]; undefined when the bytes do not hold them. */
+function recordParts(bytes: Uint8Array): [Uint8Array, Uint8Array | null, Uint8Array | null] | undefined {
+  if (bytes.byteLength < RECORD_HEADER_BYTES) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const keyBytes = view.getUint32(1);
+  const storedBytes = view.getUint32(5);
+  const prevBytes = view.getUint32(9);
+  const length = (n: number): number => (n === ABSENT ? 0 : n);
+  if (RECORD_HEADER_BYTES + keyBytes + length(storedBytes) + length(prevBytes) !== bytes.byteLength) return undefined;
+  const part = (at: number, n: number): Uint8Array | null => (n === ABSENT ? null : bytes.subarray(at, at + n));
+  const storedAt = RECORD_HEADER_BYTES + keyBytes;
+  return [bytes.subarray(RECORD_HEADER_BYTES, storedAt), part(storedAt, storedBytes), part(storedAt + length(storedBytes), prevBytes)];
+}
+
+/** A record written as msgpack (before the fixed layout): its parts, or undefined. */
+function msgpackRecordParts(bytes: Uint8Array): [Uint8Array, Uint8Array | null, Uint8Array | null] | undefined {
+  let raw: unknown;
+  try {
+    raw = unpack(bytes);
+  } catch {
+    return undefined;
+  }
+  const isBytesOrNull = (v: unknown): v is Uint8Array | null => v === null || v instanceof Uint8Array;
+  if (!Array.isArray(raw) || raw.length !== 3 || !(raw[0] instanceof Uint8Array) || !isBytesOrNull(raw[1]) || !isBytesOrNull(raw[2])) return undefined;
+  return [raw[0], raw[1], raw[2]];
 }
 
 /** Decode one history row. Throws `StateMachineError('MALFORMED_HISTORY')` on anything invalid. */
 export function decodeHistoryRecord(hkey: Uint8Array, bytes: Uint8Array): HistoryEvent {
   if (hkey.byteLength !== HISTORY_KEY_BYTES) throw new StateMachineError('MALFORMED_HISTORY', `history key of ${hkey.byteLength} bytes`);
   const revision = readUint64(new DataView(hkey.buffer, hkey.byteOffset, hkey.byteLength), 0);
-  let raw: unknown;
-  try {
-    raw = unpack(bytes);
-  } catch (cause) {
-    throw new StateMachineError('MALFORMED_HISTORY', `history record at revision ${revision} is not valid msgpack`, { cause });
-  }
-  const isBytesOrNull = (v: unknown): v is Uint8Array | null => v === null || v instanceof Uint8Array;
-  if (!Array.isArray(raw) || raw.length !== 3 || !(raw[0] instanceof Uint8Array) || !isBytesOrNull(raw[1]) || !isBytesOrNull(raw[2])) {
-    throw new StateMachineError('MALFORMED_HISTORY', `history record at revision ${revision} is not [key, value, prev]`);
-  }
-  const key = plainBytes(raw[0]);
-  const prevKv = raw[2] === null ? null : toKeyValue(key, raw[2]);
-  if (raw[1] === null) {
+  const parts = bytes[0] === RECORD_TAG ? recordParts(bytes) : msgpackRecordParts(bytes);
+  if (parts === undefined) throw new StateMachineError('MALFORMED_HISTORY', `history record at revision ${revision} is not [key, value, prev]`);
+  const [rawKey, stored, prev] = parts;
+  const key = plainBytes(rawKey);
+  const prevKv = prev === null ? null : toKeyValue(key, prev);
+  if (stored === null) {
     return { type: 'delete', revision, kv: { key, value: new Uint8Array(0), createRevision: 0, modRevision: revision, version: 0 }, prevKv };
   }
-  return { type: 'put', revision, kv: toKeyValue(key, raw[1]), prevKv };
+  return { type: 'put', revision, kv: toKeyValue(key, stored), prevKv };
 }
 
 function toKeyValue(key: Uint8Array, stored: Uint8Array): KeyValue {

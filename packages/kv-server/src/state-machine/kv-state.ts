@@ -16,9 +16,9 @@ import { decodeStoredValue, encodeStoredValue, type StoredValue } from './stored
 
 /** Where the state machine reports the effects on user data and its history (history.ts). */
 export interface ApplyWriter {
-  /** `absentBefore`: the key does not exist in the store (as far as this batch knows). */
-  putValue(key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void;
-  deleteValue(key: Uint8Array): void;
+  /** `absentBefore`: the key does not exist in the store (as far as this batch knows). `id` is `keyId(key)`. */
+  putValue(id: string, key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void;
+  deleteValue(id: string, key: Uint8Array): void;
   /** One change at `revision`, in the order the command made them: `stored` undefined = delete; `prev` undefined = was absent. */
   recordChange(revision: number, key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined): void;
   /** History below `revision` is compacted away (it is the oldest revision left). */
@@ -37,10 +37,11 @@ export interface RangeReader {
   };
 }
 
-/** A key and its value (null: absent). */
-export interface Slot {
+/** A key and its value (null: absent), with the value's stored bytes (encoded once, reused as a history record's previous value). */
+interface Slot {
   readonly key: Uint8Array;
   readonly value: StoredValue | null;
+  readonly bytes: Uint8Array | undefined;
 }
 
 /** A key and its value as a range yields it. */
@@ -53,10 +54,12 @@ export interface Row {
 const RANGE_READ_ROWS = 64;
 
 type Pending = {
+  readonly id: string;
   readonly key: Uint8Array;
   readonly stored: Uint8Array | undefined;
   readonly absentBefore: boolean;
-  readonly prev: StoredValue | null;
+  /** The stored bytes of the value before the change (undefined: absent). */
+  readonly prev: Uint8Array | undefined;
 };
 
 export class KvState {
@@ -66,9 +69,10 @@ export class KvState {
   /** The current command's effects, in order, for the writer. */
   private readonly pending: Pending[] = [];
 
-  /** `current[k]` is the stored value of `keys[k]` before the batch (undefined when absent). */
+  /** `current[k]` is the stored value of `keys[k]` (whose `keyId` is `ids[k]`) before the batch (undefined when absent). */
   constructor(
     keys: readonly Uint8Array[],
+    ids: readonly string[],
     current: ReadonlyArray<Uint8Array | undefined>,
     private readonly store: RangeReader,
     private readonly writer: ApplyWriter,
@@ -76,15 +80,13 @@ export class KvState {
   ) {
     keys.forEach((key, k) => {
       const bytes = current[k];
-      this.overlay.set(keyId(key), { key, value: bytes === undefined ? null : decodeStoredValue(bytes) });
+      this.overlay.set(ids[k]!, bytes === undefined ? { key, value: null, bytes } : { key, value: decodeStoredValue(bytes), bytes });
     });
   }
 
   /** The value of `key`, which must be one of the keys read before the batch or touched since. */
   get(key: Uint8Array): StoredValue | null {
-    const slot = this.overlay.get(keyId(key));
-    if (slot === undefined) throw new Error(`KvState.get: key ${keyId(key)} was not read before apply`);
-    return slot.value;
+    return this.slot(keyId(key)).value;
   }
 
   /**
@@ -92,20 +94,26 @@ export class KvState {
    * none; returns what the key held before.
    */
   put(key: Uint8Array, value: Uint8Array, index: number, lease: number | undefined): StoredValue | null {
-    const before = this.get(key);
-    if (lease === undefined) this.leases.detach(key);
+    const id = keyId(key);
+    const slot = this.slot(id);
+    const before = slot.value;
+    if (lease === undefined) this.leases.detach(key, id);
     else this.leases.attach(key, lease);
     const next: StoredValue = { value, createRevision: before?.createRevision ?? index, modRevision: index, version: (before?.version ?? 0) + 1 };
-    this.change(key, next);
-    this.pending.push({ key, stored: encodeStoredValue(next), absentBefore: before === null, prev: before });
+    const stored = encodeStoredValue(next);
+    this.change(id, { key, value: next, bytes: stored });
+    this.pending.push({ id, key, stored, absentBefore: before === null, prev: slot.bytes });
     return before;
   }
 
   /** Deletes `key`, which holds `before` (a value the overlay knows, or a row a range just read with its value). */
   remove(key: Uint8Array, before: StoredValue): void {
-    this.leases.detach(key);
-    this.change(key, null);
-    this.pending.push({ key, stored: undefined, absentBefore: false, prev: before });
+    const id = keyId(key);
+    const known = this.overlay.get(id);
+    const prev = known !== undefined && known.value === before ? known.bytes : encodeStoredValue(before);
+    this.leases.detach(key, id);
+    this.change(id, { key, value: null, bytes: undefined });
+    this.pending.push({ id, key, stored: undefined, absentBefore: false, prev });
   }
 
   /**
@@ -147,9 +155,9 @@ export class KvState {
   /** Report the current command's effects, made at `revision`, to the writer: values and history. */
   commit(revision: number): void {
     for (const p of this.pending) {
-      if (p.stored === undefined) this.writer.deleteValue(p.key);
-      else this.writer.putValue(p.key, p.stored, p.absentBefore);
-      this.writer.recordChange(revision, p.key, p.stored, p.prev === null ? undefined : encodeStoredValue(p.prev));
+      if (p.stored === undefined) this.writer.deleteValue(p.id, p.key);
+      else this.writer.putValue(p.id, p.key, p.stored, p.absentBefore);
+      this.writer.recordChange(revision, p.key, p.stored, p.prev);
     }
     this.pending.length = 0;
     this.undo.length = 0;
@@ -168,10 +176,16 @@ export class KvState {
     this.leases.rollback();
   }
 
-  private change(key: Uint8Array, value: StoredValue | null): void {
-    const id = keyId(key);
+  /** The overlay slot of the key whose identity is `id`. */
+  private slot(id: string): Slot {
+    const slot = this.overlay.get(id);
+    if (slot === undefined) throw new Error(`KvState: key ${id} was not read before apply`);
+    return slot;
+  }
+
+  private change(id: string, slot: Slot): void {
     this.undo.push([id, this.overlay.get(id)]);
-    this.overlay.set(id, { key, value });
+    this.overlay.set(id, slot);
   }
 }
 

@@ -115,9 +115,9 @@ export class LeaseTable {
     });
   }
 
-  /** Detach `key` from its lease, if it has one. */
-  detach(key: Uint8Array): void {
-    const k = keyId(key);
+  /** Detach `key` (whose `keyId` is `k`) from its lease, if it has one. */
+  detach(key: Uint8Array, k: string = keyId(key)): void {
+    if (this.owner.size === 0) return; // no key has a lease (the common case: one map lookup less per write)
     const id = this.owner.get(k);
     if (id === undefined) return;
     const lease = this.leases.get(id)!;

@@ -60,23 +60,16 @@ export class Budget {
   }
 }
 
+/** An operation on one key: applied without waiting for the store (its key was read before the batch). */
+export type KeyOp = Extract<TxnOp, { op: 'put' | 'delete' | 'get' }>;
+
 /** Apply `op` at revision `index`: its result, or the refusal of a limit (undo the write then). */
 export async function applyOperation(op: TxnOp, index: number, state: KvState, budget: Budget): Promise<TxnOpResult | WireError> {
   switch (op.op) {
-    case 'put': {
-      if (op.lease !== undefined && state.leases.get(op.lease) === undefined) return leaseNotFound(op.lease);
-      const before = state.put(op.key, op.value, index, op.lease);
-      if (op.prevKv !== true) return { op: 'put' };
-      return returning(budget, op.key, before, (prevKv) => ({ op: 'put', prevKv }));
-    }
-    case 'delete': {
-      const before = state.get(op.key);
-      if (before !== null) state.remove(op.key, before);
-      if (op.prevKv !== true) return { op: 'delete', deleted: before !== null };
-      return returning(budget, op.key, before, (prevKv) => ({ op: 'delete', deleted: before !== null, prevKv }));
-    }
+    case 'put':
+    case 'delete':
     case 'get':
-      return returning(budget, op.key, state.get(op.key), (kv) => ({ op: 'get', kv }));
+      return applyKeyOperation(op, index, state, budget);
     case 'deleteRange': {
       const prevKv = op.prevKv === true;
       const doomed: Row[] = [];
@@ -103,6 +96,26 @@ export async function applyOperation(op: TxnOp, index: number, state: KvState, b
       }
       return { op: 'range', kvs, more };
     }
+  }
+}
+
+/** Apply the one-key operation `op` at revision `index` (see `applyOperation`). */
+export function applyKeyOperation(op: KeyOp, index: number, state: KvState, budget: Budget): TxnOpResult | WireError {
+  switch (op.op) {
+    case 'put': {
+      if (op.lease !== undefined && state.leases.get(op.lease) === undefined) return leaseNotFound(op.lease);
+      const before = state.put(op.key, op.value, index, op.lease);
+      if (op.prevKv !== true) return { op: 'put' };
+      return returning(budget, op.key, before, (prevKv) => ({ op: 'put', prevKv }));
+    }
+    case 'delete': {
+      const before = state.get(op.key);
+      if (before !== null) state.remove(op.key, before);
+      if (op.prevKv !== true) return { op: 'delete', deleted: before !== null };
+      return returning(budget, op.key, before, (prevKv) => ({ op: 'delete', deleted: before !== null, prevKv }));
+    }
+    case 'get':
+      return returning(budget, op.key, state.get(op.key), (kv) => ({ op: 'get', kv }));
   }
 }
 

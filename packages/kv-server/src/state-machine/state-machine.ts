@@ -27,7 +27,7 @@
  *  - auth commands (codes 20–39) change the auth state (auth-state.ts), not user data.
  *  - no-op entries (empty data) and conf entries have no effect on user data.
  */
-import { ERROR_CODES, LIMITS, type ClientResults, type Member, type TxnOp, type WireError } from '@keel/protocol';
+import { ERROR_CODES, LIMITS, type ClientResults, type Member, type TxnOp, type TxnOpResult, type WireError } from '@keel/protocol';
 import type { ConfState, Entry, Logger } from '@keel/raft';
 import { isAuthCommand } from './auth-commands.js';
 import type { AuthState } from './auth-state.js';
@@ -36,7 +36,7 @@ import { StateMachineError } from './errors.js';
 import { KvState, keyId, type ApplyWriter, type RangeReader } from './kv-state.js';
 import type { LeaseChange, LeaseTable } from './leases.js';
 import { membersAfter } from './membership.js';
-import { Budget, applyOperation, leaseNotFound, tooLarge } from './operations.js';
+import { Budget, applyKeyOperation, applyOperation, leaseNotFound, tooLarge } from './operations.js';
 import type { SessionChange, SessionTable, WriteResult } from './sessions.js';
 import { runTxn, txnKeys } from './txn.js';
 
@@ -55,6 +55,8 @@ export interface PreparedApply {
   readonly entries: readonly Entry[];
   readonly commands: ReadonlyArray<LogCommand | StateMachineError | undefined>;
   readonly keys: readonly Uint8Array[];
+  /** `keyId` of each of `keys`. */
+  readonly ids: readonly string[];
 }
 
 export class StateMachine {
@@ -94,6 +96,7 @@ export class StateMachine {
   prepare(entries: readonly Entry[]): PreparedApply {
     const commands: Array<LogCommand | StateMachineError | undefined> = new Array(entries.length);
     const keys: Uint8Array[] = [];
+    const ids: string[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
@@ -109,6 +112,7 @@ export class StateMachine {
           if (!seen.has(id)) {
             seen.add(id);
             keys.push(key);
+            ids.push(id);
           }
         }
       } catch (err) {
@@ -116,7 +120,7 @@ export class StateMachine {
           err instanceof StateMachineError ? err : new StateMachineError('MALFORMED_COMMAND', String(err), { cause: err });
       }
     }
-    return { entries, commands, keys };
+    return { entries, commands, keys, ids };
   }
 
   /**
@@ -154,7 +158,7 @@ export class StateMachine {
     writer: ApplyWriter,
     store: RangeReader,
   ): Promise<{ results: ApplyResult[]; membershipChanged: boolean; authChanged: boolean; sessionChanges: SessionChange[]; leaseChanges: LeaseChange[] }> {
-    const state = new KvState(prepared.keys, current, store, writer, this.leases);
+    const state = new KvState(prepared.keys, prepared.ids, current, store, writer, this.leases);
     const results: ApplyResult[] = new Array(prepared.entries.length);
     let membershipChanged = false;
     let authChanged = false;
@@ -208,7 +212,7 @@ export class StateMachine {
         };
         this.sessions.record(c.session, e.index, undefined);
       } else {
-        const fresh = await runCommand(c, e.index, state);
+        const fresh = c.op === 'put' || c.op === 'delete' ? runKeyCommand(c, e.index, state) : await runCommand(c, e.index, state);
         if ('code' in fresh) state.rollback();
         else state.commit(e.index);
         result = fresh;
@@ -263,11 +267,23 @@ async function runCommand(c: SessionCommand, index: number, state: KvState): Pro
     state.leases.grant(index, c.ttl);
     return { revision: index, lease: index, ttl: c.ttl };
   }
-  const budget = new Budget(LIMITS.deleteRangeKeysMax, LIMITS.deleteRangePrevKvBytesMax, SINGLE_OPERATION_BUDGET);
   const op: TxnOp =
     c.op === 'deleteRange' ? { op: 'deleteRange', start: c.start, ...(c.end !== undefined ? { end: c.end } : {}), ...(c.prevKv === true ? { prevKv: true } : {}) } : c;
-  const r = await applyOperation(op, index, state, budget);
+  return writeResult(await applyOperation(op, index, state, singleOperationBudget()), index);
+}
+
+/** A put or a delete at revision `index`: `runCommand` without waiting (the key was read before the batch). */
+function runKeyCommand(c: Extract<SessionCommand, { op: 'put' | 'delete' }>, index: number, state: KvState): WriteResult | WireError {
+  return writeResult(applyKeyOperation(c, index, state, singleOperationBudget()), index);
+}
+
+function singleOperationBudget(): Budget {
+  return new Budget(LIMITS.deleteRangeKeysMax, LIMITS.deleteRangePrevKvBytesMax, SINGLE_OPERATION_BUDGET);
+}
+
+/** A single operation's result as the write's result, at `revision`. */
+function writeResult(r: TxnOpResult | WireError, revision: number): WriteResult | WireError {
   if ('code' in r) return r;
   const { op: _op, ...fields } = r;
-  return { revision: index, ...fields } as WriteResult;
+  return { revision, ...fields } as WriteResult;
 }

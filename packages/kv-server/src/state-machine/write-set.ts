@@ -5,7 +5,7 @@
  * The history (history.ts) keeps every change, in order, and the highest compaction point.
  */
 import { encodeHistoryRecord, historyKey } from './history.js';
-import { keyId, type ApplyWriter } from './kv-state.js';
+import type { ApplyWriter } from './kv-state.js';
 
 /** One record's net change: `value` undefined = delete. */
 export interface RecordChange {
@@ -37,26 +37,16 @@ export class WriteSet implements ApplyWriter {
     this.compactedTo = Math.max(this.compactedTo ?? 0, revision);
   }
 
-  putValue(key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void {
-    put(this.values, key, stored, absentBefore);
+  putValue(id: string, key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void {
+    const change = this.values.get(id);
+    if (change === undefined) this.values.set(id, { key, value: stored, absentBefore });
+    else change.value = stored;
   }
 
-  deleteValue(key: Uint8Array): void {
-    del(this.values, key);
+  deleteValue(id: string, key: Uint8Array): void {
+    const change = this.values.get(id);
+    if (change === undefined) this.values.set(id, { key, value: undefined, absentBefore: false });
+    else if (change.absentBefore) this.values.delete(id);
+    else change.value = undefined;
   }
-}
-
-function put(changes: Map<string, RecordChange>, key: Uint8Array, value: Uint8Array, absentBefore: boolean): void {
-  const id = keyId(key);
-  const change = changes.get(id);
-  if (change === undefined) changes.set(id, { key, value, absentBefore });
-  else change.value = value;
-}
-
-function del(changes: Map<string, RecordChange>, key: Uint8Array): void {
-  const id = keyId(key);
-  const change = changes.get(id);
-  if (change === undefined) changes.set(id, { key, value: undefined, absentBefore: false });
-  else if (change.absentBefore) changes.delete(id);
-  else change.value = undefined;
 }

@@ -62,6 +62,7 @@ import { SnapshotInstaller, type InstallTarget, type SnapshotInstall } from './s
 import { openSnapshotStream, type SnapshotStream } from './snapshot-reader.js';
 import { digestState } from './state-digest.js';
 import type { StoreDb } from './store-db.js';
+import { ValueCache } from './value-cache.js';
 
 /** Key range of a scan: `prefix`, and/or `[start, end)`; all absent = every key. */
 export interface ScanRange {
@@ -104,12 +105,19 @@ const SCAN_READ_ROWS = 16;
  * where it does not hold up the event loop.
  */
 const SYNC_READ_KEYS_MAX = 8;
+/**
+ * Bytes of keys and stored values an apply keeps in memory for the next batches (`ValueCache`):
+ * a key written again while it is cached is not read from LevelDB first. 32 MiB holds the hot
+ * set of most workloads (100,000 keys with 256-byte values).
+ */
+const VALUE_CACHE_BYTES = 32 * 1024 * 1024;
 
 export class StateStore {
   private readonly queue = new SerialQueue();
   private readonly background = new Set<Promise<void>>();
   private install: SnapshotInstaller | undefined;
   private listener: HistoryListener | undefined;
+  private readonly cache = new ValueCache(VALUE_CACHE_BYTES);
 
   private constructor(
     private readonly sdb: StoreDb,
@@ -234,7 +242,7 @@ export class StateStore {
       }
       const kv = this.kv();
       const prepared = this.sm.prepare(entries);
-      const current = await currentValues(kv, prepared.keys as Bytes[]);
+      const current = await this.currentValues(kv, prepared.keys as Bytes[], prepared.ids);
       const changes = new WriteSet();
       let outcome;
       try {
@@ -247,8 +255,9 @@ export class StateStore {
       const ssName = sessionsSublevelName(this.generation);
       const lsName = leasesSublevelName(this.generation);
       const ops: BatchOp[] = [];
-      for (const { key, value } of changes.values.values()) {
+      for (const [id, { key, value }] of changes.values) {
         ops.push(value === undefined ? { type: 'del', sublevel: kvName, key } : { type: 'put', sublevel: kvName, key, value });
+        this.cache.set(id, value);
       }
       for (const [key, value] of outcome.sessionChanges) {
         ops.push(value === undefined ? { type: 'del', sublevel: ssName, key } : { type: 'put', sublevel: ssName, key, value });
@@ -469,6 +478,7 @@ export class StateStore {
         { type: 'put', sublevel: META_SUBLEVEL, key: META.compacted, value: encodeCount(install.compacted) },
       ]);
       this.generation = install.generation;
+      this.cache.clear();
       this.garbage = garbage;
       this.applied = { index: s.index, term: s.term };
       this.sm = new StateMachine(install.sessions, install.leases, install.auth.state, members, s.conf, install.compacted, this.logger);
@@ -487,6 +497,25 @@ export class StateStore {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** The stored values of `keys` before a batch (undefined: absent): from the cache, the rest from the store (and cached). */
+  private async currentValues(kv: BytesSublevel, keys: Bytes[], ids: readonly string[]): Promise<Array<Bytes | undefined>> {
+    const values: Array<Bytes | undefined> = new Array(keys.length);
+    const missed: number[] = [];
+    for (let k = 0; k < keys.length; k++) {
+      const cached = this.cache.get(ids[k]!);
+      if (cached === undefined) missed.push(k);
+      else values[k] = cached;
+    }
+    if (missed.length === 0) return values;
+    const read = await readValues(kv, missed.map((k) => keys[k]!));
+    missed.forEach((k, i) => {
+      const value = read[i];
+      values[k] = value;
+      if (value !== undefined) this.cache.set(ids[k]!, value);
+    });
+    return values;
+  }
 
   private kv(): BytesSublevel {
     return this.sdb.sublevel(kvSublevelName(this.generation));
@@ -518,8 +547,8 @@ export class StateStore {
 }
 
 /** The stored values of `keys` (undefined: absent). */
-async function currentValues(kv: BytesSublevel, keys: Bytes[]): Promise<Array<Bytes | undefined>> {
-  if (keys.length === 0) return [];
+
+async function readValues(kv: BytesSublevel, keys: Bytes[]): Promise<Array<Bytes | undefined>> {
   if (keys.length <= SYNC_READ_KEYS_MAX) {
     await kv.open(); // a new generation's sublevel opens asynchronously; synchronous reads do not wait
     return keys.map((key) => kv.getSync(key));
