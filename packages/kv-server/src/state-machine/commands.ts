@@ -124,12 +124,13 @@ const WITH_PREV_KV = 1;
 /** Why a command breaks the rules, or undefined when it is fine. */
 export function commandProblem(c: Command | AuthorizedCommand): string | undefined {
   switch (c.op) {
-    case 'authorized':
+    case 'authorized': {
       if (!isCount(c.authRevision)) return 'auth revision must be a non-negative integer';
       // Decoded from the log, the command may be any: only a client write is one to authorize.
       const inner = c.command as Command | AuthorizedCommand;
       if (inner.op === 'authorized' || inner.op === 'compact' || inner.op === 'leaseExpire') return 'only a client write can be authorized';
       return nameProblem(c.user) ?? commandProblem(inner);
+    }
     case 'deleteRange':
       return rangeProblem(c.start, c.end) ?? sessionProblem(c.session);
     case 'txn':
