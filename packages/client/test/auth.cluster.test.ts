@@ -6,7 +6,7 @@
  * wrong password; a revoked role and a changed password take effect on open connections; a
  * client certificate's common name authenticates; leases are revoked and their keys listed only
  * with write / read on every key they hold; a watch needs read on its range and ends when that is
- * revoked; the auth state survives a restart of every
+ * revoked; writes racing the revocation of their role never apply after it; the auth state survives a restart of every
  * node and reaches a node that was down through a snapshot.
  */
 import { readFileSync } from 'node:fs';
@@ -278,6 +278,43 @@ describe('auth', () => {
     await root.userDelete('dan');
     expect((await failure(fresh.get('app/dan'))).code).toBe('AUTH_REQUIRED');
     expect((await failure(client({ user: 'dan', password: 'dan-pw-2' }).get('app/dan'))).code).toBe('AUTH_FAILED');
+  });
+
+  it('writes racing the revocation of their role: none applies after the revocation, every later one is refused', async () => {
+    const WRITERS = 64;
+    const root = client(ROOT);
+    await root.userAdd('racer', 'racer-pw');
+    await root.userGrantRole('racer', 'app');
+    const racers = Array.from({ length: 4 }, () => client({ user: 'racer', password: 'racer-pw' }));
+    // 64 writers on 4 connections, each writing until it is refused: some reach the leader while
+    // the revocation commits, checked at the gate before it applied and logged after it.
+    const acknowledged: number[] = [];
+    const refusals: KeelError[] = [];
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const writers = Array.from({ length: WRITERS }, async (_, w) => {
+      for (let i = 0; ; i++) {
+        try {
+          acknowledged.push((await racers[w % racers.length]!.put(`app/racer-${w}`, String(i))).revision);
+          if (acknowledged.length === 2 * WRITERS) started();
+        } catch (err) {
+          if (!(err instanceof KeelError) || err.code !== 'PERMISSION_DENIED') throw err;
+          refusals.push(err);
+          return;
+        }
+      }
+    });
+    await running;
+    const { revision } = await root.userRevokeRole('racer', 'app');
+    await Promise.all(writers);
+    expect(refusals).toHaveLength(WRITERS);
+    for (const r of refusals) expect(r.definite).toBe(true);
+    expect(acknowledged.filter((r) => r > revision)).toEqual([]);
+    // What is stored agrees: every key erin wrote was last written before the revocation.
+    for (let w = 0; w < 16; w++) {
+      const kv = await root.get(`app/erin-${w}`);
+      if (kv !== null) expect(kv.revision).toBeLessThan(revision);
+    }
   });
 
   it("authenticates a client by its certificate's common name", async () => {

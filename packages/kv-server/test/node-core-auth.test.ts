@@ -1,7 +1,9 @@
 /**
  * The node core's side of auth: a linearizable read is authorized again once its read index is
  * applied (`NodeCore.handle`'s `authorize`), and a refusal there answers that read alone — it must
- * never escape into the apply chain, which would stop the node. One voter over LevelDB.
+ * never escape into the apply chain, which would stop the node. A write carries the user and auth
+ * revision the gate checked it at into the log, and a revocation that commits before it refuses
+ * it. One voter over LevelDB.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,11 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { KeelError } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
+import { AuthGate } from '../src/auth/auth-gate.js';
+import { PasswordHasher } from '../src/auth/password-hash.js';
+import type { ConnectionIdentity } from '../src/client-port/client-connection.js';
 import { NodeCore } from '../src/node/node-core.js';
+import { decodeCommand } from '../src/state-machine/commands.js';
 import { levelDisk, openLevelDb } from '../src/storage/layout.js';
 import { openNodeStores } from '../src/storage/index.js';
 import { testCoreConfig } from './support/core-config.js';
@@ -22,7 +28,8 @@ afterEach(async () => {
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 const session = (seq: number) => ({ clientId: 'c', seq, ackedBelow: seq });
 
-it('a read refused when its read index applied fails alone; the node keeps serving', async () => {
+/** One voter, leading, with auth enabled (user root) after a put of k = v. */
+async function startCore(): Promise<{ core: NodeCore; stores: Awaited<ReturnType<typeof openNodeStores>>; fatal: unknown[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'keel-core-auth-'));
   const db = await openLevelDb(dir);
   const stores = await openNodeStores(db, levelDisk(db));
@@ -59,6 +66,11 @@ it('a read refused when its read index applied fails alone; the node keeps servi
   await core.handle({ id: 2, op: 'userAdd', user: 'root', password: 'pw' });
   await core.handle({ id: 3, op: 'authEnable' });
   expect(stores.state.auth().enabled).toBe(true);
+  return { core, stores, fatal };
+}
+
+it('a read refused when its read index applied fails alone; the node keeps serving', async () => {
+  const { core, fatal } = await startCore();
 
   let checks = 0;
   const refuseOnRecheck = (): void => {
@@ -75,5 +87,45 @@ it('a read refused when its read index applied fails alone; the node keeps servi
   expect(fatal).toEqual([]);
   expect((await core.handle({ id: 5, op: 'get', key: b('k'), consistency: 'linearizable' }, () => undefined)) as unknown).toMatchObject({ kv: { value: b('v') } });
   await core.handle({ id: 6, op: 'put', key: b('k'), value: b('w'), session: session(2) });
+  expect(fatal).toEqual([]);
+});
+
+it('a write the gate checked before a revocation that commits first is refused; one checked after it is refused at the gate', async () => {
+  const { core, stores, fatal } = await startCore();
+  const gate = new AuthGate({
+    auth: () => stores.state.auth(),
+    passwords: new PasswordHasher(), // unused: alice's connection authenticated already
+    leaseKeys: (id) => stores.state.leases().get(id)?.keys.values(),
+    run: (request, authorize, as) => core.handle(request, authorize, as),
+  });
+  await core.handle({ id: 10, op: 'userAdd', user: 'alice', password: 'pw' });
+  await core.handle({ id: 11, op: 'roleAdd', role: 'writer' });
+  await core.handle({ id: 12, op: 'roleGrant', role: 'writer', permission: { mode: 'readwrite', start: b('k'), end: null } });
+  await core.handle({ id: 13, op: 'userGrantRole', user: 'alice', role: 'writer' });
+  const alice: ConnectionIdentity = { certificateName: undefined, user: { name: 'alice', passwordRevision: stores.state.auth().user('alice')!.passwordRevision }, authenticating: false };
+  const first = (await gate.handle({ id: 14, op: 'put', key: b('k'), value: b('alice-1'), session: session(10) }, alice)) as { revision: number };
+  const logged = (index: number): unknown => {
+    const e = stores.log.raftStorage.entries(index, index + 1)[0]!;
+    return e.type === 'normal' ? decodeCommand(e.data) : e.type;
+  };
+  expect(logged(first.revision)).toMatchObject({ op: 'authorized', user: 'alice', authRevision: stores.state.auth().revision, command: { op: 'put' } });
+  // root's writes, like every write while auth is disabled, are logged as they always were.
+  const root: ConnectionIdentity = { certificateName: undefined, user: { name: 'root', passwordRevision: stores.state.auth().user('root')!.passwordRevision }, authenticating: false };
+  const byRoot = (await gate.handle({ id: 18, op: 'put', key: b('r'), value: b('root'), session: session(11) }, root)) as { revision: number };
+  expect(logged(byRoot.revision)).toMatchObject({ op: 'put' });
+
+  // The revocation is proposed first; alice's put reaches the gate before it applied, so the gate
+  // (which checks against the applied auth state) lets it through, and it is logged after it.
+  const revoked = core.handle({ id: 15, op: 'userRevokeRole', user: 'alice', role: 'writer' });
+  const raced = gate.handle({ id: 16, op: 'put', key: b('k'), value: b('alice-2'), session: session(12) }, alice).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(await revoked).toHaveProperty('revision');
+  // Refused when it applied (the state machine's message), not by the gate.
+  expect(await raced).toMatchObject({ code: 'PERMISSION_DENIED', definite: true, message: expect.stringMatching(/auth changed \(revision \d+\) after the request was checked/) });
+  expect((await stores.state.get(b('k')))?.value).toEqual(b('alice-1'));
+  // Now the gate itself refuses.
+  await expect(gate.handle({ id: 17, op: 'put', key: b('k'), value: b('alice-3'), session: session(13) }, alice)).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
   expect(fatal).toEqual([]);
 });

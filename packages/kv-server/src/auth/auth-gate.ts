@@ -13,28 +13,41 @@
  *   names the user and the kind of access, never a key.
  * - Linearizable reads are checked again once their read index applied (the auth state is then at
  *   least as new as the moment the read began, whichever node serves it). Writes are checked on
- *   the leader that proposes them, against its applied auth state. A lease revoke is checked
- *   against the keys the lease holds on the node that receives it: a key attached in between is
- *   deleted with it (attaching needs write on that key, as every put does).
+ *   the node that proposes them, against its applied auth state, and carry the user and that
+ *   state's revision into the log (`AuthorizedAs`; commands.ts code 40): when auth changed before
+ *   the write applies (a role revoked, a user deleted, a permission removed, a snapshot), every
+ *   replica checks it again against the auth state then and refuses it PERMISSION_DENIED
+ *   (state-machine.ts), so no write applies after the revocation that forbids it. Writes of the
+ *   user root carry nothing: root cannot lose its role or be deleted while auth is enabled. A
+ *   lease revoke is checked against the keys the lease holds (when it arrives, and when it
+ *   applies if auth changed between): a key attached in between is deleted with it (attaching
+ *   needs write on that key, as every put does).
+ * - One decision for all of these: access.ts.
  * - Watches are checked when they open and again before each frame of events they send.
  * - `authenticate` runs scrypt off the event loop through the node's `PasswordHasher` (bounded:
  *   OVERLOADED beyond it) and one at a time per connection.
  */
-import { ERROR_CODES, KeelError, type ClientRequest } from '@keel/protocol';
+import { ERROR_CODES, KeelError, ROOT_USER, type ClientRequest } from '@keel/protocol';
 import type { ConnectionIdentity } from '../client-port/client-connection.js';
 import type { AnyResult } from '../node/client-requests.js';
-import { covers, type AuthState } from '../state-machine/auth-state.js';
+import type { AuthState } from '../state-machine/auth-state.js';
+import type { AuthorizedAs } from '../state-machine/commands.js';
+import { accessDenial, type LeaseKeys } from './access.js';
 import type { PasswordHasher } from './password-hash.js';
-import { key, requirementOf, type Requirement } from './permissions.js';
+import { requirementOf, type Requirement } from './permissions.js';
 
 export interface AuthGateOptions {
   /** The auth state as of the node's applied index (read anew on every call). */
   readonly auth: () => AuthState;
   readonly passwords: PasswordHasher;
   /** The keys lease `id` holds as of the node's applied index; undefined when it does not exist. */
-  readonly leaseKeys: (id: number) => Iterable<Uint8Array> | undefined;
-  /** Run the request; `authorize` re-checks it (call it once a linearizable read's index applied). */
-  readonly run: (request: ClientRequest, authorize: () => void) => Promise<AnyResult>;
+  readonly leaseKeys: LeaseKeys;
+  /**
+   * Run the request; `authorize` re-checks it (call it once a linearizable read's index applied).
+   * `as`: the user it was checked for and the auth revision it was checked at, which a write
+   * carries into the log (undefined: auth disabled, the user root, or an op anyone may call).
+   */
+  readonly run: (request: ClientRequest, authorize: () => void, as: AuthorizedAs | undefined) => Promise<AnyResult>;
 }
 
 export class AuthGate {
@@ -42,7 +55,9 @@ export class AuthGate {
 
   async handle(request: ClientRequest, identity: ConnectionIdentity): Promise<AnyResult> {
     if (request.op === 'authenticate') return this.authenticate(request.user, request.password, identity);
-    return this.o.run(request, this.check(request, identity));
+    const requirement = requirementOf(request);
+    const authorize = (): AuthorizedAs | undefined => this.authorize(requirement, identity);
+    return this.o.run(request, authorize, authorize());
   }
 
   /**
@@ -51,41 +66,26 @@ export class AuthGate {
    * frame, so no event is sent after a revocation.
    */
   authorizeWatch(request: Extract<ClientRequest, { op: 'watch' }>, identity: ConnectionIdentity): () => void {
-    return this.check(request, identity);
-  }
-
-  /** Checks `request` now (throws when refused) and returns the same check, to run again later. */
-  private check(request: ClientRequest, identity: ConnectionIdentity): () => void {
     const requirement = requirementOf(request);
-    const authorize = (): void => this.authorize(requirement, identity);
+    const authorize = (): void => {
+      this.authorize(requirement, identity);
+    };
     authorize();
     return authorize;
   }
 
-  /** Throws AUTH_REQUIRED or PERMISSION_DENIED unless the connection's user may do what `requirement` says. */
-  private authorize(requirement: Requirement, identity: ConnectionIdentity): void {
+  /**
+   * Throws AUTH_REQUIRED or PERMISSION_DENIED unless the connection's user may do what
+   * `requirement` says; when it may, the user and the auth revision of the check (undefined when
+   * no user was needed, or it is root).
+   */
+  private authorize(requirement: Requirement, identity: ConnectionIdentity): AuthorizedAs | undefined {
     const auth = this.o.auth();
-    if (!auth.enabled || requirement.kind === 'anyone') return;
+    if (!auth.enabled || requirement.kind === 'anyone') return undefined;
     const user = userOf(auth, identity);
-    if (requirement.kind === 'user') return;
-    const grants = auth.grants(user);
-    if (grants.root) return;
-    if (requirement.kind === 'root') throw denied(`user ${JSON.stringify(user)} may not do this: it needs the root role`);
-    if (requirement.kind === 'lease') {
-      // A lease that does not exist holds nothing: the node answers LEASE_NOT_FOUND.
-      const held = [...(this.o.leaseKeys(requirement.lease) ?? [])].map(key);
-      const granted = requirement.access === 'read' ? grants.read : grants.write;
-      for (const k of held) {
-        if (!covers(granted, k.start, k.end)) throw denied(`user ${JSON.stringify(user)} may not ${requirement.access} every key this lease holds`);
-      }
-      return;
-    }
-    for (const r of requirement.read) {
-      if (!covers(grants.read, r.start, r.end)) throw denied(`user ${JSON.stringify(user)} may not read every key this request reads`);
-    }
-    for (const w of requirement.write) {
-      if (!covers(grants.write, w.start, w.end)) throw denied(`user ${JSON.stringify(user)} may not write every key this request writes`);
-    }
+    const denial = accessDenial(auth, user, requirement, this.o.leaseKeys);
+    if (denial !== undefined) throw new KeelError(ERROR_CODES.PERMISSION_DENIED, denial);
+    return user === ROOT_USER ? undefined : { user, authRevision: auth.revision };
   }
 
   private async authenticate(name: string, password: string, identity: ConnectionIdentity): Promise<AnyResult> {
@@ -123,8 +123,4 @@ function userOf(auth: AuthState, identity: ConnectionIdentity): string {
       ? `auth is enabled and the client certificate's common name ${JSON.stringify(cn)} is not a user: authenticate with a user name and password`
       : 'auth is enabled: authenticate with a user name and password (kvctl --user) or a client certificate',
   );
-}
-
-function denied(message: string): KeelError {
-  return new KeelError(ERROR_CODES.PERMISSION_DENIED, message);
 }

@@ -20,6 +20,7 @@
  */
 import type { ClientOp, ClientRequest, TxnOp } from '@keel/protocol';
 import type { KeyInterval } from '../state-machine/auth-state.js';
+import type { SessionCommand } from '../state-machine/commands.js';
 
 export type Requirement =
   | { readonly kind: 'anyone' }
@@ -32,7 +33,8 @@ const ANYONE: Requirement = { kind: 'anyone' };
 const USER: Requirement = { kind: 'user' };
 const ROOT: Requirement = { kind: 'root' };
 
-type RequestOf<Op extends ClientOp> = Extract<ClientRequest, { op: Op }>;
+/** A request's fields, without its id: the log's commands of the same op have them too and are checked with the same row. */
+type RequestOf<Op extends ClientOp> = Omit<Extract<ClientRequest, { op: Op }>, 'id'>;
 
 export const REQUIRED_PERMISSION: { readonly [Op in ClientOp]: (request: RequestOf<Op>) => Requirement } = {
   get: (r) => keys([key(r.key)], []),
@@ -84,6 +86,28 @@ export const REQUIRED_PERMISSION: { readonly [Op in ClientOp]: (request: Request
 /** What `request` needs (see the module doc). */
 export function requirementOf(request: ClientRequest): Requirement {
   return (REQUIRED_PERMISSION[request.op] as (r: ClientRequest) => Requirement)(request);
+}
+
+/**
+ * What a logged client write needs (checked again when it applies, state-machine.ts): the row of
+ * its op. A cas is logged as the txn it stands for (client-requests.ts `casTxn`), whose compare
+ * and put need exactly what the cas row says.
+ */
+export function commandRequirement(c: SessionCommand): Requirement {
+  switch (c.op) {
+    case 'put':
+      return REQUIRED_PERMISSION.put(c);
+    case 'delete':
+      return REQUIRED_PERMISSION.delete(c);
+    case 'deleteRange':
+      return REQUIRED_PERMISSION.deleteRange(c);
+    case 'txn':
+      return REQUIRED_PERMISSION.txn(c);
+    case 'leaseGrant':
+      return REQUIRED_PERMISSION.leaseGrant(c);
+    case 'leaseRevoke':
+      return REQUIRED_PERMISSION.leaseRevoke(c);
+  }
 }
 
 function keys(read: readonly KeyInterval[], write: readonly KeyInterval[]): Requirement {

@@ -3,7 +3,7 @@ import type { CasExpectation, ClientRequest, ClientResults, Consistency, Member,
 import type { ConfChange, NodeId } from '@keel/raft';
 import type { AuthCommand } from '../state-machine/auth-commands.js';
 import type { AuthState } from '../state-machine/auth-state.js';
-import { encodeMemberContext, type Command, type SessionCommand } from '../state-machine/commands.js';
+import { encodeMemberContext, type SessionCommand } from '../state-machine/commands.js';
 import type { WriteResult } from '../state-machine/sessions.js';
 import { internalError, invalidArgumentError, unknownCommandError } from './errors.js';
 import type { MembershipRequest } from './membership-checks.js';
@@ -19,8 +19,8 @@ export interface ScanRange {
 
 /** What a node offers to client requests (implemented by `NodeCore`). */
 export interface NodeOperations {
-  /** Propose a command and answer once it applied. */
-  write(command: Command): Promise<WriteResult>;
+  /** Propose a client write and answer once it applied. */
+  write(command: SessionCommand): Promise<WriteResult>;
   /** Propose a compaction of the history to `revision` (at most the applied index) and answer once it applied. */
   compact(revision: number): Promise<Results['compact']>;
   /** Run `read` now (serializable) or once a linearizable read index is applied. */

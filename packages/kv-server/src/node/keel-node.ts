@@ -86,7 +86,7 @@ export class KeelNode {
       auth: () => stores.state.auth(),
       passwords,
       leaseKeys: (id) => stores.state.leases().get(id)?.keys.values(),
-      run: (request, authorize) => (core !== undefined ? core.handle(request, authorize) : Promise.reject(startingError())),
+      run: (request, authorize, as) => (core !== undefined ? core.handle(request, authorize, as) : Promise.reject(startingError())),
     });
     const listening = { peerAddress: '', clientAddress: '', adminAddress: '' };
     const transport = new PeerTransport({

@@ -2,7 +2,7 @@ import { KeelError, LIMITS } from '@keel/protocol';
 import type { ClientRequest, ClientResults, KeyValue, Member, NodeStatus, WireError } from '@keel/protocol';
 import type { ConfChange, Entry, Message, NodeId, RawNode, Ready, Role, Snapshot, SnapshotMeta, SoftState } from '@keel/raft';
 import { encodeAuthCommand, type AuthCommand } from '../state-machine/auth-commands.js';
-import { encodeCommand, type Command } from '../state-machine/commands.js';
+import { encodeCommand, type AuthorizedAs, type AuthorizedCommand, type Command } from '../state-machine/commands.js';
 import { persistReady } from '../storage/node-stores.js';
 import type { ApplyResult, SnapshotStream } from '../storage/state-store.js';
 import type { PeerAddresses } from '../transport/index.js';
@@ -482,9 +482,11 @@ export class NodeCore {
 
   /**
    * Answer one validated client request (the client port validated shape and limits). Rejects with
-   * KeelError. `authorize` (the auth gate's check) runs again once a linearizable read's index applied.
+   * KeelError. `authorize` (the auth gate's check) runs again once a linearizable read's index
+   * applied; a write carries `as` (who the gate checked it for, at which auth revision) into the
+   * log, and the state machine checks it again if auth changed before it applies.
    */
-  async handle(request: ClientRequest, authorize?: () => void): Promise<AnyResult> {
+  async handle(request: ClientRequest, authorize?: () => void, as?: AuthorizedAs): Promise<AnyResult> {
     if (this.closing) throw shuttingDownError(false);
     if (authorize === undefined || !this.ports.state.auth().enabled) return dispatch(request, this.operations);
     // Async: a refusal must reject this read's promise, never throw into the read tracker (which
@@ -494,7 +496,9 @@ export class NodeCore {
         authorize();
         return run();
       });
-    return dispatch(request, { ...this.operations, read });
+    if (as === undefined) return dispatch(request, { ...this.operations, read });
+    const write: NodeOperations['write'] = (command) => this.write({ op: 'authorized', user: as.user, authRevision: as.authRevision, command });
+    return dispatch(request, { ...this.operations, read, write });
   }
 
   /** The node as client requests see it. */
@@ -616,7 +620,7 @@ export class NodeCore {
   }
 
   /** Propose a client write; answer once it applied. (Protected: a test seam for planted bugs.) */
-  protected write(command: Command): Promise<WriteResult> {
+  protected write(command: Command | AuthorizedCommand): Promise<WriteResult> {
     return this.propose(encodeOrReject(() => encodeCommand(command)), (r, resolve, reject) => {
       if (r.kind !== 'command') {
         reject(internalError(`entry ${r.index} applied as ${r.kind}, expected a command`));

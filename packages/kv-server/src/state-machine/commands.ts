@@ -15,8 +15,13 @@
  *   leaseRevoke: [8, lease, clientId, seq, ackedBelow]
  *   leaseExpire: [9, lease]          proposed by the leader when a lease ran out; no session (a
  *                                    lease already gone makes it a no-op)
+ *   authorized:  [40, user, authRevision, command]                 a client write (any of the session
+ *                                    commands above, as its array) that the auth gate checked for `user`
+ *                                    against the auth state at `authRevision` (auth-state.ts `revision`);
+ *                                    the state machine checks it again when auth changed since
  * (Code 3 was cas, before store format 2: a cas is now a txn.) Codes 20–39 are the auth commands
- * (auth-commands.ts): they carry no write session.
+ * (auth-commands.ts): they carry no write session. Code 40 is proposed only while auth is enabled,
+ * for users other than root: writes without auth are encoded as before.
  *
  * `encodeCommand` rejects a command that breaks the rules below with a `TypeError` (a programmer
  * mistake: the client port validates requests first), so nothing malformed reaches the log.
@@ -27,10 +32,11 @@
  * non-empty string of at most `CLIENT_ID_BYTES_MAX` UTF-8 bytes; seq and ackedBelow safe
  * integers with 0 <= ackedBelow <= seq; a txn's parts as txn-codec.ts says; a lease id a positive
  * safe integer; a TTL in LIMITS.leaseTtlSecondsMin..leaseTtlSecondsMax; a compaction revision a
- * safe integer >= 1.
+ * safe integer >= 1; an authorized write's user a name (auth-commands.ts), its auth revision a
+ * safe integer >= 0 and its command a session command (not compact, leaseExpire or authorized).
  */
 import { LIMITS, type TxnCompare, type TxnOp, type WriteSession } from '@keel/protocol';
-import { authCommandProblem, isAuthCode, toAuthCommand, type AuthCommand } from './auth-commands.js';
+import { authCommandProblem, isAuthCode, nameProblem, toAuthCommand, type AuthCommand } from './auth-commands.js';
 import { StateMachineError } from './errors.js';
 import { isCount, keyProblem, leaseIdProblem, rangeProblem, valueProblem } from './field-rules.js';
 import { pack, plainBytes, unpack } from './msgpack.js';
@@ -88,8 +94,20 @@ export type Command =
 /** A command that is a client write, made exactly once through its write session. */
 export type SessionCommand = Exclude<Command, { op: 'leaseExpire' } | { op: 'compact' }>;
 
-/** What a log entry's data decodes to: a client write or an auth change. */
-export type LogCommand = Command | AuthCommand;
+/** Who the auth gate checked a write for, and the auth revision it checked it at. */
+export interface AuthorizedAs {
+  readonly user: string;
+  readonly authRevision: number;
+}
+
+/** A client write checked for a user (see the module doc): applied as `command` unless auth changed since and refuses it. */
+export interface AuthorizedCommand extends AuthorizedAs {
+  readonly op: 'authorized';
+  readonly command: SessionCommand;
+}
+
+/** What a log entry's data decodes to: a client write (checked for a user or not) or an auth change. */
+export type LogCommand = Command | AuthorizedCommand | AuthCommand;
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
@@ -99,12 +117,20 @@ const OP_COMPACT = 6;
 const OP_LEASE_GRANT = 7;
 const OP_LEASE_REVOKE = 8;
 const OP_LEASE_EXPIRE = 9;
+const OP_AUTHORIZED = 40;
 /** Trailing element of a put or delete that asks for the previous entry. */
 const WITH_PREV_KV = 1;
 
 /** Why a command breaks the rules, or undefined when it is fine. */
-export function commandProblem(c: Command): string | undefined {
+export function commandProblem(c: Command | AuthorizedCommand): string | undefined {
   switch (c.op) {
+    case 'authorized': {
+      if (!isCount(c.authRevision)) return 'auth revision must be a non-negative integer';
+      // Decoded from the log, the command may be any: only a client write is one to authorize.
+      const inner = c.command as Command | AuthorizedCommand;
+      if (inner.op === 'authorized' || inner.op === 'compact' || inner.op === 'leaseExpire') return 'only a client write can be authorized';
+      return nameProblem(c.user) ?? commandProblem(inner);
+    }
     case 'deleteRange':
       return rangeProblem(c.start, c.end) ?? sessionProblem(c.session);
     case 'txn':
@@ -144,28 +170,32 @@ function ttlProblem(ttl: unknown): string | undefined {
 }
 
 /** Encode a command for a log entry. Throws `TypeError` if it breaks the rules (see module doc). */
-export function encodeCommand(c: Command): Uint8Array {
+export function encodeCommand(c: Command | AuthorizedCommand): Uint8Array {
   const problem = commandProblem(c);
   if (problem !== undefined) throw new TypeError(`encodeCommand: ${problem}`);
-  if (c.op === 'leaseExpire') return pack([OP_LEASE_EXPIRE, c.lease]);
-  if (c.op === 'compact') return pack([OP_COMPACT, c.revision]);
+  return pack(c.op === 'authorized' ? [OP_AUTHORIZED, c.user, c.authRevision, commandArray(c.command)] : commandArray(c));
+}
+
+/** The array `c` is encoded as (checked already). */
+function commandArray(c: Command): unknown[] {
+  if (c.op === 'leaseExpire') return [OP_LEASE_EXPIRE, c.lease];
+  if (c.op === 'compact') return [OP_COMPACT, c.revision];
   const { clientId, seq, ackedBelow } = c.session;
   const prevKv = (c.op === 'put' || c.op === 'delete' || c.op === 'deleteRange') && c.prevKv === true;
   switch (c.op) {
-    case 'put': {
-      const tail = c.lease !== undefined ? [prevKv ? 1 : 0, c.lease] : prevKv ? [WITH_PREV_KV] : [];
-      return pack([OP_PUT, c.key, c.value, clientId, seq, ackedBelow, ...tail]);
-    }
+    case 'put':
+      if (c.lease !== undefined) return [OP_PUT, c.key, c.value, clientId, seq, ackedBelow, prevKv ? 1 : 0, c.lease];
+      return prevKv ? [OP_PUT, c.key, c.value, clientId, seq, ackedBelow, WITH_PREV_KV] : [OP_PUT, c.key, c.value, clientId, seq, ackedBelow];
     case 'delete':
-      return pack([OP_DELETE, c.key, clientId, seq, ackedBelow, ...(prevKv ? [WITH_PREV_KV] : [])]);
+      return prevKv ? [OP_DELETE, c.key, clientId, seq, ackedBelow, WITH_PREV_KV] : [OP_DELETE, c.key, clientId, seq, ackedBelow];
     case 'deleteRange':
-      return pack([OP_DELETE_RANGE, c.start, c.end ?? null, prevKv ? 1 : 0, clientId, seq, ackedBelow]);
+      return [OP_DELETE_RANGE, c.start, c.end ?? null, prevKv ? 1 : 0, clientId, seq, ackedBelow];
     case 'txn':
-      return pack([OP_TXN, encodeCompares(c.compare), encodeTxnOps(c.success), encodeTxnOps(c.failure), clientId, seq, ackedBelow]);
+      return [OP_TXN, encodeCompares(c.compare), encodeTxnOps(c.success), encodeTxnOps(c.failure), clientId, seq, ackedBelow];
     case 'leaseGrant':
-      return pack([OP_LEASE_GRANT, c.ttl, clientId, seq, ackedBelow]);
+      return [OP_LEASE_GRANT, c.ttl, clientId, seq, ackedBelow];
     case 'leaseRevoke':
-      return pack([OP_LEASE_REVOKE, c.lease, clientId, seq, ackedBelow]);
+      return [OP_LEASE_REVOKE, c.lease, clientId, seq, ackedBelow];
     default:
       throw new TypeError(`encodeCommand: unknown op ${String((c as { op: unknown }).op)}`);
   }
@@ -192,7 +222,7 @@ export function decodeCommand(data: Uint8Array): LogCommand {
   return command!;
 }
 
-function toCommand(a: unknown[]): Command | undefined {
+function toCommand(a: unknown[]): Command | AuthorizedCommand | undefined {
   const bytes = (v: unknown): Uint8Array => (v instanceof Uint8Array ? plainBytes(v) : (v as Uint8Array));
   const session = (at: number): WriteSession => ({
     clientId: a[at] as string,
@@ -242,6 +272,13 @@ function toCommand(a: unknown[]): Command | undefined {
       return a.length === 2 ? { op: 'leaseExpire', lease: a[1] as number } : undefined;
     case OP_COMPACT:
       return a.length === 2 ? { op: 'compact', revision: a[1] as number } : undefined;
+    case OP_AUTHORIZED: {
+      // One level only: a nested wrapper is refused before it is decoded (no recursion on garbage).
+      if (a.length !== 4 || !Array.isArray(a[3]) || a[3][0] === OP_AUTHORIZED) return undefined;
+      const command = toCommand(a[3] as unknown[]);
+      // commandProblem refuses a command that is not a client write.
+      return command === undefined ? undefined : { op: 'authorized', user: a[1] as string, authRevision: a[2] as number, command: command as SessionCommand };
+    }
     default:
       return undefined;
   }

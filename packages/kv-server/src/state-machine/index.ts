@@ -4,7 +4,7 @@
  * (`../storage/`) reads and writes LevelDB around it.
  */
 export { encodeCommand, decodeCommand, encodeMemberContext, decodeMemberContext, CLIENT_ID_BYTES_MAX, MEMBER_ADDRESS_CHARS_MAX } from './commands.js';
-export type { Command, MemberAddresses, SessionCommand } from './commands.js';
+export type { AuthorizedAs, AuthorizedCommand, Command, MemberAddresses, SessionCommand } from './commands.js';
 export { StateMachineError } from './errors.js';
 export type { StateMachineErrorCode } from './errors.js';
 export { StateMachine } from './state-machine.js';

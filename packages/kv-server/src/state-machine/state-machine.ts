@@ -25,13 +25,22 @@
  *    not applied again; one the session table has forgotten is answered INDETERMINATE.
  *  - an entry whose data does not decode is answered INTERNAL and has no effect.
  *  - auth commands (codes 20–39) change the auth state (auth-state.ts), not user data.
+ *  - an authorized write (code 40: a client write the auth gate checked for a user at an auth
+ *    revision) applies as its write when the auth state's revision is still the one it was
+ *    checked at, or auth is now disabled. When auth changed in between, it is checked again
+ *    against the auth state now and the lease table now, with the gate's own decision
+ *    (auth/access.ts): refused, it is answered PERMISSION_DENIED (definite), changes nothing and
+ *    is recorded in its session as other refusals are (a retry is decided again). A retry of a
+ *    write that applied already is answered with its first result, as always.
  *  - no-op entries (empty data) and conf entries have no effect on user data.
  */
 import { ERROR_CODES, LIMITS, type ClientResults, type Member, type TxnOp, type TxnOpResult, type WireError } from '@keel/protocol';
 import type { ConfState, Entry, Logger } from '@keel/raft';
+import { accessDenial } from '../auth/access.js';
+import { commandRequirement } from '../auth/permissions.js';
 import { isAuthCommand } from './auth-commands.js';
 import type { AuthState } from './auth-state.js';
-import { decodeCommand, type Command, type LogCommand, type SessionCommand } from './commands.js';
+import { decodeCommand, type AuthorizedCommand, type Command, type LogCommand, type SessionCommand } from './commands.js';
 import { StateMachineError } from './errors.js';
 import { KvState, keyId, type ApplyWriter, type RangeReader } from './kv-state.js';
 import type { LeaseChange, LeaseTable } from './leases.js';
@@ -106,7 +115,7 @@ export class StateMachine {
         commands[i] = c;
         if (isAuthCommand(c)) continue;
         // A range delete reads its range when it applies.
-        const touched = this.keysOf(c);
+        const touched = this.keysOf(c.op === 'authorized' ? c.command : c);
         for (const key of touched) {
           const id = keyId(key);
           if (!seen.has(id)) {
@@ -171,17 +180,19 @@ export class StateMachine {
         results[i] = { index: e.index, term: e.term, kind: 'conf', members: this.membersNow };
         continue;
       }
-      const c = prepared.commands[i];
-      if (c === undefined) {
+      const logged = prepared.commands[i];
+      if (logged === undefined) {
         results[i] = { index: e.index, term: e.term, kind: 'noop' };
         continue;
       }
-      if (c instanceof StateMachineError) {
-        this.logger?.log('error', 'apply.command.undecodable', { index: e.index, error: c.message });
-        const error: WireError = { code: ERROR_CODES.INTERNAL, message: `entry ${e.index}: ${c.message}`, definite: true };
+      if (logged instanceof StateMachineError) {
+        this.logger?.log('error', 'apply.command.undecodable', { index: e.index, error: logged.message });
+        const error: WireError = { code: ERROR_CODES.INTERNAL, message: `entry ${e.index}: ${logged.message}`, definite: true };
         results[i] = { index: e.index, term: e.term, kind: 'command', result: error };
         continue;
       }
+      const c = logged.op === 'authorized' ? logged.command : logged;
+      const denied = logged.op === 'authorized' ? this.authorizeAgain(logged, state) : undefined;
       if (c.op === 'compact') {
         results[i] = { index: e.index, term: e.term, kind: 'command', result: this.compact(c.revision, e.index, writer) };
         continue;
@@ -211,6 +222,9 @@ export class StateMachine {
           definite: false,
         };
         this.sessions.record(c.session, e.index, undefined);
+      } else if (denied !== undefined) {
+        result = denied;
+        this.sessions.record(c.session, e.index, undefined);
       } else {
         const fresh = c.op === 'put' || c.op === 'delete' ? runKeyCommand(c, e.index, state) : await runCommand(c, e.index, state);
         if ('code' in fresh) state.rollback();
@@ -221,6 +235,21 @@ export class StateMachine {
       results[i] = { index: e.index, term: e.term, kind: 'command', result };
     }
     return { results, membershipChanged, authChanged, sessionChanges: this.sessions.drainChanges(), leaseChanges: this.leases.drainChanges() };
+  }
+
+  /**
+   * An authorized write, checked again when auth changed since the gate checked it (see the
+   * module doc): PERMISSION_DENIED, or undefined when it may apply.
+   */
+  private authorizeAgain(c: AuthorizedCommand, state: KvState): WireError | undefined {
+    if (c.authRevision === this.auth.revision) return undefined;
+    const denial = accessDenial(this.auth, c.user, commandRequirement(c.command), (lease) => state.leases.get(lease)?.keys.values());
+    if (denial === undefined) return undefined;
+    return {
+      code: ERROR_CODES.PERMISSION_DENIED,
+      message: `${denial}: auth changed (revision ${this.auth.revision}) after the request was checked (revision ${c.authRevision})`,
+      definite: true,
+    };
   }
 
   /** The compact command at log index `index` (see the module doc). */

@@ -649,12 +649,13 @@ class ServerSimulation implements SimContext<SimServerNode>, SimNodeHost {
 
   /** A client write is applied fresh at most once: a retry that reaches the log again is answered from the session table. */
   private exactlyOnce(e: Entry & { type: 'normal' }, result: { readonly kind: string; readonly result?: unknown } | undefined): void {
-    let command;
+    let logged;
     try {
-      command = decodeCommand(e.data);
+      logged = decodeCommand(e.data);
     } catch {
       return; // liveness probes and the like are commands too; anything else is not a client write
     }
+    const command = logged.op === 'authorized' ? logged.command : logged;
     if (isAuthCommand(command)) return; // an auth change: no write session
     if (command.op === 'compact') {
       this.counters.compactions++; // not a session write
