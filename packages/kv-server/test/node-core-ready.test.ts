@@ -196,9 +196,22 @@ describe('the node core and the Ready contract', () => {
     expect(h.stores.state.appliedIndex()).toBe(first - 1);
     expect(await h.stores.state.get(new TextEncoder().encode('a'))).toBeNull();
 
+    // The revision the client was just given may be compacted to at once: the compaction's own
+    // entry comes after it in the log (it was refused as "beyond the applied revision").
+    let compacted: unknown;
+    h.core.handle({ id: 2, op: 'compact', revision: first }).then(
+      (r) => (compacted = r),
+      (e: unknown) => (compacted = e),
+    );
+    await until(() => h.stores.log.raftStorage.lastIndex() === first + 1 || compacted !== undefined, 'the compaction is proposed');
+    expect(compacted).toBeUndefined();
+
     h.disk.release();
     await until(() => h.core.status().applied === first, 'the apply is written and the applied index moves');
     expect(await h.stores.state.get(new TextEncoder().encode('a'))).toMatchObject({ modRevision: first });
+    h.core.step({ type: 'appResp', from: 2, to: 1, term: h.term, index: first + 1, reject: false, hintIndex: 0, hintTerm: 0 });
+    await until(() => compacted !== undefined, 'the compaction is answered');
+    expect(compacted).toEqual({ revision: first + 1, compactRevision: first });
   });
 
   it('acknowledges appended entries only once they are durable', async () => {
