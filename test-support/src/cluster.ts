@@ -132,6 +132,7 @@ export class Cluster {
   private readonly host: NodeHost;
   private unexpectedExits: ClusterNode[] = [];
   private destroyed: Promise<void> | undefined;
+  private linesPrinted = 0;
 
   private constructor(private readonly options: ClusterOptions) {
     this.network = resolveNetwork(options.network);
@@ -409,6 +410,15 @@ export class Cluster {
     return this.destroyed;
   }
 
+  /**
+   * Lines the nodes have printed so far, every process the cluster started counted: what
+   * `waitForProgress` may watch while it waits on the cluster (nodes that campaign, dial, apply,
+   * snapshot or fail say so in their logs).
+   */
+  get outputLines(): number {
+    return this.linesPrinted;
+  }
+
   /** The last lines of every node's log, for failure messages. */
   tail(lines = 15): string {
     return this.nodes.map((n) => `--- ${n.describe()} ---\n${n.process?.tail(lines) ?? ''}`).join('\n');
@@ -473,6 +483,7 @@ export class Cluster {
       label: `node ${id}`,
       ...(this.options.logLinesMax === undefined ? {} : { logLinesMax: this.options.logLinesMax }),
       onLine: (line, stream) => {
+        this.linesPrinted++;
         this.options.onLine?.(id, line, stream);
         this.logFile(id)?.write(stream === 'stdout' ? `${line}\n` : `${logRecord(id, 'error', 'process.stderr', { line })}\n`);
       },

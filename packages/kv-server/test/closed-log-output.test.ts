@@ -33,7 +33,11 @@ describe('keel-server whose stdout pipe closes', () => {
       await waitForProgress(() => wrong.closed, activity, 'the peer port answered');
     };
     await logSomething();
-    await waitForProgress(() => !proc.running || proc.stderrLines.some((l) => NOTICE.test(l)), activity, 'the node noticed its closed log output');
+    await waitForProgress(
+      () => !proc.running || proc.stderrLines.some((l) => NOTICE.test(l)),
+      () => [activity(), proc.stderrLines.length],
+      'the node noticed its closed log output',
+    );
     expect(proc.running, proc.tail()).toBe(true);
 
     await logSomething();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { KeelError } from '@keel/protocol';
 import { RawNode, SeededRng } from '@keel/raft';
+import { waitForProgress } from '@keel/test-support';
 import { NodeCore } from '../src/node/node-core.js';
 import { levelDisk, openLevelDb } from '../src/storage/layout.js';
 import { openNodeStores } from '../src/storage/index.js';
@@ -49,11 +50,7 @@ it('a read refused when its read index applied fails alone; the node keeps servi
   core.start();
   const timer = setInterval(() => core.tick(), 5);
   cleanups.push(async () => clearInterval(timer));
-  const deadline = Date.now() + 20_000; // a hang bound, not a speed assertion
-  while (core.status().role !== 'leader') {
-    if (Date.now() > deadline) throw new Error('the single voter never became leader');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await waitForProgress(() => core.status().role === 'leader', () => core.status(), 'the single voter leading');
 
   await core.handle({ id: 1, op: 'put', key: b('k'), value: b('v'), session: session(1) });
   await core.handle({ id: 2, op: 'userAdd', user: 'root', password: 'pw' });
