@@ -94,17 +94,22 @@ describe('client port resource limits', () => {
     reader.socket.write(encodeFrames(requests));
 
     // The server ends up waiting for the client: requests queued, none running, output stuck.
-    await waitForProgress(() => {
-      const stats = server.connectionStats()[0];
-      return stats !== undefined && stats.queued > 0 && stats.running === 0 && stats.readPaused && stats.unsentBytes > 0;
-    }, activity, 'the connection to wait for its client');
+    await waitForProgress(
+      () => {
+        const stats = server.connectionStats()[0];
+        return stats !== undefined && stats.queued > 0 && stats.running === 0 && stats.readPaused && stats.unsentBytes > 0;
+      },
+      () => [calls, server.connectionStats()[0]],
+      'the connection to wait for its client',
+    );
     const [stats] = server.connectionStats();
     expect(calls).toBeLessThan(count);
     expect(stats!.peakHeldBytes).toBeLessThanOrEqual(budget);
     expect(stats!.peakHeldBytes).toBeGreaterThan(budget / 2); // the budget was used, not just under-filled
 
     reader.read();
-    await waitForProgress(() => reader.okIds.size + reader.problems.length === count, activity, 'every response once the client reads');
+    const answered = (): number => reader.okIds.size + reader.problems.length;
+    await waitForProgress(() => answered() === count, answered, 'every response once the client reads');
     expect(reader.problems).toEqual([]);
     expect(calls).toBe(count);
     expect(server.connectionStats()[0]!.peakHeldBytes).toBeLessThanOrEqual(budget);

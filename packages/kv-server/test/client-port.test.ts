@@ -35,7 +35,7 @@ describe('ClientPortServer', () => {
     const c = await client(port);
     const count = 50;
     for (let id = 1; id <= count; id++) c.send({ id, op: 'get', key: new Uint8Array([id]), consistency: 'linearizable' });
-    await waitForProgress(() => pending.size === count, activity, 'all requests running at once');
+    await waitForProgress(() => pending.size === count, () => pending.size, 'all requests running at once');
     expect(seen.map((r) => r.id)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
     expect(seen[0]).toMatchObject({ id: 1, op: 'get', consistency: 'linearizable' });
     expect(Array.from((seen[0] as { key: Uint8Array }).key)).toEqual([1]);
