@@ -13,6 +13,9 @@ export interface ProgressWaitOptions {
   readonly pollMs?: number;
 }
 
+/** Longest pause between two measures of progress. */
+const STALL_SAMPLE_MS_MAX = 250;
+
 /** What `done()` answers while the wait goes on. */
 type NotYet = false | undefined | null;
 
@@ -33,18 +36,24 @@ export async function waitForProgress<T>(
 ): Promise<Exclude<T, NotYet>> {
   const stallMs = options.stallMs ?? 15_000;
   const pollMs = options.pollMs ?? 5;
+  // Progress may cost more than a look at `done()` (a status round, a walk of /proc): it is
+  // measured a few times a second at most, plenty to tell a stall of seconds.
+  const sampleMs = Math.min(STALL_SAMPLE_MS_MAX, stallMs / 10);
   let seen = comparable(await progress());
   let seenAtMs = performance.now();
+  let sampledAtMs = seenAtMs;
   for (;;) {
     const answer = await done();
     if (answer !== false && answer !== undefined && answer !== null) return answer as Exclude<T, NotYet>;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
+    if (performance.now() - sampledAtMs < sampleMs) continue;
     const now = comparable(await progress());
+    sampledAtMs = performance.now();
     if (now !== seen) {
       seen = now;
-      seenAtMs = performance.now();
-    } else if (performance.now() - seenAtMs > stallMs) {
-      throw new Error(`no progress towards ${typeof what === 'string' ? what : what()} for ${stallMs} ms (stuck at ${seen})`);
+      seenAtMs = sampledAtMs;
+    } else if (sampledAtMs - seenAtMs > stallMs) {
+      throw new Error(`no progress towards ${typeof what === 'string' ? what : what()} for ${stallMs} ms (stuck at ${seen.toString().slice(0, 2_000)})`);
     }
   }
 }
