@@ -9,9 +9,9 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NO_REQUEST_ID, encodeFrame } from '@keel/protocol';
+import { waitForProgress } from '@keel/test-support';
 import { ClientPortServer, FRESH_EVICTION_AGE_MS, type ClientPortOptions } from '../src/client-port/index.js';
 import { PeerTransport } from '../src/transport/index.js';
-import { waitForProgress } from '@keel/test-support';
 import { activity, connectRaw, RawFrameSocket, recordingLogger, startClientPort } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];

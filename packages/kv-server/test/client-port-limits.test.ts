@@ -9,8 +9,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
-import { ClientPortServer, RESPONSE_BYTES_BOUND, RESPONSE_BYTES_PER_CONNECTION_DEFAULT, type ClientPortOptions } from '../src/client-port/index.js';
 import { waitForProgress } from '@keel/test-support';
+import { ClientPortServer, RESPONSE_BYTES_BOUND, RESPONSE_BYTES_PER_CONNECTION_DEFAULT, type ClientPortOptions } from '../src/client-port/index.js';
 import { activity, connectRaw, RawFrameSocket, recordingLogger, startClientPort } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -137,7 +137,8 @@ describe('client port resource limits', () => {
       await waitForProgress(
         () => started.length === id && server.connectionStats()[0]?.queued === scans + 1 - id && c.frames.length === id - 1,
         activity,
-        `scan ${id} running and the answers before it received`);
+        `scan ${id} running and the answers before it received`,
+      );
       expect(started).toEqual(Array.from({ length: id }, (_, i) => i + 1));
       expect(server.connectionStats()[0]).toMatchObject({ running: 1, reservedBytes: RESPONSE_BYTES_BOUND.scan, readPaused: true });
       release.get(id)!();

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelError, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
-import { RESPONSE_BYTES_BOUND, type ClientPortOptions } from '../src/client-port/index.js';
 import { waitForProgress } from '@keel/test-support';
+import { RESPONSE_BYTES_BOUND, type ClientPortOptions } from '../src/client-port/index.js';
 import { activity, connectRaw, RawFrameSocket, startClientPort } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];

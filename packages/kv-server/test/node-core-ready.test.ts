@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng, type AppendMessage, type Message, type NodeId } from '@keel/raft';
+import { waitForProgress } from '@keel/test-support';
 import { NodeCore } from '../src/node/node-core.js';
 import { levelDisk, openLevelDb } from '../src/storage/layout.js';
 import { openNodeStores, type Disk, type NodeStores } from '../src/storage/index.js';
 import { testCoreConfig } from './support/core-config.js';
-import { waitForProgress } from '@keel/test-support';
 
 const ELECTION_TICKS = 10;
 const MEMBERS: readonly Member[] = [1, 2, 3].map((id) => ({ id, role: 'voter', peerAddress: `127.0.0.1:${id}`, clientAddress: `127.0.0.1:${id}` }));

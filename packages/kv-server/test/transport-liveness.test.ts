@@ -10,9 +10,9 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message, NodeId } from '@keel/raft';
+import { waitForProgress } from '@keel/test-support';
 import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
 import { LIVENESS_PINGS } from '../src/transport/liveness.js';
-import { waitForProgress } from '@keel/test-support';
 import { activity, recordingLogger } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -133,7 +133,8 @@ async function deliverAfter(sender: Node, receiver: Node, first: number): Promis
       return receiver.received.some((m) => m.type === 'heartbeat' && m.commit >= first);
     },
     activity,
-    `node ${receiver.id} hearing node ${sender.id} after the heal`);
+    `node ${receiver.id} hearing node ${sender.id} after the heal`,
+  );
 }
 
 describe('peer link liveness', () => {

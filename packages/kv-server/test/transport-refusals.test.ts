@@ -8,8 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PEER_PROTOCOL_VERSION } from '@keel/protocol';
 import type { Message, NodeId } from '@keel/raft';
-import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
 import { waitForProgress } from '@keel/test-support';
+import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
 import { activity, RawFrameSocket, recordingLogger } from './transport-test-helpers.js';
 
 const CLUSTER = 'refusals';
@@ -115,7 +115,8 @@ describe('handshake refusals', () => {
     await waitForProgress(
       () => refusals(leader).some((r) => r['peer'] === 4 && r['by'] === 'local') && refusals(leader).some((r) => r['peer'] === 4 && r['by'] === 'peer'),
       activity,
-      'both refusals logged by node 1');
+      'both refusals logged by node 1',
+    );
     const state = leader.transport.peerState(4)!;
     expect(state.connected).toBe(false);
     expect(state.refusal?.code).toBe('CLUSTER_MISMATCH');

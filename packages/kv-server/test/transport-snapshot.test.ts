@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelError, PEER_PROTOCOL_VERSION } from '@keel/protocol';
 import type { NodeId, SnapshotMeta } from '@keel/raft';
-import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
 import { waitForProgress } from '@keel/test-support';
+import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
 import { activity, RawFrameSocket, recordingLogger } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];

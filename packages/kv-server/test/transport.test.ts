@@ -2,8 +2,8 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder, PEER_PROTOCOL_VERSION, encodeFrame } from '@keel/protocol';
 import type { AppendMessage, Message, NodeId, SnapshotMeta } from '@keel/raft';
-import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
 import { waitForProgress } from '@keel/test-support';
+import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
 import { activity, RawFrameSocket, recordingLogger } from './transport-test-helpers.js';
 
 const CLUSTER = 'test-cluster';
