@@ -251,9 +251,9 @@ export class Cluster {
   /**
    * Polls until one node leads and every node of `among` answers naming it as leader; resolves
    * with the leader's status. `among` defaults to every running, unpaused member; pass the
-   * majority side during a partition. Fails when a node exits unexpectedly meanwhile; when the
-   * nodes stand still (no output, no change in what they answer) for `waitForProgress`'s stall
-   * period; or, given `timeoutMs`, after it (runs that measure availability, never tests).
+   * majority side during a partition. Fails when a node exits unexpectedly meanwhile, and when
+   * the nodes stand still (no output, no change in what they answer) for `waitForProgress`'s
+   * stall period; given `timeoutMs`, after it instead (runs that measure availability, never tests).
    */
   async waitForLeader(options: { timeoutMs?: number; among?: readonly number[] } = {}): Promise<NodeStatus> {
     const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
@@ -274,7 +274,8 @@ export class Cluster {
       },
       () => [this.linesPrinted, last.map((r) => r.status ?? r.error)],
       () => `an agreed leader (${seen()})\n${this.tail()}`,
-      { pollMs: LEADER_POLL_MS },
+      // With a deadline, the deadline alone decides (as the availability runs expect).
+      { pollMs: LEADER_POLL_MS, ...(deadline === undefined ? {} : { stallMs: Infinity }) },
     );
   }
 
