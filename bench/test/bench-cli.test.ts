@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROOT, isAlive, runNode } from '@keel/test-support';
+import { ROOT, isAlive, runNode, treeCpuTicks, waitForProgress } from '@keel/test-support';
 import { missingPackages } from '../src/etcd.js';
 import type { RunResult } from '../src/load.js';
 
@@ -115,11 +115,24 @@ describe('pnpm bench', () => {
   });
 
   const missing = missingPackages('go');
-  it.skipIf(missing.length > 0)(`--vs-etcd runs a cell on both systems${missing.length > 0 ? ` (SKIPPED: needs ${missing.join(', ')})` : ''}`, async () => {
+  // The test's own bound is a backstop for a hang the progress wait does not see.
+  it.skipIf(missing.length > 0)(`--vs-etcd runs a cell on both systems${missing.length > 0 ? ` (SKIPPED: needs ${missing.join(', ')})` : ''}`, { timeout: 900_000 }, async () => {
     const out = tempDir();
     // 20 puts per system: the pipeline, not the numbers, is under test. Most of the time goes to
     // starting processes (the bench, three keel-servers, three etcd members, the Go generator).
-    const r = await runNode(BENCH, ['--vs-etcd', '--reps', '1', '--cells', 'put:4', '--scale', '0.001', '--out', out]);
+    // A child process watched while it works: on a loaded machine the run takes as long as it
+    // takes (go build alone may take minutes); it fails only when the bench stands still.
+    const child = spawn(process.execPath, [BENCH, '--vs-etcd', '--reps', '1', '--cells', 'put:4', '--scale', '0.001', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = { code: null as number | null, stdout: '', stderr: '' };
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (r.stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (r.stderr += d));
+    let exited = false;
+    child.on('close', (code) => ((r.code = code), (exited = true)));
+    try {
+      await waitForProgress(() => exited, () => [r.stdout.length, r.stderr.length, treeCpuTicks(child.pid!)], () => `the --vs-etcd run\n${r.stderr}`);
+    } finally {
+      child.kill('SIGINT'); // a run still going stops its clusters by PID
+    }
     expect(r.code, r.stderr).toBe(0);
     const runs = readFileSync(join(out, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunResult);
     expect(runs.map((x) => x.system).sort()).toEqual(['etcd', 'keel']);

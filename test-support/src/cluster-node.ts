@@ -148,11 +148,11 @@ export class ClusterNode {
     return this.start(options.args);
   }
 
-  /** The first line of the current process's log, past or future, matching `pred`. */
-  waitForLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine> {
+  /** The first line of the current process's log, past or future, matching `pred` (see `NodeProcess.waitForLog`). */
+  waitForLog(pred: (l: LogLine) => boolean, stallMs?: number): Promise<LogLine> {
     const p = this.process;
     if (p === undefined) return Promise.reject(new Error(`node ${this.id} was never started`));
-    return p.waitForLog(pred, timeoutMs);
+    return p.waitForLog(pred, stallMs);
   }
 
   /** Marks the running process's coming exit as expected (destroy). */

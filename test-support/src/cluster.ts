@@ -34,6 +34,8 @@ import { requireBuilt } from './paths.js';
 import { freePorts } from './ports.js';
 import { trackDir, untrackDir } from './reaper.js';
 import { TEST_TUNING } from './tuning.js';
+import { waitForProgress } from './wait.js';
+import { treeCpuTicks } from './process-cpu.js';
 import { serverTlsArgs, writeClusterTls, type ClusterTls } from './tls/cluster-tls.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -84,8 +86,6 @@ export interface ClusterOptions {
   readonly logLinesMax?: number;
   /** Wait for an agreed leader before `start` resolves. Default true. */
   readonly waitForLeader?: boolean;
-  /** How long a node may take to serve after it is spawned, in ms. Default 30 000. */
-  readonly startTimeoutMs?: number;
   /**
    * Run every link over TLS with throwaway certificates written to `<dataRoot>/tls` (see
    * `cluster.tls`): mutual TLS between peers, TLS on the client ports, and client certificates
@@ -110,11 +110,7 @@ class PortInUseError extends Error {}
 
 const STATUS_POLL_MS = 25;
 const LEADER_POLL_MS = 100;
-/** How long the harness keeps asking for a membership change the leader cannot take yet. */
-const MEMBERSHIP_TIMEOUT_MS = 60_000;
 const START_ATTEMPTS = 3;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class Cluster {
   readonly network: Network;
@@ -132,6 +128,7 @@ export class Cluster {
   private readonly host: NodeHost;
   private unexpectedExits: ClusterNode[] = [];
   private destroyed: Promise<void> | undefined;
+  private linesPrinted = 0;
 
   private constructor(private readonly options: ClusterOptions) {
     this.network = resolveNetwork(options.network);
@@ -254,26 +251,32 @@ export class Cluster {
   /**
    * Polls until one node leads and every node of `among` answers naming it as leader; resolves
    * with the leader's status. `among` defaults to every running, unpaused member; pass the
-   * majority side during a partition. Fails when a node exits unexpectedly meanwhile, or after
-   * `timeoutMs` (a failure, never an assertion on speed).
+   * majority side during a partition. Fails when a node exits unexpectedly meanwhile, and when
+   * the nodes stand still (no output, no change in what they answer) for `waitForProgress`'s
+   * stall period; given `timeoutMs`, after it instead (runs that measure availability, never tests).
    */
   async waitForLeader(options: { timeoutMs?: number; among?: readonly number[] } = {}): Promise<NodeStatus> {
-    const timeoutMs = options.timeoutMs ?? 30_000;
-    const until = Date.now() + timeoutMs;
+    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
     const crashedBefore = this.unexpectedExits.length;
     let last: NodeReport[] = [];
-    for (;;) {
-      const crashed = this.unexpectedExits[crashedBefore];
-      if (crashed !== undefined) throw crashed.process!.exitedError('while the harness waited for a leader');
-      const among = new Set(options.among ?? this.members.filter((n) => n.serving).map((n) => n.id));
-      last = (await this.statuses()).filter((r) => among.has(r.id));
-      const leader = last.find((r) => r.status?.role === 'leader')?.status;
-      if (leader !== undefined && among.size > 0 && last.every((r) => r.status?.leader === leader.id)) return leader;
-      if (Date.now() > until) break;
-      await sleep(LEADER_POLL_MS);
-    }
-    const seen = last.map((r) => (r.status === undefined ? `${r.id}: ${r.error}` : `${r.id}: ${r.status.role}, leader ${r.status.leader}, term ${r.status.term}`));
-    throw new Error(`no agreed leader within ${timeoutMs} ms (${seen.join('; ')})\n${this.tail()}`);
+    const seen = (): string =>
+      last.map((r) => (r.status === undefined ? `${r.id}: ${r.error}` : `${r.id}: ${r.status.role}, leader ${r.status.leader}, term ${r.status.term}`)).join('; ');
+    return waitForProgress(
+      async () => {
+        const crashed = this.unexpectedExits[crashedBefore];
+        if (crashed !== undefined) throw crashed.process!.exitedError('while the harness waited for a leader');
+        const among = new Set(options.among ?? this.members.filter((n) => n.serving).map((n) => n.id));
+        last = (await this.statuses()).filter((r) => among.has(r.id));
+        const leader = last.find((r) => r.status?.role === 'leader')?.status;
+        if (leader !== undefined && among.size > 0 && last.every((r) => r.status?.leader === leader.id)) return leader;
+        if (deadline !== undefined && Date.now() > deadline) throw new Error(`no agreed leader within ${options.timeoutMs} ms (${seen()})\n${this.tail()}`);
+        return undefined;
+      },
+      () => [this.linesPrinted, last.map((r) => r.status ?? r.error)],
+      () => `an agreed leader (${seen()})\n${this.tail()}`,
+      // With a deadline, the deadline alone decides (as the availability runs expect).
+      { pollMs: LEADER_POLL_MS, ...(deadline === undefined ? {} : { stallMs: Infinity }) },
+    );
   }
 
   // --- membership -------------------------------------------------------------------------
@@ -409,6 +412,15 @@ export class Cluster {
     return this.destroyed;
   }
 
+  /**
+   * Lines the nodes have printed so far, every process the cluster started counted: what
+   * `waitForProgress` may watch while it waits on the cluster (nodes that campaign, dial, apply,
+   * snapshot or fail say so in their logs).
+   */
+  get outputLines(): number {
+    return this.linesPrinted;
+  }
+
   /** The last lines of every node's log, for failure messages. */
   tail(lines = 15): string {
     return this.nodes.map((n) => `--- ${n.describe()} ---\n${n.process?.tail(lines) ?? ''}`).join('\n');
@@ -473,6 +485,7 @@ export class Cluster {
       label: `node ${id}`,
       ...(this.options.logLinesMax === undefined ? {} : { logLinesMax: this.options.logLinesMax }),
       onLine: (line, stream) => {
+        this.linesPrinted++;
         this.options.onLine?.(id, line, stream);
         this.logFile(id)?.write(stream === 'stdout' ? `${line}\n` : `${logRecord(id, 'error', 'process.stderr', { line })}\n`);
       },
@@ -489,21 +502,29 @@ export class Cluster {
     return proc;
   }
 
-  /** Resolves once `proc` answers a status request as node `id`; rejects if it exits first. */
+  /**
+   * Resolves once `proc` answers a status request as node `id`; rejects if it exits first, or
+   * kills it when it stands still (prints nothing and uses no CPU) for the stall period.
+   */
   private async serving(node: ClusterNode, proc: NodeProcess): Promise<void> {
-    const timeoutMs = this.options.startTimeoutMs ?? 30_000;
-    const until = Date.now() + timeoutMs;
     const probe = this.probe(node.id);
-    while (proc.running) {
-      const [answer] = await probe.status();
-      if (answer?.ok === true && answer.status.id === node.id && proc.running) return;
-      if (Date.now() > until) {
-        node.expectExit();
-        await proc.kill('SIGKILL');
-        throw new Error(`node ${node.id} did not serve its client port within ${timeoutMs} ms\n${proc.tail()}`);
-      }
-      await Promise.race([sleep(STATUS_POLL_MS), proc.exited]);
+    try {
+      await waitForProgress(
+        async () => {
+          if (!proc.running) return true;
+          const [answer] = await probe.status();
+          return answer?.ok === true && answer.status.id === node.id;
+        },
+        () => [proc.outputLines, treeCpuTicks(proc.pid)],
+        () => `node ${node.id} serving its client port\n${proc.tail()}`,
+        { pollMs: STATUS_POLL_MS },
+      );
+    } catch (error) {
+      node.expectExit();
+      await proc.kill('SIGKILL');
+      throw error;
     }
+    if (proc.running) return;
     await proc.exited;
     const output = [...proc.logs.map((l) => JSON.stringify(l)), ...proc.stderrLines];
     if (output.some((line) => line.includes('EADDRINUSE'))) {
@@ -527,22 +548,29 @@ export class Cluster {
     return probe;
   }
 
-  /** Runs a membership change through the members, retrying while the leader answers one of `retryable`. */
+  /**
+   * Runs a membership change through the members, again while the leader answers one of
+   * `retryable` and the nodes keep working (their output moves).
+   */
   private async admin(what: string, retryable: readonly ErrorCode[], change: (c: KeelClient) => Promise<unknown>): Promise<void> {
     const client = new KeelClient({ endpoints: this.members.map((n) => n.clientAddress), timeoutMs: 10_000, ...this.tlsOption() });
-    const until = Date.now() + MEMBERSHIP_TIMEOUT_MS;
+    let refusal: unknown;
     try {
-      for (;;) {
-        try {
-          await change(client);
-          return;
-        } catch (error) {
-          if (!isKeelError(error) || !retryable.includes(error.code) || Date.now() > until) {
-            throw new Error(`could not ${what}: ${String(error)}`, { cause: error });
+      await waitForProgress(
+        async () => {
+          try {
+            await change(client);
+            return true;
+          } catch (error) {
+            if (!isKeelError(error) || !retryable.includes(error.code)) throw new Error(`could not ${what}: ${String(error)}`, { cause: error });
+            refusal = error;
+            return false;
           }
-        }
-        await sleep(LEADER_POLL_MS);
-      }
+        },
+        () => this.linesPrinted,
+        () => `${what} (the leader answers ${String(refusal)})`,
+        { pollMs: LEADER_POLL_MS },
+      );
     } finally {
       await client.close();
     }

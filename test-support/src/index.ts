@@ -47,6 +47,7 @@ export { CLUSTER_CLI, KVCTL_BIN, ROOT, SERVER_BIN, requireBuilt } from './paths.
 export { TEST_TUNING } from './tuning.js';
 export { waitForProgress } from './wait.js';
 export type { ProgressWaitOptions } from './wait.js';
+export { treeCpuTicks } from './process-cpu.js';
 export { createCa, issueCertificate } from './tls/certificates.js';
 export type { CertificateAndKey, CertificateAuthority, LeafOptions, Validity } from './tls/certificates.js';
 export { clusterCa, kvctlTlsArgs, serverTlsArgs, writeClusterTls } from './tls/cluster-tls.js';

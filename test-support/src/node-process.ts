@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { SERVER_BIN } from './paths.js';
 import { signalPid, trackPid, untrackPid } from './reaper.js';
+import { waitForProgress } from './wait.js';
 
 /** One parsed JSON log line of a node (see the server's logger). */
 export interface LogLine {
@@ -72,6 +73,7 @@ export class NodeProcess {
   /** Set by `pause()`, cleared by `resume()`. */
   paused = false;
   private readonly waiters = new Set<Waiter>();
+  private linesPrinted = 0;
   private readonly logLinesMax: number;
   /** This side of the process's stdout pipe (undefined when the spawn failed). */
   private readonly stdout: Readable | undefined;
@@ -102,6 +104,7 @@ export class NodeProcess {
         new Promise<void>((resolve) => {
           const lines = createInterface({ input: stream, crlfDelay: Infinity });
           lines.on('line', (line) => {
+            this.linesPrinted++;
             options.onLine?.(line, name);
             if (name === 'stdout') this.onStdout(line);
             else this.keep(this.stderrLines, line);
@@ -167,35 +170,40 @@ export class NodeProcess {
   }
 
   /**
-   * The first log line, past or future, matching `pred`. Rejects when the process exits first or
-   * after `timeoutMs` (a failure, never an assertion on speed).
+   * The first log line, past or future, matching `pred`. Rejects when the process exits first, or
+   * when it printed nothing for `stallMs` (`waitForProgress`'s default when not given): a process
+   * still logging is still working towards it, however slowly.
    */
-  waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+  async waitForLog(pred: (l: LogLine) => boolean, stallMs?: number): Promise<LogLine> {
     const seen = this.logs.find(pred);
-    if (seen !== undefined) return Promise.resolve(seen);
-    if (this.exit !== undefined) return Promise.reject(this.exitedError('before the awaited log line'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        reject(new Error(`${this.label}: no matching log line within ${timeoutMs} ms\n${this.tail()}`));
-      }, timeoutMs);
-      const waiter: Waiter = {
-        pred,
-        settle: (line) => {
-          clearTimeout(timer);
-          this.waiters.delete(waiter);
-          if (line === undefined) reject(this.exitedError('before the awaited log line'));
-          else resolve(line);
-        },
-      };
-      this.waiters.add(waiter);
-    });
+    if (seen !== undefined) return seen;
+    if (this.exit !== undefined) throw this.exitedError('before the awaited log line');
+    let settled: { readonly line: LogLine | undefined } | undefined;
+    const waiter: Waiter = { pred, settle: (line) => (settled ??= { line }) };
+    this.waiters.add(waiter);
+    try {
+      const { line } = await waitForProgress(
+        () => settled,
+        () => this.outputLines,
+        () => `${this.label}: a matching log line\n${this.tail()}`,
+        stallMs === undefined ? {} : { stallMs },
+      );
+      if (line === undefined) throw this.exitedError('before the awaited log line');
+      return line;
+    } finally {
+      this.waiters.delete(waiter);
+    }
   }
 
   /** "node 2 exited (status 1) <what>", with the last lines of its output. */
   exitedError(what: string): Error {
     const how = this.exit === undefined ? 'is running' : `exited (${describeExit(this.exit)})`;
     return new Error(`${this.label} ${how} ${what}\n${this.tail()}`);
+  }
+
+  /** Lines printed so far, on either stream (`logs` and `stderrLines` keep only the last ones). */
+  get outputLines(): number {
+    return this.linesPrinted;
   }
 
   /** The last log and stderr lines, for failure messages. */

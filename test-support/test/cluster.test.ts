@@ -7,10 +7,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, ProxyNetwork, ROOT, isAlive } from '@keel/test-support';
+import { Cluster, ProxyNetwork, ROOT, isAlive, waitForProgress } from '@keel/test-support';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -21,14 +20,6 @@ async function start(options: Parameters<typeof Cluster.start>[0] = {}): Promise
   const cluster = await Cluster.start(options);
   cleanups.push(() => cluster.destroy());
   return cluster;
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
 }
 
 describe('Cluster', () => {
@@ -59,7 +50,7 @@ describe('Cluster', () => {
     pids.push((await cluster.node(1).start()).pid);
     await cluster.waitForLeader();
     const local = cluster.client({ endpoints: [cluster.node(3).clientAddress] });
-    await until('node 3 serves its data after the restart', async () => (await local.get('kept', { consistency: 'serializable' }))?.text === 'across restarts');
+    await waitForProgress(async () => (await local.get('kept', { consistency: 'serializable' }))?.text === 'across restarts', () => cluster.outputLines, 'node 3 serves its data after the restart');
 
     await cluster.destroy();
     await cluster.destroy();
@@ -97,7 +88,7 @@ describe('Cluster', () => {
       if (ending === 'SIGTERM') child.kill('SIGTERM');
       // Exiting normally stays normal; a signal nobody else handles still ends the process.
       expect(await exited).toEqual(ending === 'exit' ? { code: 0, signal: null } : { code: null, signal: 'SIGTERM' });
-      await until('its nodes are gone', () => report.pids.every((pid) => !isAlive(pid)));
+      await waitForProgress(() => report.pids.every((pid) => !isAlive(pid)), () => report.pids.filter(isAlive).length, 'its nodes are gone');
       expect(existsSync(report.dataRoot)).toBe(false);
     });
     await Promise.all(runs);
@@ -116,14 +107,14 @@ describe('Cluster', () => {
     const fromLeader = network.bytes(leader, follower!);
     const fromFollower = network.bytes(follower!, leader);
     // The follower hears no heartbeat, times out and asks for votes: its messages still arrive.
-    await until('the follower reaches the leader', () => network.bytes(follower!, leader) > fromFollower);
+    await waitForProgress(() => network.bytes(follower!, leader) > fromFollower, () => [network.bytes(follower!, leader), cluster.outputLines], 'the follower reaches the leader');
     for (let i = 0; i < 20; i++) await client.put(`during-${i}`, 'cut');
     expect(network.bytes(leader, follower!)).toBe(fromLeader);
 
     cluster.heal();
     expect(cluster.cuts()).toEqual([]);
     const local = cluster.client({ endpoints: [cluster.node(follower!).clientAddress] });
-    await until('the follower catches up after the heal', async () => (await local.get('during-19', { consistency: 'serializable' }))?.text === 'cut');
+    await waitForProgress(async () => (await local.get('during-19', { consistency: 'serializable' }))?.text === 'cut', () => cluster.outputLines, 'the follower catches up after the heal');
     await cluster.waitForLeader();
   });
 
@@ -164,6 +155,6 @@ describe('Cluster', () => {
     await cluster.client({ endpoints: cluster.endpoints.filter((e) => e !== n5.clientAddress), timeoutMs: 20_000 }).put('after', 'replace');
     cluster.heal();
     const local = cluster.client({ endpoints: [n5.clientAddress] });
-    await until('the new member catches up', async () => (await local.get('after', { consistency: 'serializable' }))?.text === 'replace');
+    await waitForProgress(async () => (await local.get('after', { consistency: 'serializable' }))?.text === 'replace', () => cluster.outputLines, 'the new member catches up');
   });
 });

@@ -3,9 +3,8 @@
  * each keel-server in its own namespace, partitions made by iptables rules in the kernel, and
  * the kernel's own view of the peer connections (`ss` inside the namespaces).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, NETNS_PEER_PORT, NetnsNetwork } from '@keel/test-support';
+import { Cluster, NETNS_PEER_PORT, NetnsNetwork, waitForProgress } from '@keel/test-support';
 import { netnsSuite, sockets, unavailable, type Socket } from './netns-helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -18,14 +17,6 @@ async function start(serverArgs: readonly string[] = []): Promise<{ cluster: Clu
   const cluster = await Cluster.start({ network, serverArgs });
   cleanups.push(() => cluster.destroy());
   return { cluster, network };
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
 }
 
 /** Node `id`'s peer connections with node `other`, dialed either way, as its kernel sees them. */
@@ -63,7 +54,7 @@ describe.skipIf(unavailable !== undefined)(netnsSuite('a cluster in network name
     // The kernel keeps the old leader's connections open, with its heartbeats unacknowledged and
     // the retransmission timer backing off; the client port is never cut.
     for (const other of rest) {
-      await until(`node ${old} retransmits to node ${other} with backoff`, () => (outbound(network, old, other)?.backoff ?? 0) > 0);
+      await waitForProgress(() => (outbound(network, old, other)?.backoff ?? 0) > 0, () => outbound(network, old, other), `node ${old} retransmits to node ${other} with backoff`);
       expect(established(other)).toBe(2);
     }
     const reports = await cluster.statuses();
@@ -75,7 +66,7 @@ describe.skipIf(unavailable !== undefined)(netnsSuite('a cluster in network name
     // peer liveness is set out of the way above), or a new connection.
     cluster.heal();
     const local = cluster.client({ endpoints: [cluster.node(old).clientAddress] });
-    await until('the old leader catches up', async () => (await local.get('during-19', { consistency: 'serializable' }))?.text === 'partition');
+    await waitForProgress(async () => (await local.get('during-19', { consistency: 'serializable' }))?.text === 'partition', () => [cluster.outputLines, rest.map((other) => outbound(network, old, other))], 'the old leader catches up');
     const agreed = await cluster.waitForLeader();
     expect(agreed.term).toBeGreaterThanOrEqual(next.term);
   });
@@ -93,15 +84,15 @@ describe.skipIf(unavailable !== undefined)(netnsSuite('a cluster in network name
     // leaders send (heartbeats), so their dials are down; an end that sends nothing (the side
     // that accepted, or an idle follower's dial) stays ESTABLISHED until it does.
     const down = (from: number, to: number): boolean => outbound(network, from, to)?.state !== 'ESTAB';
-    await until('the old leader has no dial up', () => rest.every((other) => down(old, other)));
-    await until('the new leader has no dial to the old one', () => down(next.id, old));
+    await waitForProgress(() => rest.every((other) => down(old, other)), () => [cluster.outputLines, rest.map((other) => outbound(network, old, other))], 'the old leader has no dial up');
+    await waitForProgress(() => down(next.id, old), () => [cluster.outputLines, outbound(network, next.id, old)], 'the new leader has no dial to the old one');
     await client.put('during', 'reset');
 
     cluster.heal();
     const local = cluster.client({ endpoints: [cluster.node(old).clientAddress] });
-    await until('the old leader catches up', async () => (await local.get('during', { consistency: 'serializable' }))?.text === 'reset');
+    await waitForProgress(async () => (await local.get('during', { consistency: 'serializable' }))?.text === 'reset', () => [cluster.outputLines, rest.map((other) => outbound(network, old, other))], 'the old leader catches up');
     await cluster.waitForLeader();
-    for (const other of rest) await until(`node ${old} dials node ${other} again`, () => !down(old, other));
+    for (const other of rest) await waitForProgress(() => !down(old, other), () => [cluster.outputLines, outbound(network, old, other)], `node ${old} dials node ${other} again`);
   });
 
   it('a joining member gets its own namespace and can be cut like the others', async () => {
@@ -113,6 +104,6 @@ describe.skipIf(unavailable !== undefined)(netnsSuite('a cluster in network name
     await cluster.client({ endpoints: cluster.endpoints.filter((e) => e !== n4.clientAddress), timeoutMs: 20_000 }).put('while', 'cut');
     cluster.heal();
     const local = cluster.client({ endpoints: [n4.clientAddress] });
-    await until('the new member catches up', async () => (await local.get('while', { consistency: 'serializable' }))?.text === 'cut');
+    await waitForProgress(async () => (await local.get('while', { consistency: 'serializable' }))?.text === 'cut', () => cluster.outputLines, 'the new member catches up');
   });
 });

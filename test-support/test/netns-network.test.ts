@@ -8,9 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NetnsNetwork, ROOT, isAlive, splitAddress } from '@keel/test-support';
+import { NetnsNetwork, ROOT, isAlive, splitAddress, waitForProgress } from '@keel/test-support';
 import { hostState, netnsSuite, owned, sh, sockets, unavailable } from './netns-helpers.js';
 
 /**
@@ -96,26 +95,13 @@ class Agent {
     return `in${count + 1}`;
   }
 
-  async until(what: string, pred: (e: AgentEvent) => boolean, timeoutMs = 30_000): Promise<AgentEvent> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const e = this.events.find(pred);
-      if (e !== undefined) return e;
-      if (Date.now() > end) throw new Error(`node ${this.id}: ${what}: not within ${timeoutMs} ms; events: ${JSON.stringify(this.events)}`);
-      await sleep(10);
-    }
+  /** The first event matching `pred`, once the agent reported it (its events, arriving, are the progress). */
+  until(what: string, pred: (e: AgentEvent) => boolean): Promise<AgentEvent> {
+    return waitForProgress(() => this.events.find(pred), () => this.events.length, () => `node ${this.id}: ${what}; events: ${JSON.stringify(this.events)}`);
   }
 
   stop(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(20);
   }
 }
 
@@ -168,8 +154,10 @@ describe.skipIf(unavailable !== undefined)(netnsSuite('NetnsNetwork in the kerne
     n2.dial('late21', a1.peerAddress);
     // … but nothing from 1 reaches 2, not even 1's acknowledgements: both kernels retransmit into
     // the cut with exponential backoff, and both connections stay ESTABLISHED.
-    await until('1 retransmits on its dial with backoff', () => (socketOf(network.namespace(1), ip1, ip2, splitAddress(a2.peerAddress).port)?.backoff ?? 0) > 0);
-    await until('2 retransmits on its dial, unacknowledged', () => (socketOf(network.namespace(2), ip2, ip1, splitAddress(a1.peerAddress).port)?.backoff ?? 0) > 0);
+    const dial1 = () => socketOf(network.namespace(1), ip1, ip2, splitAddress(a2.peerAddress).port);
+    const dial2 = () => socketOf(network.namespace(2), ip2, ip1, splitAddress(a1.peerAddress).port);
+    await waitForProgress(() => (dial1()?.backoff ?? 0) > 0, dial1, '1 retransmitting on its dial with backoff');
+    await waitForProgress(() => (dial2()?.backoff ?? 0) > 0, dial2, '2 retransmitting on its dial, unacknowledged');
     const established = (ns: string, local: string, peer: string): string[] =>
       sockets(ns).filter((s) => s.local.startsWith(`${local}:`) && s.peer.startsWith(`${peer}:`)).map((s) => s.state);
     expect(established(network.namespace(1), ip1, ip2).filter((s) => s === 'ESTAB')).toHaveLength(2);
@@ -298,7 +286,8 @@ describe.skipIf(unavailable !== undefined)(netnsSuite('NetnsNetwork in the kerne
 
     // Exiting without destroy(): the exit hook deleted everything and killed the nodes.
     expect(exited!.present()).toEqual([]);
-    await until('and killed the nodes', () => exited!.made.pids.every((pid) => !isAlive(pid)));
+    const alive = (pids: readonly number[]): number => pids.filter(isAlive).length;
+    await waitForProgress(() => alive(exited!.made.pids) === 0, () => alive(exited!.made.pids), 'the exit hook killing the nodes');
 
     // Killed: no hook ran, so it all stays, and the quiet nodes keep running, until a sweep (this
     // one, or that of another netns run starting meanwhile, which runs the same code).
@@ -310,7 +299,7 @@ describe.skipIf(unavailable !== undefined)(netnsSuite('NetnsNetwork in the kerne
     }
     const removed = await NetnsNetwork.removeLeftovers();
     expect(killed!.present()).toEqual([]);
-    await until("the dead run's nodes are gone", () => killed!.made.pids.every((pid) => !isAlive(pid)));
+    await waitForProgress(() => alive(killed!.made.pids) === 0, () => alive(killed!.made.pids), "the dead run's nodes gone");
     for (const ns of decoys) expect(removed.namespaces).not.toContain(ns);
     expect(hostState().namespaces).toEqual(expect.arrayContaining(decoys));
     // Whatever a sweep removes has a dead owner.

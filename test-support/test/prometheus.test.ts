@@ -7,9 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLUSTER_CLI, ROOT, freeBasePort, freePort, isAlive } from '@keel/test-support';
+import { CLUSTER_CLI, ROOT, freeBasePort, freePort, isAlive, waitForProgress } from '@keel/test-support';
 
 /** The prometheus executable on PATH, or undefined. */
 function findPrometheus(): string | undefined {
@@ -51,16 +50,6 @@ function start(file: string, args: readonly string[], signal: NodeJS.Signals): {
   return { child, output: () => output, exited };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, detail: () => string, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms\n${detail().slice(-4000)}`);
-    await sleep(250);
-  }
-}
-
 /** The README's scrape configuration (the yaml block of its Prometheus section). */
 function documentedScrapeConfig(): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -82,7 +71,7 @@ describe.skipIf(skipReason !== undefined)(`Prometheus scrapes a pnpm cluster run
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
 
     const cluster = start(process.execPath, [CLUSTER_CLI, '--base-port', String(base), '--data-dir', join(dataDir, 'cluster'), '--fresh'], 'SIGINT');
-    await until('the cluster to be ready', async () => (cluster.output().includes('Keel cluster ready') ? true : undefined), cluster.output);
+    await waitForProgress(() => cluster.output().includes('Keel cluster ready'), () => cluster.output().length, () => `the cluster ready\n${cluster.output().slice(-4000)}`);
 
     // The documented configuration, pointed at this cluster's admin ports (7201-7203 → base+200..).
     const config = documentedScrapeConfig().replace(/127\.0\.0\.1:720(\d)/g, (_, i: string) => `127.0.0.1:${base + 200 + Number(i) - 1}`);
@@ -98,29 +87,33 @@ describe.skipIf(skipReason !== undefined)(`Prometheus scrapes a pnpm cluster run
       ],
       'SIGTERM',
     );
+    /** What the last query answered, its evaluation time left out: with the programs' output, what the waits below watch move. */
+    let answered: unknown;
+    const moving = (): unknown => [answered, server.output().length, cluster.output().length];
     const query = async (promql: string): Promise<QueryResult[]> => {
       const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(promql)}`);
       const body = (await r.json()) as { status: string; data: { result: QueryResult[] } };
       if (body.status !== 'success') throw new Error(`query ${promql}: ${JSON.stringify(body)}`);
+      answered = body.data.result.map((r) => [r.metric, r.value[1]]);
       return body.data.result;
     };
 
-    const up = await until(
-      'every target to be scraped and up',
+    const up = await waitForProgress(
       async () => {
-        const results = await query('up{job="keel"}');
+        const results = await query('up{job="keel"}').catch(() => []);
         return results.length === 3 && results.every((r) => r.value[1] === '1') ? results : undefined;
       },
-      () => `${server.output()}\n${cluster.output()}`,
+      moving,
+      () => `every target scraped and up\n${`${server.output()}\n${cluster.output()}`.slice(-4000)}`,
     );
     expect(up.map((r) => r.metric['instance']).sort()).toEqual([0, 1, 2].map((i) => `127.0.0.1:${base + 200 + i}`));
-    const leaders = await until(
-      'the leader to be scraped',
+    const leaders = await waitForProgress(
       async () => {
-        const results = await query('keel_raft_is_leader == 1');
+        const results = await query('keel_raft_is_leader == 1').catch(() => []);
         return results.length === 1 ? results : undefined;
       },
-      server.output,
+      moving,
+      () => `the leader scraped\n${server.output().slice(-4000)}`,
     );
     const leaderIds = await query('keel_raft_leader_id');
     expect(new Set(leaderIds.map((r) => r.value[1])).size).toBe(1); // every node names the same leader

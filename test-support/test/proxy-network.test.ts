@@ -5,10 +5,13 @@
  * node 1, whichever of the two dialed, while node 1 keeps hearing node 2.
  */
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PEER_PROTOCOL_VERSION, encodeFrame, type PeerHello } from '@keel/protocol';
-import { DirectNetwork, ProxyNetwork, splitAddress, type NodeAddresses } from '@keel/test-support';
+import { DirectNetwork, ProxyNetwork, splitAddress, waitForProgress, type NodeAddresses } from '@keel/test-support';
+
+/** Chunks received and connections ended on every `End` so far: what the waits below watch move. */
+let endEvents = 0;
+const moved = (): number => endEvents;
 
 /** One end of a TCP connection: everything it received, and how it ended. */
 class End {
@@ -16,10 +19,17 @@ class End {
   readonly ended: Promise<string>;
 
   constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => (this.received += chunk.toString('latin1')));
+    endEvents++;
+    socket.on('data', (chunk: Buffer) => {
+      this.received += chunk.toString('latin1');
+      endEvents++;
+    });
     this.ended = new Promise((resolve) => {
       socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-      socket.on('close', () => resolve('closed'));
+      socket.on('close', () => {
+        endEvents++;
+        resolve('closed');
+      });
     });
   }
 
@@ -62,14 +72,6 @@ function dial(from: number, to: NodeAddresses, toId: number, then = ''): End {
   return end;
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(5);
-  }
-}
-
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -85,15 +87,15 @@ async function twoNodes(network = new ProxyNetwork()) {
   cleanups.push(() => n1.close(), () => n2.close());
   // 1 dials 2, and 2 dials 1; each side says hello back.
   const from1 = dial(1, a2, 2, 'one-dialed');
-  await until('node 2 accepts', () => n2.accepted[0]?.received.includes('one-dialed') === true);
+  await waitForProgress(() => n2.accepted[0]?.received.includes('one-dialed') === true, moved, 'node 2 accepts');
   const at2 = n2.accepted[0]!;
   at2.send('two-answers');
-  await until('node 1 hears node 2', () => from1.received === 'two-answers');
+  await waitForProgress(() => from1.received === 'two-answers', moved, 'node 1 hears node 2');
   const from2 = dial(2, a1, 1, 'two-dialed');
-  await until('node 1 accepts', () => n1.accepted[0]?.received.includes('two-dialed') === true);
+  await waitForProgress(() => n1.accepted[0]?.received.includes('two-dialed') === true, moved, 'node 1 accepts');
   const at1 = n1.accepted[0]!;
   at1.send('one-answers');
-  await until('node 2 hears node 1', () => from2.received === 'one-answers');
+  await waitForProgress(() => from2.received === 'one-answers', moved, 'node 2 hears node 1');
   return { network, a1, a2, n1, n2, from1, at2, from2, at1 };
 }
 
@@ -118,11 +120,11 @@ describe('ProxyNetwork', () => {
     at2.send('2-to-1 on 1s connection');
     from2.send('2-to-1 on 2s connection');
     // The other direction flows.
-    await until('node 1 hears node 2', () => from1.received.endsWith('2-to-1 on 1s connection'));
-    await until('node 1 hears node 2 on its own connection', () => at1.received.endsWith('2-to-1 on 2s connection'));
+    await waitForProgress(() => from1.received.endsWith('2-to-1 on 1s connection'), moved, 'node 1 hears node 2');
+    await waitForProgress(() => at1.received.endsWith('2-to-1 on 2s connection'), moved, 'node 1 hears node 2 on its own connection');
     // Everything node 1 sent is held by the proxies, none of it delivered.
     const held = 2 * '1-to-2 on 1s connection'.length + helloFrame(1, 2).length + 'hello on a new connection'.length;
-    await until('the proxies hold what node 1 sent', () => network.held(1, 2) === held);
+    await waitForProgress(() => network.held(1, 2) === held, () => network.held(1, 2), 'the proxies hold what node 1 sent');
     expect(network.bytes(1, 2)).toBe(before);
     expect(at2.received).not.toContain('1-to-2');
     expect(from2.received).not.toContain('1-to-2');
@@ -131,12 +133,12 @@ describe('ProxyNetwork', () => {
 
     network.heal();
     expect(network.cuts()).toEqual([]);
-    await until('held bytes delivered', () => at2.received.endsWith('1-to-2 on 1s connection') && from2.received.endsWith('1-to-2 on 2s connection'));
-    await until('the new connection reaches node 2', () => n2.accepted[1]?.received.endsWith('hello on a new connection') === true);
+    await waitForProgress(() => at2.received.endsWith('1-to-2 on 1s connection') && from2.received.endsWith('1-to-2 on 2s connection'), moved, 'held bytes delivered');
+    await waitForProgress(() => n2.accepted[1]?.received.endsWith('hello on a new connection') === true, moved, 'the new connection reaches node 2');
     expect(network.held(1, 2)).toBe(0);
     // And the connections carry on.
     from1.send('after heal');
-    await until('traffic after heal', () => at2.received.endsWith('after heal'));
+    await waitForProgress(() => at2.received.endsWith('after heal'), moved, 'traffic after heal');
     late.socket.destroy();
   });
 
@@ -152,14 +154,14 @@ describe('ProxyNetwork', () => {
 
     // Node 2 may still reach node 1, but node 1's answer would cross the cut: reset then.
     const fromTwo = dial(2, a1, 1, 'two again');
-    await until('node 1 hears node 2', () => n1.accepted.some((e) => e.received.includes('two again')));
+    await waitForProgress(() => n1.accepted.some((e) => e.received.includes('two again')), moved, 'node 1 hears node 2');
     n1.accepted.at(-1)!.send('answer');
     expect(await fromTwo.ended).toBe('ECONNRESET');
     expect(fromTwo.received).toBe('');
 
     network.heal();
     const healed = dial(1, a2, 2, 'healed');
-    await until('node 2 hears node 1 again', () => n2.accepted.some((e) => e.received.includes('healed')));
+    await waitForProgress(() => n2.accepted.some((e) => e.received.includes('healed')), moved, 'node 2 hears node 1 again');
     healed.socket.destroy();
   });
 
@@ -167,7 +169,7 @@ describe('ProxyNetwork', () => {
     const { network, a2, n2, from1, at2 } = await twoNodes(new ProxyNetwork({ afterHeal: 'stall' }));
     network.cut(1, 2, 'blackhole');
     from1.send('during');
-    await until('held', () => network.held(1, 2) === 'during'.length);
+    await waitForProgress(() => network.held(1, 2) === 'during'.length, () => network.held(1, 2), 'held');
     network.heal();
     expect(network.held(1, 2)).toBe(0); // dropped, never delivered
     from1.send('after');
@@ -176,9 +178,9 @@ describe('ProxyNetwork', () => {
     const bytes21 = network.bytes(2, 1);
 
     const fresh = dial(1, a2, 2, 'fresh');
-    await until('a new connection reaches node 2', () => n2.accepted[1]?.received.endsWith('fresh') === true);
+    await waitForProgress(() => n2.accepted[1]?.received.endsWith('fresh') === true, moved, 'a new connection reaches node 2');
     n2.accepted[1]!.send('fresh back');
-    await until('and carries the answer', () => fresh.received === 'fresh back');
+    await waitForProgress(() => fresh.received === 'fresh back', moved, 'and carries the answer');
     expect(network.bytes(1, 2)).toBe(bytes12 + helloFrame(1, 2).length + 'fresh'.length);
     expect(network.bytes(2, 1)).toBe(bytes21 + 'fresh back'.length);
     expect(at2.received).not.toContain('during');
@@ -193,7 +195,7 @@ describe('ProxyNetwork', () => {
     network.cut(2, 1, 'blackhole');
     const stranger = new End(net.connect(splitAddress(a2.peerAddress)));
     stranger.socket.write(Buffer.concat([encodeFrame({ op: 'status', id: 1 }), Buffer.from('more')]));
-    await until('node 2 hears the stranger', () => n2.accepted.some((e) => e.received.endsWith('more')));
+    await waitForProgress(() => n2.accepted.some((e) => e.received.endsWith('more')), moved, 'node 2 hears the stranger');
     stranger.socket.destroy();
   });
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KeelError } from '@keel/client';
+import { waitForProgress } from '@keel/test-support';
 import { useClusterClients } from './helpers/cluster-clients.js';
 
 const { start, client } = useClusterClients();
@@ -54,11 +55,11 @@ describe('KeelClient against a real cluster', () => {
     for (const endpoint of cluster.endpoints) {
       const local = client([endpoint]);
       let seen: string | undefined;
-      for (let i = 0; i < 100 && seen !== 'alan'; i++) {
-        seen = (await local.get('user/2', { consistency: 'serializable' }))?.text;
-        if (seen !== 'alan') await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(seen, `serializable read at ${endpoint}`).toBe('alan');
+      await waitForProgress(
+        async () => (seen = (await local.get('user/2', { consistency: 'serializable' }))?.text) === 'alan',
+        () => [seen, cluster.outputLines],
+        `the write read back by a serializable read at ${endpoint}`,
+      );
     }
 
     // scanAll pages through a range in order, each key once.
@@ -135,7 +136,7 @@ describe('KeelClient against a real cluster', () => {
       const faultAfter = 80;
 
       const nemesis = (async () => {
-        while (acked < faultAfter) await new Promise((r) => setTimeout(r, 5));
+        await waitForProgress(() => acked >= faultAfter, () => acked, `${faultAfter} acknowledged writes`);
         if (fault === 'killed') await cluster.node(leader.id).kill();
         else cluster.node(leader.id).pause();
       })();

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelClient, type KeelError, type StateDigest } from '@keel/client';
-import { Cluster } from '@keel/test-support';
+import { Cluster, waitForProgress } from '@keel/test-support';
 
 let cluster: Cluster | undefined;
 
@@ -16,11 +16,16 @@ afterEach(async () => {
 /** Polls until every node reports the same applied index (no writes run meanwhile), then returns the digests. */
 async function settled(c: Cluster): Promise<StateDigest[]> {
   const client = c.client({ timeoutMs: 5000 });
-  for (;;) {
-    const digests = await Promise.all(c.endpoints.map((e) => client.digest(e)));
-    if (digests.every((d) => d.applied === digests[0]!.applied)) return digests;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let applied: number[] = [];
+  return waitForProgress(
+    async () => {
+      const digests = await Promise.all(c.endpoints.map((e) => client.digest(e)));
+      applied = digests.map((d) => d.applied);
+      return digests.every((d) => d.applied === digests[0]!.applied) ? digests : undefined;
+    },
+    () => applied,
+    'every node at the same applied index',
+  );
 }
 
 describe('KeelClient.digest', () => {

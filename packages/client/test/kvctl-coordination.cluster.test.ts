@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, KVCTL_BIN, ROOT, runNode, type RunResult } from '@keel/test-support';
+import { Cluster, KVCTL_BIN, ROOT, runNode, waitForProgress, type RunResult } from '@keel/test-support';
 
 let cluster: Cluster | undefined;
 const cacheHome = mkdtempSync(join(tmpdir(), 'keel-kvctl-coord-'));
@@ -105,10 +105,8 @@ describe('kvctl lease', () => {
     expect((await kvctl(['get', 'ka'])).stdout).toBe('v\n');
     keeper.child.kill('SIGINT');
     expect((await keeper.exited).code).toBe(0);
-    for (;;) {
-      if ((await kvctl(['get', 'ka'])).code === 1) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // With the keep-alives stopped, the lease expires and its key goes.
+    await waitForProgress(async () => (await kvctl(['get', 'ka'])).code === 1, () => cluster!.outputLines, 'the key going with its lease');
   });
 });
 

@@ -7,23 +7,65 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { KeelError, LIMITS, type KeelClient } from '@keel/client';
-import type { Cluster } from '@keel/test-support';
+import { KeelError, LIMITS, type KeelClient, type KeelWatch, type Lease } from '@keel/client';
+import { waitForProgress, type Cluster } from '@keel/test-support';
 import { useClusterClients } from './helpers/cluster-clients.js';
 
 const { start, client } = useClusterClients();
 
-/** Poll `check` until it holds (the test's own timeout bounds the wait). */
-async function eventually(check: () => Promise<boolean>, pollMs = 100): Promise<void> {
-  while (!(await check())) await sleep(pollMs);
+/** Every running node reports the same digest at the same applied index (poll until they do, while they apply). */
+async function nodesAgree(cluster: Cluster, c: KeelClient): Promise<void> {
+  let seen: unknown;
+  await waitForProgress(
+    async () => {
+      const digests = await Promise.all(cluster.nodes.filter((n) => n.serving).map((n) => c.digest(n.clientAddress)));
+      seen = digests;
+      return digests.every((d) => d.applied === digests[0]!.applied && d.digest === digests[0]!.digest);
+    },
+    () => seen,
+    'every node at the same applied index and digest',
+  );
 }
 
-/** Every running node reports the same digest at the same applied index (poll until they do). */
-async function nodesAgree(cluster: Cluster, c: KeelClient): Promise<void> {
-  await eventually(async () => {
-    const digests = await Promise.all(cluster.nodes.filter((n) => n.serving).map((n) => c.digest(n.clientAddress)));
-    return digests.every((d) => d.applied === digests[0]!.applied && d.digest === digests[0]!.digest);
-  }, 200);
+/** Waits until the leader has expired `lease`; the remaining TTL it reports, counting down, is the progress. */
+async function expired(c: KeelClient, lease: Lease): Promise<void> {
+  let remaining: unknown;
+  await waitForProgress(
+    async () => {
+      try {
+        remaining = (await c.leaseTimeToLive(lease)).remaining;
+        return false;
+      } catch (error) {
+        if (error instanceof KeelError && error.code === 'LEASE_NOT_FOUND') return true;
+        throw error;
+      }
+    },
+    () => remaining,
+    `lease ${lease.id} expiring`,
+  );
+}
+
+/**
+ * Waits until `seconds` have passed on the leader's own clock, the one that expires leases: a
+ * lease of that TTL granted now and never kept alive has expired. What lived on meanwhile was
+ * kept alive all that time, however slowly this machine ran.
+ */
+async function leaderClockPasses(c: KeelClient, seconds: number): Promise<void> {
+  await expired(c, await c.leaseGrant(seconds, { keepAlive: false }));
+}
+
+/** Watches `c` opens from now on (the lock and election recipes wait on them), and those a node confirmed. */
+function watchesOf(c: KeelClient): { opened: KeelWatch[]; confirmed: KeelWatch[] } {
+  const opened: KeelWatch[] = [];
+  const confirmed: KeelWatch[] = [];
+  const watch = c.watch.bind(c);
+  c.watch = (...args) => {
+    const w = watch(...args);
+    opened.push(w);
+    void w.ready.then(() => confirmed.push(w), () => undefined);
+    return w;
+  };
+  return { opened, confirmed };
 }
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -54,12 +96,12 @@ describe('leases against a real cluster', () => {
     expect(ttl.keys?.map((k) => Buffer.from(k).toString())).toEqual(['svc/dropped']);
 
     dropped.release(); // no more keep-alives: the leader expires it
-    await eventually(async () => (await c.get('svc/dropped')) === null);
-    expect(await code(c.leaseTimeToLive(dropped))).toBe('LEASE_NOT_FOUND');
+    await expired(c, dropped);
+    expect(await c.get('svc/dropped')).toBeNull();
     expect(await code(c.put('svc/late', 'x', { lease: dropped }))).toBe('LEASE_NOT_FOUND');
 
     // The kept lease lived through three of its TTLs by keep-alives alone.
-    await sleep(3 * 3000);
+    await leaderClockPasses(c, 3 * 3);
     expect(kept.isAlive).toBe(true);
     expect((await c.get('svc/kept'))?.text).toBe('a');
     expect((await c.scan({ prefix: 'svc/' })).entries.map((e) => e.keyText)).toEqual(['svc/kept', 'svc/plain']);
@@ -79,9 +121,10 @@ describe('leases against a real cluster', () => {
     const idle = await c.leaseGrant(60, { keepAlive: false });
     await c.put('held', '1', { lease: held });
     await c.put('idle', '1', { lease: idle });
-    await sleep(2000); // the idle lease's clock runs down on the old leader
-    const before = await c.leaseTimeToLive(idle);
-    expect(before.remaining).toBeLessThan(60);
+    // The idle lease's clock runs down on the old leader.
+    let remaining = 60;
+    await waitForProgress(async () => (remaining = (await c.leaseTimeToLive(idle)).remaining) < 60, () => remaining, 'the idle lease running down');
+    const before = { remaining };
 
     const old = await cluster.waitForLeader();
     await cluster.node(old.id).kill();
@@ -92,7 +135,7 @@ describe('leases against a real cluster', () => {
     expect(after.remaining).toBeGreaterThan(before.remaining);
 
     // The held lease was renewed through the election and lives on with its key.
-    await sleep(2 * 4000);
+    await leaderClockPasses(c, 2 * 4);
     expect(held.isAlive).toBe(true);
     expect((await c.get('held'))?.text).toBe('1');
     expect((await c.get('idle'))?.text).toBe('1');
@@ -111,8 +154,13 @@ describe('leases against a real cluster', () => {
     const old = await cluster.waitForLeader();
     cluster.isolate(old.id);
     await cluster.waitForLeader({ among: cluster.ids.filter((id) => id !== old.id) });
-    await eventually(async () => (await c.get('part/idle')) === null);
-    await sleep(2 * 6000); // two TTLs on the majority side, renewed through the new leader
+    let idleValue: unknown;
+    await waitForProgress(
+      async () => (idleValue = (await c.get('part/idle'))?.text ?? null) === null,
+      () => [idleValue, cluster.outputLines],
+      'the idle lease expiring on the majority side',
+    );
+    await leaderClockPasses(c, 2 * 6); // two TTLs on the majority side, renewed through the new leader
     expect(held.isAlive).toBe(true);
     expect((await c.get('part/held'))?.text).toBe('1');
 
@@ -164,10 +212,12 @@ describe('locks against a real cluster', () => {
     // the lock when its lease expires; the waiter gets a higher token.
     const dying = client(cluster.endpoints);
     const first = await dying.lock('jobs/lock', { ttl: 2 });
+    const watches = watchesOf(clients[0]!);
     const waiter = clients[0]!.lock('jobs/lock', { ttl: 5 });
     let acquired = false;
     void waiter.then(() => (acquired = true));
-    await sleep(500);
+    // The waiter has queued and a node confirmed its watch on the holder's key: it waits.
+    await waitForProgress(() => watches.confirmed.length > 0 || acquired, () => watches.opened.length, 'the waiter watching the holder');
     expect(acquired).toBe(false);
     await dying.close();
     expect((await first.lost).code).toBe('CONNECTION_LOST');
@@ -185,7 +235,8 @@ describe('locks against a real cluster', () => {
     const held = await a.lock('l');
     const abort = new AbortController();
     const waiting = b.lock('l', { signal: abort.signal });
-    await eventually(async () => (await a.scan({ prefix: 'l/' })).entries.length === 2);
+    let queued = 0;
+    await waitForProgress(async () => (queued = (await a.scan({ prefix: 'l/' })).entries.length) === 2, () => queued, 'the second contender queued');
     abort.abort(new Error('gave up'));
     await expect(waiting).rejects.toThrow('gave up');
     expect((await a.scan({ prefix: 'l/' })).entries.map((e) => e.keyText)).toEqual([Buffer.from(held.key).toString()]);
@@ -201,10 +252,13 @@ describe('locks against a real cluster', () => {
     for (let i = 0; i < 5; i++) ({ revision } = await a.put('filler', String(i)));
     await a.compact(revision); // the holder's key revision is gone: a watch from the one after it is COMPACTED
     let acquired = false;
+    const watches = watchesOf(b);
     const waiting = b.lock('c').then((lock) => ((acquired = true), lock));
-    await eventually(async () => (await a.scan({ prefix: 'c/' })).entries.length === 2);
-    await sleep(300);
+    // Its first watch, from the compacted revision, fails; it reads again and watches from the
+    // compaction point, which a node confirms: it waits.
+    await waitForProgress(() => watches.confirmed.length > 0 || acquired, () => watches.opened.length, 'the waiter watching the holder');
     expect(acquired).toBe(false);
+    expect(watches.opened).toHaveLength(2);
     await held.unlock();
     const next = await waiting;
     expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
@@ -220,7 +274,8 @@ describe('elections against a real cluster', () => {
 
     const leaderA = await a.election('svc').campaign('node-a');
     const campaignB = b.election('svc').campaign('node-b');
-    await eventually(async () => (await watcher.scan({ prefix: 'svc/' })).entries.length === 2);
+    let queued = 0;
+    await waitForProgress(async () => (queued = (await watcher.scan({ prefix: 'svc/' })).entries.length) === 2, () => queued, 'the second candidate queued');
     expect((await watcher.election('svc').leader())?.text).toBe('node-a');
 
     const abort = new AbortController();
@@ -228,13 +283,13 @@ describe('elections against a real cluster', () => {
     const observing = (async () => {
       for await (const leader of watcher.election('svc').observe({ signal: abort.signal })) seen.push(leader.text);
     })();
-    await eventually(async () => seen.length === 1);
+    await waitForProgress(() => seen.length === 1, () => seen.length, 'leader 1 observed');
     await leaderA.proclaim('node-a v2');
-    await eventually(async () => seen.length === 2);
+    await waitForProgress(() => seen.length === 2, () => seen.length, 'leader 2 observed');
     await leaderA.resign();
     const leaderB = await campaignB;
     expect(leaderB.revision).toBeGreaterThan(leaderA.revision);
-    await eventually(async () => seen.length === 3);
+    await waitForProgress(() => seen.length === 3, () => seen.length, 'leader 3 observed');
     expect(seen).toEqual(['node-a', 'node-a v2', 'node-b']);
     expect(await code(leaderA.proclaim('too late'))).toBe('LEASE_NOT_FOUND');
     abort.abort();

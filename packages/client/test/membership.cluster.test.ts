@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelClient } from '@keel/client';
-import { Cluster, KVCTL_BIN, runNode } from '@keel/test-support';
+import { Cluster, KVCTL_BIN, runNode, waitForProgress } from '@keel/test-support';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -29,11 +29,11 @@ describe('kvctl member and leader commands', () => {
     const local = new KeelClient({ endpoints: [n4.clientAddress], timeoutMs: 2000 });
     try {
       let seen: string | undefined;
-      for (let i = 0; i < 200 && seen !== 'yes'; i++) {
-        seen = (await local.get('before-join', { consistency: 'serializable' }).catch(() => null))?.text;
-        if (seen !== 'yes') await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(seen, `learner never caught up\n${cluster.tail(30)}`).toBe('yes');
+      await waitForProgress(
+        async () => (seen = (await local.get('before-join', { consistency: 'serializable' }).catch(() => null))?.text) === 'yes',
+        () => [seen, cluster!.outputLines],
+        () => `the learner catching up\n${cluster!.tail(30)}`,
+      );
     } finally {
       await local.close();
     }
@@ -62,16 +62,19 @@ describe('kvctl member and leader commands', () => {
     const remove = await kvctl(['member', 'remove', '1'], all);
     expect(remove.code, remove.stderr).toBe(0);
     // memberList answers from the applied membership, which may trail the commit that answered
-    // `member remove` by a moment: wait (bounded) until the removal shows.
+    // `member remove` by a moment: wait until the removal shows.
     type List = { members: { id: number; role: string }[]; leader: number };
     let parsed: List = { members: [], leader: 0 };
-    for (let i = 0; i < 100; i++) {
-      const list = await kvctl(['--json', 'member', 'list'], all);
-      expect(list.code, list.stderr).toBe(0);
-      parsed = JSON.parse(list.stdout) as List;
-      if (!parsed.members.some((m) => m.id === 1)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForProgress(
+      async () => {
+        const list = await kvctl(['--json', 'member', 'list'], all);
+        expect(list.code, list.stderr).toBe(0);
+        parsed = JSON.parse(list.stdout) as List;
+        return !parsed.members.some((m) => m.id === 1);
+      },
+      () => [parsed, cluster!.outputLines],
+      'the removal of node 1 showing in the member list',
+    );
     expect(parsed.members.map((m) => [m.id, m.role]).sort()).toEqual([
       [2, 'voter'],
       [3, 'voter'],

@@ -16,7 +16,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeelClient } from '@keel/client';
-import { NodeProcess, ROOT, TEST_TUNING, freePorts, requireBuilt } from '@keel/test-support';
+import { NodeProcess, ROOT, TEST_TUNING, freePorts, requireBuilt, waitForProgress } from '@keel/test-support';
 
 const run = promisify(execFile);
 const PACKAGES = ['@keel/client', '@keel/protocol', '@keel/kv-server', '@keel/raft'];
@@ -48,12 +48,17 @@ beforeAll(async () => {
   });
   const probe = new KeelClient({ endpoints: [endpoint], timeoutMs: 1000 });
   try {
-    for (let i = 0; i < 300; i++) {
-      const [s] = await probe.status();
-      if (s?.ok === true && s.status.role === 'leader') return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`the installed keel-server never led\n${server.tail()}`);
+    const proc = server;
+    let seen: unknown;
+    await waitForProgress(
+      async () => {
+        const [s] = await probe.status();
+        seen = s;
+        return s?.ok === true && s.status.role === 'leader';
+      },
+      () => [seen, proc.logs.length, proc.stderrLines.length],
+      () => `the installed keel-server leading\n${proc.tail()}`,
+    );
   } finally {
     await probe.close();
   }

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientRequest, NodeStatus } from '@keel/protocol';
 import { KeelClient } from '@keel/client';
 import { LeaderCache, leaderCachePath } from '../src/cli/leader-cache.js';
-import { KVCTL_BIN, runNode } from '@keel/test-support';
+import { KVCTL_BIN, runNode, waitForProgress } from '@keel/test-support';
 import { ScriptedServer } from './helpers/scripted-server.js';
 
 const servers: ScriptedServer[] = [];
@@ -67,12 +67,21 @@ describe('a paused endpoint (item 8)', () => {
 
   it('closing the client while it searches ends the operation, and the search asks nobody else', async () => {
     const { silent, follower, leader } = await sickCluster();
-    const c = new KeelClient({ endpoints: [silent.address, follower.address, leader.address], timeoutMs: 20_000, stallTimeoutMs: 200 });
+    const options = { timeoutMs: 20_000, stallTimeoutMs: 200 };
+    const c = new KeelClient({ endpoints: [silent.address, follower.address, leader.address], ...options });
+    // Its twin, on a cluster like it, is not closed: once the twin's search has asked the others
+    // and found the leader, the closed client's search would have asked them too (its timers
+    // started first, and fire first).
+    const other = await sickCluster();
+    const twin = new KeelClient({ endpoints: [other.silent.address, other.follower.address, other.leader.address], ...options });
+    clients.push(twin);
     const put = c.put('k', 'v').catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 10));
+    const twinPut = twin.put('k', 'v');
+    await waitForProgress(() => ops(silent).length > 0, () => ops(silent).length, 'the search asking the silent node');
     await c.close();
     expect(await put).toMatchObject({ code: 'CONNECTION_LOST' });
-    await new Promise((r) => setTimeout(r, 150)); // past the moment the search would have asked the others
+    expect(await twinPut).toEqual({ revision: 10 });
+    expect(ops(other.follower).length + ops(other.leader).length).toBeGreaterThan(0);
     expect([ops(follower), ops(leader)]).toEqual([[], []]);
   });
 

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KeelError, LIMITS } from '@keel/client';
+import { waitForProgress } from '@keel/test-support';
 import { useClusterClients } from './helpers/cluster-clients.js';
 
 const { start, client } = useClusterClients();
@@ -101,7 +102,7 @@ describe('KeelClient.txn against a real cluster', () => {
     let answered = 0;
     const faultAfter = 40;
     const nemesis = (async () => {
-      while (answered < faultAfter) await new Promise((r) => setTimeout(r, 5));
+      await waitForProgress(() => answered >= faultAfter, () => answered, `${faultAfter} answered transactions`);
       await cluster.node(leader.id).kill();
     })();
 

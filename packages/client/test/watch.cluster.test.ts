@@ -11,20 +11,10 @@ import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeFrame, validateServerFrame, type ClientResponse, type WatchEventsFrame } from '@keel/protocol';
 import { KeelError, type KeelClient, type KeelWatch, type WatchChange } from '@keel/client';
-import { KVCTL_BIN, cleanEnv, type Cluster } from '@keel/test-support';
+import { KVCTL_BIN, cleanEnv, waitForProgress, type Cluster } from '@keel/test-support';
 import { useClusterClients } from './helpers/cluster-clients.js';
 
 const { start, client } = useClusterClients();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `done` until it holds; fails with `what` after a generous bound (a liveness failure, not a timing assertion). */
-async function until(what: () => string, done: () => boolean | Promise<boolean>, limitMs = 60_000): Promise<void> {
-  const begin = performance.now();
-  while (!(await done())) {
-    if (performance.now() - begin > limitMs) throw new Error(`gave up waiting: ${what()}`);
-    await sleep(20);
-  }
-}
 
 /** Collects a watch's changes in the background; `ended` settles with the iteration's end or error. */
 function collect(w: KeelWatch): { changes: WatchChange[]; ended: Promise<unknown> } {
@@ -128,22 +118,23 @@ describe('watch against a real cluster', () => {
     // The pinned node must be a follower when it is cut off, so that it falls behind the leader's log.
     const current = await cluster.waitForLeader();
     if (current.id === follower) await writer.transferLeader(cluster.ids.find((id) => id !== follower && id !== leader)!);
-    await until(
-      () => `leadership still with node ${follower}`,
+    await waitForProgress(
       async () => {
         const now = await cluster.findLeader();
         return now !== undefined && now.id !== follower;
       },
+      () => cluster.outputLines,
+      () => `leadership still with node ${follower}`,
     );
     // 'reset': what was in flight to it is lost (a blackhole would hold it and deliver it after the heal).
     cluster.isolate(follower, 'reset');
     await writeSome(writer, 60, 30, acked);
     cluster.heal();
     const last = await writeSome(writer, 90, 10, acked);
-    await until(() => `node ${follower} installed no snapshot`, () => installed.has(follower));
+    await waitForProgress(() => installed.has(follower), () => cluster.outputLines, () => `node ${follower} installed no snapshot`);
     expect(last).toBeGreaterThan(0);
 
-    await until(() => `watches at ${routed.revision} and ${pinned.revision}, last write ${last}`, () => routed.revision >= last && pinned.revision >= last);
+    await waitForProgress(() => routed.revision >= last && pinned.revision >= last, () => [routed.revision, pinned.revision], () => `watches at ${routed.revision} and ${pinned.revision}, last write ${last}`);
     routed.cancel();
     pinned.cancel();
     expect(await a.ended).toBeUndefined();
@@ -168,7 +159,7 @@ describe('watch against a real cluster', () => {
     // Replay from the first write: everything since, in order, with previous values.
     const replay = c.watch({ prefix: 'h/' }, { fromRevision: first.revision, prevKv: true });
     const r = collect(replay);
-    await until(() => `replay at ${replay.revision}`, () => r.changes.length === 4);
+    await waitForProgress(() => r.changes.length === 4, () => r.changes.length, () => `replay at ${replay.revision}`);
     replay.cancel();
     expect(r.changes.map((x) => [x.type, x.kv.keyText, x.kv.text, x.prevKv === null ? null : x.prevKv?.text])).toEqual([
       ['put', 'h/a', '1', null],
@@ -204,7 +195,7 @@ describe('watch against a real cluster', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       await c.put('h/c', 'live');
-      await until(() => `kvctl printed ${JSON.stringify(out)} ${err}`, () => out.includes('live'));
+      await waitForProgress(() => out.includes('live'), () => out.length + err.length, () => `kvctl printed ${JSON.stringify(out)} ${err}`);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
     } finally {
@@ -235,8 +226,7 @@ describe('watch against a real cluster', () => {
     for (const id of cluster.ids) {
       const local = client([cluster.node(id).clientAddress]);
       let error: unknown;
-      await until(
-        () => `node ${id}: ${String(error)}`,
+      await waitForProgress(
         async () => {
           // A watch that starts (nothing compacted yet) resolves `ready`; a compacted start rejects it.
           const w = local.watch('r/0', { fromRevision: 1 });
@@ -244,6 +234,8 @@ describe('watch against a real cluster', () => {
           w.cancel();
           return error instanceof KeelError && error.code === 'COMPACTED' && error.compactRevision! > last - 22;
         },
+        () => [String(error), cluster.outputLines],
+        () => `node ${id}: ${String(error)}`,
       );
       // The last 20 revisions the node applied are still there: the leader compacts to 20 below
       // what it applied, in an entry after it. (The lease grants, the compactions themselves or a
@@ -256,7 +248,7 @@ describe('watch against a real cluster', () => {
       const kept = local.watch({ prefix: 'r/' }, { fromRevision: compactRevision });
       const got = collect(kept);
       const expected = puts.filter((r) => r >= compactRevision);
-      await until(() => `node ${id} replayed ${got.changes.length} of ${expected.length}`, () => got.changes.length === expected.length);
+      await waitForProgress(() => got.changes.length === expected.length, () => got.changes.length, () => `node ${id} replayed ${got.changes.length} of ${expected.length}`);
       expect(got.changes.map((ch) => ch.revision)).toEqual(expected);
       kept.cancel();
     }
@@ -272,13 +264,13 @@ describe('watch against a real cluster', () => {
     socket.on('data', (chunk: Buffer) => decoder.push(chunk, (v) => frames.push(validateServerFrame(v))));
     try {
       socket.write(encodeFrame({ id: 1, op: 'watch', prefix: new TextEncoder().encode('big/') }));
-      await until(() => 'watch announced', () => frames.length > 0);
+      await waitForProgress(() => frames.length > 0, () => frames.length, () => 'watch announced');
       socket.pause(); // a watcher that stops reading
       const value = new Uint8Array(1024 * 1024).fill(7);
       let last = 0;
       for (let i = 0; i < 40; i++) last = (await c.put(`big/${i % 4}`, value)).revision;
       socket.resume();
-      await until(() => `${frames.length} frames`, () => frames.some((f) => 'ok' in f));
+      await waitForProgress(() => frames.some((f) => 'ok' in f), () => frames.length, () => `${frames.length} frames`);
       const end = frames.find((f): f is ClientResponse => 'ok' in f)!;
       expect(end).toMatchObject({ id: 1, ok: false, error: { code: 'WATCH_OVERFLOW' } });
       const events = frames.flatMap((f) => ('watch' in f ? f.watch.events : []));
@@ -289,7 +281,7 @@ describe('watch against a real cluster', () => {
       expect(!('ok' in end) || end.ok ? '' : end.error.message).toContain(`resume from ${sentThrough + 1}`);
       // Resuming from the next revision delivers the rest, from history, paced by the reader.
       const rest = collect(c.watch({ prefix: 'big/' }, { fromRevision: sentThrough + 1 }));
-      await until(() => `${rest.changes.length} changes resumed`, () => events.length + rest.changes.length >= 40);
+      await waitForProgress(() => events.length + rest.changes.length >= 40, () => rest.changes.length, () => `${rest.changes.length} changes resumed`);
       const all = [...events.map((e) => e.revision), ...rest.changes.map((x) => x.revision)];
       expect(all).toEqual([...new Set(all)].sort((x, y) => x - y));
       expect(all[all.length - 1]).toBe(last);

@@ -6,9 +6,8 @@
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, ROOT, type ClusterNode } from '@keel/test-support';
+import { Cluster, ROOT, waitForProgress, type ClusterNode } from '@keel/test-support';
 import { HEALTH_PROBE_FILE, readiness } from '../src/admin/health.js';
 import { quantileMs } from '../src/admin/history.js';
 
@@ -18,10 +17,17 @@ afterEach(async () => {
   cluster = undefined;
 });
 
+/** The last answer `get` had: with the nodes' output, what a wait below watches move. */
+let lastAnswer = '';
+
 async function get(node: ClusterNode, path: string): Promise<{ status: number; body: string; type: string | null }> {
   const r = await fetch(`http://${node.adminAddress}${path}`);
-  return { status: r.status, body: await r.text(), type: r.headers.get('content-type') };
+  const answer = { status: r.status, body: await r.text(), type: r.headers.get('content-type') };
+  lastAnswer = `${answer.status} ${answer.body}`;
+  return answer;
 }
+
+const moving = (): unknown => [cluster?.outputLines, lastAnswer];
 
 /** The value of one sample in Prometheus text (`name{labels}` exactly as printed), or undefined. */
 function sample(text: string, series: string): number | undefined {
@@ -29,16 +35,6 @@ function sample(text: string, series: string): number | undefined {
     if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
   }
   return undefined;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms\n${cluster?.tail()}`);
-    await sleep(100);
-  }
 }
 
 /** The metric names the README's metrics table documents. */
@@ -111,27 +107,27 @@ describe('the admin listener', () => {
     const follower = cluster.node(cluster.ids.find((id) => id !== leaderId)!);
     cluster.isolate(follower.id);
 
-    const refused = await until('the isolated follower to say it is not ready', async () => {
+    const refused = await waitForProgress(async () => {
       const r = await get(follower, '/ready');
       return r.status === 503 ? r : undefined;
-    });
+    }, moving, 'the isolated follower to say it is not ready');
     const why = JSON.parse(refused.body) as { ready: boolean; reason: string; leader: number };
     expect(why.ready).toBe(false);
     expect(why.leader).toBe(0);
     expect(why.reason).toMatch(/^no leader known/);
     expect((await get(follower, '/health')).status).toBe(200); // alive: restarting it would not help
     // Its Raft links to the others are down, as its metrics say.
-    await until('the peer links to go down', async () => {
+    await waitForProgress(async () => {
       const text = (await get(follower, '/metrics')).body;
-      return cluster!.ids.filter((id) => id !== follower.id).every((id) => sample(text, `keel_peer_reachable{peer="${id}"}`) === 0) ? true : undefined;
-    });
+      return cluster!.ids.filter((id) => id !== follower.id).every((id) => sample(text, `keel_peer_reachable{peer="${id}"}`) === 0);
+    }, moving, 'the peer links to go down');
     // The majority still serves.
     const majority = cluster.ids.filter((id) => id !== follower.id);
     const { id: newLeader } = await cluster.waitForLeader({ among: majority });
     expect((await get(cluster.node(newLeader), '/ready')).status).toBe(200);
 
     cluster.heal();
-    await until('the healed follower to be ready again', async () => ((await get(follower, '/ready')).status === 200 ? true : undefined));
+    await waitForProgress(async () => (await get(follower, '/ready')).status === 200, moving, 'the healed follower to be ready again');
   });
 
   it('/health answers 503 with the reason when the data directory cannot be written', async () => {
@@ -142,13 +138,13 @@ describe('the admin listener', () => {
     const probe = join(node.dataDir, HEALTH_PROBE_FILE);
     rmSync(probe, { force: true });
     mkdirSync(probe);
-    const sick = await until('the probe to fail', async () => {
+    const sick = await waitForProgress(async () => {
       const r = await get(node, '/health');
       return r.status === 503 ? r : undefined;
-    });
+    }, moving, 'the probe to fail');
     expect(JSON.parse(sick.body)).toMatchObject({ health: false, reason: expect.stringContaining('cannot write to the data directory') });
     rmSync(probe, { recursive: true });
-    await until('the probe to pass again', async () => ((await get(node, '/health')).status === 200 ? true : undefined));
+    await waitForProgress(async () => (await get(node, '/health')).status === 200, moving, 'the probe to pass again');
   });
 });
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isKeelError, type KeelClient } from '@keel/client';
-import { Cluster, KVCTL_BIN, PEER_PORT_OFFSET, SERVER_BIN, freeBasePort, nodeDataDir, runNode } from '@keel/test-support';
+import { Cluster, KVCTL_BIN, PEER_PORT_OFFSET, SERVER_BIN, freeBasePort, nodeDataDir, runNode, waitForProgress } from '@keel/test-support';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -72,7 +72,7 @@ describe('backup and restore', () => {
     const { id: leaderId } = await source.waitForLeader();
     const follower = source.node(source.ids.find((id) => id !== leaderId)!);
     const load = writeLoad(source.client(), 8);
-    while (load.acks.length < 300) await new Promise((r) => setTimeout(r, 20));
+    await waitForProgress(() => load.acks.length >= 300, () => load.acks.length, '300 acknowledged writes');
 
     const dir = tempDir();
     const file = join(dir, 'cluster.backup');

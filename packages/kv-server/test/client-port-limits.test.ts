@@ -9,9 +9,9 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
-import { ClientPortServer, RESPONSE_BYTES_BOUND, RESPONSE_BYTES_PER_CONNECTION_DEFAULT, type ClientPortOptions } from '../src/client-port/index.js';
 import { waitForProgress } from '@keel/test-support';
-import { connectRaw, RawFrameSocket, recordingLogger, startClientPort, waitFor } from './transport-test-helpers.js';
+import { ClientPortServer, RESPONSE_BYTES_BOUND, RESPONSE_BYTES_PER_CONNECTION_DEFAULT, type ClientPortOptions } from '../src/client-port/index.js';
+import { activity, connectRaw, RawFrameSocket, recordingLogger, startClientPort } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -94,17 +94,22 @@ describe('client port resource limits', () => {
     reader.socket.write(encodeFrames(requests));
 
     // The server ends up waiting for the client: requests queued, none running, output stuck.
-    await waitFor(() => {
-      const stats = server.connectionStats()[0];
-      return stats !== undefined && stats.queued > 0 && stats.running === 0 && stats.readPaused && stats.unsentBytes > 0;
-    }, 'the connection to wait for its client');
+    await waitForProgress(
+      () => {
+        const stats = server.connectionStats()[0];
+        return stats !== undefined && stats.queued > 0 && stats.running === 0 && stats.readPaused && stats.unsentBytes > 0;
+      },
+      () => [calls, server.connectionStats()[0]],
+      'the connection to wait for its client',
+    );
     const [stats] = server.connectionStats();
     expect(calls).toBeLessThan(count);
     expect(stats!.peakHeldBytes).toBeLessThanOrEqual(budget);
     expect(stats!.peakHeldBytes).toBeGreaterThan(budget / 2); // the budget was used, not just under-filled
 
     reader.read();
-    await waitFor(() => reader.okIds.size + reader.problems.length === count, 'every response once the client reads');
+    const answered = (): number => reader.okIds.size + reader.problems.length;
+    await waitForProgress(() => answered() === count, answered, 'every response once the client reads');
     expect(reader.problems).toEqual([]);
     expect(calls).toBe(count);
     expect(server.connectionStats()[0]!.peakHeldBytes).toBeLessThanOrEqual(budget);
@@ -129,8 +134,9 @@ describe('client port resource limits', () => {
     c.send({ id: scans + 1, op: 'put', key: new Uint8Array([1]), value: new Uint8Array([2]), session: { clientId: 'c', seq: 1, ackedBelow: 0 } });
     for (let id = 1; id < scans; id++) {
       // Scan id starts once the kernel took scan id - 1's answer; the client reads it a little later.
-      await waitFor(
+      await waitForProgress(
         () => started.length === id && server.connectionStats()[0]?.queued === scans + 1 - id && c.frames.length === id - 1,
+        activity,
         `scan ${id} running and the answers before it received`,
       );
       expect(started).toEqual(Array.from({ length: id }, (_, i) => i + 1));
@@ -138,11 +144,11 @@ describe('client port resource limits', () => {
       release.get(id)!();
     }
     // The last scan and the small put behind it fit together.
-    await waitFor(() => started.length === scans + 1 && c.frames.length === scans, 'the last scan and the put running');
+    await waitForProgress(() => started.length === scans + 1 && c.frames.length === scans, activity, 'the last scan and the put running');
     expect(started).toEqual([1, 2, 3, 4, 5, 6]);
     expect((c.frames as ClientResponse[]).map((r) => r.id)).toEqual([1, 2, 3, 4, 6]);
     release.get(scans)!();
-    await waitFor(() => c.frames.length === scans + 1, 'every answer');
+    await waitForProgress(() => c.frames.length === scans + 1, activity, 'every answer');
     for (const frame of c.frames as ClientResponse[]) expect(frame.ok, `response ${frame.id}`).toBe(true);
     expect(server.connectionStats()[0]).toMatchObject({ queued: 0, running: 0, reservedBytes: 0, readPaused: false });
   });
@@ -194,13 +200,13 @@ describe('client port resource limits', () => {
     // Both are in use (a connection that never sent anything may be closed to make room).
     a.send({ id: 1, op: 'status' });
     b.send({ id: 1, op: 'status' });
-    await waitFor(() => a.frames.length === 1 && b.frames.length === 1, 'two connections in use');
+    await waitForProgress(() => a.frames.length === 1 && b.frames.length === 1, activity, 'two connections in use');
     b.frames.length = 0;
 
     const refused: RawFrameSocket[] = [];
     for (let i = 0; i < 3; i++) {
       const extra = await client(port);
-      await waitFor(() => extra.closed, `refused connection ${i} closed`);
+      await waitForProgress(() => extra.closed, activity, `refused connection ${i} closed`);
       refused.push(extra);
     }
     for (const extra of refused) {
@@ -212,14 +218,14 @@ describe('client port resource limits', () => {
 
     // The open connections are unaffected.
     b.send({ id: 7, op: 'status' });
-    await waitFor(() => b.frames.length === 1, 'b answered');
+    await waitForProgress(() => b.frames.length === 1, activity, 'b answered');
     expect(b.frames[0]).toEqual({ id: 7, ok: true, result: { revision: 7 } });
 
     a.destroy();
-    await waitFor(() => server.connectionCount === 1, 'a gone');
+    await waitForProgress(() => server.connectionCount === 1, activity, 'a gone');
     const c = await client(port);
     c.send({ id: 1, op: 'status' });
-    await waitFor(() => c.frames.length === 1, 'the new connection answered');
+    await waitForProgress(() => c.frames.length === 1, activity, 'the new connection answered');
     expect(c.frames[0]).toEqual({ id: 1, ok: true, result: { revision: 1 } });
     expect(c.closed).toBe(false);
     expect(logger.records.filter((r) => r.event === 'client.connections.accepting')).toEqual([
@@ -228,7 +234,7 @@ describe('client port resource limits', () => {
 
     // A new burst logs again, once.
     const d = await client(port);
-    await waitFor(() => d.closed, 'refused again');
+    await waitForProgress(() => d.closed, activity, 'refused again');
     expect(d.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'OVERLOADED' }) }]);
     expect(logger.records.filter((r) => r.event === 'client.connections.full')).toHaveLength(2);
   });
@@ -245,10 +251,10 @@ describe('client port resource limits', () => {
     ];
     for (const [i, [request, reserved]] of cases.entries()) {
       c.send({ id: i + 1, ...request });
-      await waitFor(() => held.length === 1, `request ${i + 1} running`);
+      await waitForProgress(() => held.length === 1, activity, `request ${i + 1} running`);
       expect(server.connectionStats()[0]?.reservedBytes).toBe(reserved);
       held.pop()!();
-      await waitFor(() => c.frames.length === i + 1, `answer ${i + 1}`);
+      await waitForProgress(() => c.frames.length === i + 1, activity, `answer ${i + 1}`);
     }
   });
 

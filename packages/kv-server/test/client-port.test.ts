@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelError, LIMITS, NO_REQUEST_ID, encodeFrames, type ClientRequest, type ClientResponse } from '@keel/protocol';
+import { waitForProgress } from '@keel/test-support';
 import { RESPONSE_BYTES_BOUND, type ClientPortOptions } from '../src/client-port/index.js';
-import { connectRaw, RawFrameSocket, startClientPort, waitFor } from './transport-test-helpers.js';
+import { activity, connectRaw, RawFrameSocket, startClientPort } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -34,14 +35,14 @@ describe('ClientPortServer', () => {
     const c = await client(port);
     const count = 50;
     for (let id = 1; id <= count; id++) c.send({ id, op: 'get', key: new Uint8Array([id]), consistency: 'linearizable' });
-    await waitFor(() => pending.size === count, 'all requests running at once');
+    await waitForProgress(() => pending.size === count, () => pending.size, 'all requests running at once');
     expect(seen.map((r) => r.id)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
     expect(seen[0]).toMatchObject({ id: 1, op: 'get', consistency: 'linearizable' });
     expect(Array.from((seen[0] as { key: Uint8Array }).key)).toEqual([1]);
     for (let id = count; id >= 1; id--) {
       pending.get(id)!({ kv: { key: new Uint8Array([id]), value: new Uint8Array([id, id]), createRevision: id, modRevision: id }, revision: 100 + id });
     }
-    await waitFor(() => c.frames.length === count, 'all responses');
+    await waitForProgress(() => c.frames.length === count, activity, 'all responses');
     expect(responses(c).map((r) => r.id)).toEqual(Array.from({ length: count }, (_, i) => count - i));
     for (const r of responses(c)) {
       expect(r.ok).toBe(true);
@@ -77,7 +78,7 @@ describe('ClientPortServer', () => {
     ];
     for (const [request] of cases) c.send(request);
     c.send({ id: 99, op: 'put', key, value: key, session });
-    await waitFor(() => c.frames.length === cases.length + 1, 'all answers');
+    await waitForProgress(() => c.frames.length === cases.length + 1, activity, 'all answers');
     for (const [request, code] of cases) {
       const response = byId(c, request['id'] as number);
       expect(response, `response to ${String(request['id'])}`).toMatchObject({ ok: false, error: { code, definite: true } });
@@ -97,7 +98,7 @@ describe('ClientPortServer', () => {
     c.send({ id: 1, op: 'status' });
     c.send({ id: 2, op: 'status' });
     c.send({ id: 3, op: 'status' });
-    await waitFor(() => c.frames.length === 3, 'answers');
+    await waitForProgress(() => c.frames.length === 3, activity, 'answers');
     expect(byId(c, 1)).toEqual({ id: 1, ok: false, error: { code: 'NOT_LEADER', message: 'ask node 3', definite: true, leaderId: 3, leaderAddress: '127.0.0.1:9003' } });
     expect(byId(c, 2)).toEqual({ id: 2, ok: false, error: { code: 'INTERNAL', message: 'boom', definite: false } });
     expect(byId(c, 3)).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: 'a string' } });
@@ -109,13 +110,13 @@ describe('ClientPortServer', () => {
     const good = await client(port);
     const bad = await client(port);
     good.send({ id: 1, op: 'put', key, value: key, session });
-    await waitFor(() => good.frames.length === 1, 'first answer');
+    await waitForProgress(() => good.frames.length === 1, activity, 'first answer');
 
     bad.send({ id: 1, op: 'put', key, value: key, session });
-    await waitFor(() => bad.frames.length === 1, 'answer before the garbage');
+    await waitForProgress(() => bad.frames.length === 1, activity, 'answer before the garbage');
     bad.write(Buffer.from([0, 0, 0, 3, 0x93, 0x01, 0x02])); // an array of 3 holding 2
     bad.write(Buffer.from([0, 0, 0, 1, 0x01])); // anything after is ignored
-    await waitFor(() => bad.closed, 'bad connection closed');
+    await waitForProgress(() => bad.closed, activity, 'bad connection closed');
     expect(bad.frames).toEqual([
       { id: 1, ok: true, result: { revision: 5 } },
       { id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'MALFORMED_FRAME' }) },
@@ -124,13 +125,13 @@ describe('ClientPortServer', () => {
     // A frame that decodes but is not a request envelope is malformed too.
     const notRequest = await client(port);
     notRequest.send(['get', 1]);
-    await waitFor(() => notRequest.closed, 'envelope-less connection closed');
+    await waitForProgress(() => notRequest.closed, activity, 'envelope-less connection closed');
     expect(notRequest.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'MALFORMED_FRAME' }) }]);
 
     good.send({ id: 2, op: 'put', key, value: key, session });
-    await waitFor(() => good.frames.length === 2, 'second answer');
+    await waitForProgress(() => good.frames.length === 2, activity, 'second answer');
     expect(good.closed).toBe(false);
-    await waitFor(() => server.connectionCount === 1, 'only the good connection left');
+    await waitForProgress(() => server.connectionCount === 1, activity, 'only the good connection left');
   });
 
   it("a connection's error frame (id -1) is definite only when no request it leaves unanswered was running", async () => {
@@ -142,14 +143,14 @@ describe('ClientPortServer', () => {
     const garbage = Buffer.from([0, 0, 0, 3, 0x93, 0x01, 0x02]);
     const idle = await client(port);
     idle.write(garbage);
-    await waitFor(() => idle.closed, 'idle connection closed');
+    await waitForProgress(() => idle.closed, activity, 'idle connection closed');
     expect(idle.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'MALFORMED_FRAME', definite: true }) }]);
 
     const busy = await client(port);
     busy.send({ id: 1, op: 'put', key, value: key, session });
-    await waitFor(() => held.length === 1, 'the put running');
+    await waitForProgress(() => held.length === 1, activity, 'the put running');
     busy.write(garbage);
-    await waitFor(() => busy.closed, 'busy connection closed');
+    await waitForProgress(() => busy.closed, activity, 'busy connection closed');
     // The put may still apply: a client must not take the connection's error as its definite failure.
     expect(busy.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'MALFORMED_FRAME', definite: false }) }]);
     for (const release of held) release();
@@ -161,7 +162,7 @@ describe('ClientPortServer', () => {
     const header = Buffer.alloc(4);
     header.writeUInt32BE(4097);
     c.write(header);
-    await waitFor(() => c.closed, 'closed');
+    await waitForProgress(() => c.closed, activity, 'closed');
     expect(c.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'TOO_LARGE' }) }]);
   });
 
@@ -175,17 +176,17 @@ describe('ClientPortServer', () => {
     const other = await client(port);
     for (let id = 1; id <= 6; id++) c.send({ id, op: 'status' });
     other.send({ id: 1, op: 'status' }); // the limit is per connection
-    await waitFor(() => c.frames.length === 2 && release.length === 5, 'two OVERLOADED answers');
+    await waitForProgress(() => c.frames.length === 2 && release.length === 5, activity, 'two OVERLOADED answers');
     expect(responses(c).map((r) => [r.id, r.ok ? 'ok' : r.error.code])).toEqual([
       [5, 'OVERLOADED'],
       [6, 'OVERLOADED'],
     ]);
     for (const r of release.splice(0)) r();
-    await waitFor(() => c.frames.length === 6 && other.frames.length === 1, 'the rest answered');
+    await waitForProgress(() => c.frames.length === 6 && other.frames.length === 1, activity, 'the rest answered');
     c.send({ id: 7, op: 'status' });
-    await waitFor(() => release.length === 1, 'accepted again');
+    await waitForProgress(() => release.length === 1, activity, 'accepted again');
     release[0]!();
-    await waitFor(() => c.frames.length === 7, 'answer 7');
+    await waitForProgress(() => c.frames.length === 7, activity, 'answer 7');
     expect(byId(c, 7)).toMatchObject({ ok: true });
   });
 
@@ -197,7 +198,7 @@ describe('ClientPortServer', () => {
     const count = 200;
     // One client write holding every request, so they all arrive in (about) one read.
     c.write(encodeFrames(Array.from({ length: count }, (_, i) => ({ id: i + 1, op: 'status' }))));
-    await waitFor(() => c.frames.length === count, 'all answers');
+    await waitForProgress(() => c.frames.length === count, activity, 'all answers');
     // Small responses of one turn travel together: far fewer reads than responses.
     expect(chunks).toBeLessThan(count / 10);
   });
@@ -217,7 +218,7 @@ describe('ClientPortServer', () => {
         // Random bytes may announce a long frame the server keeps waiting for: hang up, and the
         // server must close its side too.
         c.socket.end();
-        await waitFor(() => c.closed, 'the connection to close');
+        await waitForProgress(() => c.closed, activity, 'the connection to close');
         expect(c.decodeError).toBeNull();
         for (const frame of c.frames) expect(typeof (frame as ClientResponse).id).toBe('number');
       }),
@@ -225,19 +226,19 @@ describe('ClientPortServer', () => {
     );
     const good = await client(port);
     good.send({ id: 1, op: 'status' });
-    await waitFor(() => good.frames.length === 1, 'the server still answers');
+    await waitForProgress(() => good.frames.length === 1, activity, 'the server still answers');
     expect(good.frames[0]).toEqual({ id: 1, ok: true, result: { revision: 2 } });
     expect(logger.has('client.frame.rejected', 'warn')).toBe(true);
-    await waitFor(() => server.connectionCount === 1, 'garbage connections gone');
+    await waitForProgress(() => server.connectionCount === 1, activity, 'garbage connections gone');
   });
 
   it('close() stops accepting and closes open connections', async () => {
     const { port, server } = await startServer(() => new Promise(() => {}));
     const c = await client(port);
     c.send({ id: 1, op: 'status' });
-    await waitFor(() => server.connectionCount === 1, 'connected');
+    await waitForProgress(() => server.connectionCount === 1, activity, 'connected');
     await server.close();
-    await waitFor(() => c.closed, 'client connection closed');
+    await waitForProgress(() => c.closed, activity, 'client connection closed');
     await expect(RawFrameSocket.connect(port)).rejects.toThrow();
   });
 });

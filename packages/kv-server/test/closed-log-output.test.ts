@@ -6,8 +6,8 @@
  * keeps serving.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, splitAddress } from '@keel/test-support';
-import { RawFrameSocket, waitFor } from './transport-test-helpers.js';
+import { Cluster, splitAddress, waitForProgress } from '@keel/test-support';
+import { activity, RawFrameSocket } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -30,10 +30,14 @@ describe('keel-server whose stdout pipe closes', () => {
     const logSomething = async (): Promise<void> => {
       const wrong = await RawFrameSocket.connect(splitAddress(node.peerAddress).port);
       wrong.send({ id: 1, op: 'status' });
-      await waitFor(() => wrong.closed, 'the peer port answered');
+      await waitForProgress(() => wrong.closed, activity, 'the peer port answered');
     };
     await logSomething();
-    await waitFor(() => !proc.running || proc.stderrLines.some((l) => NOTICE.test(l)), 'the node noticed its closed log output');
+    await waitForProgress(
+      () => !proc.running || proc.stderrLines.some((l) => NOTICE.test(l)),
+      () => [activity(), proc.stderrLines.length],
+      'the node noticed its closed log output',
+    );
     expect(proc.running, proc.tail()).toBe(true);
 
     await logSomething();

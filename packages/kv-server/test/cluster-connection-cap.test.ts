@@ -9,8 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientResponse } from '@keel/protocol';
 import { LIMITS, NO_REQUEST_ID } from '@keel/protocol';
-import { Cluster, splitAddress } from '@keel/test-support';
-import { RawFrameSocket, waitFor } from './transport-test-helpers.js';
+import { Cluster, splitAddress, waitForProgress } from '@keel/test-support';
+import { activity, RawFrameSocket } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -40,11 +40,11 @@ describe('a keel-server at its client connection cap', () => {
       const batch = await Promise.all(Array.from({ length: Math.min(128, LIMITS.clientConnectionsMax - i) }, () => RawFrameSocket.connect(port)));
       for (const h of batch) h.send({ id: 1, op: 'status' });
       holders.push(...batch);
-      await waitFor(() => batch.every((h) => h.frames.length > 0 || h.closed), 'the holders answered');
+      await waitForProgress(() => batch.every((h) => h.frames.length > 0 || h.closed), activity, 'the holders answered');
     }
     const probe = await RawFrameSocket.connect(port);
     cleanup.push(() => probe.destroy());
-    await waitFor(() => probe.closed, 'the probe refused');
+    await waitForProgress(() => probe.closed, activity, 'the probe refused');
     expect(probe.frames).toEqual([{ id: NO_REQUEST_ID, ok: false, error: expect.objectContaining({ code: 'OVERLOADED', definite: true }) }]);
 
     // A crowd of writers, each sending its put as soon as it is connected. Raw sockets, not
@@ -61,7 +61,7 @@ describe('a keel-server at its client connection cap', () => {
       ),
     );
     cleanup.push(() => crowd.forEach((c) => c.destroy()));
-    await waitFor(() => crowd.every((c) => c.closed), 'every refused connection closed');
+    await waitForProgress(() => crowd.every((c) => c.closed), activity, 'every refused connection closed');
     const answers: Record<string, number> = {};
     for (const c of crowd) {
       const answer = c.frames.map(describeFrame).join(', ') || 'closed without a frame';

@@ -7,9 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, NodeProcess, TEST_TUNING, freePorts, splitAddress, type LogLine } from '@keel/test-support';
+import { Cluster, NodeProcess, TEST_TUNING, freePorts, splitAddress, waitForProgress, type LogLine } from '@keel/test-support';
 import { wireClient } from './support/wire-client.js';
 
 const cleanup: Array<() => Promise<unknown> | void> = [];
@@ -44,7 +43,9 @@ describe('a second process with a member’s id', () => {
       expect(line.level).toBe('error');
       expect(String(line['error'])).toMatch(/node 2 is already connected .* are two processes running with id 2\?/);
     }
-    await sleep(3_000);
+    // Let it retry a few times against each member: every retry is a chance to disturb node 2.
+    const refusedBy = (peer: number): number => impostor.logs.filter((l) => refused(l) && l['peer'] === peer).length;
+    await waitForProgress(() => refusedBy(1) >= 4 && refusedBy(3) >= 4, () => impostor.logs.length, 'four refused dials of each member by the impostor');
     const byImpostor = impostor.logs.filter(refused);
     expect(byImpostor.every((l) => l.level === 'error')).toBe(true);
     // Backing off: each retry to a member waits at least as long as the one before.

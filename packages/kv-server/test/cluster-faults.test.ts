@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientResponse } from '@keel/protocol';
-import { Cluster } from '@keel/test-support';
-import { bytes, text, WireClient, wireClient } from './support/wire-client.js';
+import { Cluster, waitForProgress } from '@keel/test-support';
+import { bytes, text, waitApplied, WireClient, wireClient } from './support/wire-client.js';
 import { key, pipelined, value } from './support/workload.js';
 
 let cluster: Cluster | undefined;
@@ -10,17 +9,6 @@ afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
 });
-
-/** Wait until node `id` reports applied >= `index`. */
-async function waitApplied(c: WireClient, index: number, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const st = await c.call({ op: 'status' });
-    if (st.applied >= index) return;
-    if (Date.now() > until) throw new Error(`applied ${st.applied} did not reach ${index} within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
 
 /** Read `keys` linearizably through `c`, pipelined; returns key -> value (null when absent). */
 async function readAll(
@@ -58,7 +46,7 @@ describe('keel-server under crashes', () => {
     );
     let settled = false;
     void run.finally(() => (settled = true));
-    while (acked.length < 2_000 && !settled) await sleep(10);
+    await waitForProgress(() => acked.length >= 2_000 || settled, () => acked.length, '2,000 acknowledged writes');
     await cluster.node(oldLeader).kill();
     killed = true;
     const responses = await run;
@@ -150,10 +138,8 @@ describe('keel-server under crashes', () => {
     for (const n of cluster.nodes) if (n.id !== leader) await n.kill();
     const before = (await l.call({ op: 'status' })).lastIndex;
     const pending = Array.from({ length: 10 }, (_, i) => l.put(`stuck${i}`, 'v'));
-    for (;;) {
-      if ((await l.call({ op: 'status' })).lastIndex >= before + 10) break;
-      await sleep(20);
-    }
+    let lastIndex = before;
+    await waitForProgress(async () => (lastIndex = (await l.call({ op: 'status' })).lastIndex) >= before + 10, () => lastIndex, 'the 10 writes appended');
     const exit = cluster.node(leader).stop();
     const answers = await Promise.all(pending);
     for (const r of answers) {

@@ -4,10 +4,9 @@
  * dialer's advertised peer and client addresses. (The harness gives a joining node no --peers,
  * so every address checked here was learned.)
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster } from '@keel/test-support';
-import { errorOf, wireClient, type WireClient } from './support/wire-client.js';
+import { Cluster, waitForProgress } from '@keel/test-support';
+import { errorOf, memberChange, waitApplied, wireClient, type WireClient } from './support/wire-client.js';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -15,23 +14,9 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
 async function addLearner(leader: WireClient, id: number, peerAddress: string, clientAddress: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const r = await leader.request({ op: 'memberAdd', nodeId: id, peerAddress, clientAddress, learner: true });
-    if (r.ok) return;
-    if (r.error.code !== 'CONF_CHANGE_PENDING' || attempt > 50) throw new Error(JSON.stringify(r.error));
-    await sleep(100);
-  }
+  const r = await memberChange(leader, { op: 'memberAdd', nodeId: id, peerAddress, clientAddress, learner: true });
+  if (!r.ok) throw new Error(JSON.stringify(r.error));
 }
 
 describe('a joined node learns the members’ addresses from their handshakes', () => {
@@ -45,16 +30,21 @@ describe('a joined node learns the members’ addresses from their handshakes', 
     await addLearner(l, 4, joiner.peerAddress, joiner.clientAddress);
     const n4 = await wireClient(cluster, 4);
     const commit = (await l.call({ op: 'status' })).commit;
-    await until('learner catches up', async () => ((await n4.call({ op: 'status' })).applied >= commit ? true : undefined));
+    await waitApplied(n4, commit);
 
     // Every member, the bootstrap ones included, with the addresses it listens on. The bootstrap
     // members learn about node 4 once they apply its addition and dial it, so wait (bounded).
     const expected = cluster.nodes.map((s) => [s.id, s.peerAddress, s.clientAddress]);
-    const seen = await until('joined node knows every address', async () => {
-      const list = await n4.call({ op: 'memberList' });
-      const rows = list.members.map((m) => [m.id, m.peerAddress, m.clientAddress]).sort();
-      return rows.every((r) => r[1] !== '' && r[2] !== '') && rows.length === expected.length ? rows : undefined;
-    });
+    let rows: Array<[number, string, string]> = [];
+    const seen = await waitForProgress(
+      async () => {
+        const list = await n4.call({ op: 'memberList' });
+        rows = list.members.map((m): [number, string, string] => [m.id, m.peerAddress, m.clientAddress]).sort();
+        return rows.every((r) => r[1] !== '' && r[2] !== '') && rows.length === expected.length ? rows : undefined;
+      },
+      () => rows,
+      'joined node knows every address',
+    );
     expect(seen).toEqual(expected);
 
     // A write on the learner is refused with the leader's id and CLIENT address.

@@ -1,33 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientResults } from '@keel/protocol';
 import { Cluster } from '@keel/test-support';
-import { errorOf, wireClient, type WireClient } from './support/wire-client.js';
+import { errorOf, memberChange, waitApplied, wireClient } from './support/wire-client.js';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
-/** Retry a membership request while the leader answers CONF_CHANGE_PENDING (previous change not yet committed). */
-async function memberCall(c: WireClient, body: Parameters<WireClient['request']>[0]) {
-  for (let attempt = 0; ; attempt++) {
-    const r = await c.request(body);
-    if (r.ok || r.error.code !== 'CONF_CHANGE_PENDING' || attempt > 50) return r;
-    await sleep(100);
-  }
-}
 
 describe('membership and leadership over the client API', () => {
   it('transfers leadership to a chosen follower', async () => {
@@ -55,7 +35,7 @@ describe('membership and leadership over the client API', () => {
     for (let i = 0; i < 50; i++) expect((await l.put(`m${i}`, `v${i}`)).ok).toBe(true);
 
     const joiner = await cluster.startJoiner(4);
-    const added = await memberCall(l, {
+    const added = await memberChange(l, {
       op: 'memberAdd',
       nodeId: 4,
       peerAddress: joiner.peerAddress,
@@ -70,10 +50,10 @@ describe('membership and leadership over the client API', () => {
     // The learner catches up and serves the data locally.
     const n4 = await wireClient(cluster, 4);
     const commit = (await l.call({ op: 'status' })).commit;
-    await until('learner catches up', async () => ((await n4.call({ op: 'status' })).applied >= commit ? true : undefined));
+    await waitApplied(n4, commit);
     expect(await n4.get('m49', 'serializable')).toBe('v49');
 
-    const promoted = await memberCall(l, { op: 'memberPromote', nodeId: 4 });
+    const promoted = await memberChange(l, { op: 'memberPromote', nodeId: 4 });
     expect(promoted.ok, JSON.stringify(promoted)).toBe(true);
     const list = await l.call({ op: 'memberList' });
     expect(list.members.filter((m) => m.role === 'voter').map((m) => m.id).sort()).toEqual([1, 2, 3, 4]);
@@ -81,7 +61,7 @@ describe('membership and leadership over the client API', () => {
     // Writes still commit with four voters.
     expect((await l.put('four', 'voters')).ok).toBe(true);
 
-    const removed = await memberCall(l, { op: 'memberRemove', nodeId: 4 });
+    const removed = await memberChange(l, { op: 'memberRemove', nodeId: 4 });
     expect(removed.ok, JSON.stringify(removed)).toBe(true);
     const after = await l.call({ op: 'memberList' });
     expect(after.members.map((m) => m.id).sort()).toEqual([1, 2, 3]);

@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, ProxyNetwork } from '@keel/test-support';
+import { Cluster, ProxyNetwork, waitForProgress } from '@keel/test-support';
 import { wireClient } from './support/wire-client.js';
 
 let cluster: Cluster | undefined;
@@ -25,11 +24,16 @@ describe('peer links through the harness proxies', () => {
     cluster.isolate(leader, 'reset');
     const others = cluster.nodes.filter((s) => s.id !== leader).map((s) => s.id);
     const o = await wireClient(cluster, others[0]!);
-    let newLeader = 0;
-    for (let i = 0; i < 400 && (newLeader === 0 || newLeader === leader); i++) {
-      newLeader = (await o.call({ op: 'status' })).leader;
-      await sleep(25);
-    }
+    let seen: unknown;
+    const newLeader = await waitForProgress(
+      async () => {
+        const status = await o.call({ op: 'status' });
+        seen = status;
+        return status.leader !== 0 && status.leader !== leader ? status.leader : undefined;
+      },
+      () => [seen, cluster!.outputLines],
+      `node ${others[0]} naming a leader other than node ${leader}`,
+    );
     expect(others).toContain(newLeader);
     const n = await wireClient(cluster, newLeader);
     expect((await n.put('during', 'partition')).ok).toBe(true);
@@ -39,12 +43,7 @@ describe('peer links through the harness proxies', () => {
 
     // Heal: the old leader follows the new one and gets the write it missed.
     cluster.heal();
-    for (let i = 0; ; i++) {
-      const got = await l.get('during', 'serializable');
-      if (got === 'partition') break;
-      if (i > 400) throw new Error('old leader did not catch up after healing');
-      await sleep(25);
-    }
+    await waitForProgress(async () => (await l.get('during', 'serializable')) === 'partition', () => cluster!.outputLines, 'the old leader catching up after the heal');
     expect(await n.get('stranded')).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '@keel/test-support';
-import { bytes, errorOf, text, wireClient } from './support/wire-client.js';
+import { bytes, errorOf, text, waitApplied, wireClient } from './support/wire-client.js';
 import { key, pipelined, value } from './support/workload.js';
 
 let cluster: Cluster | undefined;
@@ -37,11 +37,7 @@ describe('a 3-node cluster of real keel-server processes', () => {
     for (const s of cluster.nodes) {
       if (s.id === leader) continue;
       const f = await wireClient(cluster, s.id);
-      for (;;) {
-        const st = await f.call({ op: 'status' });
-        if (st.applied >= lastRevision) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitApplied(f, lastRevision);
       const scan = await f.call({ op: 'scan', prefix: bytes('key-'), limit: N, consistency: 'serializable' });
       expect(scan.more).toBe(false);
       expect(scan.kvs).toHaveLength(N);

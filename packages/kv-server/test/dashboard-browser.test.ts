@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { Cluster } from '@keel/test-support';
+import { Cluster, waitForProgress } from '@keel/test-support';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
@@ -47,10 +47,19 @@ describe.skipIf(skipReason !== undefined)(`the dashboard in headless Chromium${s
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
 
+    // Until the page shows what `expression` checks, while the page or the cluster changes.
+    let puts = 0;
+    const shows = (expression: string): Promise<true> =>
+      waitForProgress(
+        async () => (await page.evaluate(expression)) === true,
+        async () => [await page.evaluate('document.body.innerText'), cluster!.outputLines, puts],
+        `the page showing ${expression}`,
+      );
+
     // Served by a follower: the page shows every member, gathered by that node.
     await page.goto(`${origin}/`);
-    await page.waitForFunction(`document.querySelectorAll('tr[data-member-id]').length === ${cluster.ids.length}`, undefined, { timeout: 20_000 });
-    await page.waitForFunction(`document.querySelector('#leader').textContent.startsWith('n')`, undefined, { timeout: 20_000 });
+    await shows(`document.querySelectorAll('tr[data-member-id]').length === ${cluster.ids.length}`);
+    await shows(`document.querySelector('#leader').textContent.startsWith('n')`);
     expect(await page.textContent('#leader')).toMatch(new RegExp(`^n${leaderId} \\(term \\d+\\)$`));
     expect(await page.textContent('#self')).toBe(`n${follower.id}`);
     const rows = await page.$$eval('tr[data-member-id]', (trs) => trs.map((tr) => ({ id: tr.getAttribute('data-member-id'), role: tr.getAttribute('data-role') })));
@@ -63,11 +72,11 @@ describe.skipIf(skipReason !== undefined)(`the dashboard in headless Chromium${s
 
     const client = cluster.client();
     const writing = (async () => {
-      for (let i = 0; i < 300; i++) await client.put(`dash/${i % 20}`, `value ${i}`);
+      for (let i = 0; i < 300; i++) await client.put(`dash/${i % 20}`, `value ${i}`).then(() => puts++);
     })();
     // The charts move: writes answered by the leader, their latency, the commit rate.
     for (const chart of ['ops', 'latency', 'commits']) {
-      await page.waitForFunction(`Number(document.querySelector('#chart-${chart}').getAttribute('data-total')) > 0`, undefined, { timeout: 30_000 });
+      await shows(`Number(document.querySelector('#chart-${chart}').getAttribute('data-total')) > 0`);
     }
     expect(await page.$$eval('#chart-ops path', (paths) => paths.length)).toBeGreaterThan(0);
     await writing;

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, TEST_TUNING, freePorts, runServer } from '@keel/test-support';
+import { Cluster, TEST_TUNING, freePorts, runServer, waitForProgress } from '@keel/test-support';
 import { DATA_DIR_LOCK_FILE, openLevelStores, readDataDirLock } from '../src/index.js';
 import { wireClient } from './support/wire-client.js';
 import { recordingLogger } from './transport-test-helpers.js';
@@ -59,10 +59,7 @@ async function zombiePid(): Promise<number> {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.charAt(stat.lastIndexOf(')') + 2);
   };
-  for (let i = 0; state() !== 'Z'; i++) {
-    if (i > 600) throw new Error(`process ${pid} did not exit within 30 s (state ${state()})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForProgress(() => state() === 'Z', state, `process ${pid} exiting`);
   return pid;
 }
 

@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster } from '@keel/test-support';
+import { Cluster, waitForProgress } from '@keel/test-support';
 import { bytes, text, wireClient, type WireClient } from './support/wire-client.js';
 
 /**
@@ -35,11 +34,16 @@ describe('linearizable reads across a leader isolation', () => {
 
     const others = cluster.nodes.filter((s) => s.id !== oldLeader).map((s) => s.id);
     const probe = await wireClient(cluster, others[0]!);
-    let newLeader = 0;
-    for (let i = 0; i < 400 && (newLeader === 0 || newLeader === oldLeader); i++) {
-      newLeader = (await probe.call({ op: 'status' })).leader;
-      if (newLeader === 0 || newLeader === oldLeader) await sleep(25);
-    }
+    let seen: unknown;
+    const newLeader = await waitForProgress(
+      async () => {
+        const status = await probe.call({ op: 'status' });
+        seen = status;
+        return status.leader !== 0 && status.leader !== oldLeader ? status.leader : undefined;
+      },
+      () => [seen, cluster!.outputLines],
+      `node ${others[0]} naming a leader other than node ${oldLeader}`,
+    );
     expect(others).toContain(newLeader);
     const fresh = await wireClient(cluster, newLeader);
     expect((await fresh.put('k', 'v2')).ok).toBe(true);
@@ -61,14 +65,16 @@ describe('linearizable reads across a leader isolation', () => {
     if ('value' in first) expect(first.value).toBe('v1');
 
     cluster.heal();
-    for (let i = 0; ; i++) {
-      const r = await tryGet(old, 'k', 'linearizable');
-      if ('value' in r) {
-        expect(r.value).toBe('v2');
-        break;
-      }
-      if (i > 400) throw new Error(`old leader never served a linearizable read after healing: ${JSON.stringify(r)}`);
-      await sleep(25);
-    }
+    let last: unknown;
+    const served = await waitForProgress(
+      async () => {
+        const r = await tryGet(old, 'k', 'linearizable');
+        last = r;
+        return 'value' in r ? r : undefined;
+      },
+      () => [last, cluster!.outputLines],
+      'a linearizable read served by the old leader after the heal',
+    );
+    expect(served.value).toBe('v2');
   });
 });

@@ -14,6 +14,7 @@ import { RawNode, SeededRng } from '@keel/raft';
 import { AuthGate } from '../src/auth/auth-gate.js';
 import { PasswordHasher } from '../src/auth/password-hash.js';
 import type { ConnectionIdentity } from '../src/client-port/client-connection.js';
+import { waitForProgress } from '@keel/test-support';
 import { NodeCore } from '../src/node/node-core.js';
 import { decodeCommand } from '../src/state-machine/commands.js';
 import { levelDisk, openLevelDb } from '../src/storage/layout.js';
@@ -56,11 +57,7 @@ async function startCore(): Promise<{ core: NodeCore; stores: Awaited<ReturnType
   core.start();
   const timer = setInterval(() => core.tick(), 5);
   cleanups.push(async () => clearInterval(timer));
-  const deadline = Date.now() + 20_000; // a hang bound, not a speed assertion
-  while (core.status().role !== 'leader') {
-    if (Date.now() > deadline) throw new Error('the single voter never became leader');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await waitForProgress(() => core.status().role === 'leader', () => core.status(), 'the single voter leading');
 
   await core.handle({ id: 1, op: 'put', key: b('k'), value: b('v'), session: session(1) });
   await core.handle({ id: 2, op: 'userAdd', user: 'root', password: 'pw' });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Member } from '@keel/protocol';
 import { RawNode, SeededRng, type AppendMessage, type Message, type NodeId } from '@keel/raft';
+import { waitForProgress } from '@keel/test-support';
 import { NodeCore } from '../src/node/node-core.js';
 import { levelDisk, openLevelDb } from '../src/storage/layout.js';
 import { openNodeStores, type Disk, type NodeStores } from '../src/storage/index.js';
@@ -94,21 +95,12 @@ async function startNode(id: NodeId): Promise<Harness> {
     await rm(dir, { recursive: true, force: true });
   });
   core.start();
-  await until(() => stores.state.appliedIndex() === MEMBERS.length, 'the bootstrap entries are applied');
+  await waitForProgress(() => stores.state.appliedIndex() === MEMBERS.length, () => stores.state.appliedIndex(), 'the bootstrap entries are applied');
   return { core, disk, stores, sent };
 }
 
-/**
- * Wait until `pred` holds: the Ready loop and LevelDB (its own thread) run meanwhile. Fails after
- * a generous bound (a hang, never a speed assertion).
- */
-async function until(pred: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
+/** What moves while a node works: its Raft state, what it sent, its log, its applied index, the disk. */
+const moved = (h: Harness): unknown => [h.core.status(), h.sent.length, h.stores.log.raftStorage.lastIndex(), h.stores.state.appliedIndex(), h.disk.waitingWrites];
 
 const appsTo = (ms: readonly Message[], to: NodeId): AppendMessage[] => ms.filter((m): m is AppendMessage => m.type === 'app' && m.to === to);
 
@@ -117,13 +109,13 @@ async function leader(): Promise<Harness & { term: number }> {
   const h = await startNode(1);
   for (let i = 0; i < 2 * ELECTION_TICKS && h.core.status().role !== 'candidate'; i++) h.core.tick();
   const term = h.core.status().term;
-  await until(() => h.sent.some((m) => m.type === 'vote' && m.to === 2), 'the vote request leaves');
+  await waitForProgress(() => h.sent.some((m) => m.type === 'vote' && m.to === 2), () => moved(h), 'the vote request leaves');
   h.core.step({ type: 'voteResp', from: 2, to: 1, term, reject: false });
-  await until(() => h.core.status().role === 'leader' && appsTo(h.sent, 2).length > 0, 'it leads and appends its empty entry');
+  await waitForProgress(() => h.core.status().role === 'leader' && appsTo(h.sent, 2).length > 0, () => moved(h), 'it leads and appends its empty entry');
   const empty = appsTo(h.sent, 2).at(-1)!;
   const emptyIndex = empty.prevIndex + empty.entries.length;
   for (const from of [2, 3]) h.core.step({ type: 'appResp', from, to: 1, term, index: emptyIndex, reject: false, hintIndex: 0, hintTerm: 0 });
-  await until(() => h.core.status().commit === emptyIndex && h.stores.state.appliedIndex() === emptyIndex, 'its empty entry commits and applies');
+  await waitForProgress(() => h.core.status().commit === emptyIndex && h.stores.state.appliedIndex() === emptyIndex, () => moved(h), 'its empty entry commits and applies');
   h.sent.length = 0;
   return { ...h, term };
 }
@@ -141,7 +133,7 @@ describe('the node core and the Ready contract', () => {
         (e: unknown) => (answered = e),
       );
     const index = before + 1;
-    await until(() => h.disk.waitingWrites === 1, "the leader's write of the entry waits at the disk");
+    await waitForProgress(() => h.disk.waitingWrites === 1, () => moved(h), "the leader's write of the entry waits at the disk");
     // The write is not durable, and the entry is already on its way to both followers.
     expect(h.stores.log.raftStorage.lastIndex()).toBe(before);
     for (const to of [2, 3]) expect(appsTo(h.sent, to).flatMap((m) => m.entries.map((e) => e.index))).toContain(index);
@@ -151,7 +143,7 @@ describe('the node core and the Ready contract', () => {
     expect(h.core.status().commit).toBe(before);
 
     h.disk.release();
-    await until(() => answered !== undefined, 'the write is answered');
+    await waitForProgress(() => answered !== undefined, () => moved(h), 'the write is answered');
     expect(answered).toEqual({ revision: index });
     expect(h.stores.log.raftStorage.lastIndex()).toBe(index);
     expect(h.core.status().commit).toBe(index);
@@ -164,14 +156,14 @@ describe('the node core and the Ready contract', () => {
     const first = h.core.status().lastIndex + 1;
     let answeredFirst: unknown;
     void put('a', 1).then((r) => (answeredFirst = r));
-    await until(() => h.stores.log.raftStorage.lastIndex() === first, 'the first entry is durable on the leader');
+    await waitForProgress(() => h.stores.log.raftStorage.lastIndex() === first, () => moved(h), 'the first entry is durable on the leader');
 
     // The next Ready carries a new entry (a synced write, held at the disk) and the first entry's
     // commit: the first entry applies and is answered without waiting for that write.
     h.disk.held = true;
     void put('b', 2).catch(() => undefined); // answered SHUTTING_DOWN at cleanup
     h.core.step({ type: 'appResp', from: 2, to: 1, term: h.term, index: first, reject: false, hintIndex: 0, hintTerm: 0 });
-    await until(() => answeredFirst !== undefined, 'the first write is answered');
+    await waitForProgress(() => answeredFirst !== undefined, () => moved(h), 'the first write is answered');
     expect(answeredFirst).toEqual({ revision: first });
     expect(h.disk.waitingWrites).toBe(1);
     expect(h.stores.log.raftStorage.lastIndex()).toBe(first);
@@ -184,11 +176,11 @@ describe('the node core and the Ready contract', () => {
     void h.core
       .handle({ id: 1, op: 'put', key: new TextEncoder().encode('a'), value: new TextEncoder().encode('v'), session: { clientId: 'c', seq: 1, ackedBelow: 0 } })
       .then((r) => (answered = r));
-    await until(() => h.stores.log.raftStorage.lastIndex() === first, 'the entry is durable on the leader');
+    await waitForProgress(() => h.stores.log.raftStorage.lastIndex() === first, () => moved(h), 'the entry is durable on the leader');
 
     h.disk.heldUnsynced = true;
     h.core.step({ type: 'appResp', from: 2, to: 1, term: h.term, index: first, reject: false, hintIndex: 0, hintTerm: 0 });
-    await until(() => answered !== undefined, 'the write is answered');
+    await waitForProgress(() => answered !== undefined, () => moved(h), 'the write is answered');
     expect(answered).toEqual({ revision: first });
     // The apply's batch still waits at the disk: the store and the applied index are behind.
     expect(h.disk.waitingWrites).toBe(1);
@@ -203,14 +195,14 @@ describe('the node core and the Ready contract', () => {
       (r) => (compacted = r),
       (e: unknown) => (compacted = e),
     );
-    await until(() => h.stores.log.raftStorage.lastIndex() === first + 1 || compacted !== undefined, 'the compaction is proposed');
+    await waitForProgress(() => h.stores.log.raftStorage.lastIndex() === first + 1 || compacted !== undefined, () => moved(h), 'the compaction is proposed');
     expect(compacted).toBeUndefined();
 
     h.disk.release();
-    await until(() => h.core.status().applied === first, 'the apply is written and the applied index moves');
+    await waitForProgress(() => h.core.status().applied === first, () => moved(h), 'the apply is written and the applied index moves');
     expect(await h.stores.state.get(new TextEncoder().encode('a'))).toMatchObject({ modRevision: first });
     h.core.step({ type: 'appResp', from: 2, to: 1, term: h.term, index: first + 1, reject: false, hintIndex: 0, hintTerm: 0 });
-    await until(() => compacted !== undefined, 'the compaction is answered');
+    await waitForProgress(() => compacted !== undefined, () => moved(h), 'the compaction is answered');
     expect(compacted).toEqual({ revision: first + 1, compactRevision: first });
   });
 
@@ -220,11 +212,11 @@ describe('the node core and the Ready contract', () => {
     h.disk.held = true;
     const entry = { type: 'normal' as const, index: last + 1, term: 2, data: new Uint8Array(0) };
     h.core.step({ type: 'app', from: 1, to: 2, term: 2, prevIndex: last, prevTerm: 1, entries: [entry], commit: last });
-    await until(() => h.disk.waitingWrites === 1, 'the write of the entry waits at the disk');
+    await waitForProgress(() => h.disk.waitingWrites === 1, () => moved(h), 'the write of the entry waits at the disk');
     expect(h.sent.filter((m) => m.type === 'appResp')).toEqual([]);
 
     h.disk.release();
-    await until(() => h.sent.some((m) => m.type === 'appResp'), 'the acknowledgement leaves');
+    await waitForProgress(() => h.sent.some((m) => m.type === 'appResp'), () => moved(h), 'the acknowledgement leaves');
     expect(h.sent.filter((m) => m.type === 'appResp')).toMatchObject([{ to: 1, index: last + 1, reject: false }]);
   });
 });

@@ -10,8 +10,10 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message, NodeId } from '@keel/raft';
+import { waitForProgress } from '@keel/test-support';
 import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
-import { recordingLogger, waitFor } from './transport-test-helpers.js';
+import { LIVENESS_PINGS } from '../src/transport/liveness.js';
+import { activity, recordingLogger } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,6 +29,8 @@ class SilencingRelay {
   private readonly silenced = new WeakSet<net.Socket>();
   private readonly sockets = new Set<net.Socket>();
   accepted = 0;
+  /** Chunks forwarded from the dialer to the target, and back. */
+  readonly forwarded = { toTarget: 0, back: 0 };
 
   private constructor(
     private readonly server: net.Server,
@@ -67,7 +71,9 @@ class SilencingRelay {
       this.sockets.add(from);
       if (this.partitioned) this.silenced.add(from);
       from.on('data', (chunk: Buffer) => {
-        if (!this.silenced.has(from)) to.write(chunk);
+        if (this.silenced.has(from)) return;
+        to.write(chunk);
+        this.forwarded[from === client ? 'toTarget' : 'back']++;
       });
       from.on('error', () => {
         if (!this.silenced.has(from)) to.destroy();
@@ -121,11 +127,12 @@ function heartbeat(from: NodeId, to: NodeId, commit: number): Message {
 /** Sends a heartbeat every few ms (as a Raft leader would keep doing) until `to` receives one numbered `from` or later. */
 async function deliverAfter(sender: Node, receiver: Node, first: number): Promise<void> {
   let next = first;
-  await waitFor(
+  await waitForProgress(
     () => {
       sender.transport.send([heartbeat(sender.id, receiver.id, next++)]);
       return receiver.received.some((m) => m.type === 'heartbeat' && m.commit >= first);
     },
+    activity,
     `node ${receiver.id} hearing node ${sender.id} after the heal`,
   );
 }
@@ -166,7 +173,7 @@ describe('peer link liveness', () => {
     await deliverAfter(n1, n2, 0);
     to2.partition();
     // The silent link is torn down and redialled; the new connection is silent too.
-    await waitFor(() => to2.accepted >= 2 && n1.logger.has('peer.link.silent'), 'a redial during the partition');
+    await waitForProgress(() => to2.accepted >= 2 && n1.logger.has('peer.link.silent'), activity, 'a redial during the partition');
     to2.heal();
     await deliverAfter(n1, n2, 10_000);
     expect(n1.logger.has('peer.handshake.timeout')).toBe(true);
@@ -176,11 +183,20 @@ describe('peer link liveness', () => {
     const options = { livenessTimeoutMs: 200 };
     const n1 = await startNode(1, options);
     const n2 = await startNode(2, options);
-    n1.transport.setPeers(new Map([[2, `127.0.0.1:${n2.port}`]]));
-    n2.transport.setPeers(new Map([[1, `127.0.0.1:${n1.port}`]]));
-    await waitFor(() => n1.transport.peerState(2)?.connected === true && n2.transport.peerState(1)?.connected === true, 'both links up');
-    // Idle for several liveness timeouts: only the transport's own pings cross the links.
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Through relays that never cut anything, to count what crosses the links.
+    const to2 = await SilencingRelay.start(n2.port);
+    const to1 = await SilencingRelay.start(n1.port);
+    n1.transport.setPeers(new Map([[2, to2.address]]));
+    n2.transport.setPeers(new Map([[1, to1.address]]));
+    await waitForProgress(() => n1.transport.peerState(2)?.connected === true && n2.transport.peerState(1)?.connected === true, activity, 'both links up');
+    // Idle for several liveness timeouts, counted as the transport counts them (in ping intervals,
+    // not wall time): only the transport's own pings and pongs cross the links.
+    const crossed = (relay: SilencingRelay) => Math.min(relay.forwarded.toTarget, relay.forwarded.back);
+    await waitForProgress(
+      () => crossed(to1) >= 3 * LIVENESS_PINGS && crossed(to2) >= 3 * LIVENESS_PINGS,
+      () => [to1.forwarded, to2.forwarded],
+      'pings and pongs for three liveness timeouts each way',
+    );
     expect(n1.transport.peerState(2)?.connected).toBe(true);
     expect(n2.transport.peerState(1)?.connected).toBe(true);
     for (const node of [n1, n2]) {
@@ -197,8 +213,8 @@ describe('peer link liveness', () => {
     const n2 = await startNode(2, { livenessTimeoutMs: 200 });
     const to1 = await SilencingRelay.start(n1.port);
     n2.transport.setPeers(new Map([[1, to1.address]]));
-    await waitFor(() => n2.transport.peerState(1)?.connected === true, 'link up');
+    await waitForProgress(() => n2.transport.peerState(1)?.connected === true, activity, 'link up');
     to1.partition();
-    await waitFor(() => n1.logger.has('peer.inbound.silent', 'info'), 'silent inbound connection closed by node 1');
+    await waitForProgress(() => n1.logger.has('peer.inbound.silent', 'info'), activity, 'silent inbound connection closed by node 1');
   });
 });

@@ -8,8 +8,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PEER_PROTOCOL_VERSION } from '@keel/protocol';
 import type { Message, NodeId } from '@keel/raft';
+import { waitForProgress } from '@keel/test-support';
 import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
-import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+import { activity, RawFrameSocket, recordingLogger } from './transport-test-helpers.js';
 
 const CLUSTER = 'refusals';
 
@@ -56,16 +57,16 @@ describe('handshake refusals', () => {
     const first = await startNode(2);
     const impostor = await startNode(2);
     first.transport.setPeers(new Map([[1, `127.0.0.1:${n1.port}`]]));
-    await waitFor(() => first.transport.peerState(1)?.connected === true, 'the first node 2 connected');
+    await waitForProgress(() => first.transport.peerState(1)?.connected === true, activity, 'the first node 2 connected');
     impostor.transport.setPeers(new Map([[1, `127.0.0.1:${n1.port}`]]));
 
-    await waitFor(() => refusals(impostor).length >= 4, 'several refused attempts by the impostor');
+    await waitForProgress(() => refusals(impostor).length >= 4, activity, 'several refused attempts by the impostor');
     // The node that was there first keeps its connection: no flapping.
     expect(first.transport.peerState(1)?.connected).toBe(true);
     expect(first.logger.records.filter((r) => r.event === 'peer.connected')).toHaveLength(1);
     expect(n1.logger.has('peer.inbound.replaced')).toBe(false);
     first.transport.send([{ type: 'heartbeat', from: 2, to: 1, term: 1, commit: 5 }]);
-    await waitFor(() => n1.received.length === 1, 'the first node 2 still delivers');
+    await waitForProgress(() => n1.received.length === 1, activity, 'the first node 2 still delivers');
 
     const byNode1 = refusals(n1);
     expect(byNode1.length).toBeGreaterThan(0);
@@ -86,11 +87,11 @@ describe('handshake refusals', () => {
     const n1 = await startNode(1);
     const before = await startNode(2);
     before.transport.setPeers(new Map([[1, `127.0.0.1:${n1.port}`]]));
-    await waitFor(() => before.transport.peerState(1)?.connected === true, 'connected');
+    await waitForProgress(() => before.transport.peerState(1)?.connected === true, activity, 'connected');
     await before.transport.close();
     const after = await startNode(2);
     after.transport.setPeers(new Map([[1, `127.0.0.1:${n1.port}`]]));
-    await waitFor(() => after.transport.peerState(1)?.connected === true, 'the restarted node connected');
+    await waitForProgress(() => after.transport.peerState(1)?.connected === true, activity, 'the restarted node connected');
     expect(refusals(n1)).toEqual([]);
   });
 
@@ -99,7 +100,7 @@ describe('handshake refusals', () => {
     const raw = await RawFrameSocket.connect(n1.port);
     cleanup.push(() => raw.destroy());
     raw.send({ type: 'hello', clusterId: CLUSTER, nodeId: 1, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: 'x' });
-    await waitFor(() => raw.frames.length === 1, 'the answer');
+    await waitForProgress(() => raw.frames.length === 1, activity, 'the answer');
     expect(raw.frames[0]).toMatchObject({ type: 'helloResult', ok: false, error: { code: 'CLUSTER_MISMATCH' } });
     expect(refusals(n1)).toEqual([expect.objectContaining({ level: 'error', error: expect.stringMatching(/own id 1/) })]);
   });
@@ -109,10 +110,11 @@ describe('handshake refusals', () => {
     const wrong = await startNode(4, { clusterId: 'another-cluster' });
     leader.transport.setPeers(new Map([[4, `127.0.0.1:${wrong.port}`]]));
     wrong.transport.setPeers(new Map([[1, `127.0.0.1:${leader.port}`]]));
-    await waitFor(() => leader.transport.peerState(4)?.refusal !== undefined, 'refusal recorded by node 1');
+    await waitForProgress(() => leader.transport.peerState(4)?.refusal !== undefined, activity, 'refusal recorded by node 1');
     // Node 1 dialled node 4 and node 4 refused it; node 4 dialled node 1 and node 1 refused it.
-    await waitFor(
+    await waitForProgress(
       () => refusals(leader).some((r) => r['peer'] === 4 && r['by'] === 'local') && refusals(leader).some((r) => r['peer'] === 4 && r['by'] === 'peer'),
+      activity,
       'both refusals logged by node 1',
     );
     const state = leader.transport.peerState(4)!;

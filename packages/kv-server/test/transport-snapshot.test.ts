@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeelError, PEER_PROTOCOL_VERSION } from '@keel/protocol';
 import type { NodeId, SnapshotMeta } from '@keel/raft';
+import { waitForProgress } from '@keel/test-support';
 import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
-import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+import { activity, RawFrameSocket, recordingLogger } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -162,9 +163,9 @@ describe('PeerTransport snapshot streaming', () => {
     expect((error as KeelError).message).toMatch(/chunk 2/);
     expect(got).toBe(3);
     release();
-    await waitFor(() => consumerError !== null, 'the stalled consumer to fail');
+    await waitForProgress(() => consumerError !== null, activity, 'the stalled consumer to fail');
     expect((consumerError as KeelError).code).toBe('CONNECTION_LOST');
-    await waitFor(() => receiverLog.has('peer.snapshot.failed'), 'receiver logs the failed install');
+    await waitForProgress(() => receiverLog.has('peer.snapshot.failed'), activity, 'receiver logs the failed install');
   });
 
   it("rejects with the receiver's install error", async () => {
@@ -196,7 +197,7 @@ describe('PeerTransport snapshot streaming', () => {
       throw new Error('iterator broke');
     }
     await expect(sender.sendSnapshot(2, meta, failing())).rejects.toThrow('iterator broke');
-    await waitFor(() => receiverError !== null, 'receiver stream failure');
+    await waitForProgress(() => receiverError !== null, activity, 'receiver stream failure');
     expect((receiverError as KeelError).code).toBe('CONNECTION_LOST');
   });
 
@@ -220,8 +221,8 @@ describe('PeerTransport snapshot streaming', () => {
     raw.send({ type: 'hello', clusterId: 'snap-cluster', nodeId: 1, to: 2, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'snapshot', incarnation: 'raw' });
     raw.send({ type: 'snapBegin', meta });
     for (let seq = 0; seq < 3; seq++) raw.send({ type: 'snapChunk', seq, data: new Uint8Array(10) });
-    await waitFor(() => raw.closed, 'connection closed');
+    await waitForProgress(() => raw.closed, activity, 'connection closed');
     expect(receiverLog.has('peer.frame.rejected', 'warn')).toBe(true);
-    await waitFor(() => receiverError !== null, 'stream failure');
+    await waitForProgress(() => receiverError !== null, activity, 'stream failure');
   });
 });

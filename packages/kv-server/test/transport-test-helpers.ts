@@ -1,4 +1,4 @@
-/** Shared by the transport and client-port tests: a recording logger, waiting, raw framed sockets. */
+/** Shared by the transport and client-port tests: a recording logger, raw framed sockets, and how much they have seen. */
 import net from 'node:net';
 import { FrameDecoder, encodeFrame } from '@keel/protocol';
 import type { Logger, LogLevel } from '@keel/raft';
@@ -10,6 +10,16 @@ export interface LogRecord {
   fields: Record<string, unknown>;
 }
 
+let seen = 0;
+
+/**
+ * How many things this test process has seen happen so far: records logged to a recording logger,
+ * frames and closes on raw sockets. The progress the transport and client-port tests hand
+ * `waitForProgress` (from `@keel/test-support`): the servers under test run in this process, so
+ * when none of this moves for the stall period, they stand still.
+ */
+export const activity = (): number => seen;
+
 /** A logger that keeps every record (set KEEL_TEST_LOG=1 to also print them). */
 export function recordingLogger(name: string): Logger & { records: LogRecord[]; has(event: string, level?: LogLevel): boolean } {
   const records: LogRecord[] = [];
@@ -17,21 +27,13 @@ export function recordingLogger(name: string): Logger & { records: LogRecord[]; 
     records,
     log(level, event, fields = {}) {
       records.push({ level, event, fields });
+      seen++;
       if (process.env['KEEL_TEST_LOG'] === '1') console.log(JSON.stringify({ node: name, level, event, ...fields }));
     },
     has(event, level) {
       return records.some((r) => r.event === event && (level === undefined || r.level === level));
     },
   };
-}
-
-/** Polls `condition` until it holds; fails (with `what`) after a generous deadline. Not a timing assertion. */
-export async function waitFor(condition: () => boolean, what: string, deadlineMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A raw TCP client that speaks frames, for poking servers with good and bad bytes. */
@@ -44,13 +46,19 @@ export class RawFrameSocket {
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
       try {
-        this.decoder.push(chunk, (v) => this.frames.push(v));
+        this.decoder.push(chunk, (v) => {
+          this.frames.push(v);
+          seen++;
+        });
       } catch (error) {
         this.decodeError = error as Error;
       }
     });
     socket.on('error', () => {});
-    socket.on('close', () => (this.closed = true));
+    socket.on('close', () => {
+      this.closed = true;
+      seen++;
+    });
   }
 
   static connect(port: number): Promise<RawFrameSocket> {

@@ -2,8 +2,9 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder, PEER_PROTOCOL_VERSION, encodeFrame } from '@keel/protocol';
 import type { AppendMessage, Message, NodeId, SnapshotMeta } from '@keel/raft';
+import { waitForProgress } from '@keel/test-support';
 import { PeerTransport, type PeerTransportOptions } from '../src/transport/index.js';
-import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+import { activity, RawFrameSocket, recordingLogger } from './transport-test-helpers.js';
 
 const CLUSTER = 'test-cluster';
 
@@ -90,7 +91,7 @@ function canonical(value: unknown): unknown {
 }
 
 async function connected(a: Node, b: Node): Promise<void> {
-  await waitFor(() => a.transport.peerState(b.id)?.connected === true, `node ${a.id} connected to ${b.id}`);
+  await waitForProgress(() => a.transport.peerState(b.id)?.connected === true, activity, `node ${a.id} connected to ${b.id}`);
 }
 
 describe('PeerTransport', () => {
@@ -116,7 +117,7 @@ describe('PeerTransport', () => {
     ];
     n1.transport.send(all);
     for (let i = 0; i < 100; i++) n1.transport.send([heartbeat(1, 2, 1000 + i)]);
-    await waitFor(() => n2.received.length === all.length + 100, 'all messages');
+    await waitForProgress(() => n2.received.length === all.length + 100, () => n2.received.length, 'all messages');
     expect(n2.received.slice(0, all.length).map(canonical)).toEqual(all.map(canonical));
     expect(n2.received.slice(all.length).map((m) => (m as { commit: number }).commit)).toEqual(Array.from({ length: 100 }, (_, i) => 1000 + i));
     const app = n2.received[0] as AppendMessage;
@@ -133,23 +134,23 @@ describe('PeerTransport', () => {
     connect([n1, n2]);
     await connected(n1, n2);
     n1.transport.send([heartbeat(1, 2, 1)]);
-    await waitFor(() => n2.received.length === 1, 'first message');
+    await waitForProgress(() => n2.received.length === 1, activity, 'first message');
 
     const port = n2.port;
     await n2.transport.close();
-    await waitFor(() => n1.unreachable.includes(2), 'node 2 reported unreachable');
+    await waitForProgress(() => n1.unreachable.includes(2), activity, 'node 2 reported unreachable');
 
     n2 = await startNode(2, {}, port);
     n2.transport.setPeers(new Map([[1, `127.0.0.1:${n1.port}`]]));
     await connected(n1, n2);
     n1.transport.send([heartbeat(1, 2, 3)]);
-    await waitFor(() => n2.received.length === 1, 'message after restart');
+    await waitForProgress(() => n2.received.length === 1, activity, 'message after restart');
     expect((n2.received[0] as { commit: number }).commit).toBe(3);
     expect(n1.logger.has('peer.connected')).toBe(true);
     // And the other direction works too.
     await connected(n2, n1);
     n2.transport.send([heartbeat(2, 1, 4)]);
-    await waitFor(() => n1.received.length === 1, 'message from the restarted node');
+    await waitForProgress(() => n1.received.length === 1, activity, 'message from the restarted node');
   });
 
   it('dials the configured DIAL address, so a proxy in between can cut and heal the link', async () => {
@@ -177,15 +178,15 @@ describe('PeerTransport', () => {
     n1.transport.setPeers(new Map([[2, `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`]]));
     await connected(n1, n2);
     n1.transport.send([heartbeat(1, 2, 1)]);
-    await waitFor(() => n2.received.length === 1, 'message through the proxy');
+    await waitForProgress(() => n2.received.length === 1, activity, 'message through the proxy');
 
     open = false;
     for (const socket of piped) socket.destroy();
-    await waitFor(() => n1.unreachable.includes(2) && n1.transport.peerState(2)?.connected === false, 'cut noticed');
+    await waitForProgress(() => n1.unreachable.includes(2) && n1.transport.peerState(2)?.connected === false, activity, 'cut noticed');
     open = true;
     await connected(n1, n2);
     n1.transport.send([heartbeat(1, 2, 3)]);
-    await waitFor(() => n2.received.length === 2, 'message after the heal');
+    await waitForProgress(() => n2.received.length === 2, activity, 'message after the heal');
     expect(n2.received.map((m) => (m as { commit: number }).commit)).toEqual([1, 3]);
     expect(n1.logger.records.filter((r) => r.event === 'peer.connected').length).toBeGreaterThanOrEqual(2);
   });
@@ -194,8 +195,8 @@ describe('PeerTransport', () => {
     const n1 = await startNode(1);
     const stranger = await startNode(2, { clusterId: 'other-cluster' });
     stranger.transport.setPeers(new Map([[1, `127.0.0.1:${n1.port}`]]));
-    await waitFor(() => n1.logger.has('peer.handshake.refused', 'error'), 'refusal logged by node 1');
-    await waitFor(() => stranger.logger.has('peer.handshake.refused', 'error'), 'refusal logged by the stranger');
+    await waitForProgress(() => n1.logger.has('peer.handshake.refused', 'error'), activity, 'refusal logged by node 1');
+    await waitForProgress(() => stranger.logger.has('peer.handshake.refused', 'error'), activity, 'refusal logged by the stranger');
     const line = n1.logger.records.find((r) => r.event === 'peer.handshake.refused')!;
     expect(String(line.fields['error'])).toMatch(/cluster "other-cluster".*"test-cluster"/);
     stranger.transport.send([heartbeat(2, 1, 1)]);
@@ -208,7 +209,7 @@ describe('PeerTransport', () => {
     const n3 = await startNode(3);
     // Node 1 believes node 2 lives at node 3's address.
     n1.transport.setPeers(new Map([[2, `127.0.0.1:${n3.port}`]]));
-    await waitFor(() => n3.logger.has('peer.handshake.refused', 'error'), 'refusal by node 3');
+    await waitForProgress(() => n3.logger.has('peer.handshake.refused', 'error'), activity, 'refusal by node 3');
     expect(String(n3.logger.records.find((r) => r.event === 'peer.handshake.refused')!.fields['error'])).toMatch(/meant to reach node 2/);
   });
 
@@ -221,28 +222,28 @@ describe('PeerTransport', () => {
     // Garbage before any handshake.
     const raw = await rawSocket(n1.port);
     raw.write(Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1, 1, 2, 3, 4, 5]));
-    await waitFor(() => raw.closed, 'garbage connection closed');
+    await waitForProgress(() => raw.closed, activity, 'garbage connection closed');
 
     // A valid handshake, then a frame that is not msgpack.
     const raw2 = await rawSocket(n1.port);
     raw2.send({ type: 'hello', clusterId: CLUSTER, nodeId: 7, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: 'raw' });
-    await waitFor(() => raw2.frames.length === 1, 'handshake answer');
+    await waitForProgress(() => raw2.frames.length === 1, activity, 'handshake answer');
     expect(raw2.frames[0]).toMatchObject({ type: 'helloResult', ok: true, nodeId: 1 });
     // A structurally invalid message is dropped, the connection stays, a valid one still arrives.
     raw2.send({ type: 'app', from: 7, to: 1, term: 1, prevIndex: -1, entries: 'nope' });
     raw2.send({ type: 'nonsense', from: 7, to: 1, term: 1 });
     raw2.send({ type: 'heartbeat', from: 8, to: 1, term: 1, commit: 0 }); // not the handshake's node
     raw2.send(heartbeat(7, 1, 77));
-    await waitFor(() => n1.received.length === 1, 'valid message after invalid ones');
+    await waitForProgress(() => n1.received.length === 1, activity, 'valid message after invalid ones');
     expect(n1.received[0]).toEqual(heartbeat(7, 1, 77));
     expect(n1.logger.records.filter((r) => r.event === 'peer.message.dropped')).toHaveLength(3);
     expect(raw2.closed).toBe(false);
     raw2.write(Buffer.from([0, 0, 0, 2, 0x92, 0x01])); // truncated array
-    await waitFor(() => raw2.closed, 'malformed frame closes the connection');
+    await waitForProgress(() => raw2.closed, activity, 'malformed frame closes the connection');
     expect(n1.logger.has('peer.frame.rejected', 'warn')).toBe(true);
 
     n2.transport.send([heartbeat(2, 1, 5)]);
-    await waitFor(() => n1.received.length === 2, 'real peer still delivers');
+    await waitForProgress(() => n1.received.length === 2, activity, 'real peer still delivers');
     expect(n1.received[1]).toEqual(heartbeat(2, 1, 5));
   });
 
@@ -251,12 +252,12 @@ describe('PeerTransport', () => {
     const hello = { type: 'hello', clusterId: CLUSTER, nodeId: 7, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: 'raw' };
     const older = await rawSocket(n1.port);
     older.send(hello);
-    await waitFor(() => older.frames.length === 1, 'first handshake');
+    await waitForProgress(() => older.frames.length === 1, activity, 'first handshake');
     const newer = await rawSocket(n1.port);
     newer.send(hello);
-    await waitFor(() => older.closed, 'the older connection closed');
+    await waitForProgress(() => older.closed, activity, 'the older connection closed');
     newer.send(heartbeat(7, 1, 9));
-    await waitFor(() => n1.received.length === 1, 'message on the newer connection');
+    await waitForProgress(() => n1.received.length === 1, activity, 'message on the newer connection');
     expect(newer.closed).toBe(false);
     expect(n1.logger.has('peer.inbound.replaced', 'info')).toBe(true);
   });
@@ -270,16 +271,16 @@ describe('PeerTransport', () => {
 
     const raw = await rawSocket(n1.port);
     raw.send({ type: 'hello', clusterId: CLUSTER, nodeId: 5, to: 1, protocolVersion: PEER_PROTOCOL_VERSION, channel: 'raft', incarnation: 'raw' });
-    await waitFor(() => raw.frames.length === 1, 'handshake answer');
+    await waitForProgress(() => raw.frames.length === 1, activity, 'handshake answer');
     const header = Buffer.alloc(4);
     header.writeUInt32BE(limit + 1);
     raw.write(header);
-    await waitFor(() => raw.closed, 'oversized frame closes the connection');
+    await waitForProgress(() => raw.closed, activity, 'oversized frame closes the connection');
     const rejected = n1.logger.records.find((r) => r.event === 'peer.frame.rejected')!;
     expect(rejected.fields['code']).toBe('TOO_LARGE');
 
     n2.transport.send([append(2, 1, limit + 10), heartbeat(2, 1, 1)]);
-    await waitFor(() => n1.received.length === 1, 'the small message');
+    await waitForProgress(() => n1.received.length === 1, activity, 'the small message');
     expect(n1.received[0]!.type).toBe('heartbeat');
     expect(n2.logger.has('peer.message.unsendable', 'error')).toBe(true);
     expect(n2.unreachable).toContain(1);
@@ -313,7 +314,7 @@ describe('PeerTransport', () => {
     // The fake never answers pings: a liveness timeout far beyond the test keeps the link up.
     const n1 = await startNode(1, { sendQueueBytesMax: queueMax, livenessTimeoutMs: 600_000 });
     n1.transport.setPeers(new Map([[9, `127.0.0.1:${fakePort}`]]));
-    await waitFor(() => n1.transport.peerState(9)?.connected === true, 'connected to the fake peer');
+    await waitForProgress(() => n1.transport.peerState(9)?.connected === true, activity, 'connected to the fake peer');
 
     const total = 600;
     let maxQueued = 0;
@@ -329,9 +330,13 @@ describe('PeerTransport', () => {
 
     // Let the peer read again: what was not dropped arrives, in order, and the queue drains.
     (fakeSocket as net.Socket | null)?.resume();
-    await waitFor(() => n1.transport.peerState(9)!.queuedBytes === 0 && fakeFrames.length > 0, 'queue drained');
-    await new Promise((r) => setTimeout(r, 50));
-    const seqs = fakeFrames.map((m) => (m as AppendMessage).prevIndex);
+    await waitForProgress(() => n1.transport.peerState(9)!.queuedBytes === 0 && fakeFrames.length > 0, () => fakeFrames.length, 'queue drained');
+    // One more message, sent once the queue is empty: when it arrives, everything before it that
+    // was not dropped has arrived too.
+    n1.transport.send([append(1, 9, 1, total)]);
+    const last = () => (fakeFrames.at(-1) as AppendMessage | undefined)?.prevIndex;
+    await waitForProgress(() => last() === total, () => fakeFrames.length, 'the message sent after the drain');
+    const seqs = fakeFrames.slice(0, -1).map((m) => (m as AppendMessage).prevIndex);
     expect(seqs.length).toBeLessThan(total);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     expect(new Set(seqs).size).toBe(seqs.length);

@@ -7,10 +7,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { NO_REQUEST_ID } from '@keel/protocol';
-import { Cluster, splitAddress } from '@keel/test-support';
+import { Cluster, splitAddress, waitForProgress } from '@keel/test-support';
 import { ClientPortServer } from '../src/client-port/index.js';
 import { PeerTransport } from '../src/transport/index.js';
-import { RawFrameSocket, recordingLogger, waitFor } from './transport-test-helpers.js';
+import { activity, RawFrameSocket, recordingLogger } from './transport-test-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -45,7 +45,7 @@ describe('a request on the wrong port', () => {
     const node = await transport(1, '127.0.0.1:7001');
     const client = await raw(node.port);
     client.send({ id: 1, op: 'status' });
-    await waitFor(() => client.closed, 'connection closed');
+    await waitForProgress(() => client.closed, activity, 'connection closed');
     expect(client.frames).toEqual([
       { id: NO_REQUEST_ID, ok: false, error: { code: 'WRONG_PORT', message: 'this is a peer port; the client port is 127.0.0.1:7001', definite: true } },
     ]);
@@ -67,7 +67,7 @@ describe('a request on the wrong port', () => {
     const { port } = await clients.listen();
     const dialer = await transport(2, '');
     dialer.transport.setPeers(new Map([[1, `127.0.0.1:${port}`]]));
-    await waitFor(() => dialer.transport.peerState(1)?.refusal !== undefined, 'refusal recorded');
+    await waitForProgress(() => dialer.transport.peerState(1)?.refusal !== undefined, activity, 'refusal recorded');
     expect(dialer.transport.peerState(1)?.refusal).toEqual({
       by: 'peer',
       code: 'WRONG_PORT',
@@ -82,7 +82,7 @@ describe('a request on the wrong port', () => {
     const node = cluster.node(1);
     const client = await raw(splitAddress(node.peerAddress).port);
     client.send({ id: 7, op: 'get', key: new Uint8Array([1]), consistency: 'linearizable' });
-    await waitFor(() => client.closed, 'connection closed');
+    await waitForProgress(() => client.closed, activity, 'connection closed');
     expect(client.frames).toEqual([
       {
         id: NO_REQUEST_ID,

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { FrameDecoder, KeelError, encodeFrame } from '@keel/protocol';
-import { splitAddress, type Cluster } from '@keel/test-support';
+import { splitAddress, waitForProgress, type Cluster } from '@keel/test-support';
 import type { ClientRequest, ClientResponse, ClientResults, WireError, WriteSession } from '@keel/protocol';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -166,4 +166,28 @@ export async function wireClient(cluster: Cluster, id: number): Promise<WireClie
 export function errorOf(r: ClientResponse): WireError {
   if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.result)}`);
   return r.error;
+}
+
+/** Waits until the node behind `c` has applied `index`; fails only when its applied index stops moving. */
+export async function waitApplied(c: WireClient, index: number): Promise<void> {
+  let applied = 0;
+  await waitForProgress(async () => (applied = (await c.call({ op: 'status' })).applied) >= index, () => applied, `applied index ${index}`);
+}
+
+/**
+ * Sends a membership request, again while the leader answers CONF_CHANGE_PENDING (its previous
+ * change not yet applied); fails only when the leader's applied index stops moving meanwhile.
+ */
+export async function memberChange(c: WireClient, body: RequestBody): Promise<ClientResponse> {
+  let applied = 0;
+  return waitForProgress(
+    async () => {
+      const r = await c.request(body);
+      if (r.ok || r.error.code !== 'CONF_CHANGE_PENDING') return r;
+      applied = (await c.call({ op: 'status' })).applied;
+      return undefined;
+    },
+    () => applied,
+    `${body.op} past CONF_CHANGE_PENDING`,
+  );
 }
