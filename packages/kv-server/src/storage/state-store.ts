@@ -98,10 +98,10 @@ const SCAN_ROW_OVERHEAD_BYTES = 64;
 /** Rows a scan reads from the database at a time. */
 const SCAN_READ_ROWS = 16;
 /**
- * Most keys an apply reads in place (`getSync`) rather than through LevelDB's thread pool. With
- * writes one at a time the pool's round trip (a thread woken, then the event loop) is a step on
- * every write's path and costs more than reading a few keys; a large batch is read in the pool,
- * where it does not hold up the event loop.
+ * Most keys an apply, or one turn's gets, reads in place (`getSync`) rather than through
+ * LevelDB's thread pool. With requests one at a time the pool's round trip (a thread woken, then
+ * the event loop) is a step on every write's and read's path and costs more than reading a few
+ * keys; a large batch is read in the pool, where it does not hold up the event loop.
  */
 const SYNC_READ_KEYS_MAX = 8;
 
@@ -284,8 +284,9 @@ export class StateStore {
 
   /**
    * The value of `key`. Gets asked for in one turn of the event loop (the linearizable reads one
-   * read index released, the requests of one socket read) are read together, in one `getMany`
-   * at the end of the turn: one trip through LevelDB's thread pool instead of one per key. Each
+   * read index released, the requests of one socket read) are read together at the end of the
+   * turn: in place when they are few, else in one `getMany` (one trip through LevelDB's thread
+   * pool instead of one per key; see `SYNC_READ_KEYS_MAX`). Each
    * sees every apply that completed before it was asked for (the batch starts later, never
    * earlier, and reads the live generation then).
    */
@@ -309,7 +310,7 @@ export class StateStore {
     let reading: Promise<Array<Bytes | undefined>>;
     try {
       this.sdb.usable();
-      reading = this.kv().getMany(keys);
+      reading = currentValues(this.kv(), keys);
     } catch (err) {
       reading = Promise.reject(err);
     }
