@@ -80,7 +80,7 @@ export async function runOnCluster(load: LoadOptions, c: ClusterRunOptions, prog
   const unregister = onInterrupt(() => cluster.destroy());
   try {
     const leader = await cluster.waitForLeader();
-    const client = cluster.client({ timeoutMs: load.timeoutMs });
+    const client = cluster.client({ timeoutMs: load.timeoutMs, reads: load.reads });
     const servers = cluster.nodes.map((n) => ({ pid: n.pid!, id: n.id, role: n.id === leader.id ? 'leader' : 'follower' }));
     progress?.note(`cluster up: ${servers.map((s) => `n${s.id} pid ${s.pid}`).join(', ')}; leader n${leader.id}; data in ${cluster.dataRoot}`);
     const result = await runLoad({ send: clientOps(client, load.keys, load.valueSize), servers, endpoints: cluster.endpoints.length }, load, progress);
@@ -98,7 +98,7 @@ export async function runOnCluster(load: LoadOptions, c: ClusterRunOptions, prog
 
 /** Loads a running cluster at `endpoints`; CPU and memory of `cpuPids` when given. */
 export async function runOnEndpoints(load: LoadOptions, endpoints: readonly string[], cpuPids: readonly number[], progress?: Progress): Promise<RunResult> {
-  const client = new KeelClient({ endpoints, timeoutMs: load.timeoutMs });
+  const client = new KeelClient({ endpoints, timeoutMs: load.timeoutMs, reads: load.reads });
   try {
     return await runLoad({ send: clientOps(client, load.keys, load.valueSize), servers: cpuPids.map((pid) => ({ pid })), endpoints: endpoints.length }, load, progress);
   } finally {

@@ -212,6 +212,6 @@ export async function runLoad(target: LoadTarget, o: LoadOptions, progress: Prog
     memory,
     servers: target.servers,
     loadAvg: { before: loadBefore, after: loadAverages()[0] },
-    client: '@keel/client',
+    client: `@keel/client, reads: ${o.reads}`,
   };
 }

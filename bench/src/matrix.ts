@@ -36,6 +36,14 @@ export function cellLoad(base: LoadOptions, cell: CellSpec, scale: number): Load
   };
 }
 
+/** Where Keel's gets go, per the client's `reads` option. */
+const KEEL_READS: Readonly<Record<LoadOptions['reads'], string>> = { leader: 'to the leader', spread: 'spread over the members' };
+
+/** Which Keel routing is measured against which etcd one (options.ts makes them match). */
+function pairing(o: CliOptions): string {
+  return `Keel reads ${KEEL_READS[o.load.reads]} vs etcd connections ${o.etcdTarget === 'leader' ? 'to the leader' : 'spread over the members'}`;
+}
+
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -66,7 +74,7 @@ export async function runMatrix(o: CliOptions, dir: string): Promise<number> {
   const failed = new Map<string, Record<System, number>>(cells.map((c) => [cellName(c), { keel: 0, etcd: 0 }]));
   const jsonl = join(dir, 'runs.jsonl');
   process.stderr.write(
-    `bench: ${withEtcd ? `Keel vs etcd (${o.etcdGenerator === 'go' ? 'bench.go' : 'bench-node.cjs'}, ${o.etcdTarget === 'leader' ? 'to the leader' : 'spread over the members'})` : 'Keel'}, ` +
+    `bench: ${withEtcd ? `Keel vs etcd (${o.etcdGenerator === 'go' ? 'bench.go' : 'bench-node.cjs'}, ${pairing(o)})` : `Keel (${KEEL_READS[o.load.reads]})`}, ` +
       `${cells.length} cells × ${o.reps} runs, results in ${dir}\n`,
   );
   for (let rep = 1; rep <= o.reps; rep++) {
@@ -105,10 +113,11 @@ export async function runMatrix(o: CliOptions, dir: string): Promise<number> {
     `- started ${started.toISOString()}, finished ${new Date().toISOString()}; commit ${at}; ${cpus().length} cores`,
     `- load average (1/5/15 min): ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after`,
     `- ${o.reps} run(s) per cell on a fresh 3-node cluster each, medians; ${o.load.valueSize} B values, ${o.load.keys} keys; CPU in % of one core`,
+    `- Keel: @keel/client, reads: '${o.load.reads}' (gets ${KEEL_READS[o.load.reads]})`,
     ...(withEtcd
       ? [
           `- etcd: Debian etcd-server, 3 members, fsync on; generator ${o.etcdGenerator === 'go' ? 'bench.go (Go gRPC client)' : 'bench-node.cjs'}, ` +
-            `connections ${o.etcdTarget === 'leader' ? 'to the leader (as Keel\'s client sends to Keel\'s leader)' : 'spread over the members'}`,
+            `connections ${o.etcdTarget === 'leader' ? 'to the leader' : 'spread over the members'}; pairing: ${pairing(o)}`,
           '- ratios are Keel/etcd: above 1 is better for ops/s, worse for latency and CPU per op',
         ]
       : []),

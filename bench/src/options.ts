@@ -1,6 +1,7 @@
 /** The `pnpm bench` command line. Load flags as the etcd generators' (`bench/etcd/bench-node.js`). */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ReadRouting } from '@keel/client';
 import type { LogLevel } from '@keel/test-support';
 
 /** put: a write; lget: a linearizable get (the default read); sget: a serializable get (local, may be stale). */
@@ -30,6 +31,8 @@ export interface LoadOptions {
   readonly prepopulate: 'auto' | 'yes' | 'no';
   /** Deadline of one operation, retries included (the client's timeoutMs). */
   readonly timeoutMs: number;
+  /** Which Keel nodes serve the gets (the client's `reads` option): the leader, or every member in turn. */
+  readonly reads: ReadRouting;
   readonly label: string;
 }
 
@@ -89,6 +92,8 @@ Load (as the etcd generators in bench/etcd/):
   --warmup <n>          unmeasured ops first (default ops/10, at most 2000)
   --prepopulate <when>  auto|yes|no: write every key once first (auto: when the mix reads)
   --timeout <ms>        deadline of one operation, retries included (default 10000)
+  --reads <r>           leader (default: Keel's client sends gets to the leader) or spread
+                        (every member in turn, followers included: the client's reads option)
   --label <text>        copied to the output
   --json                print one JSON object instead of the summary
 
@@ -113,8 +118,9 @@ a 50/50 put/lget mix at 64), a fresh cluster per run:
   --scale <x>           multiply each cell's op count (default 1)
   --cells <list>        e.g. put:1,put:256,lget:64,mix:64 (default: the standard cells)
   --etcd-gen <go|node>  etcd load generator: bench.go (etcd's Go client, default) or bench-node.js
-  --etcd-target <t>     leader (default: every connection to etcd's leader, as Keel's client
-                        sends to Keel's leader) or all (spread over the members)
+  --etcd-target <t>     leader (every connection to etcd's leader, as Keel's client sends to
+                        Keel's leader) or all (spread over the members); default: the
+                        counterpart of --reads (leader with leader, all with spread)
   --out <dir>           results dir (default bench/results/<timestamp>/)
   -h, --help            show this help
 
@@ -197,6 +203,9 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
   return text as T;
 }
 
+/** Where etcd's connections go to match where Keel's client sends its reads. */
+const ETCD_TARGET_OF: Readonly<Record<ReadRouting, EtcdTarget>> = { leader: 'leader', spread: 'all' };
+
 /** Parses `argv`; undefined for --help. Throws UsageError on a bad command line. */
 export function parseCommandLine(argv: readonly string[]): CliOptions | undefined {
   let parsed;
@@ -228,7 +237,8 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
         scale: { type: 'string', default: '1' },
         cells: { type: 'string' },
         'etcd-gen': { type: 'string', default: 'go' },
-        'etcd-target': { type: 'string', default: 'leader' },
+        reads: { type: 'string', default: 'leader' },
+        'etcd-target': { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -256,6 +266,11 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
   const durationSec = v.duration === undefined ? undefined : positive('duration', v.duration);
   const endpoints = v.endpoints?.split(',').filter((e) => e !== '');
   if (endpoints !== undefined && endpoints.length === 0) throw new UsageError('--endpoints is empty');
+  const reads = oneOf('reads', v.reads, ['leader', 'spread'] as const);
+  const etcdTarget = oneOf('etcd-target', v['etcd-target'] ?? ETCD_TARGET_OF[reads], ['leader', 'all'] as const);
+  if (mode === 'vs-etcd' && etcdTarget !== ETCD_TARGET_OF[reads]) {
+    throw new UsageError(`--vs-etcd compares like with like: --reads ${reads} goes with --etcd-target ${ETCD_TARGET_OF[reads]}, not ${etcdTarget}`);
+  }
   const cpuPids = v['cpu-pids'] === '' ? [] : v['cpu-pids'].split(',').map((p) => positiveInt('cpu-pids', p));
   return {
     mode,
@@ -270,6 +285,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
       warmup: v.warmup === undefined ? Math.min(2000, Math.floor((ops ?? 20000) / 10)) : positiveInt('warmup', v.warmup, 0),
       prepopulate: oneOf('prepopulate', v.prepopulate, ['auto', 'yes', 'no'] as const),
       timeoutMs: positiveInt('timeout', v.timeout),
+      reads,
       label: v.label,
     },
     endpoints,
@@ -284,7 +300,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
     scale: positive('scale', v.scale),
     cells: v.cells === undefined ? undefined : parseCells(v.cells),
     etcdGenerator: oneOf('etcd-gen', v['etcd-gen'], ['go', 'node'] as const),
-    etcdTarget: oneOf('etcd-target', v['etcd-target'], ['leader', 'all'] as const),
+    etcdTarget,
     outDir: v.out === undefined ? undefined : resolve(v.out),
     serverArgs: positionals,
   };

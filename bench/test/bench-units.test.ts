@@ -25,6 +25,16 @@ describe('command line', () => {
     expect(o.serverArgs).toEqual(['--snapshot-entries', '500']);
   });
 
+  it("sends gets to Keel's leader by default, and pairs etcd's connections with where Keel's reads go", () => {
+    const leader = parseCommandLine(['--vs-etcd'])!;
+    expect([leader.load.reads, leader.etcdTarget]).toEqual(['leader', 'leader']);
+    const spread = parseCommandLine(['--vs-etcd', '--reads', 'spread'])!;
+    expect([spread.load.reads, spread.etcdTarget]).toEqual(['spread', 'all']);
+    expect(parseCommandLine(['--reads', 'spread', '--etcd-target', 'all', '--vs-etcd'])!.etcdTarget).toBe('all');
+    // A single Keel run may name any etcd target: nothing is compared.
+    expect(parseCommandLine(['--reads', 'spread', '--etcd-target', 'leader'])!.load.reads).toBe('spread');
+  });
+
   it('defaults to 3 runs per cell with --vs-etcd and 1 with --matrix', () => {
     expect(parseCommandLine(['--vs-etcd'])!.reps).toBe(3);
     expect(parseCommandLine(['--matrix'])!.reps).toBe(1);
@@ -46,6 +56,9 @@ describe('command line', () => {
     [['--tls', '--endpoints', '127.0.0.1:7001'], /not with --endpoints/],
     [['--cells', 'put'], /--cells/],
     [['--etcd-target', 'followers'], /--etcd-target must be one of leader, all/],
+    [['--reads', 'followers'], /--reads must be one of leader, spread/],
+    [['--vs-etcd', '--reads', 'spread', '--etcd-target', 'leader'], /compares like with like: --reads spread goes with --etcd-target all/],
+    [['--vs-etcd', '--etcd-target', 'all'], /--reads leader goes with --etcd-target leader/],
     [['--bogus'], /Unknown option/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrow(UsageError);

@@ -97,6 +97,24 @@ export interface ScanOptions extends ReadOptions {
 }
 
 const now = (): number => performance.now();
+
+/**
+ * Where an operation's attempts go. `leader`: only the leader serves it (writes, lease and admin
+ * changes, linearizable reads with `reads: 'leader'`); a success names the leader. `any`: every
+ * node serves it from its own state (serializable and admin reads); it goes to the leader when
+ * known, else to the next node in turn. `spread`: every node serves it, each operation at the next
+ * node in turn (reads with `reads: 'spread'`). `quorum`: the answer needs the cluster (a
+ * linearizable read needs the leader's confirmation wherever it is served), so a node that shows
+ * no commit progress is given up on (connection.ts).
+ */
+interface Route {
+  readonly to: 'leader' | 'any' | 'spread';
+  readonly quorum: boolean;
+}
+const LEADER: Route = { to: 'leader', quorum: true };
+const ANY: Route = { to: 'any', quorum: false };
+const SPREAD_LINEARIZABLE: Route = { to: 'spread', quorum: true };
+const SPREAD_SERIALIZABLE: Route = { to: 'spread', quorum: false };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -130,6 +148,11 @@ export class KeelClient {
   private discovery: Promise<void> | undefined;
   /** When the last search for the leader began (ms): at most one per `avoidMs`. */
   private lastDiscoveryMs = -Infinity;
+  /** Where this turn's spread reads go (see `spreadTarget`). */
+  private spreadTurn: string | undefined;
+  private readonly endSpreadTurn = (): void => {
+    this.spreadTurn = undefined;
+  };
 
   constructor(options: KeelClientOptions) {
     this.options = resolveOptions(options);
@@ -176,7 +199,7 @@ export class KeelClient {
   async get(key: BytesInput, options: ReadOptions = {}): Promise<KvEntry | null> {
     const k = checkKey(key);
     const consistency = checkConsistency(checkObject(options, 'get options').consistency);
-    const r = await this.run('read', 'get', () => ({ op: 'get', key: k, consistency }), consistency === 'linearizable');
+    const r = await this.run('read', 'get', () => ({ op: 'get', key: k, consistency }), this.readRoute(consistency));
     return r.kv === null ? null : new KvEntry(r.kv);
   }
 
@@ -235,7 +258,7 @@ export class KeelClient {
     const o = checkObject(options, 'scan options');
     const limit = checkScanLimit(o.limit);
     const consistency = checkConsistency(o.consistency);
-    const r = await this.run('read', 'scan', () => ({ op: 'scan', ...wire, limit, consistency }), consistency === 'linearizable');
+    const r = await this.run('read', 'scan', () => ({ op: 'scan', ...wire, limit, consistency }), this.readRoute(consistency));
     return { entries: r.kvs.map((kv) => new KvEntry(kv)), more: r.more, revision: r.revision };
   }
 
@@ -305,11 +328,11 @@ export class KeelClient {
    * client asks that leader instead (once).
    */
   async memberList(): Promise<MemberList> {
-    let r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), false);
+    let r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), ANY);
     const leaderAddress = r.members.find((m) => m.id === r.leader)?.clientAddress;
     if (leaderAddress !== undefined && parseAddress(leaderAddress) !== undefined && leaderAddress !== this.lastTarget && this.mayContact(leaderAddress)) {
       this.router.redirected(this.lastTarget ?? leaderAddress, leaderAddress);
-      r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), false);
+      r = await this.run('read', 'memberList', () => ({ op: 'memberList' }), ANY);
     }
     return { members: r.members, leader: r.leader };
   }
@@ -331,19 +354,19 @@ export class KeelClient {
   /** Turns learner `id` into a voter. */
   async memberPromote(id: number): Promise<readonly Member[]> {
     const nodeId = checkNodeId(id);
-    return (await this.run('admin', 'memberPromote', () => ({ op: 'memberPromote', nodeId }), true)).members;
+    return (await this.run('admin', 'memberPromote', () => ({ op: 'memberPromote', nodeId }), LEADER)).members;
   }
 
   /** Removes member `id` from the cluster. */
   async memberRemove(id: number): Promise<readonly Member[]> {
     const nodeId = checkNodeId(id);
-    return (await this.run('admin', 'memberRemove', () => ({ op: 'memberRemove', nodeId }), true)).members;
+    return (await this.run('admin', 'memberRemove', () => ({ op: 'memberRemove', nodeId }), LEADER)).members;
   }
 
   /** Asks the leader to hand leadership to voter `to`; resolves with the leader afterwards. */
   async transferLeader(to: number): Promise<{ readonly leader: number }> {
     const id = checkNodeId(to, 'to');
-    const r = await this.run('admin', 'leaderTransfer', () => ({ op: 'leaderTransfer', to: id }), true);
+    const r = await this.run('admin', 'leaderTransfer', () => ({ op: 'leaderTransfer', to: id }), LEADER);
     return { leader: r.leader };
   }
 
@@ -353,77 +376,77 @@ export class KeelClient {
 
   /** Whether auth is enabled, and the log index of the last auth change. */
   authStatus(): Promise<ClientResults['authStatus']> {
-    return this.run('read', 'authStatus', () => ({ op: 'authStatus' }), false);
+    return this.run('read', 'authStatus', () => ({ op: 'authStatus' }), ANY);
   }
 
   /** Enables auth: the user `root` must exist (AUTH_CONFLICT otherwise); it gets the `root` role. */
   authEnable(): Promise<ClientResults['authEnable']> {
-    return this.run('admin', 'authEnable', () => ({ op: 'authEnable' }), true);
+    return this.run('admin', 'authEnable', () => ({ op: 'authEnable' }), LEADER);
   }
 
   authDisable(): Promise<ClientResults['authDisable']> {
-    return this.run('admin', 'authDisable', () => ({ op: 'authDisable' }), true);
+    return this.run('admin', 'authDisable', () => ({ op: 'authDisable' }), LEADER);
   }
 
   /** Adds a user; the node that receives the password hashes it (scrypt) before it reaches the log. */
   userAdd(user: string, password: string): Promise<ClientResults['userAdd']> {
     const u = checkName(user, 'user');
     const pw = checkPassword(password);
-    return this.run('admin', 'userAdd', () => ({ op: 'userAdd', user: u, password: pw }), true);
+    return this.run('admin', 'userAdd', () => ({ op: 'userAdd', user: u, password: pw }), LEADER);
   }
 
   userDelete(user: string): Promise<ClientResults['userDelete']> {
     const u = checkName(user, 'user');
-    return this.run('admin', 'userDelete', () => ({ op: 'userDelete', user: u }), true);
+    return this.run('admin', 'userDelete', () => ({ op: 'userDelete', user: u }), LEADER);
   }
 
   /** Sets a user's password: connections authenticated with the old one must authenticate again. */
   userPasswd(user: string, password: string): Promise<ClientResults['userPasswd']> {
     const u = checkName(user, 'user');
     const pw = checkPassword(password);
-    return this.run('admin', 'userPasswd', () => ({ op: 'userPasswd', user: u, password: pw }), true);
+    return this.run('admin', 'userPasswd', () => ({ op: 'userPasswd', user: u, password: pw }), LEADER);
   }
 
   userGet(user: string): Promise<ClientResults['userGet']> {
     const u = checkName(user, 'user');
-    return this.run('read', 'userGet', () => ({ op: 'userGet', user: u }), false);
+    return this.run('read', 'userGet', () => ({ op: 'userGet', user: u }), ANY);
   }
 
   async userList(): Promise<readonly string[]> {
-    return (await this.run('read', 'userList', () => ({ op: 'userList' }), false)).users;
+    return (await this.run('read', 'userList', () => ({ op: 'userList' }), ANY)).users;
   }
 
   userGrantRole(user: string, role: string): Promise<ClientResults['userGrantRole']> {
     const u = checkName(user, 'user');
     const r = checkName(role, 'role');
-    return this.run('admin', 'userGrantRole', () => ({ op: 'userGrantRole', user: u, role: r }), true);
+    return this.run('admin', 'userGrantRole', () => ({ op: 'userGrantRole', user: u, role: r }), LEADER);
   }
 
   userRevokeRole(user: string, role: string): Promise<ClientResults['userRevokeRole']> {
     const u = checkName(user, 'user');
     const r = checkName(role, 'role');
-    return this.run('admin', 'userRevokeRole', () => ({ op: 'userRevokeRole', user: u, role: r }), true);
+    return this.run('admin', 'userRevokeRole', () => ({ op: 'userRevokeRole', user: u, role: r }), LEADER);
   }
 
   roleAdd(role: string): Promise<ClientResults['roleAdd']> {
     const r = checkName(role, 'role');
-    return this.run('admin', 'roleAdd', () => ({ op: 'roleAdd', role: r }), true);
+    return this.run('admin', 'roleAdd', () => ({ op: 'roleAdd', role: r }), LEADER);
   }
 
   /** Deletes a role and takes it from every user. */
   roleDelete(role: string): Promise<ClientResults['roleDelete']> {
     const r = checkName(role, 'role');
-    return this.run('admin', 'roleDelete', () => ({ op: 'roleDelete', role: r }), true);
+    return this.run('admin', 'roleDelete', () => ({ op: 'roleDelete', role: r }), LEADER);
   }
 
   /** The role's permissions, each with its range as stored (`[start, end)`, end null: to the last key). */
   roleGet(role: string): Promise<ClientResults['roleGet']> {
     const r = checkName(role, 'role');
-    return this.run('read', 'roleGet', () => ({ op: 'roleGet', role: r }), false);
+    return this.run('read', 'roleGet', () => ({ op: 'roleGet', role: r }), ANY);
   }
 
   async roleList(): Promise<readonly string[]> {
-    return (await this.run('read', 'roleList', () => ({ op: 'roleList' }), false)).roles;
+    return (await this.run('read', 'roleList', () => ({ op: 'roleList' }), ANY)).roles;
   }
 
   /** Grants `mode` on `range` to `role` (replacing a permission on the same range). */
@@ -431,14 +454,14 @@ export class KeelClient {
     const r = checkName(role, 'role');
     if (!PERMISSION_MODES.includes(mode)) throw new TypeError(`mode must be one of ${PERMISSION_MODES.join(', ')}, got ${String(mode)}`);
     const permission = { mode, ...permissionInterval(range) };
-    return this.run('admin', 'roleGrant', () => ({ op: 'roleGrant', role: r, permission }), true);
+    return this.run('admin', 'roleGrant', () => ({ op: 'roleGrant', role: r, permission }), LEADER);
   }
 
   /** Removes the role's permission on exactly `range`. */
   roleRevoke(role: string, range: PermissionRange): Promise<ClientResults['roleRevoke']> {
     const r = checkName(role, 'role');
     const { start, end } = permissionInterval(range);
-    return this.run('admin', 'roleRevoke', () => ({ op: 'roleRevoke', role: r, start, end }), true);
+    return this.run('admin', 'roleRevoke', () => ({ op: 'roleRevoke', role: r, start, end }), LEADER);
   }
 
   /**
@@ -469,7 +492,7 @@ export class KeelClient {
   /** Renews lease `lease` to its full TTL once (a held `Lease` does this by itself). `LEASE_NOT_FOUND` when it ended. */
   async leaseKeepAliveOnce(lease: number | Lease): Promise<{ readonly id: number; readonly ttl: number }> {
     const id = checkLeaseId(lease);
-    const r = await this.run('read', 'leaseKeepAlive', () => ({ op: 'leaseKeepAlive', lease: id }), true);
+    const r = await this.run('read', 'leaseKeepAlive', () => ({ op: 'leaseKeepAlive', lease: id }), LEADER);
     return { id: r.lease, ttl: r.ttl };
   }
 
@@ -477,13 +500,13 @@ export class KeelClient {
   async leaseTimeToLive(lease: number | Lease, options: { readonly keys?: boolean } = {}): Promise<LeaseTimeToLive> {
     const id = checkLeaseId(lease);
     const keys = checkObject(options, 'options').keys === true;
-    const r = await this.run('read', 'leaseTimeToLive', () => ({ op: 'leaseTimeToLive', lease: id, ...(keys ? { keys } : {}) }), true);
+    const r = await this.run('read', 'leaseTimeToLive', () => ({ op: 'leaseTimeToLive', lease: id, ...(keys ? { keys } : {}) }), LEADER);
     return { id: r.lease, ttl: r.ttl, remaining: r.remaining, ...(r.keys !== undefined ? { keys: r.keys } : {}) };
   }
 
   /** The ids of every lease alive in the cluster, ascending. */
   async leaseList(): Promise<readonly number[]> {
-    return (await this.run('read', 'leaseList', () => ({ op: 'leaseList' }), true)).leases;
+    return (await this.run('read', 'leaseList', () => ({ op: 'leaseList' }), LEADER)).leases;
   }
 
   /**
@@ -554,7 +577,7 @@ export class KeelClient {
     if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 1) {
       throw new KeelError('INVALID_ARGUMENT', `compaction revision must be an integer >= 1, got ${describeType(revision)}`);
     }
-    const r = await this.run('write', 'compact', () => ({ op: 'compact', revision }), true);
+    const r = await this.run('write', 'compact', () => ({ op: 'compact', revision }), LEADER);
     return { revision: r.revision, compactRevision: r.compactRevision };
   }
 
@@ -578,8 +601,29 @@ export class KeelClient {
     const peerAddress = checkAddress(m.peerAddress, 'peerAddress');
     const clientAddress = checkAddress(m.clientAddress, 'clientAddress');
     const label = learner ? 'memberAddLearner' : 'memberAdd';
-    const r = await this.run('admin', 'memberAdd', () => ({ op: 'memberAdd', nodeId, peerAddress, clientAddress, learner, ...(force ? { force } : {}) }), true, label);
+    const r = await this.run('admin', 'memberAdd', () => ({ op: 'memberAdd', nodeId, peerAddress, clientAddress, learner, ...(force ? { force } : {}) }), LEADER, label);
     return r.members;
+  }
+
+  /**
+   * The node for the spread reads of this turn of the event loop: the next in turn, kept until the
+   * turn ends. Reads started together (say, the next ones of callers whose reads were answered in
+   * one batch) then travel in one write and share one read index on one node, as they would at the
+   * leader; spreading each request on its own splits every batch three ways, and each node pays a
+   * round (a wake-up, a ReadIndex, a LevelDB read, a write) for a third of the reads.
+   */
+  private spreadTarget(): string {
+    if (this.spreadTurn === undefined) {
+      this.spreadTurn = this.router.spread(now());
+      setImmediate(this.endSpreadTurn);
+    }
+    return this.spreadTurn;
+  }
+
+  /** How a read of `consistency` is routed (the `reads` option). */
+  private readRoute(consistency: Consistency): Route {
+    if (this.options.reads === 'spread') return consistency === 'linearizable' ? SPREAD_LINEARIZABLE : SPREAD_SERIALIZABLE;
+    return consistency === 'linearizable' ? LEADER : ANY;
   }
 
   /** Runs a write under a session ticket: the same identity for every attempt. */
@@ -590,7 +634,7 @@ export class KeelClient {
     this.assertOpen();
     const ticket: WriteTicket = this.sessions.begin();
     try {
-      const result = await this.run('write', op, () => build(this.sessions.sessionFor(ticket)), true);
+      const result = await this.run('write', op, () => build(this.sessions.sessionFor(ticket)), LEADER);
       this.sessions.finish(ticket, 'answered');
       return result;
     } catch (error) {
@@ -609,7 +653,7 @@ export class KeelClient {
     kind: OpKind,
     op: Op,
     build: () => RequestBody,
-    leaderOnly: boolean,
+    route: Route,
     opName: string = op,
   ): Promise<ClientResults[Op]> {
     this.assertOpen();
@@ -623,13 +667,16 @@ export class KeelClient {
       tuning: { backoffBaseMs: this.options.backoffBaseMs, backoffMaxMs: this.options.backoffMaxMs, immediateRedirectsMax: 3 },
       followHint: (address) => this.mayContact(address),
     });
-    const watch: Watch = kind === 'admin' ? 'patient' : leaderOnly ? 'quorum' : 'local';
+    const watch: Watch = kind === 'admin' ? 'patient' : route.quorum ? 'quorum' : 'local';
+    // A retry moves on to the next node in turn: the one that failed may be this turn's.
+    const pick = (): string => (route.to === 'spread' ? this.router.spread(now()) : this.router.pick(now()));
     // A search that dialled every node and found none that can serve: fail now (see the catch below).
-    if (this.router.leaderAddress === undefined && (await this.discover(deadlineMs))) {
+    // Spread reads need no leader: they skip the search (a failure still checks `hopeless` below).
+    if (route.to !== 'spread' && this.router.leaderAddress === undefined && (await this.discover(deadlineMs))) {
       const hopeless = this.router.hopeless();
       if (hopeless !== undefined) throw unreachable(hopeless);
     }
-    let target = this.router.pick(now());
+    let target = route.to === 'spread' ? this.spreadTarget() : pick();
     let last: KeelError | undefined;
     for (;;) {
       const waitMs = this.connections.has(target) ? 0 : this.router.dialWaitMs(target, now());
@@ -642,7 +689,7 @@ export class KeelClient {
       try {
         // An attempt lasts until the operation's deadline, unless its node stalls (connection.ts).
         const result = await this.connection(target).send(build(), deadlineMs, watch);
-        this.router.succeeded(target, leaderOnly);
+        this.router.succeeded(target, route.to === 'leader');
         this.lastTarget = target;
         // The result's shape is the server's contract for `op` (ClientResults).
         return result as ClientResults[Op];
@@ -663,7 +710,7 @@ export class KeelClient {
         if (decision.avoidFailedNode) this.router.failed(target, t);
         if (decision.delayMs > 0) await sleep(decision.delayMs);
         if (this.closed) throw retry.abandoned('the client was closed', error);
-        target = decision.target.kind === 'address' ? decision.target.address : this.router.pick(now());
+        target = decision.target.kind === 'address' ? decision.target.address : pick();
       }
     }
   }

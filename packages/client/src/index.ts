@@ -35,7 +35,7 @@ export type { LockOptions } from './recipes/lock.js';
 export { Election, Leadership } from './recipes/election.js';
 export type { CampaignOptions, ElectionLeader } from './recipes/election.js';
 export type { WaitOptions } from './recipes/queue.js';
-export type { AuthOptions, KeelClientOptions, TlsOptions } from './options.js';
+export type { AuthOptions, KeelClientOptions, ReadRouting, TlsOptions } from './options.js';
 export type { PermissionRange } from './auth.js';
 export { describePermissionRange, permissionInterval } from './auth.js';
 export { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from './options.js';

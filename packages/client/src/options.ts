@@ -51,6 +51,18 @@ export interface KeelClientOptions {
    */
   readonly followRedirects?: boolean;
   /**
+   * Which nodes serve this client's reads (`get`, `scan`, `scanAll`). `'leader'` (default): the
+   * leader, like writes — one hop, and the lowest latency for a read alone. `'spread'`: every
+   * node in turn, followers included, as etcd's clients balance over their endpoints; a cluster
+   * then serves more reads at once, since each node answers its share. Linearizable reads stay
+   * linearizable either way: a follower asks the leader for the commit index and answers once it
+   * has applied that far (a follower cut off from the leader answers none, and the read moves on
+   * to another node). Serializable reads answer from the serving node's state, which may be
+   * behind the leader's: with `'spread'` two such reads in a row can come from different nodes,
+   * the second older than the first.
+   */
+  readonly reads?: ReadRouting;
+  /**
    * Connect with TLS (the nodes run with `--client-cert`). `ca`: PEM certificate(s) that sign the
    * nodes' certificates (default: the system's CAs); the node's certificate must also name the
    * host or address dialled. `cert` and `key`: this client's PEM certificate and key, for nodes
@@ -68,6 +80,10 @@ export interface KeelClientOptions {
    */
   readonly auth?: AuthOptions;
 }
+
+/** {@link KeelClientOptions.reads}. */
+export type ReadRouting = 'leader' | 'spread';
+export const READ_ROUTINGS: readonly ReadRouting[] = ['leader', 'spread'];
 
 /** Credentials of {@link KeelClientOptions.auth}. */
 export interface AuthOptions {
@@ -101,6 +117,7 @@ export interface ResolvedOptions {
   readonly reconnectBackoffMaxMs: number;
   readonly leaderHint: string | undefined;
   readonly followRedirects: boolean;
+  readonly reads: ReadRouting;
   readonly tls: ResolvedTls | undefined;
   readonly auth: AuthOptions | undefined;
   /** Period of the deadline sweep, in milliseconds (derived: a tenth of the stall timeout, 5..50). */
@@ -137,6 +154,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const leaderHint = o['leaderHint'] === undefined ? undefined : checkAddress(o['leaderHint'], 'leaderHint');
   const followRedirects = o['followRedirects'] ?? true;
   if (typeof followRedirects !== 'boolean') throw new TypeError(`followRedirects must be a boolean, got ${describeType(followRedirects)}`);
+  const reads = o['reads'] ?? 'leader';
+  if (typeof reads !== 'string') throw new TypeError(`reads must be 'leader' or 'spread', got ${describeType(reads)}`);
+  if (!READ_ROUTINGS.includes(reads as ReadRouting)) throw new KeelError('INVALID_ARGUMENT', `reads must be 'leader' or 'spread', got '${reads}'`);
   const tls = checkTls(o['tls']);
   const auth = checkAuth(o['auth']);
   const sweepMs = Math.min(50, Math.max(5, Math.round(stallTimeoutMs / 10)));
@@ -151,6 +171,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     reconnectBackoffMaxMs,
     leaderHint,
     followRedirects,
+    reads: reads as ReadRouting,
     tls,
     auth,
     sweepMs,

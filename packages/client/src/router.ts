@@ -53,6 +53,8 @@ export class Router {
   private readonly nodes = new Map<string, NodeState>();
   private leader: string | undefined;
   private cursor = 0;
+  /** Where the next spread read goes (see {@link spread}); apart from `cursor`, which the leader search moves. */
+  private spreadCursor = 0;
   /** Some node has answered this client at some time: the cluster exists at these addresses. */
   private everAnswered = false;
   private readonly tuning: RouterTuning;
@@ -86,17 +88,19 @@ export class Router {
 
   /** The next node in turn after the current one, skipping unusable nodes (unless all are). */
   next(nowMs: number): string {
-    const n = this.addresses.length;
-    for (let i = 0; i < n; i++) {
-      const address = this.addresses[(this.cursor + i) % n]!;
-      if (this.usable(address, nowMs)) {
-        this.cursor = (this.cursor + i + 1) % n;
-        return address;
-      }
-    }
-    let best = this.addresses[0]!;
-    for (const a of this.addresses) if (this.usableFrom(a) < this.usableFrom(best)) best = a;
-    return best;
+    const [address, cursor] = this.inTurn(this.cursor, nowMs);
+    this.cursor = cursor;
+    return address;
+  }
+
+  /**
+   * The node for the next read spread over the members: every usable node in turn, leader or
+   * not, on a rotation of its own (so reads neither follow nor disturb the search for the leader).
+   */
+  spread(nowMs: number): string {
+    const [address, cursor] = this.inTurn(this.spreadCursor, nowMs);
+    this.spreadCursor = cursor;
+    return address;
   }
 
   /** Why the last connection to `address` failed before it answered, if it did (cleared when it answers). */
@@ -191,6 +195,18 @@ export class Router {
   private state(address: string): NodeState {
     this.learn(address);
     return this.nodes.get(address)!;
+  }
+
+  /** The first usable node from position `from` on, and the position after it; when none is usable, the one usable first. */
+  private inTurn(from: number, nowMs: number): [address: string, next: number] {
+    const n = this.addresses.length;
+    for (let i = 0; i < n; i++) {
+      const at = (from + i) % n;
+      if (this.usable(this.addresses[at]!, nowMs)) return [this.addresses[at]!, (at + 1) % n];
+    }
+    let best = this.addresses[0]!;
+    for (const a of this.addresses) if (this.usableFrom(a) < this.usableFrom(best)) best = a;
+    return [best, from];
   }
 
   private usable(address: string, nowMs: number): boolean {

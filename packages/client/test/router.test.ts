@@ -14,6 +14,17 @@ describe('Router', () => {
     expect([r.pick(0), r.pick(0)]).toEqual([B, B]);
   });
 
+  it('spreads reads over every usable node in turn, on a rotation apart from the leader search', () => {
+    const r = new Router([A, B, C], { avoidMs: 100 });
+    r.succeeded(B, true);
+    expect([r.spread(0), r.spread(0), r.spread(0), r.spread(0)]).toEqual([A, B, C, A]);
+    expect(r.pick(0)).toBe(B);
+    expect(r.next(0)).toBe(A); // the search's own rotation did not move
+    r.failed(C, 0);
+    expect([r.spread(50), r.spread(50), r.spread(50)]).toEqual([B, A, B]);
+    expect(r.spread(100)).toBe(C); // the cool-down is over
+  });
+
   it('serializable successes do not make a node the leader', () => {
     const r = new Router([A, B]);
     r.succeeded(B, false);

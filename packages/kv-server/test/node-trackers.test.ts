@@ -71,11 +71,12 @@ describe('ReadTracker', () => {
 
   it('batches queued reads under one request id and serves them once applied reaches the read index', () => {
     const log: string[] = [];
-    const t = new ReadTracker();
+    const t = new ReadTracker(2);
     t.enqueue(read('a', 100, log));
     t.enqueue(read('b', 100, log));
-    expect(t.takeBatch('r1')).toBe(true);
-    expect(t.takeBatch('r2')).toBe(false); // nothing queued
+    expect(t.shouldAsk(0)).toBe(true);
+    expect(t.takeBatch('r1', 0)).toBe(true);
+    expect(t.takeBatch('r2', 0)).toBe(false); // nothing queued
     // A read arriving after the batch was asked for does not join it.
     t.enqueue(read('c', 100, log));
     t.indexKnown('r1', 10);
@@ -84,23 +85,53 @@ describe('ReadTracker', () => {
     t.serveThrough(10);
     expect(log).toEqual(['a served', 'b served']);
     expect(t.size).toBe(1);
-    expect(t.hasQueued()).toBe(true);
+    expect(t.shouldAsk(0)).toBe(true);
+  });
+
+  it('asks for one round at a time: reads arriving meanwhile wait for the next, unless the round is overdue', () => {
+    const log: string[] = [];
+    const t = new ReadTracker(2);
+    expect(t.shouldAsk(0)).toBe(false); // nothing queued
+    t.enqueue(read('a', 100, log));
+    t.takeBatch('r1', 10);
+    t.enqueue(read('b', 100, log));
+    t.enqueue(read('c', 100, log));
+    expect(t.shouldAsk(10)).toBe(false);
+    expect(t.shouldAsk(11)).toBe(false);
+    // Answered: the reads that waited go together in the next round.
+    t.indexKnown('r1', 7);
+    expect(t.shouldAsk(11)).toBe(true);
+    t.takeBatch('r2', 11);
+    t.enqueue(read('d', 100, log));
+    // r2 is never answered (a lost message): after the patience d no longer waits for it.
+    expect(t.shouldAsk(12)).toBe(false);
+    expect(t.shouldAsk(13)).toBe(true);
+    t.takeBatch('r3', 13);
+    t.indexKnown('r3', 8);
+    t.serveThrough(8);
+    expect(log).toEqual(['a served', 'd served']);
+    // A refused or deferred round holds nothing back either.
+    t.enqueue(read('e', 100, log));
+    t.rejected('r2', new KeelError('NOT_LEADER', 'x'));
+    expect(log).toEqual(['a served', 'd served', 'b NOT_LEADER', 'c NOT_LEADER']);
+    expect(t.shouldAsk(13)).toBe(true);
   });
 
   it('fails rejected batches, defers transient refusals to the next round, and expires by tick', () => {
     const log: string[] = [];
-    const t = new ReadTracker();
+    const t = new ReadTracker(2);
     t.enqueue(read('a', 5, log));
-    t.takeBatch('r1');
+    t.takeBatch('r1', 0);
     t.defer('r1');
-    expect(t.hasQueued()).toBe(false);
+    expect(t.shouldAsk(0)).toBe(false);
     expect(t.retryDeferred()).toBe(true);
-    expect(t.takeBatch('r2')).toBe(true);
+    expect(t.shouldAsk(0)).toBe(true);
+    expect(t.takeBatch('r2', 0)).toBe(true);
     t.rejected('r2', new KeelError('NOT_LEADER', 'x'));
     expect(log).toEqual(['a NOT_LEADER']);
     t.enqueue(read('b', 5, log));
     t.enqueue(read('c', 50, log));
-    t.takeBatch('r3');
+    t.takeBatch('r3', 0);
     t.expire(5, err('TIMEOUT'));
     expect(log).toEqual(['a NOT_LEADER', 'b TIMEOUT']);
     t.failAll(err('UNAVAILABLE'));

@@ -36,6 +36,12 @@ import { SnapshotSender } from './snapshot-sender.js';
 type Results = ClientResults;
 
 const EMPTY = new Uint8Array(0);
+/**
+ * Ticks an unanswered ReadIndex round holds back the next one (read-tracker.ts). A round takes
+ * a loopback round trip, well under a tick; one that has not come back in two (a message lost
+ * on a link that reconnected) stops delaying the reads that came after it.
+ */
+const READ_ROUND_PATIENCE_TICKS = 2;
 
 interface PendingTransfer {
   readonly to: NodeId;
@@ -83,7 +89,7 @@ export class NodeCore {
   private readSeq = 0;
   private readonly readNonce: string;
   private readonly proposals = new ProposalTracker<ApplyResult>();
-  private readonly reads = new ReadTracker();
+  private readonly reads = new ReadTracker(READ_ROUND_PATIENCE_TICKS);
   private readonly lessor: Lessor;
   private transfers: PendingTransfer[] = [];
   private readonly receiver: SnapshotReceiver;
@@ -719,11 +725,11 @@ export class NodeCore {
     });
   }
 
-  /** Ask the core for one read index covering every read queued since the last ask. */
+  /** Ask the core for one read index covering every read queued since the last ask, unless a round is still out. */
   private askReadIndex(): void {
-    if (!this.reads.hasQueued()) return;
+    if (!this.reads.shouldAsk(this.tickCount)) return;
     const id = `${this.config.id}.${this.readNonce}.${++this.readSeq}`;
-    this.reads.takeBatch(id);
+    this.reads.takeBatch(id, this.tickCount);
     this.raw.readIndex(id);
   }
 

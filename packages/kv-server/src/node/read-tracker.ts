@@ -12,15 +12,22 @@ export interface PendingRead {
  * Linearizable reads in three stages: `queued` (not yet asked for), `asked` (one ReadIndex
  * request per batch, keyed by request id), `ready` (read index known, waiting for apply); plus
  * `deferred` (refused for a transient reason, asked again on the next tick).
- * Reads that arrive while a Ready is being handled share one ReadIndex round; a read never joins
- * a round that was asked for before it arrived (that index could predate a write it must see).
+ * Reads that arrive while a round is out share the next round (as etcd's server reads): one
+ * round at a time, so under load each round carries every read that arrived during the one
+ * before, and a cluster confirms leadership once per batch, not once per Ready. A round
+ * unanswered for `patienceTicks` (a message lost) no longer holds the next one back. A read
+ * never joins a round that was asked for before it arrived (that index could predate a write it
+ * must see).
  */
 export class ReadTracker {
   private queued: PendingRead[] = [];
   private deferred: PendingRead[] = [];
-  private readonly asked = new Map<string, PendingRead[]>();
+  private readonly asked = new Map<string, { readonly reads: PendingRead[]; readonly tick: number }>();
   private ready: Array<{ readonly index: number; readonly reads: PendingRead[] }> = [];
   private count = 0;
+
+  /** `patienceTicks`: how long an unanswered round holds back the next one. */
+  constructor(private readonly patienceTicks: number) {}
 
   get size(): number {
     return this.count;
@@ -31,33 +38,36 @@ export class ReadTracker {
     this.count++;
   }
 
-  /** Take the queued reads as one batch under `requestId`; false when nothing is queued. */
-  takeBatch(requestId: string): boolean {
+  /** Take the queued reads as one batch under `requestId`, asked for at `nowTick`; false when nothing is queued. */
+  takeBatch(requestId: string, nowTick: number): boolean {
     if (this.queued.length === 0) return false;
-    this.asked.set(requestId, this.queued);
+    this.asked.set(requestId, { reads: this.queued, tick: nowTick });
     this.queued = [];
     return true;
   }
 
-  hasQueued(): boolean {
-    return this.queued.length > 0;
+  /** Reads are queued and no round younger than the patience is out: time to ask for the next. */
+  shouldAsk(nowTick: number): boolean {
+    if (this.queued.length === 0) return false;
+    for (const round of this.asked.values()) if (nowTick - round.tick < this.patienceTicks) return false;
+    return true;
   }
 
   /** The core answered `requestId` with a read index. */
   indexKnown(requestId: string, index: number): void {
-    const reads = this.asked.get(requestId);
-    if (reads === undefined) return;
+    const round = this.asked.get(requestId);
+    if (round === undefined) return;
     this.asked.delete(requestId);
-    this.ready.push({ index, reads });
+    this.ready.push({ index, reads: round.reads });
   }
 
   /** The core will never answer `requestId`. */
   rejected(requestId: string, error: KeelError): void {
-    const reads = this.asked.get(requestId);
-    if (reads === undefined) return;
+    const round = this.asked.get(requestId);
+    if (round === undefined) return;
     this.asked.delete(requestId);
-    this.count -= reads.length;
-    for (const r of reads) r.onFailed(error);
+    this.count -= round.reads.length;
+    for (const r of round.reads) r.onFailed(error);
   }
 
   /**
@@ -65,10 +75,10 @@ export class ReadTracker {
    * its term yet): keep its reads and ask again at the next `retryDeferred()` (on the tick).
    */
   defer(requestId: string): void {
-    const reads = this.asked.get(requestId);
-    if (reads === undefined) return;
+    const round = this.asked.get(requestId);
+    if (round === undefined) return;
     this.asked.delete(requestId);
-    this.deferred.push(...reads);
+    this.deferred.push(...round.reads);
   }
 
   /** Move deferred reads back to the queue; true when there were any. */
@@ -103,10 +113,10 @@ export class ReadTracker {
     };
     this.queued = this.queued.filter(alive);
     this.deferred = this.deferred.filter(alive);
-    for (const [id, reads] of this.asked) {
-      const left = reads.filter(alive);
+    for (const [id, round] of this.asked) {
+      const left = round.reads.filter(alive);
       if (left.length === 0) this.asked.delete(id);
-      else this.asked.set(id, left);
+      else this.asked.set(id, { reads: left, tick: round.tick });
     }
     this.ready = this.ready.map((b) => ({ index: b.index, reads: b.reads.filter(alive) })).filter((b) => b.reads.length > 0);
   }
@@ -115,7 +125,7 @@ export class ReadTracker {
     const all = [
       ...this.queued,
       ...this.deferred,
-      ...[...this.asked.values()].flat(),
+      ...[...this.asked.values()].flatMap((round) => round.reads),
       ...this.ready.flatMap((b) => b.reads),
     ];
     this.queued = [];

@@ -99,10 +99,10 @@ const SCAN_ROW_OVERHEAD_BYTES = 64;
 /** Rows a scan reads from the database at a time. */
 const SCAN_READ_ROWS = 16;
 /**
- * Most keys an apply reads in place (`getSync`) rather than through LevelDB's thread pool. With
- * writes one at a time the pool's round trip (a thread woken, then the event loop) is a step on
- * every write's path and costs more than reading a few keys; a large batch is read in the pool,
- * where it does not hold up the event loop.
+ * Most keys an apply, or one turn's gets, reads in place (`getSync`) rather than through
+ * LevelDB's thread pool. With requests one at a time the pool's round trip (a thread woken, then
+ * the event loop) is a step on every write's and read's path and costs more than reading a few
+ * keys; a large batch is read in the pool, where it does not hold up the event loop.
  */
 const SYNC_READ_KEYS_MAX = 8;
 /**
@@ -118,6 +118,8 @@ export class StateStore {
   private install: SnapshotInstaller | undefined;
   private listener: HistoryListener | undefined;
   private readonly cache = new ValueCache(VALUE_CACHE_BYTES);
+  /** Gets asked for in this turn, read together at its end (see `get`). */
+  private gets: PendingGet[] = [];
 
   private constructor(
     private readonly sdb: StoreDb,
@@ -289,11 +291,50 @@ export class StateStore {
   // Reads (local: as of whatever has been applied when the read starts)
   // -------------------------------------------------------------------------------------------
 
-  async get(key: Uint8Array): Promise<KeyValue | null> {
-    this.sdb.usable();
-    const bytes = await this.kv().get(key);
-    return bytes === undefined ? null : toKeyValue(key, bytes);
+  /**
+   * The value of `key`. Gets asked for in one turn of the event loop (the linearizable reads one
+   * read index released, the requests of one socket read) are read together at the end of the
+   * turn: in place when they are few, else in one `getMany` (one trip through LevelDB's thread
+   * pool instead of one per key; see `SYNC_READ_KEYS_MAX`). Each
+   * sees every apply that completed before it was asked for (the batch starts later, never
+   * earlier, and reads the live generation then).
+   */
+  get(key: Uint8Array): Promise<KeyValue | null> {
+    try {
+      this.sdb.usable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      if (this.gets.length === 0) queueMicrotask(this.readGets);
+      this.gets.push({ key, resolve, reject });
+    });
   }
+
+  /** Reads the gets asked for this turn (see `get`). */
+  private readonly readGets = (): void => {
+    const gets = this.gets;
+    this.gets = [];
+    const keys = gets.map((g) => g.key as Bytes);
+    let reading: Promise<Array<Bytes | undefined>>;
+    try {
+      this.sdb.usable();
+      reading = readValues(this.kv(), keys);
+    } catch (err) {
+      reading = Promise.reject(err);
+    }
+    reading.then(
+      (values) => {
+        for (let i = 0; i < gets.length; i++) {
+          const bytes = values[i];
+          gets[i]!.resolve(bytes === undefined ? null : toKeyValue(keys[i]!, bytes));
+        }
+      },
+      (err: unknown) => {
+        for (const g of gets) g.reject(err);
+      },
+    );
+  };
 
   /**
    * Keys in `range` in byte order, at most `limit` (1..LIMITS.scanLimitMax, else `TypeError`) and
@@ -544,6 +585,13 @@ export class StateStore {
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
   }
+}
+
+/** A `get` waiting for its turn's batch. */
+interface PendingGet {
+  readonly key: Uint8Array;
+  readonly resolve: (kv: KeyValue | null) => void;
+  readonly reject: (err: unknown) => void;
 }
 
 /** The stored values of `keys` (undefined: absent). */
