@@ -29,6 +29,7 @@ import { decodeHistoryRecord, revisionBound, revisionOfHistoryKey, type HistoryE
 import { SessionTable } from '../state-machine/sessions.js';
 import { StateMachine, type ApplyResult } from '../state-machine/state-machine.js';
 import { prefixUpperBound } from '../state-machine/key-bounds.js';
+import { keyId } from '../state-machine/kv-state.js';
 import { decodeStoredValue } from '../state-machine/stored-value.js';
 import { WriteSet } from '../state-machine/write-set.js';
 import {
@@ -315,7 +316,16 @@ export class StateStore {
   private readonly readGets = (): void => {
     const gets = this.gets;
     this.gets = [];
-    const keys = gets.map((g) => g.key as Bytes);
+    // Keys an apply wrote or read recently are answered from the value cache (it holds what the
+    // store holds once the batches computed so far are written); the others from the store.
+    const missed: PendingGet[] = [];
+    for (const g of gets) {
+      const cached = this.cache.peek(keyId(g.key));
+      if (cached === undefined) missed.push(g);
+      else g.resolve(toKeyValue(g.key, cached));
+    }
+    if (missed.length === 0) return;
+    const keys = missed.map((g) => g.key as Bytes);
     let reading: Promise<Array<Bytes | undefined>>;
     try {
       this.sdb.usable();
@@ -325,13 +335,13 @@ export class StateStore {
     }
     reading.then(
       (values) => {
-        for (let i = 0; i < gets.length; i++) {
+        for (let i = 0; i < missed.length; i++) {
           const bytes = values[i];
-          gets[i]!.resolve(bytes === undefined ? null : toKeyValue(keys[i]!, bytes));
+          missed[i]!.resolve(bytes === undefined ? null : toKeyValue(keys[i]!, bytes));
         }
       },
       (err: unknown) => {
-        for (const g of gets) g.reject(err);
+        for (const g of missed) g.reject(err);
       },
     );
   };

@@ -5,7 +5,9 @@
  * key's new stored value (or its deletion) from the batch's write set; a snapshot swap replaces
  * the whole state and empties it. So a key the cache holds has exactly the value the store holds
  * once the batch that last changed it is written, and a key it does not hold is read from the
- * store. It is bounded by the bytes of keys and values it holds; the least recently used keys go
+ * store. Gets read it too (`peek`): a key written by a computed batch whose store write is still
+ * under way is answered with its new value, which is committed (a linearizable read waits for
+ * its read index to be applied anyway; a serializable read sees the write a little sooner). It is bounded by the bytes of keys and values it holds; the least recently used keys go
  * first. Absent keys are not cached (the store answers them).
  */
 export class ValueCache {
@@ -28,6 +30,11 @@ export class ValueCache {
       this.values.set(id, value);
     }
     return value;
+  }
+
+  /** Like `get`, without making the key the most recently used (reads do not keep keys cached). */
+  peek(id: string): Uint8Array | undefined {
+    return this.values.get(id);
   }
 
   /** The key whose identity is `id` now holds `value` (undefined: it was deleted). */
