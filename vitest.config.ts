@@ -17,8 +17,11 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test-support/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'jepsen-style-tests/test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // A backstop for a hang, not a speed limit: every wait in the tests is on a condition with
+    // progress (`waitForProgress`: it fails when nothing moves for its stall period), so a loaded
+    // machine makes a test slower, never wrong; only a test that stops moving should reach this.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     // Most test files wait on real processes (elections, fsyncs, faults), not on the CPU: two
     // files at a time even on a 2-core machine, where vitest's default (cores - 1) runs one.
     maxWorkers: Math.max(2, availableParallelism() - 1),

@@ -161,5 +161,5 @@ describe('KeelClient.txn against a real cluster', () => {
       // At most once: the marker was written by one entry.
       if (marker !== null) expect(marker.version, `${o.marker} applied more than once`).toBe(1);
     }
-  }, 120_000);
+  });
 });
