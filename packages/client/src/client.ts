@@ -569,7 +569,7 @@ export class KeelClient {
 
   /**
    * Compact the history: `revision` becomes the oldest revision a watch can start from. It must
-   * not be beyond the revision the answering node has applied (INVALID_ARGUMENT); compacting to
+   * not be beyond the revision the answering node knows committed (INVALID_ARGUMENT); compacting to
    * an older revision than the current compaction point changes nothing. Resolves with the
    * revision of the compaction itself and the compaction point now in force.
    */

@@ -191,7 +191,7 @@ describe('the node core and the Ready contract', () => {
     expect(await h.stores.state.get(new TextEncoder().encode('a'))).toMatchObject({ modRevision: first });
 
     // The revision the client was just given may be compacted to at once: the compaction's own
-    // entry comes after it in the log (it was refused as "beyond the applied revision").
+    // entry comes after it in the log (the check is against the commit index, not the applied one).
     let compacted: unknown;
     h.core.handle({ id: 2, op: 'compact', revision: first }).then(
       (r) => (compacted = r),

@@ -94,8 +94,6 @@ export class NodeCore {
   private transfers: PendingTransfer[] = [];
   private readonly receiver: SnapshotReceiver;
   private readonly sender: SnapshotSender;
-  /** The highest index whose writes were answered before their batch was written (`answerEarly`). */
-  private answeredThrough = 0;
   /** The leader's automatic history compaction is waiting for its entry to apply. */
   private compactionInFlight = false;
   /** Set by `fatal()`: the node stops handling Readies and applying. */
@@ -376,7 +374,6 @@ export class NodeCore {
   private answerEarly(results: readonly ApplyResult[]): void {
     if (results.some((r) => r.kind === 'conf')) return;
     for (const r of results) this.settle(r);
-    if (results.length > 0) this.answeredThrough = Math.max(this.answeredThrough, results[results.length - 1]!.index);
   }
 
   /** Answer the proposals waiting at `r`'s index (once: the tracker forgets them). */
@@ -599,15 +596,15 @@ export class NodeCore {
   }
 
   /**
-   * Compact the history to `revision`, which this node must have applied (a compaction is never
-   * of the future). Any node may be asked: the command goes through the log like a write.
+   * Compact the history to `revision`, which this node must know committed (a compaction is never
+   * of the future; a write is answered before its batch is written and `applied` moves, so the
+   * commit index, not the applied one, covers every revision a client was given here). Any node
+   * may be asked: the command goes through the log like a write, after every committed entry.
    */
   private compact(revision: number): Promise<Results['compact']> {
-    // A write is answered once its result is computed, before `applied` moves: a revision a client
-    // was just given is known here, and the compaction's own entry comes after it in the log.
-    const known = Math.max(this.applied, this.answeredThrough);
-    if (revision > known) {
-      return Promise.reject(invalidArgumentError(`cannot compact to revision ${revision}: it is beyond the applied revision ${known}`));
+    const commit = this.raw.status().commit;
+    if (revision > commit) {
+      return Promise.reject(invalidArgumentError(`cannot compact to revision ${revision}: it is beyond the committed revision ${commit}`));
     }
     return this.write({ op: 'compact', revision }) as Promise<unknown> as Promise<Results['compact']>;
   }
