@@ -94,20 +94,7 @@ export function requirementOf(request: ClientRequest): Requirement {
  * and put need exactly what the cas row says.
  */
 export function commandRequirement(c: SessionCommand): Requirement {
-  switch (c.op) {
-    case 'put':
-      return REQUIRED_PERMISSION.put(c);
-    case 'delete':
-      return REQUIRED_PERMISSION.delete(c);
-    case 'deleteRange':
-      return REQUIRED_PERMISSION.deleteRange(c);
-    case 'txn':
-      return REQUIRED_PERMISSION.txn(c);
-    case 'leaseGrant':
-      return REQUIRED_PERMISSION.leaseGrant(c);
-    case 'leaseRevoke':
-      return REQUIRED_PERMISSION.leaseRevoke(c);
-  }
+  return (REQUIRED_PERMISSION[c.op] as (command: SessionCommand) => Requirement)(c);
 }
 
 function keys(read: readonly KeyInterval[], write: readonly KeyInterval[]): Requirement {

@@ -245,7 +245,7 @@ export class StateStore {
       }
       const kv = this.kv();
       const prepared = this.sm.prepare(entries);
-      const current = await this.currentValues(kv, prepared.keys as Bytes[], prepared.ids);
+      const current = await this.storedValues(kv, prepared.keys as Bytes[], prepared.ids, true);
       const changes = new WriteSet();
       let outcome;
       try {
@@ -294,11 +294,11 @@ export class StateStore {
 
   /**
    * The value of `key`. Gets asked for in one turn of the event loop (the linearizable reads one
-   * read index released, the requests of one socket read) are read together at the end of the
-   * turn: in place when they are few, else in one `getMany` (one trip through LevelDB's thread
-   * pool instead of one per key; see `SYNC_READ_KEYS_MAX`). Each
-   * sees every apply that completed before it was asked for (the batch starts later, never
-   * earlier, and reads the live generation then).
+   * read index released, the requests of one socket read) are answered together at the end of the
+   * turn: from the value cache when it holds the key, the rest from the store, in place when they
+   * are few, else in one `getMany` (one trip through LevelDB's thread pool instead of one per key;
+   * see `SYNC_READ_KEYS_MAX`). Each sees every apply that completed before it was asked for (the
+   * batch starts later, never earlier, and reads the live generation then).
    */
   get(key: Uint8Array): Promise<KeyValue | null> {
     try {
@@ -316,32 +316,23 @@ export class StateStore {
   private readonly readGets = (): void => {
     const gets = this.gets;
     this.gets = [];
-    // Keys an apply wrote or read recently are answered from the value cache (it holds what the
-    // store holds once the batches computed so far are written); the others from the store.
-    const missed: PendingGet[] = [];
-    for (const g of gets) {
-      const cached = this.cache.peek(keyId(g.key));
-      if (cached === undefined) missed.push(g);
-      else g.resolve(toKeyValue(g.key, cached));
-    }
-    if (missed.length === 0) return;
-    const keys = missed.map((g) => g.key as Bytes);
+    const keys = gets.map((g) => g.key as Bytes);
     let reading: Promise<Array<Bytes | undefined>>;
     try {
       this.sdb.usable();
-      reading = readValues(this.kv(), keys);
+      reading = this.storedValues(this.kv(), keys, keys.map(keyId), false);
     } catch (err) {
       reading = Promise.reject(err);
     }
     reading.then(
       (values) => {
-        for (let i = 0; i < missed.length; i++) {
+        for (let i = 0; i < gets.length; i++) {
           const bytes = values[i];
-          missed[i]!.resolve(bytes === undefined ? null : toKeyValue(keys[i]!, bytes));
+          gets[i]!.resolve(bytes === undefined ? null : toKeyValue(keys[i]!, bytes));
         }
       },
       (err: unknown) => {
-        for (const g of missed) g.reject(err);
+        for (const g of gets) g.reject(err);
       },
     );
   };
@@ -549,12 +540,17 @@ export class StateStore {
 
   // -------------------------------------------------------------------------------------------
 
-  /** The stored values of `keys` before a batch (undefined: absent): from the cache, the rest from the store (and cached). */
-  private async currentValues(kv: BytesSublevel, keys: Bytes[], ids: readonly string[]): Promise<Array<Bytes | undefined>> {
+  /**
+   * The stored values of `keys` (whose `keyId`s are `ids`; undefined: absent): from the value
+   * cache, the rest from the store. `keep` (an apply's keys): the cached keys become the most
+   * recently used and what the store answered is cached; gets (`keep` false) leave the cache as
+   * it is, so reads never push out the keys writes need.
+   */
+  private async storedValues(kv: BytesSublevel, keys: Bytes[], ids: readonly string[], keep: boolean): Promise<Array<Bytes | undefined>> {
     const values: Array<Bytes | undefined> = new Array(keys.length);
     const missed: number[] = [];
     for (let k = 0; k < keys.length; k++) {
-      const cached = this.cache.get(ids[k]!);
+      const cached = keep ? this.cache.get(ids[k]!) : this.cache.peek(ids[k]!);
       if (cached === undefined) missed.push(k);
       else values[k] = cached;
     }
@@ -563,7 +559,7 @@ export class StateStore {
     missed.forEach((k, i) => {
       const value = read[i];
       values[k] = value;
-      if (value !== undefined) this.cache.set(ids[k]!, value);
+      if (keep && value !== undefined) this.cache.set(ids[k]!, value);
     });
     return values;
   }
@@ -604,8 +600,7 @@ interface PendingGet {
   readonly reject: (err: unknown) => void;
 }
 
-/** The stored values of `keys` (undefined: absent). */
-
+/** The stored values of `keys` in the store (undefined: absent). */
 async function readValues(kv: BytesSublevel, keys: Bytes[]): Promise<Array<Bytes | undefined>> {
   if (keys.length <= SYNC_READ_KEYS_MAX) {
     await kv.open(); // a new generation's sublevel opens asynchronously; synchronous reads do not wait

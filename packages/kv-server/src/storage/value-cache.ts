@@ -7,8 +7,9 @@
  * once the batch that last changed it is written, and a key it does not hold is read from the
  * store. Gets read it too (`peek`): a key written by a computed batch whose store write is still
  * under way is answered with its new value, which is committed (a linearizable read waits for
- * its read index to be applied anyway; a serializable read sees the write a little sooner). It is bounded by the bytes of keys and values it holds; the least recently used keys go
- * first. Absent keys are not cached (the store answers them).
+ * its read index to be applied anyway; a serializable read sees the write a little sooner).
+ * It is bounded by the bytes of keys and values it holds; the least recently used keys go first.
+ * Absent keys are not cached (the store answers them).
  */
 export class ValueCache {
   /** Key identity (`keyId`) -> stored value; Map order is least recently used first. */
