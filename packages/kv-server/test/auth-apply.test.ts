@@ -15,23 +15,7 @@ import { BACKENDS, TestStore, newHome, removeHomes, type Backend, type StoreHome
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 const HASH = new Uint8Array(52).fill(7);
 
-const open = new Set<TestStore>();
-afterEach(async () => {
-  for (const st of open) await st.close().catch(() => undefined);
-  open.clear();
-  await removeHomes();
-});
-
-async function openStore(home: StoreHome): Promise<TestStore> {
-  const store = await TestStore.open(home);
-  open.add(store);
-  return store;
-}
-
-async function closeStore(store: TestStore): Promise<void> {
-  open.delete(store);
-  await store.close();
-}
+afterEach(removeHomes);
 
 type Logged = Command | AuthorizedCommand | AuthCommand;
 const encode = (c: Logged): Uint8Array => ('session' in c || c.op === 'authorized' || c.op === 'compact' || c.op === 'leaseExpire' ? encodeCommand(c) : encodeAuthCommand(c));
@@ -76,7 +60,7 @@ async function value(store: TestStore, key: string): Promise<string | undefined>
 
 async function authStore(backend: Backend): Promise<{ store: TestStore; home: StoreHome; revision: number }> {
   const home = await newHome(backend);
-  const store = await openStore(home);
+  const store = await TestStore.open(home);
   await append(store, SETUP);
   return { store, home, revision: store.state.auth().revision };
 }
@@ -234,8 +218,8 @@ describe.each(BACKENDS)('authorized writes at apply on %s', (backend) => {
     // Wrapped entries are log entries: committed, not yet applied, then the node restarts.
     const late: Logged[] = [as(put('a1', 'v3'), revision), as(put('a1', 'v4'), a.state.auth().revision, 'root')];
     await append(a, late, false);
-    await closeStore(a);
-    const again = await openStore(home);
+    await a.close();
+    const again = await TestStore.open(home);
     const pending = again.raftStorage.entries(again.appliedIndex() + 1, again.raftStorage.lastIndex() + 1);
     expect(answers(await again.apply(pending))).toMatchObject([{ code: 'PERMISSION_DENIED' }, { revision: SETUP.length + 5 }]);
     expect(await value(again, 'a1')).toBe('v4');
@@ -244,7 +228,7 @@ describe.each(BACKENDS)('authorized writes at apply on %s', (backend) => {
     const stream = await again.readSnapshot(1024);
     const chunks: Uint8Array[] = [];
     for await (const c of stream.chunks) chunks.push(c);
-    const target = await openStore(await newHome(backend));
+    const target = await TestStore.open(await newHome(backend));
     const install = await target.beginSnapshotInstall(stream.meta);
     for (const c of chunks) await install.write(c);
     await target.commitInstall(install);

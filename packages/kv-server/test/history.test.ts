@@ -9,18 +9,12 @@ const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 const s = (u: Uint8Array): string => new TextDecoder().decode(u);
 const MEMBERS = [{ id: 1, role: 'voter' as const, peerAddress: '127.0.0.1:7001', clientAddress: '127.0.0.1:8001' }];
 
-const open = new Set<TestStore>();
 async function newStore(home?: StoreHome, backend?: (typeof BACKENDS)[number]): Promise<{ store: TestStore; home: StoreHome }> {
   const h = home ?? (await newHome(backend));
   const store = await TestStore.open(h, MEMBERS);
-  open.add(store);
   return { store, home: h };
 }
-afterEach(async () => {
-  for (const st of open) await st.close().catch(() => undefined);
-  open.clear();
-  await removeHomes();
-});
+afterEach(removeHomes);
 
 let seq = 0;
 const sess = () => ({ clientId: 'h', seq: ++seq, ackedBelow: seq });
@@ -120,7 +114,6 @@ describe.each(BACKENDS)('history (%s)', (backend) => {
     );
     expect(await all(store, base + 2)).toEqual([`${base + 2} put a=2 (1)`, `${base + 3} put a=3 (2)`]);
     await store.state.idle();
-    open.delete(store);
     await store.close();
     const { store: again } = await newStore(home);
     expect(again.state.compactRevision()).toBe(base + 2);

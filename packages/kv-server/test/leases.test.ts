@@ -14,17 +14,11 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const b = (s: string): Uint8Array => enc.encode(s);
 
-const open = new Set<TestStore>();
-afterEach(async () => {
-  for (const st of open) await st.close().catch(() => undefined);
-  open.clear();
-  await removeHomes();
-});
+afterEach(removeHomes);
 
 async function newStore(home?: StoreHome): Promise<{ store: TestStore; home: StoreHome }> {
   const h = home ?? (await newHome());
   const store = await TestStore.open(h);
-  open.add(store);
   return { store, home: h };
 }
 
@@ -160,7 +154,6 @@ describe('the lease table', () => {
     const before = table(store);
     expect(before).toEqual({ 1: [4, ['a']], 2: [9, ['b', 'c']] });
     await store.close();
-    open.delete(store);
     const { store: again } = await newStore(home);
     expect(table(again)).toEqual(before);
 

@@ -13,26 +13,15 @@ const NO_CONF: ConfState = { voters: [], learners: [] };
 const MEMBERS = [1, 2, 3].map((id) => ({ id, role: 'voter' as const, peerAddress: `127.0.0.1:${7000 + id}`, clientAddress: `127.0.0.1:${8000 + id}` }));
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-const open = new Set<NodeStore>();
 
 /** A store in a new directory (or `dir` again); `bootstrap: true` writes MEMBERS as its first log entries. */
 async function newStore(opts: { dir?: StoreHome; bootstrap?: boolean } = {}): Promise<{ store: NodeStore; dir: StoreHome }> {
   const dir = opts.dir ?? (await newHome());
   const store = await TestStore.open(dir, opts.bootstrap === true ? MEMBERS : undefined);
-  open.add(store);
   return { store, dir };
 }
 
-async function closeStore(store: NodeStore): Promise<void> {
-  open.delete(store);
-  await store.close();
-}
-
-afterEach(async () => {
-  for (const st of open) await st.close().catch(() => undefined);
-  open.clear();
-  await removeHomes();
-});
+afterEach(removeHomes);
 
 let seq = 0;
 function put(key: string, value: string, clientId = 'writer'): Command {
@@ -105,7 +94,7 @@ describe('createSnapshot', () => {
     expect(store.raftStorage.lastIndex()).toBe(4);
     expect(await store.createSnapshot()).toEqual(meta); // nothing applied since: same snapshot
     const before = await contents(store);
-    await closeStore(store);
+    await store.close();
 
     const { store: again } = await newStore({ dir });
     expect(again.raftStorage.snapshot().meta).toEqual(meta);
@@ -182,7 +171,7 @@ describe('snapshot transfer', () => {
 
     // And all of it survives a restart of the receiver.
     const expected = await contents(bStore);
-    await closeStore(bStore);
+    await bStore.close();
     const { store: reopened } = await newStore({ dir: bDir });
     expect(await contents(reopened)).toEqual(expected);
     expect(reopened.raftStorage.snapshot().meta).toEqual(meta);
@@ -277,7 +266,7 @@ describe('snapshot transfer', () => {
     await expect(inst.write(chunks[chunks.length - 1]!)).rejects.toMatchObject({ code: 'SNAPSHOT_ABORTED' });
     expect(await contents(target)).toEqual(before);
     await expect(target.persist({ snapshot: { meta: stream.meta, data: new Uint8Array(0) }, entries: [] }, true)).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_STAGED' });
-    await closeStore(target);
+    await target.close();
     const { store: again } = await newStore({ dir });
     expect(await contents(again)).toEqual(before);
   });
@@ -288,7 +277,7 @@ describe('snapshot transfer', () => {
     const chunks = await collect(stream.chunks);
     const { store: target, dir } = await newStore({ bootstrap: false });
     await install(target, stream.meta, chunks.slice(0, 3)); // never completed
-    await closeStore(target);
+    await target.close();
     const { store: again } = await newStore({ dir, bootstrap: false });
     expect(await again.scan({}, 10)).toEqual({ kvs: [], more: false });
     await (await install(again, stream.meta, chunks)).commit();
@@ -372,7 +361,7 @@ describe('createSnapshot with retained entries', () => {
     const meta2 = await store.createSnapshot({ retainEntries: 4 - 2 });
     expect(meta2).toEqual({ index: 4, term: 2, conf: { voters: [1, 2, 3], learners: [4] } });
     await expect(store.log.createSnapshot(-1)).rejects.toThrow(TypeError);
-    await closeStore(store);
+    await store.close();
     const { store: again } = await newStore({ dir });
     expect(again.raftStorage.snapshot().meta).toEqual(meta2);
     expect(again.appliedIndex()).toBe(6);
@@ -402,7 +391,7 @@ describe('readSnapshot stream lifetime', () => {
     const a = await source(10);
     const stream = await a.readSnapshot(1024);
     await stream.close();
-    await closeStore(a); // would hang if the snapshot were still held
+    await a.close(); // would hang if the snapshot were still held
   });
 });
 
@@ -453,8 +442,8 @@ describe('replicas agree across a snapshot (property)', () => {
         expect(restored.appliedIndex()).toBe(k);
         expect(await answers(restored, k)).toEqual(fullAnswers);
         expect(await contents(restored)).toEqual(await contents(full));
-        await closeStore(full);
-        await closeStore(restored);
+        await full.close();
+        await restored.close();
       }),
       { numRuns: 30 },
     );
@@ -493,7 +482,7 @@ describe('repeated installs', () => {
       expect(await contents(target)).toEqual(await contents(a));
     }
     const expected = await contents(target);
-    await closeStore(target);
+    await target.close();
     // Swapped-out generations were cleared: only the live one (the 4th) holds data.
     const raw = new Level<string, Uint8Array>(join(dir.dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'view' });
     const sublevels = new Set<string>();

@@ -12,19 +12,13 @@ import { BACKENDS, TestStore, newHome, removeHomes, type Backend } from './suppo
 const MEMBERS = [1, 2, 3].map((id) => ({ id, role: 'voter' as const, peerAddress: `127.0.0.1:${7000 + id}`, clientAddress: `127.0.0.1:${8000 + id}` }));
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-const open = new Set<TestStore>();
 
 async function newStore(backend: Backend, bootstrap = true): Promise<TestStore> {
   const store = await TestStore.open(await newHome(backend), bootstrap ? MEMBERS : undefined);
-  open.add(store);
   return store;
 }
 
-afterEach(async () => {
-  for (const s of open) await s.close().catch(() => undefined);
-  open.clear();
-  await removeHomes();
-});
+afterEach(removeHomes);
 
 let seq = 0;
 const put = (key: string, value: string): Command => ({ op: 'put', key: b(key), value: b(value), session: { clientId: 'w', seq: ++seq, ackedBelow: seq } });

@@ -26,26 +26,15 @@ const b = (s: string): Uint8Array => enc.encode(s);
 const s = (u: Uint8Array): string => dec.decode(u);
 
 type NodeStore = TestStore;
-const open = new Set<NodeStore>();
 
 /** A new store (or the one in `dir` again); `bootstrap` writes MEMBERS as its first log entries. */
 async function newStore(dir?: StoreHome, opts: { bootstrap?: boolean; backend?: Backend } = {}): Promise<{ store: NodeStore; dir: StoreHome }> {
   const d = dir ?? (await newHome(opts.backend));
   const store = await TestStore.open(d, opts.bootstrap === true ? MEMBERS : undefined);
-  open.add(store);
   return { store, dir: d };
 }
 
-async function closeStore(store: NodeStore): Promise<void> {
-  open.delete(store);
-  await store.close();
-}
-
-afterEach(async () => {
-  for (const st of open) await st.close().catch(() => undefined);
-  open.clear();
-  await removeHomes();
-});
+afterEach(removeHomes);
 
 /** Drives a store like the node does: persist, commit, apply; one entry per command. */
 class Driver {
@@ -284,7 +273,7 @@ describe('state machine: apply', () => {
     expect(await d.one(everything)).toEqual({ revision: 14, deleted: 2 });
     expect((await store.scan({}, 100)).kvs).toEqual([]);
     // A retry of the range delete (after a restart too) is answered from the session table.
-    await closeStore(store);
+    await store.close();
     const reopened = (await newStore(dir)).store;
     const d2 = new Driver(reopened);
     await d2.one(put('x', 'y'));
@@ -494,7 +483,7 @@ describe('state machine: apply', () => {
     expect(store.members()).toEqual(expected);
     expect(store.confState()).toEqual({ voters: [2, 3], learners: [] });
     expect(store.appliedIndex()).toBe(6);
-    await closeStore(store);
+    await store.close();
     const { store: again } = await newStore(dir);
     expect(again.members()).toEqual(expected);
     expect(again.confState()).toEqual({ voters: [2, 3], learners: [] });
@@ -523,7 +512,7 @@ describe('state machine: apply', () => {
     const w = put('k', 'v1', { clientId: 'c', seq: 1, ackedBelow: 0 });
     await d.one(w);
     await d.one(put('k', 'v2', { clientId: 'd', seq: 1, ackedBelow: 0 }));
-    await closeStore(store);
+    await store.close();
     const { store: again } = await newStore(dir);
     expect(again.appliedIndex()).toBe(2);
     const d2 = new Driver(again);
@@ -882,7 +871,7 @@ describe.each(BACKENDS)('state store conformance on %s: the state machine agains
               await checkReads();
             } else {
               await flush();
-              await closeStore(store);
+              await store.close();
               ({ store } = await newStore(dir));
               driver = new Driver(store);
               expect(store.appliedIndex()).toBe(index);
@@ -892,7 +881,7 @@ describe.each(BACKENDS)('state store conformance on %s: the state machine agains
           await flush();
           await checkReads();
         } finally {
-          await closeStore(store);
+          await store.close();
         }
         void dir;
       }),

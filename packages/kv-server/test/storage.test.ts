@@ -11,28 +11,12 @@ const CONF: ConfState = { voters: [1, 2, 3], learners: [] };
 const MEMBERS = [1, 2, 3].map((id) => ({ id, role: 'voter' as const, peerAddress: `127.0.0.1:${7000 + id}`, clientAddress: `127.0.0.1:${8000 + id}` }));
 const NO_CONF: ConfState = { voters: [], learners: [] };
 
-const open = new Set<TestStore>();
 
 async function tempDir(backend: Backend = 'level'): Promise<StoreHome> {
   return newHome(backend);
 }
 
-async function openStore(home: StoreHome): Promise<TestStore> {
-  const store = await TestStore.open(home);
-  open.add(store);
-  return store;
-}
-
-async function closeStore(store: TestStore): Promise<void> {
-  open.delete(store);
-  await store.close();
-}
-
-afterEach(async () => {
-  for (const s of open) await s.close().catch(() => undefined);
-  open.clear();
-  await removeHomes();
-});
+afterEach(removeHomes);
 
 function normal(index: number, term: number, text = `e${index}`): Entry {
   return { type: 'normal', index, term, data: new TextEncoder().encode(text) };
@@ -64,7 +48,7 @@ function describeStorage(s: MemoryStorage): unknown {
 describe('log store: log and hard state', () => {
   it('bootstraps the membership as the first log entries, once (etcd Bootstrap)', async () => {
     const dir = await tempDir();
-    const store = await openStore(dir);
+    const store = await TestStore.open(dir);
     expect(store.log.isPristine).toBe(true);
     expect(store.confState()).toEqual(NO_CONF);
     expect(store.raftStorage.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, conf: NO_CONF });
@@ -82,9 +66,9 @@ describe('log store: log and hard state', () => {
     expect(store.confState()).toEqual(CONF);
     expect(store.members()).toEqual(MEMBERS);
     expect(store.appliedIndex()).toBe(3);
-    await closeStore(store);
+    await store.close();
 
-    const again = await openStore(dir);
+    const again = await TestStore.open(dir);
     expect(again.log.isPristine).toBe(false);
     expect(again.log.bootstrappedWith).toEqual(MEMBERS);
     expect(again.confState()).toEqual(CONF);
@@ -94,7 +78,7 @@ describe('log store: log and hard state', () => {
 
   it('persists entries and hard state and rebuilds the same view after reopen', async () => {
     const dir = await tempDir();
-    const store = await openStore(dir);
+    const store = await TestStore.open(dir);
     const hs: HardState = { term: 2, vote: 1, commit: 3 };
     const conf: Entry = {
       type: 'confChange',
@@ -107,16 +91,16 @@ describe('log store: log and hard state', () => {
     const before = describeStorage(store.raftStorage);
     expect(store.raftStorage.lastIndex()).toBe(7);
     expect(store.raftStorage.hardState()).toEqual(hs);
-    await closeStore(store);
+    await store.close();
 
-    const reopened = await openStore(dir);
+    const reopened = await TestStore.open(dir);
     expect(describeStorage(reopened.raftStorage)).toEqual(before);
     expect(reopened.raftStorage.entries(6, 7)[0]).toMatchObject({ type: 'confChange', change: { type: 'addLearner', nodeId: 4 } });
   });
 
   it('overwrites a conflicting suffix and deletes the stored entries beyond the new last index', async () => {
     const dir = await tempDir();
-    const store = await openStore(dir);
+    const store = await TestStore.open(dir);
     await store.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entries: entries(1, 10, 1) }, true);
     // A new leader in term 3 replaces everything from index 4 with a shorter log.
     await store.persist({ hardState: { term: 3, vote: 2, commit: 0 }, entries: entries(4, 6, 3, 'new') }, true);
@@ -124,9 +108,9 @@ describe('log store: log and hard state', () => {
     expect(store.raftStorage.term(3)).toBe(1);
     expect(store.raftStorage.term(4)).toBe(3);
     const view = describeStorage(store.raftStorage);
-    await closeStore(store);
+    await store.close();
 
-    const reopened = await openStore(dir);
+    const reopened = await TestStore.open(dir);
     expect(describeStorage(reopened.raftStorage)).toEqual(view);
     expect(() => reopened.raftStorage.term(7)).toThrow(StorageError);
     const data = reopened.raftStorage.entries(4, 7).map((e) => (e.type === 'normal' ? new TextDecoder().decode(e.data) : ''));
@@ -134,7 +118,7 @@ describe('log store: log and hard state', () => {
   });
 
   it('refuses to overwrite an applied entry with a different term (Reference: §5.4 Leader Completeness)', async () => {
-    const store = await openStore(await tempDir());
+    const store = await TestStore.open(await tempDir());
     await store.persist({ hardState: { term: 1, vote: 1, commit: 3 }, entries: entries(1, 3, 1) }, true);
     await store.apply(store.raftStorage.entries(1, 4));
     await expect(store.persist({ entries: entries(3, 4, 2) }, true)).rejects.toThrow(/applied entry/);
@@ -145,7 +129,7 @@ describe('log store: log and hard state', () => {
   });
 
   it('rejects entries that would leave a gap, without writing anything', async () => {
-    const store = await openStore(await tempDir());
+    const store = await TestStore.open(await tempDir());
     await store.persist({ entries: entries(1, 3, 1) }, true);
     await expect(store.persist({ entries: entries(5, 6, 1) }, true)).rejects.toThrow(/gap/);
     expect(store.raftStorage.lastIndex()).toBe(3);
@@ -155,16 +139,16 @@ describe('log store: log and hard state', () => {
 
   it('resumes exactly where it stopped after a crash-like close (no further writes)', async () => {
     const dir = await tempDir();
-    const store = await openStore(dir);
+    const store = await TestStore.open(dir);
     await store.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entries: entries(1, 4, 1) }, true);
     await store.apply(store.raftStorage.entries(1, 3));
     // Not synced, and a new vote: still in LevelDB's ordered log, so a process crash keeps it.
     await store.persist({ hardState: { term: 2, vote: 3, commit: 3 }, entries: [] }, false);
     const view = describeStorage(store.raftStorage);
     const applied = store.appliedIndex();
-    await closeStore(store);
+    await store.close();
 
-    const reopened = await openStore(dir);
+    const reopened = await TestStore.open(dir);
     expect(describeStorage(reopened.raftStorage)).toEqual(view);
     expect(reopened.appliedIndex()).toBe(applied);
     expect(reopened.appliedIndex()).toBe(2);
@@ -173,27 +157,27 @@ describe('log store: log and hard state', () => {
 
   it('keeps an unsynced move of the commit index alone in memory; a reopen raises the commit to the applied index', async () => {
     const dir = await tempDir();
-    const store = await openStore(dir);
+    const store = await TestStore.open(dir);
     await store.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entries: entries(1, 4, 1) }, true);
     await store.apply(store.raftStorage.entries(1, 3));
     await store.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: [] }, false);
     expect(store.raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 4 });
     await store.apply(store.raftStorage.entries(3, 4));
-    await closeStore(store);
+    await store.close();
 
     // Commit 4 was never written; 3 is applied, hence committed. Raft learns the rest again from the leader.
-    const reopened = await openStore(dir);
+    const reopened = await TestStore.open(dir);
     expect(reopened.raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 3 });
     expect(reopened.raftStorage.lastIndex()).toBe(4);
     // The next hard state that is written carries the commit index.
     await reopened.persist({ hardState: { term: 1, vote: 1, commit: 4 }, entries: entries(5, 5, 1) }, true);
-    await closeStore(reopened);
-    expect((await openStore(dir)).raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 4 });
+    await reopened.close();
+    expect((await TestStore.open(dir)).raftStorage.hardState()).toEqual({ term: 1, vote: 1, commit: 4 });
   });
 
   it('refuses a second open of the same directory with a clear error and stays usable', async () => {
     const dir = await tempDir();
-    const store = await openStore(dir);
+    const store = await TestStore.open(dir);
     await expect(TestStore.open(dir)).rejects.toThrow();
     await store.persist({ entries: entries(1, 1, 1) }, true);
     expect(store.raftStorage.lastIndex()).toBe(1);
@@ -201,7 +185,7 @@ describe('log store: log and hard state', () => {
 
   it('refuses damaged metadata with StoreError CORRUPTED and releases the database', async () => {
     const dir = await tempDir();
-    await closeStore(await openStore(dir));
+    await (await TestStore.open(dir)).close();
     const raw = new Level<string, Uint8Array>(join(dir.dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'view' });
     await raw.put('!meta!hard', new Uint8Array([0xc1, 0xff]));
     await raw.close();
@@ -212,9 +196,9 @@ describe('log store: log and hard state', () => {
 
   it('refuses a log with a gap with StoreError CORRUPTED', async () => {
     const dir = await tempDir();
-    const store = await openStore(dir);
+    const store = await TestStore.open(dir);
     await store.persist({ entries: entries(1, 5, 1) }, true);
-    await closeStore(store);
+    await store.close();
     const raw = new Level<Uint8Array, Uint8Array>(join(dir.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
     const key = new Uint8Array([...new TextEncoder().encode('!log!'), 0, 0, 0, 0, 0, 0, 0, 3]);
     expect(await raw.get(key)).toBeDefined();
@@ -224,20 +208,20 @@ describe('log store: log and hard state', () => {
   });
 
   it('reports CLOSED after close', async () => {
-    const store = await openStore(await tempDir());
-    await closeStore(store);
+    const store = await TestStore.open(await tempDir());
+    await store.close();
     await expect(store.persist({ entries: [] }, true)).rejects.toThrow(StoreError);
     await expect(store.get(new Uint8Array([1]))).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
   it('persists a Ready of hundreds of entries in one call', async () => {
     const dir = await tempDir();
-    const store = await openStore(dir);
+    const store = await TestStore.open(dir);
     const big = entries(1, 500, 1);
     await store.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entries: big }, true);
     expect(store.raftStorage.lastIndex()).toBe(500);
-    await closeStore(store);
-    const reopened = await openStore(dir);
+    await store.close();
+    const reopened = await TestStore.open(dir);
     expect(reopened.raftStorage.lastIndex()).toBe(500);
     expect(reopened.raftStorage.entries(1, 501).length).toBe(500);
   });
@@ -261,7 +245,7 @@ describe.each(BACKENDS)('log store conformance on %s: raftStorage answers like M
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
         const dir = await tempDir(backend);
-        let store = await openStore(dir);
+        let store = await TestStore.open(dir);
         const model = new MemoryStorage();
         let term = 1;
         let commit = 0;
@@ -293,16 +277,16 @@ describe.each(BACKENDS)('log store conformance on %s: raftStorage answers like M
               expect(meta.index).toBe(Math.max(model.snapshot().meta.index, store.appliedIndex() - o.retain));
               if (meta.index > model.snapshot().meta.index) model.createSnapshot(meta.index, NO_CONF);
             } else {
-              await closeStore(store);
-              store = await openStore(dir);
+              await store.close();
+              store = await TestStore.open(dir);
             }
             expect(describeStorage(store.raftStorage)).toEqual(describeStorage(model));
           }
-          await closeStore(store);
-          store = await openStore(dir);
+          await store.close();
+          store = await TestStore.open(dir);
           expect(describeStorage(store.raftStorage)).toEqual(describeStorage(model));
         } finally {
-          await closeStore(store);
+          await store.close();
         }
       }),
       { numRuns: 25 },

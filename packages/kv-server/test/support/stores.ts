@@ -37,6 +37,8 @@ export interface StoreHome {
 }
 
 const dirs: string[] = [];
+/** Stores opened and not closed yet: `removeHomes` closes them before it removes their directories. */
+const openStores = new Set<TestStore>();
 
 export async function newHome(backend: Backend = 'level'): Promise<StoreHome> {
   const dir = await mkdtemp(join(tmpdir(), 'keel-store-'));
@@ -45,7 +47,9 @@ export async function newHome(backend: Backend = 'level'): Promise<StoreHome> {
   return { backend, dir, memory };
 }
 
+/** Close every store still open (a test that failed half-way), then remove every home: call it in `afterEach`. */
 export async function removeHomes(): Promise<void> {
+  for (const store of [...openStores]) await store.close().catch(() => undefined);
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 }
 
@@ -56,6 +60,7 @@ export class TestStore {
     if (home.memory !== undefined) await home.memory.open(); // reopened after a close, as LevelDB is
     const stores = home.memory !== undefined ? await openNodeStores(home.memory, levelDisk(home.memory)) : await openLevelStores(home.dir);
     const store = new TestStore(stores);
+    openStores.add(store);
     if (bootstrap !== undefined && stores.log.isPristine) {
       await stores.log.bootstrap(bootstrap);
       const last = stores.log.raftStorage.lastIndex();
@@ -125,6 +130,7 @@ export class TestStore {
   }
 
   close(): Promise<void> {
+    openStores.delete(this);
     return this.stores.close();
   }
 }
