@@ -3,13 +3,16 @@
  * exactly the committed one — in revision order, with neither gap nor duplicate — across a leader
  * kill (the watch resumes on another node), a partition of the node a watch is served by (it
  * catches up after the heal), and a follower cut off for good (the node ends its watches with
- * UNAVAILABLE once it has known no leader for an election timeout; the library resumes on the
- * majority while the partition lasts); a compacted start ends with COMPACTED; a watcher that does not read
+ * UNAVAILABLE once it has known no leader for an election timeout; the library and kvctl watch
+ * resume on the majority while the partition lasts); a compacted start ends with COMPACTED; a watcher that does not read
  * is cut off with WATCH_OVERFLOW and resumes where it left off; `kvctl watch` and `kvctl compact`
  * as a user runs them.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeFrame, validateServerFrame, type ClientResponse, type WatchEventsFrame } from '@keel/protocol';
 import { KeelError, type KeelClient, type KeelWatch, type WatchChange } from '@keel/client';
@@ -150,7 +153,7 @@ describe('watch against a real cluster', () => {
     expect(a.changes.length).toBeGreaterThanOrEqual(acked.size);
   });
 
-  it('ends the watches of a follower cut off from the cluster with UNAVAILABLE; the library resumes on the majority, change for change', async () => {
+  it('ends the watches of a follower cut off from the cluster with UNAVAILABLE; the library and kvctl watch resume on the majority, change for change', async () => {
     /** Per node: the `watches` count of each `watch.no_leader` line it logged. */
     const noLeader = new Map<number, number[]>();
     const cluster = await start({
@@ -177,11 +180,31 @@ describe('watch against a real cluster', () => {
     const frames: Array<WatchEventsFrame | ClientResponse> = [];
     const decoder = new FrameDecoder({ copyBuffers: true });
     socket.on('data', (chunk: Buffer) => decoder.push(chunk, (v) => frames.push(validateServerFrame(v))));
+    // kvctl watch, the follower its first endpoint (and no leader remembered from another run).
+    const cache = await mkdtemp(join(tmpdir(), 'keel-kvctl-cache-'));
+    const kvctl = spawn(
+      process.execPath,
+      [KVCTL_BIN, '--endpoints', [cluster.node(follower).clientAddress, ...majority].join(','), '-w', 'json', 'watch', 'w/', '--prefix', '--rev', String(from + 1)],
+      { env: { ...cleanEnv(), XDG_CACHE_HOME: cache }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    kvctl.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    let err = '';
+    kvctl.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const kvctlExited = new Promise<number | null>((resolve) => kvctl.once('exit', (code) => resolve(code)));
+    const kvctlChanges = (): string[] =>
+      out
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as { type: string; revision: number; kv: { key: string; value: string } })
+        .map((x) => `${x.revision} ${x.type.toLowerCase()} ${x.kv.key}=${x.kv.value}`);
     try {
       socket.write(encodeFrame({ id: 1, op: 'watch', prefix: new TextEncoder().encode('w/') }));
       await waitForProgress(() => frames.length > 0, () => frames.length, () => 'raw watch announced');
       const acked = new Map<number, [string, string | null]>();
-      await writeSome(writer, 0, 20, acked);
+      const before = await writeSome(writer, 0, 20, acked);
+      const kvctlAt = (): number => Number(/\d+/.exec(kvctlChanges().at(-1) ?? '0')![0]);
+      await waitForProgress(() => kvctlAt() >= before, () => out.length, () => `kvctl printed ${JSON.stringify(out)} ${err}, not yet revision ${before}`);
 
       // Cut the follower off (blackhole: it goes on believing in its leader until its election
       // timeout) and keep writing through the majority.
@@ -208,8 +231,9 @@ describe('watch against a real cluster', () => {
       }
       const last = Math.max(...acked.keys());
       await waitForProgress(() => watched.revision >= last && reference.revision >= last, () => [watched.revision, reference.revision], () => `watches at ${watched.revision} and ${reference.revision}, last write ${last}`);
-      // The follower ended both its watches itself, and the raw watcher was told why.
-      expect(noLeader.get(follower)).toEqual([2]);
+      await waitForProgress(() => kvctlChanges().length >= b.changes.length, () => out.length, () => `kvctl printed ${out.length} bytes ${err}`);
+      // The follower ended its three watches itself, and the raw watcher was told why.
+      expect(noLeader.get(follower)).toEqual([3]);
       await waitForProgress(() => frames.some((f) => 'ok' in f), () => frames.length, () => `${frames.length} raw frames`);
       expect(frames.find((f) => 'ok' in f)).toMatchObject({ id: 1, ok: false, error: { code: 'UNAVAILABLE' } });
       cluster.heal();
@@ -221,8 +245,13 @@ describe('watch against a real cluster', () => {
       await checkAgainstCommitted(writer, a.changes, acked, [0, 1, 2, 3, 4].map((k) => `w/${k}`));
       expect(a.changes.map(show)).toEqual(b.changes.map(show));
       expect(a.changes.length).toBeGreaterThanOrEqual(acked.size);
+      kvctl.kill('SIGINT');
+      expect(await kvctlExited).toBe(0);
+      expect(kvctlChanges()).toEqual(b.changes.map(show));
     } finally {
       socket.destroy();
+      kvctl.kill('SIGKILL');
+      await rm(cache, { recursive: true, force: true });
     }
   });
 
