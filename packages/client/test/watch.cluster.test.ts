@@ -153,7 +153,9 @@ describe('watch against a real cluster', () => {
     expect(a.changes.length).toBeGreaterThanOrEqual(acked.size);
   });
 
-  it('ends the watches of a follower cut off from the cluster with UNAVAILABLE; the library and kvctl watch resume on the majority, change for change', async () => {
+  // A follower learns that it has no leader by PreVote (its election timeout passes without a
+  // word from the leader), a leader by CheckQuorum (it stops hearing from a majority).
+  it.each(['follower', 'leader'] as const)('ends the watches of a %s cut off from the cluster with UNAVAILABLE; the library and kvctl watch resume on the majority, change for change', async (role) => {
     /** Per node: the `watches` count of each `watch.no_leader` line it logged. */
     const noLeader = new Map<number, number[]>();
     const cluster = await start({
@@ -164,27 +166,27 @@ describe('watch against a real cluster', () => {
       },
     });
     const { id: leader } = await cluster.waitForLeader();
-    const follower = cluster.ids.find((id) => id !== leader)!;
-    const majority = cluster.ids.filter((id) => id !== follower).map((id) => cluster.node(id).clientAddress);
+    const cut = role === 'leader' ? leader : cluster.ids.find((id) => id !== leader)!;
+    const majority = cluster.ids.filter((id) => id !== cut).map((id) => cluster.node(id).clientAddress);
     const writer = client(majority, { timeoutMs: 20_000 });
-    // The client tries its first endpoint first: the watch starts on the follower. A reference
-    // watch on the majority sees the committed sequence the follower's watch must match.
-    const watched = client([cluster.node(follower).clientAddress, ...majority]).watch({ prefix: 'w/' }, { prevKv: true });
+    // The client tries its first endpoint first: the watch starts on the node to be cut off. A
+    // reference watch on the majority sees the committed sequence the watch must match.
+    const watched = client([cluster.node(cut).clientAddress, ...majority]).watch({ prefix: 'w/' }, { prevKv: true });
     const reference = client(majority).watch({ prefix: 'w/' }, { prevKv: true });
     const from = Math.max(await watched.ready, await reference.ready);
     const a = collect(watched);
     const b = collect(reference);
-    // A watcher on the raw protocol, at the follower.
-    const [host, port] = cluster.node(follower).clientAddress.split(':') as [string, string];
+    // A watcher on the raw protocol, at the same node.
+    const [host, port] = cluster.node(cut).clientAddress.split(':') as [string, string];
     const socket = connect({ host, port: Number(port) });
     const frames: Array<WatchEventsFrame | ClientResponse> = [];
     const decoder = new FrameDecoder({ copyBuffers: true });
     socket.on('data', (chunk: Buffer) => decoder.push(chunk, (v) => frames.push(validateServerFrame(v))));
-    // kvctl watch, the follower its first endpoint (and no leader remembered from another run).
+    // kvctl watch, that node its first endpoint (and no leader remembered from another run).
     const cache = await mkdtemp(join(tmpdir(), 'keel-kvctl-cache-'));
     const kvctl = spawn(
       process.execPath,
-      [KVCTL_BIN, '--endpoints', [cluster.node(follower).clientAddress, ...majority].join(','), '-w', 'json', 'watch', 'w/', '--prefix', '--rev', String(from + 1)],
+      [KVCTL_BIN, '--endpoints', [cluster.node(cut).clientAddress, ...majority].join(','), '-w', 'json', 'watch', 'w/', '--prefix', '--rev', String(from + 1)],
       { env: { ...cleanEnv(), XDG_CACHE_HOME: cache }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -206,9 +208,9 @@ describe('watch against a real cluster', () => {
       const kvctlAt = (): number => Number(/\d+/.exec(kvctlChanges().at(-1) ?? '0')![0]);
       await waitForProgress(() => kvctlAt() >= before, () => out.length, () => `kvctl printed ${JSON.stringify(out)} ${err}, not yet revision ${before}`);
 
-      // Cut the follower off (blackhole: it goes on believing in its leader until its election
-      // timeout) and keep writing through the majority.
-      cluster.isolate(follower);
+      // Cut the node off (blackhole: a follower goes on believing in its leader until its election
+      // timeout, a leader in its leadership until CheckQuorum) and keep writing through the majority.
+      cluster.isolate(cut);
       const isolatedAt = performance.now();
       let stopped = false;
       let firstAfter = 0;
@@ -221,9 +223,9 @@ describe('watch against a real cluster', () => {
         }
       })();
       try {
-        // The follower's applied index stands still: only a failover brings the watch on.
+        // The node's applied index stands still: only a failover brings the watch on.
         await waitForProgress(() => firstAfter > 0 && watched.revision >= firstAfter, () => watched.revision, () => `the watch at ${watched.revision} passes ${firstAfter}`);
-        console.log(`watch failover: the watch passed the first write after the cut ${Math.round(performance.now() - isolatedAt)} ms after it`);
+        console.log(`watch failover (${role} cut off): the watch passed the first write after the cut ${Math.round(performance.now() - isolatedAt)} ms after it`);
         await waitForProgress(() => written >= 80, () => watched.revision, () => `${written} writes`);
       } finally {
         stopped = true;
@@ -232,8 +234,8 @@ describe('watch against a real cluster', () => {
       const last = Math.max(...acked.keys());
       await waitForProgress(() => watched.revision >= last && reference.revision >= last, () => [watched.revision, reference.revision], () => `watches at ${watched.revision} and ${reference.revision}, last write ${last}`);
       await waitForProgress(() => kvctlChanges().length >= b.changes.length, () => out.length, () => `kvctl printed ${out.length} bytes ${err}`);
-      // The follower ended its three watches itself, and the raw watcher was told why.
-      expect(noLeader.get(follower)).toEqual([3]);
+      // The node ended its three watches itself, and the raw watcher was told why.
+      expect(noLeader.get(cut)).toEqual([3]);
       await waitForProgress(() => frames.some((f) => 'ok' in f), () => frames.length, () => `${frames.length} raw frames`);
       expect(frames.find((f) => 'ok' in f)).toMatchObject({ id: 1, ok: false, error: { code: 'UNAVAILABLE' } });
       cluster.heal();
