@@ -19,11 +19,11 @@ const MEMBERS = [{ id: 1, role: 'voter' as const, peerAddress: '127.0.0.1:7701',
 afterEach(removeHomes);
 
 describe('LeaderLoss', () => {
-  it('trips once, after LIMIT leaderless ticks in a row, and stays cut off until a leader is known', () => {
+  it('is cut off from the LIMITth leaderless tick in a row until a leader is known', () => {
     const loss = new LeaderLoss(LIMIT);
-    const trips: boolean[] = [];
-    for (let i = 0; i < LIMIT + 3; i++) trips.push(loss.tick(NONE));
-    expect(trips).toEqual([false, false, false, false, true, false, false, false]);
+    const cutOff: boolean[] = [];
+    for (let i = 0; i < LIMIT + 3; i++) cutOff.push(loss.tick(NONE));
+    expect(cutOff).toEqual([false, false, false, false, true, true, true, true]);
     expect(loss.cutOff).toBe(true);
     expect(loss.tick(2)).toBe(false);
     expect(loss.cutOff).toBe(false);
@@ -78,6 +78,17 @@ describe('WatchHub on a node without a leader', () => {
     expect(hub.size).toBe(1);
     third.end();
     expect(await third.done).toEqual({ revision: store.appliedIndex() });
+
+    // Cut off again, a watch opened the moment a leader showed up between two ticks still ends
+    // on the next tick should the leader be gone again by then.
+    hub.tick();
+    leader = 2;
+    const fourth = failure(open(4).done);
+    expect(hub.size).toBe(1);
+    leader = NONE;
+    hub.tick();
+    expect(await fourth).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(hub.size).toBe(0);
     await store.close();
   });
 });

@@ -20,14 +20,10 @@ export class LeaderLoss {
 
   constructor(readonly limitTicks: number) {}
 
-  /** One tick, at which the node's leader is `leader` (`NONE`: none). True on the one tick the node becomes cut off. */
+  /** One tick, at which the node's leader is `leader` (`NONE`: none). Returns `cutOff`. */
   tick(leader: NodeId): boolean {
-    if (leader !== NONE) {
-      this.leaderlessTicks = 0;
-      return false;
-    }
-    this.leaderlessTicks++;
-    return this.leaderlessTicks === this.limitTicks;
+    this.leaderlessTicks = leader === NONE ? this.leaderlessTicks + 1 : 0;
+    return this.cutOff;
   }
 
   /** The node has known no leader for `limitTicks` ticks or more. */

@@ -66,7 +66,10 @@ export class WatchHub implements HistoryListener {
     return watcher;
   }
 
-  /** One tick of the node's logical time. */
+  /**
+   * One tick of the node's logical time. While the node is cut off, every tick ends the watches
+   * open (only a watch opened at a moment a leader was known, between two ticks, can be).
+   */
   tick(): void {
     if (!this.leaderLoss.tick(this.leadership.leader()) || this.watchers.size === 0) return;
     this.logger.log('warn', 'watch.no_leader', { watches: this.watchers.size, leaderlessMs: this.leaderlessMs() });
