@@ -25,7 +25,7 @@
  */
 import { Socket, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, describeTlsFailure, encodeFrame, packPayload, validateServerFrame } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, PlainPacker, describeTlsFailure, encodeFrame, packPayload, validateServerFrame } from '@keel/protocol';
 import type { ClientOp, ClientRequest, ClientResponse, ClientResults, WatchEventsFrame } from '@keel/protocol';
 import { connectFailureKind, refusalKind } from './dial-failure.js';
 import type { DialFailure } from './dial-failure.js';
@@ -54,6 +54,9 @@ interface Pending {
   resolve(result: unknown): void;
   reject(error: KeelError): void;
 }
+
+/** Packs requests (all connections of the process share its slabs). */
+const packer = new PlainPacker();
 
 /** Requests admitted onto the wire at once: the server's limit, less one slot kept for the probe. */
 const PROBE_LIMIT = LIMITS.inflightPerConnectionMax;
@@ -213,7 +216,7 @@ export class NodeConnection {
       id = this.nextId++;
       let payload: Buffer;
       try {
-        payload = packPayload({ ...body, id }, LIMITS.requestBytesMax);
+        payload = packRequest(body, id);
       } catch (error) {
         reject(error instanceof KeelError ? error : new KeelError('INVALID_ARGUMENT', String(error)));
         return;
@@ -530,4 +533,13 @@ export class NodeConnection {
     if (on) this.socket.ref();
     else this.socket.unref();
   }
+}
+
+/**
+ * The frame payload of request `body` with `id`: the value `{ ...body, id }`, packed without
+ * building it (PlainPacker); msgpackr packs the rare body PlainPacker leaves to it. Throws like
+ * `packPayload`.
+ */
+function packRequest(body: RequestBody, id: number): Buffer {
+  return packer.packWithId(body, id, LIMITS.requestBytesMax) ?? packPayload({ ...body, id }, LIMITS.requestBytesMax);
 }
