@@ -89,7 +89,7 @@ export class NodeConnection {
   readonly address: string;
   private readonly socket: Socket;
   private readonly options: NodeConnectionOptions;
-  private readonly decoder = new FrameDecoder({ copyBuffers: true });
+  private readonly decoder = new FrameDecoder({ copyBuffers: true, plainValues: true });
   /** Requests awaiting an answer, by id. Insertion order = id order. */
   private readonly pending = new Map<number, Pending>();
   /** Ids whose frames wait for the next flush. */
