@@ -302,6 +302,7 @@ export class NodeConnection {
     this.flushScheduled = false;
     if (!this.connected || this.closed || this.authenticatingId !== undefined || this.unsent.length === 0) return;
     const batch = new FrameBatch(LIMITS.frameBytesMax);
+    const t = this.options.now();
     for (const id of this.unsent) {
       const p = this.pending.get(id);
       if (p === undefined || p.payload === undefined) continue; // expired before it could be sent
@@ -309,7 +310,6 @@ export class NodeConnection {
       p.payload = undefined;
       p.sent = true;
       // A busy period starts: the node is judged from now on.
-      const t = this.options.now();
       if (p.watch !== 'patient' && this.sentInFlight.quorum + this.sentInFlight.local === 0) this.progressMs = t;
       if (p.watch === 'quorum' && this.sentInFlight.quorum === 0) {
         this.quorumProgressMs = t;

@@ -132,14 +132,24 @@ export class PlainPacker {
     this.pos += this.slab.write(s, this.pos, bytes, 'utf8');
   }
 
-  /** An ASCII string, byte by byte; false (nothing written) when it is not ASCII. */
+  /**
+   * An ASCII string, byte by byte (one pass: the check and the copy); false, with nothing written,
+   * when it is not ASCII.
+   */
   private writeShortAscii(s: string): boolean {
     const n = s.length;
-    for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return false;
+    const written = this.pos - this.start; // an offset: room() may move the payload to a new slab
     this.writeHeader(n, STR);
     this.room(n);
     const b = this.slab;
-    for (let i = 0; i < n; i++) b[this.pos++] = s.charCodeAt(i);
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.pos = this.start + written;
+        return false;
+      }
+      b[this.pos++] = c;
+    }
     return true;
   }
 

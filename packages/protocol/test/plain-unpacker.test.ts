@@ -27,12 +27,15 @@ const anyValue = fc.letrec((tie) => ({
   ),
 })).value;
 
-/** What `f` returns, or the message of what it throws. */
-function outcome(f: () => unknown): { value: unknown } | { error: string } {
+/**
+ * What `f` returns, or that it threw. (Not the message: msgpackr's own message for the same bad
+ * input can differ from one call to the next, after a failed call left its string state behind.)
+ */
+function outcome(f: () => unknown): { value: unknown } | { error: true } {
   try {
     return { value: f() };
-  } catch (error) {
-    return { error: (error as Error).message };
+  } catch {
+    return { error: true };
   }
 }
 
@@ -75,7 +78,7 @@ describe('unpackPlain', () => {
     );
   });
 
-  it('gives garbage, truncated and oversized input the value or the error msgpackr gives', () => {
+  it('gives garbage, truncated and over-long input the value msgpackr gives, or fails where it fails', () => {
     const truncated = fc.tuple(anyValue, fc.nat()).map(([v, cut]) => {
       const bytes = pack(v);
       return bytes.subarray(0, cut % (bytes.length + 1));
