@@ -189,18 +189,18 @@ export class KeelClient {
   }
 
   /** Writes `value` under `key`, attached to `options.lease` when given. */
-  async put(key: BytesInput, value: BytesInput, options: PutOptions = NO_OPTIONS): Promise<PutResult> {
+  async put(key: BytesInput, value: BytesInput, options: PutOptions = EMPTY): Promise<PutResult> {
     const k = checkKey(key);
     const v = checkValue(value);
     const prev = checkPrevKv(options);
-    const lease = options.lease === undefined ? NOTHING : { lease: checkLeaseId(options.lease) };
+    const lease = options.lease === undefined ? EMPTY : { lease: checkLeaseId(options.lease) };
     checkRequestSize(k.length + v.length);
     const r = await this.write('put', (session) => ({ op: 'put', key: k, value: v, ...prev, ...lease, session }));
     return { revision: r.revision, ...prevKvOf(r) };
   }
 
   /** Reads `key`; `null` when it does not exist. */
-  async get(key: BytesInput, options: ReadOptions = NO_OPTIONS): Promise<KvEntry | null> {
+  async get(key: BytesInput, options: ReadOptions = EMPTY): Promise<KvEntry | null> {
     const k = checkKey(key);
     const consistency = checkConsistency(checkObject(options, 'get options').consistency);
     const r = await this.run('read', 'get', () => ({ op: 'get', key: k, consistency }), this.readRoute(consistency));
@@ -208,7 +208,7 @@ export class KeelClient {
   }
 
   /** Deletes `key`; `deleted` is false when it did not exist. */
-  async delete(key: BytesInput, options: PrevKvOptions = NO_OPTIONS): Promise<DeleteResult> {
+  async delete(key: BytesInput, options: PrevKvOptions = EMPTY): Promise<DeleteResult> {
     const k = checkKey(key);
     const prev = checkPrevKv(options);
     const r = await this.write('delete', (session) => ({ op: 'delete', key: k, ...prev, session }));
@@ -624,7 +624,10 @@ export class KeelClient {
     return this.spreadTurn;
   }
 
-  /** The node for an attempt of an operation on `route`; a retry moves on to the next node in turn (the one that failed may be this turn's). */
+  /**
+   * The node for an attempt of an operation on `route`. A retry moves on to the next node in turn:
+   * the one that failed may be this turn's.
+   */
   private pick(route: Route): string {
     return route.to === 'spread' ? this.router.spread(now()) : this.router.pick(now());
   }
@@ -875,23 +878,22 @@ function keySuccessor(key: Uint8Array): Uint8Array {
 }
 
 /**
- * Shared empty objects: the default options, and the parts of requests and results that are
- * absent (spread as nothing). Sharing them saves an allocation per call on the hot paths.
+ * One shared, frozen empty object: the default options, and the parts of requests and results
+ * that are absent (spread as nothing). Sharing it saves an allocation per call on the hot paths.
  */
-const NO_OPTIONS: Readonly<Record<string, never>> = Object.freeze({});
-const NOTHING: Readonly<Record<string, never>> = Object.freeze({});
+const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 const PREV_KV = Object.freeze({ prevKv: true } as const);
 
 /** `{ prevKv: true }` when `options` ask for previous entries. */
 function checkPrevKv(options: PrevKvOptions): { readonly prevKv?: true } {
   const prevKv = checkObject(options, 'options').prevKv;
   if (prevKv !== undefined && typeof prevKv !== 'boolean') throw new TypeError(`prevKv must be a boolean, got ${describeType(prevKv)}`);
-  return prevKv === true ? PREV_KV : NOTHING;
+  return prevKv === true ? PREV_KV : EMPTY;
 }
 
 /** A write result's previous entry as a `KvEntry` (or null), when the server sent one. */
 function prevKvOf(r: { readonly prevKv?: KeyValue | null }): { prevKv?: KvEntry | null } {
-  if (r.prevKv === undefined) return NOTHING;
+  if (r.prevKv === undefined) return EMPTY;
   return { prevKv: r.prevKv === null ? null : new KvEntry(r.prevKv) };
 }
 

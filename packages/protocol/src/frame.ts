@@ -1,6 +1,8 @@
 /**
  * Framing: every frame on a Keel connection (client or peer) is a 4-byte big-endian length
- * followed by exactly that many bytes holding exactly one msgpackr `pack()` of one value.
+ * followed by exactly that many bytes holding exactly one msgpack value, as msgpackr's `pack()`
+ * writes it (the client's requests are written by PlainPacker, and its responses read by
+ * `unpackPlain`: the same values, for less CPU; see plain-packer.ts and plain-unpacker.ts).
  *
  * No record/structure state ever crosses a frame (STYLE item 12): the codec runs with
  * `useRecords: false` and no shared structures, so each frame decodes on its own and a garbage
