@@ -25,7 +25,7 @@
  */
 import { Socket, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, describeTlsFailure, encodeFrame, packPayload, validateServerFrame } from '@keel/protocol';
+import { FrameBatch, FrameDecoder, KeelError, LIMITS, NO_REQUEST_ID, PlainPacker, describeTlsFailure, encodeFrame, packPayload, validateServerFrame } from '@keel/protocol';
 import type { ClientOp, ClientRequest, ClientResponse, ClientResults, WatchEventsFrame } from '@keel/protocol';
 import { connectFailureKind, refusalKind } from './dial-failure.js';
 import type { DialFailure } from './dial-failure.js';
@@ -54,6 +54,9 @@ interface Pending {
   resolve(result: unknown): void;
   reject(error: KeelError): void;
 }
+
+/** Packs requests (all connections of the process share its slabs). */
+const packer = new PlainPacker();
 
 /** Requests admitted onto the wire at once: the server's limit, less one slot kept for the probe. */
 const PROBE_LIMIT = LIMITS.inflightPerConnectionMax;
@@ -86,7 +89,7 @@ export class NodeConnection {
   readonly address: string;
   private readonly socket: Socket;
   private readonly options: NodeConnectionOptions;
-  private readonly decoder = new FrameDecoder({ copyBuffers: true });
+  private readonly decoder = new FrameDecoder({ copyBuffers: true, plainValues: true });
   /** Requests awaiting an answer, by id. Insertion order = id order. */
   private readonly pending = new Map<number, Pending>();
   /** Ids whose frames wait for the next flush. */
@@ -213,7 +216,7 @@ export class NodeConnection {
       id = this.nextId++;
       let payload: Buffer;
       try {
-        payload = packPayload({ ...body, id }, LIMITS.requestBytesMax);
+        payload = packRequest(body, id);
       } catch (error) {
         reject(error instanceof KeelError ? error : new KeelError('INVALID_ARGUMENT', String(error)));
         return;
@@ -299,6 +302,7 @@ export class NodeConnection {
     this.flushScheduled = false;
     if (!this.connected || this.closed || this.authenticatingId !== undefined || this.unsent.length === 0) return;
     const batch = new FrameBatch(LIMITS.frameBytesMax);
+    const t = this.options.now();
     for (const id of this.unsent) {
       const p = this.pending.get(id);
       if (p === undefined || p.payload === undefined) continue; // expired before it could be sent
@@ -306,7 +310,6 @@ export class NodeConnection {
       p.payload = undefined;
       p.sent = true;
       // A busy period starts: the node is judged from now on.
-      const t = this.options.now();
       if (p.watch !== 'patient' && this.sentInFlight.quorum + this.sentInFlight.local === 0) this.progressMs = t;
       if (p.watch === 'quorum' && this.sentInFlight.quorum === 0) {
         this.quorumProgressMs = t;
@@ -530,4 +533,13 @@ export class NodeConnection {
     if (on) this.socket.ref();
     else this.socket.unref();
   }
+}
+
+/**
+ * The frame payload of request `body` with `id`: the value `{ ...body, id }`, packed without
+ * building it (PlainPacker); msgpackr packs the rare body PlainPacker leaves to it. Throws like
+ * `packPayload`.
+ */
+function packRequest(body: RequestBody, id: number): Buffer {
+  return packer.packWithId(body, id, LIMITS.requestBytesMax) ?? packPayload({ ...body, id }, LIMITS.requestBytesMax);
 }

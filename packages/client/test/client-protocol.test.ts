@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '@keel/protocol';
 import type { ClientRequest } from '@keel/protocol';
 import { KeelClient, KeelError } from '@keel/client';
+import type { KvEntry, PutResult } from '@keel/client';
 import { ScriptedServer } from './helpers/scripted-server.js';
 
 const servers: ScriptedServer[] = [];
@@ -70,6 +71,63 @@ describe('KeelClient protocol', () => {
     expect(s.requests).toHaveLength(n); // nothing was refused and retried
     expect(most).toBeLessThanOrEqual(LIMITS.inflightPerConnectionMax);
     expect(most).toBeGreaterThan(1); // requests really were pipelined
+  });
+
+  it('sends each request with exactly its own fields, and answers each with exactly its own result', async () => {
+    // The request and response paths share encoders, decoders and empty parts between requests:
+    // nothing of one request (prevKv, a lease, a session) or of one answer may show in the next.
+    const s = await server((r, conn) => {
+      if (r.op === 'get') {
+        conn.reply({ id: r.id, ok: true, result: { kv: r.key[0] === 0x61 ? kv(r.key, r.id) : null, revision: r.id } });
+      } else if (r.op === 'put') {
+        conn.reply({ id: r.id, ok: true, result: { revision: r.id, ...(r.prevKv ? { prevKv: r.id % 2 === 0 ? kv(r.key, 1) : null } : {}) } });
+      }
+    });
+    const c = client([s.address]);
+    const results: (PutResult | KvEntry | null)[] = [];
+    for (let round = 0; round < 3; round++) {
+      // Concurrently (one batch on the wire) and one after another (separate batches).
+      results.push(
+        ...(await Promise.all([
+          c.put('a1', 'x', { prevKv: true, lease: 12 }),
+          c.put('a2', 'y'),
+          c.get('a3'),
+          c.get('b4', { consistency: 'serializable' }),
+        ])),
+      );
+      results.push(await c.put('a5', 'z', { prevKv: true }), await c.put('a6', 'w'), await c.get('b7'));
+    }
+    // What the server received, without ids, with bytes as text and sessions as their seq.
+    const seen = s.requests.map((r) => {
+      const { id: _id, ...fields } = r;
+      const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString();
+      const session = sessionOf(r);
+      return {
+        ...fields,
+        ...('key' in fields && fields.key !== undefined ? { key: text(fields.key) } : {}),
+        ...('value' in fields && fields.value !== undefined ? { value: text(fields.value) } : {}),
+        ...(session ? { session: session.seq } : {}),
+      };
+    });
+    const expected = [0, 1, 2].flatMap((round) => [
+      { op: 'put', key: 'a1', value: 'x', prevKv: true, lease: 12, session: round * 4 + 1 },
+      { op: 'put', key: 'a2', value: 'y', session: round * 4 + 2 },
+      { op: 'get', key: 'a3', consistency: 'linearizable' },
+      { op: 'get', key: 'b4', consistency: 'serializable' },
+      { op: 'put', key: 'a5', value: 'z', prevKv: true, session: round * 4 + 3 },
+      { op: 'put', key: 'a6', value: 'w', session: round * 4 + 4 },
+      { op: 'get', key: 'b7', consistency: 'linearizable' },
+    ]);
+    expect(seen).toEqual(expected);
+    // Each result is its own request's (the server answers with revision = the request's id): a
+    // put's prevKv only where asked, an entry only where the key exists.
+    const described = results.map((r) =>
+      r === null ? null : 'keyText' in r ? `${r.keyText}@${r.revision}` : `${Object.keys(r).sort().join('+')}@${r.revision}`,
+    );
+    const expectedResults = s.requests.map((r) =>
+      r.op === 'put' ? `${r.prevKv ? 'prevKv+' : ''}revision@${r.id}` : r.op === 'get' && r.key[0] === 0x61 ? `${Buffer.from(r.key).toString()}@${r.id}` : null,
+    );
+    expect(described).toEqual(expectedResults);
   });
 
   it('follows a NOT_LEADER hint and then talks to the leader directly', async () => {

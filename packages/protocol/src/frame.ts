@@ -1,6 +1,8 @@
 /**
  * Framing: every frame on a Keel connection (client or peer) is a 4-byte big-endian length
- * followed by exactly that many bytes holding exactly one msgpackr `pack()` of one value.
+ * followed by exactly that many bytes holding exactly one msgpack value, as msgpackr's `pack()`
+ * writes it (the client's requests are written by PlainPacker, and its responses read by
+ * `unpackPlain`: the same values, for less CPU; see plain-packer.ts and plain-unpacker.ts).
  *
  * No record/structure state ever crosses a frame (STYLE item 12): the codec runs with
  * `useRecords: false` and no shared structures, so each frame decodes on its own and a garbage
@@ -11,6 +13,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { LIMITS } from './client-api.js';
 import { KeelError } from './errors.js';
+import { unpackPlain } from './plain-unpacker.js';
 
 /** Bytes of the length prefix in front of every frame. */
 export const FRAME_HEADER_BYTES = 4;
@@ -119,6 +122,11 @@ export interface FrameDecoderOptions {
    * pushing it, and should copy byte strings it keeps for long.
    */
   readonly copyBuffers?: boolean;
+  /**
+   * When true, frames are decoded by `unpackPlain` (plain-unpacker.ts): the same values and errors
+   * as msgpackr's, with less CPU and garbage for plain data (the client's responses).
+   */
+  readonly plainValues?: boolean;
 }
 
 /** Called once per decoded frame with the value and the payload size in bytes. */
@@ -135,6 +143,7 @@ export type FrameHandler = (value: unknown, payloadBytes: number) => void;
 export class FrameDecoder {
   readonly maxFrameBytes: number;
   private readonly copyBuffers: boolean;
+  private readonly plainValues: boolean;
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private headerFilled = 0;
   private body: Buffer | null = null;
@@ -148,6 +157,7 @@ export class FrameDecoder {
     }
     this.maxFrameBytes = max;
     this.copyBuffers = options.copyBuffers === true;
+    this.plainValues = options.plainValues === true;
   }
 
   /** The error that failed this decoder, if any. */
@@ -236,7 +246,7 @@ export class FrameDecoder {
 
   private decode(buf: Buffer, start: number, end: number): unknown {
     try {
-      return unpackr.unpack(buf, { start, end });
+      return this.plainValues ? unpackPlain(buf, start, end, unpackr) : unpackr.unpack(buf, { start, end });
     } catch (error) {
       return this.fail(
         new KeelError('MALFORMED_FRAME', `frame of ${end - start} bytes is not one msgpack value: ${error instanceof Error ? error.message : 'undecodable'}`, {

@@ -17,6 +17,7 @@ export type * from './auth-api.js';
 export { AUTH_LIMITS, ROOT_ROLE, ROOT_USER } from './auth-api.js';
 export { LIMITS, CLIENT_PROTOCOL_VERSION } from './client-api.js';
 export type { FrameDecoderOptions, FrameHandler } from './frame.js';
+export { PlainPacker } from './plain-packer.js';
 export { FRAME_HEADER_BYTES, FrameBatch, FrameDecoder, encodeFrame, encodeFrames, packPayload } from './frame.js';
 export { CLIENT_OPS, NO_REQUEST_ID, RequestValidationError, requestIdOf, validateClientRequest } from './validate-request.js';
 export { validateClientResponse, validateServerFrame } from './validate-response.js';
