@@ -4,7 +4,8 @@
  *
  * It resumes by itself: when its stream ends for a reason that says nothing about the watch (the
  * node went away, shut down, cut the watcher off as too slow with WATCH_OVERFLOW, was overloaded
- * or unavailable), it opens the watch again — on whichever node the client routes to — from the
+ * or unavailable — which includes a node that has known no leader for an election timeout: it
+ * ends its watches with UNAVAILABLE rather than let them stall), it opens the watch again — on whichever node the client routes to — from the
  * revision after the last one the server reported covered (`revision`). Only an error about the
  * watch itself ends the iteration: COMPACTED (its `compactRevision` names the oldest revision
  * still available), INVALID_ARGUMENT, TOO_LARGE, or the client being closed (CONNECTION_LOST).

@@ -1,13 +1,18 @@
 /**
  * Watches against real clusters of keel-server processes: the delivered sequence of changes is
  * exactly the committed one — in revision order, with neither gap nor duplicate — across a leader
- * kill (the watch resumes on another node) and a partition of the node a watch is served by (it
- * catches up after the heal); a compacted start ends with COMPACTED; a watcher that does not read
+ * kill (the watch resumes on another node), a partition of the node a watch is served by (it
+ * catches up after the heal), and a follower cut off for good (the node ends its watches with
+ * UNAVAILABLE once it has known no leader for an election timeout; the library and kvctl watch
+ * resume on the majority while the partition lasts); a compacted start ends with COMPACTED; a watcher that does not read
  * is cut off with WATCH_OVERFLOW and resumes where it left off; `kvctl watch` and `kvctl compact`
  * as a user runs them.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeFrame, validateServerFrame, type ClientResponse, type WatchEventsFrame } from '@keel/protocol';
 import { KeelError, type KeelClient, type KeelWatch, type WatchChange } from '@keel/client';
@@ -146,6 +151,110 @@ describe('watch against a real cluster', () => {
     expect(Math.max(start1, start2)).toBeLessThan(Math.min(...acked.keys()));
     expect(b.changes.map(show)).toEqual(a.changes.map(show));
     expect(a.changes.length).toBeGreaterThanOrEqual(acked.size);
+  });
+
+  // A follower learns that it has no leader by PreVote (its election timeout passes without a
+  // word from the leader), a leader by CheckQuorum (it stops hearing from a majority).
+  it.each(['follower', 'leader'] as const)('ends the watches of a %s cut off from the cluster with UNAVAILABLE; the library and kvctl watch resume on the majority, change for change', async (role) => {
+    /** Per node: the `watches` count of each `watch.no_leader` line it logged. */
+    const noLeader = new Map<number, number[]>();
+    const cluster = await start({
+      nodes: 3,
+      network: 'proxy',
+      onLine: (id, line) => {
+        if (line.includes('"watch.no_leader"')) noLeader.set(id, [...(noLeader.get(id) ?? []), (JSON.parse(line) as { watches: number }).watches]);
+      },
+    });
+    const { id: leader } = await cluster.waitForLeader();
+    const cut = role === 'leader' ? leader : cluster.ids.find((id) => id !== leader)!;
+    const majority = cluster.ids.filter((id) => id !== cut).map((id) => cluster.node(id).clientAddress);
+    const writer = client(majority, { timeoutMs: 20_000 });
+    // The client tries its first endpoint first: the watch starts on the node to be cut off. A
+    // reference watch on the majority sees the committed sequence the watch must match.
+    const watched = client([cluster.node(cut).clientAddress, ...majority]).watch({ prefix: 'w/' }, { prevKv: true });
+    const reference = client(majority).watch({ prefix: 'w/' }, { prevKv: true });
+    const from = Math.max(await watched.ready, await reference.ready);
+    const a = collect(watched);
+    const b = collect(reference);
+    // A watcher on the raw protocol, at the same node.
+    const [host, port] = cluster.node(cut).clientAddress.split(':') as [string, string];
+    const socket = connect({ host, port: Number(port) });
+    const frames: Array<WatchEventsFrame | ClientResponse> = [];
+    const decoder = new FrameDecoder({ copyBuffers: true });
+    socket.on('data', (chunk: Buffer) => decoder.push(chunk, (v) => frames.push(validateServerFrame(v))));
+    // kvctl watch, that node its first endpoint (and no leader remembered from another run).
+    const cache = await mkdtemp(join(tmpdir(), 'keel-kvctl-cache-'));
+    const kvctl = spawn(
+      process.execPath,
+      [KVCTL_BIN, '--endpoints', [cluster.node(cut).clientAddress, ...majority].join(','), '-w', 'json', 'watch', 'w/', '--prefix', '--rev', String(from + 1)],
+      { env: { ...cleanEnv(), XDG_CACHE_HOME: cache }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    kvctl.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    let err = '';
+    kvctl.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const kvctlExited = new Promise<number | null>((resolve) => kvctl.once('exit', (code) => resolve(code)));
+    const kvctlChanges = (): string[] =>
+      out
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as { type: string; revision: number; kv: { key: string; value: string } })
+        .map((x) => `${x.revision} ${x.type.toLowerCase()} ${x.kv.key}=${x.kv.value}`);
+    try {
+      socket.write(encodeFrame({ id: 1, op: 'watch', prefix: new TextEncoder().encode('w/') }));
+      await waitForProgress(() => frames.length > 0, () => frames.length, () => 'raw watch announced');
+      const acked = new Map<number, [string, string | null]>();
+      const before = await writeSome(writer, 0, 20, acked);
+      const kvctlAt = (): number => Number(/\d+/.exec(kvctlChanges().at(-1) ?? '0')![0]);
+      await waitForProgress(() => kvctlAt() >= before, () => out.length, () => `kvctl printed ${JSON.stringify(out)} ${err}, not yet revision ${before}`);
+
+      // Cut the node off (blackhole: a follower goes on believing in its leader until its election
+      // timeout, a leader in its leadership until CheckQuorum) and keep writing through the majority.
+      cluster.isolate(cut);
+      const isolatedAt = performance.now();
+      let stopped = false;
+      let firstAfter = 0;
+      let written = 20;
+      const load = (async () => {
+        while (!stopped) {
+          const last = await writeSome(writer, written, 10, acked);
+          written += 10;
+          if (firstAfter === 0) firstAfter = last;
+        }
+      })();
+      try {
+        // The node's applied index stands still: only a failover brings the watch on.
+        await waitForProgress(() => firstAfter > 0 && watched.revision >= firstAfter, () => watched.revision, () => `the watch at ${watched.revision} passes ${firstAfter}`);
+        console.log(`watch failover (${role} cut off): the watch passed the first write after the cut ${Math.round(performance.now() - isolatedAt)} ms after it`);
+        await waitForProgress(() => written >= 80, () => watched.revision, () => `${written} writes`);
+      } finally {
+        stopped = true;
+        await load;
+      }
+      const last = Math.max(...acked.keys());
+      await waitForProgress(() => watched.revision >= last && reference.revision >= last, () => [watched.revision, reference.revision], () => `watches at ${watched.revision} and ${reference.revision}, last write ${last}`);
+      await waitForProgress(() => kvctlChanges().length >= b.changes.length, () => out.length, () => `kvctl printed ${out.length} bytes ${err}`);
+      // The node ended its three watches itself, and the raw watcher was told why.
+      expect(noLeader.get(cut)).toEqual([3]);
+      await waitForProgress(() => frames.some((f) => 'ok' in f), () => frames.length, () => `${frames.length} raw frames`);
+      expect(frames.find((f) => 'ok' in f)).toMatchObject({ id: 1, ok: false, error: { code: 'UNAVAILABLE' } });
+      cluster.heal();
+      watched.cancel();
+      reference.cancel();
+      expect(await a.ended).toBeUndefined();
+      expect(await b.ended).toBeUndefined();
+      expect(from).toBeLessThan(Math.min(...acked.keys()));
+      await checkAgainstCommitted(writer, a.changes, acked, [0, 1, 2, 3, 4].map((k) => `w/${k}`));
+      expect(a.changes.map(show)).toEqual(b.changes.map(show));
+      expect(a.changes.length).toBeGreaterThanOrEqual(acked.size);
+      kvctl.kill('SIGINT');
+      expect(await kvctlExited).toBe(0);
+      expect(kvctlChanges()).toEqual(b.changes.map(show));
+    } finally {
+      socket.destroy();
+      kvctl.kill('SIGKILL');
+      await rm(cache, { recursive: true, force: true });
+    }
   });
 
   it('replays history from a revision, ends with COMPACTED before the compaction point, and kvctl watch / compact work as a user runs them', async () => {

@@ -7,17 +7,19 @@
  * Watches (`watch`) are streams on the same connection: the server answers a watch request with
  * any number of `WatchEventsFrame`s tagged with the request's id, then exactly one ordinary
  * response with that id that ends the watch: ok (`{ revision }`, after a `watchCancel` or when
- * the node shuts down its watches) or an error (COMPACTED, WATCH_OVERFLOW, SHUTTING_DOWN, …).
- * The first frame comes at once, with no events, and says from which revision the watch runs.
- * Each frame carries the events of whole revisions only (a revision's changes never straddle two
- * frames) and `revision`: the watch has delivered every matching change up to it. A client that
- * loses the stream resumes, on any node, with `fromRevision` = that revision + 1 and sees
- * neither a gap nor a duplicate.
+ * the node shuts down its watches) or an error (COMPACTED, WATCH_OVERFLOW, SHUTTING_DOWN,
+ * UNAVAILABLE, …). The first frame comes at once, with no events, and says from which revision
+ * the watch runs. Each frame carries the events of whole revisions only (a revision's changes
+ * never straddle two frames) and `revision`: the watch has delivered every matching change up to
+ * it. A client that loses the stream resumes, on any node, with `fromRevision` = that
+ * revision + 1 and sees neither a gap nor a duplicate.
  *
  * A node serves a watch from the state it has applied: events up to its applied index, in
  * revision order. A follower behind the leader delivers later than the leader would, never out
  * of order and never with a gap; a `fromRevision` beyond the node's applied index waits until
- * the node gets there. (A node cut off from the cluster delivers nothing new until it rejoins.)
+ * the node gets there. A node that has known no leader for an election timeout (cut off from
+ * the cluster) ends its watches with UNAVAILABLE and refuses new ones until it has a leader
+ * again: resume on another node.
  */
 import type { AuthRequest, AuthResults } from './auth-api.js';
 import type { WireError } from './errors.js';

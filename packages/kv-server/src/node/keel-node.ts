@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Member } from '@keel/protocol';
-import { RawNode, SeededRng } from '@keel/raft';
+import { NONE, RawNode, SeededRng } from '@keel/raft';
 import { NodeAdmin } from '../admin/node-admin.js';
 import { ClientPortServer } from '../client-port/index.js';
 import { WatchHub } from '../watch/watch-hub.js';
@@ -105,13 +105,18 @@ export class KeelNode {
       ...(admin !== undefined ? { traffic: admin.metrics } : {}),
     });
     transport.onUnreachable = (id) => core?.unreachable(id);
+    const watches = new WatchHub(stores.state, logger, {
+      leader: () => core?.status().leader ?? NONE,
+      tickMs: config.tickMs,
+      noLeaderTicks: config.electionTicks,
+    });
     const clientServer = new ClientPortServer({
       host: config.listenClient.host,
       port: config.listenClient.port,
       logger,
       ...(clientTls !== undefined ? { tls: clientTls } : {}),
       peerAddress: () => (core?.advertised() ?? listening).peerAddress,
-      watches: new WatchHub(stores.state, logger),
+      watches,
       authorizeWatch: (request, identity) => gate.authorizeWatch(request, identity),
       handle: (request, identity) => (admin !== undefined ? admin.observe(request.op, () => gate.handle(request, identity)) : gate.handle(request, identity)),
       maxConnections: config.maxClientConnections,
@@ -159,6 +164,7 @@ export class KeelNode {
       logger.setContext(() => started.logContext());
       const tickTimer = setInterval(() => {
         started.tick();
+        watches.tick();
         stats.tick(config.tickMs, started.pending());
       }, config.tickMs);
       const tls = [peerTls, clientTls].filter((c) => c !== undefined);

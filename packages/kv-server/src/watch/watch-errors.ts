@@ -23,3 +23,11 @@ export function tooManyWatchesError(max: number): KeelError {
 export function watchesShutDownError(): KeelError {
   return new KeelError('SHUTTING_DOWN', 'the node is shutting down; resume the watch on another node', { definite: true });
 }
+
+export function noLeaderError(leaderlessMs: number): KeelError {
+  return new KeelError(
+    'UNAVAILABLE',
+    `this node has known no leader for ${leaderlessMs} ms (it is cut off from the cluster, or no election succeeds) and serves no watch: resume the watch on another node`,
+    { definite: true },
+  );
+}
