@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { KeelClient } from '@keel/client';
 import { Cluster, DirectNetwork, type LogLevel } from '@keel/test-support';
+import { OpTimeline, gcReport, parseGcLine, type GcPause } from './gc-report.js';
 import { onInterrupt } from './interrupt.js';
 import { clientOps, runLoad, type RunResult } from './load.js';
 import type { LoadOptions } from './options.js';
@@ -48,33 +49,52 @@ export interface ClusterRunOptions {
   readonly tls: boolean;
   /** Run the nodes under --cpu-prof, writing node-<id>.cpuprofile here. */
   readonly profileDir?: string;
+  /** Run the nodes under --trace-gc and report their pauses beside the slowest operations. */
+  readonly gc: boolean;
+  /** More Node/V8 flags for every node (`--node-flags`). */
+  readonly nodeFlags: readonly string[];
 }
 
-/** The direct network, with every node started under `node --cpu-prof`. */
-class ProfilingNetwork extends DirectNetwork {
-  constructor(private readonly dir: string) {
+/** The direct network, with Node flags before each node's script (`--cpu-prof`, `--trace-gc`, tuning). */
+class NodeFlagsNetwork extends DirectNetwork {
+  constructor(private readonly flags: (id: number) => readonly string[]) {
     super();
   }
 
   override command(id: number, argv: readonly string[]): { file: string; args: readonly string[] } {
     const { file, args } = super.command(id, argv);
-    return { file, args: ['--cpu-prof', '--cpu-prof-dir', this.dir, '--cpu-prof-name', `node-${id}.cpuprofile`, ...args] };
+    return { file, args: [...this.flags(id), ...args] };
   }
+}
+
+/** The Node flags of node `id` for these options; empty when the bench adds none. */
+function nodeFlags(c: ClusterRunOptions, id: number): string[] {
+  return [
+    ...(c.profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', c.profileDir, '--cpu-prof-name', `node-${id}.cpuprofile`] : []),
+    ...(c.gc ? ['--trace-gc'] : []),
+    ...c.nodeFlags,
+  ];
 }
 
 /** Starts a fresh cluster, loads it, stops it. */
 export async function runOnCluster(load: LoadOptions, c: ClusterRunOptions, progress?: Progress): Promise<KeelRun> {
   const nodeStats: NodeStatsLine[] = [];
+  const pauses: GcPause[] = [];
+  const flagged = nodeFlags(c, 0).length > 0;
   const cluster = await Cluster.start({
     nodes: c.nodes,
-    network: c.profileDir === undefined ? 'direct' : new ProfilingNetwork(c.profileDir),
+    network: flagged ? new NodeFlagsNetwork((id) => nodeFlags(c, id)) : 'direct',
     tuning: [],
     serverArgs: c.serverArgs,
     tls: c.tls,
     logLevel: c.logLevel,
     logLinesMax: 1000,
-    onLine: (_id, line) => {
+    onLine: (id, line) => {
       if (line.includes('"node.stats"')) nodeStats.push(JSON.parse(line) as NodeStatsLine);
+      else if (c.gc) {
+        const pause = parseGcLine(line);
+        if (pause !== undefined) pauses.push({ nodeId: id, ...pause, endMs: performance.now() });
+      }
     },
   });
   const unregister = onInterrupt(() => cluster.destroy());
@@ -83,7 +103,13 @@ export async function runOnCluster(load: LoadOptions, c: ClusterRunOptions, prog
     const client = cluster.client({ timeoutMs: load.timeoutMs, reads: load.reads });
     const servers = cluster.nodes.map((n) => ({ pid: n.pid!, id: n.id, role: n.id === leader.id ? 'leader' : 'follower' }));
     progress?.note(`cluster up: ${servers.map((s) => `n${s.id} pid ${s.pid}`).join(', ')}; leader n${leader.id}; data in ${cluster.dataRoot}`);
-    const result = await runLoad({ send: clientOps(client, load.keys, load.valueSize), servers, endpoints: cluster.endpoints.length }, load, progress);
+    const timeline = c.gc ? new OpTimeline() : undefined;
+    const measured = await runLoad(
+      { send: clientOps(client, load.keys, load.valueSize), servers, endpoints: cluster.endpoints.length, ...(timeline ? { timeline } : {}) },
+      load,
+      progress,
+    );
+    const result = timeline === undefined ? measured : { ...measured, gc: gcReport(timeline, pauses, servers) };
     await client.close();
     const down = cluster.nodes.filter((n) => n.state !== 'running');
     if (down.length > 0) throw new Error(`node(s) ${down.map((n) => n.id).join(', ')} exited during the run\n${cluster.tail()}`);

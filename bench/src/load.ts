@@ -10,6 +10,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import { merged, newHistogram, recordMs, summarize, type LatencySummary } from './latency.js';
 import { interruption } from './interrupt.js';
 import { OPS, type LoadOptions, type Op } from './options.js';
+import type { GcReport, OpTimeline } from './gc-report.js';
 import { Progress } from './progress.js';
 import { CpuMeter, RSS_SAMPLE_MS, loadAverages, rssOf, type CpuReport, type RssReport } from './proc-stats.js';
 
@@ -40,6 +41,8 @@ export interface RunResult {
   /** 1-minute load average before and after the measured phase: how busy the shared machine was. */
   readonly loadAvg: { readonly before: number; readonly after: number };
   readonly client: string;
+  /** `--gc`: the nodes' GC pauses beside the slowest operations. */
+  readonly gc?: GcReport;
 }
 
 export interface ServerInfo {
@@ -109,6 +112,8 @@ export interface LoadTarget {
   /** Server processes to account CPU and memory for. */
   readonly servers: readonly ServerInfo[];
   readonly endpoints: number;
+  /** Keeps every measured operation's start and latency (`--gc`). */
+  readonly timeline?: OpTimeline;
 }
 
 /** Prepopulates (if asked), warms up and measures one run. */
@@ -167,6 +172,8 @@ export async function runLoad(target: LoadTarget, o: LoadOptions, progress: Prog
   progress?.phase('measure', o.ops, o.durationSec, () => (pids.length > 0 ? `, RSS MiB ${rssSamples.map((s) => s[s.length - 1]).join(' / ')}` : ''));
   const meter = new CpuMeter(pids);
   const t0 = performance.now();
+  const timeline = target.timeline;
+  if (timeline !== undefined) timeline.fromMs = t0;
   await runPhase(target.send, prepopulated, {
     ...(o.ops !== undefined ? { total: o.ops } : { durationMs: o.durationSec! * 1000 }),
     concurrency: o.concurrency,
@@ -174,11 +181,14 @@ export async function runLoad(target: LoadTarget, o: LoadOptions, progress: Prog
     key: randomKey,
     done: (op, ms, e) => {
       recordMs(hist[op], ms);
+      timeline?.add(performance.now() - ms, ms);
       countError(e);
       progress?.count(e !== undefined);
     },
   });
-  const wallSec = (performance.now() - t0) / 1000;
+  const endMs = performance.now();
+  if (timeline !== undefined) timeline.toMs = endMs;
+  const wallSec = (endMs - t0) / 1000;
   if (interruption.aborted) throw new Error('interrupted');
   const cpu = meter.finish(wallSec);
   clearInterval(rssTimer);

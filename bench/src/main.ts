@@ -34,7 +34,7 @@ async function single(o: CliOptions): Promise<number> {
   }
   const profileDir = o.profile ? join(resultsDir(o), 'profile') : undefined;
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
-  const run = await runOnCluster(o.load, { nodes: o.nodes, logLevel: o.logLevel, serverArgs: o.serverArgs, tls: o.tls, ...(profileDir ? { profileDir } : {}) }, progress);
+  const run = await runOnCluster(o.load, { nodes: o.nodes, logLevel: o.logLevel, serverArgs: o.serverArgs, tls: o.tls, gc: o.gc, nodeFlags: o.nodeFlags, ...(profileDir ? { profileDir } : {}) }, progress);
   const out = o.json ? { ...run.result, nodeStats: run.nodeStats } : run.result;
   process.stdout.write(`${o.json ? JSON.stringify(out) : formatRun(run.result)}\n`);
   if (profileDir !== undefined) {

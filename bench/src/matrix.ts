@@ -86,7 +86,7 @@ export async function runMatrix(o: CliOptions, dir: string): Promise<number> {
         try {
           const r =
             system === 'keel'
-              ? (await runOnCluster(load, { nodes: o.nodes, logLevel: o.logLevel, serverArgs: o.serverArgs, tls: o.tls }, new Progress(tag))).result
+              ? (await runOnCluster(load, { nodes: o.nodes, logLevel: o.logLevel, serverArgs: o.serverArgs, tls: o.tls, gc: false, nodeFlags: o.nodeFlags }, new Progress(tag))).result
               : await runEtcd(load, o.etcdGenerator, o.etcdTarget);
           runs.get(cellName(cell))![system].push(r);
           appendFileSync(jsonl, `${JSON.stringify({ rep, cell: cellName(cell), time: new Date().toISOString(), ...r })}\n`);

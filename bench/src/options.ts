@@ -57,6 +57,10 @@ export interface CliOptions {
   readonly profile: boolean;
   /** Load the stand-in node that answers at once: the generator's and client library's own ceiling. */
   readonly stub: boolean;
+  /** Run every node under `node --trace-gc` and report its pauses beside the slowest operations. */
+  readonly gc: boolean;
+  /** More Node/V8 flags for every node the bench starts (`--node-flags`, space-separated). */
+  readonly nodeFlags: readonly string[];
   /** Run the started clusters over TLS (every link; the client presents a certificate). */
   readonly tls: boolean;
   /** --matrix / --vs-etcd: runs per cell, op-count multiplier, the cells. */
@@ -108,6 +112,10 @@ Cluster:
                         disk): what the generator and @keel/client alone can drive
   --tls                 run the started cluster over TLS, as pnpm cluster --tls does (mutual
                         TLS between nodes, client certificates): measures TLS's cost
+  --gc                  run each node under node --trace-gc: prints each node's GC pauses and
+                        how many of the slowest 1% of operations overlapped one (vs median ops)
+  --node-flags=<flags>  more Node/V8 flags for every node the bench starts, space-separated
+                        (e.g. --node-flags=--max-semi-space-size=8): tuning experiments
 
 Standard cells (puts at 1/16/64/256 in flight, linearizable and serializable gets at 1/64,
 a 50/50 put/lget mix at 64), a fresh cluster per run:
@@ -131,6 +139,7 @@ Examples:
   pnpm bench --vs-etcd --reps 3
   pnpm bench --profile --concurrency 256 --duration 20
   pnpm bench --tls --concurrency 64 --ops 50000
+  pnpm bench --gc --concurrency 64 --duration 20
 `;
 
 /** A command line that cannot run: the message, and exit status 2. */
@@ -231,6 +240,8 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
         profile: { type: 'boolean', default: false },
         stub: { type: 'boolean', default: false },
         tls: { type: 'boolean', default: false },
+        gc: { type: 'boolean', default: false },
+        'node-flags': { type: 'string', default: '' },
         matrix: { type: 'boolean', default: false },
         'vs-etcd': { type: 'boolean', default: false },
         reps: { type: 'string' },
@@ -261,6 +272,13 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
   if (v.tls && (v.endpoints !== undefined || v.stub || v['vs-etcd'])) {
     throw new UsageError('--tls applies to the clusters the bench starts for Keel alone: not with --endpoints, --stub or --vs-etcd');
   }
+  if (v.gc && (mode !== 'run' || v.endpoints !== undefined || v.stub)) {
+    throw new UsageError('--gc traces the nodes of a cluster the bench starts for one run: not with --matrix, --vs-etcd, --endpoints or --stub');
+  }
+  const nodeFlags = v['node-flags'].split(' ').filter((f) => f !== '');
+  const badFlag = nodeFlags.find((f) => !f.startsWith('--'));
+  if (badFlag !== undefined) throw new UsageError(`--node-flags: "${badFlag}" is not a Node flag (flags start with --)`);
+  if (nodeFlags.length > 0 && (v.endpoints !== undefined || v.stub)) throw new UsageError('--node-flags applies to nodes the bench starts: not with --endpoints or --stub');
   if (v.ops !== undefined && v.duration !== undefined) throw new UsageError('give --ops or --duration, not both');
   const ops = v.duration === undefined ? positiveInt('ops', v.ops ?? '20000') : undefined;
   const durationSec = v.duration === undefined ? undefined : positive('duration', v.duration);
@@ -295,6 +313,8 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | undefine
     logLevel: oneOf('log-level', v['log-level'], ['debug', 'info', 'warn', 'error'] as const),
     profile: v.profile,
     stub: v.stub,
+    gc: v.gc,
+    nodeFlags,
     tls: v.tls,
     reps: positiveInt('reps', v.reps ?? (mode === 'vs-etcd' ? '3' : '1')),
     scale: positive('scale', v.scale),

@@ -1,4 +1,5 @@
 /** The human summary of one run (the etcd generators' layout, plus memory and the machine's load). */
+import { formatGcReport } from './gc-report.js';
 import type { RunResult } from './load.js';
 import { RSS_SAMPLE_MS } from './proc-stats.js';
 
@@ -26,6 +27,7 @@ export function formatRun(r: RunResult): string {
       lines.push(`  RSS every ${RSS_SAMPLE_MS / 1000} s (MiB): ${series.join('  |  ')}`);
     }
   }
+  if (r.gc !== undefined) lines.push(...formatGcReport(r.gc));
   lines.push(`  load average (1 min): ${r.loadAvg.before} before, ${r.loadAvg.after} after`);
   if (r.errors > 0) lines.push(`  error kinds: ${JSON.stringify(r.errorKinds)}`);
   return lines.join('\n');

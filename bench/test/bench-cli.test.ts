@@ -87,6 +87,24 @@ describe('pnpm bench', () => {
     expect(r.stdout).toMatch(/memory \(MiB, final\/peak RSS\): pid \d+ [\d.]+\/[\d.]+/);
   });
 
+  it('--gc runs the nodes under --trace-gc, with --node-flags, and reports their pauses beside the slowest ops', async () => {
+    const r = await runNode(BENCH, ['--gc', '--node-flags=--max-semi-space-size=1', '--json', '--ops', '3000', '--warmup', '100', '--concurrency', '16', '--keys', '100']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim()) as RunResult;
+    const gc = out.gc!;
+    expect(gc.slowOps).toBe(30);
+    expect(gc.slowThresholdMs).toBeGreaterThan(0);
+    expect(gc.nodes.map((n) => n.nodeId).sort()).toEqual([1, 2, 3]);
+    // 3,000 puts allocate more than the leader's young generation of 1 MiB holds: it collected
+    const leader = gc.nodes.find((n) => n.role === 'leader')!;
+    expect(leader.scavenges).toBeGreaterThan(0);
+    expect(leader.pauseMsTotal).toBeGreaterThanOrEqual(0);
+    for (const n of gc.nodes) {
+      expect(n.slowOpsOverlapPct).toBeGreaterThanOrEqual(0);
+      expect(n.slowOpsOverlapPct).toBeLessThanOrEqual(100);
+    }
+  });
+
   it('stops every node by PID on Ctrl-C and exits 130', async () => {
     const child = spawn(process.execPath, [BENCH, '--duration', '600', '--concurrency', '4'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

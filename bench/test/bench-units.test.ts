@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { cellStats, median, ratio, serverUsPerOp } from '../src/cell-stats.js';
 import type { RunResult } from '../src/load.js';
+import { OpTimeline, gcReport, parseGcLine, type GcPause } from '../src/gc-report.js';
 import { cellLoad } from '../src/matrix.js';
 import { STANDARD_CELLS, UsageError, cellOps, parseCommandLine, parseMix } from '../src/options.js';
 import { areaOf, summarizeProfile } from '../src/profile.js';
@@ -60,6 +61,10 @@ describe('command line', () => {
     [['--vs-etcd', '--reads', 'spread', '--etcd-target', 'leader'], /compares like with like: --reads spread goes with --etcd-target all/],
     [['--vs-etcd', '--etcd-target', 'all'], /--reads leader goes with --etcd-target leader/],
     [['--bogus'], /Unknown option/],
+    [['--gc', '--matrix'], /--gc traces the nodes of a cluster the bench starts for one run/],
+    [['--gc', '--stub'], /--gc traces/],
+    [['--node-flags', 'max-semi-space-size=8'], /is not a Node flag/],
+    [['--node-flags=--trace-gc', '--endpoints', '127.0.0.1:7001'], /--node-flags applies to nodes the bench starts/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrow(UsageError);
     expect(() => parseCommandLine(argv)).toThrow(message);
@@ -132,5 +137,49 @@ describe('profile summary', () => {
     expect(text).toMatch(/ 50\.0% {2}kv-server\/state-machine\n/);
     expect(text).toContain('50.0%  step raft/dist/raft.js:10');
     expect(text).not.toContain('idle');
+  });
+});
+
+describe('gc report', () => {
+  it('reads the pause of each kind of --trace-gc line, and nothing else', () => {
+    expect(parseGcLine('[123:0x5e1c000]     5726 ms: Scavenge 27.9 (49.5) -> 15.5 (49.5) MB, 2.99 / 0.02 ms  (average mu = 0.992, current mu = 0.992) task; ')).toEqual({
+      kind: 'Scavenge',
+      pauseMs: 2.99,
+    });
+    expect(
+      parseGcLine('[123:0x5e1c000]     8651 ms: Mark-Compact 33.5 (64.3) -> 16.0 (60.7) MB, 14.54 / 0.02 ms  (+ 24.2 ms in 59 steps since start of marking, biggest step 20.2 ms)'),
+    ).toEqual({ kind: 'Mark-Compact', pauseMs: 14.54 });
+    expect(parseGcLine('[1:0x1]  10 ms: Mark-Compact 3.5 (4.3) -> 1.0 (4.7) MB, pooled: 0 MB, 7.25 / 0.00 ms  (average mu = 1.000)')).toEqual({ kind: 'Mark-Compact', pauseMs: 7.25 });
+    expect(parseGcLine('{"level":"info","event":"node.stats"}')).toBeUndefined();
+  });
+
+  it('counts the slowest 1% of operations that overlapped each node\'s pauses, against median operations', () => {
+    const ops = new OpTimeline();
+    ops.fromMs = 0;
+    // 200,000 operations of 1-1.1 ms, one every 0.05 ms (10 s), then 1,000 slow ones (20 ms) started at 5,000 ms
+    for (let i = 0; i < 200_000; i++) ops.add(i * 0.05, 1 + (i % 100) / 1000);
+    for (let i = 0; i < 1000; i++) ops.add(5000 + i * 0.001, 20);
+    ops.toMs = 10_000;
+    expect(ops.size).toBe(201_000);
+    const pauses: GcPause[] = [
+      // node 1 paused 15 ms ending at 5,016 ms: overlaps every slow op and the 1 ms ops around it
+      { nodeId: 1, kind: 'Scavenge', pauseMs: 15, endMs: 5016 },
+      // node 2: a pause too short to count, and one before the measured phase
+      { nodeId: 2, kind: 'Scavenge', pauseMs: 1, endMs: 5010 },
+      { nodeId: 2, kind: 'Mark-Compact', pauseMs: 30, endMs: -100 },
+    ];
+    const r = gcReport(ops, pauses, [
+      { pid: 1, id: 1, role: 'leader' },
+      { pid: 2, id: 2, role: 'follower' },
+    ]);
+    expect(r.slowOps).toBe(2010);
+    expect(r.slowThresholdMs).toBe(1.1); // 1.099, the slowest of the fast ops
+    const [n1, n2] = r.nodes;
+    expect(n1).toMatchObject({ nodeId: 1, role: 'leader', scavenges: 1, majorGcs: 0, pauseMsTotal: 15, pausePct: 0.2, longestMs: 15 });
+    // all 1,000 slow ops overlap, plus a few of the 1,010 fast ones in the top 1%
+    expect(n1!.slowOpsOverlapPct).toBeGreaterThanOrEqual(49.8);
+    expect(n1!.medianOpsOverlapPct).toBeLessThan(1);
+    expect(n2).toMatchObject({ nodeId: 2, scavenges: 1, majorGcs: 0, slowOpsOverlapPct: 0, medianOpsOverlapPct: 0 });
+    expect(r.slowOpsOverlapAnyPct).toBe(n1!.slowOpsOverlapPct);
   });
 });

@@ -25,6 +25,7 @@ const LIMIT_FLAGS = [
   ['--apply-backlog-max', 'applyBacklogMax', 1000],
   ['--stats-interval-ms', 'statsIntervalMs', 2000],
   ['--ready-apply-lag-max', 'readyApplyLagMax', 50],
+  ['--backup-stall-ms', 'backupStallMs', 5000],
 ] as const;
 
 describe('limit flags', () => {
@@ -53,6 +54,7 @@ describe('limit flags', () => {
     expect(c.applyBacklogMax).toBe(8192);
     expect(c.statsIntervalMs).toBe(10_000);
     expect(c.readyApplyLagMax).toBe(1000);
+    expect(c.backupStallMs).toBe(30_000);
     expect(c.listenMetrics).toBeUndefined();
     for (const [, key] of LIMIT_FLAGS) if (key !== 'peerLivenessTimeoutMs') expect(c[key]).toBe(NODE_DEFAULTS[key]);
   });

@@ -2,7 +2,7 @@
  * `GET /snapshot`: a backup streamed to the HTTP client in the backup format
  * (`@keel/protocol`'s `BackupWriter`), chunk by chunk as the state store reads them, at the pace
  * the client takes them (the LevelDB snapshot stays open meanwhile, and is released at the end,
- * or as soon as the client goes away).
+ * as soon as the client goes away, or once the client has taken nothing for `stallMs`).
  */
 import type http from 'node:http';
 import { BackupWriter } from '@keel/protocol';
@@ -12,7 +12,7 @@ import type { SnapshotStream } from '../storage/index.js';
 export async function sendBackup(
   res: http.ServerResponse,
   stream: SnapshotStream,
-  source: { readonly clusterId: string; readonly nodeId: NodeId },
+  source: { readonly clusterId: string; readonly nodeId: NodeId; readonly backupStallMs: number },
   logger: Logger,
 ): Promise<void> {
   const started = performance.now();
@@ -22,7 +22,7 @@ export async function sendBackup(
   const write = async (data: Uint8Array): Promise<void> => {
     if (res.destroyed) throw new Error('the client closed the connection');
     bytes += data.byteLength;
-    if (!res.write(data)) await drained(res);
+    if (!res.write(data)) await drained(res, source.backupStallMs);
   };
   try {
     res.writeHead(200, {
@@ -46,10 +46,11 @@ export async function sendBackup(
   }
 }
 
-/** Resolves once `res` drains; rejects when it closes first. */
-function drained(res: http.ServerResponse): Promise<void> {
+/** Resolves once `res` drains; rejects when it closes first, or when it has not drained within `stallMs`. */
+function drained(res: http.ServerResponse, stallMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (error?: Error): void => {
+      clearTimeout(timer);
       res.off('drain', onDrain);
       res.off('close', onClose);
       if (error === undefined) resolve();
@@ -57,6 +58,7 @@ function drained(res: http.ServerResponse): Promise<void> {
     };
     const onDrain = (): void => done();
     const onClose = (): void => done(new Error('the client closed the connection'));
+    const timer = setTimeout(() => done(new Error(`the client took nothing for ${stallMs} ms (--backup-stall-ms)`)), stallMs);
     res.on('drain', onDrain);
     res.on('close', onClose);
   });

@@ -38,11 +38,22 @@ export interface NodeAdminSettings {
   readonly readyApplyLagMax: number;
   /** Largest chunk of a backup (as snapshots to followers). */
   readonly snapshotChunkBytes: number;
+  /** A backup download whose client takes nothing for this long ends (ms). */
+  readonly backupStallMs: number;
 }
+
+/**
+ * Backups served at once. Each holds a LevelDB snapshot open for as long as its download lasts
+ * (LevelDB keeps every file the snapshot reads, so the disk grows under writes meanwhile): a
+ * third is refused with 429 OVERLOADED rather than queued.
+ */
+export const BACKUPS_AT_ONCE_MAX = 2;
 
 export class NodeAdmin {
   readonly metrics: NodeMetrics;
   private target: AdminTarget | undefined;
+  /** Backups being served (`GET /snapshot`). */
+  private backups = 0;
   private readonly history: History;
   private readonly probe: WriteProbe;
   private readonly viewer: ClusterViewer;
@@ -102,14 +113,23 @@ export class NodeAdmin {
         return this.viewer.view();
       },
       snapshot: async (res) => {
-        let stream: SnapshotStream;
-        try {
-          stream = await node().core.backup(settings.snapshotChunkBytes);
-        } catch (error) {
-          if (!(error instanceof KeelError)) throw error;
-          throw new HttpError(error.code === 'OVERLOADED' ? 429 : 503, `no consistent snapshot: ${error.message}`, error.code);
+        const { core } = node();
+        if (this.backups >= BACKUPS_AT_ONCE_MAX) {
+          throw new HttpError(429, `${this.backups} backups are being downloaded from this node, the most it serves at once: try again when one ends`, 'OVERLOADED');
         }
-        await sendBackup(res, stream, settings, logger);
+        this.backups++;
+        try {
+          let stream: SnapshotStream;
+          try {
+            stream = await core.backup(settings.snapshotChunkBytes);
+          } catch (error) {
+            if (!(error instanceof KeelError)) throw error;
+            throw new HttpError(error.code === 'OVERLOADED' ? 429 : 503, `no consistent snapshot: ${error.message}`, error.code);
+          }
+          await sendBackup(res, stream, settings, logger);
+        } finally {
+          this.backups--;
+        }
       },
     });
   }

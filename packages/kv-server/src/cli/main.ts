@@ -119,6 +119,7 @@ async function main(): Promise<void> {
       applyBacklogMax: config.applyBacklogMax,
       statsIntervalMs: config.statsIntervalMs,
       readyApplyLagMax: config.readyApplyLagMax,
+      backupStallMs: config.backupStallMs,
     },
     listenMetrics: config.listenMetrics === undefined ? null : `${config.listenMetrics.host}:${config.listenMetrics.port}`,
     pid: process.pid,

@@ -58,6 +58,7 @@ type ConfigKey =
   | 'statsIntervalMs'
   | 'listenMetrics'
   | 'readyApplyLagMax'
+  | 'backupStallMs'
   | 'logLevel'
   | 'ignoreInitialClusterMismatch'
   | 'tlsWatchMs'
@@ -264,6 +265,12 @@ const SETTINGS: readonly Setting[] = [
     description: `/ready answers 503 while the applied index is more than n entries behind the commit index (default ${NODE_DEFAULTS.readyApplyLagMax})`,
   },
   {
+    key: 'backupStallMs',
+    flag: '--backup-stall-ms <ms>',
+    env: 'KEEL_BACKUP_STALL_MS',
+    description: `GET /snapshot ends a download whose client takes nothing for this long, releasing its database snapshot (default ${NODE_DEFAULTS.backupStallMs})`,
+  },
+  {
     key: 'logLevel',
     flag: '--log-level <level>',
     env: 'KEEL_LOG_LEVEL',
@@ -461,6 +468,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, pro
     statsIntervalMs: num('statsIntervalMs', NODE_DEFAULTS.statsIntervalMs),
     ...(listenMetrics === undefined ? {} : { listenMetrics }),
     readyApplyLagMax: num('readyApplyLagMax', NODE_DEFAULTS.readyApplyLagMax),
+    backupStallMs: num('backupStallMs', NODE_DEFAULTS.backupStallMs),
     logLevel: logLevelRaw === undefined ? NODE_DEFAULTS.logLevel : parseLogLevel(logLevelRaw),
     ignoreInitialClusterMismatch:
       get('ignoreInitialClusterMismatch') === undefined ? NODE_DEFAULTS.ignoreInitialClusterMismatch : parseBool(get('ignoreInitialClusterMismatch')!),

@@ -104,6 +104,8 @@ export interface KeelNodeConfig {
   readonly listenMetrics?: ListenAddress;
   /** `/ready` answers 503 while the applied index is more than this many entries behind the commit index. Default 1,000. */
   readonly readyApplyLagMax: number;
+  /** `GET /snapshot` ends a download whose client has taken nothing for this long, in ms (its database snapshot is released). Default 30,000. */
+  readonly backupStallMs: number;
   /** Least important log level printed. Default "info". */
   readonly logLevel: LogLevel;
   /**
@@ -201,6 +203,7 @@ export const NODE_DEFAULTS = {
   applyBacklogMax: 8192,
   statsIntervalMs: 10_000,
   readyApplyLagMax: 1000,
+  backupStallMs: 30_000,
   logLevel: 'info',
   ignoreInitialClusterMismatch: false,
 } as const satisfies Partial<KeelNodeConfig>;
@@ -241,6 +244,7 @@ export function validateNodeConfig(config: KeelNodeConfig): KeelNodeConfig {
     ['apply-backlog-max', config.applyBacklogMax],
     ['stats-interval-ms', config.statsIntervalMs],
     ['ready-apply-lag-max', config.readyApplyLagMax],
+    ['backup-stall-ms', config.backupStallMs],
   ] as const) {
     if (!isPositiveInt(value)) fail(`${name} must be a positive integer, got ${String(value)}`);
   }

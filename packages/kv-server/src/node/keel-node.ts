@@ -75,6 +75,7 @@ export class KeelNode {
               listen: config.listenMetrics,
               readyApplyLagMax: config.readyApplyLagMax,
               snapshotChunkBytes: config.snapshotChunkBytes,
+              backupStallMs: config.backupStallMs,
             },
             logger,
           );

@@ -222,38 +222,56 @@ export function decodeCommand(data: Uint8Array): LogCommand {
   return command!;
 }
 
+/** A byte string field of a decoded command, as a plain Uint8Array view. */
+function bytesAt(a: unknown[], at: number): Uint8Array {
+  const v = a[at];
+  return v instanceof Uint8Array ? plainBytes(v) : (v as Uint8Array);
+}
+
+/** The write session whose three fields start at `a[at]`. */
+function sessionAt(a: unknown[], at: number): WriteSession {
+  return { clientId: a[at] as string, seq: a[at + 1] as number, ackedBelow: a[at + 2] as number };
+}
+
+/** Whether a command of `length` fields asks for previous entries (one more field, WITH_PREV_KV); undefined: wrong arity. */
+function prevKvFlag(a: unknown[], length: number): boolean | undefined {
+  return a.length === length ? false : a.length === length + 1 && a[length] === WITH_PREV_KV ? true : undefined;
+}
+
+// Module-level helpers rather than closures: toCommand runs for every entry applied on every node.
 function toCommand(a: unknown[]): Command | AuthorizedCommand | undefined {
-  const bytes = (v: unknown): Uint8Array => (v instanceof Uint8Array ? plainBytes(v) : (v as Uint8Array));
-  const session = (at: number): WriteSession => ({
-    clientId: a[at] as string,
-    seq: a[at + 1] as number,
-    ackedBelow: a[at + 2] as number,
-  });
-  const withPrevKv = (length: number): boolean | undefined =>
-    a.length === length ? false : a.length === length + 1 && a[length] === WITH_PREV_KV ? true : undefined;
   switch (a[0]) {
     case OP_PUT: {
       if (a.length === 8) {
         if (a[6] !== 0 && a[6] !== 1) return undefined;
-        return { op: 'put', key: bytes(a[1]), value: bytes(a[2]), ...(a[6] === 1 ? { prevKv: true } : {}), lease: a[7] as number, session: session(3) };
+        const key = bytesAt(a, 1);
+        const value = bytesAt(a, 2);
+        const session = sessionAt(a, 3);
+        const lease = a[7] as number;
+        return a[6] === 1 ? { op: 'put', key, value, prevKv: true, lease, session } : { op: 'put', key, value, lease, session };
       }
-      const prevKv = withPrevKv(6);
+      const prevKv = prevKvFlag(a, 6);
       if (prevKv === undefined) return undefined;
-      return { op: 'put', key: bytes(a[1]), value: bytes(a[2]), ...(prevKv ? { prevKv } : {}), session: session(3) };
+      const key = bytesAt(a, 1);
+      const value = bytesAt(a, 2);
+      const session = sessionAt(a, 3);
+      return prevKv ? { op: 'put', key, value, prevKv, session } : { op: 'put', key, value, session };
     }
     case OP_DELETE: {
-      const prevKv = withPrevKv(5);
+      const prevKv = prevKvFlag(a, 5);
       if (prevKv === undefined) return undefined;
-      return { op: 'delete', key: bytes(a[1]), ...(prevKv ? { prevKv } : {}), session: session(2) };
+      const key = bytesAt(a, 1);
+      const session = sessionAt(a, 2);
+      return prevKv ? { op: 'delete', key, prevKv, session } : { op: 'delete', key, session };
     }
     case OP_DELETE_RANGE: {
       if (a.length !== 7 || (a[3] !== 0 && a[3] !== 1)) return undefined;
       return {
         op: 'deleteRange',
-        start: bytes(a[1]),
-        ...(a[2] !== null ? { end: bytes(a[2]) } : {}),
+        start: bytesAt(a, 1),
+        ...(a[2] !== null ? { end: bytesAt(a, 2) } : {}),
         ...(a[3] === 1 ? { prevKv: true } : {}),
-        session: session(4),
+        session: sessionAt(a, 4),
       };
     }
     case OP_TXN: {
@@ -262,12 +280,12 @@ function toCommand(a: unknown[]): Command | AuthorizedCommand | undefined {
       const success = decodeTxnOps(a[2]);
       const failure = decodeTxnOps(a[3]);
       if (compare === undefined || success === undefined || failure === undefined) return undefined;
-      return { op: 'txn', compare, success, failure, session: session(4) };
+      return { op: 'txn', compare, success, failure, session: sessionAt(a, 4) };
     }
     case OP_LEASE_GRANT:
-      return a.length === 5 ? { op: 'leaseGrant', ttl: a[1] as number, session: session(2) } : undefined;
+      return a.length === 5 ? { op: 'leaseGrant', ttl: a[1] as number, session: sessionAt(a, 2) } : undefined;
     case OP_LEASE_REVOKE:
-      return a.length === 5 ? { op: 'leaseRevoke', lease: a[1] as number, session: session(2) } : undefined;
+      return a.length === 5 ? { op: 'leaseRevoke', lease: a[1] as number, session: sessionAt(a, 2) } : undefined;
     case OP_LEASE_EXPIRE:
       return a.length === 2 ? { op: 'leaseExpire', lease: a[1] as number } : undefined;
     case OP_COMPACT:

@@ -12,9 +12,16 @@ export function pack(value: unknown): Uint8Array {
   return packr.pack(value);
 }
 
-/** Decode one value; throws on malformed input (callers wrap it in their typed error). */
+/**
+ * Decode one value; throws on malformed input (callers wrap it in their typed error).
+ * msgpackr hangs a `DataView` on the buffer it decodes (`source.dataView`), so it is given a fresh
+ * view of the bytes rather than `bytes` itself: the view and its DataView die young, while a log
+ * entry's data (decoded at apply, then kept in the in-memory log for seconds) would otherwise carry
+ * two more objects into the old generation and change its hidden class. Decoded byte strings are
+ * views of the same memory as before.
+ */
 export function unpack(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
+  return packr.unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /** A plain `Uint8Array` view of the same bytes (msgpackr and LevelDB hand out `Buffer`s). */

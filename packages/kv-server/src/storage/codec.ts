@@ -36,9 +36,12 @@ const CHANGE_TYPES: readonly ConfChange['type'][] = ['addVoter', 'addLearner', '
  */
 export function encodeEntry(e: Entry): Uint8Array {
   if (e.type === 'normal') {
-    const out = new Uint8Array(NORMAL_HEADER_BYTES + e.data.byteLength);
+    // From Node's shared buffer pool (every byte is written below): the encoding lives only until
+    // LevelDB copies it into its batch, and a pooled slice costs the young generation no
+    // ArrayBuffer of its own (a scavenge sweeps every young ArrayBuffer).
+    const out = Buffer.allocUnsafe(NORMAL_HEADER_BYTES + e.data.byteLength);
     out[0] = ENTRY_NORMAL;
-    writeUint64(new DataView(out.buffer), 1, e.term);
+    writeUint64(new DataView(out.buffer, out.byteOffset, NORMAL_HEADER_BYTES), 1, e.term);
     out.set(e.data, NORMAL_HEADER_BYTES);
     return out;
   }

@@ -282,9 +282,11 @@ export class LogStore {
   /** Membership as of `index`: the last configuration entry at or before it, else the base's. */
   private confAt(index: number): ConfState {
     const base = this.raftStorage.snapshot().meta;
-    for (let i = index; i > base.index; i--) {
-      const [e] = this.raftStorage.entries(i, i + 1);
-      if (e!.type === 'confChange') return e!.conf;
+    if (index <= base.index) return base.conf;
+    const entries = this.raftStorage.entries(base.index + 1, index + 1);
+    for (let k = entries.length - 1; k >= 0; k--) {
+      const e = entries[k]!;
+      if (e.type === 'confChange') return e.conf;
     }
     return base.conf;
   }
