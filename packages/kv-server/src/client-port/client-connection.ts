@@ -155,7 +155,7 @@ export class ClientConnection {
   ) {
     socket.setNoDelay(true);
     this.identity = { certificateName: certificateName(socket), user: undefined, authenticating: false };
-    this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes });
+    this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes, plainValues: true });
     this.batch = new FrameBatch(settings.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => {

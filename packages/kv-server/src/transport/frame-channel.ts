@@ -23,7 +23,7 @@ export class FrameChannel {
     readonly socket: net.Socket,
     private readonly maxFrameBytes: number,
   ) {
-    this.decoder = new FrameDecoder({ maxFrameBytes, copyBuffers: true });
+    this.decoder = new FrameDecoder({ maxFrameBytes, copyBuffers: true, plainValues: true });
     socket.on('data', (chunk: Buffer) => {
       try {
         this.decoder.push(chunk, (value) => this.deliver(value));

@@ -82,7 +82,7 @@ export class InboundPeerConnection {
   ) {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, settings.livenessTimeoutMs);
-    this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes, copyBuffers: true });
+    this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes, copyBuffers: true, plainValues: true });
     this.handshakeTimer = setTimeout(() => this.close('warn', 'peer.handshake.timeout', {}), settings.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.close('debug', 'peer.inbound.error', { error: error.message }));

@@ -188,7 +188,7 @@ export class PeerLink {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.settings.livenessTimeoutMs);
     this.silence = new Silence();
-    const decoder = new FrameDecoder({ maxFrameBytes: this.settings.maxFrameBytes });
+    const decoder = new FrameDecoder({ maxFrameBytes: this.settings.maxFrameBytes, plainValues: true });
     this.timer = setTimeout(() => {
       this.fail(socket, 'warn', 'peer.handshake.timeout', { timeoutMs: this.settings.handshakeTimeoutMs });
     }, this.settings.handshakeTimeoutMs);
