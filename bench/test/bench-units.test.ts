@@ -77,6 +77,8 @@ describe('command line', () => {
     expect(mix).toMatchObject({ concurrency: 64, ops: 50000, mixText: 'put=1,lget=1', warmup: 2000, valueSize: 100, label: 'mix:64' });
     expect(mix.mix).toEqual(parseMix('put=1,lget=1'));
     expect(cellOps({ kind: 'put', concurrency: 1 }, 0.5)).toBe(2000);
+    // every cell warms up alike, the short ones too
+    expect(cellLoad(base, { kind: 'put', concurrency: 1 }, 1).warmup).toBe(2000);
     expect(cellOps({ kind: 'sget', concurrency: 64 }, 1)).toBe(60000);
   });
 });
