@@ -71,6 +71,27 @@ export class PlainPacker {
     return this.slab.subarray(this.start, this.pos);
   }
 
+  /**
+   * Packs the plain value `value` (see the module doc); `undefined` when it is or holds a value
+   * outside the subset. Throws `KeelError('TOO_LARGE')` when the payload exceeds `maxBytes`.
+   */
+  pack(value: unknown, maxBytes: number = LIMITS.frameBytesMax): Buffer | undefined {
+    this.start = this.pos;
+    try {
+      this.write(value);
+    } catch (error) {
+      this.pos = this.start;
+      if (error === UNSUPPORTED) return undefined;
+      throw error;
+    }
+    const length = this.pos - this.start;
+    if (length > maxBytes) {
+      this.pos = this.start;
+      throw new KeelError('TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${maxBytes} bytes`);
+    }
+    return this.slab.subarray(this.start, this.pos);
+  }
+
   private write(value: unknown): void {
     switch (typeof value) {
       case 'string':

@@ -156,7 +156,7 @@ export class ClientConnection {
     socket.setNoDelay(true);
     this.identity = { certificateName: certificateName(socket), user: undefined, authenticating: false };
     this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes, plainValues: true });
-    this.batch = new FrameBatch(settings.maxFrameBytes);
+    this.batch = new FrameBatch(settings.maxFrameBytes, { plainValues: true });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => {
       settings.logger.log('debug', 'client.connection.error', { remote: socket.remoteAddress, error: error.message });
