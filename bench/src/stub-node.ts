@@ -40,7 +40,7 @@ function main(): void {
         batch.addPayload(
           packPayload(
             result === undefined
-              ? { id: req.id, ok: false, error: { code: 'UNKNOWN_COMMAND', message: `the stub does not serve ${req.op}` } }
+              ? { id: req.id, ok: false, error: { code: 'UNKNOWN_COMMAND', message: `the stub does not serve ${req.op}`, definite: true } }
               : { id: req.id, ok: true, result },
           ),
         );
