@@ -59,15 +59,17 @@ export function clientOps(client: KeelClient, keys: number, valueSize: number): 
   const keyBytes = Array.from({ length: keys }, (_, i) => Buffer.from(`bench/${String(i).padStart(7, '0')}`));
   const value = Buffer.alloc(valueSize, 0x76);
   const serializable = { consistency: 'serializable' } as const;
-  return async (op, k) => {
+  // Plain promise chains with module-level callbacks, not an async function per operation: each
+  // async level costs the generator about 540 bytes per call (measured by the client's profile).
+  return (op, k) => {
     const key = keyBytes[k]!;
-    if (op === 'put') {
-      await client.put(key, value);
-      return true;
-    }
-    return (await client.get(key, op === 'sget' ? serializable : undefined)) !== null;
+    if (op === 'put') return client.put(key, value).then(answered);
+    return client.get(key, op === 'sget' ? serializable : undefined).then(found);
   };
 }
+
+const answered = (): boolean => true;
+const found = (entry: unknown): boolean => entry !== null;
 
 interface Phase {
   /** Stop after this many operations… */
