@@ -117,7 +117,13 @@ describe('leases against a real cluster', () => {
   it('a new leader gives every lease its full TTL again; a kept-alive lease survives the leader’s death', async () => {
     const cluster = await start({ nodes: 3 });
     const c = client(cluster.endpoints);
-    const held = await c.leaseGrant(4);
+    // The client counts a lease lost once no renewal succeeded for a whole TTL from the sending of
+    // the last one that did (up to a third of the TTL before the kill), so a renewal must get
+    // through within two thirds of a TTL of the kill: the election (the test tuning's randomized
+    // timeout is 1-2 s) plus the client's retries (backoff up to 400 ms). With a TTL of 4 s that
+    // left a few hundred ms, or nothing, when the election drew near 2 s (lost at +2.8 s after an
+    // election of 1.9 s: about 1 run in 5); 6 s leaves at least 1.5 s.
+    const held = await c.leaseGrant(6);
     const idle = await c.leaseGrant(60, { keepAlive: false });
     await c.put('held', '1', { lease: held });
     await c.put('idle', '1', { lease: idle });
@@ -135,7 +141,7 @@ describe('leases against a real cluster', () => {
     expect(after.remaining).toBeGreaterThan(before.remaining);
 
     // The held lease was renewed through the election and lives on with its key.
-    await leaderClockPasses(c, 2 * 4);
+    await leaderClockPasses(c, 2 * 6);
     expect(held.isAlive).toBe(true);
     expect((await c.get('held'))?.text).toBe('1');
     expect((await c.get('idle'))?.text).toBe('1');
