@@ -55,7 +55,7 @@ export interface ClusterRunOptions {
   readonly nodeFlags: readonly string[];
 }
 
-/** The direct network, with Node flags before each node's script (`--cpu-prof`, `--trace-gc`, tuning). */
+/** The direct network, with the Node flags of `nodeFlags` (none, usually) before each node's script. */
 class NodeFlagsNetwork extends DirectNetwork {
   constructor(private readonly flags: (id: number) => readonly string[]) {
     super();
@@ -80,10 +80,9 @@ function nodeFlags(c: ClusterRunOptions, id: number): string[] {
 export async function runOnCluster(load: LoadOptions, c: ClusterRunOptions, progress?: Progress): Promise<KeelRun> {
   const nodeStats: NodeStatsLine[] = [];
   const pauses: GcPause[] = [];
-  const flagged = nodeFlags(c, 0).length > 0;
   const cluster = await Cluster.start({
     nodes: c.nodes,
-    network: flagged ? new NodeFlagsNetwork((id) => nodeFlags(c, id)) : 'direct',
+    network: new NodeFlagsNetwork((id) => nodeFlags(c, id)),
     tuning: [],
     serverArgs: c.serverArgs,
     tls: c.tls,

@@ -149,6 +149,11 @@ export class KeelError extends Error {
   }
 }
 
+/** A frame of `bytes` bytes over the limit of `maxBytes`: the one wording every encoder and decoder uses. */
+export function frameTooLargeError(bytes: number, maxBytes: number): KeelError {
+  return new KeelError('TOO_LARGE', `frame of ${bytes} bytes exceeds the limit of ${maxBytes} bytes`);
+}
+
 export function isKeelError(value: unknown): value is KeelError {
   return value instanceof KeelError;
 }

@@ -12,7 +12,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { LIMITS } from './client-api.js';
-import { KeelError } from './errors.js';
+import { KeelError, frameTooLargeError } from './errors.js';
 import { PlainPacker } from './plain-packer.js';
 import { unpackPlain } from './plain-unpacker.js';
 
@@ -41,7 +41,7 @@ export function packPayload(value: unknown, maxFrameBytes: number = LIMITS.frame
     throw new TypeError(`value cannot be encoded as a frame: ${(error as Error).message}`);
   }
   if (payload.length > maxFrameBytes) {
-    throw new KeelError('TOO_LARGE', `frame of ${payload.length} bytes exceeds the limit of ${maxFrameBytes} bytes`);
+    throw frameTooLargeError(payload.length, maxFrameBytes);
   }
   return payload;
 }
@@ -100,7 +100,7 @@ export class FrameBatch {
   /** Adds an already packed payload (from `packPayload`). */
   addPayload(payload: Buffer): number {
     if (payload.length > this.maxFrameBytes) {
-      throw new KeelError('TOO_LARGE', `frame of ${payload.length} bytes exceeds the limit of ${this.maxFrameBytes} bytes`);
+      throw frameTooLargeError(payload.length, this.maxFrameBytes);
     }
     this.payloads.push(payload);
     const size = FRAME_HEADER_BYTES + payload.length;
@@ -252,7 +252,7 @@ export class FrameDecoder {
 
   private checkLength(length: number): void {
     if (length > this.maxFrameBytes) {
-      this.fail(new KeelError('TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes} bytes`));
+      this.fail(frameTooLargeError(length, this.maxFrameBytes));
     }
     if (length === 0) this.fail(new KeelError('MALFORMED_FRAME', 'empty frame: a frame holds exactly one value'));
   }

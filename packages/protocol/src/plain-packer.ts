@@ -17,7 +17,7 @@
  * after later packs; a slab is dropped once its last payload is.
  */
 import { LIMITS } from './client-api.js';
-import { KeelError } from './errors.js';
+import { frameTooLargeError } from './errors.js';
 
 /** Bytes per slab: many small payloads share one allocation. */
 const SLAB_BYTES = 16 * 1024;
@@ -53,22 +53,7 @@ export class PlainPacker {
    * exceeds `maxBytes`.
    */
   packWithId(body: object, id: number, maxBytes: number = LIMITS.frameBytesMax): Buffer | undefined {
-    this.start = this.pos;
-    try {
-      // A body with its own `id` would put the key twice: msgpackr's `{ ...body, id }` keeps one.
-      if (!isPlainObject(body) || Object.hasOwn(body, 'id')) throw UNSUPPORTED;
-      this.writeMap(body, id);
-    } catch (error) {
-      this.pos = this.start;
-      if (error === UNSUPPORTED) return undefined;
-      throw error;
-    }
-    const length = this.pos - this.start;
-    if (length > maxBytes) {
-      this.pos = this.start;
-      throw new KeelError('TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${maxBytes} bytes`);
-    }
-    return this.slab.subarray(this.start, this.pos);
+    return this.payload(body, id, maxBytes);
   }
 
   /**
@@ -76,9 +61,17 @@ export class PlainPacker {
    * outside the subset. Throws `KeelError('TOO_LARGE')` when the payload exceeds `maxBytes`.
    */
   pack(value: unknown, maxBytes: number = LIMITS.frameBytesMax): Buffer | undefined {
+    return this.payload(value, undefined, maxBytes);
+  }
+
+  /** One payload: `value`, or with `id` the map of `value`'s entries plus `id`; nothing is left behind on failure. */
+  private payload(value: unknown, id: number | undefined, maxBytes: number): Buffer | undefined {
     this.start = this.pos;
     try {
-      this.write(value);
+      if (id === undefined) this.write(value);
+      // A body with its own `id` would put the key twice: msgpackr's `{ ...body, id }` keeps one.
+      else if (typeof value !== 'object' || value === null || !isPlainObject(value) || Object.hasOwn(value, 'id')) throw UNSUPPORTED;
+      else this.writeMap(value, id);
     } catch (error) {
       this.pos = this.start;
       if (error === UNSUPPORTED) return undefined;
@@ -87,7 +80,7 @@ export class PlainPacker {
     const length = this.pos - this.start;
     if (length > maxBytes) {
       this.pos = this.start;
-      throw new KeelError('TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${maxBytes} bytes`);
+      throw frameTooLargeError(length, maxBytes);
     }
     return this.slab.subarray(this.start, this.pos);
   }
