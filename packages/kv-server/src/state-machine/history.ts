@@ -23,7 +23,8 @@
 import type { KeyValue } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
 import { plainBytes, unpack } from './msgpack.js';
-import { decodeStoredValue, readUint64, writeUint64 } from './stored-value.js';
+import { readUint32, readUint64, writeUint32, writeUint64 } from './byte-order.js';
+import { decodeStoredValue } from './stored-value.js';
 
 export const HISTORY_KEY_BYTES = 12;
 
@@ -41,9 +42,8 @@ export interface HistoryEvent {
 /** The history key of the `position`-th change at `revision`. */
 export function historyKey(revision: number, position: number): Uint8Array {
   const out = new Uint8Array(HISTORY_KEY_BYTES);
-  const view = new DataView(out.buffer);
-  writeUint64(view, 0, revision);
-  view.setUint32(8, position);
+  writeUint64(out, 0, revision);
+  writeUint32(out, 8, position);
   return out;
 }
 
@@ -59,11 +59,10 @@ const ABSENT = 0xffffffff;
 export function encodeHistoryRecord(key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined): Uint8Array {
   const storedBytes = stored?.byteLength ?? 0;
   const out = new Uint8Array(RECORD_HEADER_BYTES + key.byteLength + storedBytes + (prev?.byteLength ?? 0));
-  const view = new DataView(out.buffer);
   out[0] = RECORD_TAG;
-  view.setUint32(1, key.byteLength);
-  view.setUint32(5, stored === undefined ? ABSENT : storedBytes);
-  view.setUint32(9, prev === undefined ? ABSENT : prev.byteLength);
+  writeUint32(out, 1, key.byteLength);
+  writeUint32(out, 5, stored === undefined ? ABSENT : storedBytes);
+  writeUint32(out, 9, prev === undefined ? ABSENT : prev.byteLength);
   out.set(key, RECORD_HEADER_BYTES);
   if (stored !== undefined) out.set(stored, RECORD_HEADER_BYTES + key.byteLength);
   if (prev !== undefined) out.set(prev, RECORD_HEADER_BYTES + key.byteLength + storedBytes);
@@ -73,10 +72,9 @@ export function encodeHistoryRecord(key: Uint8Array, stored: Uint8Array | undefi
 /** The parts of a record: [key, stored | null, previous | null]; undefined when the bytes do not hold them. */
 function recordParts(bytes: Uint8Array): [Uint8Array, Uint8Array | null, Uint8Array | null] | undefined {
   if (bytes.byteLength < RECORD_HEADER_BYTES) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const keyBytes = view.getUint32(1);
-  const storedBytes = view.getUint32(5);
-  const prevBytes = view.getUint32(9);
+  const keyBytes = readUint32(bytes, 1);
+  const storedBytes = readUint32(bytes, 5);
+  const prevBytes = readUint32(bytes, 9);
   const length = (n: number): number => (n === ABSENT ? 0 : n);
   if (RECORD_HEADER_BYTES + keyBytes + length(storedBytes) + length(prevBytes) !== bytes.byteLength) return undefined;
   const part = (at: number, n: number): Uint8Array | null => (n === ABSENT ? null : bytes.subarray(at, at + n));
@@ -100,7 +98,7 @@ function msgpackRecordParts(bytes: Uint8Array): [Uint8Array, Uint8Array | null, 
 /** Decode one history row. Throws `StateMachineError('MALFORMED_HISTORY')` on anything invalid. */
 export function decodeHistoryRecord(hkey: Uint8Array, bytes: Uint8Array): HistoryEvent {
   if (hkey.byteLength !== HISTORY_KEY_BYTES) throw new StateMachineError('MALFORMED_HISTORY', `history key of ${hkey.byteLength} bytes`);
-  const revision = readUint64(new DataView(hkey.buffer, hkey.byteOffset, hkey.byteLength), 0);
+  const revision = readUint64(hkey, 0);
   const parts = bytes[0] === RECORD_TAG ? recordParts(bytes) : msgpackRecordParts(bytes);
   if (parts === undefined) throw new StateMachineError('MALFORMED_HISTORY', `history record at revision ${revision} is not [key, value, prev]`);
   const [rawKey, stored, prev] = parts;
@@ -119,5 +117,5 @@ function toKeyValue(key: Uint8Array, stored: Uint8Array): KeyValue {
 
 /** The revision of a history key (no validation beyond length: keys come from the store). */
 export function revisionOfHistoryKey(hkey: Uint8Array): number {
-  return readUint64(new DataView(hkey.buffer, hkey.byteOffset, hkey.byteLength), 0);
+  return readUint64(hkey, 0);
 }

@@ -17,7 +17,7 @@
 import { StateMachineError } from './errors.js';
 import { keyId } from './kv-state.js';
 import { pack, plainBytes, unpack } from './msgpack.js';
-import { readUint64, writeUint64 } from './stored-value.js';
+import { readUint64, writeUint64 } from './byte-order.js';
 
 const ID_BYTES = 8;
 
@@ -46,7 +46,7 @@ export class LeaseTable {
     const attachments: Array<readonly [number, Uint8Array]> = [];
     for (const [k, v] of records) {
       if (k.byteLength < ID_BYTES) throw malformed('a lease record key is shorter than a lease id');
-      const id = readUint64(new DataView(k.buffer, k.byteOffset, ID_BYTES), 0);
+      const id = readUint64(k, 0);
       if (k.byteLength === ID_BYTES) table.leases.set(id, { id, ttl: decodeTtl(v), keys: new Map() });
       else attachments.push([id, plainBytes(k.subarray(ID_BYTES))]);
     }
@@ -158,7 +158,7 @@ export class LeaseTable {
 
   /** The value the table holds for record `key` now (undefined: no such record). */
   private recordValue(key: Uint8Array): Uint8Array | undefined {
-    const id = readUint64(new DataView(key.buffer, key.byteOffset, ID_BYTES), 0);
+    const id = readUint64(key, 0);
     const lease = this.leases.get(id);
     if (lease === undefined) return undefined;
     if (key.byteLength === ID_BYTES) return pack([lease.ttl]);
@@ -168,13 +168,13 @@ export class LeaseTable {
 
 function leaseRecordKey(id: number): Uint8Array {
   const out = new Uint8Array(ID_BYTES);
-  writeUint64(new DataView(out.buffer), 0, id);
+  writeUint64(out, 0, id);
   return out;
 }
 
 function attachmentKey(id: number, key: Uint8Array): Uint8Array {
   const out = new Uint8Array(ID_BYTES + key.byteLength);
-  writeUint64(new DataView(out.buffer), 0, id);
+  writeUint64(out, 0, id);
   out.set(key, ID_BYTES);
   return out;
 }

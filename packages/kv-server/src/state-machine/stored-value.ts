@@ -4,10 +4,10 @@
  * followed by the value bytes.
  * Fixed layout, no msgpack: decoding is two reads and a zero-copy view.
  */
+import { readUint64, writeUint64 } from './byte-order.js';
 import { StateMachineError } from './errors.js';
 
 export const STORED_VALUE_HEADER_BYTES = 24;
-const TWO_POW_32 = 2 ** 32;
 
 export interface StoredValue {
   readonly value: Uint8Array;
@@ -21,10 +21,9 @@ export interface StoredValue {
 
 export function encodeStoredValue(v: StoredValue): Uint8Array {
   const out = new Uint8Array(STORED_VALUE_HEADER_BYTES + v.value.byteLength);
-  const view = new DataView(out.buffer);
-  writeUint64(view, 0, v.createRevision);
-  writeUint64(view, 8, v.modRevision);
-  writeUint64(view, 16, v.version);
+  writeUint64(out, 0, v.createRevision);
+  writeUint64(out, 8, v.modRevision);
+  writeUint64(out, 16, v.version);
   out.set(v.value, STORED_VALUE_HEADER_BYTES);
   return out;
 }
@@ -34,21 +33,10 @@ export function decodeStoredValue(bytes: Uint8Array): StoredValue {
   if (bytes.byteLength < STORED_VALUE_HEADER_BYTES) {
     throw new StateMachineError('MALFORMED_VALUE', `stored value of ${bytes.byteLength} bytes is shorter than its header`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
-    createRevision: readUint64(view, 0),
-    modRevision: readUint64(view, 8),
-    version: readUint64(view, 16),
+    createRevision: readUint64(bytes, 0),
+    modRevision: readUint64(bytes, 8),
+    version: readUint64(bytes, 16),
     value: new Uint8Array(bytes.buffer, bytes.byteOffset + STORED_VALUE_HEADER_BYTES, bytes.byteLength - STORED_VALUE_HEADER_BYTES),
   };
-}
-
-/** Write a safe non-negative integer as 8 big-endian bytes. */
-export function writeUint64(view: DataView, at: number, n: number): void {
-  view.setUint32(at, Math.floor(n / TWO_POW_32));
-  view.setUint32(at + 4, n >>> 0);
-}
-
-export function readUint64(view: DataView, at: number): number {
-  return view.getUint32(at) * TWO_POW_32 + view.getUint32(at + 4);
 }

@@ -6,7 +6,7 @@
 import type { Member } from '@keel/protocol';
 import type { ConfChange, ConfState, Entry, HardState, SnapshotMeta } from '@keel/raft';
 import { pack, unpack } from '../state-machine/msgpack.js';
-import { readUint64, writeUint64 } from '../state-machine/stored-value.js';
+import { readUint64, writeUint64 } from '../state-machine/byte-order.js';
 import { StoreError } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -15,13 +15,13 @@ import { StoreError } from './errors.js';
 
 export function logKey(index: number): Uint8Array {
   const key = new Uint8Array(8);
-  writeUint64(new DataView(key.buffer), 0, index);
+  writeUint64(key, 0, index);
   return key;
 }
 
 export function logIndex(key: Uint8Array): number {
   if (key.byteLength !== 8) throw corrupted(`log key of ${key.byteLength} bytes`);
-  return readUint64(new DataView(key.buffer, key.byteOffset, 8), 0);
+  return readUint64(key, 0);
 }
 
 const ENTRY_NORMAL = 0;
@@ -41,7 +41,7 @@ export function encodeEntry(e: Entry): Uint8Array {
     // ArrayBuffer of its own (a scavenge sweeps every young ArrayBuffer).
     const out = Buffer.allocUnsafe(NORMAL_HEADER_BYTES + e.data.byteLength);
     out[0] = ENTRY_NORMAL;
-    writeUint64(new DataView(out.buffer, out.byteOffset, NORMAL_HEADER_BYTES), 1, e.term);
+    writeUint64(out, 1, e.term);
     out.set(e.data, NORMAL_HEADER_BYTES);
     return out;
   }
@@ -53,12 +53,11 @@ export function encodeEntry(e: Entry): Uint8Array {
 }
 
 export function decodeEntry(index: number, bytes: Uint8Array): Entry {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[0] === ENTRY_NORMAL && bytes.byteLength >= NORMAL_HEADER_BYTES) {
     return {
       type: 'normal',
       index,
-      term: readUint64(view, 1),
+      term: readUint64(bytes, 1),
       data: new Uint8Array(bytes.buffer, bytes.byteOffset + NORMAL_HEADER_BYTES, bytes.byteLength - NORMAL_HEADER_BYTES),
     };
   }

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { StateDigest } from '@keel/protocol';
-import { writeUint64 } from '../state-machine/stored-value.js';
+import { writeUint32, writeUint64 } from '../state-machine/byte-order.js';
 import { META, decodeApplied, decodeCount } from './codec.js';
 import { StoreError } from './errors.js';
 import { kvSublevelName, type BytesSublevel, type Db, type MetaSublevel } from './layout.js';
@@ -27,12 +27,11 @@ export async function digestState(db: Db, metaDb: MetaSublevel, sublevelOf: (nam
     const generation = decodeCount(generationB, 'generation');
     const hash = createHash('sha256');
     const index = new Uint8Array(8);
-    writeUint64(new DataView(index.buffer), 0, applied);
+    writeUint64(index, 0, applied);
     hash.update(index);
     const length = new Uint8Array(4);
-    const lengthView = new DataView(length.buffer);
     const field = (bytes: Uint8Array): void => {
-      lengthView.setUint32(0, bytes.byteLength);
+      writeUint32(length, 0, bytes.byteLength);
       hash.update(length);
       hash.update(bytes);
     };
