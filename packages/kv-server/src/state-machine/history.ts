@@ -39,9 +39,13 @@ export interface HistoryEvent {
   readonly prevKv: KeyValue | null;
 }
 
+/** Where encoders get their bytes (a `ByteRegion`'s `take`, or a new array each). */
+export type Allocate = (n: number) => Uint8Array;
+const newBytes: Allocate = (n) => new Uint8Array(n);
+
 /** The history key of the `position`-th change at `revision`. */
-export function historyKey(revision: number, position: number): Uint8Array {
-  const out = new Uint8Array(HISTORY_KEY_BYTES);
+export function historyKey(revision: number, position: number, allocate: Allocate = newBytes): Uint8Array {
+  const out = allocate(HISTORY_KEY_BYTES);
   writeUint64(out, 0, revision);
   writeUint32(out, 8, position);
   return out;
@@ -56,9 +60,9 @@ const RECORD_TAG = 1;
 const RECORD_HEADER_BYTES = 13;
 const ABSENT = 0xffffffff;
 
-export function encodeHistoryRecord(key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined): Uint8Array {
+export function encodeHistoryRecord(key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined, allocate: Allocate = newBytes): Uint8Array {
   const storedBytes = stored?.byteLength ?? 0;
-  const out = new Uint8Array(RECORD_HEADER_BYTES + key.byteLength + storedBytes + (prev?.byteLength ?? 0));
+  const out = allocate(RECORD_HEADER_BYTES + key.byteLength + storedBytes + (prev?.byteLength ?? 0));
   out[0] = RECORD_TAG;
   writeUint32(out, 1, key.byteLength);
   writeUint32(out, 5, stored === undefined ? ABSENT : storedBytes);

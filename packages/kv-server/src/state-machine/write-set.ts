@@ -4,7 +4,8 @@
  * deleted within the batch is not written at all. Fewer operations, smaller LevelDB batch.
  * The history (history.ts) keeps every change, in order, and the highest compaction point.
  */
-import { encodeHistoryRecord, historyKey } from './history.js';
+import { ByteRegion } from './byte-region.js';
+import { encodeHistoryRecord, historyKey, type Allocate } from './history.js';
 import type { ApplyWriter } from './kv-state.js';
 
 /** One record's net change: `value` undefined = delete. */
@@ -18,19 +19,25 @@ export interface RecordChange {
 export class WriteSet implements ApplyWriter {
   /** User data changes, by key identity. */
   readonly values = new Map<string, RecordChange>();
-  /** History records to write, in revision order: [history key, record]. */
+  /**
+   * History records to write, in revision order: [history key, record]. Their bytes share the
+   * chunks of one region (they are written together and dropped together): whoever keeps one
+   * beyond the batch must copy it.
+   */
   readonly history: Array<readonly [Uint8Array, Uint8Array]> = [];
   /** The new oldest available revision, when the batch compacted. */
   compactedTo: number | undefined;
   private revision = 0;
   private position = 0;
+  private readonly region = new ByteRegion();
+  private readonly allocate: Allocate = (n) => this.region.take(n);
 
   recordChange(revision: number, key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined): void {
     if (revision !== this.revision) {
       this.revision = revision;
       this.position = 0;
     }
-    this.history.push([historyKey(revision, this.position++), encodeHistoryRecord(key, stored, prev)]);
+    this.history.push([historyKey(revision, this.position++, this.allocate), encodeHistoryRecord(key, stored, prev, this.allocate)]);
   }
 
   compact(revision: number): void {

@@ -80,7 +80,10 @@ export type { ApplyResult, SnapshotInstall, SnapshotStream };
  * to N in the store.
  */
 export interface HistoryListener {
-  /** Entries up to `applied` applied, making these history rows (in revision order; decode with `decodeHistoryRecord`). */
+  /**
+   * Entries up to `applied` applied, making these history rows (in revision order; decode with
+   * `decodeHistoryRecord`). The rows share chunks of memory (`WriteSet`): copy what is kept.
+   */
   applied(rows: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, applied: number): void;
   /** A snapshot replaced the state: the history jumped to `applied` (read what was missed from the store). */
   replaced(applied: number): void;

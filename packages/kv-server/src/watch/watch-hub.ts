@@ -88,7 +88,9 @@ export class WatchHub implements HistoryListener {
     if (this.watchers.size === 0) return;
     let events: HistoryEvent[];
     try {
-      events = rows.map(([k, v]) => decodeHistoryRecord(k, v));
+      // The records share their batch's chunks (WriteSet): events that wait in a watcher's queue
+      // must not keep a whole chunk alive each, so they are decoded from copies.
+      events = rows.map(([k, v]) => decodeHistoryRecord(k, v.slice()));
     } catch (error) {
       this.logger.log('error', 'watch.history.undecodable', { applied, error: String(error) });
       for (const w of [...this.watchers]) w.end(asKeelError(error, 'watch'));
