@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS, type WriteSession } from '@keel/protocol';
 import type { Entry } from '@keel/raft';
 import { decodeCommand, encodeCommand, type Command } from '../src/state-machine/index.js';
+import { LeaseTable } from '../src/state-machine/leases.js';
 import { TestStore, newHome, removeHomes, type StoreHome } from './support/stores.js';
 
 const enc = new TextEncoder();
@@ -69,6 +70,20 @@ describe('lease commands', () => {
 });
 
 describe('the lease table', () => {
+  it('keeps its own copy of an attached key, not a view of the bytes the command came in', () => {
+    const table = new LeaseTable();
+    table.grant(7, 10);
+    const carrier = new Uint8Array(64 * 1024).fill(0x61); // a log chunk or a socket read
+    const key = carrier.subarray(100, 103);
+    table.attach(key, 7);
+    table.commit();
+    carrier.fill(0x7a);
+    const kept = [...table.get(7)!.keys.values()];
+    expect(kept.map((k) => dec.decode(k))).toEqual(['aaa']);
+    expect(kept[0]!.buffer.byteLength).toBeLessThan(carrier.byteLength);
+    expect(table.leaseOf(b('aaa'))).toBe(7);
+  });
+
   it('grants a lease whose id is the grant index; a put attaches, revoke deletes its keys at its revision', async () => {
     const { store } = await newStore();
     const [g] = (await apply(store, [grant(7)])) as Array<{ revision: number; lease: number; ttl: number }>;

@@ -106,7 +106,9 @@ export class LeaseTable {
     const lease = this.leases.get(id);
     if (lease === undefined) throw new Error(`LeaseTable.attach: no lease ${id}`);
     const k = keyId(key);
-    lease.keys.set(k, key);
+    // A copy: the table keeps the key as long as the lease lives, and the command's bytes may be a
+    // view of something much larger (a chunk of the in-memory log, a socket read).
+    lease.keys.set(k, new Uint8Array(key));
     this.owner.set(k, id);
     this.mark(attachmentKey(id, key), new Uint8Array(0));
     this.undo.push(() => {
@@ -121,11 +123,12 @@ export class LeaseTable {
     const id = this.owner.get(k);
     if (id === undefined) return;
     const lease = this.leases.get(id)!;
+    const kept = lease.keys.get(k)!;
     lease.keys.delete(k);
     this.owner.delete(k);
     this.mark(attachmentKey(id, key), undefined);
     this.undo.push(() => {
-      lease.keys.set(k, key);
+      lease.keys.set(k, kept);
       this.owner.set(k, id);
     });
   }
