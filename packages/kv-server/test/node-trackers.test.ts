@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { KeelError } from '@keel/protocol';
 import { ProposalTracker, type PendingProposal } from '../src/node/proposal-tracker.js';
 import { ReadTracker, type PendingRead } from '../src/node/read-tracker.js';
@@ -61,6 +62,128 @@ describe('ProposalTracker', () => {
     expect(log.at(-1)).toBe('9/2 UNAVAILABLE');
     expect(t.size).toBe(0);
     expect(t.bytes).toBe(0);
+  });
+});
+
+/** The tracker as it was, a Map from index to proposals in term order: the model the queue must match. */
+class MapTracker {
+  readonly byIndex = new Map<number, Array<PendingProposal<string>>>();
+  add(p: PendingProposal<string>): void {
+    const list = this.byIndex.get(p.index);
+    const newest = list?.[list.length - 1];
+    if (newest !== undefined && newest.term >= p.term) throw new Error('proposed twice');
+    if (list === undefined) this.byIndex.set(p.index, [p]);
+    else list.push(p);
+  }
+  take(index: number): Array<PendingProposal<string>> {
+    const list = this.byIndex.get(index) ?? [];
+    this.byIndex.delete(index);
+    return list;
+  }
+  all(): Array<PendingProposal<string>> {
+    return [...this.byIndex.values()].flat();
+  }
+}
+
+type TrackerOp =
+  | { op: 'add'; index: number; term: number; deadline: number }
+  | { op: 'applied'; index: number; term: number }
+  | { op: 'failThrough'; index: number }
+  | { op: 'cap'; tick: number }
+  | { op: 'expire'; tick: number }
+  | { op: 'failAll' };
+
+const trackerOp: fc.Arbitrary<TrackerOp> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('add' as const), index: fc.integer({ min: 1, max: 12 }), term: fc.integer({ min: 1, max: 4 }), deadline: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('applied' as const), index: fc.integer({ min: 1, max: 12 }), term: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('failThrough' as const), index: fc.integer({ min: 0, max: 12 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('cap' as const), tick: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('expire' as const), tick: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('failAll' as const) }) },
+);
+
+describe('ProposalTracker against a Map from index (the structure it replaced)', () => {
+  it('settles the same proposals the same way, and counts the same, for any sequence of operations', () => {
+    fc.assert(
+      fc.property(fc.array(trackerOp, { maxLength: 80 }), (ops) => {
+        const t = new ProposalTracker<string>();
+        const model = new MapTracker();
+        const got: string[] = [];
+        const want: string[] = [];
+        const make = (o: { index: number; term: number; deadline: number }, log: string[]): PendingProposal<string> => ({
+          index: o.index,
+          term: o.term,
+          bytes: o.index + 100 * o.term,
+          deadlineTick: o.deadline,
+          onApplied: (r) => log.push(`${o.index}/${o.term} ok ${r}`),
+          onFailed: (e) => log.push(`${o.index}/${o.term} ${e.code}`),
+        });
+        for (const o of ops) {
+          switch (o.op) {
+            case 'add': {
+              let modelThrew = false;
+              try {
+                model.add(make(o, want));
+              } catch {
+                modelThrew = true;
+              }
+              if (modelThrew) expect(() => t.add(make(o, got))).toThrow(/proposed twice/);
+              else t.add(make(o, got));
+              break;
+            }
+            case 'applied':
+              t.applied(o.index, o.term, 'r', err('NOT_LEADER'));
+              for (const p of model.take(o.index)) {
+                if (p.term === o.term) p.onApplied('r');
+                else p.onFailed(new KeelError('NOT_LEADER', ''));
+              }
+              break;
+            case 'failThrough':
+              t.failThrough(o.index, err('INDETERMINATE'));
+              for (const i of [...model.byIndex.keys()]) if (i <= o.index) for (const p of model.take(i)) p.onFailed(new KeelError('INDETERMINATE', ''));
+              break;
+            case 'cap':
+              t.capDeadlines(o.tick);
+              for (const p of model.all()) p.deadlineTick = Math.min(p.deadlineTick, o.tick);
+              break;
+            case 'expire':
+              t.expire(o.tick, err('TIMEOUT'));
+              for (const [i, list] of [...model.byIndex]) {
+                const alive = list.filter((p) => p.deadlineTick > o.tick);
+                for (const p of list) if (p.deadlineTick <= o.tick) p.onFailed(new KeelError('TIMEOUT', ''));
+                if (alive.length === 0) model.byIndex.delete(i);
+                else model.byIndex.set(i, alive);
+              }
+              break;
+            case 'failAll':
+              t.failAll(err('UNAVAILABLE'));
+              for (const p of model.all()) p.onFailed(new KeelError('UNAVAILABLE', ''));
+              model.byIndex.clear();
+              break;
+          }
+          // The same settlements (the order among those settled by one call may differ).
+          expect([...got].sort()).toEqual([...want].sort());
+          const left = model.all();
+          expect(t.size).toBe(left.length);
+          expect(t.bytes).toBe(left.reduce((n, p) => n + p.bytes, 0));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps up with a long run of in-order proposals and applies (the front is dropped as it is consumed)', () => {
+    const log: string[] = [];
+    const t = new ProposalTracker<string>();
+    let next = 1;
+    let applied = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let k = 0; k < 100; k++) t.add(proposal(next++, 1, 1e9, log));
+      while (applied < next - 11) t.applied(++applied, 1, 'r', err('NOT_LEADER'));
+      expect(t.size).toBe(10);
+    }
+    expect(log.length).toBe(5000 - 10);
+    expect(log.every((l) => l.endsWith('ok r'))).toBe(true);
   });
 });
 

@@ -602,6 +602,124 @@ describe('SessionTable bounds (deterministic)', () => {
   });
 });
 
+/** The session table as it was, Maps throughout (LRU order by delete + set): the model the table's lists must match. */
+class MapSessionTable {
+  readonly sessions = new Map<string, { clientId: string; lastApplied: number; ackedBelow: number; floor: number; results: Map<number, WriteResult> }>();
+  dirty = new Set<string>();
+  total = 0;
+  constructor(readonly limits: { sessionsMax: number; resultsPerSessionMax: number; resultsTotalMax: number }) {}
+
+  lookup(w: WriteSession): unknown {
+    const session = this.sessions.get(w.clientId);
+    if (session === undefined) return { kind: 'new' };
+    const result = session.results.get(w.seq);
+    if (result !== undefined) return { kind: 'duplicate', result };
+    return w.seq < session.ackedBelow || w.seq < session.floor ? { kind: 'forgotten' } : { kind: 'new' };
+  }
+
+  record(w: WriteSession, index: number, result: WriteResult | undefined): void {
+    let session = this.sessions.get(w.clientId);
+    if (session === undefined) session = { clientId: w.clientId, lastApplied: index, ackedBelow: 0, floor: 0, results: new Map() };
+    else this.sessions.delete(w.clientId);
+    this.sessions.set(w.clientId, session);
+    this.dirty.add(w.clientId);
+    session.lastApplied = index;
+    const drop = (s: NonNullable<typeof session>, below: number): void => {
+      for (const seq of [...s.results.keys()]) {
+        if (seq >= below) continue;
+        s.results.delete(seq);
+        this.total--;
+      }
+    };
+    if (w.ackedBelow > session.ackedBelow) drop(session, (session.ackedBelow = w.ackedBelow));
+    if (result !== undefined && !session.results.has(w.seq)) {
+      const entries: Array<[number, WriteResult]> = [...session.results, [w.seq, result]];
+      session.results = new Map(entries.sort((x, y) => x[0] - y[0]));
+      this.total++;
+      if (session.results.size > this.limits.resultsPerSessionMax) {
+        const smallest = [...session.results.keys()][0]!;
+        session.floor = Math.max(session.floor, smallest + 1);
+        drop(session, smallest + 1);
+      }
+    }
+    while (this.sessions.size > this.limits.sessionsMax || this.total > this.limits.resultsTotalMax) {
+      const lru = [...this.sessions.values()][0]!;
+      if (lru === session) break;
+      drop(lru, Infinity);
+      this.sessions.delete(lru.clientId);
+      this.dirty.add(lru.clientId);
+    }
+  }
+
+  drain(): Array<[string, boolean]> {
+    const out = [...this.dirty].map((id): [string, boolean] => [id, this.sessions.has(id)]);
+    this.dirty = new Set();
+    return out;
+  }
+
+  describe(): unknown {
+    return [...this.sessions.values()].map((x) => ({ clientId: x.clientId, lastApplied: x.lastApplied, ackedBelow: x.ackedBelow, floor: x.floor, seqs: [...x.results.keys()] }));
+  }
+}
+
+describe('SessionTable against a table of Maps (the structure it replaced)', () => {
+  const writeResult: fc.Arbitrary<WriteResult> = fc.oneof(
+    fc.record({ revision: fc.integer({ min: 1, max: 1000 }) }),
+    fc.record({ revision: fc.integer({ min: 1, max: 1000 }), deleted: fc.boolean() }),
+    fc.record({ revision: fc.integer({ min: 1, max: 1000 }), deleted: fc.nat(20) }),
+    fc.record({ revision: fc.integer({ min: 1, max: 1000 }), succeeded: fc.boolean() }),
+    fc.integer({ min: 1, max: 1000 }).chain((revision) => fc.record({ revision: fc.constant(revision), lease: fc.constant(revision), ttl: fc.integer({ min: 1, max: 60 }) })),
+  );
+  const step = fc.record({
+    client: fc.integer({ min: 0, max: 5 }),
+    retry: fc.nat(4), // 0: a new seq; else an earlier one, this many back
+    ackLag: fc.nat(4),
+    result: writeResult,
+    drain: fc.boolean(),
+  });
+
+  it('decides, evicts, orders and writes records the same way for any sequence of writes', () => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 120 }), fc.constantFrom({ sessionsMax: 3, resultsPerSessionMax: 3, resultsTotalMax: 7 }, { sessionsMax: 4, resultsPerSessionMax: 5, resultsTotalMax: 30 }), (steps, limits) => {
+        const table = new SessionTable(limits);
+        const model = new MapSessionTable(limits);
+        const records = new Map<string, [Uint8Array, Uint8Array]>();
+        const next = new Map<string, number>();
+        steps.forEach((st, k) => {
+          const clientId = `c${st.client}`;
+          const top = next.get(clientId) ?? 0;
+          const seq = st.retry === 0 || top === 0 ? top + 1 : Math.max(1, top - st.retry + 1);
+          next.set(clientId, Math.max(top, seq));
+          const w = { clientId, seq, ackedBelow: Math.max(0, Math.max(top, seq) - st.ackLag) };
+          const seen = table.lookup(w);
+          expect(seen).toEqual(model.lookup(w));
+          const result = seen.kind === 'new' ? st.result : undefined;
+          table.record(w, k + 1, result);
+          model.record(w, k + 1, result);
+          expect(table.describe()).toEqual(model.describe());
+          expect(table.resultCount).toBe(model.total);
+          expect(table.size).toBe(model.sessions.size);
+          if (st.drain || k === steps.length - 1) {
+            const changes = table.drainChanges();
+            expect(changes.map(([key, value]) => [s(key), value !== undefined])).toEqual(model.drain());
+            for (const [key, value] of changes) {
+              if (value === undefined) records.delete(s(key));
+              else records.set(s(key), [key, value]);
+            }
+          }
+        });
+        // The records written rebuild the same table (what a restarted node or a snapshot gets).
+        const rebuilt = SessionTable.fromRecords(records.values(), limits);
+        expect(rebuilt.describe()).toEqual(model.describe());
+        for (const { clientId, seqs } of table.describe()) {
+          for (const seq of seqs) expect(rebuilt.lookup({ clientId, seq, ackedBelow: 0 })).toEqual(model.lookup({ clientId, seq, ackedBelow: 0 }));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 // -------------------------------------------------------------------------------------------------
 // Property: the store's state machine against a naive in-memory model, with retries and restarts.
 // -------------------------------------------------------------------------------------------------

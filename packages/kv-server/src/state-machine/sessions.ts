@@ -22,6 +22,12 @@
  * entries' other effects — one record per client, however many of its writes the batch holds.
  * Only what identifies a result is remembered: previous entries (`prevKv`, `prevKvs`) and a txn's
  * operation results are not, so the answer to a retried write that had applied lacks them.
+ *
+ * Every write touches the table, so it changes no JS Map on that path: a Map that lives in old
+ * space and has keys deleted and added (an LRU order kept by delete + set, results added at one
+ * end and dropped at the other) rehashes its table every few dozen writes, and each table it
+ * leaves behind keeps what it held alive until the next full collection. The LRU order is a list
+ * through the sessions themselves (`LruList`); a session's results are arrays in seq order.
  * Record layout:
  *   key   = clientId in UTF-8
  *   value = msgpack [lastApplied, ackedBelow, floor, [seq, code, revision, seq, code, revision, …]]
@@ -31,6 +37,7 @@
  */
 import { LIMITS, type ClientResults, type WriteSession } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
+import { LruList, type LruLinks } from './lru-list.js';
 import { pack, unpack } from './msgpack.js';
 
 export type WriteResult =
@@ -63,7 +70,7 @@ export type SessionLookup =
 /** A session record to write (`value` undefined: delete it). */
 export type SessionChange = readonly [key: Uint8Array, value: Uint8Array | undefined];
 
-interface Session {
+interface Session extends LruLinks<Session> {
   readonly clientId: string;
   /** Index of the last entry that carried this client's write (LRU order). */
   lastApplied: number;
@@ -71,16 +78,19 @@ interface Session {
   ackedBelow: number;
   /** Every seq below this may have been dropped because of `resultsPerSessionMax`. */
   floor: number;
-  /** Seqs with a remembered result, ascending. Invariant: same set as `results`' keys. */
+  /** Seqs with a remembered result, ascending. */
   readonly seqs: number[];
-  readonly results: Map<number, WriteResult>;
+  /** The result of `seqs[i]` at `results[i]`. */
+  readonly results: WriteResult[];
 }
 
 export class SessionTable {
-  /** Sessions in least-recently-used-first order (a touched session is re-inserted at the end). */
+  /** Sessions by client id. */
   private readonly sessions = new Map<string, Session>();
-  /** Clients whose record changed since the last `drainChanges()`. */
-  private readonly dirty = new Set<string>();
+  /** The sessions, least recently used first (LRU order; a touched session moves to the end). */
+  private readonly lru = new LruList<Session>();
+  /** Clients whose record changed since the last `drainChanges()` (a new set each time: never cleared in place). */
+  private dirty = new Set<string>();
   private resultsTotal = 0;
 
   constructor(readonly limits: SessionLimits = SESSION_LIMITS) {}
@@ -99,8 +109,8 @@ export class SessionTable {
   lookup(s: WriteSession): SessionLookup {
     const session = this.sessions.get(s.clientId);
     if (session === undefined) return NEW;
-    const result = session.results.get(s.seq);
-    if (result !== undefined) return { kind: 'duplicate', result };
+    const at = position(session.seqs, s.seq);
+    if (session.seqs[at] === s.seq) return { kind: 'duplicate', result: session.results[at]! };
     if (s.seq < session.ackedBelow || s.seq < session.floor) return FORGOTTEN;
     return NEW;
   }
@@ -112,12 +122,13 @@ export class SessionTable {
   record(s: WriteSession, index: number, result: WriteResult | undefined): void {
     let session = this.sessions.get(s.clientId);
     if (session === undefined) {
-      session = { clientId: s.clientId, lastApplied: index, ackedBelow: 0, floor: 0, seqs: [], results: new Map() };
+      session = { clientId: s.clientId, lastApplied: index, ackedBelow: 0, floor: 0, seqs: [], results: [], older: undefined, newer: undefined };
+      this.sessions.set(s.clientId, session);
+      this.lru.append(session);
     } else {
       if (!(index > session.lastApplied)) throw new Error(`SessionTable.record: index ${index} not after ${session.lastApplied}`);
-      this.sessions.delete(s.clientId);
+      this.lru.touch(session);
     }
-    this.sessions.set(s.clientId, session);
     this.dirty.add(s.clientId);
     session.lastApplied = index;
 
@@ -127,9 +138,15 @@ export class SessionTable {
       while (drop < session.seqs.length && session.seqs[drop]! < s.ackedBelow) drop++;
       this.dropFront(session, drop);
     }
-    if (result !== undefined && !session.results.has(s.seq)) {
-      insertSorted(session.seqs, s.seq);
-      session.results.set(s.seq, remembered(result));
+    const at = position(session.seqs, s.seq);
+    if (result !== undefined && session.seqs[at] !== s.seq) {
+      if (at === session.seqs.length) {
+        session.seqs.push(s.seq);
+        session.results.push(remembered(result));
+      } else {
+        session.seqs.splice(at, 0, s.seq);
+        session.results.splice(at, 0, remembered(result));
+      }
       this.resultsTotal++;
       if (session.seqs.length > this.limits.resultsPerSessionMax) {
         session.floor = Math.max(session.floor, session.seqs[0]! + 1);
@@ -138,9 +155,10 @@ export class SessionTable {
     }
 
     while (this.sessions.size > this.limits.sessionsMax || this.resultsTotal > this.limits.resultsTotalMax) {
-      const lru = this.sessions.values().next().value as Session;
+      const lru = this.lru.oldest!;
       if (lru === session) break; // never evict the session being written
       this.dropFront(lru, lru.seqs.length);
+      this.lru.remove(lru);
       this.sessions.delete(lru.clientId);
       this.dirty.add(lru.clientId);
     }
@@ -153,13 +171,13 @@ export class SessionTable {
       const session = this.sessions.get(clientId);
       changes.push([sessionKey(clientId), session === undefined ? undefined : encodeSession(session)]);
     }
-    this.dirty.clear();
+    if (this.dirty.size > 0) this.dirty = new Set();
     return changes;
   }
 
   /** The sessions as plain data, least recently used first (for tests and diagnostics). */
   describe(): Array<{ clientId: string; lastApplied: number; ackedBelow: number; floor: number; seqs: number[] }> {
-    return [...this.sessions.values()].map((s) => ({
+    return [...this.lru].map((s) => ({
       clientId: s.clientId,
       lastApplied: s.lastApplied,
       ackedBelow: s.ackedBelow,
@@ -170,7 +188,8 @@ export class SessionTable {
 
   private dropFront(session: Session, count: number): void {
     if (count === 0) return;
-    for (const seq of session.seqs.splice(0, count)) session.results.delete(seq);
+    session.seqs.splice(0, count);
+    session.results.splice(0, count);
     this.resultsTotal -= count;
   }
 
@@ -206,9 +225,10 @@ export class SessionTableBuilder {
 
   build(): SessionTable {
     const table = new SessionTable(this.limits);
-    const internals = table as unknown as { sessions: Map<string, Session>; resultsTotal: number };
+    const internals = table as unknown as { sessions: Map<string, Session>; lru: LruList<Session>; resultsTotal: number };
     for (const session of [...this.sessions].sort((a, b) => a.lastApplied - b.lastApplied)) {
       internals.sessions.set(session.clientId, session);
+      internals.lru.append(session);
     }
     internals.resultsTotal = this.results;
     return table;
@@ -248,8 +268,9 @@ function sessionKey(clientId: string): Uint8Array {
 
 function encodeSession(s: Session): Uint8Array {
   const flat: number[] = [];
-  for (const seq of s.seqs) {
-    const r = s.results.get(seq)!;
+  for (let i = 0; i < s.seqs.length; i++) {
+    const seq = s.seqs[i]!;
+    const r = s.results[i]!;
     if ('deleted' in r && typeof r.deleted === 'number') {
       flat.push(seq, CODE_DELETE_RANGE, r.revision, r.deleted);
       continue;
@@ -278,7 +299,7 @@ function decodeSession(clientId: string, value: Uint8Array): Session {
   const flat = a[3] as unknown[];
   if (!flat.every(isCount)) throw malformed(`session ${clientId} results are malformed`);
   const seqs: number[] = [];
-  const results = new Map<number, WriteResult>();
+  const results: WriteResult[] = [];
   for (let k = 0; k < flat.length; k += resultWidth(flat[k + 1])) {
     if (k + resultWidth(flat[k + 1]) > flat.length) throw malformed(`session ${clientId} results are malformed`);
     const seq = flat[k] as number;
@@ -296,19 +317,26 @@ function decodeSession(clientId: string, value: Uint8Array): Session {
       default: throw malformed(`session ${clientId} has an unknown result code`);
     }
     seqs.push(seq);
-    results.set(seq, result);
+    results.push(result);
   }
-  return { clientId, lastApplied: a[0], ackedBelow: a[1], floor: a[2], seqs, results };
+  return { clientId, lastApplied: a[0], ackedBelow: a[1], floor: a[2], seqs, results, older: undefined, newer: undefined };
 }
 
 function isCount(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
-function insertSorted(seqs: number[], seq: number): void {
-  let i = seqs.length;
-  while (i > 0 && seqs[i - 1]! > seq) i--;
-  seqs.splice(i, 0, seq);
+/** Where `seq` is in the ascending `seqs`, or would go: the first position whose seq is not below it. */
+function position(seqs: readonly number[], seq: number): number {
+  let lo = 0;
+  let hi = seqs.length;
+  if (hi > 0 && seqs[hi - 1]! < seq) return hi; // a new write: after every remembered one
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (seqs[mid]! < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function malformed(message: string): StateMachineError {
