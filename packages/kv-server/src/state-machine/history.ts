@@ -24,6 +24,7 @@ import type { KeyValue } from '@keel/protocol';
 import { StateMachineError } from './errors.js';
 import { plainBytes, unpack } from './msgpack.js';
 import { readUint32, readUint64, writeUint32, writeUint64 } from './byte-order.js';
+import { newBytes, type Allocate } from './byte-region.js';
 import { decodeStoredValue } from './stored-value.js';
 
 export const HISTORY_KEY_BYTES = 12;
@@ -39,9 +40,6 @@ export interface HistoryEvent {
   readonly prevKv: KeyValue | null;
 }
 
-/** Where encoders get their bytes (a `ByteRegion`'s `take`, or a new array each). */
-export type Allocate = (n: number) => Uint8Array;
-const newBytes: Allocate = (n) => new Uint8Array(n);
 
 /** The history key of the `position`-th change at `revision`. */
 export function historyKey(revision: number, position: number, allocate: Allocate = newBytes): Uint8Array {

@@ -12,10 +12,16 @@
  */
 import type { LeaseTable } from './leases.js';
 import { plainBytes } from './msgpack.js';
+import type { Allocate } from './byte-region.js';
 import { decodeStoredValue, encodeStoredValue, type StoredValue } from './stored-value.js';
 
 /** Where the state machine reports the effects on user data and its history (history.ts). */
 export interface ApplyWriter {
+  /**
+   * Bytes for the batch's stored values, which may share memory with each other and with its
+   * history records: whoever keeps one beyond the batch copies it (the value cache does).
+   */
+  readonly allocate: Allocate;
   /** `absentBefore`: the key does not exist in the store (as far as this batch knows). `id` is `keyId(key)`. */
   putValue(id: string, key: Uint8Array, stored: Uint8Array, absentBefore: boolean): void;
   deleteValue(id: string, key: Uint8Array): void;
@@ -100,7 +106,7 @@ export class KvState {
     if (lease === undefined) this.leases.detach(key, id);
     else this.leases.attach(key, lease);
     const next: StoredValue = { value, createRevision: before?.createRevision ?? index, modRevision: index, version: (before?.version ?? 0) + 1 };
-    const stored = encodeStoredValue(next);
+    const stored = encodeStoredValue(next, this.writer.allocate);
     this.change(id, { key, value: next, bytes: stored });
     this.pending.push({ id, key, stored, absentBefore: before === null, prev: slot.bytes });
     return before;
@@ -110,7 +116,7 @@ export class KvState {
   remove(key: Uint8Array, before: StoredValue): void {
     const id = keyId(key);
     const known = this.overlay.get(id);
-    const prev = known !== undefined && known.value === before ? known.bytes : encodeStoredValue(before);
+    const prev = known !== undefined && known.value === before ? known.bytes : encodeStoredValue(before, this.writer.allocate);
     this.leases.detach(key, id);
     this.change(id, { key, value: null, bytes: undefined });
     this.pending.push({ id, key, stored: undefined, absentBefore: false, prev });

@@ -5,6 +5,7 @@
  * Fixed layout, no msgpack: decoding is two reads and a zero-copy view.
  */
 import { readUint64, writeUint64 } from './byte-order.js';
+import { newBytes, type Allocate } from './byte-region.js';
 import { StateMachineError } from './errors.js';
 
 export const STORED_VALUE_HEADER_BYTES = 24;
@@ -19,8 +20,8 @@ export interface StoredValue {
   readonly version: number;
 }
 
-export function encodeStoredValue(v: StoredValue): Uint8Array {
-  const out = new Uint8Array(STORED_VALUE_HEADER_BYTES + v.value.byteLength);
+export function encodeStoredValue(v: StoredValue, allocate: Allocate = newBytes): Uint8Array {
+  const out = allocate(STORED_VALUE_HEADER_BYTES + v.value.byteLength);
   writeUint64(out, 0, v.createRevision);
   writeUint64(out, 8, v.modRevision);
   writeUint64(out, 16, v.version);

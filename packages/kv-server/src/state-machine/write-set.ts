@@ -4,8 +4,8 @@
  * deleted within the batch is not written at all. Fewer operations, smaller LevelDB batch.
  * The history (history.ts) keeps every change, in order, and the highest compaction point.
  */
-import { ByteRegion } from './byte-region.js';
-import { encodeHistoryRecord, historyKey, type Allocate } from './history.js';
+import { ByteRegion, type Allocate } from './byte-region.js';
+import { encodeHistoryRecord, historyKey } from './history.js';
 import type { ApplyWriter } from './kv-state.js';
 
 /** One record's net change: `value` undefined = delete. */
@@ -17,7 +17,7 @@ export interface RecordChange {
 }
 
 export class WriteSet implements ApplyWriter {
-  /** User data changes, by key identity. */
+  /** User data changes, by key identity (stored values from `allocate`: copy what is kept). */
   readonly values = new Map<string, RecordChange>();
   /**
    * History records to write, in revision order: [history key, record]. Their bytes share the
@@ -30,7 +30,8 @@ export class WriteSet implements ApplyWriter {
   private revision = 0;
   private position = 0;
   private readonly region = new ByteRegion();
-  private readonly allocate: Allocate = (n) => this.region.take(n);
+  /** Bytes that live as long as the batch: its history records and stored values share chunks. */
+  readonly allocate: Allocate = (n) => this.region.take(n);
 
   recordChange(revision: number, key: Uint8Array, stored: Uint8Array | undefined, prev: Uint8Array | undefined): void {
     if (revision !== this.revision) {
