@@ -19,12 +19,16 @@ describe('ByteRegion', () => {
     );
   });
 
-  it('shares one chunk among small requests and gives a large one a buffer of its own', () => {
+  it('shares chunks among small requests, growing them from 2 KiB, and gives a large one a buffer of its own', () => {
     const region = new ByteRegion();
     const a = region.take(100);
     const b = region.take(200);
     expect(b.buffer).toBe(a.buffer);
     expect(b.byteOffset).toBe(a.byteOffset + 100);
+    expect(a.buffer.byteLength).toBe(2048);
+    const c = region.take(2000); // does not fit what is left: the next chunk, twice as large
+    expect(c.buffer).not.toBe(a.buffer);
+    expect(c.buffer.byteLength).toBe(4096);
     const large = region.take(20_000);
     expect(large.buffer).not.toBe(a.buffer);
     expect(large.byteOffset).toBe(0);
