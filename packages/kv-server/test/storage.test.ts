@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStorage, StorageError, type ConfState, type Entry, type HardState } from '@keel/raft';
+import { MemoryStorage, StorageError, type ConfState, type Entry, type HardState, type Storage } from '@keel/raft';
 import { StoreError, batchInto, type Db } from '../src/storage/index.js';
 import { encodeMemberContext } from '../src/state-machine/index.js';
 import { BACKENDS, TestStore, newHome, removeHomes, type Backend, type StoreHome } from './support/stores.js';
@@ -29,7 +29,7 @@ function entries(from: number, to: number, term: number, tag = ''): Entry[] {
 }
 
 /** Everything the core can ask a Storage, as plain data (bytes as arrays). */
-function describeStorage(s: MemoryStorage): unknown {
+function describeStorage(s: Storage): unknown {
   const plain = (e: Entry): unknown => (e.type === 'normal' ? { ...e, data: Array.from(e.data) } : { ...e, change: { ...e.change, context: e.change.context && Array.from(e.change.context) } });
   const first = s.firstIndex();
   const last = s.lastIndex();

@@ -76,6 +76,23 @@ export function decodeEntry(index: number, bytes: Uint8Array): Entry {
   throw corrupted(`log entry ${index} is not a valid entry`);
 }
 
+/** Whether the encoding at `bytes[offset]` is a configuration entry's (read without decoding it). */
+export function isConfEntryAt(bytes: Uint8Array, offset: number): boolean {
+  return bytes[offset] === ENTRY_CONF;
+}
+
+/**
+ * `decodeEntry` of the `length` bytes at `offset` of `bytes`, for a reader that keeps each
+ * entry's term apart (the packed log): a normal entry is its data's view and the object, with no
+ * DataView to read the term.
+ */
+export function decodeEntryAt(index: number, term: number, bytes: Uint8Array, offset: number, length: number): Entry {
+  if (bytes[offset] === ENTRY_NORMAL && length >= NORMAL_HEADER_BYTES) {
+    return { type: 'normal', index, term, data: new Uint8Array(bytes.buffer, bytes.byteOffset + offset + NORMAL_HEADER_BYTES, length - NORMAL_HEADER_BYTES) };
+  }
+  return decodeEntry(index, bytes.subarray(offset, offset + length));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Meta records (msgpack arrays)
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ export { openLevelStores, openNodeStores, persistReady } from './node-stores.js'
 export type { NodeStores, OpenStoresOptions } from './node-stores.js';
 export { LogStore } from './log-store.js';
 export type { LogWrite } from './log-store.js';
+export { PackedLog } from './packed-log.js';
 export { StateStore } from './state-store.js';
 export type { ScanRange, SnapshotStream, ApplyResult, SnapshotInstall } from './state-store.js';
 export { levelDisk, batchInto, sublevelOf } from './layout.js';

@@ -1,7 +1,7 @@
 /**
  * The log store: the Raft log, the hard state and the snapshot meta (the log base) of one node,
- * and the core's synchronous read-only view of them (`raftStorage`, rebuilt at open and kept in
- * step with every durable write).
+ * and the core's synchronous read-only view of them (`raftStorage`, a `PackedLog` rebuilt at open
+ * and kept in step with every durable write, from the same encoded bytes).
  *
  * Writes (each ONE batch, through the shared `StoreDb`):
  *  - `persist`: a Ready's entries (overwriting and deleting any stored suffix they replace) and
@@ -19,7 +19,7 @@
  * index never exceeds the last index.
  */
 import type { Member } from '@keel/protocol';
-import { MemoryStorage, type ConfState, type Entry, type HardState, type Logger, type Snapshot, type SnapshotMeta } from '@keel/raft';
+import type { ConfState, Entry, HardState, Logger, Snapshot, SnapshotMeta } from '@keel/raft';
 import { bootstrapEntries, membersOf } from '../state-machine/membership.js';
 import {
   META,
@@ -37,11 +37,20 @@ import {
 } from './codec.js';
 import { StoreError } from './errors.js';
 import { LOG_SUBLEVEL, META_SUBLEVEL, READ_BATCH_ROWS, type BatchOp } from './layout.js';
+import { PackedLog } from './packed-log.js';
 import { SerialQueue } from './serial-queue.js';
 import type { StoreDb } from './store-db.js';
 
 const EMPTY = new Uint8Array(0);
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
+
+/** Entries to append to the view, each with its encoding (the value written to LevelDB). */
+interface EncodedEntries {
+  readonly entries: readonly Entry[];
+  readonly encodings: readonly Uint8Array[];
+}
+
+const NO_ENTRIES: EncodedEntries = { entries: [], encodings: [] };
 
 /** The persistent part of a Ready. */
 export interface LogWrite {
@@ -57,7 +66,7 @@ export class LogStore {
   private constructor(
     private readonly sdb: StoreDb,
     /** The core's read-only view of the log. */
-    readonly raftStorage: MemoryStorage,
+    readonly raftStorage: PackedLog,
     private bootstrapRecord: readonly Member[] | undefined,
     private readonly logger: Logger | undefined,
   ) {}
@@ -82,7 +91,7 @@ export class LogStore {
     const snap = decodeSnapshotMeta(snapB);
     const bootstrap = bootB === undefined ? undefined : decodeMembership(bootB, 'bootstrap record').members;
 
-    const raftStorage = new MemoryStorage(snap.conf);
+    const raftStorage = new PackedLog(snap.conf);
     if (snap.index > 0) {
       raftStorage.applySnapshot({ meta: snap, data: EMPTY });
       await sdb.clear(LOG_SUBLEVEL, { lte: logKey(snap.index) });
@@ -97,7 +106,7 @@ export class LogStore {
         entries.forEach((e, k) => {
           if (e.index !== expected + k) throw new StoreError('CORRUPTED', `log has a gap: found ${e.index}, expected ${expected + k}`);
         });
-        raftStorage.append(entries);
+        raftStorage.append(entries, batch.map(([, v]) => v));
       }
     } finally {
       await it.close();
@@ -142,13 +151,14 @@ export class LogStore {
       const hard: HardState = { term: 1, vote: 0, commit: entries.length };
       const conf = entries[entries.length - 1]!.conf;
       const record = membersOf(conf, new Map(members.map((m) => [m.id, m])));
-      const ops: BatchOp[] = entries.map((e) => ({ type: 'put', sublevel: LOG_SUBLEVEL, key: logKey(e.index), value: encodeEntry(e) }));
+      const encodings = entries.map(encodeEntry);
+      const ops: BatchOp[] = entries.map((e, k) => ({ type: 'put', sublevel: LOG_SUBLEVEL, key: logKey(e.index), value: encodings[k]! }));
       ops.push(
         { type: 'put', sublevel: META_SUBLEVEL, key: META.hardState, value: encodeHardState(hard) },
         { type: 'put', sublevel: META_SUBLEVEL, key: META.bootstrap, value: encodeMembership({ conf, members: record }) },
       );
       await this.sdb.write(ops, true);
-      this.raftStorage.append(entries);
+      this.raftStorage.append(entries, encodings);
       this.raftStorage.setHardState(hard);
       this.bootstrapRecord = record;
       this.logger?.log('info', 'store.bootstrapped', { voters: conf.voters });
@@ -188,7 +198,7 @@ export class LogStore {
    * carries a snapshot): its entries (discarding any stored entries at or after the first one;
    * entries at or below the snapshot are skipped) and its hard state. With `write.snapshot` the
    * log base moves to the snapshot (the log after it is kept iff it agrees at the snapshot's
-   * index, as `MemoryStorage.applySnapshot` does) and `stateOps` — the state store's swap to the
+   * index, as `PackedLog.applySnapshot` does) and `stateOps` — the state store's swap to the
    * snapshot's data — ride in the same batch. Then `raftStorage` is brought in step. A Ready that
    * only moves the commit index writes nothing (`isCommitOnly`).
    */
@@ -210,7 +220,7 @@ export class LogStore {
       const toAppend = this.logOps(ops, write.entries, this.raftStorage.snapshot().meta.index, this.raftStorage.lastIndex());
       if (write.hardState !== undefined) ops.push(hardStateOp(write.hardState));
       if (ops.length > 0) await this.sdb.write(ops, sync || write.snapshot !== undefined);
-      this.raftStorage.append(toAppend);
+      this.raftStorage.append(toAppend.entries, toAppend.encodings);
       if (write.hardState !== undefined) this.raftStorage.setHardState(write.hardState);
     });
   }
@@ -226,19 +236,19 @@ export class LogStore {
     ops.push({ type: 'put', sublevel: META_SUBLEVEL, key: META.snapshot, value: encodeSnapshotMeta(s) }, hardStateOp(hard));
     await this.sdb.write(ops, true);
     this.raftStorage.applySnapshot({ meta: s, data: EMPTY });
-    this.raftStorage.append(toAppend);
+    this.raftStorage.append(toAppend.entries, toAppend.encodings);
     this.raftStorage.setHardState(hard);
     this.inBackground(this.sdb.clear(LOG_SUBLEVEL, { lte: logKey(s.index) }));
   }
 
   /**
    * Add the log writes for `entries` on a log holding (base, last] to `ops`; returns the entries
-   * to append to `raftStorage` (those after the base).
+   * to append to `raftStorage` (those after the base) with their encodings, written once.
    */
-  private logOps(ops: BatchOp[], entries: readonly Entry[], base: number, last: number): readonly Entry[] {
+  private logOps(ops: BatchOp[], entries: readonly Entry[], base: number, last: number): EncodedEntries {
     let from = 0;
     while (from < entries.length && entries[from]!.index <= base) from++;
-    if (from === entries.length) return [];
+    if (from === entries.length) return NO_ENTRIES;
     const toAppend = from === 0 ? entries : entries.slice(from);
     const first = toAppend[0]!.index;
     if (first > last + 1) throw new Error(`persist: entries start at ${first}, after a gap (last index ${last})`);
@@ -250,9 +260,14 @@ export class LogStore {
         throw new Error(`persist: entry ${e.index} (term ${e.term}) would overwrite a committed, possibly applied entry of term ${this.raftStorage.term(e.index)}`);
       }
     }
-    for (const e of toAppend) ops.push({ type: 'put', sublevel: LOG_SUBLEVEL, key: logKey(e.index), value: encodeEntry(e) });
+    const encodings: Uint8Array[] = new Array(toAppend.length);
+    for (let k = 0; k < toAppend.length; k++) {
+      const e = toAppend[k]!;
+      encodings[k] = encodeEntry(e);
+      ops.push({ type: 'put', sublevel: LOG_SUBLEVEL, key: logKey(e.index), value: encodings[k]! });
+    }
     for (let i = toAppend[toAppend.length - 1]!.index + 1; i <= last; i++) ops.push({ type: 'del', sublevel: LOG_SUBLEVEL, key: logKey(i) });
-    return toAppend;
+    return { entries: toAppend, encodings };
   }
 
   /**
@@ -270,25 +285,13 @@ export class LogStore {
       if (index <= current.index) return current;
       const commit = this.raftStorage.hardState().commit;
       if (index > commit) throw new Error(`createSnapshot: index ${index} is beyond the commit index ${commit}`);
-      const meta: SnapshotMeta = { index, term: this.raftStorage.term(index), conf: this.confAt(index) };
+      const meta: SnapshotMeta = { index, term: this.raftStorage.term(index), conf: this.raftStorage.confAt(index) };
       await this.sdb.write([{ type: 'put', sublevel: META_SUBLEVEL, key: META.snapshot, value: encodeSnapshotMeta(meta) }], true);
       this.raftStorage.createSnapshot(meta.index, meta.conf);
       this.logger?.log('info', 'snapshot.created', { index: meta.index, snapshotTerm: meta.term, firstIndex: this.raftStorage.firstIndex() });
       this.inBackground(this.sdb.clear(LOG_SUBLEVEL, { lte: logKey(meta.index) }));
       return meta;
     });
-  }
-
-  /** Membership as of `index`: the last configuration entry at or before it, else the base's. */
-  private confAt(index: number): ConfState {
-    const base = this.raftStorage.snapshot().meta;
-    if (index <= base.index) return base.conf;
-    const entries = this.raftStorage.entries(base.index + 1, index + 1);
-    for (let k = entries.length - 1; k >= 0; k--) {
-      const e = entries[k]!;
-      if (e.type === 'confChange') return e.conf;
-    }
-    return base.conf;
   }
 
   /** Wait for every write and background clean-up in flight. */

@@ -91,17 +91,8 @@ export class SimServerNode implements SimNodeView {
   durableConf(): ConfState {
     const storage = this.stores?.log.raftStorage;
     if (storage === undefined) return this.lastConf;
-    const entries = storage.allEntries();
-    let conf = storage.snapshot().meta.conf;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const e = entries[i]!;
-      if (e.type === 'confChange') {
-        conf = e.conf;
-        break;
-      }
-    }
-    this.lastConf = conf;
-    return conf;
+    this.lastConf = storage.confAt(storage.lastIndex());
+    return this.lastConf;
   }
 
   status(): Status | undefined {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
 import type { Member } from '@keel/protocol';
-import type { ConfState, MemoryStorage, SnapshotMeta } from '@keel/raft';
+import type { ConfState, SnapshotMeta } from '@keel/raft';
 import {
   levelDisk,
   openLevelStores,
@@ -19,6 +19,7 @@ import {
   type Db,
   type LogWrite,
   type NodeStores,
+  type PackedLog,
   type ScanRange,
   type SnapshotInstall,
   type SnapshotStream,
@@ -77,7 +78,7 @@ export class TestStore {
     return this.stores.state;
   }
 
-  get raftStorage(): MemoryStorage {
+  get raftStorage(): PackedLog {
     return this.stores.log.raftStorage;
   }
 
