@@ -43,7 +43,7 @@ export type { HeldDataDir } from './data-root.js';
 export { freeBasePort, freePort, freePorts, portsInUse } from './ports.js';
 export { runNode } from './run-node.js';
 export type { RunResult } from './run-node.js';
-export { CLUSTER_CLI, KVCTL_BIN, ROOT, SERVER_BIN, requireBuilt } from './paths.js';
+export { CLUSTER_CLI, KVCTL_BIN, ROOT, SERVER_BIN, SERVER_NODE_FLAGS, requireBuilt } from './paths.js';
 export { TEST_TUNING } from './tuning.js';
 export { waitForProgress } from './wait.js';
 export type { ProgressWaitOptions } from './wait.js';

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { SERVER_BIN } from './paths.js';
+import { SERVER_BIN, SERVER_NODE_FLAGS } from './paths.js';
 import { signalPid, trackPid, untrackPid } from './reaper.js';
 import { waitForProgress } from './wait.js';
 
@@ -81,7 +81,7 @@ export class NodeProcess {
   private constructor(options: SpawnServerOptions) {
     this.label = options.label ?? 'keel-server';
     this.logLinesMax = options.logLinesMax ?? Infinity;
-    const argv = [options.serverBin ?? SERVER_BIN, ...options.args];
+    const argv = [...SERVER_NODE_FLAGS, options.serverBin ?? SERVER_BIN, ...options.args];
     const { file, args } = options.command?.(argv) ?? { file: process.execPath, args: argv };
     const child = spawn(file, args, { env: { ...cleanEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) {

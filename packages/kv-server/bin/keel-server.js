@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=256
 import { existsSync } from 'node:fs';
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
