@@ -69,11 +69,12 @@ async function namespacePids(ns: string): Promise<number[]> {
   }
 }
 
-/** Whether `pid` runs keel-server (`node …/packages/kv-server/bin/keel-server.js …`). */
+/** Whether `pid` runs keel-server (`node [node flags] …/packages/kv-server/bin/keel-server.js …`). */
 function isServer(pid: number): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv[1]?.endsWith(SERVER_SCRIPT) === true;
+    // The script is Node's first argument that is not a flag (SERVER_NODE_FLAGS come first).
+    return argv.slice(1).find((arg) => !arg.startsWith('-'))?.endsWith(SERVER_SCRIPT) === true;
   } catch {
     return false;
   }
