@@ -21,6 +21,7 @@ export { NONE } from './types.js';
 export type { Storage, StorageErrorCode } from './storage.js';
 export { StorageError } from './storage.js';
 export { MemoryStorage, entrySize } from './memory-storage.js';
+export { LogWindow, copyConf, copyMeta } from './log-window.js';
 export { SeededRng } from './rng.js';
 export type { RaftConfig } from './config.js';
 export { CONFIG_DEFAULTS, resolveConfig, type ResolvedConfig } from './resolved-config.js';

@@ -17,21 +17,17 @@
  * every entry ever written into it. A decoded entry's data view keeps its chunk (at most
  * `CHUNK_BYTES`, about what a socket read buffer holds) alive while the entry lives.
  *
- * Answers every query exactly as raft's `MemoryStorage` does (a property test holds it to that).
+ * The hard state, the base and the index checks are raft's `LogWindow`, shared with `MemoryStorage`;
+ * it answers every query exactly as `MemoryStorage` does (a property test holds it to that).
  */
-import { StorageError, entrySize, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta, type Storage } from '@keel/raft';
+import { LogWindow, copyMeta, entrySize, type ConfState, type Entry, type Snapshot } from '@keel/raft';
 import { decodeEntryAt, isConfEntryAt } from './codec.js';
 
 /** Bytes of a chunk; an encoding larger than that gets a chunk of its own size. */
 const CHUNK_BYTES = 64 * 1024;
 const INITIAL_SLOTS = 1024;
-const EMPTY_HARD_STATE: HardState = { term: 0, vote: 0, commit: 0 };
-const EMPTY_DATA = new Uint8Array(0);
 
-export class PackedLog implements Storage {
-  private hard: HardState = EMPTY_HARD_STATE;
-  private snap: Snapshot;
-
+export class PackedLog extends LogWindow {
   /** Slot of the first entry after the snapshot, and how many entries there are. */
   private head = 0;
   private count = 0;
@@ -50,33 +46,31 @@ export class PackedLog implements Storage {
   /** Bytes written into the last chunk. */
   private used = 0;
 
-  /** A fresh log whose base (index 0, term 0) has membership `conf`. */
-  constructor(conf: ConfState = { voters: [], learners: [] }) {
-    this.snap = { meta: { index: 0, term: 0, conf: copyConf(conf) }, data: EMPTY_DATA };
+  protected get length(): number {
+    return this.count;
   }
 
-  initialState(): { hardState: HardState; conf: ConfState } {
-    return { hardState: this.hard, conf: this.snap.meta.conf };
+  protected termAt(k: number): number {
+    return this.terms[this.head + k]!;
   }
 
-  hardState(): HardState {
-    return this.hard;
+  protected sizeAt(k: number): number {
+    return this.sizes[this.head + k]!;
   }
 
-  setHardState(hs: HardState): void {
-    this.hard = hs;
+  protected entryAt(k: number, index: number): Entry {
+    const slot = this.head + k;
+    return decodeEntryAt(index, this.terms[slot]!, this.chunkAt(slot), this.offsets[slot]!, this.lengths[slot]!);
   }
 
-  firstIndex(): number {
-    return this.snap.meta.index + 1;
-  }
-
-  lastIndex(): number {
-    return this.snap.meta.index + this.count;
-  }
-
-  snapshot(): Snapshot {
-    return this.snap;
+  /** Forget the first `n` entries and the chunks that only they used. */
+  protected dropFront(n: number): void {
+    this.count -= n;
+    this.head = this.count === 0 ? 0 : this.head + n;
+    const through = this.snap.meta.index + n;
+    let chunks = 0;
+    while (chunks < this.chunks.length && this.chunkLast[chunks]! <= through) chunks++;
+    this.dropChunks(chunks);
   }
 
   /** Bytes of the chunks held (for tests and diagnostics). */
@@ -84,31 +78,6 @@ export class PackedLog implements Storage {
     let n = 0;
     for (const c of this.chunks) n += c.byteLength;
     return n;
-  }
-
-  term(i: number): number {
-    const base = this.snap.meta.index;
-    if (i === base) return this.snap.meta.term;
-    if (i < base) throw new StorageError('COMPACTED', `term(${i}): compacted up to ${base}`);
-    if (i > base + this.count) throw new StorageError('UNAVAILABLE', `term(${i}): last index is ${this.lastIndex()}`);
-    return this.terms[this.head + i - base - 1]!;
-  }
-
-  entries(lo: number, hi: number, maxBytes = Number.POSITIVE_INFINITY): Entry[] {
-    const base = this.snap.meta.index;
-    if (lo <= base) throw new StorageError('COMPACTED', `entries(${lo}, ${hi}): compacted up to ${base}`);
-    if (hi > this.lastIndex() + 1) {
-      throw new StorageError('UNAVAILABLE', `entries(${lo}, ${hi}): last index is ${this.lastIndex()}`);
-    }
-    const out: Entry[] = [];
-    let bytes = 0;
-    for (let i = lo; i < hi; i++) {
-      const slot = this.head + i - base - 1;
-      bytes += this.sizes[slot]!;
-      if (out.length > 0 && bytes > maxBytes) break;
-      out.push(decodeEntryAt(i, this.terms[slot]!, this.chunkAt(slot), this.offsets[slot]!, this.lengths[slot]!));
-    }
-    return out;
   }
 
   /**
@@ -159,30 +128,13 @@ export class PackedLog implements Storage {
     const base = this.snap.meta.index;
     if (index <= base) return;
     if (index <= this.lastIndex() && this.term(index) === term) {
-      this.dropThrough(index);
+      this.dropFront(index - base);
     } else {
       this.head = 0;
       this.count = 0;
       this.dropChunks(this.chunks.length);
     }
     this.snap = { meta: copyMeta(snapshot.meta), data: snapshot.data };
-  }
-
-  /**
-   * Record a snapshot the application took at `index` (already applied) with membership `conf`,
-   * and compact the log up to it. `index` must be in `[snapshot index, lastIndex()]`.
-   */
-  createSnapshot(index: number, conf: ConfState, data: Uint8Array = EMPTY_DATA): Snapshot {
-    if (index < this.snap.meta.index) {
-      throw new StorageError('COMPACTED', `createSnapshot(${index}): older than snapshot ${this.snap.meta.index}`);
-    }
-    if (index > this.lastIndex()) {
-      throw new StorageError('UNAVAILABLE', `createSnapshot(${index}): last index is ${this.lastIndex()}`);
-    }
-    const term = this.term(index);
-    this.dropThrough(index);
-    this.snap = { meta: { index, term, conf: copyConf(conf) }, data };
-    return this.snap;
   }
 
   private chunkAt(slot: number): Uint8Array {
@@ -208,16 +160,6 @@ export class PackedLog implements Storage {
     this.lengths[slot] = bytes.byteLength;
     this.used += bytes.byteLength;
     this.count++;
-  }
-
-  /** Forget the entries up to `index` (at most the last) and the chunks that only they used. */
-  private dropThrough(index: number): void {
-    const removed = index - this.snap.meta.index;
-    this.count -= removed;
-    this.head = this.count === 0 ? 0 : this.head + removed;
-    let n = 0;
-    while (n < this.chunks.length && this.chunkLast[n]! <= index) n++;
-    this.dropChunks(n);
   }
 
   private dropChunks(n: number): void {
@@ -257,12 +199,4 @@ function moved<T extends Float64Array | Uint32Array>(a: T, from: number, to: num
   const out = new (a.constructor as new (n: number) => T)(capacity);
   out.set(a.subarray(from, to));
   return out;
-}
-
-function copyConf(conf: ConfState): ConfState {
-  return { voters: [...conf.voters], learners: [...conf.learners] };
-}
-
-function copyMeta(meta: SnapshotMeta): SnapshotMeta {
-  return { index: meta.index, term: meta.term, conf: copyConf(meta.conf) };
 }
